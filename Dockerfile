@@ -1,0 +1,25 @@
+# TeamPulse worker image (used by docker-compose.yml).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1
+
+WORKDIR /app
+COPY . /app
+RUN pip install . \
+ && useradd --system --create-home --home-dir /home/teampulse teampulse \
+ && mkdir -p /data \
+ && chown teampulse /data
+
+# The installed package cannot find the repo's deploy/config next to itself;
+# point it at the copy in the image. Bind the worker's web server (/metrics,
+# /teams) on all interfaces so Prometheus can scrape it from its container.
+ENV TEAMPULSE_CONFIG_DIR=/app/deploy/config \
+    TEAMPULSE_DATA_DIR=/data \
+    TEAMPULSE_WEB_HOST=0.0.0.0
+
+USER teampulse
+EXPOSE 6066
+CMD ["teampulse", "worker"]

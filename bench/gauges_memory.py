@@ -1,0 +1,194 @@
+"""How much memory the gauge state needs, and how fast it applies events and reads counts.
+
+Runs a simulated organisation (1,000 people in 100 teams by default) through the streaming
+core exactly as the `teams` and `threads` stages do (TeamState per team, ThreadBook per
+thread partition, facts routed back to teams), for 30 and then 60 simulated days, and prints
+the state's size as tracemalloc sees it. State is bounded by the retention (longest window or
+baseline reach, plus lateness; 37 days with the defaults), so once the history is longer than
+that, more days must not mean more memory.
+
+    .venv/bin/python bench/gauges_memory.py [--people 1000] [--teams 100] [--days 30 60]
+
+Pure: no Kafka, no clock in the core (wall time is only read here, to time the core).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import math
+import time
+import tracemalloc
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from teampulse.contract.event import Event
+from teampulse.contract.roster import Roster, RosterEntry
+from teampulse.contract.timestamps import parse_rfc3339
+from teampulse.gauges.config import GaugeConfig
+from teampulse.gauges.team_state import TeamState
+from teampulse.gauges.threads import ThreadBook
+from teampulse.settings import load_settings
+from teampulse.simulation import build_organisation, generate_events
+
+START = 1_772_409_600.0  # 2026-03-02T00:00:00Z
+DAY_S = 86_400
+THREAD_PARTITIONS = 4
+EXPIRE_EVERY_S = 3_600  # the threads stage expires idle threads once per event-time hour
+
+
+@dataclass
+class Pipeline:
+    """The two stateful stages of one worker, without Kafka in between."""
+
+    config: GaugeConfig
+    roster: Roster
+
+    def __post_init__(self) -> None:
+        self.teams: dict[str, TeamState] = {}
+        self.books = [ThreadBook(self.config) for _ in range(THREAD_PARTITIONS)]
+        self.next_expiry = -math.inf
+        self.events = 0
+
+    def apply(self, event: Event) -> None:
+        self.events += 1
+        team = self.teams.get(event.team or "")
+        if team is None:
+            team = self.teams[str(event.team)] = TeamState(str(event.team), self.config)
+        if team.apply_event(event) != "accepted" or not event.type.startswith("discussion."):
+            return
+        book = self.books[hash(event.thread) % THREAD_PARTITIONS]
+        for fact in book.apply(event):
+            owner = self.teams.get(fact.team)
+            if owner is None:
+                owner = self.teams[fact.team] = TeamState(fact.team, self.config)
+            owner.apply_fact(fact)
+        if event.occurred_at >= self.next_expiry:
+            for book in self.books:
+                book.expire(event.occurred_at)
+            self.next_expiry = event.occurred_at + EXPIRE_EVERY_S
+
+
+def simulated_events(
+    people: int, teams: int, days: float, seed: int
+) -> tuple[Roster, Iterator[Event]]:
+    org = build_organisation(seed=seed, people=people, teams=teams, departments=10, divisions=3)
+    roster = Roster(
+        [
+            RosterEntry(r["person"], r["team"], r["department"], r["division"], r["active"])
+            for r in org.roster_records()
+        ]
+    )
+
+    def events() -> Iterator[Event]:
+        for raw in generate_events(org, START, START + days * DAY_S, seed=seed):
+            occurred_at = parse_rfc3339(raw["occurred_at"])
+            assert occurred_at is not None
+            fields = {**raw, "occurred_at": occurred_at}
+            fields["team"] = raw.get("team") or roster.team_of(raw["actor"]) or "unassigned"
+            fields.pop("length", None)
+            if "tags" in fields:
+                fields["tags"] = tuple(fields["tags"])
+            known = Event.__dataclass_fields__
+            yield Event(**{k: v for k, v in fields.items() if k in known})
+
+    return roster, events()
+
+
+def measure_memory(people: int, teams: int, days: float, seed: int, config: GaugeConfig) -> None:
+    roster, events = simulated_events(people, teams, days, seed)
+    gc.collect()
+    tracemalloc.start()
+    pipeline = Pipeline(config, roster)
+    before = tracemalloc.get_traced_memory()[0]
+    peak_state = 0
+    for event in events:
+        pipeline.apply(event)
+        if pipeline.events % 20_000 == 0:
+            peak_state = max(peak_state, tracemalloc.get_traced_memory()[0] - before)
+    now = max(t.watermark or 0.0 for t in pipeline.teams.values())
+    for team in pipeline.teams.values():  # what the exporter keeps warm
+        team.counts(now, roster.team_size(team.team))
+    gc.collect()
+    state = tracemalloc.get_traced_memory()[0] - before
+    peak_state = max(peak_state, state)
+    tracemalloc.stop()
+    threads = sum(len(book) for book in pipeline.books)
+    print(
+        f"{days:>4.0f} days: {pipeline.events:>9,} events  state {state / 2**20:7.1f} MiB"
+        f"  (peak {peak_state / 2**20:7.1f} MiB)  teams {len(pipeline.teams)}"
+        f"  open threads {threads:,}"
+    )
+
+
+def measure_speed(people: int, teams: int, seed: int, config: GaugeConfig) -> None:
+    """Apply throughput over 30 days, then the cost of counts() cold and warm."""
+    roster, events = simulated_events(people, teams, 30, seed)
+    history = list(events)
+    pipeline = Pipeline(config, roster)
+    started = time.perf_counter()
+    for event in history:
+        pipeline.apply(event)
+    elapsed = time.perf_counter() - started
+    print(
+        f"apply: {len(history):,} events in {elapsed:.2f} s = {len(history) / elapsed:,.0f}/s"
+        " (TeamState + ThreadBook + facts)"
+    )
+
+    now = max(t.watermark or 0.0 for t in pipeline.teams.values())
+    states = list(pipeline.teams.values())
+    sizes = [roster.team_size(s.team) for s in states]
+    started = time.perf_counter()
+    for state, size in zip(states, sizes, strict=True):
+        state.counts(now, size)
+    cold = (time.perf_counter() - started) / len(states)
+    # Warm: one new event per team since the last read, as at the export tick.
+    rounds = 20
+    elapsed = 0.0
+    for r in range(rounds):
+        for state in states:
+            state.apply_event(
+                Event(
+                    id=f"bench-{r}-{state.team}",
+                    type="learning.progressed",
+                    occurred_at=now + r,
+                    actor="bench",
+                    source="bench",
+                    team=state.team,
+                    duration_s=30.0,
+                )
+            )
+        started = time.perf_counter()
+        for state, size in zip(states, sizes, strict=True):
+            state.counts(now + r + 1, size)
+        elapsed += time.perf_counter() - started
+    warm = elapsed / (rounds * len(states))
+    print(
+        f"counts(): cold {cold * 1e3:.2f} ms per team (first read, fills the day caches),"
+        f" warm {warm * 1e6:.0f} us per team (one new event since the last read)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--people", type=int, default=1000)
+    parser.add_argument("--teams", type=int, default=100)
+    parser.add_argument("--days", type=float, nargs="+", default=[30, 60])
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--no-speed", action="store_true", help="only measure memory")
+    args = parser.parse_args()
+    from teampulse.gauges.config import load_gauge_config
+
+    config = load_gauge_config(load_settings())
+    print(
+        f"{args.people} people in {args.teams} teams; retention {config.retention_s / DAY_S:g}"
+        f" days (windows {', '.join(config.windows)}, lateness {config.lateness_s / 3600:g} h)"
+    )
+    for days in args.days:
+        measure_memory(args.people, args.teams, days, args.seed, config)
+    if not args.no_speed:
+        measure_speed(args.people, args.teams, args.seed, config)
+
+
+if __name__ == "__main__":
+    main()

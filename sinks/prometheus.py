@@ -1,0 +1,280 @@
+"""Serve the latest gauge snapshots as Prometheus metrics, built at scrape time.
+
+The collector holds the snapshots this worker last published and turns them into metric
+families only when Prometheus scrapes. Nothing is kept in `prometheus_client` Gauges: a
+team whose partition moved to another worker, or that became suppressed, is absent from the
+next publication and so vanishes from this worker's scrape (Prometheus marks its series
+stale) instead of lingering with its last value.
+
+Naming (docs/metrics.md):
+
+    windowed gauge g of scope s   teampulse_{s}_{g}{s="key", window="7d"}
+    plain gauge g of scope s      teampulse_{s}_{g}{s="key"}
+    organisation                  teampulse_org_{g}{window="7d"}   (no scope label)
+    team adoption                 teampulse_adoption_members{team, initiative, stage}
+                                  teampulse_adoption_ratio{team, initiative}
+                                  teampulse_adoption_index{team, initiative}
+    roll-up adoption              teampulse_{s}_adoption_members{s, initiative, stage}, ...
+    org path                      teampulse_{s}_info{s, department, division} 1
+
+An absent value (undefined ratio, median of nothing) yields no sample, never 0. No label
+ever carries a person: labels are scope keys, window, initiative, stage and the org path.
+
+Cardinality guard: a worker exports at most `max_teams` teams and `max_initiatives`
+initiatives per publication. The excess (names sorted, the first N kept, so the choice is
+deterministic and stable) is refused: counted once per name in
+`teampulse_cardinality_refused_total{kind}`, shown as the current number in
+`teampulse_cardinality_refused_keys{kind}`, and logged once per name.
+
+Cost: a scrape runs in the worker's event loop, so the samples of each snapshot are built
+once and reused by later scrapes for as long as the same snapshot object stays published
+(the exporter republishes unchanged teams' snapshots as they are). Published snapshots are
+therefore treated as immutable.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector, CollectorRegistry
+from prometheus_client.samples import Sample
+
+from teampulse.gauges import catalog
+from teampulse.gauges.model import ScopeSnapshot
+from teampulse.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PREFIX = "teampulse"
+METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+# Only the org path may become labels of an info metric: a guard against anything
+# person-shaped ever reaching a label through `ScopeSnapshot.info`.
+INFO_LABELS = ("department", "division")
+GUARD_KINDS = ("team", "initiative")
+
+ADOPTION_HELP = {
+    "members": "Members of the {scope} whose highest adoption stage of the initiative is "
+    "`stage`.",
+    "ratio": "Share of the {scope}'s members at adoption stage ability or beyond (0-1).",
+    "index": "Adoption index of the {scope} for the initiative: weighted progress through the "
+    "stages (0-1).",
+}
+
+# Sample is a NamedTuple; building it through tuple.__new__ skips its Python-level __new__,
+# the largest single cost of building a scrape.
+_new_sample = tuple.__new__
+
+
+def _add(by_name: dict[str, list[Sample]], name: str, labels: dict[str, str], value: float
+         ) -> None:
+    samples = by_name.get(name)
+    if samples is None:
+        samples = by_name[name] = []
+    samples.append(_new_sample(Sample, (name, labels, value, None, None, None)))
+
+
+def gauge_help(gauge: str) -> str | None:
+    """The gauge catalog's help text, or None for a gauge it does not list (the caller then
+    writes a generic one): an uncatalogued gauge is still exported."""
+    try:
+        return catalog.help_text(gauge)
+    except KeyError:
+        return None
+
+
+def adoption_metric(scope: str, what: str) -> str:
+    """'members' | 'ratio' | 'index' -> metric name; team adoption has no scope infix."""
+    return f"{PREFIX}_adoption_{what}" if scope == "team" else f"{PREFIX}_{scope}_adoption_{what}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Publication:
+    """One atomic publication: collect() reads it with a single reference load."""
+
+    snapshots: tuple[ScopeSnapshot, ...] = ()
+    initiatives: frozenset[str] = frozenset()  # initiatives the guard lets through
+    refused_teams: frozenset[str] = frozenset()
+    refused_initiatives: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class _Built:
+    """The samples of one snapshot, grouped by metric name, reusable while it is published."""
+
+    snapshot: ScopeSnapshot
+    initiatives: frozenset[str]
+    samples: tuple[tuple[str, list[Sample]], ...]
+
+
+class GaugeCollector(Collector):
+    """Custom collector over the latest snapshots this worker published.
+
+    `publish_teams` and `publish_rollups` swap one reference each, so a scrape running in
+    another thread sees the old or the new publication, never a mix of both.
+    """
+
+    def __init__(self, settings: Settings, registry: CollectorRegistry | None = None) -> None:
+        self.max_teams = settings.max_teams
+        self.max_initiatives = settings.max_initiatives
+        self._teams = _Publication()
+        self._rollups = _Publication()
+        self._refused_ever: dict[str, set[str]] = {kind: set() for kind in GUARD_KINDS}
+        self._built: dict[int, _Built] = {}  # id(snapshot) -> its samples, last scrape's
+        self._help: dict[str, str] = {}  # metric name -> help text
+        # scope -> gauge -> metric name ('' when the gauge cannot be named)
+        self._names: dict[str, dict[str, str]] = {}
+        if registry is not None:
+            registry.register(self)
+
+    # --- publishing: called by the exporter at every export tick --------------------------
+    def publish_teams(self, snapshots: Mapping[str, ScopeSnapshot]) -> None:
+        """Replace the set of teams this worker exports (the teams of its active partitions)."""
+        names = sorted(snapshots)
+        kept, refused = names[: self.max_teams], names[self.max_teams :]
+        self._note_refused("team", refused)
+        self._teams = self._guarded(self._teams, [snapshots[name] for name in kept], refused)
+
+    def publish_rollups(self, snapshots: Iterable[ScopeSnapshot] | None) -> None:
+        """Replace the department/division/org snapshots; None when this worker no longer
+        owns the roll-ups."""
+        if snapshots is None:
+            self._rollups = _Publication()
+        else:
+            self._rollups = self._guarded(self._rollups, snapshots, [])
+
+    def _guarded(self, previous: _Publication, snapshots: Iterable[ScopeSnapshot],
+                 refused_teams: list[str]) -> _Publication:
+        chosen = tuple(snapshots)
+        names: set[str] = set()
+        for snapshot in chosen:
+            names.update(snapshot.initiatives)
+        ordered = sorted(names)
+        allowed, refused = ordered[: self.max_initiatives], ordered[self.max_initiatives :]
+        self._note_refused("initiative", refused)
+        initiatives = frozenset(allowed)
+        if initiatives == previous.initiatives:
+            initiatives = previous.initiatives  # same object: built samples stay reusable
+        return _Publication(chosen, initiatives, frozenset(refused_teams), frozenset(refused))
+
+    def _note_refused(self, kind: str, names: list[str]) -> None:
+        seen = self._refused_ever[kind]
+        limit = self.max_teams if kind == "team" else self.max_initiatives
+        for name in names:
+            if name not in seen:
+                seen.add(name)
+                log.warning(
+                    "cardinality guard: %s %r is not exported to Prometheus: more than %d %ss "
+                    "on this worker (TEAMPULSE_MAX_%sS raises the limit)",
+                    kind, name, limit, kind, kind.upper(),
+                )
+
+    # --- scrape -----------------------------------------------------------------------
+    def collect(self) -> Iterator[Metric]:
+        teams, rollups = self._teams, self._rollups  # one read each: a consistent view
+        previous, built = self._built, {}
+        families: dict[str, GaugeMetricFamily] = {}
+        for publication in (teams, rollups):
+            for snapshot in publication.snapshots:
+                entry = previous.get(id(snapshot))
+                if (entry is None or entry.snapshot is not snapshot
+                        or entry.initiatives is not publication.initiatives):
+                    entry = self._build(snapshot, publication.initiatives)
+                built[id(snapshot)] = entry
+                for name, samples in entry.samples:
+                    family = families.get(name)
+                    if family is None:
+                        family = families[name] = GaugeMetricFamily(name, self._help[name])
+                    family.samples.extend(samples)
+        self._built = built  # forget snapshots no longer published
+        yield from families.values()
+        yield from self._guard_families(teams, rollups)
+
+    def _build(self, snapshot: ScopeSnapshot, allowed_initiatives: frozenset[str]) -> _Built:
+        scope = snapshot.scope
+        base: dict[str, str] = {} if scope == "org" else {scope: snapshot.key}
+        by_name: dict[str, list[Sample]] = {}
+        names = self._names.setdefault(scope, {})
+        # Every object made here survives until the snapshot is replaced, so the loops
+        # allocate nothing but the samples themselves (and one label dict per window):
+        # garbage-collector work is a large part of what a big scrape costs.
+        for window, gauges in snapshot.windowed.items():
+            labels = {**base, "window": window}  # shared: exposition only reads labels
+            for gauge, value in gauges.items():
+                name = names.get(gauge)
+                if name is None:
+                    name = self._gauge_name(scope, gauge)
+                if name and value is not None:
+                    samples = by_name.get(name)
+                    if samples is None:
+                        samples = by_name[name] = []
+                    samples.append(_new_sample(Sample, (name, labels, value, None, None, None)))
+        for gauge, value in snapshot.plain.items():
+            name = names.get(gauge)
+            if name is None:
+                name = self._gauge_name(scope, gauge)
+            if name and value is not None:
+                _add(by_name, name, base, value)
+        if snapshot.initiatives:
+            members, ratio, index = (self._adoption_name(scope, what) for what in ADOPTION_HELP)
+            for initiative, adoption in snapshot.initiatives.items():
+                if initiative not in allowed_initiatives:
+                    continue
+                labels = {**base, "initiative": initiative}
+                for stage, count in adoption.stage_members.items():
+                    _add(by_name, members, {**labels, "stage": stage}, count)
+                if adoption.ratio is not None:
+                    _add(by_name, ratio, labels, adoption.ratio)
+                if adoption.index is not None:
+                    _add(by_name, index, labels, adoption.index)
+        if snapshot.info and scope != "org":
+            name = f"{PREFIX}_{scope}_info"
+            self._help.setdefault(name, f"Org path of the {scope}; always 1.")
+            labels = dict(base)
+            for label in INFO_LABELS:
+                if label != scope and label in snapshot.info:
+                    labels[label] = snapshot.info[label]
+            _add(by_name, name, labels, 1.0)
+        return _Built(snapshot, allowed_initiatives, tuple(by_name.items()))
+
+    def _gauge_name(self, scope: str, gauge: str) -> str:
+        """Metric name of a gauge ('' when it cannot be exported), computed once."""
+        name = f"{PREFIX}_{scope}_{gauge}"
+        if METRIC_NAME.match(name):
+            self._help[name] = gauge_help(gauge) or f"TeamPulse gauge {gauge} per {scope}."
+        else:
+            log.error("gauge %r has no valid Prometheus name (%r); it is not exported",
+                      gauge, name)
+            name = ""
+        self._names.setdefault(scope, {})[gauge] = name
+        return name
+
+    def _adoption_name(self, scope: str, what: str) -> str:
+        name = adoption_metric(scope, what)
+        self._help.setdefault(name, ADOPTION_HELP[what].format(scope=scope))
+        return name
+
+    def _guard_families(self, teams: _Publication, rollups: _Publication) -> Iterator[Metric]:
+        total = CounterMetricFamily(
+            f"{PREFIX}_cardinality_refused",
+            "Distinct teams/initiatives refused by the cardinality guard since the worker "
+            "started.",
+            labels=["kind"],
+        )
+        current = GaugeMetricFamily(
+            f"{PREFIX}_cardinality_refused_keys",
+            "Teams/initiatives not exported right now because of the cardinality guard.",
+            labels=["kind"],
+        )
+        refused_now = {
+            "team": len(teams.refused_teams),
+            "initiative": len(teams.refused_initiatives | rollups.refused_initiatives),
+        }
+        for kind in GUARD_KINDS:
+            total.add_metric([kind], len(self._refused_ever[kind]))
+            current.add_metric([kind], refused_now[kind])
+        yield total
+        yield current

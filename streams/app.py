@@ -1,0 +1,75 @@
+"""The Faust app and the topics it reads and writes (names in docs/architecture.md)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import faust
+from faust.types import TopicT
+
+from teampulse.settings import Settings
+
+# A state log must outlive the longest window plus lateness, or a restore loses buckets.
+STATE_LOG_MARGIN = dt.timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class Topics:
+    events: TopicT
+    xapi: TopicT
+    roster_name: str
+    deadletter: TopicT
+    by_team: TopicT
+    by_thread: TopicT
+    thread_facts: TopicT
+    team_counts: TopicT
+    team_state_log: TopicT
+    thread_state_log: TopicT
+
+
+def build_app(settings: Settings) -> faust.App:
+    return faust.App(
+        settings.app_id,
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        value_serializer="raw",
+        key_serializer="raw",
+        store="memory://",
+        datadir=str(settings.data_dir),
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        web_bind=settings.web_host,
+        canonical_url=f"http://{settings.web_host}:{settings.web_port}",
+        topic_partitions=settings.topic_partitions,
+        topic_allow_declare=True,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        broker_commit_interval=1.0,
+        stream_buffer_maxsize=max(4096, settings.batch_max * 2),
+        table_standby_replicas=0,
+        web_in_thread=False,
+    )
+
+
+def declare_topics(app: faust.App, settings: Settings) -> Topics:
+    partitions = settings.topic_partitions
+    state_retention = (
+        dt.timedelta(seconds=max(settings.window_seconds.values()) + settings.lateness_s)
+        + STATE_LOG_MARGIN
+    )
+
+    def topic(name: str, **options: object) -> TopicT:
+        return app.topic(settings.topic(name), internal=True, **options)  # type: ignore[arg-type]
+
+    return Topics(
+        events=topic("events", partitions=partitions),
+        xapi=topic("xapi", partitions=partitions),
+        roster_name=settings.topic("roster"),
+        deadletter=topic("deadletter", partitions=partitions),
+        by_team=topic("by-team", partitions=partitions),
+        by_thread=topic("by-thread", partitions=partitions),
+        thread_facts=topic("thread-facts", partitions=partitions),
+        team_counts=topic("team-counts", partitions=1, compacting=True),
+        team_state_log=topic("team-state", partitions=partitions, retention=state_retention),
+        thread_state_log=topic("thread-state", partitions=partitions, retention=state_retention),
+    )

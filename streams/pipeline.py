@@ -1,0 +1,238 @@
+"""The Faust agents of the pipeline: ingest -> teams <-> threads, and the roll-up owner.
+
+Every agent takes records in batches (`take_events`), parses each record once and never
+does I/O per record: sends go to Faust's buffered producer, metrics are counted per batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+
+import faust
+import orjson
+from faust.types import EventT, TopicT
+
+from streams.app import Topics
+from streams.partitions import RollupInputs, TeamPartition, ThreadPartition, event_op, fact_op
+from streams.roster_reader import RosterReader
+from streams.state_log import PartitionedState
+from teampulse.contract.event import DISCUSSION_TYPES, UNASSIGNED_TEAM, Event
+from teampulse.contract.events import EventValidator
+from teampulse.contract.rejections import Reason, Rejection, dead_letter_record
+from teampulse.contract.xapi import XapiMapper
+from teampulse.gauges.config import GaugeConfig
+from teampulse.gauges.threads import fact_from_wire
+from teampulse.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+
+
+class PipelineHealthSink:
+    """What the agents report; sinks.health.PipelineHealth implements it."""
+
+    def record_outcomes(self, source: str, outcomes: Counter[str]) -> None: ...
+    def record_dead_letters(self, reasons: Counter[str]) -> None: ...
+    def record_event_time_lag(self, lags: Sequence[float]) -> None: ...
+    def record_last_event(self, source: str, occurred_at: float) -> None: ...
+
+
+class Pipeline:
+    def __init__(
+        self,
+        app: faust.App,
+        settings: Settings,
+        topics: Topics,
+        config: GaugeConfig,
+        roster: RosterReader,
+        validator: EventValidator,
+        xapi: XapiMapper,
+        health: PipelineHealthSink,
+        clock: Clock,
+    ) -> None:
+        self.app = app
+        self.settings = settings
+        self.topics = topics
+        self.config = config
+        self.roster = roster
+        self.validator = validator
+        self.xapi = xapi
+        self.health = health
+        self.clock = clock
+        bootstrap = settings.kafka_bootstrap
+        self.teams: PartitionedState[TeamPartition] = PartitionedState(
+            "teams", topics.team_state_log, bootstrap,
+            lambda _p: TeamPartition(config), TeamPartition.replay,
+        )
+        self.threads: PartitionedState[ThreadPartition] = PartitionedState(
+            "threads", topics.thread_state_log, bootstrap,
+            lambda _p: ThreadPartition(config), ThreadPartition.replay,
+        )
+        # The roll-up inputs are absolute values on a compacted topic: the topic is its own log.
+        self.rollup_inputs: PartitionedState[RollupInputs] = PartitionedState(
+            "rollups", topics.team_counts, bootstrap,
+            lambda _p: RollupInputs(), RollupInputs.apply,
+        )
+
+    # ------------------------------------------------------------------ wiring
+    def register(self) -> None:
+        app, topics = self.app, self.topics
+        names = self._names = {
+            "events": topics.events.get_topic_name(),
+            "xapi": topics.xapi.get_topic_name(),
+            "by_team": topics.by_team.get_topic_name(),
+            "thread_facts": topics.thread_facts.get_topic_name(),
+        }
+        ingest_topic = app.topic(names["events"], names["xapi"], internal=True)
+        team_topic = app.topic(names["by_team"], names["thread_facts"], internal=True)
+        app.agent(ingest_topic, name="teampulse.ingest")(self._ingest_agent)
+        app.agent(team_topic, name="teampulse.teams")(self._teams_agent)
+        app.agent(topics.by_thread, name="teampulse.threads")(self._threads_agent)
+        app.agent(topics.team_counts, name="teampulse.rollups")(self._rollups_agent)
+        app.on_partitions_assigned.connect(self._on_assigned)
+
+    async def _on_assigned(self, _sender: object, assigned: set, **_kwargs: object) -> None:
+        def owned(topic: TopicT) -> set[int]:
+            name = topic.get_topic_name()
+            return {tp.partition for tp in assigned if tp.topic == name}
+
+        self.teams.assign(owned(self.topics.by_team))
+        self.threads.assign(owned(self.topics.by_thread))
+        self.rollup_inputs.assign(owned(self.topics.team_counts))
+
+    def _batches(self, stream: faust.StreamT):  # type: ignore[no-untyped-def]
+        return stream.take_events(self.settings.batch_max, self.settings.batch_within_s)
+
+    def _dead_letter(self, raw: bytes, event: EventT, rejection: Rejection, now: float) -> None:
+        message = event.message
+        self.topics.deadletter.send_soon(
+            value=dead_letter_record(
+                raw, message.topic, message.partition, message.offset, rejection, now
+            )
+        )
+
+    # ------------------------------------------------------------------ ingest
+    async def _ingest_agent(self, stream: faust.StreamT) -> None:
+        await self.roster.ready.wait()
+        xapi_topic = self._names["xapi"]
+        async for batch in self._batches(stream):
+            now = self.clock()
+            outcomes: dict[str, Counter[str]] = defaultdict(Counter)
+            reasons: Counter[str] = Counter()
+            lags: list[float] = []
+            latest: dict[str, float] = {}
+            for record in batch:
+                raw = record.message.value or b""
+                if record.message.topic == xapi_topic:
+                    result = self.xapi.parse(raw, now)
+                    fallback_source = "xapi"
+                else:
+                    result = self.validator.parse(raw, now)
+                    fallback_source = "events"
+                if isinstance(result, Rejection):
+                    self._dead_letter(raw, record, result, now)
+                    outcomes[fallback_source]["rejected"] += 1
+                    reasons[result.reason.value] += 1
+                    continue
+                event = result
+                if event.team is None:
+                    team = self.roster.roster.team_of(event.actor)
+                    event = event.with_team(team if team is not None else UNASSIGNED_TEAM)
+                    if team is None:
+                        outcomes[event.source]["unassigned"] += 1
+                self.topics.by_team.send_soon(
+                    key=event.team.encode(), value=orjson.dumps(event.to_wire())
+                )
+                lags.append(now - event.occurred_at)
+                if event.occurred_at > latest.get(event.source, float("-inf")):
+                    latest[event.source] = event.occurred_at
+            for source, counted in outcomes.items():
+                self.health.record_outcomes(source, counted)
+            if reasons:
+                self.health.record_dead_letters(reasons)
+            if lags:
+                self.health.record_event_time_lag(lags)
+            for source, occurred_at in latest.items():
+                self.health.record_last_event(source, occurred_at)
+
+    # ------------------------------------------------------------------ teams
+    async def _teams_agent(self, stream: faust.StreamT) -> None:
+        by_team = self._names["by_team"]
+        async for batch in self._batches(stream):
+            now = self.clock()
+            outcomes: dict[str, Counter[str]] = defaultdict(Counter)
+            reasons: Counter[str] = Counter()
+            for partition, records in _by_partition(batch).items():
+                state = await self.teams.ready(partition)
+                if state is None:
+                    continue  # revoked meanwhile: the new owner gets these records again
+                ops: list[bytes] = []
+                for record in records:
+                    raw = record.message.value or b""
+                    if record.message.topic != by_team:
+                        state.apply_fact(fact_from_wire(orjson.loads(raw)))
+                        ops.append(fact_op(raw))
+                        continue
+                    event = Event.from_wire(orjson.loads(raw))
+                    outcome = state.apply_event(event)
+                    outcomes[event.source][outcome] += 1
+                    if outcome == "accepted":
+                        ops.append(event_op(raw))
+                    elif outcome == "late":
+                        reasons[Reason.LATE.value] += 1
+                        self._dead_letter(
+                            raw, record, Rejection(Reason.LATE, "older than the lateness"), now
+                        )
+                    # A duplicate is forwarded too: its first delivery may have been applied
+                    # here just before a crash that lost the forward (the thread stage is
+                    # idempotent per post).
+                    if outcome != "late" and event.type in DISCUSSION_TYPES and event.thread:
+                        self.topics.by_thread.send_soon(key=event.thread.encode(), value=raw)
+                if ops:
+                    self.teams.append(partition, ops)
+            for source, counted in outcomes.items():
+                self.health.record_outcomes(source, counted)
+            if reasons:
+                self.health.record_dead_letters(reasons)
+
+    # ------------------------------------------------------------------ threads
+    async def _threads_agent(self, stream: faust.StreamT) -> None:
+        async for batch in self._batches(stream):
+            for partition, records in _by_partition(batch).items():
+                state = await self.threads.ready(partition)
+                if state is None:
+                    continue
+                ops: list[bytes] = []
+                for record in records:
+                    raw = record.message.value or b""
+                    for fact in state.book.apply(Event.from_wire(orjson.loads(raw))):
+                        self.topics.thread_facts.send_soon(
+                            key=fact.team.encode(), value=orjson.dumps(fact.to_wire())
+                        )
+                    ops.append(raw)
+                self.threads.append(partition, ops)
+
+    # ------------------------------------------------------------------ roll-ups
+    async def _rollups_agent(self, stream: faust.StreamT) -> None:
+        async for batch in self._batches(stream):
+            for partition, records in _by_partition(batch).items():
+                state = await self.rollup_inputs.ready(partition)
+                if state is None:
+                    continue
+                for record in records:
+                    state.apply(record.message.value or b"")
+
+
+def _by_partition(batch: Sequence[EventT]) -> dict[int, list[EventT]]:
+    grouped: dict[int, list[EventT]] = defaultdict(list)
+    for record in batch:
+        grouped[record.message.partition].append(record)
+    return grouped
+
+
+def wall_clock() -> float:
+    return time.time()

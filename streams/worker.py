@@ -1,0 +1,122 @@
+"""Composition root of the worker: builds the app, the pipeline, the exporter and the sinks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import asdict
+
+import faust
+from faust.sensors.prometheus import setup_prometheus_sensors
+from faust.web import Request, Response, View
+from prometheus_client import CollectorRegistry
+
+from sinks.health import PipelineHealth
+from sinks.prometheus import GaugeCollector
+from sinks.redis_writer import RedisWriter
+from streams.app import Topics, build_app, declare_topics
+from streams.exporter import Exporter
+from streams.pipeline import Pipeline, wall_clock
+from streams.roster_reader import RosterReader
+from streams.topic_admin import ensure_topics
+from teampulse.contract.events import EventValidator
+from teampulse.contract.pseudonym import Pseudonymiser
+from teampulse.contract.xapi import XapiMapper
+from teampulse.gauges.config import load_gauge_config
+from teampulse.gauges.model import ScopeSnapshot
+from teampulse.settings import DEV_PSEUDONYM_SECRET, Settings
+
+log = logging.getLogger(__name__)
+
+
+def make_clock(settings: Settings):  # type: ignore[no-untyped-def]
+    frozen = settings.frozen_now
+    if frozen is None:
+        return wall_clock
+    return lambda: frozen
+
+
+def snapshot_json(snapshot: ScopeSnapshot) -> dict:
+    return asdict(snapshot)
+
+
+def create_worker(settings: Settings) -> faust.App:
+    app = build_app(settings)
+    topics = declare_topics(app, settings)
+    config = load_gauge_config(settings)
+    clock = make_clock(settings)
+    pseudonymiser = Pseudonymiser(settings.pseudonym_secret)
+    roster = RosterReader(settings.kafka_bootstrap, topics.roster_name, pseudonymiser)
+    registry = CollectorRegistry()
+    health = PipelineHealth(registry)
+    collector = GaugeCollector(settings, registry)
+    redis_writer = RedisWriter(settings, health)
+    pipeline = Pipeline(
+        app, settings, topics, config, roster,
+        EventValidator(settings, pseudonymiser), XapiMapper(settings, pseudonymiser),
+        health, clock,
+    )
+    pipeline.register()
+    exporter = Exporter(
+        pipeline, topics, config, settings.topic_partitions, clock,
+        sinks=[collector], submit=redis_writer.submit, withdraw=redis_writer.withdraw,
+    )
+
+    @app.task
+    async def read_roster() -> None:
+        await roster.run()
+
+    @app.task
+    async def start_redis_writer() -> None:
+        await redis_writer.start()
+
+    @app.timer(settings.export_interval_s)
+    async def export_gauges() -> None:
+        exporter.tick()
+
+    setup_prometheus_sensors(app, pattern="/metrics", registry=registry)
+    _register_read_api(app, topics, exporter)
+    return app
+
+
+def _register_read_api(app: faust.App, topics: Topics, exporter: Exporter) -> None:
+    def not_found(web: View, what: str) -> Response:
+        return web.json({"error": "not_found", "detail": what}, status=404)
+
+    def published(team: str) -> ScopeSnapshot | None:
+        exported = exporter._exported.get(team)
+        return exported.snapshot if exported is not None else None
+
+    @app.page("/teams")
+    async def list_teams(web: View, request: Request) -> Response:
+        roster = exporter.pipeline.roster.roster
+        teams = [t for t in roster.teams() if roster.team_size(t) >= exporter.config.min_group_size]
+        return web.json({"teams": teams})
+
+    @app.page("/teams/{team}")
+    @app.topic_route(topic=topics.by_team, match_info="team")
+    async def get_team(web: View, request: Request, team: str) -> Response:
+        snapshot = published(team)
+        if snapshot is None:
+            return not_found(web, f"team {team!r} is unknown or below the minimum group size")
+        return web.json(snapshot_json(snapshot))
+
+    @app.page("/teams/{team}/initiatives/{initiative}")
+    @app.topic_route(topic=topics.by_team, match_info="team")
+    async def get_initiative(web: View, request: Request, team: str, initiative: str) -> Response:
+        snapshot = published(team)
+        if snapshot is None or initiative not in snapshot.initiatives:
+            return not_found(web, f"no gauges for team {team!r} and initiative {initiative!r}")
+        return web.json(
+            {"team": team, "initiative": initiative, "as_of": snapshot.as_of,
+             **asdict(snapshot.initiatives[initiative])}
+        )
+
+
+def run_worker(settings: Settings, loglevel: str = "info") -> None:
+    if settings.pseudonym_secret == DEV_PSEUDONYM_SECRET:
+        log.warning("TEAMPULSE_PSEUDONYM_SECRET is the development default: set it in production")
+    asyncio.run(ensure_topics(settings))
+    app = create_worker(settings)
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    worker.execute_from_commandline()

@@ -1,0 +1,410 @@
+"""The event-time state of one team: hourly buckets, dedupe, lateness, expiry, adoption.
+
+Events arrive in any order. Each team keeps a watermark (the latest event time it accepted);
+an event older than `watermark - lateness` is late and not applied. Accepted events land in
+the bucket of their event time; thread facts land in the bucket of the thread's start or of
+the reply. Buckets behind `watermark - retention` are dropped, and event ids are remembered
+only while a repeat of the event could still be on time, so state stays bounded.
+
+`counts(as_of, members)` is called often (about once a second per changed team), so it
+merges whole-day aggregates that are computed once and cached until an event or fact lands
+in that day: its cost grows with days and people, not with events or buckets.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from teampulse.contract.event import Event
+from teampulse.gauges import formulas
+from teampulse.gauges.adoption import AdoptionBook
+from teampulse.gauges.config import DAY_S, GaugeConfig
+from teampulse.gauges.counts import TeamCounts, WindowCounts
+from teampulse.gauges.eventtime import (
+    baseline_sample_ends,
+    bucket_of,
+    expired_before,
+    is_late,
+    window_range,
+)
+from teampulse.gauges.snapshot import engagement_score_of
+from teampulse.gauges.threads import ReplyLink, ThreadFact, ThreadSummary
+
+Outcome = Literal["accepted", "duplicate", "late"]
+
+_COUNTED_TYPES = {
+    "learning.started": "starts",
+    "learning.completed": "completions",
+    "discussion.posted": "posts",
+    "discussion.replied": "replies",
+    "discussion.reacted": "reactions",
+}
+_CONTRIBUTION_TYPES = frozenset({"discussion.posted", "discussion.replied"})
+_ASSESSED = "learning.assessed"
+_LEARNING_PREFIX = "learning."
+
+
+class _Bucket:
+    """What landed in one hour of event time."""
+
+    __slots__ = (
+        "actors",
+        "contributions",
+        "learning_ms",
+        "starts",
+        "completions",
+        "assessments_passed",
+        "posts",
+        "replies",
+        "reactions",
+        "summaries",
+        "links",
+    )
+
+    def __init__(self) -> None:
+        # Buckets are many and mostly small: containers are created when first needed.
+        self.actors: set[str] | None = None
+        self.contributions: dict[str, int] | None = None
+        self.learning_ms = 0
+        self.starts = 0
+        self.completions = 0
+        self.assessments_passed = 0
+        self.posts = 0
+        self.replies = 0
+        self.reactions = 0
+        self.summaries: dict[tuple[str, str], ThreadSummary] | None = None  # (thread, root)
+        self.links: dict[str, ReplyLink] | None = None  # reply id -> link
+
+
+class _Tally:
+    """Buckets merged: people as sets and counters, everything else as sums."""
+
+    __slots__ = (
+        "actors",
+        "contributions",
+        "learning_ms",
+        "starts",
+        "completions",
+        "assessments_passed",
+        "posts",
+        "replies",
+        "reactions",
+        "threads_started",
+        "threads_replied",
+        "thread_replies",
+        "reply_interactions",
+        "cross_team_interactions",
+        "latencies",
+    )
+
+    def __init__(self) -> None:
+        self.actors: set[str] = set()
+        self.contributions: dict[str, int] = {}
+        self.learning_ms = 0
+        self.starts = 0
+        self.completions = 0
+        self.assessments_passed = 0
+        self.posts = 0
+        self.replies = 0
+        self.reactions = 0
+        self.threads_started = 0
+        self.threads_replied = 0
+        self.thread_replies = 0
+        self.reply_interactions = 0
+        self.cross_team_interactions = 0
+        self.latencies: list[float] = []
+
+    def add_bucket(self, bucket: _Bucket) -> None:
+        if bucket.actors:
+            self.actors |= bucket.actors
+        if bucket.contributions:
+            contributions = self.contributions
+            for actor, n in bucket.contributions.items():
+                contributions[actor] = contributions.get(actor, 0) + n
+        self.learning_ms += bucket.learning_ms
+        self.starts += bucket.starts
+        self.completions += bucket.completions
+        self.assessments_passed += bucket.assessments_passed
+        self.posts += bucket.posts
+        self.replies += bucket.replies
+        self.reactions += bucket.reactions
+        for summary in bucket.summaries.values() if bucket.summaries else ():
+            if not summary.current:
+                continue
+            self.threads_started += 1
+            self.thread_replies += summary.replies
+            latency = summary.first_reply_latency
+            if latency is not None:
+                self.threads_replied += 1
+                self.latencies.append(latency)
+        for link in bucket.links.values() if bucket.links else ():
+            self.reply_interactions += 1
+            if link.crossing:
+                self.cross_team_interactions += 1
+
+    def add(self, other: _Tally) -> None:
+        self.actors |= other.actors
+        contributions = self.contributions
+        for actor, n in other.contributions.items():
+            contributions[actor] = contributions.get(actor, 0) + n
+        self.learning_ms += other.learning_ms
+        self.starts += other.starts
+        self.completions += other.completions
+        self.assessments_passed += other.assessments_passed
+        self.posts += other.posts
+        self.replies += other.replies
+        self.reactions += other.reactions
+        self.threads_started += other.threads_started
+        self.threads_replied += other.threads_replied
+        self.thread_replies += other.thread_replies
+        self.reply_interactions += other.reply_interactions
+        self.cross_team_interactions += other.cross_team_interactions
+        self.latencies.extend(other.latencies)
+
+    def to_counts(self) -> WindowCounts:
+        return WindowCounts(
+            active_members=len(self.actors),
+            learning_ms=self.learning_ms,
+            starts=self.starts,
+            completions=self.completions,
+            assessments_passed=self.assessments_passed,
+            posts=self.posts,
+            replies=self.replies,
+            reactions=self.reactions,
+            threads_started=self.threads_started,
+            threads_replied=self.threads_replied,
+            thread_replies=self.thread_replies,
+            reply_interactions=self.reply_interactions,
+            cross_team_interactions=self.cross_team_interactions,
+            contributions=tuple(sorted(self.contributions.values())),
+            first_reply_latencies=tuple(sorted(self.latencies)),
+        )
+
+
+_EMPTY_TALLY = _Tally()
+
+
+class TeamState:
+    """Everything one team's gauges need, fed in arrival order by the `teams` stage."""
+
+    def __init__(self, team: str, config: GaugeConfig) -> None:
+        self.team = team
+        self.config = config
+        self.watermark: float | None = None  # latest event time accepted
+        self.version = 0  # grows with every change: a cheap "did anything happen?" check
+        self._bucket_s = config.bucket_s
+        self._per_day = config.buckets_per_day
+        self._lateness_s = config.lateness_s
+        self._buckets: dict[int, _Bucket] = {}
+        self._seen: set[str] = set()
+        self._ids_by_bucket: dict[int, list[str]] = {}
+        self._ids_from = -(2**62)  # ids of buckets below this were forgotten
+        self._kept_from = -(2**62)  # buckets below this were dropped
+        self._adoption = AdoptionBook(config.initiatives)
+        self._days: dict[int, _Tally] = {}  # whole-day aggregates, valid until the day changes
+        self._pieces: dict[tuple[int, int], _Tally] = {}  # part-day aggregates (first, last)
+        self._baseline: tuple[int, int, float | None] | None = None  # (day, members, value)
+
+    # --- applying ---------------------------------------------------------------------------
+    def apply_event(self, event: Event) -> Outcome:
+        occurred_at = event.occurred_at
+        if is_late(occurred_at, self.watermark, self._lateness_s):
+            return "late"
+        if event.id in self._seen:
+            return "duplicate"
+        index = bucket_of(occurred_at, self._bucket_s)
+        self._seen.add(event.id)
+        ids = self._ids_by_bucket.get(index)
+        if ids is None:
+            self._ids_by_bucket[index] = [event.id]
+        else:
+            ids.append(event.id)
+
+        bucket = self._bucket(index)
+        actor = event.actor
+        if bucket.actors is None:
+            bucket.actors = {actor}
+        else:
+            bucket.actors.add(actor)
+        kind = event.type
+        counted = _COUNTED_TYPES.get(kind)
+        if counted is not None:
+            setattr(bucket, counted, getattr(bucket, counted) + 1)
+        if kind in _CONTRIBUTION_TYPES:
+            if bucket.contributions is None:
+                bucket.contributions = {}
+            bucket.contributions[actor] = bucket.contributions.get(actor, 0) + 1
+        elif kind.startswith(_LEARNING_PREFIX):
+            bucket.learning_ms += formulas.learning_millis(event.duration_s)
+            if kind == _ASSESSED and event.success is True:
+                bucket.assessments_passed += 1
+        self._adoption.apply(event)
+        self._touch(index)
+        if self.watermark is None or occurred_at > self.watermark:
+            self.watermark = occurred_at
+            self.expire()
+        return "accepted"
+
+    def apply_fact(self, fact: ThreadFact) -> None:
+        """Take a thread fact; an older version of what is already known changes nothing."""
+        if isinstance(fact, ThreadSummary):
+            index = bucket_of(fact.started_at, self._bucket_s)
+            if index < self._kept_from:
+                return
+            bucket = self._bucket(index)
+            if bucket.summaries is None:
+                bucket.summaries = {}
+            key = (fact.thread, fact.root)
+            known = bucket.summaries.get(key)
+            if known is not None and (known.version > fact.version or known == fact):
+                return
+            bucket.summaries[key] = fact
+        else:
+            index = bucket_of(fact.at, self._bucket_s)
+            if index < self._kept_from:
+                return
+            bucket = self._bucket(index)
+            if bucket.links is None:
+                bucket.links = {}
+            if bucket.links.get(fact.reply) == fact:
+                return
+            bucket.links[fact.reply] = fact
+        self._touch(index)
+
+    def expire(self) -> None:
+        """Drop buckets behind the retention and ids behind the lateness horizon."""
+        if self.watermark is None:
+            return
+        ids_from = expired_before(self.watermark, self._lateness_s, self._bucket_s)
+        if ids_from > self._ids_from:
+            self._ids_from = ids_from
+            for index in [i for i in self._ids_by_bucket if i < ids_from]:
+                self._seen.difference_update(self._ids_by_bucket.pop(index))
+        kept_from = expired_before(self.watermark, self.config.retention_s, self._bucket_s)
+        if kept_from > self._kept_from:
+            self._kept_from = kept_from
+            for index in [i for i in self._buckets if i < kept_from]:
+                del self._buckets[index]
+                self._touch(index)
+            for day in [d for d in self._days if (d + 1) * self._per_day <= kept_from]:
+                del self._days[day]
+
+    def _bucket(self, index: int) -> _Bucket:
+        bucket = self._buckets.get(index)
+        if bucket is None:
+            bucket = self._buckets[index] = _Bucket()
+        return bucket
+
+    def _touch(self, index: int) -> None:
+        """Something changed in this bucket: forget the aggregates that include it."""
+        self.version += 1
+        day = index // self._per_day
+        self._days.pop(day, None)
+        if self._pieces:
+            for key in [k for k in self._pieces if k[0] // self._per_day == day]:
+                del self._pieces[key]
+        if self._baseline is not None and day < self._baseline[0]:
+            self._baseline = None
+
+    # --- reading ----------------------------------------------------------------------------
+    def counts(self, as_of: float, members: int) -> TeamCounts:
+        """The team's sufficient statistics for every window ending at `as_of`."""
+        used: dict[tuple[int, int], _Tally] = {}
+        windows = {
+            label: self._range(*window_range(as_of, seconds, self._bucket_s), used).to_counts()
+            for label, seconds in self.config.windows.items()
+        }
+        baseline = self.baseline(as_of, members)
+        baseline_members, baseline_sum, current_sum = 0, 0.0, 0.0
+        if baseline is not None:
+            window_s = self.config.baseline_window_s
+            label = next((k for k, v in self.config.windows.items() if v == window_s), None)
+            current_counts = (
+                windows[label]
+                if label is not None
+                else self._range(*window_range(as_of, window_s, self._bucket_s), used).to_counts()
+            )
+            current = engagement_score_of(current_counts, members, window_s, self.config)
+            if current is not None:
+                baseline_members = members
+                baseline_sum = members * baseline
+                current_sum = members * current
+        self._pieces = used  # keep only the part-day aggregates still in use
+        return TeamCounts(
+            members=members,
+            windows=windows,
+            adoption=self._adoption.stage_counts(),
+            baseline_members=baseline_members,
+            baseline_sum=baseline_sum,
+            current_sum=current_sum,
+        )
+
+    def baseline(self, as_of: float, members: int) -> float | None:
+        """EWMA of the daily baseline-window engagement score over the last day ends.
+
+        Days whose trailing window holds no accepted event (before the team started, or a
+        spell of silence) are left out, so an idle spell does not redefine normal.
+        """
+        day = int(as_of // DAY_S)
+        if self._baseline is not None and self._baseline[:2] == (day, members):
+            return self._baseline[2]
+        window_s = self.config.baseline_window_s
+        width = window_s // self._bucket_s
+        samples: list[float | None] = []
+        for last in baseline_sample_ends(as_of, self.config):
+            sample = self._range(last - width + 1, last, None).to_counts()
+            samples.append(
+                engagement_score_of(sample, members, window_s, self.config)
+                if sample.active_members > 0
+                else None
+            )
+        value = formulas.ewma(samples, self.config.scoring.baseline.span_days)
+        self._baseline = (day, members, value)
+        return value
+
+    def _range(self, first: int, last: int, used: dict[tuple[int, int], _Tally] | None) -> _Tally:
+        """Aggregate of buckets first..last: whole days from the day cache, part days cached."""
+        per_day = self._per_day
+        total = _Tally()
+        day = first // per_day
+        while day * per_day <= last:
+            day_first = day * per_day
+            day_last = day_first + per_day - 1
+            lo, hi = max(first, day_first), min(last, day_last)
+            if lo == day_first and hi == day_last:
+                total.add(self._day(day))
+            else:
+                total.add(self._piece(lo, hi, used))
+            day += 1
+        return total
+
+    def _day(self, day: int) -> _Tally:
+        tally = self._days.get(day)
+        if tally is None:
+            tally = self._days[day] = self._aggregate(
+                day * self._per_day, (day + 1) * self._per_day - 1
+            )
+        return tally
+
+    def _piece(self, first: int, last: int, used: dict[tuple[int, int], _Tally] | None) -> _Tally:
+        key = (first, last)
+        tally = self._pieces.get(key)
+        if tally is None:
+            tally = self._aggregate(first, last)
+        if used is not None:
+            used[key] = tally
+        return tally
+
+    def _aggregate(self, first: int, last: int) -> _Tally:
+        buckets = self._buckets
+        if not buckets:
+            return _EMPTY_TALLY
+        tally = _Tally()
+        for index in range(first, last + 1):
+            bucket = buckets.get(index)
+            if bucket is not None:
+                tally.add_bucket(bucket)
+        return tally
+
+    def adoption_counts(self) -> dict[str, tuple[int, ...]]:
+        return self._adoption.stage_counts()

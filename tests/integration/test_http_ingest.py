@@ -1,0 +1,508 @@
+"""The HTTP ingest endpoint against the real Kafka broker: what an LRS must answer, what lands
+on the topics, and what the pipeline's mapper makes of it.
+
+Each test writes to its own topics (`unique_topic_prefix`), created with one partition so that
+"nothing was written" is an end offset that did not move.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import copy
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp import ClientResponse, ClientSession
+from aiohttp.test_utils import TestServer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from streams.http_ingest import DIGEST_HEADER, IngestConfigError, build_ingest_app
+from teampulse.contract.event import Event
+from teampulse.contract.pseudonym import Pseudonymiser
+from teampulse.contract.rejections import Rejection
+from teampulse.contract.xapi import XapiMapper
+from teampulse.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+NOW = 1772496000.0  # 2026-03-03T00:00:00Z: the endpoint's frozen clock
+SECRET = "ingest-test-secret"
+BASIC = "Basic " + base64.b64encode(b"lrs:s3cret").decode()
+BEARER = "Bearer tok-123"
+V1 = {"X-Experience-API-Version": "1.0.3", "Authorization": BASIC}
+ADL = "http://adlnet.gov/expapi/verbs/"
+MAX_BODY = 20_000
+
+VERBS_AND_TYPES = {
+    ADL + "registered": "learning.started",
+    ADL + "launched": "learning.started",
+    ADL + "initialized": "learning.started",
+    ADL + "attempted": "learning.started",
+    ADL + "progressed": "learning.progressed",
+    ADL + "experienced": "learning.progressed",
+    ADL + "attended": "learning.progressed",
+    ADL + "resumed": "learning.progressed",
+    ADL + "interacted": "learning.progressed",
+    ADL + "answered": "learning.progressed",
+    ADL + "completed": "learning.completed",
+    ADL + "passed": "learning.assessed",
+    ADL + "failed": "learning.assessed",
+    ADL + "mastered": "learning.assessed",
+    ADL + "scored": "learning.assessed",
+    ADL + "asked": "discussion.posted",
+    ADL + "shared": "discussion.posted",
+    ADL + "commented": "discussion.replied",
+    ADL + "responded": "discussion.replied",
+    "https://w3id.org/xapi/adl/verbs/satisfied": "learning.completed",
+    "https://w3id.org/xapi/video/verbs/played": "learning.progressed",
+    "http://id.tincanapi.com/verb/viewed": "learning.progressed",
+    "http://id.tincanapi.com/verb/replied": "discussion.replied",
+    "http://id.tincanapi.com/verb/liked": "discussion.reacted",
+    "http://id.tincanapi.com/verb/voted-up": "discussion.reacted",
+    "http://activitystrea.ms/schema/1.0/start": "learning.started",
+    "http://activitystrea.ms/schema/1.0/complete": "learning.completed",
+    "http://activitystrea.ms/schema/1.0/post": "discussion.posted",
+    "http://activitystrea.ms/schema/1.0/share": "discussion.posted",
+    "http://activitystrea.ms/schema/1.0/like": "discussion.reacted",
+    "http://activitystrea.ms/schema/1.0/use": "adoption.practiced",
+    "urn:teampulse:verb:practiced": "adoption.practiced",
+}
+
+
+def statement(verb: str = ADL + "completed", **overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "actor": {"objectType": "Agent", "name": "Jane Doe", "mbox": "mailto:jane.doe@example.com"},
+        "verb": {"id": verb},
+        "object": {"id": "https://lms.example.com/courses/agile"},
+        "result": {"response": "Good course", "duration": "PT10M"},
+        "timestamp": "2026-03-02T10:30:00Z",
+    }
+    base.update(copy.deepcopy(overrides))
+    return {k: v for k, v in base.items() if v is not ...}
+
+
+def canonical(**overrides: Any) -> dict[str, Any]:
+    event = {"id": f"lms-{uuid.uuid4().hex[:8]}", "type": "learning.completed",
+             "occurred_at": "2026-03-02T10:30:00Z", "actor": "jane.doe@example.com",
+             "source": "lms", "content": "course:agile"}
+    event.update(overrides)
+    return event
+
+
+@dataclass
+class Ingest:
+    """A running endpoint on its own topics, and ways to look at those topics."""
+
+    settings: Settings
+    url: str
+    http: ClientSession
+    consumer: AIOKafkaConsumer
+
+    def topic(self, route: str) -> TopicPartition:
+        return TopicPartition(self.settings.topic(route), 0)
+
+    async def end(self, route: str) -> int:
+        tp = self.topic(route)
+        return (await self.consumer.end_offsets([tp]))[tp]
+
+    async def records(self, route: str) -> list[Any]:
+        """Every record on a route's topic, in order (the writes were acknowledged before the
+        endpoint answered, so the end offset is final)."""
+        tp = self.topic(route)
+        end = await self.end(route)
+        self.consumer.assign([tp])
+        self.consumer.seek(tp, 0)
+        found: list[Any] = []
+        while len(found) < end:
+            batch = await self.consumer.getmany(tp, timeout_ms=2000)
+            found.extend(batch.get(tp, []))
+        return found
+
+    async def post(self, path: str, body: Any, headers: dict[str, str] | None = None,
+                   method: str = "POST") -> ClientResponse:
+        data = body if isinstance(body, bytes) else orjson.dumps(body)
+        response = await self.http.request(
+            method, self.url + path, data=data, headers=V1 if headers is None else headers
+        )
+        await response.read()
+        return response
+
+
+async def create_topics(bootstrap: str, names: list[str]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, 1, 1) for name in names])
+    finally:
+        await admin.close()
+
+
+async def delete_topics(bootstrap: str, names: list[str]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics(names)
+    finally:
+        await admin.close()
+
+
+def ingest_settings(bootstrap: str, prefix: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "kafka_bootstrap": bootstrap, "topic_prefix": prefix, "pseudonym_secret": SECRET,
+        "ingest_credentials": "lrs:s3cret, tok-123", "ingest_max_body_bytes": MAX_BODY,
+        "clock": "2026-03-03T00:00:00Z",
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+async def start_ingest(settings: Settings) -> tuple[Ingest, Any]:
+    names = [settings.topic("xapi"), settings.topic("events")]
+    await create_topics(settings.kafka_bootstrap, names)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
+    )
+    await producer.start()
+    server = TestServer(build_ingest_app(settings, producer), host="127.0.0.1")
+    await server.start_server()
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
+                                enable_auto_commit=False)
+    await consumer.start()
+    http = ClientSession()
+    ingest = Ingest(settings, str(server.make_url("")).rstrip("/"), http, consumer)
+
+    async def stop() -> None:
+        await http.close()
+        await consumer.stop()
+        await server.close()
+        await producer.stop()
+        await delete_topics(settings.kafka_bootstrap, names)
+
+    return ingest, stop
+
+
+@pytest.fixture
+async def ingest(kafka_bootstrap: str, unique_topic_prefix: str) -> AsyncIterator[Ingest]:
+    running, stop = await start_ingest(ingest_settings(kafka_bootstrap, unique_topic_prefix))
+    try:
+        yield running
+    finally:
+        await stop()
+
+
+MAPPER = XapiMapper(Settings(pseudonym_secret=SECRET), Pseudonymiser(SECRET))
+JANE = Pseudonymiser(SECRET).person("jane.doe@example.com")
+
+
+# --- the statements endpoint -------------------------------------------------------------------
+
+
+async def test_each_supported_verb_lands_on_the_topic_and_becomes_its_event(ingest: Ingest):
+    sent = [statement(verb) for verb in VERBS_AND_TYPES]
+    response = await ingest.post("/xAPI/statements", sent)
+    assert response.status == 200
+    assert await response.json() == [s["id"] for s in sent]
+    assert response.headers["X-Experience-API-Version"] == "1.0.3"
+
+    records = await ingest.records("xapi")
+    assert [r.key.decode() for r in records] == [s["id"] for s in sent]
+    for record, verb in zip(records, VERBS_AND_TYPES, strict=True):
+        assert dict(record.headers)[DIGEST_HEADER]
+        stored = orjson.loads(record.value)
+        assert stored["stored"] == "2026-03-03T00:00:00.000Z"
+        event = MAPPER.parse(record.value, NOW)
+        assert isinstance(event, Event), event
+        assert (event.type, event.actor, event.occurred_at) == (
+            VERBS_AND_TYPES[verb], JANE, 1772447400.0
+        )
+        # The raw e-mail is in the raw statement (an input topic), never in what maps out.
+        assert b"jane" not in orjson.dumps(event.to_wire()).lower()
+
+
+async def test_a_statement_without_id_gets_a_uuid_and_a_timestamp(ingest: Ingest):
+    response = await ingest.post("/xAPI/statements", statement(id=..., timestamp=...))
+    assert response.status == 200
+    (assigned,) = await response.json()
+    assert str(uuid.UUID(assigned)) == assigned
+    (record,) = await ingest.records("xapi")
+    stored = orjson.loads(record.value)
+    assert (stored["id"], stored["timestamp"]) == (assigned, "2026-03-03T00:00:00.000Z")
+
+
+@pytest.mark.parametrize("broken, detail", [
+    (statement(actor=...), "statement 1: actor: required"),
+    (statement(actor={"mbox": "jane.doe@example.com"}),
+     "statement 1: actor.mbox: must be 'mailto:' followed by an e-mail address"),
+    (statement(id="not-a-uuid"), "statement 1: id: must be a UUID (8-4-4-4-12 hexadecimal digits)"),
+])
+async def test_an_invalid_statement_is_400_with_the_reason_and_nothing_is_written(
+    ingest: Ingest, broken: dict[str, Any], detail: str
+):
+    response = await ingest.post("/xAPI/statements", [statement(), broken])
+    assert response.status == 400
+    assert await response.json() == {"error": "xapi_invalid", "detail": detail}
+    assert response.headers["X-Experience-API-Version"] == "1.0.3"
+    assert await ingest.end("xapi") == 0
+
+
+@pytest.mark.parametrize("headers", [
+    {"X-Experience-API-Version": "1.0.3"},
+    {"X-Experience-API-Version": "1.0.3", "Authorization": "Basic " + base64.b64encode(
+        b"lrs:wrong").decode()},
+    {"X-Experience-API-Version": "1.0.3", "Authorization": "Bearer nope"},
+    {"X-Experience-API-Version": "1.0.3", "Authorization": "Basic !!!"},
+])
+async def test_missing_or_wrong_credentials_are_401(ingest: Ingest, headers: dict[str, str]):
+    response = await ingest.post("/xAPI/statements", statement(), headers=headers)
+    assert response.status == 401
+    assert response.headers["WWW-Authenticate"] == 'Basic realm="teampulse"'
+    assert response.headers["X-Experience-API-Version"] == "1.0.3"
+    assert await ingest.end("xapi") == 0
+
+
+async def test_a_bearer_token_is_accepted_and_version_2_is_echoed(ingest: Ingest):
+    response = await ingest.post("/xAPI/statements", statement(), headers={
+        "X-Experience-API-Version": "2.0.0", "Authorization": BEARER})
+    assert response.status == 200
+    assert response.headers["X-Experience-API-Version"] == "2.0.0"
+
+
+@pytest.mark.parametrize("version", [None, "0.95", "3.0.0"])
+async def test_a_missing_or_unknown_version_header_is_400(ingest: Ingest, version: str | None):
+    headers = {"Authorization": BASIC}
+    if version is not None:
+        headers["X-Experience-API-Version"] = version
+    response = await ingest.post("/xAPI/statements", statement(), headers=headers)
+    assert response.status == 400
+    assert (await response.json())["error"] == "version"
+    assert await ingest.end("xapi") == 0
+
+
+async def test_same_id_same_content_changes_nothing_other_content_is_409(ingest: Ingest):
+    first = statement()
+    assert (await ingest.post("/xAPI/statements", first)).status == 200
+    again = await ingest.post("/xAPI/statements", first)
+    assert again.status == 200
+    assert await again.json() == [first["id"]]
+    assert again.headers["X-TeamPulse-Unchanged"] == "1"
+    put_same = await ingest.post(f"/xAPI/statements?statementId={first['id']}", first,
+                                 method="PUT")
+    assert put_same.status == 204
+    changed = await ingest.post("/xAPI/statements", {**first, "timestamp": "2026-03-02T11:00:00Z"})
+    assert changed.status == 409
+    assert (await changed.json())["error"] == "conflict"
+    assert await ingest.end("xapi") == 1
+
+
+async def test_put_writes_under_the_statement_id_and_answers_204(ingest: Ingest):
+    statement_id = str(uuid.uuid4())
+    response = await ingest.post(f"/xAPI/statements?statementId={statement_id}",
+                                 statement(id=...), method="PUT")
+    assert response.status == 204
+    (record,) = await ingest.records("xapi")
+    assert record.key.decode() == statement_id
+    mismatch = await ingest.post(f"/xAPI/statements?statementId={uuid.uuid4()}",
+                                 statement(), method="PUT")
+    assert mismatch.status == 400
+    missing = await ingest.post("/xAPI/statements", statement(), method="PUT")
+    assert missing.status == 400
+
+
+async def test_duplicate_ids_in_one_batch_are_400(ingest: Ingest):
+    twice = statement()
+    response = await ingest.post("/xAPI/statements", [twice, statement(), twice])
+    assert response.status == 400
+    assert await response.json() == {
+        "error": "duplicate_id", "detail": f"statement 2: id {twice['id']} is sent twice"
+    }
+    assert await ingest.end("xapi") == 0
+
+
+async def test_a_body_over_the_limit_is_413(ingest: Ingest):
+    big = [statement(result={"response": "x" * 5000}) for _ in range(5)]
+    response = await ingest.post("/xAPI/statements", big)
+    assert response.status == 413
+    assert (await response.json())["error"] == "too_large"
+    assert response.headers["X-Experience-API-Version"] == "1.0.3"
+    assert await ingest.end("xapi") == 0
+
+
+async def test_about_needs_no_credentials(ingest: Ingest):
+    response = await ingest.http.get(ingest.url + "/xAPI/about")
+    assert response.status == 200
+    assert await response.json() == {"version": ["1.0.3", "2.0.0"]}
+
+
+async def test_a_restart_remembers_known_ids_from_the_topic(
+    kafka_bootstrap: str, unique_topic_prefix: str
+):
+    from streams.http_ingest import recall_recent_ids
+
+    settings = ingest_settings(kafka_bootstrap, unique_topic_prefix)
+    running, stop = await start_ingest(settings)
+    try:
+        first = statement(timestamp=...)
+        assert (await running.post("/xAPI/statements", first)).status == 200
+        fresh_producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+        await fresh_producer.start()
+        try:
+            restarted = build_ingest_app(settings, fresh_producer)
+            assert await recall_recent_ids(settings, restarted["endpoint"]) == 1
+            server = TestServer(restarted, host="127.0.0.1")
+            await server.start_server()
+            try:
+                url = str(server.make_url("/xAPI/statements"))
+                same = await running.http.post(url, data=orjson.dumps(first), headers=V1)
+                assert same.status == 200 and same.headers["X-TeamPulse-Unchanged"] == "1"
+                other = await running.http.post(
+                    url, data=orjson.dumps({**first, "verb": {"id": ADL + "passed"}}), headers=V1
+                )
+                assert other.status == 409
+            finally:
+                await server.close()
+        finally:
+            await fresh_producer.stop()
+        assert await running.end("xapi") == 1
+    finally:
+        await stop()
+
+
+def test_no_credentials_refuses_to_start_unless_insecure():
+    settings = Settings(ingest_credentials="")
+    with pytest.raises(IngestConfigError, match="TEAMPULSE_INGEST_CREDENTIALS"):
+        build_ingest_app(settings, producer=None)  # type: ignore[arg-type]
+    assert build_ingest_app(settings, producer=None, insecure_no_auth=True)  # type: ignore[arg-type]
+
+
+# --- POST /events --------------------------------------------------------------------------
+
+
+async def test_events_as_ndjson_and_array_are_written_keyed_by_id(ingest: Ingest):
+    first, second = canonical(), canonical(type="learning.started")
+    ndjson = orjson.dumps(first) + b"\n\n" + orjson.dumps(second) + b"\n"
+    response = await ingest.post("/events", ndjson, headers={"Authorization": BEARER})
+    assert response.status == 200
+    assert await response.json() == {"ids": [first["id"], second["id"]], "written": 2,
+                                     "unchanged": 0}
+    again = await ingest.post("/events", [second], headers={"Authorization": BEARER})
+    assert await again.json() == {"ids": [second["id"]], "written": 0, "unchanged": 1}
+    records = await ingest.records("events")
+    assert [orjson.loads(r.value) for r in records] == [first, second]
+    assert [r.key.decode() for r in records] == [first["id"], second["id"]]
+
+
+@pytest.mark.parametrize("body, status, error", [
+    ([canonical(), canonical(type="learning.enrolled")], 400, "unknown_type"),
+    ([canonical(occurred_at="yesterday")], 400, "bad_timestamp"),
+    ([canonical(occurred_at="2026-03-04T00:00:00Z")], 400, "future"),
+    ([canonical(score=2)], 400, "schema"),
+    (b'{"id": "x"}\n{not json', 400, "not_json"),
+    ([canonical(id="same"), canonical(id="same")], 400, "duplicate_id"),
+    ([canonical(content="x" * 30_000)], 413, "too_large"),
+])
+async def test_invalid_events_refuse_the_batch(ingest: Ingest, body: Any, status: int, error: str):
+    response = await ingest.post("/events", body, headers={"Authorization": BEARER})
+    assert response.status == status
+    assert (await response.json())["error"] == error
+    assert await ingest.end("events") == 0
+
+
+# --- arbitrary input: no 5xx, every record accounted for once ------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=10), children, max_size=5),
+    max_leaves=20,
+)
+
+
+@st.composite
+def xapi_payloads(draw: st.DrawFn) -> Any:
+    """A statement: valid, valid with one property replaced by arbitrary JSON, or arbitrary."""
+    kind = draw(st.sampled_from(["valid", "mutated", "arbitrary"]))
+    if kind == "arbitrary":
+        return draw(json_values)
+    made = statement(draw(st.sampled_from(sorted(VERBS_AND_TYPES) + [ADL + "suspended"])))
+    if kind == "mutated":
+        key = draw(st.sampled_from(sorted(made)))
+        made[key] = draw(json_values)
+    return made
+
+
+class EndpointRun:
+    """One endpoint on its own event loop, driven synchronously by hypothesis examples."""
+
+    def __init__(self, bootstrap: str, prefix: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.ingest, self._stop = self.loop.run_until_complete(
+            start_ingest(ingest_settings(bootstrap, prefix, ingest_max_body_bytes=200_000))
+        )
+        self.accepted: list[dict[str, Any]] = []  # statements written, to re-send later
+
+    def post(self, route: str, body: Any) -> tuple[ClientResponse, int]:
+        async def go() -> tuple[ClientResponse, int]:
+            before = await self.ingest.end(route)
+            path = "/xAPI/statements" if route == "xapi" else "/events"
+            response = await self.ingest.post(path, body)
+            return response, await self.ingest.end(route) - before
+        return self.loop.run_until_complete(go())
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self._stop())
+        self.loop.close()
+
+
+@pytest.fixture
+def endpoint_run(kafka_bootstrap: str, unique_topic_prefix: str) -> Iterator[EndpointRun]:
+    run = EndpointRun(kafka_bootstrap, unique_topic_prefix)
+    try:
+        yield run
+    finally:
+        run.close()
+
+
+@hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[
+    HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+def test_arbitrary_input_is_answered_without_5xx_and_counted_once(
+    endpoint_run: EndpointRun, data: st.DataObject
+):
+    route = data.draw(st.sampled_from(["xapi", "events"]))
+    shape = data.draw(st.sampled_from(["one", "batch", "bytes", "resend"]))
+    if shape == "bytes":
+        body: Any = data.draw(st.binary(max_size=200))
+        sent = 1
+    elif shape == "resend" and endpoint_run.accepted and route == "xapi":
+        body = data.draw(st.sampled_from(endpoint_run.accepted))
+        sent = 1
+    else:
+        one = xapi_payloads() if route == "xapi" else json_values | st.builds(canonical)
+        items = data.draw(st.lists(one, min_size=1, max_size=4))
+        body, sent = (items[0], 1) if shape == "one" else (items, len(items))
+        if shape == "one" and isinstance(body, list):
+            sent = len(body)  # a bare array is a batch too
+
+    response, grew = endpoint_run.post(route, body)
+    assert response.status < 500
+    if response.status == 200:
+        written = int(response.headers["X-TeamPulse-Written"])
+        unchanged = int(response.headers["X-TeamPulse-Unchanged"])
+        assert written + unchanged == sent
+        assert grew == written
+        if route == "xapi" and isinstance(body, dict):
+            endpoint_run.accepted.append(body)
+    else:
+        assert response.status in (400, 409, 413)
+        assert grew == 0  # all or nothing: every record of the batch is refused
+    # In every case: accepted + rejected + duplicate == sent, and Kafka holds the accepted.
