@@ -19,8 +19,9 @@ import gc
 import math
 import time
 import tracemalloc
-from collections.abc import Iterator
 from dataclasses import dataclass
+
+import orjson
 
 from teampulse.contract.event import Event
 from teampulse.contract.roster import Roster, RosterEntry
@@ -69,9 +70,11 @@ class Pipeline:
             self.next_expiry = event.occurred_at + EXPIRE_EVERY_S
 
 
-def simulated_events(
+def simulated_history(
     people: int, teams: int, days: float, seed: int
-) -> tuple[Roster, Iterator[Event]]:
+) -> tuple[Roster, list[bytes]]:
+    """The roster and the events of a simulated organisation, as the by-team topic carries
+    them (team resolved, actor pseudonymous, compact JSON), in event-time order."""
     org = build_organisation(seed=seed, people=people, teams=teams, departments=10, divisions=3)
     roster = Roster(
         [
@@ -79,61 +82,70 @@ def simulated_events(
             for r in org.roster_records()
         ]
     )
-
-    def events() -> Iterator[Event]:
-        for raw in generate_events(org, START, START + days * DAY_S, seed=seed):
-            occurred_at = parse_rfc3339(raw["occurred_at"])
-            assert occurred_at is not None
-            fields = {**raw, "occurred_at": occurred_at}
-            fields["team"] = raw.get("team") or roster.team_of(raw["actor"]) or "unassigned"
-            fields.pop("length", None)
-            if "tags" in fields:
-                fields["tags"] = tuple(fields["tags"])
-            known = Event.__dataclass_fields__
-            yield Event(**{k: v for k, v in fields.items() if k in known})
-
-    return roster, events()
+    known = Event.__dataclass_fields__
+    records = []
+    for raw in generate_events(org, START, START + days * DAY_S, seed=seed):
+        fields = {k: v for k, v in raw.items() if k in known}
+        fields["occurred_at"] = parse_rfc3339(raw["occurred_at"])
+        fields["team"] = raw.get("team") or roster.team_of(raw["actor"]) or "unassigned"
+        fields["tags"] = tuple(raw.get("tags", ()))
+        records.append(orjson.dumps(Event(**fields).to_wire()))
+    return roster, records
 
 
-def measure_memory(people: int, teams: int, days: float, seed: int, config: GaugeConfig) -> None:
-    roster, events = simulated_events(people, teams, days, seed)
+def measure_memory(roster: Roster, records: list[bytes], days: float, config: GaugeConfig) -> float:
+    """State size (MiB) after applying `days` of the history; records are parsed inside the
+    traced region, so the strings the state keeps are counted as the state's."""
+    until = START + days * DAY_S
     gc.collect()
     tracemalloc.start()
-    pipeline = Pipeline(config, roster)
     before = tracemalloc.get_traced_memory()[0]
+    pipeline = Pipeline(config, roster)
     peak_state = 0
-    for event in events:
+    for raw in records:
+        event = Event.from_wire(orjson.loads(raw))
+        if event.occurred_at >= until:
+            break
         pipeline.apply(event)
-        if pipeline.events % 20_000 == 0:
+        if pipeline.events % 50_000 == 0:
             peak_state = max(peak_state, tracemalloc.get_traced_memory()[0] - before)
     now = max(t.watermark or 0.0 for t in pipeline.teams.values())
-    for team in pipeline.teams.values():  # what the exporter keeps warm
+    for team in pipeline.teams.values():  # what the exporter keeps warm: the day caches
         team.counts(now, roster.team_size(team.team))
+    del event, raw
     gc.collect()
     state = tracemalloc.get_traced_memory()[0] - before
-    peak_state = max(peak_state, state)
     tracemalloc.stop()
+    peak_state = max(peak_state, state)
     threads = sum(len(book) for book in pipeline.books)
     print(
-        f"{days:>4.0f} days: {pipeline.events:>9,} events  state {state / 2**20:7.1f} MiB"
-        f"  (peak {peak_state / 2**20:7.1f} MiB)  teams {len(pipeline.teams)}"
+        f"{days:>4.0f} days: {pipeline.events:>9,} events  state {state / 2**20:6.1f} MiB"
+        f"  (peak {peak_state / 2**20:6.1f} MiB)  teams {len(pipeline.teams)}"
         f"  open threads {threads:,}"
     )
+    return state / 2**20
 
 
-def measure_speed(people: int, teams: int, seed: int, config: GaugeConfig) -> None:
-    """Apply throughput over 30 days, then the cost of counts() cold and warm."""
-    roster, events = simulated_events(people, teams, 30, seed)
-    history = list(events)
+def measure_speed(roster: Roster, records: list[bytes], config: GaugeConfig) -> None:
+    """Apply throughput over the whole history, then the cost of counts() cold and warm."""
+    history = [Event.from_wire(orjson.loads(raw)) for raw in records]
     pipeline = Pipeline(config, roster)
     started = time.perf_counter()
     for event in history:
         pipeline.apply(event)
     elapsed = time.perf_counter() - started
     print(
-        f"apply: {len(history):,} events in {elapsed:.2f} s = {len(history) / elapsed:,.0f}/s"
-        " (TeamState + ThreadBook + facts)"
+        f"apply: {len(history):,} events in {elapsed:.2f} s = {len(history) / elapsed:,.0f}"
+        " events/s (TeamState + ThreadBook + facts, one core)"
     )
+    only_teams = Pipeline(config, roster)
+    started = time.perf_counter()
+    for event in history:
+        only_teams.teams.setdefault(
+            str(event.team), TeamState(str(event.team), config)
+        ).apply_event(event)
+    elapsed = time.perf_counter() - started
+    print(f"apply_event alone: {elapsed / len(history) * 1e6:.1f} us per event")
 
     now = max(t.watermark or 0.0 for t in pipeline.teams.values())
     states = list(pipeline.teams.values())
@@ -142,10 +154,8 @@ def measure_speed(people: int, teams: int, seed: int, config: GaugeConfig) -> No
     for state, size in zip(states, sizes, strict=True):
         state.counts(now, size)
     cold = (time.perf_counter() - started) / len(states)
-    # Warm: one new event per team since the last read, as at the export tick.
-    rounds = 20
-    elapsed = 0.0
-    for r in range(rounds):
+    rounds, elapsed = 20, 0.0
+    for r in range(rounds):  # one new event per team since the last read, as at an export tick
         for state in states:
             state.apply_event(
                 Event(
@@ -164,7 +174,7 @@ def measure_speed(people: int, teams: int, seed: int, config: GaugeConfig) -> No
         elapsed += time.perf_counter() - started
     warm = elapsed / (rounds * len(states))
     print(
-        f"counts(): cold {cold * 1e3:.2f} ms per team (first read, fills the day caches),"
+        f"counts(): cold {cold * 1e3:.2f} ms per team (first read fills the day caches),"
         f" warm {warm * 1e6:.0f} us per team (one new event since the last read)"
     )
 
@@ -184,10 +194,15 @@ def main() -> None:
         f"{args.people} people in {args.teams} teams; retention {config.retention_s / DAY_S:g}"
         f" days (windows {', '.join(config.windows)}, lateness {config.lateness_s / 3600:g} h)"
     )
-    for days in args.days:
-        measure_memory(args.people, args.teams, days, args.seed, config)
+    roster, records = simulated_history(args.people, args.teams, max(args.days), args.seed)
+    sizes = [measure_memory(roster, records, days, config) for days in args.days]
+    if len(sizes) > 1:
+        print(f"state {args.days[-1]:g} days / {args.days[0]:g} days = {sizes[-1] / sizes[0]:.2f}")
     if not args.no_speed:
-        measure_speed(args.people, args.teams, args.seed, config)
+        first = START + min(args.days) * DAY_S
+        measure_speed(
+            roster, [r for r in records if orjson.loads(r)["occurred_at"] < first], config
+        )
 
 
 if __name__ == "__main__":

@@ -237,7 +237,9 @@ class RedisWriter:
         self._socket_timeout_s = socket_timeout_s
         windows = settings.window_seconds
         self._history_window = min(windows, key=windows.__getitem__)
-        self._latest: dict[Key, State] = {}  # newest state known per key (resync source)
+        # Newest state known per key, withdrawals included: what a resync after an outage
+        # writes again. Bounded by the number of keys this worker ever published.
+        self._latest: dict[Key, State] = {}
         self._pending: dict[Key, State] = {}  # states not yet written: latest per key
         self._client: Redis | None = None
         self._script: AsyncScript | None = None
@@ -301,12 +303,16 @@ class RedisWriter:
             self._client = None
 
     async def _run(self) -> None:
+        crashed = False
         while True:
-            await asyncio.sleep(self._next_delay())
+            await asyncio.sleep(self.max_backoff_s if crashed else self._next_delay())
             try:
                 await self.flush()
-            except Exception:  # the loop must outlive any bug in one flush
-                log.exception("unexpected error while writing gauges to Redis; retrying")
+                crashed = False
+            except Exception:  # the loop must outlive a bug in one flush; log it once
+                if not crashed:
+                    log.exception("unexpected error while writing gauges to Redis; retrying")
+                crashed = True
 
     def _next_delay(self) -> float:
         if self._failures == 0:
@@ -345,7 +351,7 @@ class RedisWriter:
 
     async def _write(self, client: Redis, script: AsyncScript, batch: dict[Key, State]) -> None:
         updated_at = format_value(self.clock())
-        written: list[tuple[Key, State]] = []
+        written: list[Key] = []
         async with client.pipeline(transaction=False) as pipe:
             for key, state in batch.items():
                 try:
@@ -354,21 +360,19 @@ class RedisWriter:
                     self._broken(key, exc)
                     continue
                 await script(args=[payload, updated_at], client=pipe)
-                written.append((key, state))
+                written.append(key)
             results = await pipe.execute(raise_on_error=False)
         self._settle(written, results)
 
-    def _settle(self, written: list[tuple[Key, State]], results: list[Any]) -> None:
+    def _settle(self, written: list[Key], results: list[Any]) -> None:
         transient: BaseException | None = None
-        for (key, state), result in zip(written, results, strict=True):
+        for key, result in zip(written, results, strict=True):
             if isinstance(result, NoScriptError):  # Redis restarted mid-flush
                 transient = result
             elif isinstance(result, Exception):
                 # Not an outage: this key cannot be written (e.g. a foreign key of another
                 # type at its name). Retrying would fail forever, so it is dropped.
                 self._broken(key, result)
-            elif isinstance(state, Withdrawal) and self._latest.get(key) is state:
-                del self._latest[key]  # done: nothing to resend after an outage
         if transient is not None:
             raise transient  # the whole batch is retried; rewriting the rest is harmless
 

@@ -46,7 +46,10 @@ def build_app(settings: Settings) -> faust.App:
         producer_acks=-1,
         broker_commit_interval=1.0,
         stream_buffer_maxsize=max(4096, settings.batch_max * 2),
-        table_standby_replicas=0,
+        # With no standby replicas and no tables, faust-streaming falls back to Kafka's
+        # round-robin assignor, which neither keeps co-partitioned topics together nor
+        # records the owner URLs that `topic_route` needs. Keep Faust's own assignor.
+        table_standby_replicas=1,
         web_in_thread=False,
     )
 

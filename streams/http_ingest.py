@@ -360,6 +360,9 @@ class IngestEndpoint:
             await asyncio.gather(*pending)
 
 
+ENDPOINT = web.AppKey("endpoint", IngestEndpoint)
+
+
 def require_credentials(settings: Settings, insecure_no_auth: bool) -> None:
     if not Credentials.parse(settings.ingest_credentials) and not insecure_no_auth:
         raise IngestConfigError(
@@ -385,7 +388,7 @@ def build_ingest_app(
         recent_ids=recent_ids,
     )
     app = web.Application(middlewares=[endpoint.middleware])
-    app["endpoint"] = endpoint
+    app[ENDPOINT] = endpoint
     app.router.add_post("/xAPI/statements", endpoint.post_statements, name="xapi_statements")
     app.router.add_put("/xAPI/statements", endpoint.put_statement, name="xapi_statement")
     app.router.add_get("/xAPI/about", endpoint.about, name="xapi_about")
@@ -398,19 +401,26 @@ async def recall_recent_ids(settings: Settings, endpoint: IngestEndpoint) -> int
     """Reads back the newest records of the xapi and events topics and remembers their ids
     and digests, so that a restart keeps answering re-sent statements as unchanged / 409."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
 
+    names = [settings.topic(route) for route in ("xapi", "events")]
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        described = {t["topic"]: t for t in await admin.describe_topics(names)}
+    finally:
+        await admin.close()
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False, group_id=None
     )
     await consumer.start()
     recalled = 0
     try:
-        for route in ("xapi", "events"):
-            topic = settings.topic(route)
-            partitions = [TopicPartition(topic, p)
-                          for p in sorted(await consumer.partitions_for_topic(topic) or ())]
-            if not partitions:
-                continue
+        for route, topic in zip(("xapi", "events"), names, strict=True):
+            found = described.get(topic, {})
+            if found.get("error_code") != 0 or not found.get("partitions"):
+                continue  # no such topic yet: nothing to recall
+            partitions = [TopicPartition(topic, p["partition"]) for p in found["partitions"]]
             consumer.assign(partitions)
             ends = await consumer.end_offsets(partitions)
             starts = await consumer.beginning_offsets(partitions)
@@ -424,7 +434,8 @@ async def recall_recent_ids(settings: Settings, endpoint: IngestEndpoint) -> int
                     for record in records:
                         digest = dict(record.headers or ()).get(DIGEST_HEADER)
                         if digest is not None and record.key is not None:
-                            endpoint.recent[route].remember(record.key.decode(), digest)
+                            record_id = record.key.decode("utf-8", "replace")
+                            endpoint.recent[route].remember(record_id, digest)
                             recalled += 1
                 for tp in list(pending):
                     if await consumer.position(tp) >= ends[tp]:
@@ -454,7 +465,7 @@ async def serve_ingest(settings: Settings, *, insecure_no_auth: bool = False) ->
     runner: web.AppRunner | None = None
     try:
         app = build_ingest_app(settings, producer, insecure_no_auth=insecure_no_auth)
-        recalled = await recall_recent_ids(settings, app["endpoint"])
+        recalled = await recall_recent_ids(settings, app[ENDPOINT])
         log.info("recalled %d recent ids from Kafka", recalled)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()

@@ -63,7 +63,9 @@ def ingest(
 
 @cli.command()
 def produce(
-    file: Annotated[Optional[Path], typer.Argument(help="JSON array or NDJSON; '-' or none: stdin")] = None,
+    file: Annotated[
+        Optional[Path], typer.Argument(help="JSON array or NDJSON; '-' or none: stdin")
+    ] = None,
     kind: Annotated[
         Optional[str], typer.Option(help="events, xapi or roster; default: detect per record")
     ] = None,
@@ -99,8 +101,16 @@ def simulate(
 
     _logging("info")
     asyncio.run(
-        run_simulation(_settings(), days=days, live_seconds=live_seconds, rate=rate,
-                       people=people, teams=teams, seed=seed, faults=faults)
+        run_simulation(
+            _settings(),
+            days=days,
+            live_seconds=live_seconds,
+            rate=rate,
+            people=people,
+            teams=teams,
+            seed=seed,
+            faults=faults,
+        )
     )
 
 
@@ -111,7 +121,9 @@ def replay(
     as_of: Annotated[
         Optional[str], typer.Option(help="RFC 3339 instant; default: the latest event time")
     ] = None,
-    output: Annotated[Optional[Path], typer.Option(help="Write JSON here instead of a table")] = None,
+    output: Annotated[
+        Optional[Path], typer.Option(help="Write JSON here instead of a table")
+    ] = None,
 ) -> None:
     """Compute every gauge for a historical export with the reference model (no Kafka)."""
     from teampulse.reference import print_snapshot, replay_file, write_snapshot

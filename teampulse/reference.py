@@ -32,7 +32,7 @@ import orjson
 from teampulse.contract.event import UNASSIGNED_TEAM, Event
 from teampulse.contract.roster import Roster, RosterEntry
 from teampulse.gauges import formulas
-from teampulse.gauges.adoption import ABILITY, REINFORCEMENT, evidence_ranks
+from teampulse.gauges.adoption import ABILITY, REINFORCEMENT, evidence_ranks, matchers_by_type
 from teampulse.gauges.config import EVIDENCE_STAGES, GaugeConfig, load_gauge_config
 from teampulse.gauges.counts import TeamCounts, WindowCounts
 from teampulse.gauges.eventtime import baseline_sample_ends, bucket_of, week_of, window_range
@@ -191,8 +191,9 @@ def adoption_counts(events: list[Event], config: GaugeConfig) -> dict[str, tuple
     for initiative in config.initiatives:
         stages: dict[str, set[int]] = defaultdict(set)
         weeks: dict[str, set[int]] = defaultdict(set)
+        index = matchers_by_type(initiative)
         for event in events:
-            ranks = evidence_ranks(event, initiative)
+            ranks = evidence_ranks(event, initiative, index)
             stages[event.actor] |= ranks
             if ABILITY in ranks:
                 weeks[event.actor].add(week_of(event.occurred_at))

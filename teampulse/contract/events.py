@@ -113,7 +113,9 @@ def _field(name: str, kind: str, *limits: Any, required: bool = False) -> Field:
         check = _tags
     else:
         factories: dict[str, Callable[..., Check]] = {
-            "text": _text, "number": _number, "integer": _integer,
+            "text": _text,
+            "number": _number,
+            "integer": _integer,
         }
         check = factories[kind](*limits)
     return (name, check, required, _WHAT[kind].format(*limits))
@@ -143,12 +145,18 @@ _PARENT_REQUIRED = _field("parent", "text", MAX_REF_CHARS, required=True)
 FIELDS_OF_TYPE: dict[str, tuple[Field, ...]] = {
     **{t: _OPTIONAL_COMMON + _LEARNING for t in LEARNING_TYPES},
     "discussion.posted": _OPTIONAL_COMMON + _DISCUSSION_BASE + _DISCUSSION_TAIL,
-    "discussion.replied": _OPTIONAL_COMMON + _DISCUSSION_BASE + (_PARENT_REQUIRED,)
+    "discussion.replied": _OPTIONAL_COMMON
+    + _DISCUSSION_BASE
+    + (_PARENT_REQUIRED,)
     + _DISCUSSION_TAIL,
-    "discussion.reacted": _OPTIONAL_COMMON + _DISCUSSION_BASE + (_PARENT_REQUIRED,)
+    "discussion.reacted": _OPTIONAL_COMMON
+    + _DISCUSSION_BASE
+    + (_PARENT_REQUIRED,)
     + _DISCUSSION_TAIL,
-    **{t: _OPTIONAL_COMMON + (_field("practice", "text", MAX_REF_CHARS, required=True),)
-       for t in ADOPTION_TYPES},
+    **{
+        t: _OPTIONAL_COMMON + (_field("practice", "text", MAX_REF_CHARS, required=True),)
+        for t in ADOPTION_TYPES
+    },
 }
 
 _ID_WHAT = _WHAT["text"].format(MAX_ID_CHARS)
@@ -161,8 +169,14 @@ _TYPES_LIST = ", ".join(EVENT_TYPES)
 
 
 def _json_kind(value: object) -> str:
-    names = {list: "an array", str: "a string", bool: "a boolean", int: "a number",
-             float: "a number", type(None): "null"}
+    names = {
+        list: "an array",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }
     return names.get(type(value), type(value).__name__)
 
 
@@ -254,6 +268,10 @@ class EventValidator:
                 return Rejection(Reason.SCHEMA, f"{name}: must be {what}")
             values[name] = value
         return Event(
-            id=obj["id"], type=kind, occurred_at=occurred_at, actor=actor, source=source,
+            id=obj["id"],
+            type=kind,
+            occurred_at=occurred_at,
+            actor=actor,
+            source=source,
             **values,
         )

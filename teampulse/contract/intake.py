@@ -108,13 +108,15 @@ def _settle(
             continue
         if known is not None:
             return Refusal(
-                409, "conflict",
+                409,
+                "conflict",
                 f"{label} {index}: id {record_id} was already received with different content",
             )
         value = orjson.dumps(record)
         if len(value) > max_record_bytes:
             return Refusal(
-                413, "too_large",
+                413,
+                "too_large",
                 f"{label} {index}: {len(value)} bytes, the limit per {label} is {max_record_bytes}",
             )
         intake.new.append(NewRecord(record_id, value, digest))
@@ -140,8 +142,9 @@ def plan_statements(
         given = statement.get("id")
         if statement_id is not None:
             if given is not None and given.lower() != statement_id.lower():
-                return Refusal(400, "xapi_invalid",
-                               "statement 0: id differs from the statementId parameter")
+                return Refusal(
+                    400, "xapi_invalid", "statement 0: id differs from the statementId parameter"
+                )
             given = statement_id
         record_id = (given or new_id()).lower()  # UUIDs compare without case
         digest = content_digest(statement, LRS_SET_PROPERTIES)

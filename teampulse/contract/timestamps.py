@@ -36,16 +36,25 @@ _fromisoformat = dt.datetime.fromisoformat
 
 
 def _epoch(
-    year: str, month: str, day: str, hour: str, minute: str, second: str | None,
-    fraction: str | None, sign: str | None, off_h: str | None, off_m: str | None,
+    year: str,
+    month: str,
+    day: str,
+    hour: str,
+    minute: str,
+    second: str | None,
+    fraction: str | None,
+    sign: str | None,
+    off_h: str | None,
+    off_m: str | None,
 ) -> float | None:
     sec = int(second) if second else 0
     leap = 0
     if sec == 60:  # a leap second: 23:59:60 is one second after 23:59:59
         sec, leap = 59, 1
     try:
-        instant = dt.datetime(int(year), int(month), int(day), int(hour), int(minute), sec,
-                              tzinfo=dt.UTC)
+        instant = dt.datetime(
+            int(year), int(month), int(day), int(hour), int(minute), sec, tzinfo=dt.UTC
+        )
     except ValueError:
         return None  # month 13, February 30, hour 25, ...
     seconds = (instant - _EPOCH).total_seconds() + leap

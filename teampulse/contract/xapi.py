@@ -110,7 +110,8 @@ class VerbMap:
             verbs[str(iri)] = VerbRule(type=spec["type"], success=success)
         # Field paths are given per family or per type; a type's own entry wins.
         families = {
-            "learning": LEARNING_TYPES, "discussion": DISCUSSION_TYPES,
+            "learning": LEARNING_TYPES,
+            "discussion": DISCUSSION_TYPES,
             "adoption": ADOPTION_TYPES,
         }
         raw_fields: dict[str, Any] = config.get("fields") or {}
@@ -198,10 +199,13 @@ class XapiMapper:
             return Rejection(Reason.NOT_JSON, str(exc)[:200])
         if type(statement) is not dict:
             return Rejection(Reason.NOT_OBJECT, "an xAPI statement is a JSON object")
-        return self.to_event(statement, now)
+        return self.to_event(statement, now, raw=bytes(raw))
 
-    def to_event(self, statement: dict[str, Any], now: float) -> Event | Rejection:
-        problem = statement_problem(statement)
+    def to_event(
+        self, statement: dict[str, Any], now: float, *, raw: bytes | None = None
+    ) -> Event | Rejection:
+        """A parsed statement -> Event or Rejection (`raw`: the bytes it came from, if any)."""
+        problem = statement_problem(statement, raw)
         if problem is not None:
             return Rejection(Reason.XAPI_INVALID, problem)
         verb_iri = statement["verb"]["id"]

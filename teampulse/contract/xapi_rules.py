@@ -35,32 +35,93 @@ _VERSION = re.compile(r"1\.0(?:\.[0-9]+)?|2\.0\.[0-9]+")
 _IFIS = ("mbox", "mbox_sha1sum", "openid", "account")
 _AGENT_KEYS = frozenset(("objectType", "name", *_IFIS))
 _GROUP_KEYS = _AGENT_KEYS | {"member"}
-_STATEMENT_KEYS = frozenset((
-    "id", "actor", "verb", "object", "result", "context", "timestamp", "stored", "authority",
-    "version", "attachments",
-))
-_SUBSTATEMENT_KEYS = frozenset((
-    "objectType", "actor", "verb", "object", "result", "context", "timestamp", "attachments",
-))
-_DEFINITION_KEYS = frozenset((
-    "name", "description", "type", "moreInfo", "extensions", "interactionType",
-    "correctResponsesPattern", "choices", "scale", "source", "target", "steps",
-))
-_INTERACTION_TYPES = frozenset((
-    "true-false", "choice", "fill-in", "long-fill-in", "matching", "performance",
-    "sequencing", "likert", "numeric", "other",
-))
+_STATEMENT_KEYS = frozenset(
+    (
+        "id",
+        "actor",
+        "verb",
+        "object",
+        "result",
+        "context",
+        "timestamp",
+        "stored",
+        "authority",
+        "version",
+        "attachments",
+    )
+)
+_SUBSTATEMENT_KEYS = frozenset(
+    (
+        "objectType",
+        "actor",
+        "verb",
+        "object",
+        "result",
+        "context",
+        "timestamp",
+        "attachments",
+    )
+)
+_DEFINITION_KEYS = frozenset(
+    (
+        "name",
+        "description",
+        "type",
+        "moreInfo",
+        "extensions",
+        "interactionType",
+        "correctResponsesPattern",
+        "choices",
+        "scale",
+        "source",
+        "target",
+        "steps",
+    )
+)
+_INTERACTION_TYPES = frozenset(
+    (
+        "true-false",
+        "choice",
+        "fill-in",
+        "long-fill-in",
+        "matching",
+        "performance",
+        "sequencing",
+        "likert",
+        "numeric",
+        "other",
+    )
+)
 _COMPONENT_LISTS = ("choices", "scale", "source", "target", "steps")
-_CONTEXT_KEYS = frozenset((
-    "registration", "instructor", "team", "contextActivities", "revision", "platform",
-    "language", "statement", "extensions", "contextAgents", "contextGroups",
-))
+_CONTEXT_KEYS = frozenset(
+    (
+        "registration",
+        "instructor",
+        "team",
+        "contextActivities",
+        "revision",
+        "platform",
+        "language",
+        "statement",
+        "extensions",
+        "contextAgents",
+        "contextGroups",
+    )
+)
 _CONTEXT_ACTIVITY_KEYS = frozenset(("parent", "grouping", "category", "other"))
 _RESULT_KEYS = frozenset(("score", "success", "completion", "response", "duration", "extensions"))
 _SCORE_KEYS = frozenset(("scaled", "raw", "min", "max"))
-_ATTACHMENT_KEYS = frozenset((
-    "usageType", "display", "description", "contentType", "length", "sha2", "fileUrl",
-))
+_ATTACHMENT_KEYS = frozenset(
+    (
+        "usageType",
+        "display",
+        "description",
+        "contentType",
+        "length",
+        "sha2",
+        "fileUrl",
+    )
+)
 
 
 class _Invalid(Exception):
@@ -107,7 +168,7 @@ def _timestamp(value: object, path: str) -> None:
 
 def _language_map(value: object, path: str) -> None:
     if type(value) is not dict or not value:
-        _fail(path, "must be a language map with at least one entry, e.g. {\"en-US\": \"...\"}")
+        _fail(path, 'must be a language map with at least one entry, e.g. {"en-US": "..."}')
     for tag, text in value.items():
         if _LANGUAGE_TAG.fullmatch(tag) is None:
             _fail(path, f"{tag[:40]!r} is not an RFC 5646 language tag")
@@ -155,8 +216,8 @@ def _group(group_value: object, path: str) -> None:
 
 
 def _identifier_count(actor: dict[str, Any]) -> int:
-    return ("mbox" in actor) + ("mbox_sha1sum" in actor) + ("openid" in actor) + (
-        "account" in actor
+    return (
+        ("mbox" in actor) + ("mbox_sha1sum" in actor) + ("openid" in actor) + ("account" in actor)
     )
 
 
@@ -332,8 +393,10 @@ def _context(value: object, path: str, object_kind: str) -> None:
         _statement_ref(context["statement"], f"{path}.statement")
     if "extensions" in context:
         _extensions(context["extensions"], f"{path}.extensions")
-    for key, kind, member in (("contextAgents", "contextAgent", "agent"),
-                              ("contextGroups", "contextGroup", "group")):
+    for key, kind, member in (
+        ("contextAgents", "contextAgent", "agent"),
+        ("contextGroups", "contextGroup", "group"),
+    ):
         if key in context:
             _context_actors(context[key], f"{path}.{key}", kind, member)
 
@@ -465,11 +528,13 @@ def _null_path(statement: object) -> str | None:
     return None
 
 
-def statement_problem(statement: object) -> str | None:
-    """None when the statement obeys the LRS rules, else the first problem found."""
+def statement_problem(statement: object, raw: bytes | None = None) -> str | None:
+    """None when the statement obeys the LRS rules, else the first problem found. `raw`, the
+    JSON the statement was parsed from, when at hand, spares re-serialising it."""
     if type(statement) is not dict:
         return "statement: must be a JSON object"
-    if _may_contain_null(statement) and _has_null(statement):
+    may_contain_null = b"null" in raw if raw is not None else _may_contain_null(statement)
+    if may_contain_null and _has_null(statement):
         path = _null_path(statement) or "statement"
         if len(path) > MAX_PATH_CHARS:
             path = path[:MAX_PATH_CHARS] + "..."

@@ -43,15 +43,35 @@ def matches(matcher: EvidenceMatcher, event: Event, named: bool) -> bool:
     return named or matcher.explicit
 
 
-def evidence_ranks(event: Event, initiative: InitiativeConfig) -> set[int]:
-    """The stages (as ranks) one event is evidence of, for one initiative; no week logic."""
-    named = names_initiative(event, initiative.id)
-    ranks = {
-        RANK[stage]
-        for stage, matchers in initiative.stages.items()
-        for matcher in matchers
-        if matches(matcher, event, named)
-    }
+MatchersByType = dict[str, tuple[tuple[int, EvidenceMatcher], ...]]
+
+
+def matchers_by_type(initiative: InitiativeConfig) -> MatchersByType:
+    """An initiative's matchers as (rank, matcher), indexed by the event type they accept."""
+    index: dict[str, list[tuple[int, EvidenceMatcher]]] = {}
+    for stage, matchers in initiative.stages.items():
+        for matcher in matchers:
+            for event_type in matcher.type:
+                index.setdefault(event_type, []).append((RANK[stage], matcher))
+    return {event_type: tuple(pairs) for event_type, pairs in index.items()}
+
+
+def evidence_ranks(
+    event: Event, initiative: InitiativeConfig, index: MatchersByType | None = None
+) -> set[int]:
+    """The stages (as ranks) one event is evidence of, for one initiative; no week logic.
+
+    `index` is `matchers_by_type(initiative)`, passed in by callers that match many events.
+    """
+    if index is None:
+        index = matchers_by_type(initiative)
+    ranks: set[int] = set()
+    candidates = index.get(event.type)
+    if candidates:
+        named = names_initiative(event, initiative.id)
+        for rank, matcher in candidates:
+            if rank not in ranks and matches(matcher, event, named):
+                ranks.add(rank)
     if event.type == REPLIED and event.channel in initiative.reinforcement.reply_channels:
         ranks.add(REINFORCEMENT)
     return ranks
@@ -72,16 +92,11 @@ class AdoptionBook:
 
     def __init__(self, initiatives: tuple[InitiativeConfig, ...]) -> None:
         self._initiatives = initiatives
+        self._indexes = [matchers_by_type(initiative) for initiative in initiatives]
         self._people: list[dict[str, PersonProgress]] = [{} for _ in initiatives]
         # members whose highest stage is rank r, at index r - 1
         self._stage_counts: list[list[int]] = [[0] * len(RANK) for _ in initiatives]
-        self._types = {
-            t
-            for initiative in initiatives
-            for matchers in initiative.stages.values()
-            for matcher in matchers
-            for t in matcher.type
-        }
+        self._types = {t for index in self._indexes for t in index}
         if any(i.reinforcement.reply_channels for i in initiatives):
             self._types.add(REPLIED)
 
@@ -90,8 +105,12 @@ class AdoptionBook:
         if event.type not in self._types:
             return False
         changed = False
+        kind = event.type
         for index, initiative in enumerate(self._initiatives):
-            ranks = evidence_ranks(event, initiative)
+            matchers = self._indexes[index]
+            if kind not in matchers and kind != REPLIED:
+                continue  # the common case: nothing of this initiative accepts this type
+            ranks = evidence_ranks(event, initiative, matchers)
             if ranks and self._advance(index, initiative, event, ranks):
                 changed = True
         return changed

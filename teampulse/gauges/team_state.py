@@ -13,6 +13,7 @@ in that day: its cost grows with days and people, not with events or buckets.
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from teampulse.contract.event import Event
@@ -200,6 +201,7 @@ class TeamState:
         self._ids_by_bucket: dict[int, list[str]] = {}
         self._ids_from = -(2**62)  # ids of buckets below this were forgotten
         self._kept_from = -(2**62)  # buckets below this were dropped
+        self._next_expiry = -math.inf  # watermark from which expire() has something to do
         self._adoption = AdoptionBook(config.initiatives)
         self._days: dict[int, _Tally] = {}  # whole-day aggregates, valid until the day changes
         self._pieces: dict[tuple[int, int], _Tally] = {}  # part-day aggregates (first, last)
@@ -242,7 +244,8 @@ class TeamState:
         self._touch(index)
         if self.watermark is None or occurred_at > self.watermark:
             self.watermark = occurred_at
-            self.expire()
+            if occurred_at >= self._next_expiry:
+                self.expire()
         return "accepted"
 
     def apply_fact(self, fact: ThreadFact) -> None:
@@ -288,6 +291,11 @@ class TeamState:
                 self._touch(index)
             for day in [d for d in self._days if (d + 1) * self._per_day <= kept_from]:
                 del self._days[day]
+        # Nothing moves until the watermark reaches the next bucket boundary of either horizon.
+        self._next_expiry = min(
+            (self._ids_from + 1) * self._bucket_s + self._lateness_s,
+            (self._kept_from + 1) * self._bucket_s + self.config.retention_s,
+        )
 
     def _bucket(self, index: int) -> _Bucket:
         bucket = self._buckets.get(index)

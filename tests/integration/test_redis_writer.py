@@ -318,6 +318,18 @@ async def test_the_writer_flushes_on_its_own_interval(redis, make_writer, unique
     assert writer.pending_keys == 0
 
 
+async def test_stop_writes_what_is_still_pending(redis, redis_server_url, unique_topic_prefix):
+    settings = Settings(redis_url=redis_server_url, redis_prefix=unique_topic_prefix,
+                        redis_flush_interval_s=60)
+    writer = RedisWriter(settings)
+    await writer.start()
+
+    writer.submit(teams(team()))
+    await writer.stop()  # long before the next scheduled flush
+
+    assert await redis.hget(f"{unique_topic_prefix}team:alpha", "as_of") == "1772452800"
+
+
 # --- Redis outage --------------------------------------------------------------------
 
 

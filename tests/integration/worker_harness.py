@@ -123,12 +123,20 @@ class WorkerProcess:
         self.stop(signal.SIGKILL)
 
 
-async def produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes | None, bytes | None]]) -> int:
+async def produce(
+    bootstrap: str,
+    topic: str,
+    records: Iterable[tuple[bytes | None, bytes | None]],
+    partition: int | None = None,
+) -> int:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     await producer.start()
     count = 0
     try:
-        futures = [await producer.send(topic, value=value, key=key) for key, value in records]
+        futures = [
+            await producer.send(topic, value=value, key=key, partition=partition)
+            for key, value in records
+        ]
         for future in futures:
             await future
             count += 1
@@ -143,7 +151,9 @@ def event_records(events: Iterable[dict]) -> list[tuple[bytes, bytes]]:
 
 async def read_topic(bootstrap: str, topic: str, timeout_s: float = 5.0) -> list[bytes]:
     """Every record currently on `topic` (all partitions), values only."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+    )
     await consumer.start()
     try:
         tps = await topic_partitions(consumer, topic)
@@ -155,7 +165,8 @@ async def read_topic(bootstrap: str, topic: str, timeout_s: float = 5.0) -> list
         values: list[bytes] = []
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if all(await consumer.position(tp) >= ends[tp] for tp in tps):
+            positions = [await consumer.position(tp) for tp in tps]
+            if all(position >= ends[tp] for position, tp in zip(positions, tps, strict=True)):
                 break
             batch = await consumer.getmany(timeout_ms=500)
             for records in batch.values():

@@ -1,0 +1,316 @@
+"""The whole pipeline on the real broker, Redis and Prometheus: a scripted week of three teams.
+
+One worker runs for the module with a frozen clock, so every gauge has one exact value. The
+values are written out by hand for the gauges an L&D lead reads first, and every published
+series is compared with the reference model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import shutil
+import subprocess
+import tempfile
+import urllib.parse
+import urllib.request
+import uuid
+from pathlib import Path
+
+import orjson
+import pytest
+import redis
+
+from teampulse.contract.events import EventValidator
+from teampulse.contract.pseudonym import Pseudonymiser
+from teampulse.contract.rejections import Rejection
+from teampulse.contract.roster import Roster, RosterEntry, parse_roster_record
+from teampulse.gauges.config import load_gauge_config
+from teampulse.gauges.model import OrgSnapshot
+from teampulse.reference import reference_snapshot
+from streams.topic_admin import ensure_topics
+from teampulse.settings import Settings
+from tests.integration import scripted_week as week
+from tests.integration.worker_harness import (
+    WorkerProcess,
+    free_port,
+    parse_metrics,
+    produce,
+    read_topic,
+    wait_for,
+)
+
+pytestmark = pytest.mark.integration
+
+SECRET = "scripted-week-secret"
+
+
+@pytest.fixture(scope="module")
+def pipeline(kafka_bootstrap: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory):
+    prefix = f"t-week-{uuid.uuid4().hex[:8]}."
+    env = {
+        "TEAMPULSE_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "TEAMPULSE_REDIS_URL": redis_url,
+        "TEAMPULSE_TOPIC_PREFIX": prefix,
+        "TEAMPULSE_APP_ID": prefix.rstrip("."),
+        "TEAMPULSE_REDIS_PREFIX": prefix.replace(".", ":"),
+        "TEAMPULSE_CLOCK": week.AS_OF,
+        "TEAMPULSE_PSEUDONYM_SECRET": SECRET,
+        "TEAMPULSE_DATA_DIR": str(tmp_path_factory.mktemp("worker-data")),
+    }
+    settings = Settings(**{k.removeprefix("TEAMPULSE_").lower(): v for k, v in env.items()})
+    worker = WorkerProcess(env, tmp_path_factory.mktemp("logs") / "worker.log", free_port())
+    asyncio.run(ensure_topics(settings))
+    worker.start()
+    roster = [(r["person"].encode(), orjson.dumps(r)) for r in week.roster_records()]
+    asyncio.run(produce(kafka_bootstrap, settings.topic("roster"), roster))
+    # One input partition keeps arrival order = script order, so lateness is deterministic.
+    events = [(None, orjson.dumps(e)) for e in week.scripted_events()]
+    asyncio.run(produce(kafka_bootstrap, settings.topic("events"), events, partition=0))
+    try:
+        expected = reference_series(reference(settings))
+        wait_for(
+            lambda: not mismatches(expected, worker.metrics()),
+            timeout=90, what="the scripted week on /metrics",
+        )
+        yield worker, settings
+    finally:
+        worker.stop()
+        if not worker.alive():
+            pass
+
+
+def reference(settings: Settings) -> OrgSnapshot:
+    pseudonymiser = Pseudonymiser(SECRET)
+    validator = EventValidator(settings, pseudonymiser)
+    events = [validator.validate(e, week.AS_OF_EPOCH) for e in week.scripted_events()]
+    assert not [e for e in events if isinstance(e, Rejection)]
+    roster = Roster()
+    for record in week.roster_records():
+        entry = parse_roster_record(record["person"].encode(), orjson.dumps(record), pseudonymiser)
+        assert isinstance(entry, RosterEntry)
+        roster.apply(entry)
+    # The ingest stage resolves a missing team from the roster before the gauges see it.
+    resolved = [e if e.team else e.with_team(roster.team_of(e.actor) or "unassigned")
+                for e in events]
+    return reference_snapshot(resolved, roster, load_gauge_config(settings), week.AS_OF_EPOCH)
+
+
+def reference_series(expected: OrgSnapshot) -> dict:
+    """Every windowed series the reference model publishes, keyed as parse_metrics keys them."""
+    series = {}
+    for team, snapshot in expected.teams.items():
+        for window, gauges in snapshot.windowed.items():
+            for name, value in gauges.items():
+                series[(f"teampulse_team_{name}", (("team", team), ("window", window)))] = value
+    for rollup in expected.rollups:
+        for window, gauges in rollup.windowed.items():
+            labels = {"window": window} if rollup.scope == "org" else {
+                rollup.scope: rollup.key, "window": window}
+            for name, value in gauges.items():
+                key = (f"teampulse_{rollup.scope}_{name}", tuple(sorted(labels.items())))
+                series[key] = value
+    return series
+
+
+def mismatches(expected: dict, samples: dict) -> list:
+    return [key for key, value in expected.items()
+            if samples.get(key) is None or not math.isclose(samples[key], value, rel_tol=1e-9)]
+
+
+def gauge(worker: WorkerProcess, name: str, **labels: str) -> float | None:
+    return worker.metrics().get((f"teampulse_{name}", tuple(sorted(labels.items()))))
+
+
+def test_engaged_team_gauges_are_exact_on_metrics(pipeline):
+    worker, _ = pipeline
+    week7 = {"team": "atlas", "window": "7d"}
+    assert gauge(worker, "team_members", team="atlas") == 6
+    assert gauge(worker, "team_active_members", **week7) == 6
+    assert gauge(worker, "team_participation_ratio", **week7) == 1.0
+    assert gauge(worker, "team_learning_seconds", **week7) == 10800
+    assert gauge(worker, "team_completions", **week7) == 6
+    assert gauge(worker, "team_posts", **week7) == 2
+    assert gauge(worker, "team_replies", **week7) == 2
+    assert gauge(worker, "team_reactions", **week7) == 1
+    assert gauge(worker, "team_contributors", **week7) == 4
+    assert gauge(worker, "team_reply_ratio", **week7) == 1.0
+    assert gauge(worker, "team_first_reply_median_seconds", **week7) == 2100
+    assert gauge(worker, "team_thread_depth", **week7) == 1.5
+    assert gauge(worker, "team_voice_evenness", **week7) == pytest.approx(1.0)
+    # atlas->atlas twice, borealis->atlas once: one crossing interaction of three
+    assert gauge(worker, "team_cross_team_ratio", **week7) == pytest.approx(1 / 3)
+
+
+def test_quiet_team_gauges_are_exact_on_metrics(pipeline):
+    worker, _ = pipeline
+    week7 = {"team": "borealis", "window": "7d"}
+    assert gauge(worker, "team_active_members", **week7) == 2
+    assert gauge(worker, "team_participation_ratio", **week7) == 0.4
+    assert gauge(worker, "team_starts", **week7) == 1
+    assert gauge(worker, "team_posts", **week7) == 0
+    assert gauge(worker, "team_replies", **week7) == 1
+    assert gauge(worker, "team_voice_evenness", **week7) == 0.0
+    assert gauge(worker, "team_reply_ratio", **week7) is None  # started no thread
+    assert gauge(worker, "team_cross_team_ratio", **week7) == 1.0
+
+
+def test_silo_team_talks_only_to_itself(pipeline):
+    worker, _ = pipeline
+    week7 = {"team": "comet", "window": "7d"}
+    assert gauge(worker, "team_participation_ratio", **week7) == 0.6
+    assert gauge(worker, "team_posts", **week7) == 1
+    assert gauge(worker, "team_replies", **week7) == 2
+    assert gauge(worker, "team_thread_depth", **week7) == 2.0
+    assert gauge(worker, "team_first_reply_median_seconds", **week7) == 300
+    assert gauge(worker, "team_cross_team_ratio", **week7) == 0.0
+    evenness = -(2 / 3 * math.log(2 / 3) + 1 / 3 * math.log(1 / 3)) / math.log(2)
+    assert gauge(worker, "team_voice_evenness", **week7) == pytest.approx(evenness)
+    adoption = {"team": "comet", "initiative": "digital-workplace"}
+    assert gauge(worker, "adoption_members", **adoption, stage="ability") == 1
+    assert gauge(worker, "adoption_members", **adoption, stage="none") == 4
+    assert gauge(worker, "adoption_ratio", **adoption) == 0.2
+
+
+def test_small_team_is_not_published_but_counts_in_its_department(pipeline):
+    worker, _ = pipeline
+    samples = worker.metrics()
+    assert not [key for key in samples if ("team", "dune") in key[1]]
+    week7 = {"window": "7d"}
+    # sales = comet (5, 3 active) + dune (3, 1 active)
+    assert gauge(worker, "department_members", department="sales") == 8
+    assert gauge(worker, "department_active_members", department="sales", **week7) == 4
+    assert gauge(worker, "department_participation_ratio", department="sales", **week7) == 0.5
+    assert gauge(worker, "department_participation_ratio", department="engineering",
+                 **week7) == pytest.approx(8 / 11)
+    assert gauge(worker, "org_participation_ratio", **week7) == pytest.approx(12 / 19)
+    assert gauge(worker, "team_info", team="comet", department="sales",
+                 division="go-to-market") == 1
+
+
+def test_every_published_series_equals_the_reference_model(pipeline):
+    worker, settings = pipeline
+    expected = reference(settings)
+    series = reference_series(expected)
+    assert set(expected.teams) == {"atlas", "borealis", "comet"}
+    assert len(series) > 100
+    assert mismatches(series, worker.metrics()) == []
+    published_teams = {dict(labels).get("team") for name, labels in worker.metrics()
+                       if name.startswith("teampulse_team_")}
+    assert published_teams == {"atlas", "borealis", "comet"}
+
+
+def test_redis_holds_the_same_gauges(pipeline):
+    worker, settings = pipeline
+    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    prefix = settings.redis_prefix
+    atlas = client.hgetall(f"{prefix}team:atlas")
+    assert float(atlas["participation_ratio:7d"]) == 1.0
+    assert float(atlas["posts:7d"]) == 2
+    assert float(atlas["members"]) == 6
+    assert client.smembers(f"{prefix}teams") == {"atlas", "borealis", "comet"}
+    assert not client.exists(f"{prefix}team:dune")
+    assert float(client.hgetall(f"{prefix}department:sales")["active_members:7d"]) == 4
+    comet_dw = client.hgetall(f"{prefix}team:comet:initiative:digital-workplace")
+    assert float(comet_dw["members:ability"]) == 1
+    updates = client.xrange(f"{prefix}updates")
+    assert {entry["key"] for _, entry in updates} >= {"atlas", "borealis", "comet"}
+
+
+def test_read_api_serves_published_teams_and_404s_the_rest(pipeline):
+    worker, _ = pipeline
+    status, body = worker.get_json("/teams/atlas")
+    assert status == 200
+    assert body["windowed"]["7d"]["posts"] == 2
+    status, body = worker.get_json("/teams/dune")
+    assert status == 404 and "minimum group size" in body["detail"]
+    status, body = worker.get_json("/teams/comet/initiatives/digital-workplace")
+    assert status == 200 and body["stage_members"]["ability"] == 1
+    status, _ = worker.get_json("/teams/nobody-knows")
+    assert status == 404
+
+
+def test_raw_emails_reach_no_state_topic_redis_or_metrics(pipeline, kafka_bootstrap):
+    worker, settings = pipeline
+    assert "@example.com" not in (worker.metrics_text() or "")
+    client = redis.Redis.from_url(settings.redis_url)
+    for key in client.scan_iter(f"{settings.redis_prefix}*"):
+        kind = client.type(key)
+        dump = repr(client.hgetall(key) if kind == b"hash" else client.dump(key))
+        assert b"@example.com" not in dump.encode(), key
+    for name in ("by-team", "by-thread", "thread-facts", "team-state", "thread-state",
+                 "team-counts"):
+        records = asyncio.run(read_topic(kafka_bootstrap, settings.topic(name)))
+        assert records, name
+        assert not [r for r in records if b"@example.com" in r], name
+
+
+def test_each_bad_input_lands_in_the_dead_letter_topic_with_its_reason(pipeline, kafka_bootstrap):
+    worker, settings = pipeline
+    bad = week.malformed_records()
+    asyncio.run(produce(kafka_bootstrap, settings.topic("events"),
+                        [(None, raw) for raw in bad.values()]))
+    # An atlas event from 6 days ago, after atlas has seen 2 days ago: beyond 48 h late.
+    late = {"id": "late-1", "type": "learning.started", "occurred_at": "2026-03-03T12:00:00Z",
+            "actor": week.person("atlas", 1), "team": "atlas", "source": "lms", "content": "c"}
+    asyncio.run(produce(kafka_bootstrap, settings.topic("events"), [(None, orjson.dumps(late))]))
+
+    def dead_letters() -> dict[str, dict] | None:
+        records = asyncio.run(read_topic(kafka_bootstrap, settings.topic("deadletter")))
+        found = {}
+        for raw in records:
+            letter = orjson.loads(raw)
+            found[letter["reason"]] = letter
+        return found if set(found) >= set(bad) | {"late"} else None
+
+    letters = wait_for(dead_letters, timeout=30, what="one dead letter per bad input")
+    for reason, raw in bad.items():
+        assert letters[reason]["topic"] == settings.topic("events") or reason == "late"
+        assert "original_b64" in letters[reason]
+    assert worker.alive()
+    counted = worker.metrics()
+    for reason in list(bad) + ["late"]:
+        assert counted[("teampulse_dead_letters_total", (("reason", reason),))] >= 1
+    # the late event changed nothing
+    assert gauge(worker, "team_starts", team="atlas", window="28d") == 0
+
+
+PROMETHEUS_CONFIG = """
+global: {{scrape_interval: 1s, evaluation_interval: 1s}}
+scrape_configs:
+  - job_name: teampulse-worker
+    static_configs: [{{targets: ['127.0.0.1:{port}']}}]
+"""
+
+
+def test_prometheus_server_scrapes_the_same_values(pipeline, tmp_path: Path):
+    worker, _ = pipeline
+    binary = shutil.which("prometheus")
+    assert binary, "prometheus is installed by deploy/stack/ensure-packages.sh"
+    config = tmp_path / "prometheus.yml"
+    config.write_text(PROMETHEUS_CONFIG.format(port=worker.web_port))
+    port = free_port()
+    server = subprocess.Popen(
+        [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+         f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        def query(expr: str) -> list[dict] | None:
+            url = f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+            try:
+                with urllib.request.urlopen(url, timeout=3) as response:
+                    return orjson.loads(response.read())["data"]["result"] or None
+            except OSError:
+                return None
+
+        result = wait_for(lambda: query('teampulse_team_participation_ratio{window="7d"}'),
+                          timeout=60, what="Prometheus to scrape the worker")
+        by_team = {r["metric"]["team"]: float(r["value"][1]) for r in result}
+        assert by_team == {"atlas": 1.0, "borealis": 0.4, "comet": 0.6}
+        # roll-ups from team counts in PromQL agree with the worker's own roll-up
+        summed = query('sum(teampulse_team_active_members{window="7d"})')
+        assert summed and float(summed[0]["value"][1]) == 6 + 2 + 3  # dune is not published
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
