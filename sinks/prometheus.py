@@ -26,22 +26,30 @@ deterministic and stable) is refused: counted once per name in
 `teampulse_cardinality_refused_total{kind}`, shown as the current number in
 `teampulse_cardinality_refused_keys{kind}`, and logged once per name.
 
-Cost: a scrape runs in the worker's event loop, so the samples of each snapshot are built
-once and reused by later scrapes for as long as the same snapshot object stays published
-(the exporter republishes unchanged teams' snapshots as they are). Published snapshots are
-therefore treated as immutable.
+Cost: a scrape runs in the worker's event loop. What a snapshot renders to is made once
+and reused by later scrapes for as long as the same snapshot object stays published (the
+exporter republishes unchanged teams' snapshots as they are), so published snapshots are
+treated as immutable. Two renderings exist: `collect()` yields GaugeMetricFamily objects
+for prometheus_client (any registry, `generate_latest`), and `metrics_page(registry)`
+writes the gauges from text cached per snapshot and the rest of the registry through
+prometheus_client. For 1,000 teams the second is an order of magnitude cheaper, because
+`generate_latest` formats every sample anew at every scrape; serve /metrics with it.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import re
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
+from prometheus_client.exposition import generate_latest
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 from prometheus_client.samples import Sample
+from prometheus_client.utils import floatToGoString
 
 from teampulse.gauges import catalog
 from teampulse.gauges.model import ScopeSnapshot
@@ -69,14 +77,6 @@ ADOPTION_HELP = {
 _new_sample = tuple.__new__
 
 
-def _add(by_name: dict[str, list[Sample]], name: str, labels: dict[str, str], value: float
-         ) -> None:
-    samples = by_name.get(name)
-    if samples is None:
-        samples = by_name[name] = []
-    samples.append(_new_sample(Sample, (name, labels, value, None, None, None)))
-
-
 def gauge_help(gauge: str) -> str | None:
     """The gauge catalog's help text, or None for a gauge it does not list (the caller then
     writes a generic one): an uncatalogued gauge is still exported."""
@@ -101,13 +101,43 @@ class _Publication:
     refused_initiatives: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Built:
-    """The samples of one snapshot, grouped by metric name, reusable while it is published."""
+    """What one published snapshot renders to, grouped by metric name, made when first
+    needed and reused by every scrape while the same snapshot object stays published."""
 
     snapshot: ScopeSnapshot
-    initiatives: frozenset[str]
-    samples: tuple[tuple[str, list[Sample]], ...]
+    initiatives: frozenset[str]  # the guard's choice the rendering was made with
+    samples: tuple[tuple[str, list[Sample]], ...] | None = None  # for collect()
+    text: tuple[tuple[str, str], ...] | None = None  # for exposition()
+
+
+class _Fixed:
+    """A ready list of metric families, in the shape generate_latest() reads."""
+
+    def __init__(self, metrics: list[Metric]) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> list[Metric]:
+        return self.metrics
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _label_text(labels: dict[str, str]) -> str:
+    """`{team="alpha",window="7d"}` with exposition-format escaping; '' without labels."""
+    if not labels:
+        return ""
+    return "{" + ",".join(f'{name}="{_escape(value)}"' for name, value in labels.items()) + "}"
+
+
+def _number(value: float) -> str:
+    if value.__class__ is int:  # member counts
+        return str(value)
+    number = float(value)
+    return repr(number) if math.isfinite(number) else floatToGoString(number)
 
 
 class GaugeCollector(Collector):
@@ -123,7 +153,8 @@ class GaugeCollector(Collector):
         self._teams = _Publication()
         self._rollups = _Publication()
         self._refused_ever: dict[str, set[str]] = {kind: set() for kind in GUARD_KINDS}
-        self._built: dict[int, _Built] = {}  # id(snapshot) -> its samples, last scrape's
+        self._built: dict[int, _Built] = {}  # id(snapshot) -> its renderings, last scrape's
+        self._rendering = threading.local()  # set while metrics_page() runs in this thread
         self._help: dict[str, str] = {}  # metric name -> help text
         # scope -> gauge -> metric name ('' when the gauge cannot be named)
         self._names: dict[str, dict[str, str]] = {}
@@ -174,50 +205,107 @@ class GaugeCollector(Collector):
 
     # --- scrape -----------------------------------------------------------------------
     def collect(self) -> Iterator[Metric]:
+        if getattr(self._rendering, "active", False):
+            return  # metrics_page() renders the gauges itself, from cached text
         teams, rollups = self._teams, self._rollups  # one read each: a consistent view
-        previous, built = self._built, {}
         families: dict[str, GaugeMetricFamily] = {}
+        for entry in self._entries(teams, rollups):
+            if entry.samples is None:
+                entry.samples = self._samples(entry)
+            for name, samples in entry.samples:
+                family = families.get(name)
+                if family is None:
+                    family = families[name] = GaugeMetricFamily(name, self._help[name])
+                family.samples.extend(samples)
+        yield from families.values()
+        yield from self._guard_families(teams, rollups)
+
+    def exposition(self) -> bytes:
+        """The gauges in the Prometheus text format (0.0.4), from text cached per snapshot.
+
+        Same series as collect() + generate_latest, at a fraction of the cost: an unchanged
+        snapshot costs a string join, and cached text (unlike Sample objects) gives the
+        garbage collector nothing to traverse."""
+        teams, rollups = self._teams, self._rollups
+        blocks: dict[str, list[str]] = {}
+        for entry in self._entries(teams, rollups):
+            if entry.text is None:
+                entry.text = self._text(entry)
+            for name, block in entry.text:
+                parts = blocks.get(name)
+                if parts is None:
+                    help_text = self._help[name].replace("\\", r"\\").replace("\n", r"\n")
+                    parts = blocks[name] = [f"# HELP {name} {help_text}\n# TYPE {name} gauge\n"]
+                parts.append(block)
+        page = "".join(part for parts in blocks.values() for part in parts).encode()
+        return page + generate_latest(_Fixed(list(self._guard_families(teams, rollups))))
+
+    def metrics_page(self, registry: CollectorRegistry) -> bytes:
+        """The whole /metrics body: the gauges from `exposition()`, every other collector of
+        `registry` (pipeline health, Faust's sensors) through prometheus_client. The gauges
+        are left out of the registry's pass even when this collector is registered in it."""
+        self._rendering.active = True  # per thread: a concurrent collect() still works
+        try:
+            others = generate_latest(registry)
+        finally:
+            self._rendering.active = False
+        return self.exposition() + others
+
+    def _entries(self, teams: _Publication, rollups: _Publication) -> Iterator[_Built]:
+        """The cache entry of every published snapshot; forgets the unpublished ones."""
+        previous, current = self._built, {}
         for publication in (teams, rollups):
             for snapshot in publication.snapshots:
                 entry = previous.get(id(snapshot))
                 if (entry is None or entry.snapshot is not snapshot
                         or entry.initiatives is not publication.initiatives):
-                    entry = self._build(snapshot, publication.initiatives)
-                built[id(snapshot)] = entry
-                for name, samples in entry.samples:
-                    family = families.get(name)
-                    if family is None:
-                        family = families[name] = GaugeMetricFamily(name, self._help[name])
-                    family.samples.extend(samples)
-        self._built = built  # forget snapshots no longer published
-        yield from families.values()
-        yield from self._guard_families(teams, rollups)
+                    entry = _Built(snapshot, publication.initiatives)
+                current[id(snapshot)] = entry
+                yield entry
+        self._built = current
 
-    def _build(self, snapshot: ScopeSnapshot, allowed_initiatives: frozenset[str]) -> _Built:
+    def _samples(self, entry: _Built) -> tuple[tuple[str, list[Sample]], ...]:
+        by_name: dict[str, list[Sample]] = {}
+        # Label dicts are shared by the samples of a window: exposition only reads them.
+        for name, labels, _text, value in self._points(entry.snapshot, entry.initiatives):
+            samples = by_name.get(name)
+            if samples is None:
+                samples = by_name[name] = []
+            samples.append(_new_sample(Sample, (name, labels, value, None, None, None)))
+        return tuple(by_name.items())
+
+    def _text(self, entry: _Built) -> tuple[tuple[str, str], ...]:
+        by_name: dict[str, list[str]] = {}
+        for name, _labels, text, value in self._points(entry.snapshot, entry.initiatives):
+            lines = by_name.get(name)
+            if lines is None:
+                lines = by_name[name] = []
+            lines.append(f"{name}{text} {_number(value)}\n")
+        return tuple((name, "".join(lines)) for name, lines in by_name.items())
+
+    def _points(self, snapshot: ScopeSnapshot, allowed_initiatives: frozenset[str]
+                ) -> Iterator[tuple[str, dict[str, str], str, float]]:
+        """(metric name, labels, labels as exposition text, value) of every sample of a
+        snapshot, by the naming rules of the module docstring."""
         scope = snapshot.scope
         base: dict[str, str] = {} if scope == "org" else {scope: snapshot.key}
-        by_name: dict[str, list[Sample]] = {}
         names = self._names.setdefault(scope, {})
-        # Every object made here survives until the snapshot is replaced, so the loops
-        # allocate nothing but the samples themselves (and one label dict per window):
-        # garbage-collector work is a large part of what a big scrape costs.
         for window, gauges in snapshot.windowed.items():
-            labels = {**base, "window": window}  # shared: exposition only reads labels
+            labels = {**base, "window": window}
+            text = _label_text(labels)
             for gauge, value in gauges.items():
                 name = names.get(gauge)
                 if name is None:
                     name = self._gauge_name(scope, gauge)
                 if name and value is not None:
-                    samples = by_name.get(name)
-                    if samples is None:
-                        samples = by_name[name] = []
-                    samples.append(_new_sample(Sample, (name, labels, value, None, None, None)))
+                    yield name, labels, text, value
+        text = _label_text(base)
         for gauge, value in snapshot.plain.items():
             name = names.get(gauge)
             if name is None:
                 name = self._gauge_name(scope, gauge)
             if name and value is not None:
-                _add(by_name, name, base, value)
+                yield name, base, text, value
         if snapshot.initiatives:
             members, ratio, index = (self._adoption_name(scope, what) for what in ADOPTION_HELP)
             for initiative, adoption in snapshot.initiatives.items():
@@ -225,11 +313,13 @@ class GaugeCollector(Collector):
                     continue
                 labels = {**base, "initiative": initiative}
                 for stage, count in adoption.stage_members.items():
-                    _add(by_name, members, {**labels, "stage": stage}, count)
+                    staged = {**labels, "stage": stage}
+                    yield members, staged, _label_text(staged), count
+                text = _label_text(labels)
                 if adoption.ratio is not None:
-                    _add(by_name, ratio, labels, adoption.ratio)
+                    yield ratio, labels, text, adoption.ratio
                 if adoption.index is not None:
-                    _add(by_name, index, labels, adoption.index)
+                    yield index, labels, text, adoption.index
         if snapshot.info and scope != "org":
             name = f"{PREFIX}_{scope}_info"
             self._help.setdefault(name, f"Org path of the {scope}; always 1.")
@@ -237,8 +327,7 @@ class GaugeCollector(Collector):
             for label in INFO_LABELS:
                 if label != scope and label in snapshot.info:
                     labels[label] = snapshot.info[label]
-            _add(by_name, name, labels, 1.0)
-        return _Built(snapshot, allowed_initiatives, tuple(by_name.items()))
+            yield name, labels, _label_text(labels), 1.0
 
     def _gauge_name(self, scope: str, gauge: str) -> str:
         """Metric name of a gauge ('' when it cannot be exported), computed once."""

@@ -21,16 +21,16 @@ import orjson
 import pytest
 import redis
 
-from teampulse.contract.events import EventValidator
-from teampulse.contract.pseudonym import Pseudonymiser
-from teampulse.contract.rejections import Rejection
-from teampulse.contract.roster import Roster, RosterEntry, parse_roster_record
-from teampulse.gauges.config import load_gauge_config
 from teampulse.gauges.model import OrgSnapshot
-from teampulse.reference import reference_snapshot
 from streams.topic_admin import ensure_topics
 from teampulse.settings import Settings
 from tests.integration import scripted_week as week
+from tests.integration.expectations import (
+    mismatches,
+    published_teams,
+    reference_for,
+    reference_series,
+)
 from tests.integration.worker_harness import (
     WorkerProcess,
     free_port,
@@ -81,41 +81,9 @@ def pipeline(kafka_bootstrap: str, redis_url: str, tmp_path_factory: pytest.Temp
 
 
 def reference(settings: Settings) -> OrgSnapshot:
-    pseudonymiser = Pseudonymiser(SECRET)
-    validator = EventValidator(settings, pseudonymiser)
-    events = [validator.validate(e, week.AS_OF_EPOCH) for e in week.scripted_events()]
-    assert not [e for e in events if isinstance(e, Rejection)]
-    roster = Roster()
-    for record in week.roster_records():
-        entry = parse_roster_record(record["person"].encode(), orjson.dumps(record), pseudonymiser)
-        assert isinstance(entry, RosterEntry)
-        roster.apply(entry)
-    # The ingest stage resolves a missing team from the roster before the gauges see it.
-    resolved = [e if e.team else e.with_team(roster.team_of(e.actor) or "unassigned")
-                for e in events]
-    return reference_snapshot(resolved, roster, load_gauge_config(settings), week.AS_OF_EPOCH)
-
-
-def reference_series(expected: OrgSnapshot) -> dict:
-    """Every windowed series the reference model publishes, keyed as parse_metrics keys them."""
-    series = {}
-    for team, snapshot in expected.teams.items():
-        for window, gauges in snapshot.windowed.items():
-            for name, value in gauges.items():
-                series[(f"teampulse_team_{name}", (("team", team), ("window", window)))] = value
-    for rollup in expected.rollups:
-        for window, gauges in rollup.windowed.items():
-            labels = {"window": window} if rollup.scope == "org" else {
-                rollup.scope: rollup.key, "window": window}
-            for name, value in gauges.items():
-                key = (f"teampulse_{rollup.scope}_{name}", tuple(sorted(labels.items())))
-                series[key] = value
-    return series
-
-
-def mismatches(expected: dict, samples: dict) -> list:
-    return [key for key, value in expected.items()
-            if samples.get(key) is None or not math.isclose(samples[key], value, rel_tol=1e-9)]
+    return reference_for(
+        week.scripted_events(), week.roster_records(), settings, week.AS_OF_EPOCH
+    )
 
 
 def gauge(worker: WorkerProcess, name: str, **labels: str) -> float | None:
@@ -195,9 +163,7 @@ def test_every_published_series_equals_the_reference_model(pipeline):
     assert set(expected.teams) == {"atlas", "borealis", "comet"}
     assert len(series) > 100
     assert mismatches(series, worker.metrics()) == []
-    published_teams = {dict(labels).get("team") for name, labels in worker.metrics()
-                       if name.startswith("teampulse_team_")}
-    assert published_teams == {"atlas", "borealis", "comet"}
+    assert published_teams(worker.metrics()) == {"atlas", "borealis", "comet"}
 
 
 def test_redis_holds_the_same_gauges(pipeline):

@@ -3,7 +3,8 @@ values, a team that stops being published goes stale at once, and when a team mo
 one worker to another it is exported by exactly one of them.
 
 Each test runs its own Prometheus (the `prometheus` binary, 1 s scrape interval, throwaway
-storage) against collectors served over HTTP by prometheus_client on free ports.
+storage) against collectors served over HTTP on free ports, by the collector's own
+`metrics_page` (what the worker serves) or by prometheus_client's `generate_latest`.
 """
 
 from __future__ import annotations
@@ -12,15 +13,17 @@ import json
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import urllib.parse
 import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, start_http_server
 
 from sinks.health import PipelineHealth
 from sinks.prometheus import GaugeCollector
@@ -46,13 +49,17 @@ def team(name: str, members: float) -> ScopeSnapshot:
 
 
 class Worker:
-    """What a worker's /metrics serves: the gauge collector and pipeline health."""
+    """What a worker's /metrics serves: the gauge collector and pipeline health, rendered
+    by prometheus_client's generate_latest or by the collector's cached-text page."""
 
-    def __init__(self) -> None:
+    def __init__(self, page: str = "metrics_page") -> None:
         self.registry = CollectorRegistry()
         self.collector = GaugeCollector(Settings(), self.registry)
         self.health = PipelineHealth(self.registry)
-        self.server, _thread = start_http_server(0, addr="127.0.0.1", registry=self.registry)
+        if page == "generate_latest":
+            self.server, _thread = start_http_server(0, addr="127.0.0.1", registry=self.registry)
+        else:
+            self.server = _serve(lambda: self.collector.metrics_page(self.registry))
         self.target = f"127.0.0.1:{self.server.server_port}"
 
     def close(self) -> None:
@@ -105,6 +112,24 @@ class Prometheus:
             self.process.wait()
 
 
+def _serve(body: Callable[[], bytes]) -> ThreadingHTTPServer:
+    class Metrics(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the http.server API)
+            payload = body()
+            self.send_response(200)
+            self.send_header("Content-Type", CONTENT_TYPE_LATEST)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Metrics)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -126,8 +151,8 @@ def stack(tmp_path: Path) -> Iterator[Callable[[int], tuple[list[Worker], Promet
         pytest.skip("needs the prometheus binary on PATH (deploy/stack/up.sh installs it)")
     made: list[Worker | Prometheus] = []
 
-    def make(workers: int) -> tuple[list[Worker], Prometheus]:
-        serving = [Worker() for _ in range(workers)]
+    def make(workers: int, page: str = "metrics_page") -> tuple[list[Worker], Prometheus]:
+        serving = [Worker(page) for _ in range(workers)]
         made.extend(serving)
         prometheus = Prometheus(tmp_path, [w.target for w in serving])
         made.append(prometheus)
@@ -138,8 +163,9 @@ def stack(tmp_path: Path) -> Iterator[Callable[[int], tuple[list[Worker], Promet
         thing.close()
 
 
-def test_prometheus_scrapes_the_gauges_and_a_team_no_longer_published_goes_stale(stack):
-    (worker,), prometheus = stack(1)
+@pytest.mark.parametrize("page", ["metrics_page", "generate_latest"])
+def test_prometheus_scrapes_the_gauges_and_a_team_no_longer_published_goes_stale(stack, page):
+    (worker,), prometheus = stack(1, page)
     worker.collector.publish_teams({"alpha": team("alpha", 7), "beta": team("beta", 5)})
     worker.health.record_outcomes("lms", Counter(accepted=4, rejected=1))
 

@@ -234,3 +234,37 @@ def test_no_label_other_than_scope_window_initiative_stage_and_org_path(registry
     labels = {name for key in scrape(registry) for name, _ in key[1]}
 
     assert labels == {"team", "window", "initiative", "stage", "department", "division", "kind"}
+
+
+def test_the_cached_text_page_exposes_the_same_samples_as_prometheus_client(registry):
+    collector = GaugeCollector(Settings(), registry)
+    odd = 'q"a\\b\nc'  # a team name that needs escaping in the exposition format
+    collector.publish_teams({"alpha": team("alpha"), odd: team(odd)})
+    collector.publish_rollups([ScopeSnapshot("org", "org", AS_OF, plain={"members": 40.0},
+                                             windowed={"7d": {"posts": 1e-05}})])
+
+    def parsed(text: str) -> dict:
+        return {(x.name, frozenset(x.labels.items())): x.value
+                for f in text_string_to_metric_families(text) for x in f.samples}
+
+    expected = parsed(generate_latest(registry).decode())
+    assert parsed(collector.exposition().decode()) == expected
+    assert parsed(collector.exposition().decode()) == expected  # from the cache
+    assert ("teampulse_team_members", frozenset({("team", odd)})) in expected
+
+
+def test_the_metrics_page_holds_the_gauges_once_and_the_other_collectors_of_the_registry(
+        registry):
+    from sinks.health import PipelineHealth
+
+    collector = GaugeCollector(Settings(), registry)
+    PipelineHealth(registry)
+    collector.publish_teams({"alpha": team("alpha")})
+
+    page = collector.metrics_page(registry).decode()
+
+    names = [f.name for f in text_string_to_metric_families(page)]
+    assert len(names) == len(set(names))  # no family twice
+    assert {"teampulse_team_members", "teampulse_events", "teampulse_cardinality_refused"} \
+        <= set(names)
+    assert page.count('teampulse_team_members{team="alpha"} 7') == 1

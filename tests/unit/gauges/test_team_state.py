@@ -1,0 +1,227 @@
+"""A team's event-time state: what it accepts, where events land, what it forgets."""
+
+from __future__ import annotations
+
+import pytest
+
+from teampulse.contract.event import Event
+from teampulse.gauges.config import BaselineScoring, GaugeConfig, ScoringConfig
+from teampulse.gauges.counts import WindowCounts
+from teampulse.gauges.team_state import TeamState
+from teampulse.gauges.threads import ReplyLink, ThreadSummary
+
+T0 = 1_772_409_600.0  # 2026-03-02T00:00:00Z, a Monday
+HOUR = 3600.0
+DAY = 86_400.0
+CONFIG = GaugeConfig()  # 1d/7d/28d, hourly buckets, 48 h lateness
+
+
+def event(
+    event_id: str,
+    at: float,
+    actor: str = "ann",
+    kind: str = "learning.progressed",
+    **fields: object,
+) -> Event:
+    return Event(
+        id=event_id, type=kind, occurred_at=T0 + at, actor=actor, source="lms", team="alpha",
+        **fields,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def thread_summary(started: float, replies: int, version: int, first: float | None = None,
+                   root: str = "p1", current: bool = True) -> ThreadSummary:  # fmt: skip
+    return ThreadSummary(
+        team="alpha", thread="th", root=root, started_at=T0 + started, replies=replies,
+        replies_from_others=1 if first is not None else 0,
+        first_reply_at=None if first is None else T0 + first, version=version, current=current,
+    )  # fmt: skip
+
+
+def test_a_first_event_is_accepted_and_sets_the_watermark() -> None:
+    team = TeamState("alpha", CONFIG)
+
+    assert team.apply_event(event("e1", 0)) == "accepted"
+    assert team.watermark == T0
+
+
+def test_the_same_event_id_twice_is_a_duplicate() -> None:
+    team = TeamState("alpha", CONFIG)
+    team.apply_event(event("e1", 0))
+
+    assert team.apply_event(event("e1", 0)) == "duplicate"
+
+
+def test_an_event_older_than_watermark_minus_lateness_is_late() -> None:
+    team = TeamState("alpha", CONFIG)
+    team.apply_event(event("e1", 50 * HOUR))
+
+    assert team.apply_event(event("e2", 2 * HOUR - 1)) == "late"
+    assert team.apply_event(event("e3", 2 * HOUR)) == "accepted"  # exactly 48 h: on time
+    assert team.watermark == T0 + 50 * HOUR  # older events never move it back
+
+
+def test_a_late_redelivery_is_late_not_duplicate() -> None:
+    team = TeamState("alpha", CONFIG)
+    team.apply_event(event("e1", 0))
+    team.apply_event(event("e2", 72 * HOUR))
+
+    assert team.apply_event(event("e1", 0)) == "late"
+
+
+def test_a_late_event_lands_in_the_bucket_it_belongs_to() -> None:
+    team = TeamState("alpha", CONFIG)
+    team.apply_event(event("e1", 30 * HOUR, duration_s=60.0))
+    team.apply_event(event("e2", 2 * HOUR, duration_s=40.0))  # 28 h late, within 48 h
+
+    counts = team.counts(T0 + 30.5 * HOUR, members=5)
+
+    assert counts.windows["1d"].learning_ms == 60_000  # 1d as of 06:30 Tue: 07:00 Mon on
+    assert counts.windows["7d"].learning_ms == 100_000
+
+
+def test_events_after_as_of_are_outside_every_window() -> None:
+    team = TeamState("alpha", CONFIG)
+    team.apply_event(event("e1", 0))
+    team.apply_event(event("e2", 2 * HOUR, actor="bob"))
+
+    counts = team.counts(T0 + 1.5 * HOUR, members=5)
+
+    assert counts.windows["1d"].active_members == 1
+
+
+def test_counts_of_a_scripted_day() -> None:
+    team = TeamState("alpha", CONFIG)
+    script = [
+        event("e1", 1 * HOUR, "ann", "learning.started", content="c1"),
+        event("e2", 2 * HOUR, "ann", "learning.completed", content="c1", duration_s=1200.5),
+        event("e3", 3 * HOUR, "bob", "learning.assessed", success=True, duration_s=300.0),
+        event("e4", 4 * HOUR, "cem", "learning.assessed", success=False),
+        event("e5", 5 * HOUR, "ann", "discussion.posted", thread="th", post="p1"),
+        event("e6", 6 * HOUR, "bob", "discussion.replied", thread="th", post="r1", parent="p1"),
+        event("e7", 7 * HOUR, "bob", "discussion.replied", thread="th", post="r2", parent="p1"),
+        event("e8", 8 * HOUR, "dan", "discussion.reacted", thread="th", post="x1", parent="p1"),
+        event("e9", 9 * HOUR, "eve", "adoption.practiced", practice="retro"),
+    ]
+    for e in script:
+        team.apply_event(e)
+    team.apply_fact(thread_summary(5 * HOUR, replies=2, version=3, first=6 * HOUR))
+    for reply_id, at, replier, parent in [("r1", 6, "alpha", "alpha"), ("r2", 7, "beta", "alpha")]:
+        team.apply_fact(ReplyLink("alpha", reply_id, replier, parent, T0 + at * HOUR))
+
+    day = team.counts(T0 + 12 * HOUR, members=6).windows["1d"]
+
+    assert day == WindowCounts(
+        active_members=5,
+        learning_ms=1_500_500,
+        starts=1,
+        completions=1,
+        assessments_passed=1,
+        posts=1,
+        replies=2,
+        reactions=1,
+        threads_started=1,
+        threads_replied=1,
+        thread_replies=2,
+        reply_interactions=2,
+        cross_team_interactions=1,
+        contributions=(1, 2),
+        first_reply_latencies=(3600.0,),
+    )
+
+
+def test_a_newer_thread_summary_replaces_the_older_in_any_order() -> None:
+    team = TeamState("alpha", CONFIG)
+    team.apply_event(event("e1", 0, kind="discussion.posted", thread="th", post="p1"))
+    newer = thread_summary(0, replies=3, version=4, first=600)
+    older = thread_summary(0, replies=1, version=2, first=900)
+
+    team.apply_fact(newer)
+    team.apply_fact(older)
+    team.apply_fact(newer)
+
+    day = team.counts(T0 + HOUR, members=5).windows["1d"]
+    assert (day.threads_started, day.thread_replies, day.first_reply_latencies) == (1, 3, (600.0,))
+
+
+def test_a_retracted_root_no_longer_counts_as_a_thread() -> None:
+    team = TeamState("alpha", CONFIG)
+    team.apply_event(event("e1", 0))
+    team.apply_fact(thread_summary(HOUR, replies=1, version=2, first=2 * HOUR, root="p2"))
+
+    team.apply_fact(thread_summary(HOUR, replies=0, version=3, root="p2", current=False))
+
+    assert team.counts(T0 + 3 * HOUR, members=5).windows["1d"].threads_started == 0
+
+
+def test_facts_for_expired_buckets_are_ignored() -> None:
+    team = TeamState("alpha", CONFIG)
+    team.apply_event(event("e1", 40 * DAY))
+
+    team.apply_fact(ReplyLink("alpha", "r1", "alpha", "beta", T0))  # 40 days back: expired
+    team.apply_fact(ReplyLink("alpha", "r2", "alpha", "beta", T0 + 39 * DAY))
+
+    counts = team.counts(T0 + 40 * DAY, members=5)
+    assert counts.windows["28d"].reply_interactions == 1
+    assert len(team._buckets) == 2  # the bucket of e1 and of r2, none created for r1
+
+
+def test_state_is_bounded_by_the_retention() -> None:
+    team = TeamState("alpha", CONFIG)
+    for hour in range(60 * 24):  # 60 days, one event an hour
+        team.apply_event(event(f"e{hour}", hour * HOUR))
+
+    # 37 days (28 d window + 7 d baseline reach + 2 d lateness) behind the watermark, which
+    # sits at the start of the current hour, plus the current hour.
+    assert len(team._buckets) == 37 * 24 + 1
+    assert len(team._seen) == 48 + 1  # ids of the last 48 h only: older repeats are late
+
+
+def test_counts_read_twice_with_an_event_between_see_the_event() -> None:
+    team = TeamState("alpha", CONFIG)
+    team.apply_event(event("e1", 10 * DAY))
+    team.counts(T0 + 10 * DAY, members=5)  # fills the day caches
+
+    team.apply_event(event("e2", 9 * DAY, actor="bob"))  # late, into a cached past day
+
+    assert team.counts(T0 + 10 * DAY, members=5).windows["7d"].active_members == 2
+
+
+SHORT_BASELINE = GaugeConfig(
+    scoring=ScoringConfig(baseline=BaselineScoring(window="1d", days=3, span_days=3))
+)
+
+
+def test_the_baseline_is_an_ewma_of_the_daily_scores_at_the_last_day_ends() -> None:
+    team = TeamState("alpha", SHORT_BASELINE)
+    # Friday 1 of 4 members active, Saturday 2, Sunday 4; nothing else: the daily 1d score
+    # is participation x 0.35 = 0.0875, 0.175, 0.35.
+    for day, actors in [(-3, "a"), (-2, "ab"), (-1, "abcd")]:
+        for actor in actors:
+            team.apply_event(event(f"{day}{actor}", day * DAY + 10 * HOUR, actor=actor))
+
+    baseline = team.baseline(T0 + 15 * HOUR, members=4)
+
+    # alpha = 2 / (3 + 1) = 0.5: 0.0875 -> 0.13125 -> 0.240625
+    assert baseline == pytest.approx(0.240625)
+
+
+def test_silent_days_are_left_out_of_the_baseline() -> None:
+    team = TeamState("alpha", SHORT_BASELINE)
+    team.apply_event(event("e1", -1 * DAY + 10 * HOUR, actor="a"))  # Sunday only
+
+    assert team.baseline(T0 + 15 * HOUR, members=4) == pytest.approx(0.0875)
+    assert team.baseline(T0 + 15 * HOUR, members=0) is None  # no score without members
+
+
+def test_counts_carry_the_baseline_weighted_by_members() -> None:
+    team = TeamState("alpha", SHORT_BASELINE)
+    team.apply_event(event("e1", -1 * DAY + 10 * HOUR, actor="a"))
+    team.apply_event(event("e2", 10 * HOUR, actor="b"))
+    team.apply_event(event("e3", 11 * HOUR, actor="c"))
+
+    counts = team.counts(T0 + 15 * HOUR, members=4)
+
+    assert counts.baseline_members == 4
+    assert counts.baseline_sum == pytest.approx(4 * 0.0875)
+    assert counts.current_sum == pytest.approx(4 * 0.175)  # b and c, active in the last 24 h

@@ -1,0 +1,192 @@
+"""The thread book: joining replies to their parents across teams, as absolute facts."""
+
+from __future__ import annotations
+
+import orjson
+
+from teampulse.contract.event import Event
+from teampulse.gauges.config import GaugeConfig
+from teampulse.gauges.threads import ReplyLink, ThreadBook, ThreadSummary, fact_from_wire
+
+T0 = 1_772_409_600.0  # 2026-03-02T00:00:00Z
+CONFIG = GaugeConfig()
+
+
+def post(post_id: str, actor: str, team: str, at: float, thread: str = "th") -> Event:
+    return Event(
+        id=f"e-{post_id}", type="discussion.posted", occurred_at=T0 + at, actor=actor,
+        source="forum", team=team, thread=thread, post=post_id,
+    )  # fmt: skip
+
+
+def reply(post_id: str, actor: str, team: str, at: float, parent: str, thread: str = "th") -> Event:
+    return Event(
+        id=f"e-{post_id}", type="discussion.replied", occurred_at=T0 + at, actor=actor,
+        source="forum", team=team, thread=thread, post=post_id, parent=parent,
+    )  # fmt: skip
+
+
+def summary(team: str, started: float, replies: int, others: int, first: float | None,
+            version: int, root: str = "p1", current: bool = True) -> ThreadSummary:  # fmt: skip
+    return ThreadSummary(
+        team=team, thread="th", root=root, started_at=T0 + started, replies=replies,
+        replies_from_others=others, first_reply_at=None if first is None else T0 + first,
+        version=version, current=current,
+    )  # fmt: skip
+
+
+def link(to: str, reply_id: str, replier: str, parent: str, at: float) -> ReplyLink:
+    return ReplyLink(team=to, reply=reply_id, replier_team=replier, parent_team=parent, at=T0 + at)
+
+
+def test_a_new_thread_is_summarised_to_its_starters_team() -> None:
+    book = ThreadBook(CONFIG)
+
+    assert book.apply(post("p1", "ann", "alpha", 0)) == [summary("alpha", 0, 0, 0, None, 1)]
+
+
+def test_a_reply_updates_the_summary_and_links_to_its_parent() -> None:
+    book = ThreadBook(CONFIG)
+    book.apply(post("p1", "ann", "alpha", 0))
+
+    facts = book.apply(reply("r1", "bob", "alpha", 600, parent="p1"))
+
+    assert facts == [summary("alpha", 0, 1, 1, 600, 2), link("alpha", "r1", "alpha", "alpha", 600)]
+
+
+def test_a_reply_across_teams_is_linked_to_both_teams() -> None:
+    book = ThreadBook(CONFIG)
+    book.apply(post("p1", "ann", "alpha", 0))
+
+    facts = book.apply(reply("r1", "cem", "beta", 900, parent="p1"))
+
+    assert facts[1:] == [
+        link("beta", "r1", "beta", "alpha", 900),
+        link("alpha", "r1", "beta", "alpha", 900),
+    ]
+
+
+def test_the_starters_own_replies_count_as_replies_but_not_as_answers() -> None:
+    book = ThreadBook(CONFIG)
+    book.apply(post("p1", "ann", "alpha", 0))
+    book.apply(reply("r1", "ann", "alpha", 100, parent="p1"))
+
+    facts = book.apply(reply("r2", "bob", "alpha", 700, parent="r1"))
+
+    assert facts[0] == summary("alpha", 0, 2, 1, 700, 3)
+
+
+def test_a_reply_that_arrives_before_its_parent_is_linked_when_the_parent_arrives() -> None:
+    book = ThreadBook(CONFIG)
+
+    early = book.apply(reply("r1", "cem", "beta", 900, parent="p1"))
+    facts = book.apply(post("p1", "ann", "alpha", 0))
+
+    assert early == []  # no root yet, no parent yet
+    assert facts == [
+        summary("alpha", 0, 1, 1, 900, 2),
+        link("beta", "r1", "beta", "alpha", 900),
+        link("alpha", "r1", "beta", "alpha", 900),
+    ]
+
+
+def test_a_reply_links_only_to_its_own_parent() -> None:
+    book = ThreadBook(CONFIG)
+    book.apply(post("p1", "ann", "alpha", 0))
+
+    facts = book.apply(reply("r1", "bob", "beta", 60, parent="deleted-post"))
+
+    assert facts == [summary("alpha", 0, 1, 1, 60, 2)]  # counted in the thread, not linked
+
+
+def test_an_earlier_post_arriving_later_becomes_the_root_and_retracts_the_old_one() -> None:
+    book = ThreadBook(CONFIG)
+    book.apply(post("p2", "bob", "beta", 3600))
+
+    facts = book.apply(post("p1", "ann", "alpha", 0))
+
+    assert facts == [
+        summary("beta", 3600, 0, 0, None, 2, root="p2", current=False),
+        summary("alpha", 0, 0, 0, None, 2, root="p1"),
+    ]
+
+
+def test_applying_an_event_twice_repeats_the_same_facts() -> None:
+    book = ThreadBook(CONFIG)
+    book.apply(post("p1", "ann", "alpha", 0))
+    event = reply("r1", "cem", "beta", 900, parent="p1")
+
+    assert book.apply(event) == book.apply(event)
+
+
+def test_a_post_id_counts_once_the_first_occurrence_wins() -> None:
+    book = ThreadBook(CONFIG)
+    book.apply(post("p1", "ann", "alpha", 0))
+    book.apply(reply("r1", "bob", "alpha", 60, parent="p1"))
+
+    facts = book.apply(reply("r1", "eve", "gamma", 120, parent="p1"))  # same post id
+
+    assert facts == [summary("alpha", 0, 1, 1, 60, 2), link("alpha", "r1", "alpha", "alpha", 60)]
+
+
+def test_reactions_and_replies_without_a_thread_are_not_joined() -> None:
+    book = ThreadBook(CONFIG)
+    reaction = Event(
+        id="x1", type="discussion.reacted", occurred_at=T0, actor="ann", source="forum",
+        team="alpha", thread="th", post="x1", parent="p1",
+    )  # fmt: skip
+    orphan = Event(
+        id="x2", type="discussion.replied", occurred_at=T0, actor="ann", source="forum",
+        team="alpha", post="x2", parent="p1",
+    )  # fmt: skip
+
+    assert book.apply(reaction) == []
+    assert book.apply(orphan) == []
+    assert len(book) == 0
+
+
+def test_a_post_without_a_thread_starts_its_own() -> None:
+    book = ThreadBook(CONFIG)
+    lone = Event(
+        id="e9", type="discussion.posted", occurred_at=T0, actor="ann", source="chat",
+        team="alpha", post="m9",
+    )  # fmt: skip
+
+    (fact,) = book.apply(lone)
+
+    assert isinstance(fact, ThreadSummary) and (fact.thread, fact.root) == ("m9", "m9")
+
+
+def test_idle_threads_expire_after_the_retention() -> None:
+    book = ThreadBook(CONFIG)
+    book.apply(post("p1", "ann", "alpha", 0, thread="old"))
+    book.apply(post("p2", "bob", "alpha", 86_400, thread="recent"))
+
+    dropped = book.expire(T0 + CONFIG.retention_s + 1)
+
+    assert dropped == 1
+    assert len(book) == 1
+
+
+def test_a_reply_keeps_its_thread_alive() -> None:
+    book = ThreadBook(CONFIG)
+    book.apply(post("p1", "ann", "alpha", 0))
+    book.apply(reply("r1", "bob", "alpha", 10 * 86_400, parent="p1"))
+
+    assert book.expire(T0 + CONFIG.retention_s + 1) == 0
+
+
+def test_facts_survive_the_wire() -> None:
+    facts = [
+        summary("alpha", 0, 2, 1, 600, 3),
+        summary("beta", 60, 0, 0, None, 4, root="p9", current=False),
+        link("beta", "r1", "beta", "alpha", 900),
+    ]
+
+    assert [fact_from_wire(orjson.loads(orjson.dumps(f.to_wire()))) for f in facts] == facts
+
+
+def test_a_first_reply_written_before_the_start_counts_as_instant() -> None:
+    fact = summary("alpha", 600, 1, 1, 0, 2)
+
+    assert fact.first_reply_latency == 0.0
