@@ -9,12 +9,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from teampulse.settings import Settings
+
+class RecordKind(str, Enum):
+    events = "events"
+    xapi = "xapi"
+    roster = "roster"
+
 
 cli = typer.Typer(
     add_completion=False,
@@ -67,7 +74,7 @@ def produce(
         Optional[Path], typer.Argument(help="JSON array or NDJSON; '-' or none: stdin")
     ] = None,
     kind: Annotated[
-        Optional[str], typer.Option(help="events, xapi or roster; default: detect per record")
+        Optional[RecordKind], typer.Option(help="Record kind; default: detect per record")
     ] = None,
     fail_on_reject: Annotated[bool, typer.Option(help="Exit 1 if any record is rejected")] = False,
 ) -> None:
@@ -78,7 +85,9 @@ def produce(
     if path is not None and not path.exists():
         typer.echo(f"no such file: {path}", err=True)
         raise typer.Exit(2)
-    summary = asyncio.run(produce_file(_settings(), path, kind, fail_on_reject))
+    summary = asyncio.run(
+        produce_file(_settings(), path, kind.value if kind else None, fail_on_reject)
+    )
     typer.echo(str(summary), err=True)
     if fail_on_reject and summary.rejected:
         raise typer.Exit(1)
