@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import asdict
 
 import faust
@@ -27,6 +28,26 @@ from teampulse.gauges.model import ScopeSnapshot
 from teampulse.settings import DEV_PSEUDONYM_SECRET, Settings
 
 log = logging.getLogger(__name__)
+
+
+CONSUMER_LAG_INTERVAL_S = 5.0
+
+
+def consumer_lag(app: faust.App) -> dict[tuple[str, int], int]:
+    """Records not yet read per assigned partition: high watermark minus the next offset."""
+    consumer = app.consumer
+    lags: dict[tuple[str, int], int] = {}
+    for tp in app.assignor.assigned_actives():
+        try:
+            highwater = consumer.highwater(tp)
+        except (AssertionError, KeyError):  # not fetched yet
+            continue
+        if highwater is None:
+            continue
+        # Faust keeps the last offset it handed to a stream here; there is no public accessor.
+        read = consumer._read_offset.get(tp)  # noqa: SLF001
+        lags[(tp.topic, tp.partition)] = max(0, highwater - (read + 1 if read is not None else 0))
+    return lags
 
 
 def make_clock(settings: Settings):  # type: ignore[no-untyped-def]
@@ -72,7 +93,13 @@ def create_worker(settings: Settings) -> faust.App:
 
     @app.timer(settings.export_interval_s)
     async def export_gauges() -> None:
+        started = time.perf_counter()
         exporter.tick()
+        health.observe_export_duration(time.perf_counter() - started)
+
+    @app.timer(CONSUMER_LAG_INTERVAL_S)
+    async def report_consumer_lag() -> None:
+        health.set_consumer_lag(consumer_lag(app))
 
     setup_prometheus_sensors(app, pattern="/metrics", registry=registry)
     _register_read_api(app, topics, exporter)

@@ -14,6 +14,7 @@ in that day: its cost grows with days and people, not with events or buckets.
 from __future__ import annotations
 
 import math
+from sys import intern
 from typing import Literal
 
 from teampulse.contract.event import Event
@@ -29,7 +30,7 @@ from teampulse.gauges.eventtime import (
     window_range,
 )
 from teampulse.gauges.snapshot import engagement_score_of
-from teampulse.gauges.threads import ReplyLink, ThreadFact, ThreadSummary
+from teampulse.gauges.threads import ThreadFact, ThreadSummary
 
 Outcome = Literal["accepted", "duplicate", "late"]
 
@@ -49,8 +50,7 @@ class _Bucket:
     """What landed in one hour of event time."""
 
     __slots__ = (
-        "actors",
-        "contributions",
+        "people",
         "learning_ms",
         "starts",
         "completions",
@@ -63,9 +63,8 @@ class _Bucket:
     )
 
     def __init__(self) -> None:
-        # Buckets are many and mostly small: containers are created when first needed.
-        self.actors: set[str] | None = None
-        self.contributions: dict[str, int] | None = None
+        # Buckets are many and mostly small, so they hold few containers, made when needed.
+        self.people: dict[str, int] = {}  # actor -> posts + replies (0: active otherwise)
         self.learning_ms = 0
         self.starts = 0
         self.completions = 0
@@ -74,15 +73,14 @@ class _Bucket:
         self.replies = 0
         self.reactions = 0
         self.summaries: dict[tuple[str, str], ThreadSummary] | None = None  # (thread, root)
-        self.links: dict[str, ReplyLink] | None = None  # reply id -> link
+        self.links: dict[str, bool] | None = None  # reply id -> crossing teams?
 
 
 class _Tally:
-    """Buckets merged: people as sets and counters, everything else as sums."""
+    """Buckets merged: people with their contributions, everything else as sums."""
 
     __slots__ = (
-        "actors",
-        "contributions",
+        "people",
         "learning_ms",
         "starts",
         "completions",
@@ -99,8 +97,7 @@ class _Tally:
     )
 
     def __init__(self) -> None:
-        self.actors: set[str] = set()
-        self.contributions: dict[str, int] = {}
+        self.people: dict[str, int] = {}
         self.learning_ms = 0
         self.starts = 0
         self.completions = 0
@@ -115,13 +112,16 @@ class _Tally:
         self.cross_team_interactions = 0
         self.latencies: list[float] = []
 
+    def _add_people(self, people: dict[str, int]) -> None:
+        mine = self.people
+        if not mine:
+            mine.update(people)
+            return
+        for actor, n in people.items():
+            mine[actor] = mine.get(actor, 0) + n
+
     def add_bucket(self, bucket: _Bucket) -> None:
-        if bucket.actors:
-            self.actors |= bucket.actors
-        if bucket.contributions:
-            contributions = self.contributions
-            for actor, n in bucket.contributions.items():
-                contributions[actor] = contributions.get(actor, 0) + n
+        self._add_people(bucket.people)
         self.learning_ms += bucket.learning_ms
         self.starts += bucket.starts
         self.completions += bucket.completions
@@ -138,16 +138,12 @@ class _Tally:
             if latency is not None:
                 self.threads_replied += 1
                 self.latencies.append(latency)
-        for link in bucket.links.values() if bucket.links else ():
-            self.reply_interactions += 1
-            if link.crossing:
-                self.cross_team_interactions += 1
+        if bucket.links:
+            self.reply_interactions += len(bucket.links)
+            self.cross_team_interactions += sum(bucket.links.values())
 
     def add(self, other: _Tally) -> None:
-        self.actors |= other.actors
-        contributions = self.contributions
-        for actor, n in other.contributions.items():
-            contributions[actor] = contributions.get(actor, 0) + n
+        self._add_people(other.people)
         self.learning_ms += other.learning_ms
         self.starts += other.starts
         self.completions += other.completions
@@ -164,7 +160,7 @@ class _Tally:
 
     def to_counts(self) -> WindowCounts:
         return WindowCounts(
-            active_members=len(self.actors),
+            active_members=len(self.people),
             learning_ms=self.learning_ms,
             starts=self.starts,
             completions=self.completions,
@@ -177,7 +173,7 @@ class _Tally:
             thread_replies=self.thread_replies,
             reply_interactions=self.reply_interactions,
             cross_team_interactions=self.cross_team_interactions,
-            contributions=tuple(sorted(self.contributions.values())),
+            contributions=tuple(sorted(n for n in self.people.values() if n)),
             first_reply_latencies=tuple(sorted(self.latencies)),
         )
 
@@ -223,20 +219,17 @@ class TeamState:
             ids.append(event.id)
 
         bucket = self._bucket(index)
-        actor = event.actor
-        if bucket.actors is None:
-            bucket.actors = {actor}
-        else:
-            bucket.actors.add(actor)
+        actor = intern(event.actor)  # one copy of each pseudonym, however many buckets hold it
         kind = event.type
         counted = _COUNTED_TYPES.get(kind)
         if counted is not None:
             setattr(bucket, counted, getattr(bucket, counted) + 1)
+        people = bucket.people
         if kind in _CONTRIBUTION_TYPES:
-            if bucket.contributions is None:
-                bucket.contributions = {}
-            bucket.contributions[actor] = bucket.contributions.get(actor, 0) + 1
-        elif kind.startswith(_LEARNING_PREFIX):
+            people[actor] = people.get(actor, 0) + 1
+        elif actor not in people:
+            people[actor] = 0
+        if kind.startswith(_LEARNING_PREFIX):
             bucket.learning_ms += formulas.learning_millis(event.duration_s)
             if kind == _ASSESSED and event.success is True:
                 bucket.assessments_passed += 1
@@ -269,9 +262,9 @@ class TeamState:
             bucket = self._bucket(index)
             if bucket.links is None:
                 bucket.links = {}
-            if bucket.links.get(fact.reply) == fact:
+            if bucket.links.get(fact.reply) == fact.crossing:
                 return
-            bucket.links[fact.reply] = fact
+            bucket.links[fact.reply] = fact.crossing
         self._touch(index)
 
     def expire(self) -> None:

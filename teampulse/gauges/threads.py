@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from sys import intern
 from typing import Any
 
 from teampulse.contract.event import Event
@@ -119,9 +120,9 @@ class _Post:
 @dataclass(slots=True)
 class _Thread:
     posts: dict[str, _Post] = field(default_factory=dict)  # first occurrence of each post id
-    waiting: dict[str, list[str]] = field(default_factory=dict)  # parent id -> reply ids
+    waiting: dict[str, list[str]] | None = None  # parent id -> replies waiting for it
     # author -> (replies, time of their first reply): the summary costs O(repliers), not O(posts)
-    repliers: dict[str, tuple[int, float]] = field(default_factory=dict)
+    repliers: dict[str, tuple[int, float]] | None = None
     replies: int = 0
     root: str | None = None
     last_at: float = float("-inf")  # latest event time of any post: idle threads expire
@@ -161,8 +162,8 @@ class ThreadBook:
         if event.team is None:
             raise ValueError(f"event {event.id} reached the thread book without a team")
         post = _Post(
-            author=event.actor,
-            team=event.team,
+            author=intern(event.actor),  # shared by every post of the person
+            team=intern(event.team),
             at=event.occurred_at,
             is_reply=event.type == REPLIED,
             parent=event.parent if event.type == REPLIED else None,
@@ -170,6 +171,8 @@ class ThreadBook:
         thread.posts[post_id] = post
         thread.last_at = max(thread.last_at, post.at)
         if post.is_reply:
+            if thread.repliers is None:
+                thread.repliers = {}
             count, first_at = thread.repliers.get(post.author, (0, post.at))
             thread.repliers[post.author] = (count + 1, min(first_at, post.at))
             thread.replies += 1
@@ -184,10 +187,13 @@ class ThreadBook:
             facts.append(summary)
         if post.is_reply:
             if post.parent is not None and post.parent not in thread.posts:
+                if thread.waiting is None:
+                    thread.waiting = {}
                 thread.waiting.setdefault(post.parent, []).append(post_id)
             facts.extend(self._links(thread, post_id))
-        for waiting_reply in thread.waiting.pop(post_id, ()):
-            facts.extend(self._links(thread, waiting_reply))
+        if thread.waiting and post_id in thread.waiting:
+            for waiting_reply in thread.waiting.pop(post_id):
+                facts.extend(self._links(thread, waiting_reply))
         return facts
 
     def expire(self, now_event_time: float) -> int:
@@ -213,7 +219,7 @@ class ThreadBook:
         root = thread.posts[thread.root]
         others = 0
         first: float | None = None
-        for author, (count, first_at) in thread.repliers.items():
+        for author, (count, first_at) in (thread.repliers or {}).items():
             if author != root.author:
                 others += count
                 if first is None or first_at < first:

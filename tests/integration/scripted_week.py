@@ -127,3 +127,21 @@ def malformed_records() -> dict[str, bytes]:
         "future": variant(id="bad-future", occurred_at=_at(2 * DAY)),
         "too_large": variant(id="bad-large", content="x" * 70_000),
     }
+
+
+def malformed_statements() -> dict[str, bytes]:
+    """xAPI statements the pipeline must refuse, keyed by the dead-letter reason."""
+    import orjson
+
+    verb = {"id": "http://adlnet.gov/expapi/verbs/completed", "display": {"en-US": "completed"}}
+    activity = {"objectType": "Activity", "id": "http://example.com/course/1"}
+    return {
+        "xapi_invalid": orjson.dumps({"verb": verb, "object": activity,
+                                      "timestamp": _at(-HOUR)}),  # no actor
+        "unknown_verb": orjson.dumps({
+            "id": "0b5e1c8e-8c5a-4c59-9a3e-6c1f2f4f1a10",
+            "actor": {"objectType": "Agent", "mbox": "mailto:" + person("atlas", 2)},
+            "verb": {"id": "http://example.com/verbs/teleported"}, "object": activity,
+            "timestamp": _at(-HOUR),
+        }),
+    }

@@ -8,6 +8,8 @@ series is compared with the reference model.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import base64
 import math
 import shutil
 import subprocess
@@ -196,6 +198,28 @@ def test_read_api_serves_published_teams_and_404s_the_rest(pipeline):
     assert status == 404
 
 
+def test_pipeline_health_counts_every_event_and_reports_lag(pipeline):
+    worker, settings = pipeline
+    script = week.scripted_events()
+
+    def drained():
+        samples = worker.metrics()
+        lags = {dict(labels)["partition"]: value for (name, labels), value in samples.items()
+                if name == "teampulse_consumer_lag"
+                and dict(labels)["topic"] == settings.topic("events")}
+        return samples if len(lags) == 4 and not any(lags.values()) else None
+
+    samples = wait_for(drained, timeout=30, what="consumer lag 0 on every events partition")
+    accepted = sum(value for (name, labels), value in samples.items()
+                   if name == "teampulse_events_total" and ("outcome", "accepted") in labels)
+    assert accepted == len(script)
+    latest_lms = max(e["occurred_at"] for e in script if e["source"] == "lms")
+    assert samples[("teampulse_last_event_timestamp_seconds", (("source", "lms"),))] == (
+        dt.datetime.fromisoformat(latest_lms.replace("Z", "+00:00")).timestamp()
+    )
+    assert samples[("teampulse_event_time_lag_seconds_count", ())] == len(script)
+
+
 def test_raw_emails_reach_no_state_topic_redis_or_metrics(pipeline, kafka_bootstrap):
     worker, settings = pipeline
     assert "@example.com" not in (worker.metrics_text() or "")
@@ -220,6 +244,9 @@ def test_each_bad_input_lands_in_the_dead_letter_topic_with_its_reason(pipeline,
     late = {"id": "late-1", "type": "learning.started", "occurred_at": "2026-03-03T12:00:00Z",
             "actor": week.person("atlas", 1), "team": "atlas", "source": "lms", "content": "c"}
     asyncio.run(produce(kafka_bootstrap, settings.topic("events"), [(None, orjson.dumps(late))]))
+    statements = week.malformed_statements()
+    asyncio.run(produce(kafka_bootstrap, settings.topic("xapi"),
+                        [(None, raw) for raw in statements.values()]))
 
     def dead_letters() -> dict[str, dict] | None:
         records = asyncio.run(read_topic(kafka_bootstrap, settings.topic("deadletter")))
@@ -227,15 +254,19 @@ def test_each_bad_input_lands_in_the_dead_letter_topic_with_its_reason(pipeline,
         for raw in records:
             letter = orjson.loads(raw)
             found[letter["reason"]] = letter
-        return found if set(found) >= set(bad) | {"late"} else None
+        return found if set(found) >= set(bad) | set(statements) | {"late"} else None
 
     letters = wait_for(dead_letters, timeout=30, what="one dead letter per bad input")
     for reason, raw in bad.items():
-        assert letters[reason]["topic"] == settings.topic("events") or reason == "late"
-        assert "original_b64" in letters[reason]
+        assert letters[reason]["topic"] == settings.topic("events")
+        assert base64.b64decode(letters[reason]["original_b64"]) == raw
+    for reason in statements:
+        assert letters[reason]["topic"] == settings.topic("xapi")
+        assert letters[reason]["detail"]
+    assert letters["late"]["topic"] == settings.topic("by-team")
     assert worker.alive()
     counted = worker.metrics()
-    for reason in list(bad) + ["late"]:
+    for reason in [*bad, *statements, "late"]:
         assert counted[("teampulse_dead_letters_total", (("reason", reason),))] >= 1
     # the late event changed nothing
     assert gauge(worker, "team_starts", team="atlas", window="28d") == 0
