@@ -3,9 +3,13 @@
 Runs a simulated organisation (1,000 people in 100 teams by default) through the streaming
 core exactly as the `teams` and `threads` stages do (TeamState per team, ThreadBook per
 thread partition, facts routed back to teams), for 30 and then 60 simulated days, and prints
-the state's size as tracemalloc sees it. State is bounded by the retention (longest window or
-baseline reach, plus lateness; 37 days with the defaults), so once the history is longer than
-that, more days must not mean more memory.
+the state's size as tracemalloc sees it, then the apply throughput and the cost of counts().
+
+State is bounded by the retention: the longest window or the baseline's reach, plus the
+lateness. With the defaults the baseline reaches furthest (its oldest sample is the 7-day
+score at the midnight 28 days back: 35 days) and the retention is 37 days, so the state still
+grows a little between day 30 and day 37 and is flat after that: `--days 30 45 60` shows the
+plateau, and `--baseline-days 21` (retention 30 days) shows 30 and 60 days alike.
 
     .venv/bin/python bench/gauges_memory.py [--people 1000] [--teams 100] [--days 30 60]
 
@@ -19,14 +23,14 @@ import gc
 import math
 import time
 import tracemalloc
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import orjson
 
 from teampulse.contract.event import Event
 from teampulse.contract.roster import Roster, RosterEntry
 from teampulse.contract.timestamps import parse_rfc3339
-from teampulse.gauges.config import GaugeConfig
+from teampulse.gauges.config import GaugeConfig, load_gauge_config
 from teampulse.gauges.team_state import TeamState
 from teampulse.gauges.threads import ThreadBook
 from teampulse.settings import load_settings
@@ -138,12 +142,13 @@ def measure_speed(roster: Roster, records: list[bytes], config: GaugeConfig) -> 
         f"apply: {len(history):,} events in {elapsed:.2f} s = {len(history) / elapsed:,.0f}"
         " events/s (TeamState + ThreadBook + facts, one core)"
     )
-    only_teams = Pipeline(config, roster)
+    teams: dict[str, TeamState] = {}
     started = time.perf_counter()
     for event in history:
-        only_teams.teams.setdefault(
-            str(event.team), TeamState(str(event.team), config)
-        ).apply_event(event)
+        team = teams.get(str(event.team))
+        if team is None:
+            team = teams[str(event.team)] = TeamState(str(event.team), config)
+        team.apply_event(event)
     elapsed = time.perf_counter() - started
     print(f"apply_event alone: {elapsed / len(history) * 1e6:.1f} us per event")
 
@@ -186,10 +191,16 @@ def main() -> None:
     parser.add_argument("--days", type=float, nargs="+", default=[30, 60])
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-speed", action="store_true", help="only measure memory")
+    parser.add_argument(
+        "--baseline-days", type=int, help="override scoring.yaml baseline.days (retention)"
+    )
     args = parser.parse_args()
-    from teampulse.gauges.config import load_gauge_config
 
     config = load_gauge_config(load_settings())
+    if args.baseline_days is not None:
+        baseline = config.scoring.baseline.model_copy(update={"days": args.baseline_days})
+        scoring = config.scoring.model_copy(update={"baseline": baseline})
+        config = replace(config, scoring=scoring)
     print(
         f"{args.people} people in {args.teams} teams; retention {config.retention_s / DAY_S:g}"
         f" days (windows {', '.join(config.windows)}, lateness {config.lateness_s / 3600:g} h)"

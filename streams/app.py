@@ -44,6 +44,10 @@ def build_app(settings: Settings) -> faust.App:
         topic_allow_declare=True,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        # A few milliseconds of linger turn thousands of one-record produce requests per
+        # second into a handful of batches.
+        producer_linger=0.005,
+        producer_max_batch_size=512 * 1024,
         broker_commit_interval=1.0,
         stream_buffer_maxsize=max(4096, settings.batch_max * 2),
         # With no standby replicas and no tables, faust-streaming falls back to Kafka's

@@ -16,22 +16,50 @@ import time
 import urllib.request
 from pathlib import Path
 
+from aiokafka import AIOKafkaConsumer
+
 from streams.feed import run_simulation
+from streams.roster_reader import topic_partitions
 from teampulse.settings import Settings
 
 STACK_DIR = Path(os.environ.get("TEAMPULSE_STACK_DIR", ".stack"))
 HISTORY_DAYS = 28
 LIVE_RATE = 20.0
 WORKER_START_TIMEOUT_S = 120
+STATUS_INTERVAL_S = 10.0
 
 
-def _published_teams(metrics_url: str) -> int:
+def _status(metrics_url: str) -> str | None:
+    """One line on what the worker publishes, or None while it does not answer."""
     try:
         with urllib.request.urlopen(metrics_url, timeout=2) as response:
             text = response.read().decode()
     except OSError:
-        return -1
-    return sum(1 for line in text.splitlines() if line.startswith("teampulse_team_info{"))
+        return None
+    teams = accepted = 0
+    engagement = None
+    for line in text.splitlines():
+        if line.startswith("teampulse_team_info{"):
+            teams += 1
+        elif line.startswith("teampulse_events_total{") and 'outcome="accepted"' in line:
+            accepted += int(float(line.rsplit(" ", 1)[1]))
+        elif line.startswith('teampulse_org_engagement_score{window="7d"}'):
+            engagement = float(line.rsplit(" ", 1)[1])
+    score = f"{engagement:.0%}" if engagement is not None else "n/a"
+    return f"{teams} teams published, {accepted:,} events accepted, org engagement (7d) {score}"
+
+
+async def _history_present(settings: Settings) -> bool:
+    """True when an earlier demo already sent the history (a second run only goes live)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None)
+    await consumer.start()
+    try:
+        partitions = await topic_partitions(consumer, settings.topic("events"))
+        if not partitions:
+            return False
+        return any(end > 0 for end in (await consumer.end_offsets(partitions)).values())
+    finally:
+        await consumer.stop()
 
 
 def _banner(settings: Settings) -> str:
@@ -89,9 +117,14 @@ async def _feed_and_watch(
     settings: Settings, live_seconds: float, metrics_url: str, worker: subprocess.Popen
 ) -> int:
     watcher = asyncio.create_task(_watch(settings, metrics_url, worker))
+    days = HISTORY_DAYS
+    if await _history_present(settings):
+        print("[demo] the history of an earlier demo is on Kafka: going straight to the live "
+              "feed (`make wipe` starts afresh)", flush=True)
+        days = 0
     try:
         await run_simulation(
-            settings, days=HISTORY_DAYS, live_seconds=live_seconds, rate=LIVE_RATE,
+            settings, days=days, live_seconds=live_seconds, rate=LIVE_RATE,
             people=240, teams=24, seed=7, faults=True,
         )
     finally:
@@ -103,17 +136,17 @@ async def _watch(settings: Settings, metrics_url: str, worker: subprocess.Popen)
     shown_banner = False
     waited = 0.0
     while True:
-        await asyncio.sleep(5)
-        waited += 5
+        await asyncio.sleep(STATUS_INTERVAL_S)
+        waited += STATUS_INTERVAL_S
         if worker.poll() is not None:
             print(f"[demo] the worker exited with {worker.returncode}; see .stack/logs/worker.log",
                   flush=True)
             return
-        teams = await asyncio.to_thread(_published_teams, metrics_url)
-        if teams > 0 and not shown_banner:
+        status = await asyncio.to_thread(_status, metrics_url)
+        if status is not None and not status.startswith("0 teams") and not shown_banner:
             print(_banner(settings), flush=True)
             shown_banner = True
-        if teams >= 0:
-            print(f"[demo] {teams} teams published on /metrics", flush=True)
+        if status is not None:
+            print(f"[demo] {status}", flush=True)
         elif waited > WORKER_START_TIMEOUT_S:
             print("[demo] the worker does not answer yet; see .stack/logs/worker.log", flush=True)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from dataclasses import asdict
+from typing import cast
 
 import faust
-from faust.sensors.prometheus import setup_prometheus_sensors
+from aiohttp.web import Response as AiohttpResponse
+from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.web import Request, Response, View
-from prometheus_client import CollectorRegistry
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
 from sinks.health import PipelineHealth
 from sinks.prometheus import GaugeCollector
@@ -101,9 +104,28 @@ def create_worker(settings: Settings) -> faust.App:
     async def report_consumer_lag() -> None:
         health.set_consumer_lag(consumer_lag(app))
 
-    setup_prometheus_sensors(app, pattern="/metrics", registry=registry)
+    _register_metrics_page(app, registry, collector)
     _register_read_api(app, topics, exporter)
     return app
+
+
+def _register_metrics_page(
+    app: faust.App, registry: CollectorRegistry, collector: GaugeCollector
+) -> None:
+    """/metrics with Faust's stream sensors, the pipeline health and the gauges.
+
+    Faust's own page renders the whole registry with generate_latest inside the event loop;
+    the gauges alone take about a second for 1,000 teams that way, so the gauge text comes
+    from the collector's per-snapshot cache instead.
+    """
+    app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(registry, "teampulse_faust"))
+
+    @app.page("/metrics")
+    async def metrics(web: View, request: Request) -> Response:
+        return cast(Response, AiohttpResponse(
+            body=collector.metrics_page(registry),
+            headers={"Content-Type": CONTENT_TYPE_LATEST},
+        ))
 
 
 def _register_read_api(app: faust.App, topics: Topics, exporter: Exporter) -> None:
@@ -140,10 +162,26 @@ def _register_read_api(app: faust.App, topics: Topics, exporter: Exporter) -> No
         )
 
 
+def _check_port_free(host: str, port: int) -> None:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise SystemExit(
+                f"cannot serve /metrics on {host}:{port}: {exc.strerror}. Another worker may "
+                "be running (`make down` stops the demo's), or set TEAMPULSE_WEB_PORT."
+            ) from None
+
+
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
     if settings.pseudonym_secret == DEV_PSEUDONYM_SECRET:
         log.warning("TEAMPULSE_PSEUDONYM_SECRET is the development default: set it in production")
+    _check_port_free(settings.web_host, settings.web_port)
     asyncio.run(ensure_topics(settings))
     app = create_worker(settings)
     worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    # Faust's terminal spinner sets the root logger to DEBUG (to spin on every record) when
+    # the level is WARNING or above: every aiokafka send would then build a log record.
+    worker.spinner = None
     worker.execute_from_commandline()

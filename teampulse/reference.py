@@ -181,7 +181,9 @@ def window_counts(history: TeamHistory, first: int, last: int, config: GaugeConf
         reply_interactions=len(links),
         cross_team_interactions=sum(link.replier_team != link.parent_team for link in links),
         contributions=tuple(sorted(contributions.values())),
-        first_reply_latencies=tuple(sorted(t.first_reply_latency or 0.0 for t in replied)),
+        first_reply_latencies=tuple(
+            sorted(t.first_reply_latency for t in replied if t.first_reply_latency is not None)
+        ),
     )
 
 
@@ -197,7 +199,7 @@ def adoption_counts(events: list[Event], config: GaugeConfig) -> dict[str, tuple
             stages[event.actor] |= ranks
             if ABILITY in ranks:
                 weeks[event.actor].add(week_of(event.occurred_at))
-        highest = Counter()
+        highest: Counter[int] = Counter()
         for person, ranks in stages.items():
             if len(weeks[person]) >= initiative.reinforcement.practice_weeks:
                 ranks = ranks | {REINFORCEMENT}
@@ -466,8 +468,8 @@ def print_snapshot(snapshot: OrgSnapshot, out: IO[str]) -> None:
 def _table(out: IO[str], header: list[str], rows: list[list[str]]) -> None:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
-        out.write("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)))
-        out.write("\n")
+        cells = (str(cell).ljust(w) for cell, w in zip(row, widths, strict=True))
+        out.write("  ".join(cells).rstrip() + "\n")
 
 
 def _iso(t: float) -> str:

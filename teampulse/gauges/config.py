@@ -58,8 +58,8 @@ class EngagementWeights(_Strict):
 class EngagementScoring(_Strict):
     weights: EngagementWeights = EngagementWeights()
     # What "fully engaged" means, per member and per day of the window.
-    learning_target_seconds_per_member_day: float = Field(600.0, gt=0)
-    contributions_target_per_member_day: float = Field(0.5, gt=0)
+    learning_target_seconds_per_member_day: float = Field(default=600.0, gt=0)
+    contributions_target_per_member_day: float = Field(default=0.5, gt=0)
 
 
 class QualityWeights(_Strict):
@@ -78,15 +78,15 @@ class QualityWeights(_Strict):
 class QualityScoring(_Strict):
     weights: QualityWeights = QualityWeights()
     # speed = target / (target + median time to first reply): 0.5 when the median equals it.
-    first_reply_target_seconds: float = Field(14_400.0, gt=0)
+    first_reply_target_seconds: float = Field(default=14_400.0, gt=0)
     # depth = min(1, replies per thread / target).
-    depth_target_replies: float = Field(3.0, gt=0)
+    depth_target_replies: float = Field(default=3.0, gt=0)
 
 
 class BaselineScoring(_Strict):
     window: str = "7d"  # the score whose normal is tracked
-    days: int = Field(28, ge=1)  # day ends sampled before now
-    span_days: float = Field(28.0, ge=1)  # EWMA span: alpha = 2 / (span + 1)
+    days: int = Field(default=28, ge=1)  # day ends sampled before now
+    span_days: float = Field(default=28.0, ge=1)  # EWMA span: alpha = 2 / (span + 1)
 
 
 class ScoringConfig(_Strict):
@@ -134,7 +134,7 @@ class EvidenceMatcher(_Strict):
 
 class Reinforcement(_Strict):
     # Sustained practice: ability evidence in this many distinct ISO weeks (Monday-Sunday, UTC).
-    practice_weeks: int = Field(3, ge=1)
+    practice_weeks: int = Field(default=3, ge=1)
     # Answering peers: a discussion.replied in one of these channels.
     reply_channels: tuple[str, ...] = ()
 

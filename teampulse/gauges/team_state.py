@@ -14,6 +14,7 @@ in that day: its cost grows with days and people, not with events or buckets.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from sys import intern
 from typing import Literal
 
@@ -34,14 +35,11 @@ from teampulse.gauges.threads import ThreadFact, ThreadSummary
 
 Outcome = Literal["accepted", "duplicate", "late"]
 
-_COUNTED_TYPES = {
-    "learning.started": "starts",
-    "learning.completed": "completions",
-    "discussion.posted": "posts",
-    "discussion.replied": "replies",
-    "discussion.reacted": "reactions",
-}
-_CONTRIBUTION_TYPES = frozenset({"discussion.posted", "discussion.replied"})
+_POSTED = "discussion.posted"
+_REPLIED = "discussion.replied"
+_REACTED = "discussion.reacted"
+_STARTED = "learning.started"
+_COMPLETED = "learning.completed"
 _ASSESSED = "learning.assessed"
 _LEARNING_PREFIX = "learning."
 
@@ -179,6 +177,8 @@ class _Tally:
 
 
 _EMPTY_TALLY = _Tally()
+# (first bucket, last bucket) -> (change counters of the days covered, aggregate)
+_Pieces = dict[tuple[int, int], tuple[tuple[int, ...], _Tally]]
 
 
 class TeamState:
@@ -199,8 +199,11 @@ class TeamState:
         self._kept_from = -(2**62)  # buckets below this were dropped
         self._next_expiry = -math.inf  # watermark from which expire() has something to do
         self._adoption = AdoptionBook(config.initiatives)
-        self._days: dict[int, _Tally] = {}  # whole-day aggregates, valid until the day changes
-        self._pieces: dict[tuple[int, int], _Tally] = {}  # part-day aggregates (first, last)
+        # Aggregates are cached with the change counters of the days they cover and checked
+        # when read, so applying an event only bumps its day's counter.
+        self._changes: dict[int, int] = {}  # day -> how many changes landed in it
+        self._days: dict[int, tuple[int, _Tally]] = {}  # day -> (its counter, aggregate)
+        self._pieces: _Pieces = {}  # bucket ranges read by the last export
         self._baseline: tuple[int, int, float | None] | None = None  # (day, members, value)
 
     # --- applying ---------------------------------------------------------------------------
@@ -220,19 +223,27 @@ class TeamState:
 
         bucket = self._bucket(index)
         actor = intern(event.actor)  # one copy of each pseudonym, however many buckets hold it
-        kind = event.type
-        counted = _COUNTED_TYPES.get(kind)
-        if counted is not None:
-            setattr(bucket, counted, getattr(bucket, counted) + 1)
         people = bucket.people
-        if kind in _CONTRIBUTION_TYPES:
-            people[actor] = people.get(actor, 0) + 1
-        elif actor not in people:
-            people[actor] = 0
-        if kind.startswith(_LEARNING_PREFIX):
-            bucket.learning_ms += formulas.learning_millis(event.duration_s)
-            if kind == _ASSESSED and event.success is True:
-                bucket.assessments_passed += 1
+        kind = event.type
+        if kind in (_POSTED, _REPLIED):
+            people[actor] = people.get(actor, 0) + 1  # a contribution
+            if kind == _POSTED:
+                bucket.posts += 1
+            else:
+                bucket.replies += 1
+        else:
+            if actor not in people:
+                people[actor] = 0  # active, without contributing to the conversation
+            if kind == _REACTED:
+                bucket.reactions += 1
+            elif kind.startswith(_LEARNING_PREFIX):
+                bucket.learning_ms += formulas.learning_millis(event.duration_s)
+                if kind == _STARTED:
+                    bucket.starts += 1
+                elif kind == _COMPLETED:
+                    bucket.completions += 1
+                elif kind == _ASSESSED and event.success is True:
+                    bucket.assessments_passed += 1
         self._adoption.apply(event)
         self._touch(index)
         if self.watermark is None or occurred_at > self.watermark:
@@ -282,7 +293,10 @@ class TeamState:
             for index in [i for i in self._buckets if i < kept_from]:
                 del self._buckets[index]
                 self._touch(index)
-            for day in [d for d in self._days if (d + 1) * self._per_day <= kept_from]:
+            gone = kept_from // self._per_day  # days before this one are entirely dropped
+            for day in [d for d in self._changes if d < gone]:
+                del self._changes[day]  # (a cache still holding it mismatches and recomputes)
+            for day in [d for d in self._days if d < gone]:
                 del self._days[day]
         # Nothing moves until the watermark reaches the next bucket boundary of either horizon.
         self._next_expiry = min(
@@ -300,17 +314,15 @@ class TeamState:
         """Something changed in this bucket: forget the aggregates that include it."""
         self.version += 1
         day = index // self._per_day
-        self._days.pop(day, None)
-        if self._pieces:
-            for key in [k for k in self._pieces if k[0] // self._per_day == day]:
-                del self._pieces[key]
+        changes = self._changes
+        changes[day] = changes.get(day, 0) + 1
         if self._baseline is not None and day < self._baseline[0]:
             self._baseline = None
 
     # --- reading ----------------------------------------------------------------------------
     def counts(self, as_of: float, members: int) -> TeamCounts:
         """The team's sufficient statistics for every window ending at `as_of`."""
-        used: dict[tuple[int, int], _Tally] = {}
+        used: _Pieces = {}
         windows = {
             label: self._range(*window_range(as_of, seconds, self._bucket_s), used).to_counts()
             for label, seconds in self.config.windows.items()
@@ -330,7 +342,7 @@ class TeamState:
                 baseline_members = members
                 baseline_sum = members * baseline
                 current_sum = members * current
-        self._pieces = used  # keep only the part-day aggregates still in use
+        self._pieces = used  # keep only the aggregates still in use
         return TeamCounts(
             members=members,
             windows=windows,
@@ -363,38 +375,71 @@ class TeamState:
         self._baseline = (day, members, value)
         return value
 
-    def _range(self, first: int, last: int, used: dict[tuple[int, int], _Tally] | None) -> _Tally:
-        """Aggregate of buckets first..last: whole days from the day cache, part days cached."""
+    def _range(self, first: int, last: int, used: _Pieces | None) -> _Tally:
+        """Aggregate of buckets first..last from at most three cached pieces: the part of the
+        first day, the whole days in between (one block), the part of the last day.
+
+        `used` collects the pieces an export read needs, so they stay cached for the next read;
+        without it (the baseline's samples), whole days are merged one by one.
+        """
         per_day = self._per_day
+        first_day, last_day = first // per_day, last // per_day
         total = _Tally()
-        day = first // per_day
-        while day * per_day <= last:
-            day_first = day * per_day
-            day_last = day_first + per_day - 1
-            lo, hi = max(first, day_first), min(last, day_last)
-            if lo == day_first and hi == day_last:
-                total.add(self._day(day))
-            else:
-                total.add(self._piece(lo, hi, used))
-            day += 1
+        if first_day == last_day:
+            total.add(self._span(first, last, used))
+            return total
+        total.add(self._span(first, (first_day + 1) * per_day - 1, used))
+        if last_day - first_day > 1:
+            total.add(self._block(first_day + 1, last_day - 1, used))
+        total.add(self._span(last_day * per_day, last, used))
         return total
 
-    def _day(self, day: int) -> _Tally:
-        tally = self._days.get(day)
-        if tally is None:
-            tally = self._days[day] = self._aggregate(
-                day * self._per_day, (day + 1) * self._per_day - 1
-            )
-        return tally
+    def _span(self, first: int, last: int, used: _Pieces | None) -> _Tally:
+        """Buckets first..last of one day."""
+        day = first // self._per_day
+        if first == day * self._per_day and last == first + self._per_day - 1:
+            return self._day(day)
+        return self._cached(first, last, used, lambda: self._aggregate(first, last))
 
-    def _piece(self, first: int, last: int, used: dict[tuple[int, int], _Tally] | None) -> _Tally:
+    def _block(self, first_day: int, last_day: int, used: _Pieces | None) -> _Tally:
+        """Whole days first_day..last_day."""
+
+        def merge() -> _Tally:
+            tally = _Tally()
+            for day in range(first_day, last_day + 1):
+                tally.add(self._day(day))
+            return tally
+
+        if used is None or first_day == last_day:
+            return merge() if first_day != last_day else self._day(first_day)
+        per_day = self._per_day
+        return self._cached(first_day * per_day, (last_day + 1) * per_day - 1, used, merge)
+
+    def _cached(
+        self, first: int, last: int, used: _Pieces | None, compute: Callable[[], _Tally]
+    ) -> _Tally:
         key = (first, last)
-        tally = self._pieces.get(key)
-        if tally is None:
-            tally = self._aggregate(first, last)
+        per_day = self._per_day
+        changes = self._changes
+        stamp = tuple(changes.get(d, 0) for d in range(first // per_day, last // per_day + 1))
+        cached = used.get(key) if used is not None else None
+        if cached is None or cached[0] != stamp:
+            cached = self._pieces.get(key)
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, compute())
         if used is not None:
-            used[key] = tally
-        return tally
+            used[key] = cached
+        return cached[1]
+
+    def _day(self, day: int) -> _Tally:
+        stamp = self._changes.get(day, 0)
+        if stamp == 0:
+            return _EMPTY_TALLY  # nothing ever landed in that day
+        cached = self._days.get(day)
+        if cached is None or cached[0] != stamp:
+            first = day * self._per_day
+            cached = self._days[day] = (stamp, self._aggregate(first, first + self._per_day - 1))
+        return cached[1]
 
     def _aggregate(self, first: int, last: int) -> _Tally:
         buckets = self._buckets

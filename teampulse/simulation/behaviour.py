@@ -48,7 +48,7 @@ class Profile:
 
 
 _ENGAGED = Profile(
-    rates={"learning": 3.0, "post": 1.0, "reply": 2.5, "react": 2.0, "initiative": 2.0},
+    rates={"learning": 0.5, "post": 0.4, "reply": 0.8, "react": 0.8, "initiative": 2.5},
     shared_channel_share=0.55,
     other_team_preference=0.85,
     adoption_reach=0.85,
@@ -57,9 +57,9 @@ _ENGAGED = Profile(
 )
 PROFILES: dict[Archetype, Profile] = {
     "engaged": _ENGAGED,
-    "declining": _ENGAGED,  # until its decline day; see DECLINED_FACTOR
+    "declining": _ENGAGED,  # until its decline day, then most members stop (see feed)
     "steady": Profile(
-        rates={"learning": 1.2, "post": 0.4, "reply": 0.8, "react": 0.8, "initiative": 1.0},
+        rates={"learning": 0.3, "post": 0.12, "reply": 0.25, "react": 0.3, "initiative": 0.9},
         shared_channel_share=0.3,
         other_team_preference=0.5,
         adoption_reach=0.55,
@@ -67,7 +67,7 @@ PROFILES: dict[Archetype, Profile] = {
         assessment_mean=0.74,
     ),
     "quiet": Profile(
-        rates={"learning": 0.3, "post": 0.06, "reply": 0.12, "react": 0.15, "initiative": 0.12},
+        rates={"learning": 0.25, "post": 0.05, "reply": 0.1, "react": 0.12, "initiative": 0.15},
         shared_channel_share=0.25,
         other_team_preference=0.5,
         adoption_reach=0.1,
@@ -75,7 +75,7 @@ PROFILES: dict[Archetype, Profile] = {
         assessment_mean=0.66,
     ),
     "silo": Profile(
-        rates={"learning": 1.0, "post": 1.0, "reply": 2.2, "react": 1.0, "initiative": 0.8},
+        rates={"learning": 0.6, "post": 0.5, "reply": 1.2, "react": 0.5, "initiative": 0.6},
         shared_channel_share=0.0,
         other_team_preference=0.0,
         adoption_reach=0.45,
@@ -83,7 +83,6 @@ PROFILES: dict[Archetype, Profile] = {
         assessment_mean=0.74,
     ),
 }
-DECLINED_FACTOR = 0.3  # a declining team keeps 30 % of its activity after its decline day
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,28 +108,40 @@ class InitiativePlan:
         return [*steps, ("learning.assessed", self.assessment)]
 
 
+# The initiatives of deploy/config/initiatives.yaml, with content that is evidence of each
+# ADKAR stage there: starting the kick-off = awareness, starting the path = desire,
+# completing the core content or passing the assessment = knowledge, practising = ability,
+# answering peers in the help channel (or practising in 3+ weeks) = reinforcement.
 INITIATIVE_PLANS: tuple[InitiativePlan, ...] = (
     InitiativePlan(
         initiative="digital-workplace",
-        kickoff="dw-kickoff",
-        core_path=("dw-core-1", "dw-core-2"),
-        assessment="dw-core-assessment",
-        practices=("dw-shared-documents", "dw-online-meetings", "dw-team-channels"),
-        channel="digital-workplace",
+        kickoff="dw-kickoff-video",
+        core_path=("dw-path-basics", "dw-path-core"),
+        assessment="dw-path-quiz",
+        practices=("co-authored-document", "chat-first-meeting", "shared-channel-decision"),
+        channel="digital-workplace-help",
     ),
     InitiativePlan(
         initiative="agile-ways-of-working",
-        kickoff="agile-kickoff",
-        core_path=("agile-core-1", "agile-core-2"),
-        assessment="agile-core-assessment",
-        practices=("agile-standup", "agile-retrospective", "agile-backlog-refinement"),
-        channel="agile-ways-of-working",
+        kickoff="agile-intro-talk",
+        core_path=("agile-course-foundations", "agile-course-scrum"),
+        assessment="agile-course-assessment",
+        practices=("retrospective", "daily-standup", "backlog-refinement", "sprint-review"),
+        channel="agile-community",
+    ),
+    InitiativePlan(
+        initiative="data-literacy",
+        kickoff="data-literacy-primer",
+        core_path=("data-literacy-foundations",),
+        assessment="data-literacy-certificate",
+        practices=("dashboard-in-review", "metric-defined"),
+        channel="data-questions",
     ),
 )
 
 # Everyday courses outside any initiative, with the platform that reports them.
 COURSES: tuple[tuple[str, str], ...] = (
-    ("course-data-literacy", "lms"),
+    ("course-spreadsheet-skills", "lms"),
     ("course-feedback-skills", "lxp"),
     ("course-security-basics", "lms"),
     ("course-writing-clearly", "lxp"),
@@ -219,7 +230,7 @@ class Behaviour:
         )  # fmt: skip
 
     def _study_seconds(self) -> int:
-        return self.rng.randint(300, 2400)
+        return self.rng.randint(300, 1800)
 
     # --- initiatives ------------------------------------------------------------------
     def _initiative(self, person: Person, at_ms: int) -> dict[str, Any]:

@@ -3,8 +3,9 @@ a target rate. Both yield canonical event dicts in `occurred_at` order.
 
 A history is drawn hour by hour: each team's expected number of activities in an hour is
 its members' activity times its archetype's rates, shaped by the hour of day and the day
-of the week (UTC), and reduced to DECLINED_FACTOR for a `declining` team from the
-organisation's decline day on. The count is drawn from a Poisson distribution.
+of the week (UTC), and reduced for a `declining` team from the
+organisation's decline day on: then only its persisting members (about 30 %) act. The count
+is drawn from a Poisson distribution.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from typing import Any, TypeVar
 
 from teampulse.simulation.behaviour import (
     ACTIVITIES,
-    DECLINED_FACTOR,
     PROFILES,
     Activity,
     Behaviour,
@@ -50,21 +50,31 @@ class _TeamPlan:
     activity_weights: tuple[float, ...]  # per ACTIVITIES
 
 
-def _plans(org: Organisation) -> list[_TeamPlan]:
+def _plan(team: Team, people: list[Person], activity: list[float]) -> _TeamPlan:
+    profile = PROFILES[team.archetype]
+    weights = tuple(profile.rates[a] for a in ACTIVITIES)
+    return _TeamPlan(
+        team=team,
+        people=tuple(people),
+        cumulative_activity=tuple(itertools.accumulate(activity)),
+        daily_rate=sum(activity) * sum(weights),
+        activity_weights=weights,
+    )
+
+
+def _plans(org: Organisation) -> list[tuple[_TeamPlan, _TeamPlan]]:
+    """Per team: how it behaves normally, and after its decline (the same unless the team is
+    `declining`)."""
     plans = []
     for team in org.teams:
-        people = tuple(p for p in org.people if p.team == team.name and p.participates)
-        profile = PROFILES[team.archetype]
-        weights = tuple(profile.rates[a] for a in ACTIVITIES)
-        plans.append(
-            _TeamPlan(
-                team=team,
-                people=people,
-                cumulative_activity=tuple(itertools.accumulate(p.activity for p in people)),
-                daily_rate=sum(p.activity for p in people) * sum(weights),
-                activity_weights=weights,
-            )
-        )
+        people = [p for p in org.people if p.team == team.name and p.participates]
+        normal = _plan(team, people, [p.activity for p in people])
+        if team.archetype == "declining":
+            persisting = [p for p in people if p.persists]
+            declined = _plan(team, persisting, [p.activity for p in persisting])
+        else:
+            declined = normal
+        plans.append((normal, declined))
     return plans
 
 
@@ -84,12 +94,11 @@ def generate_events(
         rhythm = _rhythm(hour) * (high - low) / HOUR_S * rate_scale
         low_ms, high_ms = math.ceil(low * 1000), math.ceil(high * 1000)
         drawn: list[tuple[int, int, Person, Activity]] = []
-        for plan in plans:
+        for normal, declined in plans:
+            plan = declined if low >= decline_at else normal
             if not plan.people:
                 continue
-            declined = plan.team.archetype == "declining" and low >= decline_at
-            expected = plan.daily_rate * rhythm * (DECLINED_FACTOR if declined else 1.0)
-            for _ in range(_poisson(rng, expected)):
+            for _ in range(_poisson(rng, plan.daily_rate * rhythm)):
                 person = _pick(rng, plan.people, plan.cumulative_activity)
                 activity = rng.choices(ACTIVITIES, plan.activity_weights)[0]
                 drawn.append((rng.randrange(low_ms, high_ms), len(drawn), person, activity))
@@ -116,14 +125,11 @@ def live_events(
     still ahead."""
     rng = random.Random(f"{seed}:live")
     behaviour = Behaviour(org, rng)
-    plans = [plan for plan in _plans(org) if plan.people]
     declined = history_start is None or start >= history_start + org.decline_day * DAY_S
-    team_weights = [
-        plan.daily_rate
-        * (DECLINED_FACTOR if declined and plan.team.archetype == "declining" else 1.0)
-        for plan in plans
-    ]
-    cumulative_teams = tuple(itertools.accumulate(team_weights))
+    plans = [pair[1] if declined else pair[0] for pair in _plans(org)]
+    plans = [plan for plan in plans if plan.people]
+    cumulative_teams = tuple(itertools.accumulate(plan.daily_rate for plan in plans))
+    indices: Iterator[int]
     if math.isinf(seconds):  # an endless feed: the consumer paces itself by occurred_at
         slot, indices = 1.0 / events_per_second, itertools.count()
     else:

@@ -4,9 +4,10 @@ Each team gets an archetype that drives how its members behave in the simulated 
 (`teampulse.simulation.feed`), so the demo and the tests can point at a team and say what
 its gauges should look like: an `engaged` team learns, posts and answers other teams; a
 `quiet` team barely shows up; a `silo` team talks only to itself; a `declining` team is
-engaged until `decline_day`, then its activity falls by about 70 %; a `steady` team is
-average. A few teams are smaller than the minimum group size, to exercise privacy
-suppression, and a few people are inactive, to exercise team sizes.
+engaged until `decline_day`, then its activity falls by about 70 % (seven in ten members
+stop, the others carry on); a `steady` team is average. A few teams are smaller than the
+minimum group size, to exercise privacy suppression, and a few people are inactive, to
+exercise team sizes.
 
 Pure and seeded: the same arguments give the same organisation.
 """
@@ -32,6 +33,7 @@ ARCHETYPE_SHARES: dict[Archetype, float] = {
 SMALL_TEAM_SIZES = (3, 4)  # below the default minimum group size of 5
 SMALL_TEAMS_PER_TEAM = 1 / 8  # 3 small teams in 24
 INACTIVE_SHARE = 0.02  # people on leave or gone, still in the roster
+PERSISTING_SHARE = 0.3  # members of a declining team who still show up after its decline
 MIN_TEAM_SIZE = 5  # every team that is not deliberately small has at least this many
 DEFAULT_DECLINE_DAY = 21.0
 
@@ -70,6 +72,7 @@ class Person:
     active: bool
     activity: float  # relative activity within the team (some people contribute more)
     participates: bool  # False: on the roster but never shows up in the feed
+    persists: bool  # in a `declining` team: still shows up after the decline day
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +155,10 @@ def build_organisation(
         name = f"{department}-{team_words[position]}"
         archetype = archetypes[index]
         members = []
-        for _ in range(sizes[index]):
+        size = sizes[index]
+        # Exactly this many persist (a draw per person would make the decline a lottery).
+        persisting = set(rng.sample(range(size), max(1, round(size * PERSISTING_SHARE))))
+        for position_in_team in range(size):
             person_id = (
                 f"{rng.choice(FIRST_NAMES)}.{rng.choice(LAST_NAMES)}.{next_person}@example.com"
             )
@@ -165,6 +171,7 @@ def build_organisation(
                     active=True,
                     activity=rng.lognormvariate(0.0, 0.6),
                     participates=rng.random() < _PARTICIPATING_SHARE[archetype],
+                    persists=position_in_team in persisting,
                 )
             )
         teams_out.append(Team(name, department, division, archetype, tuple(members)))
@@ -221,6 +228,8 @@ def _mark_inactive(rng: random.Random, people: list[Person], teams: list[Team]) 
         person = out[index]
         if active_size[person.team] > MIN_TEAM_SIZE:
             active_size[person.team] -= 1
-            out[index] = Person(person.person, person.team, False, person.activity, False)
+            out[index] = Person(
+                person.person, person.team, False, person.activity, False, person.persists
+            )
             wanted -= 1
     return out

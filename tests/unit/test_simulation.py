@@ -16,9 +16,13 @@ from teampulse.contract.event import EVENT_TYPES, Event
 from teampulse.contract.events import EventValidator
 from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.rejections import Rejection
-from teampulse.settings import Settings
+from teampulse.gauges.adoption import evidence_ranks
+from teampulse.gauges.config import load_gauge_config
+from teampulse.settings import load_settings
 from teampulse.simulation import (
     ARCHETYPES,
+    INITIATIVE_PLANS,
+    InitiativePlan,
     Organisation,
     build_organisation,
     generate_events,
@@ -63,7 +67,7 @@ def test_organisation_has_the_requested_shape(org: Organisation) -> None:
 
 
 def test_every_department_sits_in_exactly_one_division(org: Organisation) -> None:
-    divisions_of = {team.department: set() for team in org.teams}
+    divisions_of: dict[str, set[str]] = {team.department: set() for team in org.teams}
     for team in org.teams:
         divisions_of[team.department].add(team.division)
     assert all(len(divisions) == 1 for divisions in divisions_of.values())
@@ -172,14 +176,14 @@ def test_events_carry_their_type_specific_fields(history: list[dict[str, Any]]) 
 
 
 def test_every_event_passes_the_canonical_validator(history: list[dict[str, Any]]) -> None:
-    validator = EventValidator(Settings(), Pseudonymiser("test-secret"))
+    validator = EventValidator(load_settings(), Pseudonymiser("test-secret"))
     now = START + HISTORY_DAYS * DAY
     results = [validator.parse(orjson.dumps(event), now) for event in history]
     assert [r for r in results if not isinstance(r, Event)] == []
 
 
 def test_every_live_event_passes_the_canonical_validator(org: Organisation) -> None:
-    validator = EventValidator(Settings(), Pseudonymiser("test-secret"))
+    validator = EventValidator(load_settings(), Pseudonymiser("test-secret"))
     events = live_events(org, START, seconds=60, events_per_second=50, seed=SEED)
     results = [validator.parse(orjson.dumps(event), START + 60) for event in events]
     assert [r for r in results if not isinstance(r, Event)] == []
@@ -337,44 +341,73 @@ def test_team_channels_are_used_only_by_their_team(
 # --- initiatives --------------------------------------------------------------------------
 
 
-def stage_evidence_share(
-    org: Organisation, history: list[dict[str, Any]], team_of: dict[str, str], archetype: str
-) -> float:
-    """Share of active members of the archetype's teams who practised digital-workplace."""
-    teams = {team.name for team in org.teams_of(archetype)}  # type: ignore[arg-type]
-    practised = {
-        e["actor"]
-        for e in history
-        if e["type"] == "adoption.practiced" and e["initiative"] == "digital-workplace"
-    }
-    members = [p.person for p in org.people if p.team in teams and p.active]
-    return sum(person in practised for person in members) / len(members)
+@pytest.fixture(scope="module")
+def highest_evidence(history: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    """(raw actor, initiative) -> highest stage rank (awareness 1 .. reinforcement 5) any
+    single event proves, by the product's own evidence rules and deploy/config."""
+    config = load_gauge_config(load_settings())
+    validator = EventValidator(load_settings(), Pseudonymiser("test-secret"))
+    highest: dict[tuple[str, str], int] = {}
+    for raw in history:
+        event = validator.validate(raw, START + HISTORY_DAYS * DAY)
+        assert isinstance(event, Event)
+        for initiative in config.initiatives:
+            for rank in evidence_ranks(event, initiative):
+                key = (raw["actor"], initiative.id)
+                highest[key] = max(highest.get(key, 0), rank)
+    return highest
 
 
-def test_engaged_teams_adopt_and_quiet_teams_stall(
-    org: Organisation, history: list[dict[str, Any]], team_of: dict[str, str]
+def test_the_plans_are_the_configured_initiatives() -> None:
+    configured = [initiative.id for initiative in load_gauge_config(load_settings()).initiatives]
+    assert [plan.initiative for plan in INITIATIVE_PLANS] == configured
+
+
+def test_every_stage_of_every_initiative_has_evidence_in_the_history(
+    highest_evidence: dict[tuple[str, str], int],
 ) -> None:
-    assert stage_evidence_share(org, history, team_of, "engaged") > 0.5
-    assert stage_evidence_share(org, history, team_of, "quiet") < 0.1
+    for plan in INITIATIVE_PLANS:
+        reached = {rank for (_, initiative), rank in highest_evidence.items()
+                   if initiative == plan.initiative}  # fmt: skip
+        assert reached == {1, 2, 3, 4, 5}, plan.initiative
+
+
+def adopted_share(
+    org: Organisation, highest: dict[tuple[str, str], int], archetype: str, initiative: str
+) -> float:
+    """Share of the active members of an archetype's teams at ability (4) or beyond."""
+    teams = {team.name for team in org.teams_of(archetype)}  # type: ignore[arg-type]
+    members = [p.person for p in org.people if p.team in teams and p.active]
+    return sum(highest.get((person, initiative), 0) >= 4 for person in members) / len(members)
+
+
+@pytest.mark.parametrize("initiative", [plan.initiative for plan in INITIATIVE_PLANS])
+def test_engaged_teams_adopt_and_quiet_teams_stall(
+    org: Organisation, highest_evidence: dict[tuple[str, str], int], initiative: str
+) -> None:
+    assert adopted_share(org, highest_evidence, "engaged", initiative) > 0.4
+    assert adopted_share(org, highest_evidence, "quiet", initiative) < 0.1
 
 
 def test_initiative_content_is_tagged_with_its_initiative(history: list[dict[str, Any]]) -> None:
-    contents = Counter((e["content"], e.get("initiative")) for e in history if "content" in e)
+    owner = {
+        content: plan.initiative
+        for plan in INITIATIVE_PLANS
+        for content in (plan.kickoff, *plan.core_path, plan.assessment)
+    }
+    contents = {(e["content"], e.get("initiative")) for e in history if "content" in e}
+    assert {content for content, _ in contents} >= set(owner)
     for content, initiative in contents:
-        if content.startswith("dw-"):
-            assert initiative == "digital-workplace"
-        elif content.startswith("agile-"):
-            assert initiative == "agile-ways-of-working"
-        else:
-            assert initiative is None
-    kickoffs = {content for content, _ in contents if content.endswith("kickoff")}
-    assert kickoffs == {"dw-kickoff", "agile-kickoff"}
+        assert initiative == owner.get(content), content
 
 
-def test_initiative_channels_carry_their_initiative(history: list[dict[str, Any]]) -> None:
-    in_channel = [e for e in history if e.get("channel") == "digital-workplace"]
-    assert len(in_channel) > 50
-    assert all(e["initiative"] == "digital-workplace" for e in in_channel)
+@pytest.mark.parametrize("plan", INITIATIVE_PLANS, ids=lambda plan: plan.initiative)
+def test_initiative_channels_carry_their_initiative(
+    history: list[dict[str, Any]], plan: InitiativePlan
+) -> None:
+    in_channel = [e for e in history if e.get("channel") == plan.channel]
+    assert len(in_channel) > 20
+    assert all(e["initiative"] == plan.initiative for e in in_channel)
     assert any(e["type"] == "discussion.replied" for e in in_channel)
 
 
@@ -415,10 +448,17 @@ def clean_week(org: Organisation) -> list[dict[str, Any]]:
     return list(generate_events(org, START, START + 7 * DAY, SEED))
 
 
+def only_events(records: list[bytes | dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records, which must all be event dicts (no malformed bytes were asked for)."""
+    events = [record for record in records if isinstance(record, dict)]
+    assert len(events) == len(records)
+    return events
+
+
 def test_duplicates_are_exact_copies_following_their_original(
     clean_week: list[dict[str, Any]],
 ) -> None:
-    faulty = list(inject_faults(clean_week, SEED, duplicate_rate=0.05, malformed_rate=0.0))
+    faulty = only_events(list(inject_faults(clean_week, SEED, 0.05, malformed_rate=0.0)))
     extra = len(faulty) - len(clean_week)
     assert 0.04 * len(clean_week) < extra < 0.06 * len(clean_week)
     for before, after in itertools.pairwise(faulty):
@@ -436,7 +476,7 @@ def test_malformed_records_are_extra_and_each_kind_is_broken(
     broken = [r for r in faulty if not (isinstance(r, dict) and r["id"] in good_ids)]
     assert kept == clean_week
     assert len(broken) > 50
-    kinds = Counter()
+    kinds: Counter[str] = Counter()
     for record in broken:
         if isinstance(record, bytes):
             with pytest.raises(orjson.JSONDecodeError):
@@ -452,25 +492,31 @@ def test_malformed_records_are_extra_and_each_kind_is_broken(
     assert set(kinds) == {"not_json", "missing_actor", "unknown_type", "bad_timestamp"}
 
 
-def test_late_events_arrive_just_when_the_feed_has_moved_on_by_the_delay(
+def test_late_events_arrive_once_the_feed_has_moved_on_by_the_delay(
     clean_week: list[dict[str, Any]],
 ) -> None:
     delay = 3 * DAY
-    faulty = list(
-        inject_faults(clean_week, SEED, duplicate_rate=0.0, malformed_rate=0.0, late_rate=0.05,
-                      late_by_s=delay)
-    )  # fmt: skip
-    assert sorted(e["id"] for e in faulty) == sorted(e["id"] for e in clean_week)
+    # A last event far ahead makes the feed move past every held event's due time, so none
+    # is left for the final flush (which sends what is still held, whenever it is due).
+    sentinel = {**clean_week[-1], "id": "sentinel", "occurred_at": "2026-03-01T00:00:00.000Z"}
+    faulty = only_events(list(
+        inject_faults([*clean_week, sentinel], SEED, duplicate_rate=0.0, malformed_rate=0.0,
+                      late_rate=0.05, late_by_s=delay)
+    ))  # fmt: skip
+    assert sorted(e["id"] for e in faulty) == sorted(e["id"] for e in [*clean_week, sentinel])
+    assert faulty[-1]["id"] == "sentinel"
     times = [epoch(event) for event in faulty]
-    newest = 0.0
+    newest_before = list(itertools.accumulate([0.0, *times[:-1]], max))
     late = 0
-    for index, at in enumerate(times):
-        if at < newest:  # out of order: a held-back event
-            late += 1
-            following = [t for t in times[index + 1 :] if t >= newest]
-            assert newest < at + delay  # not held longer than needed
-            assert not following or following[0] >= at + delay  # nor released too early
-        newest = max(newest, at)
+    for index, (at, before) in enumerate(zip(times, newest_before, strict=True)):
+        if at >= before:
+            continue
+        late += 1  # overtaken: it was held back
+        assert before < at + delay  # not held longer than needed
+        # Nor sent too early: up to the first record at or past its due time, everything
+        # sent after it was due as well (other held-back events, released together).
+        due_index = next(i for i in range(index + 1, len(times)) if times[i] >= at + delay)
+        assert all(t + delay <= times[due_index] for t in times[index + 1 : due_index])
     assert 0.04 * len(clean_week) < late < 0.06 * len(clean_week)
 
 
@@ -483,11 +529,11 @@ def test_faults_are_deterministic(clean_week: list[dict[str, Any]]) -> None:
 def test_the_validator_rejects_every_malformed_record_with_its_reason(
     clean_week: list[dict[str, Any]],
 ) -> None:
-    validator = EventValidator(Settings(), Pseudonymiser("test-secret"))
+    validator = EventValidator(load_settings(), Pseudonymiser("test-secret"))
     good_ids = {e["id"] for e in clean_week}
     faulty = inject_faults(clean_week, SEED, duplicate_rate=0.0, malformed_rate=0.02)
     broken = [r for r in faulty if not (isinstance(r, dict) and r["id"] in good_ids)]
-    reasons = Counter()
+    reasons: Counter[str] = Counter()
     for record in broken:
         raw = record if isinstance(record, bytes) else orjson.dumps(record)
         result = validator.parse(raw, START + 7 * DAY)

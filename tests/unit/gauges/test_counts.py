@@ -47,7 +47,7 @@ def test_empty_counts_have_every_window_and_initiative() -> None:
     config = GaugeConfig(
         initiatives=(
             InitiativeConfig(
-                id="agile", stages={"awareness": (EvidenceMatcher(type="learning.started"),)}
+                id="agile", stages={"awareness": (EvidenceMatcher(type=("learning.started",)),)}
             ),
         )
     )

@@ -19,7 +19,7 @@ from teampulse.gauges.snapshot import (
 
 AS_OF = 1_772_409_600.0
 AGILE = InitiativeConfig(
-    id="agile", stages={"ability": (EvidenceMatcher(type="adoption.practiced"),)}
+    id="agile", stages={"ability": (EvidenceMatcher(type=("adoption.practiced",)),)}
 )
 CONFIG = GaugeConfig(initiatives=(AGILE,))
 WEEK_S = 7 * 86_400

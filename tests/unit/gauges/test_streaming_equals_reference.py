@@ -51,7 +51,7 @@ INITIATIVE = InitiativeConfig(
 # Small windows and a short baseline, so a few days of history exercise every rule,
 # including bucket expiry (retention = 4 days + 6 h of lateness).
 CONFIG = GaugeConfig(
-    windows={"6h": 6 * 3600, "1d": 86400, "2d": 2 * 86400},
+    windows={"6h": 6 * 3600, "1d": 86400, "3d": 3 * 86400},
     bucket_s=3600,
     lateness_s=6 * 3600,
     min_group_size=2,
@@ -90,7 +90,7 @@ def histories(draw: st.DrawFn) -> History:
         for i, p in enumerate(people)
         for team in [draw(st.sampled_from(TEAMS))]
     ]
-    span_h = draw(st.sampled_from([6, 30, 80, 130]))  # up to ~5.4 days of event time
+    span_h = draw(st.sampled_from([6, 30, 80, 130, 160]))  # up to ~6.7 days of event time
     n = draw(st.integers(1, 45))
     rng = random.Random(draw(st.integers(0, 2**32)))
     events: list[tuple[float, Event]] = []  # (arrival key, event)

@@ -168,13 +168,17 @@ def test_facts_for_expired_buckets_are_ignored() -> None:
 
 def test_state_is_bounded_by_the_retention() -> None:
     team = TeamState("alpha", CONFIG)
-    for hour in range(60 * 24):  # 60 days, one event an hour
+    for hour in range(60 * 24):  # 60 days, one event an hour, read every 6 hours
         team.apply_event(event(f"e{hour}", hour * HOUR))
+        if hour % 6 == 0:
+            team.counts(T0 + hour * HOUR, members=5)
 
     # 37 days (28 d window + 7 d baseline reach + 2 d lateness) behind the watermark, which
     # sits at the start of the current hour, plus the current hour.
     assert len(team._buckets) == 37 * 24 + 1
     assert len(team._seen) == 48 + 1  # ids of the last 48 h only: older repeats are late
+    assert len(team._changes) == 38  # the days those hours touch, no older
+    assert len(team._days) <= 38
 
 
 def test_counts_read_twice_with_an_event_between_see_the_event() -> None:

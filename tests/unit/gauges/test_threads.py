@@ -6,7 +6,13 @@ import orjson
 
 from teampulse.contract.event import Event
 from teampulse.gauges.config import GaugeConfig
-from teampulse.gauges.threads import ReplyLink, ThreadBook, ThreadSummary, fact_from_wire
+from teampulse.gauges.threads import (
+    ReplyLink,
+    ThreadBook,
+    ThreadFact,
+    ThreadSummary,
+    fact_from_wire,
+)
 
 T0 = 1_772_409_600.0  # 2026-03-02T00:00:00Z
 CONFIG = GaugeConfig()
@@ -177,7 +183,7 @@ def test_a_reply_keeps_its_thread_alive() -> None:
 
 
 def test_facts_survive_the_wire() -> None:
-    facts = [
+    facts: list[ThreadFact] = [
         summary("alpha", 0, 2, 1, 600, 3),
         summary("beta", 60, 0, 0, None, 4, root="p9", current=False),
         link("beta", "r1", "beta", "alpha", 900),
