@@ -8,10 +8,16 @@ from dataclasses import dataclass
 import faust
 from faust.types import TopicT
 
+from teampulse.gauges.config import load_gauge_config
 from teampulse.settings import Settings
 
-# A state log must outlive the longest window plus lateness, or a restore loses buckets.
+# A state log must outlive what the gauges keep (the longest window, the baseline's reach and
+# the lateness: GaugeConfig.retention_s), or a restore loses buckets.
 STATE_LOG_MARGIN = dt.timedelta(days=7)
+
+
+def state_log_retention(settings: Settings) -> dt.timedelta:
+    return dt.timedelta(seconds=load_gauge_config(settings).retention_s) + STATE_LOG_MARGIN
 
 
 @dataclass(frozen=True)
@@ -60,10 +66,7 @@ def build_app(settings: Settings) -> faust.App:
 
 def declare_topics(app: faust.App, settings: Settings) -> Topics:
     partitions = settings.topic_partitions
-    state_retention = (
-        dt.timedelta(seconds=max(settings.window_seconds.values()) + settings.lateness_s)
-        + STATE_LOG_MARGIN
-    )
+    state_retention = state_log_retention(settings)
 
     def topic(name: str, **options: object) -> TopicT:
         return app.topic(settings.topic(name), internal=True, **options)  # type: ignore[arg-type]

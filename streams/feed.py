@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 
 import orjson
@@ -61,24 +62,28 @@ async def backfill(
 
 async def live(
     sender: KafkaSender, settings: Settings, org: Organisation, seconds: float, rate: float,
-    seed: int, faults: bool,
+    seed: int, faults: bool, history_start: float,
 ) -> int:
-    """Send `rate` events per second, stamped with the wall clock, for `seconds` (<0: forever)."""
+    """Send `rate` events per second for `seconds` (<0: forever), each when its occurred_at
+    comes up. One endless generator keeps threads and journeys going, so live replies answer
+    earlier posts and people carry on through the initiatives from where the history left."""
     topic = settings.topic("events")
-    sent = 0
     started = time.time()
-    tick = 0
-    while seconds < 0 or time.time() - started < seconds:
-        second_start = time.time()
-        events = live_events(org, second_start, 1.0, rate, seed + tick)
-        stream = inject_faults(events, seed + tick) if faults else events
-        for item in stream:
-            key, value = _record(item)
-            await sender.send(topic, key, value)
-            sent += 1
-        await sender.flush()
-        tick += 1
-        await asyncio.sleep(max(0.0, 1.0 - (time.time() - second_start)))
+    events = live_events(org, started, math.inf, rate, seed, history_start=history_start)
+    stream = inject_faults(events, seed) if faults else events
+    sent = 0
+    for item in stream:
+        key, value = _record(item)
+        await sender.send(topic, key, value)
+        sent += 1
+        if sent % max(1, int(rate)) == 0:  # about once a second: flush, then keep pace
+            await sender.flush()
+            ahead = started + sent / rate - time.time()
+            if ahead > 0:
+                await asyncio.sleep(ahead)
+            if 0 <= seconds < time.time() - started:
+                break
+    await sender.flush()
     return sent
 
 
@@ -96,5 +101,6 @@ async def run_simulation(
             sent = await backfill(sender, settings, org, now - days * DAY_S, now, seed, faults)
             log.info("history: %d records of %.0f days sent", sent, days)
         if live_seconds:
-            sent = await live(sender, settings, org, live_seconds, rate, seed, faults)
+            sent = await live(sender, settings, org, live_seconds, rate, seed, faults,
+                              history_start=now - days * DAY_S)
             log.info("live: %d records sent", sent)

@@ -42,7 +42,9 @@ class KafkaSender:
         if len(self._pending) >= IN_FLIGHT:
             await self.flush()
 
-    async def send_all(self, topic: str, records: Iterable[tuple[bytes | None, bytes | None]]) -> int:
+    async def send_all(
+        self, topic: str, records: Iterable[tuple[bytes | None, bytes | None]]
+    ) -> int:
         sent = 0
         for key, value in records:
             await self.send(topic, key, value)

@@ -16,6 +16,7 @@ from teampulse.gauges.counts import TeamCounts
 from teampulse.gauges.team_state import TeamState
 from teampulse.gauges.threads import ThreadBook, ThreadFact, fact_from_wire
 
+THREAD_EXPIRY_EVERY_S = 3600.0
 EVENT_OP = b'{"e":'
 FACT_OP = b'{"f":'
 
@@ -63,15 +64,26 @@ class TeamPartition:
 class ThreadPartition:
     config: GaugeConfig
     book: ThreadBook = field(init=False)
+    _latest: float = float("-inf")  # latest event time seen: the clock of thread expiry
+    _next_expiry: float = float("-inf")
 
     def __post_init__(self) -> None:
         self.book = ThreadBook(self.config)
+
+    def expire_threads(self, occurred_at: float) -> None:
+        """Drop idle threads once per event-time hour (the book's expiry is a full scan)."""
+        self._latest = max(self._latest, occurred_at)
+        if self._latest >= self._next_expiry:
+            self.book.expire(self._latest)
+            self._next_expiry = self._latest + THREAD_EXPIRY_EVERY_S
 
     def replay(self, record: bytes) -> None:
         # Facts re-emitted by a replay were already delivered before the log was written,
         # or their input record is delivered again (it was not committed) and re-emits them.
         for wire in orjson.loads(record):
-            self.book.apply(Event.from_wire(wire))
+            event = Event.from_wire(wire)
+            self.expire_threads(event.occurred_at)
+            self.book.apply(event)
 
 
 @dataclass

@@ -78,7 +78,9 @@ class RosterReader:
             log.info("roster topic %s not found yet; waiting for it", self._topic)
             await asyncio.sleep(METADATA_RETRY_S)
 
-    def _apply(self, key: bytes | None, value: bytes | None, tp: TopicPartition, offset: int) -> None:
+    def _apply(
+        self, key: bytes | None, value: bytes | None, tp: TopicPartition, offset: int
+    ) -> None:
         parsed = parse_roster_record(key, value, self._pseudonymiser)
         if isinstance(parsed, RosterEntry):
             self.roster.apply(parsed)

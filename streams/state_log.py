@@ -89,9 +89,13 @@ class PartitionedState(Generic[State]):
         event = self._ready.get(partition)
         return event is not None and event.is_set()
 
-    def append(self, partition: int, ops: list[bytes]) -> None:
-        for record in frame_ops(ops):
-            self._log_topic.send_soon(value=record, partition=partition)
+    @property
+    def log_topic(self) -> TopicT:
+        return self._log_topic
+
+    @staticmethod
+    def frame(ops: list[bytes]) -> list[bytes]:
+        return frame_ops(ops)
 
     async def _restore(self, partition: int) -> None:
         topic = self._log_topic.get_topic_name()

@@ -8,12 +8,13 @@ be compacted, which only creation can set.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
-from streams.app import STATE_LOG_MARGIN
+from streams.app import state_log_retention
 from teampulse.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -23,10 +24,7 @@ CONNECT_ATTEMPTS = 30
 
 def topic_specs(settings: Settings) -> list[NewTopic]:
     partitions = settings.topic_partitions
-    state_retention_ms = int(
-        (max(settings.window_seconds.values()) + settings.lateness_s
-         + STATE_LOG_MARGIN.total_seconds()) * 1000
-    )
+    state_retention_ms = int(state_log_retention(settings).total_seconds() * 1000)
     compacted = {"cleanup.policy": "compact"}
     retained = {"retention.ms": str(state_retention_ms)}
     plain = ["events", "xapi", "deadletter", "by-team", "by-thread", "thread-facts"]
@@ -56,10 +54,8 @@ async def ensure_topics(settings: Settings) -> list[str]:
         existing = set(await admin.list_topics())
         missing = [spec for spec in topic_specs(settings) if spec.name not in existing]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another worker was first
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # another worker created them first
             log.info("created topics: %s", ", ".join(spec.name for spec in missing))
         return [spec.name for spec in missing]
     finally:

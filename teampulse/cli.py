@@ -9,15 +9,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from teampulse.settings import Settings
 
-class RecordKind(str, Enum):
+
+class RecordKind(StrEnum):
     events = "events"
     xapi = "xapi"
     roster = "roster"
@@ -71,10 +72,10 @@ def ingest(
 @cli.command()
 def produce(
     file: Annotated[
-        Optional[Path], typer.Argument(help="JSON array or NDJSON; '-' or none: stdin")
+        Path | None, typer.Argument(help="JSON array or NDJSON; '-' or none: stdin")
     ] = None,
     kind: Annotated[
-        Optional[RecordKind], typer.Option(help="Record kind; default: detect per record")
+        RecordKind | None, typer.Option(help="Record kind; default: detect per record")
     ] = None,
     fail_on_reject: Annotated[bool, typer.Option(help="Exit 1 if any record is rejected")] = False,
 ) -> None:
@@ -126,12 +127,12 @@ def simulate(
 @cli.command()
 def replay(
     file: Annotated[Path, typer.Argument(help="Canonical events, JSON array or NDJSON")],
-    roster: Annotated[Optional[Path], typer.Option(help="Roster records, JSON or NDJSON")] = None,
+    roster: Annotated[Path | None, typer.Option(help="Roster records, JSON or NDJSON")] = None,
     as_of: Annotated[
-        Optional[str], typer.Option(help="RFC 3339 instant; default: the latest event time")
+        str | None, typer.Option(help="RFC 3339 instant; default: the latest event time")
     ] = None,
     output: Annotated[
-        Optional[Path], typer.Option(help="Write JSON here instead of a table")
+        Path | None, typer.Option(help="Write JSON here instead of a table")
     ] = None,
 ) -> None:
     """Compute every gauge for a historical export with the reference model (no Kafka)."""
@@ -158,7 +159,7 @@ def topics() -> None:
 @cli.command()
 def demo(
     seconds: Annotated[
-        Optional[float], typer.Option(envvar="DEMO_SECONDS", help="Stop after N seconds")
+        float | None, typer.Option(envvar="DEMO_SECONDS", help="Stop after N seconds")
     ] = None,
 ) -> None:
     """Run the worker and a realistic simulated feed; print where to look."""

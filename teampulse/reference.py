@@ -35,7 +35,13 @@ from teampulse.gauges import formulas
 from teampulse.gauges.adoption import ABILITY, REINFORCEMENT, evidence_ranks, matchers_by_type
 from teampulse.gauges.config import EVIDENCE_STAGES, GaugeConfig, load_gauge_config
 from teampulse.gauges.counts import TeamCounts, WindowCounts
-from teampulse.gauges.eventtime import baseline_sample_ends, bucket_of, week_of, window_range
+from teampulse.gauges.eventtime import (
+    baseline_sample_ends,
+    bucket_of,
+    expired_before,
+    week_of,
+    window_range,
+)
 from teampulse.gauges.model import OrgSnapshot, ScopeSnapshot
 from teampulse.gauges.snapshot import engagement_score_of, org_snapshot
 from teampulse.settings import Settings
@@ -62,20 +68,31 @@ class Admission:
 def admit(events: Iterable[Event], roster: Roster, config: GaugeConfig) -> Admission:
     accepted: list[Event] = []
     outcomes: Counter[str] = Counter()
-    watermark: dict[str, float] = {}
+    watermark: dict[str, float] = {}  # latest accepted event time per team
+    stream_watermark: dict[tuple[str, str | None], float] = {}  # ... per team and input stream
     seen: dict[str, set[str]] = defaultdict(set)
     for event in events:
         team = team_of(event, roster)
         if event.team != team:
             event = event.with_team(team)
-        if team in watermark and event.occurred_at < watermark[team] - config.lateness_s:
+        stream = (team, event.origin)
+        if stream in stream_watermark and (
+            event.occurred_at < stream_watermark[stream] - config.lateness_s
+        ):
             outcomes["late"] += 1
+            continue
+        if team in watermark and bucket_of(event.occurred_at, config.bucket_s) < expired_before(
+            watermark[team], config.retention_s, config.bucket_s
+        ):
+            outcomes["late"] += 1  # older than anything the gauges keep
             continue
         if event.id in seen[team]:
             outcomes["duplicate"] += 1
             continue
         seen[team].add(event.id)
         watermark[team] = max(watermark.get(team, event.occurred_at), event.occurred_at)
+        stream_watermark[stream] = max(stream_watermark.get(stream, event.occurred_at),
+                                       event.occurred_at)
         accepted.append(event)
         outcomes["accepted"] += 1
     return Admission(accepted, outcomes)

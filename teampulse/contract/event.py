@@ -7,7 +7,7 @@ each stage parses it once with orjson and never re-validates it.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 LEARNING_TYPES = (
@@ -46,6 +46,9 @@ class Event:
     length: int | None = None
     # adoption
     practice: str | None = None
+    # Where the pipeline read the event ("topic:partition"): lateness is judged per input
+    # stream, so one partition consumed ahead of another does not make the other's late.
+    origin: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
         """Compact dict for orjson: fields that are None or empty are left out."""
@@ -58,4 +61,7 @@ class Event:
         return cls(**wire)
 
     def with_team(self, team: str) -> Event:
-        return Event(**{**{k: getattr(self, k) for k in self.__slots__}, "team": team})
+        return replace(self, team=team)
+
+    def with_origin(self, origin: str) -> Event:
+        return replace(self, origin=origin)

@@ -1,7 +1,9 @@
 """The event-time state of one team: hourly buckets, dedupe, lateness, expiry, adoption.
 
-Events arrive in any order. Each team keeps a watermark (the latest event time it accepted);
-an event older than `watermark - lateness` is late and not applied. Accepted events land in
+Events arrive in any order. Each team keeps a watermark per input stream (`Event.origin`,
+the latest event time it accepted from that stream) and an event older than its stream's
+`watermark - lateness` is late and not applied: a backfill read faster from one partition
+than from another does not make the other's events late. Accepted events land in
 the bucket of their event time; thread facts land in the bucket of the thread's start or of
 the reply. Buckets behind `watermark - retention` are dropped, and event ids are remembered
 only while a repeat of the event could still be on time, so state stays bounded.
@@ -187,7 +189,8 @@ class TeamState:
     def __init__(self, team: str, config: GaugeConfig) -> None:
         self.team = team
         self.config = config
-        self.watermark: float | None = None  # latest event time accepted
+        self.watermark: float | None = None  # latest event time accepted, any stream
+        self._stream_watermarks: dict[str | None, float] = {}
         self.version = 0  # grows with every change: a cheap "did anything happen?" check
         self._bucket_s = config.bucket_s
         self._per_day = config.buckets_per_day
@@ -209,11 +212,16 @@ class TeamState:
     # --- applying ---------------------------------------------------------------------------
     def apply_event(self, event: Event) -> Outcome:
         occurred_at = event.occurred_at
-        if is_late(occurred_at, self.watermark, self._lateness_s):
+        stream_watermark = self._stream_watermarks.get(event.origin)
+        if is_late(occurred_at, stream_watermark, self._lateness_s):
             return "late"
+        index = bucket_of(occurred_at, self._bucket_s)
+        if self.watermark is not None and index < expired_before(
+            self.watermark, self.config.retention_s, self._bucket_s
+        ):
+            return "late"  # behind the retention: its bucket is gone, it cannot count
         if event.id in self._seen:
             return "duplicate"
-        index = bucket_of(occurred_at, self._bucket_s)
         self._seen.add(event.id)
         ids = self._ids_by_bucket.get(index)
         if ids is None:
@@ -246,10 +254,12 @@ class TeamState:
                     bucket.assessments_passed += 1
         self._adoption.apply(event)
         self._touch(index)
+        if stream_watermark is None or occurred_at > stream_watermark:
+            self._stream_watermarks[event.origin] = occurred_at
         if self.watermark is None or occurred_at > self.watermark:
             self.watermark = occurred_at
-            if occurred_at >= self._next_expiry:
-                self.expire()
+        if self.watermark >= self._next_expiry:
+            self.expire()
         return "accepted"
 
     def apply_fact(self, fact: ThreadFact) -> None:
@@ -282,12 +292,14 @@ class TeamState:
         """Drop buckets behind the retention and ids behind the lateness horizon."""
         if self.watermark is None:
             return
-        ids_from = expired_before(self.watermark, self._lateness_s, self._bucket_s)
+        # An id is needed while a repeat could still be on time in the slowest stream.
+        slowest = min(self._stream_watermarks.values(), default=self.watermark)
+        kept_from = expired_before(self.watermark, self.config.retention_s, self._bucket_s)
+        ids_from = max(expired_before(slowest, self._lateness_s, self._bucket_s), kept_from)
         if ids_from > self._ids_from:
             self._ids_from = ids_from
             for index in [i for i in self._ids_by_bucket if i < ids_from]:
                 self._seen.difference_update(self._ids_by_bucket.pop(index))
-        kept_from = expired_before(self.watermark, self.config.retention_s, self._bucket_s)
         if kept_from > self._kept_from:
             self._kept_from = kept_from
             for index in [i for i in self._buckets if i < kept_from]:
@@ -298,7 +310,9 @@ class TeamState:
                 del self._changes[day]  # (a cache still holding it mismatches and recomputes)
             for day in [d for d in self._days if d < gone]:
                 del self._days[day]
-        # Nothing moves until the watermark reaches the next bucket boundary of either horizon.
+        # Nothing moves until a watermark reaches the next bucket boundary of either horizon
+        # (the slowest stream's for ids: checked against the overall watermark, it can only
+        # run early, never late).
         self._next_expiry = min(
             (self._ids_from + 1) * self._bucket_s + self._lateness_s,
             (self._kept_from + 1) * self._bucket_s + self.config.retention_s,

@@ -8,12 +8,11 @@ series is compared with the reference model.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import base64
+import datetime as dt
 import math
 import shutil
 import subprocess
-import tempfile
 import urllib.parse
 import urllib.request
 import uuid
@@ -23,8 +22,8 @@ import orjson
 import pytest
 import redis
 
-from teampulse.gauges.model import OrgSnapshot
 from streams.topic_admin import ensure_topics
+from teampulse.gauges.model import OrgSnapshot
 from teampulse.settings import Settings
 from tests.integration import scripted_week as week
 from tests.integration.expectations import (
@@ -36,7 +35,6 @@ from tests.integration.expectations import (
 from tests.integration.worker_harness import (
     WorkerProcess,
     free_port,
-    parse_metrics,
     produce,
     read_topic,
     wait_for,

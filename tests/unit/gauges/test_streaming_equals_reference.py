@@ -128,6 +128,8 @@ def histories(draw: st.DrawFn) -> History:
             source="test",
             team=team,
             tags=tags,
+            # input streams: lateness is judged per stream, so several make it per-stream
+            origin=rng.choice([None, "events:0", "events:1", "xapi:0"]),
             **fields,  # type: ignore[arg-type]
         )
         # Arrival: mostly in time order with jitter; some very late, some early.

@@ -61,6 +61,25 @@ def test_an_event_older_than_watermark_minus_lateness_is_late() -> None:
     assert team.watermark == T0 + 50 * HOUR  # older events never move it back
 
 
+def test_lateness_is_judged_per_input_stream() -> None:
+    """A backfill read from partition 0 far ahead of partition 1 leaves partition 1 on time."""
+    team = TeamState("alpha", CONFIG)
+    assert team.apply_event(event("a1", 20 * DAY, origin="events:0")) == "accepted"
+
+    assert team.apply_event(event("b1", 1 * DAY, origin="events:1")) == "accepted"
+    assert team.apply_event(event("a2", 1 * DAY, origin="events:0")) == "late"
+    assert team.apply_event(event("b2", 1 * DAY - 49 * HOUR, origin="events:1")) == "late"
+    assert team.watermark == T0 + 20 * DAY
+
+
+def test_a_stream_behind_the_retention_is_late_whatever_its_own_watermark() -> None:
+    team = TeamState("alpha", CONFIG)
+    team.apply_event(event("a1", 60 * DAY, origin="events:0"))
+
+    assert team.apply_event(event("b1", 60 * DAY - CONFIG.retention_s - HOUR,
+                                  origin="events:1")) == "late"  # fmt: skip
+
+
 def test_a_late_redelivery_is_late_not_duplicate() -> None:
     team = TeamState("alpha", CONFIG)
     team.apply_event(event("e1", 0))
