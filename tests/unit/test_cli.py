@@ -1,0 +1,51 @@
+"""The `teampulse` command line: every subcommand documents itself, and `replay` runs offline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from teampulse.cli import cli
+from tests.integration import scripted_week as week
+
+SUBCOMMANDS = ["worker", "ingest", "produce", "simulate", "replay", "topics", "demo"]
+
+
+@pytest.mark.parametrize("name", SUBCOMMANDS)
+def test_every_subcommand_has_help(name: str) -> None:
+    result = CliRunner().invoke(cli, [name, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_replay_computes_the_scripted_week_from_files(tmp_path: Path, monkeypatch) -> None:
+    events = tmp_path / "events.ndjson"
+    events.write_text("\n".join(json.dumps(e) for e in week.scripted_events()) + "\n")
+    roster = tmp_path / "roster.json"
+    roster.write_text(json.dumps(week.roster_records()))
+    output = tmp_path / "gauges.json"
+    result = CliRunner().invoke(cli, [
+        "replay", str(events), "--roster", str(roster), "--as-of", week.AS_OF,
+        "--output", str(output),
+    ])
+    assert result.exit_code == 0, result.output
+    gauges = json.loads(output.read_text())
+    assert gauges["teams"]["atlas"]["windowed"]["7d"]["participation_ratio"] == 1.0
+    assert gauges["teams"]["borealis"]["windowed"]["7d"]["participation_ratio"] == 0.4
+    assert "dune" not in gauges["teams"]
+
+
+def test_produce_refuses_a_missing_file_with_a_clear_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["produce", str(tmp_path / "nope.ndjson")])
+    assert result.exit_code == 2
+    assert "no such file" in result.output
+
+
+def test_an_invalid_setting_names_the_variable(monkeypatch) -> None:
+    monkeypatch.setenv("TEAMPULSE_CLOCK", "soon")
+    result = CliRunner().invoke(cli, ["topics"])
+    assert result.exit_code == 2
+    assert "TEAMPULSE_" in result.output or "clock" in result.output
