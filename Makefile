@@ -76,6 +76,8 @@ lint: venv
 	@"$(VENV)/bin/ruff" check .
 	@echo "[make] ruff format --check"
 	@"$(VENV)/bin/ruff" format --check .
+	@echo "[make] mypy"
+	@"$(VENV)/bin/mypy" teampulse streams sinks
 	@echo "[make] checking stack scripts and monitoring configs"
 	@for f in deploy/stack/*.sh .ci/run; do bash -n "$$f" || exit 1; done
 	@if command -v shellcheck >/dev/null 2>&1; then shellcheck -x deploy/stack/*.sh .ci/run; \

@@ -61,8 +61,7 @@ def counted(text: str) -> float:
     return sum(
         float(line.rsplit(" ", 1)[1])
         for line in text.splitlines()
-        if line.startswith("teampulse_events_total{")
-        and 'outcome="unassigned"' not in line
+        if line.startswith("teampulse_events_total{") and 'outcome="unassigned"' not in line
     )
 
 
@@ -88,8 +87,9 @@ async def send(bootstrap: str, topic: str, records: list[tuple[bytes | None, byt
 
 
 async def bare_read(bootstrap: str, topic: str, expected: int) -> float:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
+    )
     await consumer.start()
     try:
         partitions = await topic_partitions(consumer, topic)
@@ -108,7 +108,10 @@ async def bare_read(bootstrap: str, topic: str, expected: int) -> float:
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "teampulse.cli", "worker", "--loglevel", "warning"],
-        env={**os.environ, **env}, stdout=open(log, "wb"), stderr=subprocess.STDOUT, cwd=REPO,
+        env={**os.environ, **env},
+        stdout=open(log, "wb"),
+        stderr=subprocess.STDOUT,
+        cwd=REPO,
     )
 
 
@@ -122,7 +125,8 @@ def main() -> None:
 
     prefix = f"bench-{uuid.uuid4().hex[:6]}."
     env = {
-        "TEAMPULSE_TOPIC_PREFIX": prefix, "TEAMPULSE_APP_ID": prefix.rstrip("."),
+        "TEAMPULSE_TOPIC_PREFIX": prefix,
+        "TEAMPULSE_APP_ID": prefix.rstrip("."),
         "TEAMPULSE_REDIS_PREFIX": prefix.replace(".", ":"),
         "TEAMPULSE_WEB_PORT": str(args.web_port),
         "TEAMPULSE_DATA_DIR": tempfile.mkdtemp(prefix="teampulse-bench-"),
@@ -135,8 +139,18 @@ def main() -> None:
     org = build_organisation(seed=3, people=1000, teams=100, departments=10, divisions=3)
     roster = [(r["person"].encode(), orjson.dumps(r)) for r in org.roster_records()]
     roster += [
-        (p.encode(), orjson.dumps({"person": p, "team": PROBE_TEAM, "department": "bench",
-                                   "division": "bench", "active": True}))
+        (
+            p.encode(),
+            orjson.dumps(
+                {
+                    "person": p,
+                    "team": PROBE_TEAM,
+                    "department": "bench",
+                    "division": "bench",
+                    "active": True,
+                }
+            ),
+        )
         for p in PROBE_PEOPLE
     ]
     print(f"generating {args.events:,} events ...", flush=True)
@@ -170,15 +184,20 @@ def main() -> None:
                 raise SystemExit(f"worker exited; see {log}")
             time.sleep(0.25)
         pipeline_rate = (total - first_seen) / (done_at - first_at)
-        print(f"full pipeline:          {pipeline_rate:,.0f} events/s "
-              f"({pipeline_rate / bare_rate:.2f} x bare consumer)", flush=True)
+        print(
+            f"full pipeline:          {pipeline_rate:,.0f} events/s "
+            f"({pipeline_rate / bare_rate:.2f} x bare consumer)",
+            flush=True,
+        )
 
         latencies = asyncio.run(live_latency(settings, org, args.rate, args.seconds))
         latencies.sort()
         p50 = statistics.median(latencies)
         p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-        print(f"event-to-gauge at {args.rate:,.0f} events/s over {args.seconds:.0f} s: "
-              f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms ({len(latencies)} probes)")
+        print(
+            f"event-to-gauge at {args.rate:,.0f} events/s over {args.seconds:.0f} s: "
+            f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms ({len(latencies)} probes)"
+        )
         rss_kb = int(Path(f"/proc/{worker.pid}/status").read_text().split("VmRSS:")[1].split()[0])
         print(f"worker resident memory: {rss_kb / 1024:.0f} MiB")
     finally:
@@ -191,9 +210,13 @@ async def live_latency(settings: Settings, org, rate: float, seconds: float) -> 
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=5, acks=1)
     await producer.start()
     topic = settings.topic("events")
-    template = [orjson.loads(v) for _, v in
-                [(None, orjson.dumps(e)) for e in generate_events(
-                    org, time.time() - 3600, time.time(), seed=4, rate_scale=4.0)]][:5000]
+    template = [
+        orjson.loads(v)
+        for _, v in [
+            (None, orjson.dumps(e))
+            for e in generate_events(org, time.time() - 3600, time.time(), seed=4, rate_scale=4.0)
+        ]
+    ][:5000]
     latencies: list[float] = []
     probe_total = 0.0
     pending: list[tuple[float, float]] = []  # (sent at, learning seconds once visible)
@@ -211,9 +234,16 @@ async def live_latency(settings: Settings, org, rate: float, seconds: float) -> 
                 await producer.send(topic, value=orjson.dumps(event), key=event["id"].encode())
             if tick % 5 == 0:
                 probe_total += 1
-                probe = {"id": str(uuid.uuid4()), "type": "learning.completed",
-                         "occurred_at": stamp, "actor": PROBE_PEOPLE[tick % 5], "source": "bench",
-                         "team": PROBE_TEAM, "content": "probe", "duration_s": 1}
+                probe = {
+                    "id": str(uuid.uuid4()),
+                    "type": "learning.completed",
+                    "occurred_at": stamp,
+                    "actor": PROBE_PEOPLE[tick % 5],
+                    "source": "bench",
+                    "team": PROBE_TEAM,
+                    "content": "probe",
+                    "duration_s": 1,
+                }
                 await producer.send(topic, value=orjson.dumps(probe))
                 pending.append((time.perf_counter(), probe_total))
             while pending:

@@ -41,50 +41,93 @@ def canonical_corpus(count: int, rng: random.Random) -> list[bytes]:
     for n in range(count):
         person = f"person{rng.randrange(PEOPLE)}@example.com"
         event: dict[str, Any] = {
-            "id": f"evt-{n}", "occurred_at": _when(rng), "actor": person,
-            "source": rng.choice(["lms", "teams", "jira"]), "team": f"team-{rng.randrange(TEAMS)}",
+            "id": f"evt-{n}",
+            "occurred_at": _when(rng),
+            "actor": person,
+            "source": rng.choice(["lms", "teams", "jira"]),
+            "team": f"team-{rng.randrange(TEAMS)}",
         }
         family = rng.random()
         if family < 0.5:
-            event.update(type=rng.choice(["learning.started", "learning.progressed",
-                                          "learning.completed", "learning.assessed"]),
-                         content=f"course:{rng.randrange(200)}", duration_s=rng.randrange(3600),
-                         success=rng.random() < 0.8, score=round(rng.random(), 2))
+            event.update(
+                type=rng.choice(
+                    [
+                        "learning.started",
+                        "learning.progressed",
+                        "learning.completed",
+                        "learning.assessed",
+                    ]
+                ),
+                content=f"course:{rng.randrange(200)}",
+                duration_s=rng.randrange(3600),
+                success=rng.random() < 0.8,
+                score=round(rng.random(), 2),
+            )
         elif family < 0.9:
             kind = rng.choice(["discussion.posted", "discussion.replied", "discussion.reacted"])
-            event.update(type=kind, thread=f"thread-{rng.randrange(5000)}", post=f"post-{n}",
-                         channel="agile-community", length=rng.randrange(2000))
+            event.update(
+                type=kind,
+                thread=f"thread-{rng.randrange(5000)}",
+                post=f"post-{n}",
+                channel="agile-community",
+                length=rng.randrange(2000),
+            )
             if kind != "discussion.posted":
                 event["parent"] = f"post-{rng.randrange(max(n, 1))}"
         else:
-            event.update(type="adoption.practiced", initiative="agile-ways-of-working",
-                         practice=rng.choice(["retro", "standup", "kanban"]))
+            event.update(
+                type="adoption.practiced",
+                initiative="agile-ways-of-working",
+                practice=rng.choice(["retro", "standup", "kanban"]),
+            )
         corpus.append(orjson.dumps(event))
     return corpus
 
 
 def xapi_corpus(count: int, rng: random.Random) -> list[bytes]:
-    verbs = [ADL + v for v in ("launched", "progressed", "completed", "passed", "failed",
-                               "experienced", "commented")] + ["http://id.tincanapi.com/verb/liked"]
+    verbs = [
+        ADL + v
+        for v in (
+            "launched",
+            "progressed",
+            "completed",
+            "passed",
+            "failed",
+            "experienced",
+            "commented",
+        )
+    ] + ["http://id.tincanapi.com/verb/liked"]
     corpus = []
     for _ in range(count):
         statement: dict[str, Any] = {
             "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-            "actor": {"objectType": "Agent", "name": "A Learner",
-                      "mbox": f"mailto:person{rng.randrange(PEOPLE)}@example.com"},
+            "actor": {
+                "objectType": "Agent",
+                "name": "A Learner",
+                "mbox": f"mailto:person{rng.randrange(PEOPLE)}@example.com",
+            },
             "verb": {"id": rng.choice(verbs), "display": {"en-US": "did"}},
-            "object": {"objectType": "Activity",
-                       "id": f"https://lms.example.com/courses/{rng.randrange(200)}",
-                       "definition": {"name": {"en-US": "A course"},
-                                      "type": "http://adlnet.gov/expapi/activities/course"}},
-            "result": {"completion": True, "success": rng.random() < 0.8,
-                       "duration": f"PT{rng.randrange(1, 90)}M",
-                       "score": {"scaled": round(rng.random(), 2)}},
-            "context": {"platform": "Moodle",
-                        "contextActivities": {"grouping": [
-                            {"id": "https://lxp.example.com/programs/agile-ways-of-working"}]},
-                        "extensions": {
-                            "urn:teampulse:extension:team": f"team-{rng.randrange(TEAMS)}"}},
+            "object": {
+                "objectType": "Activity",
+                "id": f"https://lms.example.com/courses/{rng.randrange(200)}",
+                "definition": {
+                    "name": {"en-US": "A course"},
+                    "type": "http://adlnet.gov/expapi/activities/course",
+                },
+            },
+            "result": {
+                "completion": True,
+                "success": rng.random() < 0.8,
+                "duration": f"PT{rng.randrange(1, 90)}M",
+                "score": {"scaled": round(rng.random(), 2)},
+            },
+            "context": {
+                "platform": "Moodle",
+                "contextActivities": {
+                    "grouping": [{"id": "https://lxp.example.com/programs/agile-ways-of-working"}]
+                },
+                "extensions": {"urn:teampulse:extension:team": f"team-{rng.randrange(TEAMS)}"},
+            },
             "timestamp": _when(rng),
         }
         corpus.append(orjson.dumps(statement))
@@ -126,14 +169,22 @@ def main() -> None:
 
     rows = [
         ("canonical events", "orjson.loads", best_rate(orjson.loads, events, args.repeat)),
-        ("canonical events", "EventValidator.parse",
-         best_rate(validate_event, events, args.repeat)),
+        (
+            "canonical events",
+            "EventValidator.parse",
+            best_rate(validate_event, events, args.repeat),
+        ),
         ("xAPI statements", "orjson.loads", best_rate(orjson.loads, statements, args.repeat)),
-        ("xAPI statements", "XapiMapper.parse (check + map)",
-         best_rate(map_statement, statements, args.repeat)),
+        (
+            "xAPI statements",
+            "XapiMapper.parse (check + map)",
+            best_rate(map_statement, statements, args.repeat),
+        ),
     ]
-    sizes = {"canonical events": sum(map(len, events)) / len(events),
-             "xAPI statements": sum(map(len, statements)) / len(statements)}
+    sizes = {
+        "canonical events": sum(map(len, events)) / len(events),
+        "xAPI statements": sum(map(len, statements)) / len(statements),
+    }
     print(f"{args.records} records per corpus, best of {args.repeat}, one core\n")
     print(f"{'corpus':<18} {'step':<32} {'records/s':>12} {'vs loads':>9}")
     baseline: dict[str, float] = {}

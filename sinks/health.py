@@ -44,8 +44,26 @@ OTHER = "other"
 DEFAULT_MAX_SOURCES = 20
 # Event-time lag spans a live stream (sub-second) to the lateness horizon (48 h by default).
 EVENT_TIME_LAG_BUCKETS = (
-    0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 28800,
-    43200, 86400, 172800,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+    5,
+    10,
+    30,
+    60,
+    120,
+    300,
+    600,
+    1800,
+    3600,
+    7200,
+    14400,
+    28800,
+    43200,
+    86400,
+    172800,
 )
 # One export tick: recomputing the changed teams' gauges, from a few ms to seconds.
 EXPORT_DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
@@ -96,14 +114,18 @@ class BoundedLabel:
             log.warning(
                 "%s %r is neither a known value nor among the first %d others seen: it and "
                 "later newcomers are counted as %r; check what producers put in that field",
-                self.label, value, self.limit, OTHER,
+                self.label,
+                value,
+                self.limit,
+                OTHER,
             )
         return OTHER
 
 
 class PipelineHealth(Collector):
-    def __init__(self, registry: CollectorRegistry | None = None, *,
-                 max_sources: int = DEFAULT_MAX_SOURCES) -> None:
+    def __init__(
+        self, registry: CollectorRegistry | None = None, *, max_sources: int = DEFAULT_MAX_SOURCES
+    ) -> None:
         self._lock = threading.Lock()
         self._source = BoundedLabel("source", max_sources)
         self._reason = BoundedLabel("reason", 0, known=[r.value for r in Reason])
@@ -178,7 +200,8 @@ class PipelineHealth(Collector):
             for (source, outcome), count in sorted(self._events.items()):
                 events.add_metric([source, outcome], count)
             dead = CounterMetricFamily(
-                "teampulse_dead_letters", "Records sent to the dead-letter topic, by reason.",
+                "teampulse_dead_letters",
+                "Records sent to the dead-letter topic, by reason.",
                 labels=["reason"],
             )
             for reason, count in sorted(self._dead_letters.items()):

@@ -65,8 +65,7 @@ INFO_LABELS = ("department", "division")
 GUARD_KINDS = ("team", "initiative")
 
 ADOPTION_HELP = {
-    "members": "Members of the {scope} whose highest adoption stage of the initiative is "
-    "`stage`.",
+    "members": "Members of the {scope} whose highest adoption stage of the initiative is `stage`.",
     "ratio": "Share of the {scope}'s members at adoption stage ability or beyond (0-1).",
     "index": "Adoption index of the {scope} for the initiative: weighted progress through the "
     "stages (0-1).",
@@ -177,8 +176,9 @@ class GaugeCollector(Collector):
         else:
             self._rollups = self._guarded(self._rollups, snapshots, [])
 
-    def _guarded(self, previous: _Publication, snapshots: Iterable[ScopeSnapshot],
-                 refused_teams: list[str]) -> _Publication:
+    def _guarded(
+        self, previous: _Publication, snapshots: Iterable[ScopeSnapshot], refused_teams: list[str]
+    ) -> _Publication:
         chosen = tuple(snapshots)
         names: set[str] = set()
         for snapshot in chosen:
@@ -200,7 +200,11 @@ class GaugeCollector(Collector):
                 log.warning(
                     "cardinality guard: %s %r is not exported to Prometheus: more than %d %ss "
                     "on this worker (TEAMPULSE_MAX_%sS raises the limit)",
-                    kind, name, limit, kind, kind.upper(),
+                    kind,
+                    name,
+                    limit,
+                    kind,
+                    kind.upper(),
                 )
 
     # --- scrape -----------------------------------------------------------------------
@@ -257,8 +261,11 @@ class GaugeCollector(Collector):
         for publication in (teams, rollups):
             for snapshot in publication.snapshots:
                 entry = previous.get(id(snapshot))
-                if (entry is None or entry.snapshot is not snapshot
-                        or entry.initiatives is not publication.initiatives):
+                if (
+                    entry is None
+                    or entry.snapshot is not snapshot
+                    or entry.initiatives is not publication.initiatives
+                ):
                     entry = _Built(snapshot, publication.initiatives)
                 current[id(snapshot)] = entry
                 yield entry
@@ -283,8 +290,9 @@ class GaugeCollector(Collector):
             lines.append(f"{name}{text} {_number(value)}\n")
         return tuple((name, "".join(lines)) for name, lines in by_name.items())
 
-    def _points(self, snapshot: ScopeSnapshot, allowed_initiatives: frozenset[str]
-                ) -> Iterator[tuple[str, dict[str, str], str, float]]:
+    def _points(
+        self, snapshot: ScopeSnapshot, allowed_initiatives: frozenset[str]
+    ) -> Iterator[tuple[str, dict[str, str], str, float]]:
         """(metric name, labels, labels as exposition text, value) of every sample of a
         snapshot, by the naming rules of the module docstring."""
         scope = snapshot.scope
@@ -335,8 +343,7 @@ class GaugeCollector(Collector):
         if METRIC_NAME.match(name):
             self._help[name] = gauge_help(gauge) or f"TeamPulse gauge {gauge} per {scope}."
         else:
-            log.error("gauge %r has no valid Prometheus name (%r); it is not exported",
-                      gauge, name)
+            log.error("gauge %r has no valid Prometheus name (%r); it is not exported", gauge, name)
             name = ""
         self._names.setdefault(scope, {})[gauge] = name
         return name
@@ -349,8 +356,7 @@ class GaugeCollector(Collector):
     def _guard_families(self, teams: _Publication, rollups: _Publication) -> Iterator[Metric]:
         total = CounterMetricFamily(
             f"{PREFIX}_cardinality_refused",
-            "Distinct teams/initiatives refused by the cardinality guard since the worker "
-            "started.",
+            "Distinct teams/initiatives refused by the cardinality guard since the worker started.",
             labels=["kind"],
         )
         current = GaugeMetricFamily(

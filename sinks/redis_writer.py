@@ -393,15 +393,20 @@ class RedisWriter:
                 "cannot write gauges to Redis at %s (%s: %s). Keeping the latest state of "
                 "each key (%d pending) and retrying with backoff up to %.0f s. Check "
                 "TEAMPULSE_REDIS_URL and that Redis is running (redis-cli -u URL ping).",
-                redacted(self.settings.redis_url), type(exc).__name__, exc,
-                len(self._pending), self.max_backoff_s,
+                redacted(self.settings.redis_url),
+                type(exc).__name__,
+                exc,
+                len(self._pending),
+                self.max_backoff_s,
             )
 
     def _recovered(self, just_written: dict[Key, State]) -> None:
         started = self._outage_started or time.monotonic()
         log.warning(
             "Redis writes work again after %d failed attempts over %.1f s; rewriting the "
-            "latest state of all %d keys", self._failures, time.monotonic() - started,
+            "latest state of all %d keys",
+            self._failures,
+            time.monotonic() - started,
             len(self._latest),
         )
         self._failures = 0
@@ -427,25 +432,31 @@ class RedisWriter:
             "maxlen": str(self.settings.redis_stream_maxlen),
         }
         if isinstance(state, Withdrawal):
-            return orjson.dumps({**common, "mode": "withdraw",
-                                 "tombstone_ttl": str(TOMBSTONE_TTL_S)})
-        return orjson.dumps({
-            **common,
-            "mode": "put",
-            "fields": scope_fields(state),
-            "initiatives": [
-                {"name": name, "fields": initiative_fields(adoption)}
-                for name, adoption in sorted(state.initiatives.items())
-            ],
-            "history": self._history(state),
-        })
+            return orjson.dumps(
+                {**common, "mode": "withdraw", "tombstone_ttl": str(TOMBSTONE_TTL_S)}
+            )
+        return orjson.dumps(
+            {
+                **common,
+                "mode": "put",
+                "fields": scope_fields(state),
+                "initiatives": [
+                    {"name": name, "fields": initiative_fields(adoption)}
+                    for name, adoption in sorted(state.initiatives.items())
+                ],
+                "history": self._history(state),
+            }
+        )
 
     def _history(self, snapshot: ScopeSnapshot) -> dict[str, str]:
         """The day's history member: the shortest window's gauges and the plain gauges."""
         day = math.floor(snapshot.as_of / DAY_S) * DAY_S
         window = self._history_window
-        gauges = {f"{g}:{window}": json_number(v)
-                  for g, v in snapshot.windowed.get(window, {}).items() if v is not None}
+        gauges = {
+            f"{g}:{window}": json_number(v)
+            for g, v in snapshot.windowed.get(window, {}).items()
+            if v is not None
+        }
         gauges.update((g, json_number(v)) for g, v in snapshot.plain.items() if v is not None)
         member = {
             "day": dt.datetime.fromtimestamp(day, dt.UTC).date().isoformat(),

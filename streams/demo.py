@@ -65,20 +65,22 @@ async def _history_present(settings: Settings) -> bool:
 def _banner(settings: Settings) -> str:
     metrics = f"http://{settings.web_host}:{settings.web_port}/metrics"
     prom_port = os.environ.get("TEAMPULSE_PROMETHEUS_PORT", "9090")
-    return "\n".join([
-        "",
-        "TeamPulse demo is running. Where to look:",
-        f"  gauges (Prometheus format)  {metrics}",
-        f"  read API                    http://{settings.web_host}:{settings.web_port}/teams",
-        f"  Prometheus UI               http://127.0.0.1:{prom_port}/graph"
-        "?g0.expr=teampulse_team_engagement_score",
-        f"  Redis                       redis-cli --scan --pattern '{settings.redis_prefix}*'",
-        f"                              redis-cli HGETALL {settings.redis_prefix}org",
-        f"  change notifications        redis-cli XREAD COUNT 5 STREAMS "
-        f"{settings.redis_prefix}updates 0",
-        "Stop with Ctrl-C.",
-        "",
-    ])
+    return "\n".join(
+        [
+            "",
+            "TeamPulse demo is running. Where to look:",
+            f"  gauges (Prometheus format)  {metrics}",
+            f"  read API                    http://{settings.web_host}:{settings.web_port}/teams",
+            f"  Prometheus UI               http://127.0.0.1:{prom_port}/graph"
+            "?g0.expr=teampulse_team_engagement_score",
+            f"  Redis                       redis-cli --scan --pattern '{settings.redis_prefix}*'",
+            f"                              redis-cli HGETALL {settings.redis_prefix}org",
+            f"  change notifications        redis-cli XREAD COUNT 5 STREAMS "
+            f"{settings.redis_prefix}updates 0",
+            "Stop with Ctrl-C.",
+            "",
+        ]
+    )
 
 
 def run_demo(settings: Settings, seconds: float | None) -> int:
@@ -88,7 +90,9 @@ def run_demo(settings: Settings, seconds: float | None) -> int:
     with open(log_path, "ab") as worker_log:
         worker = subprocess.Popen(
             [sys.executable, "-m", "teampulse.cli", "worker"],
-            stdout=worker_log, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=worker_log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     (STACK_DIR / "pids" / "worker.pid").write_text(str(worker.pid))
     print(f"[demo] worker started (pid {worker.pid}, log {log_path})", flush=True)
@@ -119,13 +123,22 @@ async def _feed_and_watch(
     watcher = asyncio.create_task(_watch(settings, metrics_url, worker))
     days = HISTORY_DAYS
     if await _history_present(settings):
-        print("[demo] the history of an earlier demo is on Kafka: going straight to the live "
-              "feed (`make wipe` starts afresh)", flush=True)
+        print(
+            "[demo] the history of an earlier demo is on Kafka: going straight to the live "
+            "feed (`make wipe` starts afresh)",
+            flush=True,
+        )
         days = 0
     try:
         await run_simulation(
-            settings, days=days, live_seconds=live_seconds, rate=LIVE_RATE,
-            people=240, teams=24, seed=7, faults=True,
+            settings,
+            days=days,
+            live_seconds=live_seconds,
+            rate=LIVE_RATE,
+            people=240,
+            teams=24,
+            seed=7,
+            faults=True,
         )
     finally:
         watcher.cancel()
@@ -139,8 +152,10 @@ async def _watch(settings: Settings, metrics_url: str, worker: subprocess.Popen)
         await asyncio.sleep(STATUS_INTERVAL_S)
         waited += STATUS_INTERVAL_S
         if worker.poll() is not None:
-            print(f"[demo] the worker exited with {worker.returncode}; see .stack/logs/worker.log",
-                  flush=True)
+            print(
+                f"[demo] the worker exited with {worker.returncode}; see .stack/logs/worker.log",
+                flush=True,
+            )
             return
         status = await asyncio.to_thread(_status, metrics_url)
         if status is not None and not status.startswith("0 teams") and not shown_banner:

@@ -12,6 +12,7 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import orjson
 from aiokafka.partitioner import murmur2
@@ -20,7 +21,7 @@ from streams.app import Topics
 from streams.pipeline import Pipeline
 from teampulse.gauges.config import GaugeConfig
 from teampulse.gauges.counts import TeamCounts
-from teampulse.gauges.model import OrgSnapshot, ScopeSnapshot
+from teampulse.gauges.model import OrgSnapshot, Scope, ScopeSnapshot
 from teampulse.gauges.snapshot import rollup_snapshots, team_snapshot
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ def team_partition(team: str, partitions: int) -> int:
     return (murmur2(team.encode()) & 0x7FFFFFFF) % partitions
 
 
-class SnapshotSink:
+class SnapshotSink(Protocol):
     """Where snapshots go; the Prometheus collector and the Redis writer implement it."""
 
     def publish_teams(self, snapshots: dict[str, ScopeSnapshot]) -> None: ...
@@ -55,7 +56,7 @@ class Exporter:
     clock: Callable[[], float]
     sinks: list[SnapshotSink]
     submit: Callable[[OrgSnapshot], None]
-    withdraw: Callable[[str, str, float], None]
+    withdraw: Callable[[Scope, str, float], None]
     _exported: dict[str, _Exported] = field(default_factory=dict)
     _rollup_bucket: int | None = None
     _rollups_published: list[ScopeSnapshot] | None = None
@@ -93,9 +94,7 @@ class Exporter:
                     if team_state is not None
                     else TeamCounts.empty(self.config, members)
                 )
-                snapshot = team_snapshot(
-                    team, counts, members, roster.path(team), self.config, now
-                )
+                snapshot = team_snapshot(team, counts, members, roster.path(team), self.config, now)
                 if snapshot is None and previous is not None and previous.snapshot is not None:
                     self.withdraw("team", team, now)
                 self._exported[team] = _Exported(bucket, members, counts, snapshot)

@@ -34,15 +34,18 @@ def _record(item: bytes | dict) -> tuple[bytes | None, bytes]:
 
 
 async def send_roster(sender: KafkaSender, settings: Settings, org: Organisation) -> int:
-    records = [
-        (r["person"].encode(), orjson.dumps(r)) for r in org.roster_records()
-    ]
+    records = [(r["person"].encode(), orjson.dumps(r)) for r in org.roster_records()]
     return await sender.send_all(settings.topic("roster"), records)
 
 
 async def backfill(
-    sender: KafkaSender, settings: Settings, org: Organisation, start: float, end: float,
-    seed: int, faults: bool,
+    sender: KafkaSender,
+    settings: Settings,
+    org: Organisation,
+    start: float,
+    end: float,
+    seed: int,
+    faults: bool,
 ) -> int:
     events = generate_events(org, start, end, seed)
     stream = inject_faults(events, seed) if faults else events
@@ -61,8 +64,14 @@ async def backfill(
 
 
 async def live(
-    sender: KafkaSender, settings: Settings, org: Organisation, seconds: float, rate: float,
-    seed: int, faults: bool, history_start: float,
+    sender: KafkaSender,
+    settings: Settings,
+    org: Organisation,
+    seconds: float,
+    rate: float,
+    seed: int,
+    faults: bool,
+    history_start: float,
 ) -> int:
     """Send `rate` events per second for `seconds` (<0: forever), each when its occurred_at
     comes up. One endless generator keeps threads and journeys going, so live replies answer
@@ -88,8 +97,15 @@ async def live(
 
 
 async def run_simulation(
-    settings: Settings, *, days: float, live_seconds: float, rate: float, people: int,
-    teams: int, seed: int, faults: bool,
+    settings: Settings,
+    *,
+    days: float,
+    live_seconds: float,
+    rate: float,
+    people: int,
+    teams: int,
+    seed: int,
+    faults: bool,
 ) -> None:
     await ensure_topics(settings)
     org = build_organisation(seed, people=people, teams=teams)
@@ -101,6 +117,14 @@ async def run_simulation(
             sent = await backfill(sender, settings, org, now - days * DAY_S, now, seed, faults)
             log.info("history: %d records of %.0f days sent", sent, days)
         if live_seconds:
-            sent = await live(sender, settings, org, live_seconds, rate, seed, faults,
-                              history_start=now - days * DAY_S)
+            sent = await live(
+                sender,
+                settings,
+                org,
+                live_seconds,
+                rate,
+                seed,
+                faults,
+                history_start=now - days * DAY_S,
+            )
             log.info("live: %d records sent", sent)

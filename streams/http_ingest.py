@@ -70,8 +70,12 @@ class KafkaProducer(Protocol):
     """What the endpoint needs of aiokafka's AIOKafkaProducer."""
 
     async def send(
-        self, topic: str, value: bytes | None = None, key: bytes | None = None,
-        partition: int | None = None, timestamp_ms: int | None = None,
+        self,
+        topic: str,
+        value: bytes | None = None,
+        key: bytes | None = None,
+        partition: int | None = None,
+        timestamp_ms: int | None = None,
         headers: list[tuple[str, bytes]] | None = None,
     ) -> Awaitable[Any]: ...
 
@@ -119,7 +123,8 @@ def _rfc3339_ms(epoch_s: float) -> str:
 
 def _refusal_response(refusal: Refusal) -> web.Response:
     return web.json_response(
-        {"error": refusal.error, "detail": refusal.detail}, status=refusal.status,
+        {"error": refusal.error, "detail": refusal.detail},
+        status=refusal.status,
         dumps=lambda obj: orjson.dumps(obj).decode(),
     )
 
@@ -150,12 +155,16 @@ class IngestEndpoint:
         self.in_flight: dict[tuple[str, str], tuple[bytes, asyncio.Future[None]]] = {}
         self.registry = registry or CollectorRegistry()
         self.requests = Counter(
-            "teampulse_ingest_http_requests", "HTTP requests answered by the ingest endpoint",
-            ["route", "code"], registry=self.registry,
+            "teampulse_ingest_http_requests",
+            "HTTP requests answered by the ingest endpoint",
+            ["route", "code"],
+            registry=self.registry,
         )
         self.records = Counter(
-            "teampulse_ingest_records", "Records received over HTTP, by outcome "
-            "(written, unchanged, refused)", ["route", "outcome"], registry=self.registry,
+            "teampulse_ingest_records",
+            "Records received over HTTP, by outcome (written, unchanged, refused)",
+            ["route", "outcome"],
+            registry=self.registry,
         )
 
     # ------------------------------------------------------------------ middleware
@@ -190,8 +199,9 @@ class IngestEndpoint:
         if request.path == "/xAPI/statements":
             asked = request.headers.get(VERSION_HEADER)
             if asked is None or _ACCEPTED_VERSION.fullmatch(asked) is None:
-                return _error(400, "version",
-                              f"{VERSION_HEADER} must be 1.0.x or 2.0.0, got {asked!r}")
+                return _error(
+                    400, "version", f"{VERSION_HEADER} must be 1.0.x or 2.0.0, got {asked!r}"
+                )
         return await handler(request)
 
     # ------------------------------------------------------------------ routes
@@ -217,8 +227,11 @@ class IngestEndpoint:
         else:
             return _error(400, "not_object", "the body must be a statement or an array of them")
         intake = plan_statements(
-            statements, self.recent["xapi"], stored=_rfc3339_ms(self.clock()),
-            new_id=lambda: str(uuid.uuid4()), max_record_bytes=self.settings.max_event_bytes,
+            statements,
+            self.recent["xapi"],
+            stored=_rfc3339_ms(self.clock()),
+            new_id=lambda: str(uuid.uuid4()),
+            max_record_bytes=self.settings.max_event_bytes,
         )
         return await self._write(
             "xapi", intake, len(statements), lambda i: web.json_response(i.ids)
@@ -237,8 +250,11 @@ class IngestEndpoint:
         if not isinstance(parsed, dict):
             return _error(400, "not_object", "the body of a PUT must be one statement")
         intake = plan_statements(
-            [parsed], self.recent["xapi"], stored=_rfc3339_ms(self.clock()),
-            new_id=lambda: str(uuid.uuid4()), max_record_bytes=self.settings.max_event_bytes,
+            [parsed],
+            self.recent["xapi"],
+            stored=_rfc3339_ms(self.clock()),
+            new_id=lambda: str(uuid.uuid4()),
+            max_record_bytes=self.settings.max_event_bytes,
             statement_id=statement_id,
         )
         return await self._write("xapi", intake, 1, lambda i: web.Response(status=204))
@@ -251,12 +267,20 @@ class IngestEndpoint:
         if isinstance(records, web.Response):
             return records
         intake = plan_events(
-            records, self.recent["events"], self.validator, now=self.clock(),
+            records,
+            self.recent["events"],
+            self.validator,
+            now=self.clock(),
             max_record_bytes=self.settings.max_event_bytes,
         )
-        return await self._write("events", intake, len(records), lambda i: web.json_response(
-            {"ids": i.ids, "written": len(i.new), "unchanged": len(i.unchanged)}
-        ))
+        return await self._write(
+            "events",
+            intake,
+            len(records),
+            lambda i: web.json_response(
+                {"ids": i.ids, "written": len(i.new), "unchanged": len(i.unchanged)}
+            ),
+        )
 
     # ------------------------------------------------------------------ helpers
     async def _body(self, request: web.Request) -> bytes | web.Response:
@@ -300,7 +324,10 @@ class IngestEndpoint:
         return parsed if isinstance(parsed, list) else [parsed]
 
     async def _write(
-        self, route: str, intake: Intake | Refusal, received: int,
+        self,
+        route: str,
+        intake: Intake | Refusal,
+        received: int,
         answer: Callable[[Intake], web.StreamResponse],
     ) -> web.StreamResponse:
         if isinstance(intake, Refusal):
@@ -351,7 +378,9 @@ class IngestEndpoint:
     async def _send(self, topic: str, records: list[NewRecord]) -> None:
         pending = [
             await self.producer.send(
-                topic, value=record.value, key=record.id.encode(),
+                topic,
+                value=record.value,
+                key=record.id.encode(),
                 headers=[(DIGEST_HEADER, record.digest)],
             )
             for record in records
@@ -384,7 +413,9 @@ def build_ingest_app(
     require_credentials(settings, insecure_no_auth)
     frozen = settings.frozen_now
     endpoint = IngestEndpoint(
-        settings, producer, clock=clock or ((lambda: frozen) if frozen is not None else time.time),
+        settings,
+        producer,
+        clock=clock or ((lambda: frozen) if frozen is not None else time.time),
         recent_ids=recent_ids,
     )
     app = web.Application(middlewares=[endpoint.middleware])
@@ -455,7 +486,9 @@ async def serve_ingest(settings: Settings, *, insecure_no_auth: bool = False) ->
     require_credentials(settings, insecure_no_auth)
     await ensure_topics(settings)
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True,
+        bootstrap_servers=settings.kafka_bootstrap,
+        acks="all",
+        enable_idempotence=True,
         linger_ms=5,
     )
     try:
@@ -479,8 +512,11 @@ async def serve_ingest(settings: Settings, *, insecure_no_auth: bool = False) ->
             ) from exc
         if insecure_no_auth and not Credentials.parse(settings.ingest_credentials):
             log.warning("serving WITHOUT credentials (--insecure-no-auth)")
-        log.info("ingest endpoint on http://%s:%d (xAPI at /xAPI/statements, events at /events)",
-                 settings.ingest_host, settings.ingest_port)
+        log.info(
+            "ingest endpoint on http://%s:%d (xAPI at /xAPI/statements, events at /events)",
+            settings.ingest_host,
+            settings.ingest_port,
+        )
         await asyncio.Event().wait()
     finally:
         if runner is not None:

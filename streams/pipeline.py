@@ -12,6 +12,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Protocol
 
 import faust
 import orjson
@@ -35,7 +36,7 @@ Clock = Callable[[], float]
 LATE = Rejection(Reason.LATE, "older than its input stream's latest event minus the lateness")
 
 
-class PipelineHealthSink:
+class PipelineHealthSink(Protocol):
     """What the agents report; sinks.health.PipelineHealth implements it."""
 
     def record_outcomes(self, source: str, outcomes: Counter[str]) -> None: ...
@@ -60,9 +61,11 @@ class Outbox:
     def send(
         self, topic: TopicT, key: bytes | None, value: bytes, partition: int | None = None
     ) -> None:
-        self._pending.append(asyncio.ensure_future(
-            self._producer.send(topic.get_topic_name(), key, value, partition, None, None)
-        ))
+        self._pending.append(
+            asyncio.ensure_future(
+                self._producer.send(topic.get_topic_name(), key, value, partition, None, None)
+            )
+        )
 
     def append(self, state: PartitionedState, partition: int, ops: list[bytes]) -> None:
         for record in state.frame(ops):
@@ -99,17 +102,26 @@ class Pipeline:
         self.clock = clock
         bootstrap = settings.kafka_bootstrap
         self.teams: PartitionedState[TeamPartition] = PartitionedState(
-            "teams", topics.team_state_log, bootstrap,
-            lambda _p: TeamPartition(config), TeamPartition.replay,
+            "teams",
+            topics.team_state_log,
+            bootstrap,
+            lambda _p: TeamPartition(config),
+            TeamPartition.replay,
         )
         self.threads: PartitionedState[ThreadPartition] = PartitionedState(
-            "threads", topics.thread_state_log, bootstrap,
-            lambda _p: ThreadPartition(config), ThreadPartition.replay,
+            "threads",
+            topics.thread_state_log,
+            bootstrap,
+            lambda _p: ThreadPartition(config),
+            ThreadPartition.replay,
         )
         # The roll-up inputs are absolute values on a compacted topic: the topic is its own log.
         self.rollup_inputs: PartitionedState[RollupInputs] = PartitionedState(
-            "rollups", topics.team_counts, bootstrap,
-            lambda _p: RollupInputs(), RollupInputs.apply,
+            "rollups",
+            topics.team_counts,
+            bootstrap,
+            lambda _p: RollupInputs(),
+            RollupInputs.apply,
         )
 
     # ------------------------------------------------------------------ wiring
@@ -127,7 +139,7 @@ class Pipeline:
         app.agent(team_topic, name="teampulse.teams")(self._teams_agent)
         app.agent(topics.by_thread, name="teampulse.threads")(self._threads_agent)
         app.agent(topics.team_counts, name="teampulse.rollups")(self._rollups_agent)
-        app.on_partitions_assigned.connect(self._on_assigned)
+        app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]
 
     async def _on_assigned(self, _sender: object, assigned: set, **_kwargs: object) -> None:
         def owned(topic: TopicT) -> set[int]:
@@ -139,7 +151,10 @@ class Pipeline:
         self.rollup_inputs.assign(owned(self.topics.team_counts))
 
     def _batches(self, stream: faust.StreamT):  # type: ignore[no-untyped-def]
-        return stream.take_events(self.settings.batch_max, self.settings.batch_within_s)
+        # take_events is faust-streaming's, missing from its StreamT stub
+        return stream.take_events(  # type: ignore[attr-defined]
+            self.settings.batch_max, self.settings.batch_within_s
+        )
 
     def _dead_letter(
         self, outbox: Outbox, raw: bytes, event: EventT, rejection: Rejection, now: float
@@ -251,7 +266,8 @@ class Pipeline:
                     state.expire_threads(event.occurred_at)
                     for fact in state.book.apply(event):
                         outbox.send(
-                            self.topics.thread_facts, fact.team.encode(),
+                            self.topics.thread_facts,
+                            fact.team.encode(),
                             orjson.dumps(fact.to_wire()),
                         )
                     ops.append(raw)

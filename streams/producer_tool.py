@@ -67,14 +67,18 @@ class ProduceSummary:
         sent = ", ".join(f"{n} {kind}" for kind, n in sorted(self.sent.items())) or "nothing"
         lines = [f"read {self.read} records: sent {sent}; rejected {self.rejected}"]
         if self.reasons:
-            lines.append("rejected by reason: " + ", ".join(
-                f"{reason} {n}" for reason, n in self.reasons.most_common()))
+            lines.append(
+                "rejected by reason: "
+                + ", ".join(f"{reason} {n}" for reason, n in self.reasons.most_common())
+            )
         lines += [f"  {line}" for line in self.rejections]
         if self.rejected > len(self.rejections):
             lines.append(f"  ... and {self.rejected - len(self.rejections)} more")
         if self.held_back:
-            lines.append(f"nothing sent: {self.held_back} valid records held back because "
-                         "rejects are fatal (--fail-on-reject)")
+            lines.append(
+                f"nothing sent: {self.held_back} valid records held back because "
+                "rejects are fatal (--fail-on-reject)"
+            )
         return "\n".join(lines)
 
 
@@ -132,13 +136,17 @@ class RecordChecker:
         if kind == "roster":
             entry = parse_roster_record(None, value, self._pseudonymiser)
             if not isinstance(entry, RosterEntry):
-                return entry if isinstance(entry, Rejection) else Rejection(
-                    Reason.ROSTER_INVALID, "a roster record needs a value")
+                return (
+                    entry
+                    if isinstance(entry, Rejection)
+                    else Rejection(Reason.ROSTER_INVALID, "a roster record needs a value")
+                )
             return Outgoing(kind, str(record["person"]).encode(), value)
         if not isinstance(record, dict):
             return Rejection(Reason.NOT_OBJECT, "a record is a JSON object")
         result: Event | Rejection = (
-            self._xapi.to_event(record, self._now) if kind == "xapi"
+            self._xapi.to_event(record, self._now)
+            if kind == "xapi"
             else self._events.validate(record, self._now)
         )
         if isinstance(result, Rejection):
@@ -197,8 +205,9 @@ async def produce_file(
     from streams.topic_admin import ensure_topics
 
     await ensure_topics(settings)
-    bar = tqdm(total=len(outgoing), unit="rec", file=sys.stderr, disable=not progress,
-               desc="sending")
+    bar = tqdm(
+        total=len(outgoing), unit="rec", file=sys.stderr, disable=not progress, desc="sending"
+    )
     try:
         async with KafkaSender(settings.kafka_bootstrap) as sender:
             for record in outgoing:

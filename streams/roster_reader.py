@@ -88,7 +88,10 @@ class RosterReader:
             self.rejected += 1
             log.warning(
                 "roster record rejected topic=%s partition=%d offset=%d reason=%s",
-                tp.topic, tp.partition, offset, parsed.reason,
+                tp.topic,
+                tp.partition,
+                offset,
+                parsed.reason,
             )
         else:
             self.roster.remove(parsed)

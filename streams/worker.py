@@ -49,7 +49,7 @@ def consumer_lag(app: faust.App) -> dict[tuple[str, int], int]:
         if highwater is None:
             continue
         # Faust keeps the last offset it handed to a stream here; there is no public accessor.
-        read = consumer._read_offset.get(tp)  # noqa: SLF001
+        read = consumer._read_offset.get(tp)  # type: ignore[attr-defined]
         lags[(tp.topic, tp.partition)] = max(0, highwater - (read + 1 if read is not None else 0))
     return lags
 
@@ -77,14 +77,26 @@ def create_worker(settings: Settings) -> faust.App:
     collector = GaugeCollector(settings, registry)
     redis_writer = RedisWriter(settings, health)
     pipeline = Pipeline(
-        app, settings, topics, config, roster,
-        EventValidator(settings, pseudonymiser), XapiMapper(settings, pseudonymiser),
-        health, clock,
+        app,
+        settings,
+        topics,
+        config,
+        roster,
+        EventValidator(settings, pseudonymiser),
+        XapiMapper(settings, pseudonymiser),
+        health,
+        clock,
     )
     pipeline.register()
     exporter = Exporter(
-        pipeline, topics, config, settings.topic_partitions, clock,
-        sinks=[collector], submit=redis_writer.submit, withdraw=redis_writer.withdraw,
+        pipeline,
+        topics,
+        config,
+        settings.topic_partitions,
+        clock,
+        sinks=[collector],
+        submit=redis_writer.submit,
+        withdraw=redis_writer.withdraw,
     )
 
     @app.task
@@ -133,10 +145,13 @@ def _register_metrics_page(
 
     @app.page("/metrics")
     async def metrics(web: View, request: Request) -> Response:
-        return cast(Response, AiohttpResponse(
-            body=collector.metrics_page(registry),
-            headers={"Content-Type": CONTENT_TYPE_LATEST},
-        ))
+        return cast(
+            Response,
+            AiohttpResponse(
+                body=collector.metrics_page(registry),
+                headers={"Content-Type": CONTENT_TYPE_LATEST},
+            ),
+        )
 
 
 def _register_read_api(app: faust.App, topics: Topics, exporter: Exporter) -> None:
@@ -168,8 +183,12 @@ def _register_read_api(app: faust.App, topics: Topics, exporter: Exporter) -> No
         if snapshot is None or initiative not in snapshot.initiatives:
             return not_found(web, f"no gauges for team {team!r} and initiative {initiative!r}")
         return web.json(
-            {"team": team, "initiative": initiative, "as_of": snapshot.as_of,
-             **asdict(snapshot.initiatives[initiative])}
+            {
+                "team": team,
+                "initiative": initiative,
+                "as_of": snapshot.as_of,
+                **asdict(snapshot.initiatives[initiative]),
+            }
         )
 
 

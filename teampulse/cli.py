@@ -131,9 +131,7 @@ def replay(
     as_of: Annotated[
         str | None, typer.Option(help="RFC 3339 instant; default: the latest event time")
     ] = None,
-    output: Annotated[
-        Path | None, typer.Option(help="Write JSON here instead of a table")
-    ] = None,
+    output: Annotated[Path | None, typer.Option(help="Write JSON here instead of a table")] = None,
 ) -> None:
     """Compute every gauge for a historical export with the reference model (no Kafka)."""
     from teampulse.reference import print_snapshot, replay_file, write_snapshot

@@ -91,8 +91,9 @@ def admit(events: Iterable[Event], roster: Roster, config: GaugeConfig) -> Admis
             continue
         seen[team].add(event.id)
         watermark[team] = max(watermark.get(team, event.occurred_at), event.occurred_at)
-        stream_watermark[stream] = max(stream_watermark.get(stream, event.occurred_at),
-                                       event.occurred_at)
+        stream_watermark[stream] = max(
+            stream_watermark.get(stream, event.occurred_at), event.occurred_at
+        )
         accepted.append(event)
         outcomes["accepted"] += 1
     return Admission(accepted, outcomes)

@@ -20,7 +20,9 @@ from tests.integration.worker_harness import Samples
 
 
 def reference_for(
-    raw_events: list[dict[str, Any]], raw_roster: list[dict[str, Any]], settings: Settings,
+    raw_events: list[dict[str, Any]],
+    raw_roster: list[dict[str, Any]],
+    settings: Settings,
     as_of: float,
 ) -> OrgSnapshot:
     """The reference model over what the worker will accept, in the order it arrives."""
@@ -66,8 +68,4 @@ def mismatches(expected: Samples, samples: Samples) -> list:
 
 
 def published_teams(samples: Samples) -> set[str]:
-    return {
-        dict(labels)["team"]
-        for name, labels in samples
-        if name == "teampulse_team_info"
-    }
+    return {dict(labels)["team"] for name, labels in samples if name == "teampulse_team_info"}

@@ -35,8 +35,13 @@ def person(team: str, n: int) -> str:
 
 def roster_records() -> list[dict[str, Any]]:
     return [
-        {"person": person(team, n), "team": team, "department": dept, "division": div,
-         "active": True}
+        {
+            "person": person(team, n),
+            "team": team,
+            "department": dept,
+            "division": div,
+            "active": True,
+        }
         for team, (dept, div, size) in TEAMS.items()
         for n in range(1, size + 1)
     ]
@@ -51,8 +56,9 @@ class _Script:
     def __init__(self) -> None:
         self.events: list[dict[str, Any]] = []
 
-    def add(self, type_: str, actor: str, offset_s: float, send_team: str | None = None,
-            **fields: Any) -> dict[str, Any]:
+    def add(
+        self, type_: str, actor: str, offset_s: float, send_team: str | None = None, **fields: Any
+    ) -> dict[str, Any]:
         event = {
             "id": f"evt-{len(self.events) + 1:03d}",
             "type": type_,
@@ -71,48 +77,149 @@ def scripted_events() -> list[dict[str, Any]]:
     s = _Script()
     # atlas: everyone completes a 30-minute course during the week
     for n in range(1, 7):
-        s.add("learning.completed", person("atlas", n), -5 * DAY + n * HOUR,
-              send_team="atlas" if n % 2 else None, content="course-cloud-101",
-              duration_s=1800, success=True)
+        s.add(
+            "learning.completed",
+            person("atlas", n),
+            -5 * DAY + n * HOUR,
+            send_team="atlas" if n % 2 else None,
+            content="course-cloud-101",
+            duration_s=1800,
+            success=True,
+        )
     # atlas threads: T1 by person1 (3 days ago), T2 by person2 (2 days ago)
     t1 = -3 * DAY
-    s.add("discussion.posted", person("atlas", 1), t1, "atlas", thread="T1", post="T1",
-          channel="eng", length=420)
-    s.add("discussion.replied", person("atlas", 3), t1 + 600, None, thread="T1",
-          post="T1-r1", parent="T1", channel="eng", length=120)
-    s.add("discussion.replied", person("atlas", 4), t1 + 1200, "atlas", thread="T1",
-          post="T1-r2", parent="T1", channel="eng", length=80)
-    s.add("discussion.reacted", person("atlas", 5), t1 + 1300, None, thread="T1",
-          post="T1-x1", parent="T1", channel="eng")
+    s.add(
+        "discussion.posted",
+        person("atlas", 1),
+        t1,
+        "atlas",
+        thread="T1",
+        post="T1",
+        channel="eng",
+        length=420,
+    )
+    s.add(
+        "discussion.replied",
+        person("atlas", 3),
+        t1 + 600,
+        None,
+        thread="T1",
+        post="T1-r1",
+        parent="T1",
+        channel="eng",
+        length=120,
+    )
+    s.add(
+        "discussion.replied",
+        person("atlas", 4),
+        t1 + 1200,
+        "atlas",
+        thread="T1",
+        post="T1-r2",
+        parent="T1",
+        channel="eng",
+        length=80,
+    )
+    s.add(
+        "discussion.reacted",
+        person("atlas", 5),
+        t1 + 1300,
+        None,
+        thread="T1",
+        post="T1-x1",
+        parent="T1",
+        channel="eng",
+    )
     t2 = -2 * DAY
-    s.add("discussion.posted", person("atlas", 2), t2, "atlas", thread="T2", post="T2",
-          channel="eng", length=300)
+    s.add(
+        "discussion.posted",
+        person("atlas", 2),
+        t2,
+        "atlas",
+        thread="T2",
+        post="T2",
+        channel="eng",
+        length=300,
+    )
     # borealis answers atlas: the one conversation that crosses teams
-    s.add("discussion.replied", person("borealis", 1), t2 + 3600, None, thread="T2",
-          post="T2-r1", parent="T2", channel="eng", length=200)
-    s.add("learning.started", person("borealis", 2), -1 * DAY, "borealis",
-          content="course-cloud-101")
+    s.add(
+        "discussion.replied",
+        person("borealis", 1),
+        t2 + 3600,
+        None,
+        thread="T2",
+        post="T2-r1",
+        parent="T2",
+        channel="eng",
+        length=200,
+    )
+    s.add(
+        "learning.started", person("borealis", 2), -1 * DAY, "borealis", content="course-cloud-101"
+    )
     # comet: a thread among themselves, the starter answers back, one practice
     t3 = -4 * DAY
-    s.add("discussion.posted", person("comet", 1), t3, "comet", thread="T3", post="T3",
-          channel="sales", length=500)
-    s.add("discussion.replied", person("comet", 2), t3 + 300, None, thread="T3",
-          post="T3-r1", parent="T3", channel="sales", length=90)
-    s.add("discussion.replied", person("comet", 1), t3 + 900, "comet", thread="T3",
-          post="T3-r2", parent="T3-r1", channel="sales", length=60)
-    s.add("adoption.practiced", person("comet", 3), -1 * DAY, None,
-          practice="co-authored-document", initiative="digital-workplace")
+    s.add(
+        "discussion.posted",
+        person("comet", 1),
+        t3,
+        "comet",
+        thread="T3",
+        post="T3",
+        channel="sales",
+        length=500,
+    )
+    s.add(
+        "discussion.replied",
+        person("comet", 2),
+        t3 + 300,
+        None,
+        thread="T3",
+        post="T3-r1",
+        parent="T3",
+        channel="sales",
+        length=90,
+    )
+    s.add(
+        "discussion.replied",
+        person("comet", 1),
+        t3 + 900,
+        "comet",
+        thread="T3",
+        post="T3-r2",
+        parent="T3-r1",
+        channel="sales",
+        length=60,
+    )
+    s.add(
+        "adoption.practiced",
+        person("comet", 3),
+        -1 * DAY,
+        None,
+        practice="co-authored-document",
+        initiative="digital-workplace",
+    )
     # dune (too small to publish)
-    s.add("learning.completed", person("dune", 1), -2 * DAY, None,
-          content="course-cloud-101", duration_s=600, success=True)
+    s.add(
+        "learning.completed",
+        person("dune", 1),
+        -2 * DAY,
+        None,
+        content="course-cloud-101",
+        duration_s=600,
+        success=True,
+    )
     return s.events
 
 
 def malformed_records() -> dict[str, bytes]:
     """One record per class of bad input, keyed by the dead-letter reason it must get."""
     good = {
-        "id": "bad-base", "type": "learning.started", "occurred_at": _at(-HOUR),
-        "actor": person("atlas", 1), "source": "lms", "content": "c",
+        "id": "bad-base",
+        "type": "learning.started",
+        "occurred_at": _at(-HOUR),
+        "actor": person("atlas", 1),
+        "source": "lms",
+        "content": "c",
     }
     import orjson
 
@@ -136,12 +243,16 @@ def malformed_statements() -> dict[str, bytes]:
     verb = {"id": "http://adlnet.gov/expapi/verbs/completed", "display": {"en-US": "completed"}}
     activity = {"objectType": "Activity", "id": "http://example.com/course/1"}
     return {
-        "xapi_invalid": orjson.dumps({"verb": verb, "object": activity,
-                                      "timestamp": _at(-HOUR)}),  # no actor
-        "unknown_verb": orjson.dumps({
-            "id": "0b5e1c8e-8c5a-4c59-9a3e-6c1f2f4f1a10",
-            "actor": {"objectType": "Agent", "mbox": "mailto:" + person("atlas", 2)},
-            "verb": {"id": "http://example.com/verbs/teleported"}, "object": activity,
-            "timestamp": _at(-HOUR),
-        }),
+        "xapi_invalid": orjson.dumps(
+            {"verb": verb, "object": activity, "timestamp": _at(-HOUR)}
+        ),  # no actor
+        "unknown_verb": orjson.dumps(
+            {
+                "id": "0b5e1c8e-8c5a-4c59-9a3e-6c1f2f4f1a10",
+                "actor": {"objectType": "Agent", "mbox": "mailto:" + person("atlas", 2)},
+                "verb": {"id": "http://example.com/verbs/teleported"},
+                "object": activity,
+                "timestamp": _at(-HOUR),
+            }
+        ),
     }

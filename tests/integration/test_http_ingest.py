@@ -97,9 +97,14 @@ def statement(verb: str = ADL + "completed", **overrides: Any) -> dict[str, Any]
 
 
 def canonical(**overrides: Any) -> dict[str, Any]:
-    event = {"id": f"lms-{uuid.uuid4().hex[:8]}", "type": "learning.completed",
-             "occurred_at": "2026-03-02T10:30:00Z", "actor": "jane.doe@example.com",
-             "source": "lms", "content": "course:agile"}
+    event = {
+        "id": f"lms-{uuid.uuid4().hex[:8]}",
+        "type": "learning.completed",
+        "occurred_at": "2026-03-02T10:30:00Z",
+        "actor": "jane.doe@example.com",
+        "source": "lms",
+        "content": "course:agile",
+    }
     event.update(overrides)
     return event
 
@@ -133,8 +138,9 @@ class Ingest:
             found.extend(batch.get(tp, []))
         return found
 
-    async def post(self, path: str, body: Any, headers: dict[str, str] | None = None,
-                   method: str = "POST") -> ClientResponse:
+    async def post(
+        self, path: str, body: Any, headers: dict[str, str] | None = None, method: str = "POST"
+    ) -> ClientResponse:
         data = body if isinstance(body, bytes) else orjson.dumps(body)
         response = await self.http.request(
             method, self.url + path, data=data, headers=V1 if headers is None else headers
@@ -163,8 +169,11 @@ async def delete_topics(bootstrap: str, names: list[str]) -> None:
 
 def ingest_settings(bootstrap: str, prefix: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
-        "kafka_bootstrap": bootstrap, "topic_prefix": prefix, "pseudonym_secret": SECRET,
-        "ingest_credentials": "lrs:s3cret, tok-123", "ingest_max_body_bytes": MAX_BODY,
+        "kafka_bootstrap": bootstrap,
+        "topic_prefix": prefix,
+        "pseudonym_secret": SECRET,
+        "ingest_credentials": "lrs:s3cret, tok-123",
+        "ingest_max_body_bytes": MAX_BODY,
         "clock": "2026-03-03T00:00:00Z",
     }
     values.update(overrides)
@@ -180,8 +189,9 @@ async def start_ingest(settings: Settings) -> tuple[Ingest, Any]:
     await producer.start()
     server = TestServer(build_ingest_app(settings, producer), host="127.0.0.1")
     await server.start_server()
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
-                                enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False
+    )
     await consumer.start()
     http = ClientSession()
     ingest = Ingest(settings, str(server.make_url("")).rstrip("/"), http, consumer)
@@ -228,7 +238,9 @@ async def test_each_supported_verb_lands_on_the_topic_and_becomes_its_event(inge
         event = MAPPER.parse(record.value, NOW)
         assert isinstance(event, Event), event
         assert (event.type, event.actor, event.occurred_at) == (
-            VERBS_AND_TYPES[verb], JANE, 1772447400.0
+            VERBS_AND_TYPES[verb],
+            JANE,
+            1772447400.0,
         )
         # The raw e-mail is in the raw statement (an input topic), never in what maps out.
         assert b"jane" not in orjson.dumps(event.to_wire()).lower()
@@ -244,12 +256,20 @@ async def test_a_statement_without_id_gets_a_uuid_and_a_timestamp(ingest: Ingest
     assert (stored["id"], stored["timestamp"]) == (assigned, "2026-03-03T00:00:00.000Z")
 
 
-@pytest.mark.parametrize("broken, detail", [
-    (statement(actor=...), "statement 1: actor: required"),
-    (statement(actor={"mbox": "jane.doe@example.com"}),
-     "statement 1: actor.mbox: must be 'mailto:' followed by an e-mail address"),
-    (statement(id="not-a-uuid"), "statement 1: id: must be a UUID (8-4-4-4-12 hexadecimal digits)"),
-])
+@pytest.mark.parametrize(
+    "broken, detail",
+    [
+        (statement(actor=...), "statement 1: actor: required"),
+        (
+            statement(actor={"mbox": "jane.doe@example.com"}),
+            "statement 1: actor.mbox: must be 'mailto:' followed by an e-mail address",
+        ),
+        (
+            statement(id="not-a-uuid"),
+            "statement 1: id: must be a UUID (8-4-4-4-12 hexadecimal digits)",
+        ),
+    ],
+)
 async def test_an_invalid_statement_is_400_with_the_reason_and_nothing_is_written(
     ingest: Ingest, broken: dict[str, Any], detail: str
 ):
@@ -260,13 +280,18 @@ async def test_an_invalid_statement_is_400_with_the_reason_and_nothing_is_writte
     assert await ingest.end("xapi") == 0
 
 
-@pytest.mark.parametrize("headers", [
-    {"X-Experience-API-Version": "1.0.3"},
-    {"X-Experience-API-Version": "1.0.3", "Authorization": "Basic " + base64.b64encode(
-        b"lrs:wrong").decode()},
-    {"X-Experience-API-Version": "1.0.3", "Authorization": "Bearer nope"},
-    {"X-Experience-API-Version": "1.0.3", "Authorization": "Basic !!!"},
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Experience-API-Version": "1.0.3"},
+        {
+            "X-Experience-API-Version": "1.0.3",
+            "Authorization": "Basic " + base64.b64encode(b"lrs:wrong").decode(),
+        },
+        {"X-Experience-API-Version": "1.0.3", "Authorization": "Bearer nope"},
+        {"X-Experience-API-Version": "1.0.3", "Authorization": "Basic !!!"},
+    ],
+)
 async def test_missing_or_wrong_credentials_are_401(ingest: Ingest, headers: dict[str, str]):
     response = await ingest.post("/xAPI/statements", statement(), headers=headers)
     assert response.status == 401
@@ -276,8 +301,11 @@ async def test_missing_or_wrong_credentials_are_401(ingest: Ingest, headers: dic
 
 
 async def test_a_bearer_token_is_accepted_and_version_2_is_echoed(ingest: Ingest):
-    response = await ingest.post("/xAPI/statements", statement(), headers={
-        "X-Experience-API-Version": "2.0.0", "Authorization": BEARER})
+    response = await ingest.post(
+        "/xAPI/statements",
+        statement(),
+        headers={"X-Experience-API-Version": "2.0.0", "Authorization": BEARER},
+    )
     assert response.status == 200
     assert response.headers["X-Experience-API-Version"] == "2.0.0"
 
@@ -300,8 +328,7 @@ async def test_same_id_same_content_changes_nothing_other_content_is_409(ingest:
     assert again.status == 200
     assert await again.json() == [first["id"]]
     assert again.headers["X-TeamPulse-Unchanged"] == "1"
-    put_same = await ingest.post(f"/xAPI/statements?statementId={first['id']}", first,
-                                 method="PUT")
+    put_same = await ingest.post(f"/xAPI/statements?statementId={first['id']}", first, method="PUT")
     assert put_same.status == 204
     changed = await ingest.post("/xAPI/statements", {**first, "timestamp": "2026-03-02T11:00:00Z"})
     assert changed.status == 409
@@ -311,13 +338,15 @@ async def test_same_id_same_content_changes_nothing_other_content_is_409(ingest:
 
 async def test_put_writes_under_the_statement_id_and_answers_204(ingest: Ingest):
     statement_id = str(uuid.uuid4())
-    response = await ingest.post(f"/xAPI/statements?statementId={statement_id}",
-                                 statement(id=...), method="PUT")
+    response = await ingest.post(
+        f"/xAPI/statements?statementId={statement_id}", statement(id=...), method="PUT"
+    )
     assert response.status == 204
     (record,) = await ingest.records("xapi")
     assert record.key.decode() == statement_id
-    mismatch = await ingest.post(f"/xAPI/statements?statementId={uuid.uuid4()}",
-                                 statement(), method="PUT")
+    mismatch = await ingest.post(
+        f"/xAPI/statements?statementId={uuid.uuid4()}", statement(), method="PUT"
+    )
     assert mismatch.status == 400
     missing = await ingest.post("/xAPI/statements", statement(), method="PUT")
     assert missing.status == 400
@@ -328,7 +357,8 @@ async def test_duplicate_ids_in_one_batch_are_400(ingest: Ingest):
     response = await ingest.post("/xAPI/statements", [twice, statement(), twice])
     assert response.status == 400
     assert await response.json() == {
-        "error": "duplicate_id", "detail": f"statement 2: id {twice['id']} is sent twice"
+        "error": "duplicate_id",
+        "detail": f"statement 2: id {twice['id']} is sent twice",
     }
     assert await ingest.end("xapi") == 0
 
@@ -395,8 +425,11 @@ async def test_events_as_ndjson_and_array_are_written_keyed_by_id(ingest: Ingest
     ndjson = orjson.dumps(first) + b"\n\n" + orjson.dumps(second) + b"\n"
     response = await ingest.post("/events", ndjson, headers={"Authorization": BEARER})
     assert response.status == 200
-    assert await response.json() == {"ids": [first["id"], second["id"]], "written": 2,
-                                     "unchanged": 0}
+    assert await response.json() == {
+        "ids": [first["id"], second["id"]],
+        "written": 2,
+        "unchanged": 0,
+    }
     again = await ingest.post("/events", [second], headers={"Authorization": BEARER})
     assert await again.json() == {"ids": [second["id"]], "written": 0, "unchanged": 1}
     records = await ingest.records("events")
@@ -404,15 +437,18 @@ async def test_events_as_ndjson_and_array_are_written_keyed_by_id(ingest: Ingest
     assert [r.key.decode() for r in records] == [first["id"], second["id"]]
 
 
-@pytest.mark.parametrize("body, status, error", [
-    ([canonical(), canonical(type="learning.enrolled")], 400, "unknown_type"),
-    ([canonical(occurred_at="yesterday")], 400, "bad_timestamp"),
-    ([canonical(occurred_at="2026-03-04T00:00:00Z")], 400, "future"),
-    ([canonical(score=2)], 400, "schema"),
-    (b'{"id": "x"}\n{not json', 400, "not_json"),
-    ([canonical(id="same"), canonical(id="same")], 400, "duplicate_id"),
-    ([canonical(content="x" * 30_000)], 413, "too_large"),
-])
+@pytest.mark.parametrize(
+    "body, status, error",
+    [
+        ([canonical(), canonical(type="learning.enrolled")], 400, "unknown_type"),
+        ([canonical(occurred_at="yesterday")], 400, "bad_timestamp"),
+        ([canonical(occurred_at="2026-03-04T00:00:00Z")], 400, "future"),
+        ([canonical(score=2)], 400, "schema"),
+        (b'{"id": "x"}\n{not json', 400, "not_json"),
+        ([canonical(id="same"), canonical(id="same")], 400, "duplicate_id"),
+        ([canonical(content="x" * 30_000)], 413, "too_large"),
+    ],
+)
 async def test_invalid_events_refuse_the_batch(ingest: Ingest, body: Any, status: int, error: str):
     response = await ingest.post("/events", body, headers={"Authorization": BEARER})
     assert response.status == status
@@ -423,10 +459,14 @@ async def test_invalid_events_refuse_the_batch(ingest: Ingest, body: Any, status
 # --- arbitrary input: no 5xx, every record accounted for once ------------------------------
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1)
-    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=10), children, max_size=5),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=5)
+    ),
     max_leaves=20,
 )
 
@@ -460,6 +500,7 @@ class EndpointRun:
             path = "/xAPI/statements" if route == "xapi" else "/events"
             response = await self.ingest.post(path, body)
             return response, await self.ingest.end(route) - before
+
         return self.loop.run_until_complete(go())
 
     def close(self) -> None:
@@ -476,8 +517,11 @@ def endpoint_run(kafka_bootstrap: str, unique_topic_prefix: str) -> Iterator[End
         run.close()
 
 
-@hypothesis_settings(max_examples=150, deadline=None, suppress_health_check=[
-    HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@hypothesis_settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(data=st.data())
 def test_arbitrary_input_is_answered_without_5xx_and_counted_once(
     endpoint_run: EndpointRun, data: st.DataObject
@@ -491,8 +535,12 @@ def test_arbitrary_input_is_answered_without_5xx_and_counted_once(
         body = data.draw(st.sampled_from(endpoint_run.accepted))
         sent = 1
     else:
-        one = xapi_payloads() if route == "xapi" else st.one_of(
-            st.builds(canonical), st.builds(canonical), st.builds(canonical), json_values
+        one = (
+            xapi_payloads()
+            if route == "xapi"
+            else st.one_of(
+                st.builds(canonical), st.builds(canonical), st.builds(canonical), json_values
+            )
         )
         items = data.draw(st.lists(one, min_size=1, max_size=4))
         body, sent = (items[0], 1) if shape == "one" else (items, len(items))

@@ -71,7 +71,8 @@ def pipeline(kafka_bootstrap: str, redis_url: str, tmp_path_factory: pytest.Temp
         expected = reference_series(reference(settings))
         wait_for(
             lambda: not mismatches(expected, worker.metrics()),
-            timeout=90, what="the scripted week on /metrics",
+            timeout=90,
+            what="the scripted week on /metrics",
         )
         yield worker, settings
     finally:
@@ -81,9 +82,7 @@ def pipeline(kafka_bootstrap: str, redis_url: str, tmp_path_factory: pytest.Temp
 
 
 def reference(settings: Settings) -> OrgSnapshot:
-    return reference_for(
-        week.scripted_events(), week.roster_records(), settings, week.AS_OF_EPOCH
-    )
+    return reference_for(week.scripted_events(), week.roster_records(), settings, week.AS_OF_EPOCH)
 
 
 def gauge(worker: WorkerProcess, name: str, **labels: str) -> float | None:
@@ -149,11 +148,13 @@ def test_small_team_is_not_published_but_counts_in_its_department(pipeline):
     assert gauge(worker, "department_members", department="sales") == 8
     assert gauge(worker, "department_active_members", department="sales", **week7) == 4
     assert gauge(worker, "department_participation_ratio", department="sales", **week7) == 0.5
-    assert gauge(worker, "department_participation_ratio", department="engineering",
-                 **week7) == pytest.approx(8 / 11)
+    assert gauge(
+        worker, "department_participation_ratio", department="engineering", **week7
+    ) == pytest.approx(8 / 11)
     assert gauge(worker, "org_participation_ratio", **week7) == pytest.approx(12 / 19)
-    assert gauge(worker, "team_info", team="comet", department="sales",
-                 division="go-to-market") == 1
+    assert (
+        gauge(worker, "team_info", team="comet", department="sales", division="go-to-market") == 1
+    )
 
 
 def test_every_published_series_equals_the_reference_model(pipeline):
@@ -202,14 +203,20 @@ def test_pipeline_health_counts_every_event_and_reports_lag(pipeline):
 
     def drained():
         samples = worker.metrics()
-        lags = {dict(labels)["partition"]: value for (name, labels), value in samples.items()
-                if name == "teampulse_consumer_lag"
-                and dict(labels)["topic"] == settings.topic("events")}
+        lags = {
+            dict(labels)["partition"]: value
+            for (name, labels), value in samples.items()
+            if name == "teampulse_consumer_lag"
+            and dict(labels)["topic"] == settings.topic("events")
+        }
         return samples if len(lags) == 4 and not any(lags.values()) else None
 
     samples = wait_for(drained, timeout=30, what="consumer lag 0 on every events partition")
-    accepted = sum(value for (name, labels), value in samples.items()
-                   if name == "teampulse_events_total" and ("outcome", "accepted") in labels)
+    accepted = sum(
+        value
+        for (name, labels), value in samples.items()
+        if name == "teampulse_events_total" and ("outcome", "accepted") in labels
+    )
     assert accepted == len(script)
     latest_lms = max(e["occurred_at"] for e in script if e["source"] == "lms")
     assert samples[("teampulse_last_event_timestamp_seconds", (("source", "lms"),))] == (
@@ -226,8 +233,14 @@ def test_raw_emails_reach_no_state_topic_redis_or_metrics(pipeline, kafka_bootst
         kind = client.type(key)
         dump = repr(client.hgetall(key) if kind == b"hash" else client.dump(key))
         assert b"@example.com" not in dump.encode(), key
-    for name in ("by-team", "by-thread", "thread-facts", "team-state", "thread-state",
-                 "team-counts"):
+    for name in (
+        "by-team",
+        "by-thread",
+        "thread-facts",
+        "team-state",
+        "thread-state",
+        "team-counts",
+    ):
         records = asyncio.run(read_topic(kafka_bootstrap, settings.topic(name)))
         assert records, name
         assert not [r for r in records if b"@example.com" in r], name
@@ -236,15 +249,26 @@ def test_raw_emails_reach_no_state_topic_redis_or_metrics(pipeline, kafka_bootst
 def test_each_bad_input_lands_in_the_dead_letter_topic_with_its_reason(pipeline, kafka_bootstrap):
     worker, settings = pipeline
     bad = week.malformed_records()
-    asyncio.run(produce(kafka_bootstrap, settings.topic("events"),
-                        [(None, raw) for raw in bad.values()]))
+    asyncio.run(
+        produce(kafka_bootstrap, settings.topic("events"), [(None, raw) for raw in bad.values()])
+    )
     # An atlas event from 6 days ago, after atlas has seen 2 days ago: beyond 48 h late.
-    late = {"id": "late-1", "type": "learning.started", "occurred_at": "2026-03-03T12:00:00Z",
-            "actor": week.person("atlas", 1), "team": "atlas", "source": "lms", "content": "c"}
+    late = {
+        "id": "late-1",
+        "type": "learning.started",
+        "occurred_at": "2026-03-03T12:00:00Z",
+        "actor": week.person("atlas", 1),
+        "team": "atlas",
+        "source": "lms",
+        "content": "c",
+    }
     asyncio.run(produce(kafka_bootstrap, settings.topic("events"), [(None, orjson.dumps(late))]))
     statements = week.malformed_statements()
-    asyncio.run(produce(kafka_bootstrap, settings.topic("xapi"),
-                        [(None, raw) for raw in statements.values()]))
+    asyncio.run(
+        produce(
+            kafka_bootstrap, settings.topic("xapi"), [(None, raw) for raw in statements.values()]
+        )
+    )
 
     def dead_letters() -> dict[str, dict] | None:
         records = asyncio.run(read_topic(kafka_bootstrap, settings.topic("deadletter")))
@@ -286,11 +310,17 @@ def test_prometheus_server_scrapes_the_same_values(pipeline, tmp_path: Path):
     config.write_text(PROMETHEUS_CONFIG.format(port=worker.web_port))
     port = free_port()
     server = subprocess.Popen(
-        [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
+
         def query(expr: str) -> list[dict] | None:
             url = f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
             try:
@@ -299,8 +329,11 @@ def test_prometheus_server_scrapes_the_same_values(pipeline, tmp_path: Path):
             except OSError:
                 return None
 
-        result = wait_for(lambda: query('teampulse_team_participation_ratio{window="7d"}'),
-                          timeout=60, what="Prometheus to scrape the worker")
+        result = wait_for(
+            lambda: query('teampulse_team_participation_ratio{window="7d"}'),
+            timeout=60,
+            what="Prometheus to scrape the worker",
+        )
         by_team = {r["metric"]["team"]: float(r["value"][1]) for r in result}
         assert by_team == {"atlas": 1.0, "borealis": 0.4, "comet": 0.6}
         # roll-ups from team counts in PromQL agree with the worker's own roll-up

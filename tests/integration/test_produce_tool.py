@@ -22,14 +22,27 @@ pytestmark = pytest.mark.integration
 NOW = 1772496000.0  # 2026-03-03T00:00:00Z
 STATEMENT_ID = "5b1d8e3c-0f4e-4d8e-9b5e-1f2a3b4c5d6e"
 
-EVENT = {"id": "lms-1", "type": "learning.completed", "occurred_at": "2026-03-02T10:30:00Z",
-         "actor": "jane.doe@example.com", "source": "lms", "content": "course:agile"}
-STATEMENT = {"id": STATEMENT_ID, "actor": {"mbox": "mailto:jane.doe@example.com"},
-             "verb": {"id": "http://adlnet.gov/expapi/verbs/passed"},
-             "object": {"id": "https://lms.example.com/quizzes/final"},
-             "timestamp": "2026-03-02T11:00:00Z"}
-ROSTER = {"person": "jane.doe@example.com", "team": "payments-platform",
-          "department": "engineering", "division": "technology"}
+EVENT = {
+    "id": "lms-1",
+    "type": "learning.completed",
+    "occurred_at": "2026-03-02T10:30:00Z",
+    "actor": "jane.doe@example.com",
+    "source": "lms",
+    "content": "course:agile",
+}
+STATEMENT = {
+    "id": STATEMENT_ID,
+    "actor": {"mbox": "mailto:jane.doe@example.com"},
+    "verb": {"id": "http://adlnet.gov/expapi/verbs/passed"},
+    "object": {"id": "https://lms.example.com/quizzes/final"},
+    "timestamp": "2026-03-02T11:00:00Z",
+}
+ROSTER = {
+    "person": "jane.doe@example.com",
+    "team": "payments-platform",
+    "department": "engineering",
+    "division": "technology",
+}
 
 
 def ndjson(*lines: Any) -> bytes:
@@ -37,8 +50,12 @@ def ndjson(*lines: Any) -> bytes:
 
 
 def settings_for(bootstrap: str, prefix: str) -> Settings:
-    return Settings(kafka_bootstrap=bootstrap, topic_prefix=prefix, clock="2026-03-03T00:00:00Z",
-                    topic_partitions=1)
+    return Settings(
+        kafka_bootstrap=bootstrap,
+        topic_prefix=prefix,
+        clock="2026-03-03T00:00:00Z",
+        topic_partitions=1,
+    )
 
 
 @pytest.fixture
@@ -56,8 +73,9 @@ async def topics(kafka_bootstrap: str, unique_topic_prefix: str) -> AsyncIterato
 
 
 async def read_all(bootstrap: str, topic: str) -> list[tuple[bytes, bytes]]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+    )
     await consumer.start()
     try:
         tp = TopicPartition(topic, 0)
@@ -77,17 +95,22 @@ async def test_a_mixed_ndjson_file_goes_to_three_topics_and_rejects_are_reported
     kafka_bootstrap: str, topics: str, tmp_path: Path
 ):
     path = tmp_path / "mixed.ndjson"
-    path.write_bytes(ndjson(
-        EVENT,
-        STATEMENT,
-        b"",
-        ROSTER,
-        {**EVENT, "id": "lms-2", "score": 3},
-        b"{oops",
-        {**STATEMENT, "id": "6c2e9f4d-1a5b-4c6d-8e7f-9a0b1c2d3e4f",
-         "verb": {"id": "http://adlnet.gov/expapi/verbs/suspended"}},
-        {"hello": "world"},
-    ))
+    path.write_bytes(
+        ndjson(
+            EVENT,
+            STATEMENT,
+            b"",
+            ROSTER,
+            {**EVENT, "id": "lms-2", "score": 3},
+            b"{oops",
+            {
+                **STATEMENT,
+                "id": "6c2e9f4d-1a5b-4c6d-8e7f-9a0b1c2d3e4f",
+                "verb": {"id": "http://adlnet.gov/expapi/verbs/suspended"},
+            },
+            {"hello": "world"},
+        )
+    )
     settings = settings_for(kafka_bootstrap, topics)
     summary = await produce_file(settings, path, None, False, progress=False)
 
@@ -101,11 +124,14 @@ async def test_a_mixed_ndjson_file_goes_to_three_topics_and_rejects_are_reported
         "(team): pass --kind",
     ]
     assert await read_all(kafka_bootstrap, settings.topic("events")) == [
-        (b"lms-1", orjson.dumps(EVENT))]
+        (b"lms-1", orjson.dumps(EVENT))
+    ]
     assert await read_all(kafka_bootstrap, settings.topic("xapi")) == [
-        (STATEMENT_ID.encode(), orjson.dumps(STATEMENT))]
+        (STATEMENT_ID.encode(), orjson.dumps(STATEMENT))
+    ]
     assert await read_all(kafka_bootstrap, settings.topic("roster")) == [
-        (b"jane.doe@example.com", orjson.dumps(ROSTER))]
+        (b"jane.doe@example.com", orjson.dumps(ROSTER))
+    ]
 
 
 async def test_fail_on_reject_sends_nothing_at_all(
@@ -147,11 +173,11 @@ async def test_stdin_with_a_forced_kind(
 
 
 def test_checking_alone_needs_no_kafka():
-    outgoing, summary = check_records(
-        orjson.dumps([EVENT, ROSTER, [1]]), Settings(), None, NOW
-    )
+    outgoing, summary = check_records(orjson.dumps([EVENT, ROSTER, [1]]), Settings(), None, NOW)
     assert [(o.kind, o.key) for o in outgoing] == [
-        ("events", b"lms-1"), ("roster", b"jane.doe@example.com")]
+        ("events", b"lms-1"),
+        ("roster", b"jane.doe@example.com"),
+    ]
     assert summary.rejections == ["record 3: not_object: a record is a JSON object"]
 
 

@@ -38,12 +38,26 @@ SCRAPE_INTERVAL_S = 1
 
 def team(name: str, members: float) -> ScopeSnapshot:
     return ScopeSnapshot(
-        "team", name, AS_OF,
+        "team",
+        name,
+        AS_OF,
         windowed={"7d": {"engagement_score": 0.5}},
         plain={"members": members},
-        initiatives={"digital-workplace": InitiativeSnapshot(
-            {"none": 3, "awareness": 1, "desire": 0, "knowledge": 0, "ability": 1,
-             "reinforcement": 0}, members=5, ratio=0.2, index=0.3)},
+        initiatives={
+            "digital-workplace": InitiativeSnapshot(
+                {
+                    "none": 3,
+                    "awareness": 1,
+                    "desire": 0,
+                    "knowledge": 0,
+                    "ability": 1,
+                    "reinforcement": 0,
+                },
+                members=5,
+                ratio=0.2,
+                index=0.3,
+            )
+        },
         info={"department": "eng", "division": "tech"},
     )
 
@@ -70,17 +84,27 @@ class Worker:
 class Prometheus:
     def __init__(self, workdir: Path, targets: list[str]) -> None:
         config = workdir / "prometheus.yml"
-        config.write_text(json.dumps({  # JSON is YAML
-            "global": {"scrape_interval": f"{SCRAPE_INTERVAL_S}s"},
-            "scrape_configs": [{"job_name": "teampulse-worker",
-                                "static_configs": [{"targets": targets}]}],
-        }))
+        config.write_text(
+            json.dumps(
+                {  # JSON is YAML
+                    "global": {"scrape_interval": f"{SCRAPE_INTERVAL_S}s"},
+                    "scrape_configs": [
+                        {"job_name": "teampulse-worker", "static_configs": [{"targets": targets}]}
+                    ],
+                }
+            )
+        )
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
-            ["prometheus", f"--config.file={config}", f"--storage.tsdb.path={workdir / 'data'}",
-             f"--web.listen-address=127.0.0.1:{self.port}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                "prometheus",
+                f"--config.file={config}",
+                f"--storage.tsdb.path={workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         wait_for(lambda: self._ready(), 20, "Prometheus did not become ready")
 
@@ -98,8 +122,9 @@ class Prometheus:
             body = json.load(response)
         assert body["status"] == "success", body
         return {
-            tuple(sorted((k, v) for k, v in r["metric"].items() if k not in ("job", "instance"))):
-                float(r["value"][1])
+            tuple(
+                sorted((k, v) for k, v in r["metric"].items() if k not in ("job", "instance"))
+            ): float(r["value"][1])
             for r in body["data"]["result"]
         }
 
@@ -169,17 +194,25 @@ def test_prometheus_scrapes_the_gauges_and_a_team_no_longer_published_goes_stale
     worker.collector.publish_teams({"alpha": team("alpha", 7), "beta": team("beta", 5)})
     worker.health.record_outcomes("lms", Counter(accepted=4, rejected=1))
 
-    wait_for(lambda: len(prometheus.query("teampulse_team_members")) == 2, 15,
-             "Prometheus never scraped both teams")
+    wait_for(
+        lambda: len(prometheus.query("teampulse_team_members")) == 2,
+        15,
+        "Prometheus never scraped both teams",
+    )
     assert prometheus.query("teampulse_team_members") == {
         (("__name__", "teampulse_team_members"), ("team", "alpha")): 7.0,
         (("__name__", "teampulse_team_members"), ("team", "beta")): 5.0,
     }
     assert prometheus.query('teampulse_adoption_members{stage="none"}') == {
-        (("__name__", "teampulse_adoption_members"), ("initiative", "digital-workplace"),
-         ("stage", "none"), ("team", t)): 3.0 for t in ("alpha", "beta")}
-    accepted = (("__name__", "teampulse_events_total"), ("outcome", "accepted"),
-                ("source", "lms"))
+        (
+            ("__name__", "teampulse_adoption_members"),
+            ("initiative", "digital-workplace"),
+            ("stage", "none"),
+            ("team", t),
+        ): 3.0
+        for t in ("alpha", "beta")
+    }
+    accepted = (("__name__", "teampulse_events_total"), ("outcome", "accepted"), ("source", "lms"))
     assert prometheus.query("teampulse_events_total")[accepted] == 4.0
 
     worker.collector.publish_teams({"beta": team("beta", 5)})  # alpha moved away
@@ -188,7 +221,9 @@ def test_prometheus_scrapes_the_gauges_and_a_team_no_longer_published_goes_stale
     # queries within a scrape or two, not after the 5-minute lookback.
     gone_after = wait_for(
         lambda: {dict(k)["team"] for k in prometheus.query("teampulse_team_members")} == {"beta"},
-        5 * SCRAPE_INTERVAL_S, "alpha was still exported after it stopped being published")
+        5 * SCRAPE_INTERVAL_S,
+        "alpha was still exported after it stopped being published",
+    )
     assert gone_after < 5 * SCRAPE_INTERVAL_S
 
 
@@ -197,8 +232,11 @@ def test_a_team_that_moves_between_workers_is_exported_by_exactly_one(stack):
     first.collector.publish_teams({"alpha": team("alpha", 7), "beta": team("beta", 5)})
     second.collector.publish_teams({"gamma": team("gamma", 6)})
     series_per_team = "count by (team) (teampulse_team_members)"
-    wait_for(lambda: len(prometheus.query(series_per_team)) == 3, 15,
-             "Prometheus never scraped both workers")
+    wait_for(
+        lambda: len(prometheus.query(series_per_team)) == 3,
+        15,
+        "Prometheus never scraped both workers",
+    )
     assert set(prometheus.query(series_per_team).values()) == {1.0}
 
     # Rebalance: alpha's partition moves to the second worker. Both publish at their next
@@ -209,10 +247,14 @@ def test_a_team_that_moves_between_workers_is_exported_by_exactly_one(stack):
     def alpha_only_on_second() -> bool:
         instances = prometheus.query('teampulse_team_members{team="alpha"}')
         return len(instances) == 1
+
     wait_for(alpha_only_on_second, 5 * SCRAPE_INTERVAL_S, "alpha never settled on one worker")
     time.sleep(2 * SCRAPE_INTERVAL_S)  # and it stays that way over later scrapes
     assert prometheus.query(series_per_team) == {
-        (("team", "alpha"),): 1.0, (("team", "beta"),): 1.0, (("team", "gamma"),): 1.0}
+        (("team", "alpha"),): 1.0,
+        (("team", "beta"),): 1.0,
+        (("team", "gamma"),): 1.0,
+    }
     owner = _instances(prometheus, 'teampulse_team_members{team="alpha"}')
     assert owner == {second.target}
 

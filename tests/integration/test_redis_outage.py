@@ -27,8 +27,13 @@ AS_OF = "2026-03-16T12:00:00Z"
 AS_OF_EPOCH = dt.datetime(2026, 3, 16, 12, tzinfo=dt.UTC).timestamp()
 OUTAGE_S = 30
 CATCH_UP_S = 10
-COMPARED = ("posts:28d", "replies:28d", "active_members:7d", "learning_seconds:28d",
-            "participation_ratio:7d")
+COMPARED = (
+    "posts:28d",
+    "replies:28d",
+    "active_members:7d",
+    "learning_seconds:28d",
+    "participation_ratio:7d",
+)
 
 
 class RedisServer:
@@ -45,9 +50,21 @@ class RedisServer:
         binary = shutil.which("redis-server")
         assert binary, "redis-server is installed by deploy/stack/ensure-packages.sh"
         self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
-             "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.directory),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         client = redis.Redis(port=self.port)
         wait_for(lambda: _pings(client), timeout=10, what="the test's redis-server")
@@ -105,8 +122,11 @@ def test_worker_rides_out_a_redis_outage_and_catches_up(kafka_bootstrap: str, tm
         wait_for(lambda: client.smembers("tp:teams"), timeout=90, what="gauges in Redis")
 
         def accepted() -> float:
-            return sum(v for (name, labels), v in worker.metrics().items()
-                       if name == "teampulse_events_total" and ("outcome", "accepted") in labels)
+            return sum(
+                v
+                for (name, labels), v in worker.metrics().items()
+                if name == "teampulse_events_total" and ("outcome", "accepted") in labels
+            )
 
         server.stop_saving()
         outage_began = time.monotonic()
@@ -138,8 +158,11 @@ def test_worker_rides_out_a_redis_outage_and_catches_up(kafka_bootstrap: str, tm
                         return False
             return bool(client.smembers("tp:teams"))
 
-        wait_for(redis_matches_metrics, timeout=CATCH_UP_S,
-                 what="Redis to hold the exported gauges after its return")
+        wait_for(
+            redis_matches_metrics,
+            timeout=CATCH_UP_S,
+            what="Redis to hold the exported gauges after its return",
+        )
         assert time.monotonic() - returned < CATCH_UP_S
         assert worker.alive()
     finally:

@@ -39,12 +39,15 @@ DW = "digital-workplace"
 def adoption(ratio: float | None = 0.25) -> InitiativeSnapshot:
     return InitiativeSnapshot(
         {"none": 1, "awareness": 2, "desire": 1, "knowledge": 1, "ability": 1, "reinforcement": 1},
-        members=7, ratio=ratio, index=0.5,
+        members=7,
+        ratio=ratio,
+        index=0.5,
     )
 
 
-def team(name: str = "alpha", as_of: float = AS_OF, posts: float = 3.0, **overrides: object
-         ) -> ScopeSnapshot:
+def team(
+    name: str = "alpha", as_of: float = AS_OF, posts: float = 3.0, **overrides: object
+) -> ScopeSnapshot:
     fields: dict = {
         "windowed": {
             "1d": {"engagement_score": 0.42, "posts": posts, "reply_ratio": 0.5},
@@ -80,13 +83,13 @@ WriterFactory = Callable[..., Awaitable[RedisWriter]]
 
 
 @pytest.fixture
-async def make_writer(redis_server_url: str, unique_topic_prefix: str
-                      ) -> AsyncIterator[WriterFactory]:
+async def make_writer(
+    redis_server_url: str, unique_topic_prefix: str
+) -> AsyncIterator[WriterFactory]:
     writers: list[RedisWriter] = []
 
     async def make(**settings: object) -> RedisWriter:
-        config = Settings(redis_url=redis_server_url, redis_prefix=unique_topic_prefix,
-                          **settings)  # type: ignore[arg-type]
+        config = Settings(redis_url=redis_server_url, redis_prefix=unique_topic_prefix, **settings)  # type: ignore[arg-type]
         writer = RedisWriter(config, clock=lambda: WRITTEN_AT)
         await writer.start()
         writers.append(writer)
@@ -108,65 +111,118 @@ async def test_a_team_is_written_as_documented(redis, make_writer, unique_topic_
     assert await writer.flush()
 
     assert await redis.hgetall(f"{p}team:alpha") == {
-        "engagement_score:1d": "0.42", "posts:1d": "3", "reply_ratio:1d": "0.5",
-        "engagement_score:7d": "0.5", "posts:7d": "12", "members": "7",
-        "department": "eng", "division": "tech",
-        "as_of": "1772452800", "updated_at": "1772452805.5",
+        "engagement_score:1d": "0.42",
+        "posts:1d": "3",
+        "reply_ratio:1d": "0.5",
+        "engagement_score:7d": "0.5",
+        "posts:7d": "12",
+        "members": "7",
+        "department": "eng",
+        "division": "tech",
+        "as_of": "1772452800",
+        "updated_at": "1772452805.5",
     }
     assert await redis.hgetall(f"{p}team:alpha:initiative:{DW}") == {
-        "members:none": "1", "members:awareness": "2", "members:desire": "1",
-        "members:knowledge": "1", "members:ability": "1", "members:reinforcement": "1",
-        "members": "7", "ratio": "0.25", "index": "0.5",
-        "as_of": "1772452800", "updated_at": "1772452805.5",
+        "members:none": "1",
+        "members:awareness": "2",
+        "members:desire": "1",
+        "members:knowledge": "1",
+        "members:ability": "1",
+        "members:reinforcement": "1",
+        "members": "7",
+        "ratio": "0.25",
+        "index": "0.5",
+        "as_of": "1772452800",
+        "updated_at": "1772452805.5",
     }
     assert await redis.smembers(f"{p}team:alpha:initiatives") == {DW}
     assert await redis.smembers(f"{p}teams") == {"alpha"}
     history = await redis.zrange(f"{p}team:alpha:history", 0, -1, withscores=True)
-    assert [(json.loads(member), score) for member, score in history] == [(
-        {"day": "2026-03-02", "as_of": 1772452800, "gauges": {
-            "engagement_score:1d": 0.42, "posts:1d": 3, "reply_ratio:1d": 0.5, "members": 7}},
-        DAY,
-    )]
+    assert [(json.loads(member), score) for member, score in history] == [
+        (
+            {
+                "day": "2026-03-02",
+                "as_of": 1772452800,
+                "gauges": {
+                    "engagement_score:1d": 0.42,
+                    "posts:1d": 3,
+                    "reply_ratio:1d": 0.5,
+                    "members": 7,
+                },
+            },
+            DAY,
+        )
+    ]
     assert 0 < await redis.ttl(f"{p}team:alpha:history") <= 90 * 86400
     entries = await redis.xrange(f"{p}updates")
     assert [fields for _id, fields in entries] == [
-        {"scope": "team", "key": "alpha", "as_of": "1772452800", "change": "updated"}]
+        {"scope": "team", "key": "alpha", "as_of": "1772452800", "change": "updated"}
+    ]
     hint = await hints.get_message(timeout=2.0)
     assert hint is not None and hint["data"] == "team:alpha"
     await hints.aclose()
 
 
-async def test_rollups_are_written_under_their_scope_with_index_sets(redis, make_writer,
-                                                                    unique_topic_prefix):
+async def test_rollups_are_written_under_their_scope_with_index_sets(
+    redis, make_writer, unique_topic_prefix
+):
     p = unique_topic_prefix
     writer = await make_writer()
 
-    writer.submit(OrgSnapshot(AS_OF, rollups=[
-        ScopeSnapshot("department", "eng", AS_OF, windowed={"7d": {"posts": 30.0}},
-                      info={"division": "tech"}),
-        ScopeSnapshot("division", "tech", AS_OF, plain={"members": 40.0}),
-        ScopeSnapshot("org", "org", AS_OF, plain={"members": 90.0},
-                      initiatives={DW: adoption(ratio=None)}),
-    ]))
+    writer.submit(
+        OrgSnapshot(
+            AS_OF,
+            rollups=[
+                ScopeSnapshot(
+                    "department",
+                    "eng",
+                    AS_OF,
+                    windowed={"7d": {"posts": 30.0}},
+                    info={"division": "tech"},
+                ),
+                ScopeSnapshot("division", "tech", AS_OF, plain={"members": 40.0}),
+                ScopeSnapshot(
+                    "org",
+                    "org",
+                    AS_OF,
+                    plain={"members": 90.0},
+                    initiatives={DW: adoption(ratio=None)},
+                ),
+            ],
+        )
+    )
     assert await writer.flush()
 
     assert await redis.hgetall(f"{p}department:eng") == {
-        "posts:7d": "30", "division": "tech", "as_of": "1772452800",
-        "updated_at": "1772452805.5"}
+        "posts:7d": "30",
+        "division": "tech",
+        "as_of": "1772452800",
+        "updated_at": "1772452805.5",
+    }
     assert await redis.hgetall(f"{p}division:tech") == {
-        "members": "40", "as_of": "1772452800", "updated_at": "1772452805.5"}
+        "members": "40",
+        "as_of": "1772452800",
+        "updated_at": "1772452805.5",
+    }
     assert await redis.hgetall(f"{p}org") == {
-        "members": "90", "as_of": "1772452800", "updated_at": "1772452805.5"}
+        "members": "90",
+        "as_of": "1772452800",
+        "updated_at": "1772452805.5",
+    }
     assert "ratio" not in await redis.hgetall(f"{p}org:initiative:{DW}")
     assert await redis.hget(f"{p}org:initiative:{DW}", "index") == "0.5"
     assert await redis.smembers(f"{p}departments") == {"eng"}
     assert await redis.smembers(f"{p}divisions") == {"tech"}
     assert [(f["scope"], f["key"]) for _id, f in await redis.xrange(f"{p}updates")] == [
-        ("department", "eng"), ("division", "tech"), ("org", "org")]
+        ("department", "eng"),
+        ("division", "tech"),
+        ("org", "org"),
+    ]
 
 
 async def test_replaying_the_same_state_rewrites_the_same_values_and_notifies_nobody(
-        redis, make_writer, unique_topic_prefix):
+    redis, make_writer, unique_topic_prefix
+):
     p = unique_topic_prefix
     writer = await make_writer()
     writer.submit(teams(team()))
@@ -185,14 +241,20 @@ async def test_replaying_the_same_state_rewrites_the_same_values_and_notifies_no
 
 
 async def test_a_changed_gauge_is_notified_and_a_gauge_that_became_undefined_disappears(
-        redis, make_writer, unique_topic_prefix):
+    redis, make_writer, unique_topic_prefix
+):
     p = unique_topic_prefix
     writer = await make_writer()
     writer.submit(teams(team()))
     await writer.flush()
 
-    later = team(as_of=AS_OF + 60, windowed={"1d": {"engagement_score": 0.42, "posts": 4.0},
-                                             "7d": {"engagement_score": 0.5, "posts": 13.0}})
+    later = team(
+        as_of=AS_OF + 60,
+        windowed={
+            "1d": {"engagement_score": 0.42, "posts": 4.0},
+            "7d": {"engagement_score": 0.5, "posts": 13.0},
+        },
+    )
     writer.submit(teams(later))
     await writer.flush()
 
@@ -200,11 +262,14 @@ async def test_a_changed_gauge_is_notified_and_a_gauge_that_became_undefined_dis
     assert "reply_ratio:1d" not in stored
     assert (stored["posts:1d"], stored["posts:7d"], stored["as_of"]) == ("4", "13", "1772452860")
     assert [f["as_of"] for _id, f in await redis.xrange(f"{p}updates")] == [
-        "1772452800", "1772452860"]
+        "1772452800",
+        "1772452860",
+    ]
 
 
 async def test_a_new_as_of_with_the_same_gauges_updates_as_of_without_a_notification(
-        redis, make_writer, unique_topic_prefix):
+    redis, make_writer, unique_topic_prefix
+):
     p = unique_topic_prefix
     writer = await make_writer()
     writer.submit(teams(team()))
@@ -217,8 +282,7 @@ async def test_a_new_as_of_with_the_same_gauges_updates_as_of_without_a_notifica
     assert await redis.xlen(f"{p}updates") == 1
 
 
-async def test_an_older_state_never_overwrites_a_newer_one(redis, make_writer,
-                                                          unique_topic_prefix):
+async def test_an_older_state_never_overwrites_a_newer_one(redis, make_writer, unique_topic_prefix):
     p = unique_topic_prefix
     new_owner = await make_writer()
     new_owner.submit(teams(team(as_of=AS_OF + 60, posts=9.0)))
@@ -234,8 +298,9 @@ async def test_an_older_state_never_overwrites_a_newer_one(redis, make_writer,
     assert await redis.xlen(f"{p}updates") == 1
 
 
-async def test_an_initiative_no_longer_in_the_snapshot_is_deleted(redis, make_writer,
-                                                                 unique_topic_prefix):
+async def test_an_initiative_no_longer_in_the_snapshot_is_deleted(
+    redis, make_writer, unique_topic_prefix
+):
     p = unique_topic_prefix
     writer = await make_writer()
     writer.submit(teams(team(initiatives={DW: adoption(), "agile": adoption()})))
@@ -251,23 +316,29 @@ async def test_an_initiative_no_longer_in_the_snapshot_is_deleted(redis, make_wr
 
 
 async def test_history_keeps_one_member_per_day_for_the_configured_days(
-        redis, make_writer, unique_topic_prefix):
+    redis, make_writer, unique_topic_prefix
+):
     p = unique_topic_prefix
     writer = await make_writer(redis_history_days=2)
 
-    for as_of, posts in [(DAY + 10 * 3600, 1.0), (DAY + 18 * 3600, 2.0),  # day 1, twice
-                         (DAY + 86400 + 3600, 5.0), (DAY + 2 * 86400 + 3600, 7.0)]:
+    for as_of, posts in [
+        (DAY + 10 * 3600, 1.0),
+        (DAY + 18 * 3600, 2.0),  # day 1, twice
+        (DAY + 86400 + 3600, 5.0),
+        (DAY + 2 * 86400 + 3600, 7.0),
+    ]:
         writer.submit(teams(team(as_of=as_of, posts=posts)))
         await writer.flush()
 
     history = await redis.zrange(f"{p}team:alpha:history", 0, -1, withscores=True)
-    assert [(json.loads(m)["day"], json.loads(m)["gauges"]["posts:1d"], score)
-            for m, score in history] == [
-        ("2026-03-03", 5, DAY + 86400), ("2026-03-04", 7, DAY + 2 * 86400)]
+    assert [
+        (json.loads(m)["day"], json.loads(m)["gauges"]["posts:1d"], score) for m, score in history
+    ] == [("2026-03-03", 5, DAY + 86400), ("2026-03-04", 7, DAY + 2 * 86400)]
 
 
 async def test_a_withdrawn_team_is_removed_and_an_older_state_cannot_bring_it_back(
-        redis, make_writer, unique_topic_prefix):
+    redis, make_writer, unique_topic_prefix
+):
     p = unique_topic_prefix
     writer = await make_writer()
     writer.submit(teams(team()))
@@ -276,11 +347,14 @@ async def test_a_withdrawn_team_is_removed_and_an_older_state_cannot_bring_it_ba
     writer.withdraw("team", "alpha", AS_OF + 60)  # fell below the minimum group size
     await writer.flush()
 
-    assert await redis.exists(f"{p}team:alpha", f"{p}team:alpha:initiative:{DW}",
-                              f"{p}team:alpha:initiatives") == 0
+    assert (
+        await redis.exists(
+            f"{p}team:alpha", f"{p}team:alpha:initiative:{DW}", f"{p}team:alpha:initiatives"
+        )
+        == 0
+    )
     assert await redis.smembers(f"{p}teams") == set()
-    assert [f["change"] for _id, f in await redis.xrange(f"{p}updates")] == [
-        "updated", "withdrawn"]
+    assert [f["change"] for _id, f in await redis.xrange(f"{p}updates")] == ["updated", "withdrawn"]
 
     late = await make_writer()  # a worker that lost the team flushes an older state
     late.submit(teams(team(as_of=AS_OF + 30)))
@@ -319,8 +393,9 @@ async def test_the_writer_flushes_on_its_own_interval(redis, make_writer, unique
 
 
 async def test_stop_writes_what_is_still_pending(redis, redis_server_url, unique_topic_prefix):
-    settings = Settings(redis_url=redis_server_url, redis_prefix=unique_topic_prefix,
-                        redis_flush_interval_s=60)
+    settings = Settings(
+        redis_url=redis_server_url, redis_prefix=unique_topic_prefix, redis_flush_interval_s=60
+    )
     writer = RedisWriter(settings)
     await writer.start()
 
@@ -341,9 +416,19 @@ def free_port() -> int:
 
 def start_redis(port: int) -> subprocess.Popen:
     server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 10
     while True:
@@ -393,7 +478,8 @@ def failures_metric(registry: CollectorRegistry) -> float:
 
 
 async def test_redis_outage_keeps_the_writer_responsive_and_bounded_then_catches_up(
-        own_redis, caplog):
+    own_redis, caplog
+):
     prefix = "outage:"
     registry = CollectorRegistry()
     health = PipelineHealth(registry)

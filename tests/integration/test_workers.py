@@ -71,21 +71,29 @@ class Deployment:
         data = self.root / f"worker-{n}"
         data.mkdir()
         worker = WorkerProcess(
-            {**self.env, "TEAMPULSE_DATA_DIR": str(data)}, self.root / f"worker-{n}.log",
+            {**self.env, "TEAMPULSE_DATA_DIR": str(data)},
+            self.root / f"worker-{n}.log",
             free_port(),
         ).start()
         self.workers.append(worker)
         return worker
 
     def send(self, roster: list[dict], records: list[bytes]) -> None:
-        asyncio.run(produce(
-            self.env["TEAMPULSE_KAFKA_BOOTSTRAP"], self.settings.topic("roster"),
-            [(r["person"].encode(), orjson.dumps(r)) for r in roster],
-        ))
-        asyncio.run(produce(
-            self.env["TEAMPULSE_KAFKA_BOOTSTRAP"], self.settings.topic("events"),
-            [(None, record) for record in records], partition=0,
-        ))
+        asyncio.run(
+            produce(
+                self.env["TEAMPULSE_KAFKA_BOOTSTRAP"],
+                self.settings.topic("roster"),
+                [(r["person"].encode(), orjson.dumps(r)) for r in roster],
+            )
+        )
+        asyncio.run(
+            produce(
+                self.env["TEAMPULSE_KAFKA_BOOTSTRAP"],
+                self.settings.topic("events"),
+                [(None, record) for record in records],
+                partition=0,
+            )
+        )
 
     def stop(self) -> None:
         for worker in self.workers:
@@ -111,8 +119,9 @@ def union_of(workers: list[WorkerProcess]) -> tuple[Samples, dict[str, int]]:
     return union, exporters
 
 
-def assert_exported_exactly_once(workers: list[WorkerProcess], expected: Samples,
-                                 teams: set[str]) -> None:
+def assert_exported_exactly_once(
+    workers: list[WorkerProcess], expected: Samples, teams: set[str]
+) -> None:
     def settled() -> tuple[Samples, dict[str, int]] | None:
         union, exporters = union_of(workers)
         ok = not mismatches(expected, union) and exporters == dict.fromkeys(teams, 1)
@@ -159,11 +168,18 @@ def test_a_worker_killed_mid_stream_restarts_to_the_exact_gauges(deployment: Dep
     deployment.send(roster, records)
 
     def accepted(w: WorkerProcess) -> float:
-        return sum(v for (name, labels), v in w.metrics().items()
-                   if name == "teampulse_events_total" and ("outcome", "accepted") in labels)
+        return sum(
+            v
+            for (name, labels), v in w.metrics().items()
+            if name == "teampulse_events_total" and ("outcome", "accepted") in labels
+        )
 
-    wait_for(lambda: accepted(worker) > len(records) // 4, timeout=120,
-             what="a quarter of the input processed", interval=0.1)
+    wait_for(
+        lambda: accepted(worker) > len(records) // 4,
+        timeout=120,
+        what="a quarter of the input processed",
+        interval=0.1,
+    )
     worker.kill()  # SIGKILL: no commit, no flush, no goodbye
     restarted = deployment.start_worker()
     assert_exported_exactly_once([restarted], expected, set(expected_snapshot.teams))

@@ -35,9 +35,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for(
-    probe: Callable[[], T | None], timeout: float, what: str, interval: float = 0.5
-) -> T:
+def wait_for(probe: Callable[[], T | None], timeout: float, what: str, interval: float = 0.5) -> T:
     """Poll `probe` until it returns something truthy; fail naming `what` on timeout."""
     deadline = time.monotonic() + timeout
     last: T | None = None
@@ -78,7 +76,10 @@ class WorkerProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "teampulse.cli", "worker"],
             env={**os.environ, **self.env, "TEAMPULSE_WEB_PORT": str(self.web_port)},
-            stdout=self.log_file, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True,
+            stdout=self.log_file,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            start_new_session=True,
         )
         return self
 

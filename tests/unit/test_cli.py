@@ -27,10 +27,19 @@ def test_replay_computes_the_scripted_week_from_files(tmp_path: Path, monkeypatc
     roster = tmp_path / "roster.json"
     roster.write_text(json.dumps(week.roster_records()))
     output = tmp_path / "gauges.json"
-    result = CliRunner().invoke(cli, [
-        "replay", str(events), "--roster", str(roster), "--as-of", week.AS_OF,
-        "--output", str(output),
-    ])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "replay",
+            str(events),
+            "--roster",
+            str(roster),
+            "--as-of",
+            week.AS_OF,
+            "--output",
+            str(output),
+        ],
+    )
     assert result.exit_code == 0, result.output
     gauges = json.loads(output.read_text())
     assert gauges["teams"]["atlas"]["windowed"]["7d"]["participation_ratio"] == 1.0

@@ -21,9 +21,13 @@ ID_B = "6c2e9f4d-1a5b-4c6d-8e7f-9a0b1c2d3e4f"
 
 
 def statement(**overrides: Any) -> dict[str, Any]:
-    made = {"id": ID_A, "actor": {"mbox": "mailto:jane@example.com"},
-            "verb": {"id": "http://adlnet.gov/expapi/verbs/completed"},
-            "object": {"id": "urn:course:1"}, "timestamp": "2026-03-02T10:30:00Z"}
+    made = {
+        "id": ID_A,
+        "actor": {"mbox": "mailto:jane@example.com"},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/completed"},
+        "object": {"id": "urn:course:1"},
+        "timestamp": "2026-03-02T10:30:00Z",
+    }
     made.update(overrides)
     return {k: v for k, v in made.items() if v is not ...}
 
@@ -31,9 +35,12 @@ def statement(**overrides: Any) -> dict[str, Any]:
 def plan(statements: list[Any], recent: RecentIds | None = None, **kwargs: Any) -> Any:
     counter = itertools.count()
     return plan_statements(
-        statements, recent or RecentIds(10), stored=STORED,
+        statements,
+        recent or RecentIds(10),
+        stored=STORED,
         new_id=lambda: f"00000000-0000-4000-8000-{next(counter):012d}",
-        max_record_bytes=kwargs.pop("max_record_bytes", 65_536), **kwargs,
+        max_record_bytes=kwargs.pop("max_record_bytes", 65_536),
+        **kwargs,
     )
 
 
@@ -70,7 +77,9 @@ def test_a_known_id_with_the_same_content_is_unchanged_and_not_written_again():
     resent = {"stored": "2026-03-01T00:00:00Z", **dict(reversed(statement().items()))}
     intake = plan([resent, statement(id=ID_B)], recent)
     assert (intake.ids, intake.unchanged, [r.id for r in intake.new]) == (
-        [ID_A, ID_B], [ID_A], [ID_B]
+        [ID_A, ID_B],
+        [ID_A],
+        [ID_B],
     )
 
 
@@ -96,13 +105,24 @@ def test_put_uses_the_statement_id_and_refuses_another_id_in_the_body():
 
 
 def test_events_are_written_as_received_and_refused_with_their_reason(validator):
-    event = {"id": "lms-1", "type": "learning.started", "occurred_at": "2026-03-02T10:30:00Z",
-             "actor": "jane@example.com", "source": "lms"}
-    intake = plan_events([event], RecentIds(10), validator, now=1772496000.0,
-                         max_record_bytes=65_536)
+    event = {
+        "id": "lms-1",
+        "type": "learning.started",
+        "occurred_at": "2026-03-02T10:30:00Z",
+        "actor": "jane@example.com",
+        "source": "lms",
+    }
+    intake = plan_events(
+        [event], RecentIds(10), validator, now=1772496000.0, max_record_bytes=65_536
+    )
     assert [(r.id, orjson.loads(r.value)) for r in intake.new] == [("lms-1", event)]
-    refused = plan_events([event, {**event, "id": "lms-2", "score": 7}], RecentIds(10), validator,
-                          now=1772496000.0, max_record_bytes=65_536)
+    refused = plan_events(
+        [event, {**event, "id": "lms-2", "score": 7}],
+        RecentIds(10),
+        validator,
+        now=1772496000.0,
+        max_record_bytes=65_536,
+    )
     assert refused == Refusal(400, "schema", "record 1: score: must be a number from 0 to 1")
 
 
@@ -113,6 +133,8 @@ def test_recent_ids_forget_the_least_recently_used_beyond_capacity():
     assert recent.digest_of("a") == b"1"  # "a" is now the most recent
     recent.remember("c", b"3")
     assert (recent.digest_of("a"), recent.digest_of("b"), recent.digest_of("c")) == (
-        b"1", None, b"3"
+        b"1",
+        None,
+        b"3",
     )
     assert len(recent) == 2

@@ -22,27 +22,57 @@ SETTINGS = Settings(pseudonym_secret="contract-test-secret")
 PSEUDONYMISER = Pseudonymiser("contract-test-secret")
 VALIDATOR = EventValidator(SETTINGS, PSEUDONYMISER)
 MAPPER = XapiMapper(SETTINGS, PSEUDONYMISER)
-PROPERTY = settings(max_examples=300, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 json_scalars = (
-    st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1)
-    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=30)
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=30)
 )
 json_values = st.recursive(
     json_scalars,
-    lambda children: st.lists(children, max_size=5)
-    | st.dictionaries(st.text(max_size=12), children, max_size=6),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=12), children, max_size=6)
+    ),
     max_leaves=25,
 )
 
-EVENT_FIELDS = ["id", "type", "occurred_at", "actor", "source", "team", "initiative", "tags",
-                "content", "duration_s", "success", "score", "thread", "post", "parent",
-                "channel", "length", "practice"]
+EVENT_FIELDS = [
+    "id",
+    "type",
+    "occurred_at",
+    "actor",
+    "source",
+    "team",
+    "initiative",
+    "tags",
+    "content",
+    "duration_s",
+    "success",
+    "score",
+    "thread",
+    "post",
+    "parent",
+    "channel",
+    "length",
+    "practice",
+]
 event_like = st.dictionaries(
     st.sampled_from(EVENT_FIELDS),
-    st.sampled_from(["learning.completed", "discussion.replied", "adoption.practiced",
-                     "2026-03-02T10:30:00Z", "2027-01-01T00:00:00Z", "x", ""]) | json_values,
+    st.sampled_from(
+        [
+            "learning.completed",
+            "discussion.replied",
+            "adoption.practiced",
+            "2026-03-02T10:30:00Z",
+            "2027-01-01T00:00:00Z",
+            "x",
+            "",
+        ]
+    )
+    | json_values,
     max_size=len(EVENT_FIELDS),
 )
 
@@ -50,11 +80,15 @@ VALID_STATEMENT: dict[str, Any] = {
     "id": "5b1d8e3c-0f4e-4d8e-9b5e-1f2a3b4c5d6e",
     "actor": {"objectType": "Agent", "mbox": "mailto:jane.doe@example.com"},
     "verb": {"id": "http://id.tincanapi.com/verb/replied", "display": {"en-US": "replied"}},
-    "object": {"id": "https://community.example.com/posts/1",
-               "definition": {"name": {"en": "A post"}}},
+    "object": {
+        "id": "https://community.example.com/posts/1",
+        "definition": {"name": {"en": "A post"}},
+    },
     "result": {"response": "yes", "duration": "PT5M", "score": {"scaled": 0.5}},
-    "context": {"contextActivities": {"parent": [{"id": "urn:thread:1"}]},
-                "extensions": {"urn:teampulse:extension:team": "search"}},
+    "context": {
+        "contextActivities": {"parent": [{"id": "urn:thread:1"}]},
+        "extensions": {"urn:teampulse:extension:team": "search"},
+    },
     "timestamp": "2026-03-02T10:30:00Z",
 }
 

@@ -15,15 +15,18 @@ def test_an_email_is_keyed_as_its_xapi_mbox_sha1sum(pseudonymiser: Pseudonymiser
     assert pseudonymiser.person("jane.doe@example.com") == JANE
 
 
-@pytest.mark.parametrize("spelling", [
-    "jane.doe@example.com",
-    "Jane.Doe@Example.COM",
-    "  jane.doe@example.com ",
-    "mailto:jane.doe@example.com",
-    "MAILTO:Jane.Doe@example.com",
-    f"sha1:{JANE_SHA1}",
-    f"sha1:{JANE_SHA1.upper()}",
-])
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "jane.doe@example.com",
+        "Jane.Doe@Example.COM",
+        "  jane.doe@example.com ",
+        "mailto:jane.doe@example.com",
+        "MAILTO:Jane.Doe@example.com",
+        f"sha1:{JANE_SHA1}",
+        f"sha1:{JANE_SHA1.upper()}",
+    ],
+)
 def test_every_spelling_of_an_email_gives_the_same_pseudonym(pseudonymiser, spelling):
     assert pseudonymiser.person(spelling) == JANE
 

@@ -21,8 +21,11 @@ def test_a_record_becomes_an_entry_with_the_person_pseudonymised(pseudonymiser):
     assert parse_roster_record(
         b"ignored-key", value(person="Jane.Doe@example.com"), pseudonymiser
     ) == RosterEntry(
-        person=JANE, team="payments-platform", department="engineering",
-        division="technology", active=True,
+        person=JANE,
+        team="payments-platform",
+        department="engineering",
+        division="technology",
+        active=True,
     )
 
 

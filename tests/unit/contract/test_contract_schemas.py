@@ -44,8 +44,14 @@ def schema_accepts(schema: Any, record: object) -> bool:
 def test_there_is_an_example_of_every_event_type():
     types = {json.loads(path.read_text())["type"] for path in EVENT_EXAMPLES}
     assert types == {
-        "learning.started", "learning.progressed", "learning.completed", "learning.assessed",
-        "discussion.posted", "discussion.replied", "discussion.reacted", "adoption.practiced",
+        "learning.started",
+        "learning.progressed",
+        "learning.completed",
+        "learning.assessed",
+        "discussion.posted",
+        "discussion.replied",
+        "discussion.reacted",
+        "adoption.practiced",
     }
 
 
@@ -57,8 +63,11 @@ def test_event_example_is_valid_by_schema_and_validator(path, validator):
 
 
 BASE = {
-    "id": "e-1", "type": "learning.completed", "occurred_at": "2026-03-02T10:30:00Z",
-    "actor": "E1", "source": "lms",
+    "id": "e-1",
+    "type": "learning.completed",
+    "occurred_at": "2026-03-02T10:30:00Z",
+    "actor": "E1",
+    "source": "lms",
 }
 REPLY = {**BASE, "type": "discussion.replied", "thread": "t", "post": "p", "parent": "q"}
 

@@ -79,20 +79,32 @@ def test_each_supported_verb_becomes_its_canonical_type(mapper: XapiMapper, verb
     event = mapper.to_event(statement(verb), NOW)
     assert isinstance(event, Event)
     assert (event.id, event.type, event.actor, event.occurred_at) == (
-        STATEMENT_ID, SUPPORTED_VERBS[verb], JANE, 1772447400.0
+        STATEMENT_ID,
+        SUPPORTED_VERBS[verb],
+        JANE,
+        1772447400.0,
     )
 
 
 def test_a_completion_carries_content_duration_success_score_and_source(mapper):
-    event = mapper.to_event(statement(
-        ADL + "completed",
-        result={"success": True, "duration": "PT1H30M", "score": {"scaled": 0.92}},
-        context={"platform": "Moodle"},
-    ), NOW)
+    event = mapper.to_event(
+        statement(
+            ADL + "completed",
+            result={"success": True, "duration": "PT1H30M", "score": {"scaled": 0.92}},
+            context={"platform": "Moodle"},
+        ),
+        NOW,
+    )
     assert event == Event(
-        id=STATEMENT_ID, type="learning.completed", occurred_at=1772447400.0, actor=JANE,
-        source="Moodle", content="https://lms.example.com/courses/agile", duration_s=5400.0,
-        success=True, score=0.92,
+        id=STATEMENT_ID,
+        type="learning.completed",
+        occurred_at=1772447400.0,
+        actor=JANE,
+        source="Moodle",
+        content="https://lms.example.com/courses/agile",
+        duration_s=5400.0,
+        success=True,
+        score=0.92,
     )
 
 
@@ -103,36 +115,53 @@ def test_the_verb_says_success_when_the_result_does_not(mapper):
     assert mapper.to_event(overruled, NOW).success is False
 
 
-@pytest.mark.parametrize("score, expected", [
-    ({"scaled": -0.4}, 0.0),  # the canonical score is 0..1: negative scaled scores clip to 0
-    ({"scaled": 1}, 1.0),
-    ({"raw": 17, "min": 0, "max": 20}, 0.85),
-    ({"raw": 17}, None),  # no range: no scaled score can be derived
-])
+@pytest.mark.parametrize(
+    "score, expected",
+    [
+        ({"scaled": -0.4}, 0.0),  # the canonical score is 0..1: negative scaled scores clip to 0
+        ({"scaled": 1}, 1.0),
+        ({"raw": 17, "min": 0, "max": 20}, 0.85),
+        ({"raw": 17}, None),  # no range: no scaled score can be derived
+    ],
+)
 def test_scores_become_0_to_1(mapper, score, expected):
     event = mapper.to_event(statement(ADL + "scored", result={"score": score}), NOW)
     assert event.score == expected
 
 
 def test_a_reply_maps_thread_post_parent_and_length(mapper):
-    event = mapper.to_event(statement(
-        "http://id.tincanapi.com/verb/replied",
-        object={"id": "https://community.example.com/posts/5501"},
-        result={"response": "Agreed!"},
-        context={"contextActivities": {"parent": [{"id": "https://community.example.com/threads/77"}]},
-                 "extensions": {"urn:teampulse:extension:post": "https://community.example.com/posts/5502",
-                                "urn:teampulse:extension:channel": "agile-community"}},
-    ), NOW)
+    event = mapper.to_event(
+        statement(
+            "http://id.tincanapi.com/verb/replied",
+            object={"id": "https://community.example.com/posts/5501"},
+            result={"response": "Agreed!"},
+            context={
+                "contextActivities": {
+                    "parent": [{"id": "https://community.example.com/threads/77"}]
+                },
+                "extensions": {
+                    "urn:teampulse:extension:post": "https://community.example.com/posts/5502",
+                    "urn:teampulse:extension:channel": "agile-community",
+                },
+            },
+        ),
+        NOW,
+    )
     assert (event.thread, event.post, event.parent, event.channel, event.length) == (
-        "https://community.example.com/threads/77", "https://community.example.com/posts/5502",
-        "https://community.example.com/posts/5501", "agile-community", 7,
+        "https://community.example.com/threads/77",
+        "https://community.example.com/posts/5502",
+        "https://community.example.com/posts/5501",
+        "agile-community",
+        7,
     )
 
 
 def test_a_reply_without_post_extension_is_its_own_statement(mapper):
     event = mapper.to_event(statement(ADL + "commented"), NOW)
     assert (event.thread, event.post, event.parent) == (
-        "https://lms.example.com/courses/agile", STATEMENT_ID, "https://lms.example.com/courses/agile"
+        "https://lms.example.com/courses/agile",
+        STATEMENT_ID,
+        "https://lms.example.com/courses/agile",
     )
 
 
@@ -142,30 +171,61 @@ def test_a_post_starts_its_own_thread(mapper):
 
 
 def test_adoption_practice_is_the_object(mapper):
-    event = mapper.to_event(statement("urn:teampulse:verb:practiced",
-                                      object={"id": "urn:practice:retro"}), NOW)
+    event = mapper.to_event(
+        statement("urn:teampulse:verb:practiced", object={"id": "urn:practice:retro"}), NOW
+    )
     assert event.practice == "urn:practice:retro"
 
 
-@pytest.mark.parametrize("context, team", [
-    ({"team": {"objectType": "Group", "name": "payments-platform",
-               "member": [{"mbox": "mailto:a@example.com"}]}}, "payments-platform"),
-    ({"team": {"objectType": "Group",
-               "account": {"homePage": "https://hr.example.com", "name": "team-7"}}}, "team-7"),
-    ({"extensions": {"urn:teampulse:extension:team": "search"}}, "search"),
-    ({}, None),  # the roster decides later
-])
+@pytest.mark.parametrize(
+    "context, team",
+    [
+        (
+            {
+                "team": {
+                    "objectType": "Group",
+                    "name": "payments-platform",
+                    "member": [{"mbox": "mailto:a@example.com"}],
+                }
+            },
+            "payments-platform",
+        ),
+        (
+            {
+                "team": {
+                    "objectType": "Group",
+                    "account": {"homePage": "https://hr.example.com", "name": "team-7"},
+                }
+            },
+            "team-7",
+        ),
+        ({"extensions": {"urn:teampulse:extension:team": "search"}}, "search"),
+        ({}, None),  # the roster decides later
+    ],
+)
 def test_the_team_comes_from_context_team_or_an_extension(mapper, context, team):
     assert mapper.to_event(statement(ADL + "completed", context=context), NOW).team == team
 
 
 def test_the_initiative_comes_from_an_extension_or_grouping_with_aliases(mapper):
-    by_extension = statement(ADL + "completed", context={
-        "extensions": {"urn:teampulse:extension:initiative": "digital-workplace"}})
-    by_grouping = statement(ADL + "completed", context={"contextActivities": {"grouping": [
-        {"id": "https://lxp.example.com/programs/agile-ways-of-working"}]}})
-    unlisted = statement(ADL + "completed", context={"contextActivities": {"grouping": [
-        {"id": "https://lxp.example.com/programs/other"}]}})
+    by_extension = statement(
+        ADL + "completed",
+        context={"extensions": {"urn:teampulse:extension:initiative": "digital-workplace"}},
+    )
+    by_grouping = statement(
+        ADL + "completed",
+        context={
+            "contextActivities": {
+                "grouping": [{"id": "https://lxp.example.com/programs/agile-ways-of-working"}]
+            }
+        },
+    )
+    unlisted = statement(
+        ADL + "completed",
+        context={
+            "contextActivities": {"grouping": [{"id": "https://lxp.example.com/programs/other"}]}
+        },
+    )
     assert mapper.to_event(by_extension, NOW).initiative == "digital-workplace"
     assert mapper.to_event(by_grouping, NOW).initiative == "agile-ways-of-working"
     assert mapper.to_event(unlisted, NOW).initiative == "https://lxp.example.com/programs/other"
@@ -178,11 +238,22 @@ def test_the_raw_email_appears_nowhere_in_the_mapped_event(mapper):
 
 def test_mbox_mbox_sha1sum_and_canonical_email_are_one_person(mapper, validator):
     by_mbox = mapper.to_event(statement(ADL + "completed"), NOW)
-    by_sha1 = mapper.to_event(statement(ADL + "completed", actor={
-        "mbox_sha1sum": "90045cddf482e1bd1773fb8bb9cd8a9e75c9c0a4"}), NOW)
-    canonical = validator.validate({
-        "id": "x", "type": "learning.started", "occurred_at": "2026-03-02T10:30:00Z",
-        "actor": "Jane.Doe@example.com", "source": "lms"}, NOW)
+    by_sha1 = mapper.to_event(
+        statement(
+            ADL + "completed", actor={"mbox_sha1sum": "90045cddf482e1bd1773fb8bb9cd8a9e75c9c0a4"}
+        ),
+        NOW,
+    )
+    canonical = validator.validate(
+        {
+            "id": "x",
+            "type": "learning.started",
+            "occurred_at": "2026-03-02T10:30:00Z",
+            "actor": "Jane.Doe@example.com",
+            "source": "lms",
+        },
+        NOW,
+    )
     assert by_mbox.actor == by_sha1.actor == canonical.actor == JANE
 
 
@@ -218,8 +289,10 @@ def test_an_unknown_verb_is_kept_as_unknown_verb_not_guessed(mapper):
 
 
 def test_a_group_actor_is_unmappable(mapper):
-    group = statement(ADL + "completed", actor={"objectType": "Group", "name": "t",
-                                                "member": [{"mbox": "mailto:a@example.com"}]})
+    group = statement(
+        ADL + "completed",
+        actor={"objectType": "Group", "name": "t", "member": [{"mbox": "mailto:a@example.com"}]},
+    )
     assert mapper.to_event(group, NOW) == Rejection(
         Reason.UNMAPPABLE, "actor: a Group names no single person"
     )
@@ -251,16 +324,27 @@ def test_parse_handles_bytes_once(mapper):
 
 
 def test_a_custom_verb_map_file_changes_the_mapping(tmp_path: Path, settings: Settings):
-    config = {"verbs": {"https://example.com/verbs/watched": "learning.progressed"},
-              "fields": {"learning": {"content": ["object.definition.type", "object.id"]}}}
+    config = {
+        "verbs": {"https://example.com/verbs/watched": "learning.progressed"},
+        "fields": {"learning": {"content": ["object.definition.type", "object.id"]}},
+    }
     path = tmp_path / "verbs.yaml"
     path.write_text(yaml.safe_dump(config))
     mapper = XapiMapper(settings, Pseudonymiser("contract-test-secret"), verb_map_path=path)
-    event = mapper.to_event(statement("https://example.com/verbs/watched", object={
-        "id": "urn:video:1", "definition": {"type": "http://adlnet.gov/expapi/activities/media"}}),
-        NOW)
+    event = mapper.to_event(
+        statement(
+            "https://example.com/verbs/watched",
+            object={
+                "id": "urn:video:1",
+                "definition": {"type": "http://adlnet.gov/expapi/activities/media"},
+            },
+        ),
+        NOW,
+    )
     assert (event.type, event.content, event.source) == (
-        "learning.progressed", "http://adlnet.gov/expapi/activities/media", "xapi"
+        "learning.progressed",
+        "http://adlnet.gov/expapi/activities/media",
+        "xapi",
     )
     assert mapper.to_event(statement(ADL + "completed"), NOW).reason is Reason.UNKNOWN_VERB
 

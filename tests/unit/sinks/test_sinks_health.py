@@ -16,7 +16,8 @@ def scrape(registry: CollectorRegistry, family: str) -> dict[tuple[str, frozense
     text = generate_latest(registry).decode()
     return {
         (sample.name, frozenset(sample.labels.items())): sample.value
-        for f in text_string_to_metric_families(text) if f.name == family
+        for f in text_string_to_metric_families(text)
+        if f.name == family
         for sample in f.samples
     }
 
@@ -30,8 +31,7 @@ def registry() -> CollectorRegistry:
     return CollectorRegistry()
 
 
-def test_outcomes_are_counted_per_source_and_a_new_source_starts_every_outcome_at_zero(
-        registry):
+def test_outcomes_are_counted_per_source_and_a_new_source_starts_every_outcome_at_zero(registry):
     health = PipelineHealth(registry)
 
     health.record_outcomes("moodle", Counter(accepted=5, rejected=1))
@@ -54,12 +54,16 @@ def test_sources_beyond_the_maximum_are_folded_into_other(registry):
         health.record_outcomes(source, Counter(accepted=1))
         health.record_last_event(source, 1000.0)
 
-    accepted = {dict(labels)["source"]: value
-                for (_, labels), value in scrape(registry, "teampulse_events").items()
-                if dict(labels)["outcome"] == "accepted"}
+    accepted = {
+        dict(labels)["source"]: value
+        for (_, labels), value in scrape(registry, "teampulse_events").items()
+        if dict(labels)["outcome"] == "accepted"
+    }
     assert accepted == {"lms": 1, "chat": 1, "other": 2}
-    last = {dict(labels)["source"] for _, labels in
-            scrape(registry, "teampulse_last_event_timestamp_seconds")}
+    last = {
+        dict(labels)["source"]
+        for _, labels in scrape(registry, "teampulse_last_event_timestamp_seconds")
+    }
     assert last == {"lms", "chat", "other"}
 
 
@@ -70,14 +74,15 @@ def test_an_unknown_outcome_is_a_programming_error(registry):
         health.record_outcomes("lms", Counter(accepted=1, exploded=1))
 
 
-def test_dead_letters_start_at_zero_for_every_reason_and_unknown_reasons_fold_into_other(
-        registry):
+def test_dead_letters_start_at_zero_for_every_reason_and_unknown_reasons_fold_into_other(registry):
     health = PipelineHealth(registry)
 
     health.record_dead_letters(Counter({"late": 3, "schema": 1, "made-up": 2}))
 
-    counts = {dict(labels)["reason"]: value
-              for (_, labels), value in scrape(registry, "teampulse_dead_letters").items()}
+    counts = {
+        dict(labels)["reason"]: value
+        for (_, labels), value in scrape(registry, "teampulse_dead_letters").items()
+    }
     assert counts == {**{r.value: 0 for r in Reason}, "late": 3, "schema": 1, "other": 2}
 
 
@@ -104,7 +109,8 @@ def test_consumer_lag_is_replaced_so_a_partition_that_moved_away_disappears(regi
     health.set_consumer_lag({("teampulse.events", 1): 0})
 
     assert scrape(registry, "teampulse_consumer_lag") == {
-        key("teampulse_consumer_lag", topic="teampulse.events", partition="1"): 0}
+        key("teampulse_consumer_lag", topic="teampulse.events", partition="1"): 0
+    }
 
 
 def test_last_event_time_never_moves_backwards(registry):
@@ -114,7 +120,8 @@ def test_last_event_time_never_moves_backwards(registry):
     health.record_last_event("lms", 1500.0)  # an older batch, e.g. a late partition
 
     assert scrape(registry, "teampulse_last_event_timestamp_seconds") == {
-        key("teampulse_last_event_timestamp_seconds", source="lms"): 2000.0}
+        key("teampulse_last_event_timestamp_seconds", source="lms"): 2000.0
+    }
 
 
 def test_redis_and_export_metrics(registry):
@@ -126,9 +133,11 @@ def test_redis_and_export_metrics(registry):
     health.observe_export_duration(0.03)
 
     assert scrape(registry, "teampulse_redis_write_failures") == {
-        key("teampulse_redis_write_failures_total"): 2}
+        key("teampulse_redis_write_failures_total"): 2
+    }
     assert scrape(registry, "teampulse_redis_pending_keys") == {
-        key("teampulse_redis_pending_keys"): 17}
+        key("teampulse_redis_pending_keys"): 17
+    }
     export = scrape(registry, "teampulse_export_duration_seconds")
     assert export[key("teampulse_export_duration_seconds_bucket", le="0.025")] == 0
     assert export[key("teampulse_export_duration_seconds_bucket", le="0.05")] == 1

@@ -26,9 +26,17 @@ def team(name: str, **overrides: object) -> ScopeSnapshot:
         "plain": {"members": 7.0, "engagement_baseline": 0.45},
         "initiatives": {
             DW: InitiativeSnapshot(
-                {"none": 1, "awareness": 2, "desire": 1, "knowledge": 1, "ability": 1,
-                 "reinforcement": 1},
-                members=7, ratio=0.25, index=0.5,
+                {
+                    "none": 1,
+                    "awareness": 2,
+                    "desire": 1,
+                    "knowledge": 1,
+                    "ability": 1,
+                    "reinforcement": 1,
+                },
+                members=7,
+                ratio=0.25,
+                index=0.5,
             )
         },
         "info": {"department": "eng", "division": "tech"},
@@ -63,70 +71,113 @@ def registry() -> CollectorRegistry:
 def test_scrape_exposes_each_gauge_under_its_naming_rule(registry):
     collector = GaugeCollector(Settings(), registry)
     collector.publish_teams({"alpha": team("alpha")})
-    collector.publish_rollups([
-        ScopeSnapshot("department", "eng", AS_OF, windowed={"7d": {"engagement_score": 0.48}},
-                      plain={"members": 12.0}, info={"division": "tech"}),
-        ScopeSnapshot("division", "tech", AS_OF, windowed={"7d": {"posts": 30.0}}),
-        ScopeSnapshot("org", "org", AS_OF, windowed={"7d": {"posts": 31.0}},
-                      plain={"members": 40.0},
-                      initiatives={DW: InitiativeSnapshot(
-                          {"none": 30, "awareness": 0, "desire": 0, "knowledge": 4,
-                           "ability": 5, "reinforcement": 1},
-                          members=40, ratio=0.15, index=None)}),
-    ])
+    collector.publish_rollups(
+        [
+            ScopeSnapshot(
+                "department",
+                "eng",
+                AS_OF,
+                windowed={"7d": {"engagement_score": 0.48}},
+                plain={"members": 12.0},
+                info={"division": "tech"},
+            ),
+            ScopeSnapshot("division", "tech", AS_OF, windowed={"7d": {"posts": 30.0}}),
+            ScopeSnapshot(
+                "org",
+                "org",
+                AS_OF,
+                windowed={"7d": {"posts": 31.0}},
+                plain={"members": 40.0},
+                initiatives={
+                    DW: InitiativeSnapshot(
+                        {
+                            "none": 30,
+                            "awareness": 0,
+                            "desire": 0,
+                            "knowledge": 4,
+                            "ability": 5,
+                            "reinforcement": 1,
+                        },
+                        members=40,
+                        ratio=0.15,
+                        index=None,
+                    )
+                },
+            ),
+        ]
+    )
 
-    assert gauges_only(scrape(registry)) == dict([
-        s("teampulse_team_engagement_score", 0.42, team="alpha", window="1d"),
-        s("teampulse_team_engagement_score", 0.5, team="alpha", window="7d"),
-        s("teampulse_team_posts", 3.0, team="alpha", window="1d"),
-        s("teampulse_team_posts", 12.0, team="alpha", window="7d"),
-        s("teampulse_team_members", 7.0, team="alpha"),
-        s("teampulse_team_engagement_baseline", 0.45, team="alpha"),
-        s("teampulse_adoption_members", 1, team="alpha", initiative=DW, stage="none"),
-        s("teampulse_adoption_members", 2, team="alpha", initiative=DW, stage="awareness"),
-        s("teampulse_adoption_members", 1, team="alpha", initiative=DW, stage="desire"),
-        s("teampulse_adoption_members", 1, team="alpha", initiative=DW, stage="knowledge"),
-        s("teampulse_adoption_members", 1, team="alpha", initiative=DW, stage="ability"),
-        s("teampulse_adoption_members", 1, team="alpha", initiative=DW, stage="reinforcement"),
-        s("teampulse_adoption_ratio", 0.25, team="alpha", initiative=DW),
-        s("teampulse_adoption_index", 0.5, team="alpha", initiative=DW),
-        s("teampulse_team_info", 1.0, team="alpha", department="eng", division="tech"),
-        s("teampulse_department_engagement_score", 0.48, department="eng", window="7d"),
-        s("teampulse_department_members", 12.0, department="eng"),
-        s("teampulse_department_info", 1.0, department="eng", division="tech"),
-        s("teampulse_division_posts", 30.0, division="tech", window="7d"),
-        s("teampulse_org_posts", 31.0, window="7d"),
-        s("teampulse_org_members", 40.0),
-        s("teampulse_org_adoption_members", 30, initiative=DW, stage="none"),
-        s("teampulse_org_adoption_members", 0, initiative=DW, stage="awareness"),
-        s("teampulse_org_adoption_members", 0, initiative=DW, stage="desire"),
-        s("teampulse_org_adoption_members", 4, initiative=DW, stage="knowledge"),
-        s("teampulse_org_adoption_members", 5, initiative=DW, stage="ability"),
-        s("teampulse_org_adoption_members", 1, initiative=DW, stage="reinforcement"),
-        s("teampulse_org_adoption_ratio", 0.15, initiative=DW),
-    ])
+    assert gauges_only(scrape(registry)) == dict(
+        [
+            s("teampulse_team_engagement_score", 0.42, team="alpha", window="1d"),
+            s("teampulse_team_engagement_score", 0.5, team="alpha", window="7d"),
+            s("teampulse_team_posts", 3.0, team="alpha", window="1d"),
+            s("teampulse_team_posts", 12.0, team="alpha", window="7d"),
+            s("teampulse_team_members", 7.0, team="alpha"),
+            s("teampulse_team_engagement_baseline", 0.45, team="alpha"),
+            s("teampulse_adoption_members", 1, team="alpha", initiative=DW, stage="none"),
+            s("teampulse_adoption_members", 2, team="alpha", initiative=DW, stage="awareness"),
+            s("teampulse_adoption_members", 1, team="alpha", initiative=DW, stage="desire"),
+            s("teampulse_adoption_members", 1, team="alpha", initiative=DW, stage="knowledge"),
+            s("teampulse_adoption_members", 1, team="alpha", initiative=DW, stage="ability"),
+            s("teampulse_adoption_members", 1, team="alpha", initiative=DW, stage="reinforcement"),
+            s("teampulse_adoption_ratio", 0.25, team="alpha", initiative=DW),
+            s("teampulse_adoption_index", 0.5, team="alpha", initiative=DW),
+            s("teampulse_team_info", 1.0, team="alpha", department="eng", division="tech"),
+            s("teampulse_department_engagement_score", 0.48, department="eng", window="7d"),
+            s("teampulse_department_members", 12.0, department="eng"),
+            s("teampulse_department_info", 1.0, department="eng", division="tech"),
+            s("teampulse_division_posts", 30.0, division="tech", window="7d"),
+            s("teampulse_org_posts", 31.0, window="7d"),
+            s("teampulse_org_members", 40.0),
+            s("teampulse_org_adoption_members", 30, initiative=DW, stage="none"),
+            s("teampulse_org_adoption_members", 0, initiative=DW, stage="awareness"),
+            s("teampulse_org_adoption_members", 0, initiative=DW, stage="desire"),
+            s("teampulse_org_adoption_members", 4, initiative=DW, stage="knowledge"),
+            s("teampulse_org_adoption_members", 5, initiative=DW, stage="ability"),
+            s("teampulse_org_adoption_members", 1, initiative=DW, stage="reinforcement"),
+            s("teampulse_org_adoption_ratio", 0.15, initiative=DW),
+        ]
+    )
 
 
 def test_one_family_per_metric_name_holds_every_team(registry):
     collector = GaugeCollector(Settings(), registry)
     collector.publish_teams({"alpha": team("alpha"), "beta": team("beta")})
 
-    families = [f for f in text_string_to_metric_families(generate_latest(registry).decode())
-                if f.name == "teampulse_team_engagement_score"]
+    families = [
+        f
+        for f in text_string_to_metric_families(generate_latest(registry).decode())
+        if f.name == "teampulse_team_engagement_score"
+    ]
 
     assert len(families) == 1
     assert sorted((x.labels["team"], x.labels["window"]) for x in families[0].samples) == [
-        ("alpha", "1d"), ("alpha", "7d"), ("beta", "1d"), ("beta", "7d")]
+        ("alpha", "1d"),
+        ("alpha", "7d"),
+        ("beta", "1d"),
+        ("beta", "7d"),
+    ]
     assert families[0].type == "gauge"
 
 
 def test_an_undefined_value_yields_no_sample_rather_than_zero(registry):
     collector = GaugeCollector(Settings(), registry)
     undefined = InitiativeSnapshot(
-        {"none": 7, "awareness": 0, "desire": 0, "knowledge": 0, "ability": 0,
-         "reinforcement": 0}, members=7, ratio=None, index=None)
-    collector.publish_teams({"alpha": team("alpha", initiatives={DW: undefined},
-                                           windowed={"7d": {"time_to_first_reply_seconds": None}})})
+        {"none": 7, "awareness": 0, "desire": 0, "knowledge": 0, "ability": 0, "reinforcement": 0},
+        members=7,
+        ratio=None,
+        index=None,
+    )
+    collector.publish_teams(
+        {
+            "alpha": team(
+                "alpha",
+                initiatives={DW: undefined},
+                windowed={"7d": {"time_to_first_reply_seconds": None}},
+            )
+        }
+    )
 
     names = {name for name, _ in scrape(registry)}
 
@@ -173,17 +224,22 @@ def test_a_new_snapshot_of_a_team_replaces_its_values(registry):
 
 def test_info_labels_carry_only_the_org_path(registry):
     collector = GaugeCollector(Settings(), registry)
-    collector.publish_teams({"alpha": team("alpha", info={
-        "department": "eng", "division": "tech", "lead": "person-42"})})
+    collector.publish_teams(
+        {
+            "alpha": team(
+                "alpha", info={"department": "eng", "division": "tech", "lead": "person-42"}
+            )
+        }
+    )
 
     info = {k: v for k, v in scrape(registry).items() if k[0] == "teampulse_team_info"}
 
-    assert info == dict([s("teampulse_team_info", 1.0, team="alpha", department="eng",
-                           division="tech")])
+    assert info == dict(
+        [s("teampulse_team_info", 1.0, team="alpha", department="eng", division="tech")]
+    )
 
 
-def test_cardinality_guard_keeps_the_first_teams_by_name_and_counts_the_rest_once(
-        registry, caplog):
+def test_cardinality_guard_keeps_the_first_teams_by_name_and_counts_the_rest_once(registry, caplog):
     collector = GaugeCollector(Settings(max_teams=2), registry)
     teams = {name: team(name) for name in ("gamma", "alpha", "delta", "beta")}
 
@@ -198,7 +254,9 @@ def test_cardinality_guard_keeps_the_first_teams_by_name_and_counts_the_rest_onc
     assert samples[("teampulse_cardinality_refused_total", frozenset({("kind", "team")}))] == 2
     assert samples[("teampulse_cardinality_refused_keys", frozenset({("kind", "team")}))] == 2
     assert [r.getMessage().split(":")[1].strip() for r in caplog.records] == [
-        "team 'delta' is not exported to Prometheus", "team 'gamma' is not exported to Prometheus"]
+        "team 'delta' is not exported to Prometheus",
+        "team 'gamma' is not exported to Prometheus",
+    ]
 
 
 def test_cardinality_guard_refuses_initiatives_beyond_the_maximum(registry):
@@ -240,12 +298,20 @@ def test_the_cached_text_page_exposes_the_same_samples_as_prometheus_client(regi
     collector = GaugeCollector(Settings(), registry)
     odd = 'q"a\\b\nc'  # a team name that needs escaping in the exposition format
     collector.publish_teams({"alpha": team("alpha"), odd: team(odd)})
-    collector.publish_rollups([ScopeSnapshot("org", "org", AS_OF, plain={"members": 40.0},
-                                             windowed={"7d": {"posts": 1e-05}})])
+    collector.publish_rollups(
+        [
+            ScopeSnapshot(
+                "org", "org", AS_OF, plain={"members": 40.0}, windowed={"7d": {"posts": 1e-05}}
+            )
+        ]
+    )
 
     def parsed(text: str) -> dict:
-        return {(x.name, frozenset(x.labels.items())): x.value
-                for f in text_string_to_metric_families(text) for x in f.samples}
+        return {
+            (x.name, frozenset(x.labels.items())): x.value
+            for f in text_string_to_metric_families(text)
+            for x in f.samples
+        }
 
     expected = parsed(generate_latest(registry).decode())
     assert parsed(collector.exposition().decode()) == expected
@@ -253,8 +319,7 @@ def test_the_cached_text_page_exposes_the_same_samples_as_prometheus_client(regi
     assert ("teampulse_team_members", frozenset({("team", odd)})) in expected
 
 
-def test_the_metrics_page_holds_the_gauges_once_and_the_other_collectors_of_the_registry(
-        registry):
+def test_the_metrics_page_holds_the_gauges_once_and_the_other_collectors_of_the_registry(registry):
     from sinks.health import PipelineHealth
 
     collector = GaugeCollector(Settings(), registry)
@@ -265,6 +330,7 @@ def test_the_metrics_page_holds_the_gauges_once_and_the_other_collectors_of_the_
 
     names = [f.name for f in text_string_to_metric_families(page)]
     assert len(names) == len(set(names))  # no family twice
-    assert {"teampulse_team_members", "teampulse_events", "teampulse_cardinality_refused"} \
-        <= set(names)
+    assert {"teampulse_team_members", "teampulse_events", "teampulse_cardinality_refused"} <= set(
+        names
+    )
     assert page.count('teampulse_team_members{team="alpha"} 7') == 1

@@ -53,33 +53,66 @@ def test_a_withdrawal_replaces_the_pending_state_of_its_key():
 
 def test_scope_fields_are_gauge_window_pairs_plain_gauges_and_the_org_path():
     snapshot = ScopeSnapshot(
-        "team", "alpha", AS_OF,
+        "team",
+        "alpha",
+        AS_OF,
         windowed={"1d": {"posts": 3.0, "reply_ratio": 0.5}, "7d": {"posts": 12.0}},
         plain={"members": 7.0},
         info={"department": "eng", "division": "tech"},
     )
 
     assert scope_fields(snapshot) == [
-        "posts:1d", "3", "reply_ratio:1d", "0.5", "posts:7d", "12", "members", "7",
-        "department", "eng", "division", "tech",
+        "posts:1d",
+        "3",
+        "reply_ratio:1d",
+        "0.5",
+        "posts:7d",
+        "12",
+        "members",
+        "7",
+        "department",
+        "eng",
+        "division",
+        "tech",
     ]
 
 
 def test_initiative_fields_hold_stage_counts_and_omit_undefined_ratios():
     adoption = InitiativeSnapshot(
-        {"none": 5, "awareness": 2, "desire": 0, "knowledge": 0, "ability": 0,
-         "reinforcement": 0}, members=7, ratio=None, index=0.125)
+        {"none": 5, "awareness": 2, "desire": 0, "knowledge": 0, "ability": 0, "reinforcement": 0},
+        members=7,
+        ratio=None,
+        index=0.125,
+    )
 
     assert initiative_fields(adoption) == [
-        "members:none", "5", "members:awareness", "2", "members:desire", "0",
-        "members:knowledge", "0", "members:ability", "0", "members:reinforcement", "0",
-        "members", "7", "index", "0.125",
+        "members:none",
+        "5",
+        "members:awareness",
+        "2",
+        "members:desire",
+        "0",
+        "members:knowledge",
+        "0",
+        "members:ability",
+        "0",
+        "members:reinforcement",
+        "0",
+        "members",
+        "7",
+        "index",
+        "0.125",
     ]
 
 
 def test_values_are_written_in_their_shortest_exact_form():
     assert [format_value(v) for v in (12.0, 0.1, 1 / 3, 1772452800.25, -0.0)] == [
-        "12", "0.1", "0.3333333333333333", "1772452800.25", "0"]
+        "12",
+        "0.1",
+        "0.3333333333333333",
+        "1772452800.25",
+        "0",
+    ]
 
 
 def test_key_names_follow_the_documented_layout():
@@ -87,13 +120,18 @@ def test_key_names_follow_the_documented_layout():
 
     assert keys.scope_hash("team", "alpha") == "teampulse:team:alpha"
     assert keys.scope_hash("org", "org") == "teampulse:org"
-    assert keys.initiative_hash("department", "eng", "dw") == \
-        "teampulse:department:eng:initiative:dw"
+    assert (
+        keys.initiative_hash("department", "eng", "dw") == "teampulse:department:eng:initiative:dw"
+    )
     assert keys.initiatives("team", "alpha") == "teampulse:team:alpha:initiatives"
     assert keys.history("team", "alpha") == "teampulse:team:alpha:history"
     assert keys.tombstone("team", "alpha") == "teampulse:team:alpha:withdrawn"
     assert [keys.index(s) for s in ("team", "department", "division", "org")] == [
-        "teampulse:teams", "teampulse:departments", "teampulse:divisions", ""]
+        "teampulse:teams",
+        "teampulse:departments",
+        "teampulse:divisions",
+        "",
+    ]
     assert keys.updates == "teampulse:updates"
 
 
