@@ -531,8 +531,12 @@ def test_arbitrary_input_is_answered_without_5xx_and_counted_once(
     if shape == "bytes":
         body: Any = data.draw(st.binary(max_size=200))
         sent = 1
-    elif shape == "resend" and endpoint_run.accepted and route == "xapi":
-        body = data.draw(st.sampled_from(endpoint_run.accepted))
+    elif shape == "resend":
+        # Draw the same way whatever earlier examples left behind: hypothesis replays and
+        # shrinks examples, and a draw that depends on that state makes it flaky.
+        pick = data.draw(st.integers(min_value=0, max_value=10_000))
+        resendable = endpoint_run.accepted if route == "xapi" else []
+        body = resendable[pick % len(resendable)] if resendable else {}
         sent = 1
     else:
         one = (
