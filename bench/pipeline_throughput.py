@@ -36,9 +36,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from streams.kafka_sender import KafkaSender  # noqa: E402
 from streams.roster_reader import topic_partitions  # noqa: E402
 from streams.topic_admin import ensure_topics  # noqa: E402
-from teampulse.settings import Settings  # noqa: E402
+from teampulse.settings import Settings, settings_from_environment  # noqa: E402
 from teampulse.simulation import build_organisation, generate_events  # noqa: E402
 
 PROBE_TEAM = "bench-probe"
@@ -72,18 +73,8 @@ def probe_seconds(client: redis.Redis, prefix: str) -> float:
 
 
 async def send(bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, acks=1)
-    await producer.start()
-    try:
-        batch = []
-        for key, value in records:
-            batch.append(await producer.send(topic, value=value, key=key))
-            if len(batch) >= 10000:
-                await asyncio.gather(*batch)
-                batch = []
-        await asyncio.gather(*batch)
-    finally:
-        await producer.stop()
+    async with KafkaSender(bootstrap) as sender:
+        await sender.send_all(topic, records)
 
 
 async def bare_read(bootstrap: str, topic: str, expected: int) -> float:
@@ -131,7 +122,7 @@ def main() -> None:
         "TEAMPULSE_WEB_PORT": str(args.web_port),
         "TEAMPULSE_DATA_DIR": tempfile.mkdtemp(prefix="teampulse-bench-"),
     }
-    settings = Settings(**{k.removeprefix("TEAMPULSE_").lower(): v for k, v in env.items()})
+    settings = settings_from_environment(env)
     bootstrap = settings.kafka_bootstrap
     asyncio.run(ensure_topics(settings))
 

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 import faust
 from faust.types import TopicT
 
-from teampulse.gauges.config import load_gauge_config
 from teampulse.settings import Settings
-
-# A state log must outlive what the gauges keep (the longest window, the baseline's reach and
-# the lateness: GaugeConfig.retention_s), or a restore loses buckets.
-STATE_LOG_MARGIN = dt.timedelta(days=7)
-
-
-def state_log_retention(settings: Settings) -> dt.timedelta:
-    return dt.timedelta(seconds=load_gauge_config(settings).retention_s) + STATE_LOG_MARGIN
 
 
 @dataclass(frozen=True)
@@ -65,21 +55,20 @@ def build_app(settings: Settings) -> faust.App:
 
 
 def declare_topics(app: faust.App, settings: Settings) -> Topics:
-    partitions = settings.topic_partitions
-    state_retention = state_log_retention(settings)
+    """Faust's handles on the topics; `streams.topic_admin` creates them with their config."""
 
-    def topic(name: str, **options: object) -> TopicT:
-        return app.topic(settings.topic(name), internal=True, **options)  # type: ignore[arg-type]
+    def topic(name: str, partitions: int = settings.topic_partitions) -> TopicT:
+        return app.topic(settings.topic(name), internal=True, partitions=partitions)
 
     return Topics(
-        events=topic("events", partitions=partitions),
-        xapi=topic("xapi", partitions=partitions),
+        events=topic("events"),
+        xapi=topic("xapi"),
         roster_name=settings.topic("roster"),
-        deadletter=topic("deadletter", partitions=partitions),
-        by_team=topic("by-team", partitions=partitions),
-        by_thread=topic("by-thread", partitions=partitions),
-        thread_facts=topic("thread-facts", partitions=partitions),
-        team_counts=topic("team-counts", partitions=1, compacting=True),
-        team_state_log=topic("team-state", partitions=partitions, retention=state_retention),
-        thread_state_log=topic("thread-state", partitions=partitions, retention=state_retention),
+        deadletter=topic("deadletter"),
+        by_team=topic("by-team"),
+        by_thread=topic("by-thread"),
+        thread_facts=topic("thread-facts"),
+        team_counts=topic("team-counts", partitions=1),
+        team_state_log=topic("team-state"),
+        thread_state_log=topic("thread-state"),
     )

@@ -61,6 +61,11 @@ class Exporter:
     _rollup_bucket: int | None = None
     _rollups_published: list[ScopeSnapshot] | None = None
 
+    def published(self, team: str) -> ScopeSnapshot | None:
+        """The team's latest published snapshot, if this worker owns and publishes it."""
+        exported = self._exported.get(team)
+        return exported.snapshot if exported is not None else None
+
     def tick(self) -> OrgSnapshot:
         now = self.clock()
         bucket = math.floor(now / self.config.bucket_s)

@@ -9,17 +9,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
-from streams.app import state_log_retention
+from teampulse.gauges.config import load_gauge_config
 from teampulse.settings import Settings
 
 log = logging.getLogger(__name__)
 
 CONNECT_ATTEMPTS = 30
+# A state log must outlive what the gauges keep (the longest window, the baseline's reach and
+# the lateness: GaugeConfig.retention_s), or a restore loses buckets.
+STATE_LOG_MARGIN = dt.timedelta(days=7)
+
+
+def state_log_retention(settings: Settings) -> dt.timedelta:
+    return dt.timedelta(seconds=load_gauge_config(settings).retention_s) + STATE_LOG_MARGIN
 
 
 def topic_specs(settings: Settings) -> list[NewTopic]:

@@ -158,10 +158,6 @@ def _register_read_api(app: faust.App, topics: Topics, exporter: Exporter) -> No
     def not_found(web: View, what: str) -> Response:
         return web.json({"error": "not_found", "detail": what}, status=404)
 
-    def published(team: str) -> ScopeSnapshot | None:
-        exported = exporter._exported.get(team)
-        return exported.snapshot if exported is not None else None
-
     @app.page("/teams")
     async def list_teams(web: View, request: Request) -> Response:
         roster = exporter.pipeline.roster.roster
@@ -171,7 +167,7 @@ def _register_read_api(app: faust.App, topics: Topics, exporter: Exporter) -> No
     @app.page("/teams/{team}")
     @app.topic_route(topic=topics.by_team, match_info="team")
     async def get_team(web: View, request: Request, team: str) -> Response:
-        snapshot = published(team)
+        snapshot = exporter.published(team)
         if snapshot is None:
             return not_found(web, f"team {team!r} is unknown or below the minimum group size")
         return web.json(snapshot_json(snapshot))
@@ -179,7 +175,7 @@ def _register_read_api(app: faust.App, topics: Topics, exporter: Exporter) -> No
     @app.page("/teams/{team}/initiatives/{initiative}")
     @app.topic_route(topic=topics.by_team, match_info="team")
     async def get_initiative(web: View, request: Request, team: str, initiative: str) -> Response:
-        snapshot = published(team)
+        snapshot = exporter.published(team)
         if snapshot is None or initiative not in snapshot.initiatives:
             return not_found(web, f"no gauges for team {team!r} and initiative {initiative!r}")
         return web.json(

@@ -6,6 +6,7 @@ Every tunable of the product lives here with its default; docs/configuration.md 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 
@@ -129,6 +130,14 @@ class Settings(BaseSettings):
 
 def load_settings(**overrides: object) -> Settings:
     return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def settings_from_environment(env: Mapping[str, str]) -> Settings:
+    """The settings a process started with `env` would read (its TEAMPULSE_* entries)."""
+    prefix = "TEAMPULSE_"
+    return load_settings(
+        **{k.removeprefix(prefix).lower(): v for k, v in env.items() if k.startswith(prefix)}
+    )
 
 
 def settings_reference() -> str:

@@ -15,7 +15,6 @@ import shutil
 import subprocess
 import urllib.parse
 import urllib.request
-import uuid
 from pathlib import Path
 
 import orjson
@@ -24,7 +23,7 @@ import redis
 
 from streams.topic_admin import ensure_topics
 from teampulse.gauges.model import OrgSnapshot
-from teampulse.settings import Settings
+from teampulse.settings import Settings, settings_from_environment
 from tests.integration import scripted_week as week
 from tests.integration.expectations import (
     mismatches,
@@ -35,6 +34,7 @@ from tests.integration.expectations import (
 from tests.integration.worker_harness import (
     WorkerProcess,
     free_port,
+    isolated_environment,
     produce,
     read_topic,
     wait_for,
@@ -47,18 +47,15 @@ SECRET = "scripted-week-secret"
 
 @pytest.fixture(scope="module")
 def pipeline(kafka_bootstrap: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory):
-    prefix = f"t-week-{uuid.uuid4().hex[:8]}."
-    env = {
-        "TEAMPULSE_KAFKA_BOOTSTRAP": kafka_bootstrap,
-        "TEAMPULSE_REDIS_URL": redis_url,
-        "TEAMPULSE_TOPIC_PREFIX": prefix,
-        "TEAMPULSE_APP_ID": prefix.rstrip("."),
-        "TEAMPULSE_REDIS_PREFIX": prefix.replace(".", ":"),
-        "TEAMPULSE_CLOCK": week.AS_OF,
-        "TEAMPULSE_PSEUDONYM_SECRET": SECRET,
-        "TEAMPULSE_DATA_DIR": str(tmp_path_factory.mktemp("worker-data")),
-    }
-    settings = Settings(**{k.removeprefix("TEAMPULSE_").lower(): v for k, v in env.items()})
+    env = isolated_environment(
+        "week",
+        kafka_bootstrap=kafka_bootstrap,
+        redis_url=redis_url,
+        clock=week.AS_OF,
+        pseudonym_secret=SECRET,
+        data_dir=str(tmp_path_factory.mktemp("worker-data")),
+    )
+    settings = settings_from_environment(env)
     worker = WorkerProcess(env, tmp_path_factory.mktemp("logs") / "worker.log", free_port())
     asyncio.run(ensure_topics(settings))
     worker.start()

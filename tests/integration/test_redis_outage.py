@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import orjson
@@ -17,9 +16,15 @@ import pytest
 import redis
 
 from streams.topic_admin import ensure_topics
-from teampulse.settings import Settings
+from teampulse.settings import settings_from_environment
 from teampulse.simulation import build_organisation, live_events
-from tests.integration.worker_harness import WorkerProcess, free_port, produce, wait_for
+from tests.integration.worker_harness import (
+    WorkerProcess,
+    free_port,
+    isolated_environment,
+    produce,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -86,17 +91,15 @@ def _pings(client: redis.Redis) -> bool:
 def test_worker_rides_out_a_redis_outage_and_catches_up(kafka_bootstrap: str, tmp_path: Path):
     server = RedisServer(tmp_path)
     server.start()
-    prefix = f"t-outage-{uuid.uuid4().hex[:8]}."
-    env = {
-        "TEAMPULSE_KAFKA_BOOTSTRAP": kafka_bootstrap,
-        "TEAMPULSE_REDIS_URL": server.url,
-        "TEAMPULSE_TOPIC_PREFIX": prefix,
-        "TEAMPULSE_APP_ID": prefix.rstrip("."),
-        "TEAMPULSE_REDIS_PREFIX": "tp:",
-        "TEAMPULSE_CLOCK": AS_OF,
-        "TEAMPULSE_DATA_DIR": str(tmp_path / "data"),
-    }
-    settings = Settings(**{k.removeprefix("TEAMPULSE_").lower(): v for k, v in env.items()})
+    env = isolated_environment(
+        "outage",
+        kafka_bootstrap=kafka_bootstrap,
+        redis_url=server.url,
+        redis_prefix="tp:",
+        clock=AS_OF,
+        data_dir=str(tmp_path / "data"),
+    )
+    settings = settings_from_environment(env)
     asyncio.run(ensure_topics(settings))
     worker = WorkerProcess(env, tmp_path / "worker.log", free_port()).start()
     org = build_organisation(seed=5, people=50, teams=6, departments=2, divisions=1)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import orjson
 import pytest
 
 from streams.topic_admin import ensure_topics
-from teampulse.settings import Settings
+from teampulse.settings import settings_from_environment
 from teampulse.simulation import build_organisation, generate_events, inject_faults
 from tests.integration.expectations import (
     mismatches,
@@ -25,7 +24,14 @@ from tests.integration.expectations import (
     reference_for,
     reference_series,
 )
-from tests.integration.worker_harness import Samples, WorkerProcess, free_port, produce, wait_for
+from tests.integration.worker_harness import (
+    Samples,
+    WorkerProcess,
+    free_port,
+    isolated_environment,
+    produce,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -49,20 +55,15 @@ class Deployment:
     """Workers of one consumer group on their own topics, Redis prefix and data folders."""
 
     def __init__(self, kafka: str, redis_url: str, root: Path) -> None:
-        prefix = f"t-workers-{uuid.uuid4().hex[:8]}."
         self.root = root
-        self.env = {
-            "TEAMPULSE_KAFKA_BOOTSTRAP": kafka,
-            "TEAMPULSE_REDIS_URL": redis_url,
-            "TEAMPULSE_TOPIC_PREFIX": prefix,
-            "TEAMPULSE_APP_ID": prefix.rstrip("."),
-            "TEAMPULSE_REDIS_PREFIX": prefix.replace(".", ":"),
-            "TEAMPULSE_CLOCK": AS_OF,
-            "TEAMPULSE_PSEUDONYM_SECRET": "workers-secret",
-        }
-        self.settings = Settings(
-            **{k.removeprefix("TEAMPULSE_").lower(): v for k, v in self.env.items()}
+        self.env = isolated_environment(
+            "workers",
+            kafka_bootstrap=kafka,
+            redis_url=redis_url,
+            clock=AS_OF,
+            pseudonym_secret="workers-secret",
         )
+        self.settings = settings_from_environment(self.env)
         self.workers: list[WorkerProcess] = []
         asyncio.run(ensure_topics(self.settings))
 

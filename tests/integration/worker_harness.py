@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,19 @@ from streams.roster_reader import topic_partitions
 
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]
+
+
+def isolated_environment(name: str, **settings: str) -> dict[str, str]:
+    """TEAMPULSE_* variables of a worker whose topics, consumer group and Redis keys are its
+    own (`name` plus a random part), plus the given settings (e.g. CLOCK="...")."""
+    prefix = f"t-{name}-{uuid.uuid4().hex[:8]}."
+    env = {
+        "TEAMPULSE_TOPIC_PREFIX": prefix,
+        "TEAMPULSE_APP_ID": prefix.rstrip("."),
+        "TEAMPULSE_REDIS_PREFIX": prefix.replace(".", ":"),
+    }
+    env.update({f"TEAMPULSE_{key.upper()}": value for key, value in settings.items()})
+    return env
 
 
 def free_port() -> int:
