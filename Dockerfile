@@ -13,11 +13,10 @@ RUN pip install . \
  && mkdir -p /data \
  && chown teampulse /data
 
-# The installed package cannot find the repo's deploy/config next to itself;
-# point it at the copy in the image. Bind the worker's web server (/metrics,
-# /teams) on all interfaces so Prometheus can scrape it from its container.
-ENV TEAMPULSE_CONFIG_DIR=/app/deploy/config \
-    TEAMPULSE_DATA_DIR=/data \
+# The configuration ships inside the package (TEAMPULSE_CONFIG_DIR overrides it).
+# Bind the worker's web server (/metrics, /teams) on all interfaces so Prometheus
+# can scrape it from its container.
+ENV TEAMPULSE_DATA_DIR=/data \
     TEAMPULSE_WEB_HOST=0.0.0.0
 
 USER teampulse

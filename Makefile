@@ -77,7 +77,7 @@ lint: venv
 	@echo "[make] ruff format --check"
 	@"$(VENV)/bin/ruff" format --check .
 	@echo "[make] mypy"
-	@"$(VENV)/bin/mypy" teampulse streams sinks
+	@"$(VENV)/bin/mypy" teampulse
 	@echo "[make] checking stack scripts and monitoring configs"
 	@for f in deploy/stack/*.sh .ci/run; do bash -n "$$f" || exit 1; done
 	@if command -v shellcheck >/dev/null 2>&1; then shellcheck -x deploy/stack/*.sh .ci/run; \

@@ -39,6 +39,7 @@ sys.path.insert(0, str(REPO))
 from streams.kafka_sender import KafkaSender  # noqa: E402
 from streams.roster_reader import topic_partitions  # noqa: E402
 from streams.topic_admin import ensure_topics  # noqa: E402
+
 from teampulse.settings import Settings, settings_from_environment  # noqa: E402
 from teampulse.simulation import build_organisation, generate_events  # noqa: E402
 

@@ -50,7 +50,7 @@ def worker(
     loglevel: Annotated[str, typer.Option(help="debug, info, warning")] = "info",
 ) -> None:
     """Run the Faust worker: ingest, gauges, /metrics and the read API on TEAMPULSE_WEB_PORT."""
-    from streams.worker import run_worker
+    from teampulse.worker import run_worker
 
     run_worker(_settings(), loglevel)
 
@@ -63,7 +63,7 @@ def ingest(
     loglevel: str = "info",
 ) -> None:
     """Serve the xAPI statements endpoint and POST /events on TEAMPULSE_INGEST_PORT."""
-    from streams.http_ingest import serve_ingest
+    from teampulse.ingest.http import serve_ingest
 
     _logging(loglevel)
     asyncio.run(serve_ingest(_settings(), insecure_no_auth=insecure_no_auth))
@@ -80,7 +80,7 @@ def produce(
     fail_on_reject: Annotated[bool, typer.Option(help="Exit 1 if any record is rejected")] = False,
 ) -> None:
     """Send canonical events, xAPI statements or roster records from a file to Kafka."""
-    from streams.producer_tool import produce_file
+    from teampulse.ingest.produce import produce_file
 
     path = None if file is None or str(file) == "-" else file
     if path is not None and not path.exists():
@@ -107,7 +107,7 @@ def simulate(
     faults: Annotated[bool, typer.Option(help="Mix in duplicates and malformed records")] = True,
 ) -> None:
     """Produce a simulated organisation: roster, event history, then a live feed."""
-    from streams.feed import run_simulation
+    from teampulse.ingest.feed import run_simulation
 
     _logging("info")
     asyncio.run(
@@ -148,7 +148,7 @@ def replay(
 @cli.command()
 def topics() -> None:
     """Create TeamPulse's Kafka topics (the worker also does this at start)."""
-    from streams.topic_admin import ensure_topics
+    from teampulse.kafka.topics import ensure_topics
 
     created = asyncio.run(ensure_topics(_settings()))
     typer.echo("created: " + (", ".join(created) if created else "nothing, all exist"))
@@ -161,7 +161,7 @@ def demo(
     ] = None,
 ) -> None:
     """Run the worker and a realistic simulated feed; print where to look."""
-    from streams.demo import run_demo
+    from teampulse.ops.demo import run_demo
 
     raise typer.Exit(run_demo(_settings(), seconds))
 

@@ -29,8 +29,10 @@ from typing import IO, Any
 
 import orjson
 
-from teampulse.contract.event import UNASSIGNED_TEAM, Event
-from teampulse.contract.roster import Roster, RosterEntry
+from teampulse.contract.event import ASSESSED, COMPLETED, POSTED, REACTED, REPLIED, STARTED, Event
+from teampulse.contract.roster import RosterEntry
+from teampulse.contract.timestamps import format_rfc3339, parse_rfc3339
+from teampulse.enrichment.roster import Roster, resolve_team
 from teampulse.gauges import formulas
 from teampulse.gauges.adoption import ABILITY, REINFORCEMENT, evidence_ranks, matchers_by_type
 from teampulse.gauges.config import EVIDENCE_STAGES, GaugeConfig, load_gauge_config
@@ -48,17 +50,10 @@ from teampulse.settings import Settings
 
 log = logging.getLogger(__name__)
 
-POSTED = "discussion.posted"
-REPLIED = "discussion.replied"
 UNKNOWN_PATH = "unknown"
 
 
 # --- 1. admission ------------------------------------------------------------------------------
-def team_of(event: Event, roster: Roster) -> str:
-    """The producer's team, else the roster's team of the actor, else `unassigned`."""
-    return event.team or roster.team_of(event.actor) or UNASSIGNED_TEAM
-
-
 @dataclass
 class Admission:
     accepted: list[Event]  # in arrival order, each with its team set
@@ -72,7 +67,7 @@ def admit(events: Iterable[Event], roster: Roster, config: GaugeConfig) -> Admis
     stream_watermark: dict[tuple[str, str | None], float] = {}  # ... per team and input stream
     seen: dict[str, set[str]] = defaultdict(set)
     for event in events:
-        team = team_of(event, roster)
+        team = resolve_team(event.team, event.actor, roster)
         if event.team != team:
             event = event.with_team(team)
         stream = (team, event.origin)
@@ -187,12 +182,12 @@ def window_counts(history: TeamHistory, first: int, last: int, config: GaugeConf
         learning_ms=sum(
             formulas.learning_millis(e.duration_s) for e in events if e.type.startswith("learning.")
         ),
-        starts=sum(e.type == "learning.started" for e in events),
-        completions=sum(e.type == "learning.completed" for e in events),
-        assessments_passed=sum(e.type == "learning.assessed" and e.success is True for e in events),
+        starts=sum(e.type == STARTED for e in events),
+        completions=sum(e.type == COMPLETED for e in events),
+        assessments_passed=sum(e.type == ASSESSED and e.success is True for e in events),
         posts=sum(e.type == POSTED for e in events),
         replies=sum(e.type == REPLIED for e in events),
-        reactions=sum(e.type == "discussion.reacted" for e in events),
+        reactions=sum(e.type == REACTED for e in events),
         threads_started=len(threads),
         threads_replied=len(replied),
         thread_replies=sum(t.replies for t in threads),
@@ -347,7 +342,6 @@ def roster_from_events(events: list[Event]) -> Roster:
 
 
 def parse_instant(as_of: str | float) -> float:
-    from teampulse.contract.timestamps import parse_rfc3339
 
     if isinstance(as_of, float | int):
         return float(as_of)
@@ -441,7 +435,7 @@ def print_snapshot(snapshot: OrgSnapshot, out: IO[str]) -> None:
     """Human-readable tables: one per window, then baselines, then adoption."""
     scopes: list[ScopeSnapshot] = [*snapshot.teams.values(), *snapshot.rollups]
     out.write(
-        f"as of {_iso(snapshot.as_of)}: {len(snapshot.teams)} teams published, "
+        f"as of {format_rfc3339(snapshot.as_of, 'auto')}: {len(snapshot.teams)} teams published, "
         f"{len(snapshot.rollups)} roll-ups\n"
     )
     labels = list(dict.fromkeys(label for s in scopes for label in s.windowed))
@@ -488,9 +482,3 @@ def _table(out: IO[str], header: list[str], rows: list[list[str]]) -> None:
     for row in [header, *rows]:
         cells = (str(cell).ljust(w) for cell, w in zip(row, widths, strict=True))
         out.write("  ".join(cells).rstrip() + "\n")
-
-
-def _iso(t: float) -> str:
-    import datetime as dt
-
-    return dt.datetime.fromtimestamp(t, dt.UTC).isoformat().replace("+00:00", "Z")

@@ -6,14 +6,18 @@ Every tunable of the product lives here with its default; docs/configuration.md 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from functools import cached_property
+from importlib import resources
 from pathlib import Path
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-REPO_CONFIG_DIR = Path(__file__).resolve().parent.parent / "deploy" / "config"
+# The configuration that ships with the code is package data, so a plain `pip install` finds
+# it; TEAMPULSE_CONFIG_DIR points elsewhere.
+PACKAGED_CONFIG_DIR = Path(str(resources.files("teampulse") / "config"))
 DEV_PSEUDONYM_SECRET = "teampulse-dev-secret-change-me"
 
 
@@ -36,7 +40,9 @@ class Settings(BaseSettings):
     topic_prefix: str = Field("teampulse.", description="Prefix of every Kafka topic name")
     app_id: str = Field("teampulse", description="Faust app id = Kafka consumer group")
     topic_partitions: int = Field(4, description="Partitions of the topics TeamPulse creates")
-    config_dir: Path = Field(REPO_CONFIG_DIR, description="Folder of initiatives/xAPI/scoring YAML")
+    config_dir: Path = Field(
+        PACKAGED_CONFIG_DIR, description="Folder of initiatives/xAPI/scoring YAML"
+    )
     data_dir: Path = Field(Path(".teampulse-data"), description="Worker's local data folder")
 
     # --- HTTP ports -------------------------------------------------------------------
@@ -127,6 +133,13 @@ class Settings(BaseSettings):
         instant = dt.datetime.fromisoformat(self.clock.replace("Z", "+00:00"))
         return instant.timestamp()
 
+    def now_source(self) -> Callable[[], float]:
+        """What every stage calls for 'now': the wall clock, or the frozen instant."""
+        frozen = self.frozen_now
+        if frozen is None:
+            return time.time
+        return lambda: frozen
+
 
 def load_settings(**overrides: object) -> Settings:
     return Settings(**overrides)  # type: ignore[arg-type]
@@ -146,6 +159,6 @@ def settings_reference() -> str:
     for name, spec in Settings.model_fields.items():
         default = spec.default
         if isinstance(default, Path):
-            default = "deploy/config" if default == REPO_CONFIG_DIR else default
+            default = "teampulse/config" if default == PACKAGED_CONFIG_DIR else default
         rows.append(f"| `TEAMPULSE_{name.upper()}` | `{default}` | {spec.description} |")
     return "\n".join(rows)

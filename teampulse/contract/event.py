@@ -10,14 +10,19 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-LEARNING_TYPES = (
-    "learning.started",
-    "learning.progressed",
-    "learning.completed",
-    "learning.assessed",
-)
-DISCUSSION_TYPES = ("discussion.posted", "discussion.replied", "discussion.reacted")
-ADOPTION_TYPES = ("adoption.practiced",)
+# The event types of the contract (schemas/canonical-event/v1.json), named once.
+STARTED = "learning.started"
+PROGRESSED = "learning.progressed"
+COMPLETED = "learning.completed"
+ASSESSED = "learning.assessed"
+POSTED = "discussion.posted"
+REPLIED = "discussion.replied"
+REACTED = "discussion.reacted"
+PRACTICED = "adoption.practiced"
+
+LEARNING_TYPES = (STARTED, PROGRESSED, COMPLETED, ASSESSED)
+DISCUSSION_TYPES = (POSTED, REPLIED, REACTED)
+ADOPTION_TYPES = (PRACTICED,)
 EVENT_TYPES = LEARNING_TYPES + DISCUSSION_TYPES + ADOPTION_TYPES
 
 UNASSIGNED_TEAM = "unassigned"

@@ -1,6 +1,6 @@
 """Deciding what a batch sent over HTTP becomes, before anything is written (pure).
 
-The HTTP endpoint (streams/http_ingest.py) is all or nothing, as an xAPI LRS must be: a batch
+The HTTP endpoint (teampulse/ingest/http.py) is all or nothing, as an xAPI LRS must be: a batch
 is either refused whole (`Refusal`: status, machine-readable error, detail) or planned
 (`Intake`: every id to answer with, the records to write, the ids already known with the
 same content). The rules:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 
 import orjson
+
+from teampulse.contract.timestamps import format_rfc3339
 
 
 class Reason(StrEnum):
@@ -39,11 +40,6 @@ class Rejection:
     detail: str  # names the field and the rule, e.g. "score: must be a number from 0 to 1"
 
 
-def _rfc3339(epoch_s: float) -> str:
-    instant = dt.datetime.fromtimestamp(epoch_s, tz=dt.UTC)
-    return instant.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def dead_letter_record(
     raw: bytes | None,
     topic: str,
@@ -63,7 +59,7 @@ def dead_letter_record(
         "topic": topic,
         "partition": partition,
         "offset": offset,
-        "rejected_at": _rfc3339(now),
+        "rejected_at": format_rfc3339(now),
         "original_b64": base64.b64encode(raw or b"").decode("ascii"),
     }
     if raw is not None:

@@ -1,13 +1,12 @@
-"""The roster: who is in which team, department and division, and who is active.
+"""Roster records: who is in which team, department and division, and who is active.
 
 Roster records arrive on a compacted topic keyed by person (pseudonymised at ingestion); a
-record with no value (a tombstone) removes the person. `Roster` is the pure view every stage
-reads: team of a person, team sizes, the org path of a team.
+record with no value (a tombstone) removes the person. This module validates one record;
+`teampulse.enrichment.roster.Roster` is the lookup every stage reads.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,48 +27,6 @@ class RosterEntry:
     department: str
     division: str
     active: bool = True
-
-
-class Roster:
-    def __init__(self, entries: list[RosterEntry] | None = None) -> None:
-        self._people: dict[str, RosterEntry] = {}
-        self._team_sizes: Counter[str] = Counter()
-        self._paths: dict[str, tuple[str, str]] = {}
-        for entry in entries or []:
-            self.apply(entry)
-
-    def apply(self, entry: RosterEntry) -> None:
-        self.remove(entry.person)
-        self._people[entry.person] = entry
-        if entry.active:
-            self._team_sizes[entry.team] += 1
-        self._paths[entry.team] = (entry.department, entry.division)
-
-    def remove(self, person: str) -> None:
-        previous = self._people.pop(person, None)
-        if previous is not None and previous.active:
-            self._team_sizes[previous.team] -= 1
-            if self._team_sizes[previous.team] <= 0:
-                del self._team_sizes[previous.team]
-
-    def team_of(self, person: str) -> str | None:
-        entry = self._people.get(person)
-        return entry.team if entry is not None else None
-
-    def team_size(self, team: str) -> int:
-        """Active members of a team; 0 for a team the roster does not know."""
-        return self._team_sizes.get(team, 0)
-
-    def path(self, team: str) -> tuple[str, str] | None:
-        """(department, division) of a team, from its members' latest roster records."""
-        return self._paths.get(team)
-
-    def teams(self) -> list[str]:
-        """Teams with at least one active member, sorted."""
-        return sorted(self._team_sizes)
-
-    def __len__(self) -> int:
-        return len(self._people)
 
 
 def _roster_text(value: object, limit: int) -> bool:

@@ -135,3 +135,9 @@ def parse_iso8601_duration(text: str) -> float | None:
             seconds += float(part.replace(",", ".")) * unit
             found = True
     return seconds if found else None
+
+
+def format_rfc3339(epoch_s: float, timespec: str = "milliseconds") -> str:
+    """Epoch seconds -> RFC 3339 in UTC with a `Z` ('2026-03-02T12:00:00.000Z')."""
+    instant = dt.datetime.fromtimestamp(epoch_s, tz=dt.UTC)
+    return instant.isoformat(timespec=timespec).replace("+00:00", "Z")

@@ -1,4 +1,4 @@
-"""xAPI statements -> canonical events, driven by deploy/config/xapi-verbs.yaml.
+"""xAPI statements -> canonical events, driven by teampulse/config/xapi-verbs.yaml.
 
 `XapiMapper.check` applies the LRS rules (teampulse.contract.xapi_rules); `to_event` maps a
 valid statement by its verb IRI to a canonical `Event`, pseudonymising the actor's
@@ -83,7 +83,7 @@ class VerbRule:
 
 @dataclass(frozen=True)
 class VerbMap:
-    """deploy/config/xapi-verbs.yaml, checked and compiled."""
+    """teampulse/config/xapi-verbs.yaml, checked and compiled."""
 
     verbs: dict[str, VerbRule]
     fields: dict[str, dict[str, tuple[Path_, ...]]]  # event type -> field -> paths

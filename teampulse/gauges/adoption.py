@@ -1,6 +1,6 @@
 """Transformation adoption: each person's highest ADKAR stage per initiative, per team.
 
-Evidence is configured per initiative and stage (deploy/config/initiatives.yaml). A person's
+Evidence is configured per initiative and stage (teampulse/config/initiatives.yaml). A person's
 stage is the highest stage they have any evidence for; reinforcement is also reached by
 practising (ability evidence) in `practice_weeks` distinct ISO weeks, or by answering a peer
 (`discussion.replied`) in one of the initiative's channels. Adoption is cumulative, not
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from teampulse.contract.event import Event
+from teampulse.contract.event import REPLIED, Event
 from teampulse.gauges.config import EVIDENCE_STAGES, EvidenceMatcher, InitiativeConfig
 from teampulse.gauges.eventtime import week_of
 
@@ -19,7 +19,6 @@ from teampulse.gauges.eventtime import week_of
 RANK = {stage: rank for rank, stage in enumerate(EVIDENCE_STAGES, start=1)}
 ABILITY = RANK["ability"]
 REINFORCEMENT = RANK["reinforcement"]
-REPLIED = "discussion.replied"
 
 
 def names_initiative(event: Event, initiative_id: str) -> bool:

@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 
 from teampulse.contract.event import UNASSIGNED_TEAM
-from teampulse.contract.roster import Roster
+from teampulse.enrichment.roster import Roster
 from teampulse.gauges import formulas
 from teampulse.gauges.config import DAY_S, EVIDENCE_STAGES, GaugeConfig
 from teampulse.gauges.counts import TeamCounts, WindowCounts

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from sys import intern
 from typing import Literal
 
-from teampulse.contract.event import Event
+from teampulse.contract.event import ASSESSED, COMPLETED, POSTED, REACTED, REPLIED, STARTED, Event
 from teampulse.gauges import formulas
 from teampulse.gauges.adoption import AdoptionBook
 from teampulse.gauges.config import DAY_S, GaugeConfig
@@ -37,12 +37,6 @@ from teampulse.gauges.threads import ThreadFact, ThreadSummary
 
 Outcome = Literal["accepted", "duplicate", "late"]
 
-_POSTED = "discussion.posted"
-_REPLIED = "discussion.replied"
-_REACTED = "discussion.reacted"
-_STARTED = "learning.started"
-_COMPLETED = "learning.completed"
-_ASSESSED = "learning.assessed"
 _LEARNING_PREFIX = "learning."
 
 
@@ -233,24 +227,24 @@ class TeamState:
         actor = intern(event.actor)  # one copy of each pseudonym, however many buckets hold it
         people = bucket.people
         kind = event.type
-        if kind in (_POSTED, _REPLIED):
+        if kind in (POSTED, REPLIED):
             people[actor] = people.get(actor, 0) + 1  # a contribution
-            if kind == _POSTED:
+            if kind == POSTED:
                 bucket.posts += 1
             else:
                 bucket.replies += 1
         else:
             if actor not in people:
                 people[actor] = 0  # active, without contributing to the conversation
-            if kind == _REACTED:
+            if kind == REACTED:
                 bucket.reactions += 1
             elif kind.startswith(_LEARNING_PREFIX):
                 bucket.learning_ms += formulas.learning_millis(event.duration_s)
-                if kind == _STARTED:
+                if kind == STARTED:
                     bucket.starts += 1
-                elif kind == _COMPLETED:
+                elif kind == COMPLETED:
                     bucket.completions += 1
-                elif kind == _ASSESSED and event.success is True:
+                elif kind == ASSESSED and event.success is True:
                     bucket.assessments_passed += 1
         self._adoption.apply(event)
         self._touch(index)

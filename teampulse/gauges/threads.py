@@ -26,11 +26,8 @@ from dataclasses import asdict, dataclass, field
 from sys import intern
 from typing import Any
 
-from teampulse.contract.event import Event
+from teampulse.contract.event import POSTED, REPLIED, Event
 from teampulse.gauges.config import GaugeConfig
-
-POSTED = "discussion.posted"
-REPLIED = "discussion.replied"
 
 
 @dataclass(frozen=True, slots=True)

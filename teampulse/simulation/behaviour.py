@@ -108,7 +108,7 @@ class InitiativePlan:
         return [*steps, ("learning.assessed", self.assessment)]
 
 
-# The initiatives of deploy/config/initiatives.yaml, with content that is evidence of each
+# The initiatives of teampulse/config/initiatives.yaml, with content that is evidence of each
 # ADKAR stage there: starting the kick-off = awareness, starting the path = desire,
 # completing the core content or passing the assessment = knowledge, practising = ability,
 # answering peers in the help channel (or practising in 3+ weeks) = reinforcement.

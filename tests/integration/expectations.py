@@ -7,11 +7,11 @@ from typing import Any
 
 import orjson
 
-from teampulse.contract.event import UNASSIGNED_TEAM
 from teampulse.contract.events import EventValidator
 from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.rejections import Rejection
-from teampulse.contract.roster import Roster, RosterEntry, parse_roster_record
+from teampulse.contract.roster import RosterEntry, parse_roster_record
+from teampulse.enrichment.roster import Roster, resolve_team
 from teampulse.gauges.config import load_gauge_config
 from teampulse.gauges.model import OrgSnapshot
 from teampulse.reference import reference_snapshot
@@ -38,8 +38,7 @@ def reference_for(
         event = validator.validate(raw, as_of)
         if isinstance(event, Rejection):
             continue  # the dead-letter topic gets it, the gauges do not
-        if event.team is None:
-            event = event.with_team(roster.team_of(event.actor) or UNASSIGNED_TEAM)
+        event = event.with_team(resolve_team(event.team, event.actor, roster))
         events.append(event)
     return reference_snapshot(events, roster, load_gauge_config(settings), as_of)
 

@@ -25,16 +25,16 @@ from hypothesis import HealthCheck, event, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from streams.http_ingest import (
+from teampulse.contract.event import Event
+from teampulse.contract.pseudonym import Pseudonymiser
+from teampulse.contract.xapi import XapiMapper
+from teampulse.ingest.http import (
     DIGEST_HEADER,
     ENDPOINT,
     IngestConfigError,
     build_ingest_app,
     recall_recent_ids,
 )
-from teampulse.contract.event import Event
-from teampulse.contract.pseudonym import Pseudonymiser
-from teampulse.contract.xapi import XapiMapper
 from teampulse.settings import Settings
 
 pytestmark = pytest.mark.integration

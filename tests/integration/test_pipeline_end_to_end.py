@@ -21,8 +21,8 @@ import orjson
 import pytest
 import redis
 
-from streams.topic_admin import ensure_topics
 from teampulse.gauges.model import OrgSnapshot
+from teampulse.kafka.topics import ensure_topics
 from teampulse.settings import Settings, settings_from_environment
 from tests.integration import scripted_week as week
 from tests.integration.expectations import (

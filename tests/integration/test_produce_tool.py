@@ -14,7 +14,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from streams.producer_tool import check_records, produce_file
+from teampulse.ingest.produce import check_records, produce_file
 from teampulse.settings import Settings
 
 pytestmark = pytest.mark.integration

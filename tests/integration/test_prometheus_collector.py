@@ -25,10 +25,10 @@ from pathlib import Path
 import pytest
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, start_http_server
 
-from sinks.health import PipelineHealth
-from sinks.prometheus import GaugeCollector
 from teampulse.gauges.model import InitiativeSnapshot, ScopeSnapshot
 from teampulse.settings import Settings
+from teampulse.sinks.prometheus import GaugeCollector
+from teampulse.streams.health import PipelineHealth
 
 pytestmark = pytest.mark.integration
 

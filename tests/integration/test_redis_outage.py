@@ -15,7 +15,7 @@ import orjson
 import pytest
 import redis
 
-from streams.topic_admin import ensure_topics
+from teampulse.kafka.topics import ensure_topics
 from teampulse.settings import settings_from_environment
 from teampulse.simulation import build_organisation, live_events
 from tests.integration.worker_harness import (

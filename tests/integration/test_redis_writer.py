@@ -23,10 +23,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
-from sinks.health import PipelineHealth
-from sinks.redis_writer import RedisWriter
 from teampulse.gauges.model import InitiativeSnapshot, OrgSnapshot, ScopeSnapshot
 from teampulse.settings import Settings
+from teampulse.sinks.redis_writer import RedisWriter
+from teampulse.streams.health import PipelineHealth
 
 pytestmark = pytest.mark.integration
 
@@ -515,7 +515,7 @@ async def test_redis_outage_keeps_the_writer_responsive_and_bounded_then_catches
             await asyncio.sleep(0.05)
             slowest_loop_wakeup = max(slowest_loop_wakeup, time.monotonic() - before - 0.05)
 
-    with caplog.at_level(logging.INFO, logger="sinks.redis_writer"):
+    with caplog.at_level(logging.INFO, logger="teampulse.sinks.redis_writer"):
         own_redis.pause()  # Redis hangs: writes time out
         await keep_exporting(3.0)
         own_redis.crash()  # then it dies and comes back empty

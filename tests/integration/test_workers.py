@@ -15,7 +15,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.topic_admin import ensure_topics
+from teampulse.kafka.topics import ensure_topics
 from teampulse.settings import settings_from_environment
 from teampulse.simulation import build_organisation, generate_events, inject_faults
 from tests.integration.expectations import (

@@ -15,7 +15,8 @@ import orjson
 import pytest
 
 from teampulse.contract.event import Event
-from teampulse.contract.roster import Roster, RosterEntry
+from teampulse.contract.roster import RosterEntry
+from teampulse.enrichment.roster import Roster
 from teampulse.gauges.config import load_gauge_config
 from teampulse.reference import (
     admit,

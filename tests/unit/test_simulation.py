@@ -344,7 +344,7 @@ def test_team_channels_are_used_only_by_their_team(
 @pytest.fixture(scope="module")
 def highest_evidence(history: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
     """(raw actor, initiative) -> highest stage rank (awareness 1 .. reinforcement 5) any
-    single event proves, by the product's own evidence rules and deploy/config."""
+    single event proves, by the product's own evidence rules and teampulse/config."""
     config = load_gauge_config(load_settings())
     validator = EventValidator(load_settings(), Pseudonymiser("test-secret"))
     highest: dict[tuple[str, str], int] = {}

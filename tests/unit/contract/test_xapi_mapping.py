@@ -1,4 +1,4 @@
-"""xAPI statements become canonical events as deploy/config/xapi-verbs.yaml says."""
+"""xAPI statements become canonical events as teampulse/config/xapi-verbs.yaml says."""
 
 from __future__ import annotations
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from teampulse.gauges import catalog
 from teampulse.gauges.config import GaugeConfig
 from teampulse.gauges.counts import TeamCounts, WindowCounts
 from teampulse.gauges.snapshot import snapshot_from_counts
-from teampulse.settings import REPO_CONFIG_DIR
 
-DOCS = REPO_CONFIG_DIR.parent.parent / "docs"
+DOCS = Path(__file__).resolve().parents[3] / "docs"
 BUSY_WEEK = WindowCounts(
     active_members=3, learning_ms=1000, starts=1, completions=1, assessments_passed=1, posts=2,
     replies=3, reactions=1, threads_started=2, threads_replied=1, thread_replies=3,

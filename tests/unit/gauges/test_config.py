@@ -15,11 +15,11 @@ from teampulse.gauges.config import (
     parse_initiatives,
     parse_scoring,
 )
-from teampulse.settings import REPO_CONFIG_DIR, load_settings
+from teampulse.settings import PACKAGED_CONFIG_DIR, load_settings
 
 
 def test_the_shipped_scoring_file_states_the_built_in_defaults() -> None:
-    shipped = yaml.safe_load((REPO_CONFIG_DIR / "scoring.yaml").read_text())
+    shipped = yaml.safe_load((PACKAGED_CONFIG_DIR / "scoring.yaml").read_text())
 
     assert parse_scoring(shipped) == ScoringConfig()
 

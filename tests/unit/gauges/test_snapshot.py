@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from teampulse.contract.roster import Roster, RosterEntry
+from teampulse.contract.roster import RosterEntry
+from teampulse.enrichment.roster import Roster
 from teampulse.gauges.config import EvidenceMatcher, GaugeConfig, InitiativeConfig
 from teampulse.gauges.counts import TeamCounts, WindowCounts
 from teampulse.gauges.model import InitiativeSnapshot

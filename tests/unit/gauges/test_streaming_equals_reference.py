@@ -19,7 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from teampulse.contract.event import Event
-from teampulse.contract.roster import Roster, RosterEntry
+from teampulse.contract.roster import RosterEntry
+from teampulse.enrichment.roster import Roster, resolve_team
 from teampulse.gauges.config import (
     BaselineScoring,
     EvidenceMatcher,
@@ -151,9 +152,7 @@ def histories(draw: st.DrawFn) -> History:
 
 def resolve(event: Event, roster: Roster) -> Event:
     """What the ingest stage does before the gauges see an event."""
-    if event.team is not None:
-        return event
-    return event.with_team(roster.team_of(event.actor) or "unassigned")
+    return event.with_team(resolve_team(event.team, event.actor, roster))
 
 
 def stream(history: History) -> tuple[dict[str, TeamCounts], list[Event], Roster]:

@@ -8,8 +8,8 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from sinks.health import PipelineHealth
 from teampulse.contract.rejections import Reason
+from teampulse.streams.health import PipelineHealth
 
 
 def scrape(registry: CollectorRegistry, family: str) -> dict[tuple[str, frozenset], float]:

@@ -9,9 +9,9 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from sinks.prometheus import GaugeCollector
 from teampulse.gauges.model import InitiativeSnapshot, ScopeSnapshot
 from teampulse.settings import Settings
+from teampulse.sinks.prometheus import GaugeCollector
 
 AS_OF = 1772452800.0  # 2026-03-02T12:00:00Z
 DW = "digital-workplace"
@@ -243,7 +243,7 @@ def test_cardinality_guard_keeps_the_first_teams_by_name_and_counts_the_rest_onc
     collector = GaugeCollector(Settings(max_teams=2), registry)
     teams = {name: team(name) for name in ("gamma", "alpha", "delta", "beta")}
 
-    with caplog.at_level(logging.WARNING, logger="sinks.prometheus"):
+    with caplog.at_level(logging.WARNING, logger="teampulse.sinks.prometheus"):
         collector.publish_teams(teams)
         collector.publish_teams(teams)  # every export tick republishes: no new count or log
         samples = scrape(registry)
@@ -320,7 +320,7 @@ def test_the_cached_text_page_exposes_the_same_samples_as_prometheus_client(regi
 
 
 def test_the_metrics_page_holds_the_gauges_once_and_the_other_collectors_of_the_registry(registry):
-    from sinks.health import PipelineHealth
+    from teampulse.streams.health import PipelineHealth
 
     collector = GaugeCollector(Settings(), registry)
     PipelineHealth(registry)

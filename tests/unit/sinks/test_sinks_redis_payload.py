@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sinks.redis_writer import (
+from teampulse.gauges.model import InitiativeSnapshot, OrgSnapshot, ScopeSnapshot
+from teampulse.settings import Settings
+from teampulse.sinks.redis_writer import (
     RedisKeys,
     RedisWriter,
     format_value,
@@ -10,8 +12,6 @@ from sinks.redis_writer import (
     redacted,
     scope_fields,
 )
-from teampulse.gauges.model import InitiativeSnapshot, OrgSnapshot, ScopeSnapshot
-from teampulse.settings import Settings
 
 AS_OF = 1772452800.0
 

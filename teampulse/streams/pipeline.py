@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -18,17 +17,24 @@ import faust
 import orjson
 from faust.types import EventT, TopicT
 
-from streams.app import Topics
-from streams.partitions import RollupInputs, TeamPartition, ThreadPartition, event_op, fact_op
-from streams.roster_reader import RosterReader
-from streams.state_log import PartitionedState
 from teampulse.contract.event import DISCUSSION_TYPES, UNASSIGNED_TEAM, Event
 from teampulse.contract.events import EventValidator
 from teampulse.contract.rejections import Reason, Rejection, dead_letter_record
 from teampulse.contract.xapi import XapiMapper
+from teampulse.enrichment.roster import resolve_team
 from teampulse.gauges.config import GaugeConfig
 from teampulse.gauges.threads import fact_from_wire
 from teampulse.settings import Settings
+from teampulse.streams.app import Topics
+from teampulse.streams.partitions import (
+    RollupInputs,
+    TeamPartition,
+    ThreadPartition,
+    event_op,
+    fact_op,
+)
+from teampulse.streams.roster_reader import RosterReader
+from teampulse.streams.state_log import PartitionedState
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +43,7 @@ LATE = Rejection(Reason.LATE, "older than its input stream's latest event minus 
 
 
 class PipelineHealthSink(Protocol):
-    """What the agents report; sinks.health.PipelineHealth implements it."""
+    """What the agents report; teampulse.streams.health.PipelineHealth implements it."""
 
     def record_outcomes(self, source: str, outcomes: Counter[str]) -> None: ...
     def record_dead_letters(self, reasons: Counter[str]) -> None: ...
@@ -189,12 +195,9 @@ class Pipeline:
                     outcomes[fallback_source]["rejected"] += 1
                     reasons[result.reason.value] += 1
                     continue
-                team = result.team
-                if team is None:
-                    team = self.roster.roster.team_of(result.actor)
-                    if team is None:
-                        team = UNASSIGNED_TEAM
-                        outcomes[result.source]["unassigned"] += 1
+                team = resolve_team(result.team, result.actor, self.roster.roster)
+                if result.team is None and team == UNASSIGNED_TEAM:
+                    outcomes[result.source]["unassigned"] += 1
                 message = record.message
                 event = replace(result, team=team, origin=f"{message.topic}:{message.partition}")
                 outbox.send(self.topics.by_team, team.encode(), orjson.dumps(event.to_wire()))
@@ -290,7 +293,3 @@ def _by_partition(batch: Sequence[EventT]) -> dict[int, list[EventT]]:
     for record in batch:
         grouped[record.message.partition].append(record)
     return grouped
-
-
-def wall_clock() -> float:
-    return time.time()

@@ -15,7 +15,6 @@ so a fixed file can simply be sent again.
 from __future__ import annotations
 
 import sys
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -192,8 +191,7 @@ async def produce_file(
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     chosen = cast(Kind | None, kind)
     data = path.read_bytes() if path is not None else sys.stdin.buffer.read()
-    frozen = settings.frozen_now
-    now = frozen if frozen is not None else time.time()
+    now = settings.now_source()()
     outgoing, summary = check_records(data, settings, chosen, now)
     if fail_on_reject and summary.rejected:
         summary.held_back = len(outgoing)
@@ -201,8 +199,8 @@ async def produce_file(
     if dry_run or not outgoing:
         return summary
 
-    from streams.kafka_sender import KafkaSender
-    from streams.topic_admin import ensure_topics
+    from teampulse.kafka.sender import KafkaSender
+    from teampulse.kafka.topics import ensure_topics
 
     await ensure_topics(settings)
     bar = tqdm(

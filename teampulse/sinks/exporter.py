@@ -17,12 +17,12 @@ from typing import Protocol
 import orjson
 from aiokafka.partitioner import murmur2
 
-from streams.app import Topics
-from streams.pipeline import Pipeline
 from teampulse.gauges.config import GaugeConfig
 from teampulse.gauges.counts import TeamCounts
 from teampulse.gauges.model import OrgSnapshot, Scope, ScopeSnapshot
 from teampulse.gauges.snapshot import rollup_snapshots, team_snapshot
+from teampulse.streams.app import Topics
+from teampulse.streams.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 

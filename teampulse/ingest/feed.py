@@ -10,8 +10,8 @@ import time
 import orjson
 from tqdm import tqdm
 
-from streams.kafka_sender import KafkaSender
-from streams.topic_admin import ensure_topics
+from teampulse.kafka.sender import KafkaSender
+from teampulse.kafka.topics import ensure_topics
 from teampulse.settings import Settings
 from teampulse.simulation import (
     Organisation,

@@ -46,9 +46,9 @@ from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError, RedisError
 
-from sinks.health import PipelineHealth
 from teampulse.gauges.model import InitiativeSnapshot, OrgSnapshot, Scope, ScopeSnapshot
 from teampulse.settings import Settings
+from teampulse.streams.health import PipelineHealth
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.rejections import Rejection
-from teampulse.contract.roster import Roster, RosterEntry, parse_roster_record
+from teampulse.contract.roster import RosterEntry, parse_roster_record
+from teampulse.enrichment.roster import Roster
 
 log = logging.getLogger(__name__)
 

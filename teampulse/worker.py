@@ -15,20 +15,20 @@ from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
-from sinks.health import PipelineHealth
-from sinks.prometheus import GaugeCollector
-from sinks.redis_writer import RedisWriter
-from streams.app import Topics, build_app, declare_topics
-from streams.exporter import Exporter
-from streams.pipeline import Pipeline, wall_clock
-from streams.roster_reader import RosterReader
-from streams.topic_admin import ensure_topics
 from teampulse.contract.events import EventValidator
 from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.xapi import XapiMapper
 from teampulse.gauges.config import load_gauge_config
 from teampulse.gauges.model import ScopeSnapshot
+from teampulse.kafka.topics import ensure_topics
 from teampulse.settings import DEV_PSEUDONYM_SECRET, Settings
+from teampulse.sinks.exporter import Exporter
+from teampulse.sinks.prometheus import GaugeCollector
+from teampulse.sinks.redis_writer import RedisWriter
+from teampulse.streams.app import Topics, build_app, declare_topics
+from teampulse.streams.health import PipelineHealth
+from teampulse.streams.pipeline import Pipeline
+from teampulse.streams.roster_reader import RosterReader
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +54,6 @@ def consumer_lag(app: faust.App) -> dict[tuple[str, int], int]:
     return lags
 
 
-def make_clock(settings: Settings):  # type: ignore[no-untyped-def]
-    frozen = settings.frozen_now
-    if frozen is None:
-        return wall_clock
-    return lambda: frozen
-
-
 def snapshot_json(snapshot: ScopeSnapshot) -> dict:
     return asdict(snapshot)
 
@@ -69,7 +62,7 @@ def create_worker(settings: Settings) -> faust.App:
     app = build_app(settings)
     topics = declare_topics(app, settings)
     config = load_gauge_config(settings)
-    clock = make_clock(settings)
+    clock = settings.now_source()
     pseudonymiser = Pseudonymiser(settings.pseudonym_secret)
     roster = RosterReader(settings.kafka_bootstrap, topics.roster_name, pseudonymiser)
     registry = CollectorRegistry()

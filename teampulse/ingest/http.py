@@ -28,7 +28,6 @@ import base64
 import hmac
 import logging
 import re
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -49,6 +48,7 @@ from teampulse.contract.intake import (
     plan_statements,
 )
 from teampulse.contract.pseudonym import Pseudonymiser
+from teampulse.contract.timestamps import format_rfc3339
 from teampulse.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -114,11 +114,6 @@ class Credentials:
         # Compare with every candidate, in constant time each, so timing tells nothing.
         matches = [hmac.compare_digest(offered, candidate) for candidate in candidates]
         return any(matches)
-
-
-def _rfc3339_ms(epoch_s: float) -> str:
-    seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch_s))
-    return f"{seconds}.{int(epoch_s * 1000) % 1000:03d}Z"
 
 
 def _refusal_response(refusal: Refusal) -> web.Response:
@@ -229,7 +224,7 @@ class IngestEndpoint:
         intake = plan_statements(
             statements,
             self.recent["xapi"],
-            stored=_rfc3339_ms(self.clock()),
+            stored=format_rfc3339(self.clock()),
             new_id=lambda: str(uuid.uuid4()),
             max_record_bytes=self.settings.max_event_bytes,
         )
@@ -252,7 +247,7 @@ class IngestEndpoint:
         intake = plan_statements(
             [parsed],
             self.recent["xapi"],
-            stored=_rfc3339_ms(self.clock()),
+            stored=format_rfc3339(self.clock()),
             new_id=lambda: str(uuid.uuid4()),
             max_record_bytes=self.settings.max_event_bytes,
             statement_id=statement_id,
@@ -411,11 +406,10 @@ def build_ingest_app(
 ) -> web.Application:
     """The aiohttp application; the caller owns (starts and stops) the producer."""
     require_credentials(settings, insecure_no_auth)
-    frozen = settings.frozen_now
     endpoint = IngestEndpoint(
         settings,
         producer,
-        clock=clock or ((lambda: frozen) if frozen is not None else time.time),
+        clock=clock or settings.now_source(),
         recent_ids=recent_ids,
     )
     app = web.Application(middlewares=[endpoint.middleware])
@@ -481,7 +475,7 @@ async def serve_ingest(settings: Settings, *, insecure_no_auth: bool = False) ->
     from aiokafka import AIOKafkaProducer
     from aiokafka.errors import KafkaConnectionError
 
-    from streams.topic_admin import ensure_topics
+    from teampulse.kafka.topics import ensure_topics
 
     require_credentials(settings, insecure_no_auth)
     await ensure_topics(settings)

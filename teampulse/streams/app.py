@@ -55,7 +55,7 @@ def build_app(settings: Settings) -> faust.App:
 
 
 def declare_topics(app: faust.App, settings: Settings) -> Topics:
-    """Faust's handles on the topics; `streams.topic_admin` creates them with their config."""
+    """Faust's handles on the topics; `teampulse.kafka.topics` creates them with their config."""
 
     def topic(name: str, partitions: int = settings.topic_partitions) -> TopicT:
         return app.topic(settings.topic(name), internal=True, partitions=partitions)

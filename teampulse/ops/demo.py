@@ -18,9 +18,9 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
 
-from streams.feed import run_simulation
-from streams.roster_reader import topic_partitions
+from teampulse.ingest.feed import run_simulation
 from teampulse.settings import Settings
+from teampulse.streams.roster_reader import topic_partitions
 
 STACK_DIR = Path(os.environ.get("TEAMPULSE_STACK_DIR", ".stack"))
 HISTORY_DAYS = 28
