@@ -30,6 +30,8 @@ from typing import IO, Any
 import orjson
 
 from teampulse.contract.event import ASSESSED, COMPLETED, POSTED, REACTED, REPLIED, STARTED, Event
+from teampulse.contract.framing import split_json_records
+from teampulse.contract.rejections import Rejection
 from teampulse.contract.roster import RosterEntry
 from teampulse.contract.timestamps import format_rfc3339, parse_rfc3339
 from teampulse.enrichment.roster import Roster, resolve_team
@@ -293,23 +295,15 @@ def reference_snapshot(
 # --- replay: a historical export through the reference model ---------------------------------
 def read_records(path: Path) -> Iterator[Any]:
     """JSON values of a file holding one JSON array, or one JSON value per line (NDJSON)."""
-    text = path.read_bytes()
-    stripped = text.lstrip()
-    if stripped.startswith(b"["):
-        yield from orjson.loads(stripped)
-        return
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.strip():
-            try:
-                yield orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                raise ValueError(f"{path.name} line {number}: not JSON ({exc})") from exc
+    for record in split_json_records(path.read_bytes()):
+        if isinstance(record.value, Rejection):
+            raise ValueError(f"{path.name} {record.where}: not JSON ({record.value.detail})")
+        yield record.value
 
 
 def load_roster(path: Path, settings: Settings) -> Roster:
     """Roster records (JSON array or NDJSON), pseudonymised like the roster topic."""
     from teampulse.contract.pseudonym import Pseudonymiser
-    from teampulse.contract.rejections import Rejection
     from teampulse.contract.roster import parse_roster_record
 
     pseudonymiser = Pseudonymiser(settings.pseudonym_secret)
@@ -366,7 +360,6 @@ def replay_file(
     """
     from teampulse.contract.events import EventValidator
     from teampulse.contract.pseudonym import Pseudonymiser
-    from teampulse.contract.rejections import Rejection
 
     config = load_gauge_config(settings)
     validator = EventValidator(settings, Pseudonymiser(settings.pseudonym_secret))

@@ -19,7 +19,6 @@ from teampulse.contract.events import EventValidator
 from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.xapi import XapiMapper
 from teampulse.gauges.config import load_gauge_config
-from teampulse.gauges.model import ScopeSnapshot
 from teampulse.kafka.topics import ensure_topics
 from teampulse.settings import DEV_PSEUDONYM_SECRET, Settings
 from teampulse.sinks.exporter import Exporter
@@ -54,10 +53,6 @@ def consumer_lag(app: faust.App) -> dict[tuple[str, int], int]:
     return lags
 
 
-def snapshot_json(snapshot: ScopeSnapshot) -> dict:
-    return asdict(snapshot)
-
-
 def create_worker(settings: Settings) -> faust.App:
     app = build_app(settings)
     topics = declare_topics(app, settings)
@@ -81,15 +76,17 @@ def create_worker(settings: Settings) -> faust.App:
         clock,
     )
     pipeline.register()
+
+    def send_team_counts(key: bytes, value: bytes) -> None:
+        topics.team_counts.send_soon(key=key, value=value)
+
     exporter = Exporter(
         pipeline,
-        topics,
         config,
         settings.topic_partitions,
         clock,
-        sinks=[collector],
-        submit=redis_writer.submit,
-        withdraw=redis_writer.withdraw,
+        sinks=[collector, redis_writer],
+        send_team_counts=send_team_counts,
     )
 
     @app.task
@@ -153,7 +150,7 @@ def _register_read_api(app: faust.App, topics: Topics, exporter: Exporter) -> No
 
     @app.page("/teams")
     async def list_teams(web: View, request: Request) -> Response:
-        roster = exporter.pipeline.roster.roster
+        roster = exporter.state.roster
         teams = [t for t in roster.teams() if roster.team_size(t) >= exporter.config.min_group_size]
         return web.json({"teams": teams})
 
@@ -163,7 +160,7 @@ def _register_read_api(app: faust.App, topics: Topics, exporter: Exporter) -> No
         snapshot = exporter.published(team)
         if snapshot is None:
             return not_found(web, f"team {team!r} is unknown or below the minimum group size")
-        return web.json(snapshot_json(snapshot))
+        return web.json(asdict(snapshot))
 
     @app.page("/teams/{team}/initiatives/{initiative}")
     @app.topic_route(topic=topics.by_team, match_info="team")

@@ -67,6 +67,3 @@ class Event:
 
     def with_team(self, team: str) -> Event:
         return replace(self, team=team)
-
-    def with_origin(self, origin: str) -> Event:
-        return replace(self, origin=origin)

@@ -60,9 +60,6 @@ class RecentIds:
         while len(self._digests) > self.capacity:
             self._digests.popitem(last=False)
 
-    def forget(self, record_id: str) -> None:
-        self._digests.pop(record_id, None)
-
     def __len__(self) -> int:
         return len(self._digests)
 

@@ -1,6 +1,6 @@
 """Why a record was refused, as a value: a machine-readable reason and a human detail.
 
-Rejections are errors at the edges (STYLE.md): the validators return them instead of
+Rejections are errors as values at the edges: the validators return them instead of
 raising, the streams stage counts them by reason and writes the original bytes to the
 dead-letter topic in the format `dead_letter_record` builds (docs/events.md).
 """

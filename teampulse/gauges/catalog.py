@@ -167,9 +167,8 @@ ADOPTION: tuple[Gauge, ...] = (
     ),
 )
 
-TEAM_INFO_HELP = "The org path of a team; always 1"
-
 GAUGES: dict[str, Gauge] = {g.name: g for g in WINDOWED + PLAIN}
+ADOPTION_BY_NAME: dict[str, Gauge] = {g.name: g for g in ADOPTION}
 
 
 def help_text(gauge: str) -> str:
@@ -187,3 +186,12 @@ def adoption_metric_name(scope: str, gauge: str) -> str:
     if scope == "team":
         return f"teampulse_adoption_{gauge}"
     return f"teampulse_{scope}_adoption_{gauge}"
+
+
+def info_metric_name(scope: str) -> str:
+    """`teampulse_team_info`, `teampulse_department_info`: the org path as labels."""
+    return f"teampulse_{scope}_info"
+
+
+def info_help(scope: str) -> str:
+    return f"Org path of the {scope} (department, division labels); always 1"

@@ -185,7 +185,6 @@ class TeamState:
         self.config = config
         self.watermark: float | None = None  # latest event time accepted, any stream
         self._stream_watermarks: dict[str | None, float] = {}
-        self.version = 0  # grows with every change: a cheap "did anything happen?" check
         self._bucket_s = config.bucket_s
         self._per_day = config.buckets_per_day
         self._lateness_s = config.lateness_s
@@ -320,7 +319,6 @@ class TeamState:
 
     def _touch(self, index: int) -> None:
         """Something changed in this bucket: forget the aggregates that include it."""
-        self.version += 1
         day = index // self._per_day
         changes = self._changes
         changes[day] = changes.get(day, 0) + 1
@@ -459,6 +457,3 @@ class TeamState:
             if bucket is not None:
                 tally.add_bucket(bucket)
         return tally
-
-    def adoption_counts(self) -> dict[str, tuple[int, ...]]:
-        return self._adoption.stage_counts()

@@ -39,6 +39,7 @@ from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from teampulse.contract.events import EventValidator
+from teampulse.contract.framing import split_json_records
 from teampulse.contract.intake import (
     Intake,
     NewRecord,
@@ -48,6 +49,7 @@ from teampulse.contract.intake import (
     plan_statements,
 )
 from teampulse.contract.pseudonym import Pseudonymiser
+from teampulse.contract.rejections import Rejection
 from teampulse.contract.timestamps import format_rfc3339
 from teampulse.settings import Settings
 
@@ -302,21 +304,13 @@ class IngestEndpoint:
     @staticmethod
     def _events_in(body: bytes) -> list[Any] | web.Response:
         """A JSON array, one JSON object, or NDJSON (one object per line)."""
-        try:
-            parsed = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            parsed = None
-            records: list[Any] = []
-            for number, line in enumerate(body.splitlines(), start=1):
-                if line.strip():
-                    try:
-                        records.append(orjson.loads(line))
-                    except orjson.JSONDecodeError as exc:
-                        return _error(400, "not_json", f"line {number}: {str(exc)[:200]}")
-            if not records:
-                return _error(400, "not_json", "the body holds no JSON")
-            return records
-        return parsed if isinstance(parsed, list) else [parsed]
+        records = split_json_records(body)
+        if not records:
+            return _error(400, "not_json", "the body holds no JSON")
+        for record in records:
+            if isinstance(record.value, Rejection):
+                return _error(400, "not_json", f"{record.where}: {record.value.detail}")
+        return [record.value for record in records]
 
     async def _write(
         self,
@@ -428,6 +422,8 @@ async def recall_recent_ids(settings: Settings, endpoint: IngestEndpoint) -> int
     from aiokafka import AIOKafkaConsumer, TopicPartition
     from aiokafka.admin import AIOKafkaAdminClient
 
+    from teampulse.kafka.reading import read_to_end
+
     names = [settings.topic(route) for route in ("xapi", "events")]
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
@@ -450,21 +446,15 @@ async def recall_recent_ids(settings: Settings, endpoint: IngestEndpoint) -> int
             ends = await consumer.end_offsets(partitions)
             starts = await consumer.beginning_offsets(partitions)
             quota = endpoint.recent[route].capacity // len(partitions)
-            pending = {tp for tp in partitions if ends[tp] > starts[tp]}
-            for tp in pending:
+            for tp in partitions:
                 consumer.seek(tp, max(starts[tp], ends[tp] - quota))
-            while pending:
-                batches = await consumer.getmany(*pending, timeout_ms=1000, max_records=5000)
-                for records in batches.values():
-                    for record in records:
-                        digest = dict(record.headers or ()).get(DIGEST_HEADER)
-                        if digest is not None and record.key is not None:
-                            record_id = record.key.decode("utf-8", "replace")
-                            endpoint.recent[route].remember(record_id, digest)
-                            recalled += 1
-                for tp in list(pending):
-                    if await consumer.position(tp) >= ends[tp]:
-                        pending.discard(tp)
+            async for _tp, records in read_to_end(consumer, partitions):
+                for record in records:
+                    digest = dict(record.headers or ()).get(DIGEST_HEADER)
+                    if digest is not None and record.key is not None:
+                        record_id = record.key.decode("utf-8", "replace")
+                        endpoint.recent[route].remember(record_id, digest)
+                        recalled += 1
     finally:
         await consumer.stop()
     return recalled

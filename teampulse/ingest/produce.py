@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from teampulse.contract.event import Event
 from teampulse.contract.events import EventValidator
+from teampulse.contract.framing import split_json_records
 from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.rejections import Reason, Rejection
 from teampulse.contract.roster import RosterEntry, parse_roster_record
@@ -79,25 +80,6 @@ class ProduceSummary:
                 "rejects are fatal (--fail-on-reject)"
             )
         return "\n".join(lines)
-
-
-def split_records(data: bytes) -> list[tuple[str, bytes | None, Any]]:
-    """(where, original bytes or None, parsed value or Rejection) per record."""
-    if data.lstrip()[:1] == b"[":
-        try:
-            values = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            return [("file", None, Rejection(Reason.NOT_JSON, f"not a JSON array: {exc}"[:300]))]
-        return [(f"record {n}", None, value) for n, value in enumerate(values, start=1)]
-    records: list[tuple[str, bytes | None, Any]] = []
-    for number, line in enumerate(data.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            records.append((f"line {number}", line, orjson.loads(line)))
-        except orjson.JSONDecodeError as exc:
-            records.append((f"line {number}", line, Rejection(Reason.NOT_JSON, str(exc)[:200])))
-    return records
 
 
 def kind_of(record: Any) -> Kind | Rejection:
@@ -160,7 +142,8 @@ def check_records(
     checker = RecordChecker(settings, now)
     summary = ProduceSummary()
     outgoing: list[Outgoing] = []
-    for where, original, record in split_records(data):
+    for framed in split_json_records(data):
+        where, original, record = framed.where, framed.raw, framed.value
         summary.read += 1
         if isinstance(record, Rejection):
             summary.reject(where, record)

@@ -19,8 +19,8 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer
 
 from teampulse.ingest.feed import run_simulation
+from teampulse.kafka.reading import topic_partitions
 from teampulse.settings import Settings
-from teampulse.streams.roster_reader import topic_partitions
 
 STACK_DIR = Path(os.environ.get("TEAMPULSE_STACK_DIR", ".stack"))
 HISTORY_DAYS = 28

@@ -54,6 +54,7 @@ from prometheus_client.utils import floatToGoString
 from teampulse.gauges import catalog
 from teampulse.gauges.model import ScopeSnapshot
 from teampulse.settings import Settings
+from teampulse.sinks.sink import Publication
 
 log = logging.getLogger(__name__)
 
@@ -64,30 +65,9 @@ METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 INFO_LABELS = ("department", "division")
 GUARD_KINDS = ("team", "initiative")
 
-ADOPTION_HELP = {
-    "members": "Members of the {scope} whose highest adoption stage of the initiative is `stage`.",
-    "ratio": "Share of the {scope}'s members at adoption stage ability or beyond (0-1).",
-    "index": "Adoption index of the {scope} for the initiative: weighted progress through the "
-    "stages (0-1).",
-}
-
 # Sample is a NamedTuple; building it through tuple.__new__ skips its Python-level __new__,
 # the largest single cost of building a scrape.
 _new_sample = tuple.__new__
-
-
-def gauge_help(gauge: str) -> str | None:
-    """The gauge catalog's help text, or None for a gauge it does not list (the caller then
-    writes a generic one): an uncatalogued gauge is still exported."""
-    try:
-        return catalog.help_text(gauge)
-    except KeyError:
-        return None
-
-
-def adoption_metric(scope: str, what: str) -> str:
-    """'members' | 'ratio' | 'index' -> metric name; team adoption has no scope infix."""
-    return f"{PREFIX}_adoption_{what}" if scope == "team" else f"{PREFIX}_{scope}_adoption_{what}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +141,11 @@ class GaugeCollector(Collector):
             registry.register(self)
 
     # --- publishing: called by the exporter at every export tick --------------------------
+    def publish(self, publication: Publication) -> None:
+        """The Sink contract: serve exactly the publication's teams and roll-ups."""
+        self.publish_teams(publication.teams)
+        self.publish_rollups(publication.rollups)
+
     def publish_teams(self, snapshots: Mapping[str, ScopeSnapshot]) -> None:
         """Replace the set of teams this worker exports (the teams of its active partitions)."""
         names = sorted(snapshots)
@@ -315,7 +300,7 @@ class GaugeCollector(Collector):
             if name and value is not None:
                 yield name, base, text, value
         if snapshot.initiatives:
-            members, ratio, index = (self._adoption_name(scope, what) for what in ADOPTION_HELP)
+            members, ratio, index = (self._adoption_name(scope, g.name) for g in catalog.ADOPTION)
             for initiative, adoption in snapshot.initiatives.items():
                 if initiative not in allowed_initiatives:
                     continue
@@ -329,8 +314,8 @@ class GaugeCollector(Collector):
                 if adoption.index is not None:
                     yield index, labels, text, adoption.index
         if snapshot.info and scope != "org":
-            name = f"{PREFIX}_{scope}_info"
-            self._help.setdefault(name, f"Org path of the {scope}; always 1.")
+            name = catalog.info_metric_name(scope)
+            self._help.setdefault(name, catalog.info_help(scope))
             labels = dict(base)
             for label in INFO_LABELS:
                 if label != scope and label in snapshot.info:
@@ -339,9 +324,9 @@ class GaugeCollector(Collector):
 
     def _gauge_name(self, scope: str, gauge: str) -> str:
         """Metric name of a gauge ('' when it cannot be exported), computed once."""
-        name = f"{PREFIX}_{scope}_{gauge}"
+        name = catalog.metric_name(scope, gauge)
         if METRIC_NAME.match(name):
-            self._help[name] = gauge_help(gauge) or f"TeamPulse gauge {gauge} per {scope}."
+            self._help[name] = catalog.help_text(gauge)
         else:
             log.error("gauge %r has no valid Prometheus name (%r); it is not exported", gauge, name)
             name = ""
@@ -349,8 +334,8 @@ class GaugeCollector(Collector):
         return name
 
     def _adoption_name(self, scope: str, what: str) -> str:
-        name = adoption_metric(scope, what)
-        self._help.setdefault(name, ADOPTION_HELP[what].format(scope=scope))
+        name = catalog.adoption_metric_name(scope, what)
+        self._help.setdefault(name, catalog.ADOPTION_BY_NAME[what].help)
         return name
 
     def _guard_families(self, teams: _Publication, rollups: _Publication) -> Iterator[Metric]:

@@ -48,6 +48,7 @@ from redis.exceptions import NoScriptError, RedisError
 
 from teampulse.gauges.model import InitiativeSnapshot, OrgSnapshot, Scope, ScopeSnapshot
 from teampulse.settings import Settings
+from teampulse.sinks.sink import Publication
 from teampulse.streams.health import PipelineHealth
 
 log = logging.getLogger(__name__)
@@ -249,6 +250,13 @@ class RedisWriter:
         self._broken_keys: set[Key] = set()
 
     # --- producer side: never blocks -----------------------------------------------------
+    def publish(self, publication: Publication) -> None:
+        """The Sink contract: queue what changed and what stopped being published."""
+        for team in publication.withdrawn:
+            self.withdraw("team", team, publication.as_of)
+        if publication.changed.teams or publication.changed.rollups:
+            self.submit(publication.changed)
+
     def submit(self, snapshot: OrgSnapshot) -> None:
         """Queue the teams and roll-ups of a snapshot; only the latest state per key is kept."""
         for team in snapshot.teams.values():

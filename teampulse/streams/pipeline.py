@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Protocol
 
@@ -21,8 +21,10 @@ from teampulse.contract.event import DISCUSSION_TYPES, UNASSIGNED_TEAM, Event
 from teampulse.contract.events import EventValidator
 from teampulse.contract.rejections import Reason, Rejection, dead_letter_record
 from teampulse.contract.xapi import XapiMapper
-from teampulse.enrichment.roster import resolve_team
+from teampulse.enrichment.roster import Roster, resolve_team
 from teampulse.gauges.config import GaugeConfig
+from teampulse.gauges.counts import TeamCounts
+from teampulse.gauges.team_state import TeamState
 from teampulse.gauges.threads import fact_from_wire
 from teampulse.settings import Settings
 from teampulse.streams.app import Topics
@@ -101,7 +103,7 @@ class Pipeline:
         self.settings = settings
         self.topics = topics
         self.config = config
-        self.roster = roster
+        self.roster_reader = roster
         self.validator = validator
         self.xapi = xapi
         self.health = health
@@ -122,13 +124,47 @@ class Pipeline:
             ThreadPartition.replay,
         )
         # The roll-up inputs are absolute values on a compacted topic: the topic is its own log.
-        self.rollup_inputs: PartitionedState[RollupInputs] = PartitionedState(
+        self.rollup_states: PartitionedState[RollupInputs] = PartitionedState(
             "rollups",
             topics.team_counts,
             bootstrap,
             lambda _p: RollupInputs(),
             RollupInputs.apply,
         )
+
+    # ------------------------------------------------------- the exporter's view
+    # Pipeline implements teampulse.sinks.sink.TeamStateView (structurally: the export
+    # stage comes later in the flow, so this module does not import it).
+    @property
+    def roster(self) -> Roster:
+        return self.roster_reader.roster
+
+    def owned_partitions(self) -> list[int]:
+        return [p for p in self.teams.states if self.teams.is_ready(p)]
+
+    def team_states(self, partition: int) -> Mapping[str, TeamState]:
+        return self.teams.states[partition].teams
+
+    def take_changed_teams(self, partition: int) -> set[str]:
+        state = self.teams.states[partition]
+        changed, state.changed = state.changed, set()
+        return changed
+
+    def _rollup_owner(self) -> RollupInputs | None:
+        # team-counts has one partition: at most one worker owns the roll-ups
+        owned = [p for p in self.rollup_states.states if self.rollup_states.is_ready(p)]
+        return self.rollup_states.states[owned[0]] if owned else None
+
+    def rollup_inputs(self) -> Mapping[str, TeamCounts] | None:
+        owner = self._rollup_owner()
+        return owner.counts if owner is not None else None
+
+    def take_rollup_change(self) -> bool:
+        owner = self._rollup_owner()
+        if owner is None:
+            return False
+        changed, owner.changed = owner.changed, False
+        return changed
 
     # ------------------------------------------------------------------ wiring
     def register(self) -> None:
@@ -154,7 +190,7 @@ class Pipeline:
 
         self.teams.assign(owned(self.topics.by_team))
         self.threads.assign(owned(self.topics.by_thread))
-        self.rollup_inputs.assign(owned(self.topics.team_counts))
+        self.rollup_states.assign(owned(self.topics.team_counts))
 
     def _batches(self, stream: faust.StreamT):  # type: ignore[no-untyped-def]
         # take_events is faust-streaming's, missing from its StreamT stub
@@ -174,7 +210,7 @@ class Pipeline:
     # ------------------------------------------------------------------ ingest
     async def _ingest_agent(self, stream: faust.StreamT) -> None:
         outbox = Outbox(self.app)
-        await self.roster.ready.wait()
+        await self.roster_reader.ready.wait()
         xapi_topic = self._names["xapi"]
         async for batch in self._batches(stream):
             now = self.clock()
@@ -195,7 +231,7 @@ class Pipeline:
                     outcomes[fallback_source]["rejected"] += 1
                     reasons[result.reason.value] += 1
                     continue
-                team = resolve_team(result.team, result.actor, self.roster.roster)
+                team = resolve_team(result.team, result.actor, self.roster)
                 if result.team is None and team == UNASSIGNED_TEAM:
                     outcomes[result.source]["unassigned"] += 1
                 message = record.message
@@ -281,7 +317,7 @@ class Pipeline:
     async def _rollups_agent(self, stream: faust.StreamT) -> None:
         async for batch in self._batches(stream):
             for partition, records in _by_partition(batch).items():
-                state = await self.rollup_inputs.ready(partition)
+                state = await self.rollup_states.ready(partition)
                 if state is None:
                     continue
                 for record in records:

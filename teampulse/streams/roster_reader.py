@@ -12,26 +12,17 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.rejections import Rejection
 from teampulse.contract.roster import RosterEntry, parse_roster_record
 from teampulse.enrichment.roster import Roster
+from teampulse.kafka.reading import read_to_end, topic_partitions
 
 log = logging.getLogger(__name__)
 
 METADATA_RETRY_S = 1.0
-
-
-async def topic_partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
-    """The partitions of a topic from fresh broker metadata ([] while it does not exist).
-
-    `partitions_for_topic` only knows topics the client already tracks, which a group-less
-    consumer does not until it is assigned them.
-    """
-    metadata = await consumer._client.fetch_all_metadata()
-    return [TopicPartition(topic, p) for p in sorted(metadata.partitions_for_topic(topic) or ())]
 
 
 class RosterReader:
@@ -52,22 +43,14 @@ class RosterReader:
             partitions = await self._partitions(consumer)
             consumer.assign(partitions)
             await consumer.seek_to_beginning(*partitions)
-            end_offsets = await consumer.end_offsets(partitions)
-            pending = {tp for tp, end in end_offsets.items() if end > 0}
-            if not pending:
-                self.ready.set()
+            async for tp, records in read_to_end(consumer, partitions):
+                self._apply_all(tp, records)
+            log.info("roster loaded: %d people", len(self.roster))
+            self.ready.set()
             while True:
                 batches = await consumer.getmany(timeout_ms=500, max_records=5000)
                 for tp, records in batches.items():
-                    for record in records:
-                        self._apply(record.key, record.value, tp, record.offset)
-                if pending:
-                    for tp in list(pending):
-                        if await consumer.position(tp) >= end_offsets[tp]:
-                            pending.discard(tp)
-                    if not pending:
-                        log.info("roster loaded: %d people", len(self.roster))
-                        self.ready.set()
+                    self._apply_all(tp, records)
         finally:
             await consumer.stop()
 
@@ -78,6 +61,10 @@ class RosterReader:
                 return found
             log.info("roster topic %s not found yet; waiting for it", self._topic)
             await asyncio.sleep(METADATA_RETRY_S)
+
+    def _apply_all(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
+        for record in records:
+            self._apply(record.key, record.value, tp, record.offset)
 
     def _apply(
         self, key: bytes | None, value: bytes | None, tp: TopicPartition, offset: int

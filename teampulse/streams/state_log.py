@@ -18,6 +18,8 @@ from typing import Generic, TypeVar
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.types import TopicT
 
+from teampulse.kafka.reading import read_to_end
+
 log = logging.getLogger(__name__)
 
 State = TypeVar("State")
@@ -111,13 +113,9 @@ class PartitionedState(Generic[State]):
         try:
             consumer.assign([tp])
             await consumer.seek_to_beginning(tp)
-            end = (await consumer.end_offsets([tp]))[tp]
             state = self.states[partition]
-            while await consumer.position(tp) < end:
-                batch = await consumer.getmany(tp, timeout_ms=1000, max_records=500)
-                for record in batch.get(tp, []):
-                    if record.offset >= end:
-                        break
+            async for _tp, records in read_to_end(consumer, [tp], max_records=500):
+                for record in records:
                     self._replay(state, record.value)
                     replayed += 1
         finally:

@@ -24,7 +24,6 @@ import redis
 from teampulse.gauges.model import OrgSnapshot
 from teampulse.kafka.topics import ensure_topics
 from teampulse.settings import Settings, settings_from_environment
-from tests.integration import scripted_week as week
 from tests.integration.expectations import (
     mismatches,
     published_teams,
@@ -39,6 +38,7 @@ from tests.integration.worker_harness import (
     read_topic,
     wait_for,
 )
+from tests.support import scripted_week as week
 
 pytestmark = pytest.mark.integration
 

@@ -24,7 +24,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
-from teampulse.streams.roster_reader import topic_partitions
+from teampulse.kafka.reading import topic_partitions
 
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]

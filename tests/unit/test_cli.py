@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from teampulse.cli import cli
-from tests.integration import scripted_week as week
+from tests.support import scripted_week as week
 
 SUBCOMMANDS = ["worker", "ingest", "produce", "simulate", "replay", "topics", "demo"]
 

@@ -16,7 +16,7 @@ import yaml
 
 from teampulse.gauges import catalog
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 RULES_DIR = REPO_ROOT / "deploy" / "prometheus" / "rules"
 ENSURE_PACKAGES = REPO_ROOT / "deploy" / "stack" / "ensure-packages.sh"
 

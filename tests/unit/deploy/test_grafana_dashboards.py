@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.unit.promql_names import (
+from tests.unit.deploy.promql_names import (
     FRACTIONS,
     KNOWN,
     RECORDED,
@@ -23,7 +23,7 @@ from tests.unit.promql_names import (
     unknown_references,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 GRAFANA = REPO_ROOT / "deploy" / "grafana"
 DASHBOARDS = sorted((GRAFANA / "dashboards").glob("*.json"))
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}

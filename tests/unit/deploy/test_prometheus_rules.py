@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.unit.promql_names import stack_tool, unknown_references
+from tests.unit.deploy.promql_names import stack_tool, unknown_references
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 RULES_DIR = REPO_ROOT / "deploy" / "prometheus" / "rules"
 PROMTOOL_TESTS_DIR = REPO_ROOT / "tests" / "promtool"
 OPERATIONS_DOC = REPO_ROOT / "docs" / "operations.md"

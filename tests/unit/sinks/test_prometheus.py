@@ -174,7 +174,7 @@ def test_an_undefined_value_yields_no_sample_rather_than_zero(registry):
             "alpha": team(
                 "alpha",
                 initiatives={DW: undefined},
-                windowed={"7d": {"time_to_first_reply_seconds": None}},
+                windowed={"7d": {"first_reply_median_seconds": None}},
             )
         }
     )
@@ -184,7 +184,7 @@ def test_an_undefined_value_yields_no_sample_rather_than_zero(registry):
     assert "teampulse_adoption_members" in names
     assert "teampulse_adoption_ratio" not in names
     assert "teampulse_adoption_index" not in names
-    assert "teampulse_team_time_to_first_reply_seconds" not in names
+    assert "teampulse_team_first_reply_median_seconds" not in names
 
 
 def test_a_team_no_longer_published_vanishes_from_the_next_scrape(registry):

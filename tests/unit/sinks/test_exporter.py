@@ -1,0 +1,157 @@
+"""The exporter against a hand-made view of team state: what it recomputes, publishes,
+withdraws and sends on to the roll-up owner."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import orjson
+
+from teampulse.contract.event import Event
+from teampulse.contract.roster import RosterEntry
+from teampulse.enrichment.roster import Roster
+from teampulse.gauges.config import GaugeConfig
+from teampulse.gauges.counts import TeamCounts
+from teampulse.gauges.team_state import TeamState
+from teampulse.sinks.exporter import Exporter
+from teampulse.sinks.sink import Publication
+
+T0 = 1_772_409_600.0  # 2026-03-02T00:00:00Z
+CONFIG = GaugeConfig()  # minimum group size 5
+
+
+@dataclass
+class FakeView:
+    """A worker owning partition 0 of one, with the teams and roster a test gives it."""
+
+    roster: Roster
+    states: dict[str, TeamState] = field(default_factory=dict)
+    changed: set[str] = field(default_factory=set)
+    rollups: dict[str, TeamCounts] | None = None
+    rollup_changed: bool = False
+
+    def owned_partitions(self) -> list[int]:
+        return [0]
+
+    def team_states(self, partition: int) -> Mapping[str, TeamState]:
+        return self.states
+
+    def take_changed_teams(self, partition: int) -> set[str]:
+        changed, self.changed = self.changed, set()
+        return changed
+
+    def rollup_inputs(self) -> Mapping[str, TeamCounts] | None:
+        return self.rollups
+
+    def take_rollup_change(self) -> bool:
+        changed, self.rollup_changed = self.rollup_changed, False
+        return changed
+
+
+@dataclass
+class RecordingSink:
+    publications: list[Publication] = field(default_factory=list)
+
+    def publish(self, publication: Publication) -> None:
+        self.publications.append(publication)
+
+
+def members(team: str, count: int, department: str = "dev") -> list[RosterEntry]:
+    return [RosterEntry(f"{team}-{n}", team, department, "tech") for n in range(count)]
+
+
+def active_team(team: str, people: int) -> TeamState:
+    state = TeamState(team, CONFIG)
+    for n in range(people):
+        state.apply_event(
+            Event(id=f"{team}{n}", type="learning.started", occurred_at=T0 - 3600,
+                  actor=f"{team}-{n}", source="lms", team=team)
+        )  # fmt: skip
+    return state
+
+
+def exporter_for(view: FakeView) -> tuple[Exporter, RecordingSink, list[tuple[bytes, bytes]]]:
+    sink = RecordingSink()
+    sent: list[tuple[bytes, bytes]] = []
+    exporter = Exporter(
+        view, CONFIG, partitions=1, clock=lambda: T0, sinks=[sink],
+        send_team_counts=lambda key, value: sent.append((key, value)),
+    )  # fmt: skip
+    return exporter, sink, sent
+
+
+def test_a_tick_publishes_the_teams_big_enough_and_sends_their_counts() -> None:
+    view = FakeView(Roster(members("alpha", 6) + members("beta", 3)))
+    view.states["alpha"] = active_team("alpha", 4)
+    view.changed = {"alpha"}
+    exporter, sink, sent = exporter_for(view)
+
+    publication = exporter.tick()
+
+    assert sink.publications == [publication]
+    assert set(publication.teams) == {"alpha"}  # beta has 3 members: suppressed
+    assert publication.teams["alpha"].windowed["7d"]["active_members"] == 4
+    assert publication.teams["alpha"].windowed["7d"]["participation_ratio"] == 4 / 6
+    assert sorted(key for key, _ in sent) == [b"alpha", b"beta"]  # the roll-up counts both
+    alpha_counts = orjson.loads(dict(sent)[b"alpha"])
+    assert alpha_counts["team"] == "alpha" and alpha_counts["as_of"] == T0
+
+
+def test_a_roster_team_without_events_is_published_as_silent() -> None:
+    view = FakeView(Roster(members("quiet", 5)))
+    exporter, _, _ = exporter_for(view)
+
+    publication = exporter.tick()
+
+    assert publication.teams["quiet"].windowed["7d"]["active_members"] == 0
+
+
+def test_a_tick_with_nothing_changed_recomputes_nothing_but_keeps_publishing() -> None:
+    view = FakeView(Roster(members("alpha", 6)))
+    view.states["alpha"] = active_team("alpha", 2)
+    exporter, _, sent = exporter_for(view)
+    first = exporter.tick()
+    sent.clear()
+
+    second = exporter.tick()
+
+    assert second.changed.teams == {}
+    assert sent == []
+    assert second.teams["alpha"] is first.teams["alpha"]
+
+
+def test_a_team_that_shrinks_below_the_minimum_is_withdrawn_once() -> None:
+    roster = Roster(members("alpha", 5))
+    view = FakeView(roster)
+    exporter, _, _ = exporter_for(view)
+    exporter.tick()
+
+    roster.remove("alpha-0")
+    shrunk = exporter.tick()
+    again = exporter.tick()
+
+    assert shrunk.withdrawn == ("alpha",)
+    assert "alpha" not in shrunk.teams
+    assert again.withdrawn == ()
+    assert exporter.published("alpha") is None
+
+
+def test_rollups_are_published_only_by_the_owner_of_their_inputs() -> None:
+    roster = Roster(members("alpha", 6) + members("gamma", 5, department="ops"))
+    view = FakeView(roster)
+    exporter, _, _ = exporter_for(view)
+
+    assert exporter.tick().rollups is None
+
+    view.rollups = {
+        "alpha": TeamCounts.empty(CONFIG, members=6),
+        "gamma": TeamCounts.empty(CONFIG, members=5),
+    }
+    view.rollup_changed = True
+    publication = exporter.tick()
+
+    assert publication.rollups is not None
+    keys = {(r.scope, r.key) for r in publication.rollups}
+    assert {("department", "dev"), ("department", "ops"), ("division", "tech")} <= keys
+    assert publication.changed.rollups == publication.rollups

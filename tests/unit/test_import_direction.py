@@ -1,0 +1,109 @@
+"""Data flows one way: each folder of `teampulse` imports only the folders before it.
+
+The table is the architecture (docs/architecture.md): the pure core first, then the I/O
+edges in the order records flow through them, then the composition roots. A module may
+import its own folder and anything its folder's row names; the pure core may import no I/O
+library at all. Imports inside functions count too.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "teampulse"
+
+CORE = {"settings", "contract", "enrichment", "gauges", "reference", "simulation"}
+ALLOWED: dict[str, set[str]] = {
+    # the pure core
+    "settings": set(),
+    "contract": {"settings"},
+    "enrichment": {"settings", "contract"},
+    "gauges": {"settings", "contract", "enrichment"},
+    "reference": {"settings", "contract", "enrichment", "gauges"},
+    "simulation": {"settings", "contract", "enrichment", "gauges"},
+    # the I/O edges, in the order records flow
+    "kafka": CORE,
+    "ingest": CORE | {"kafka"},
+    "streams": CORE | {"kafka"},
+    "sinks": CORE | {"kafka", "streams"},
+    # the composition roots
+    "ops": CORE | {"kafka", "ingest", "streams", "sinks"},
+    "worker": CORE | {"kafka", "ingest", "streams", "sinks"},
+    "cli": CORE | {"kafka", "ingest", "streams", "sinks", "ops", "worker"},
+}
+IO_LIBRARIES = {"faust", "mode", "aiokafka", "redis", "aiohttp", "prometheus_client"}
+
+
+def folder_of(module: str) -> str | None:
+    """'teampulse.gauges.snapshot' -> 'gauges'; None outside the package."""
+    parts = module.split(".")
+    if parts[0] != "teampulse":
+        return None
+    return parts[1] if len(parts) > 1 else "teampulse"
+
+
+def imported_modules(source: str) -> list[str]:
+    modules = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules.append(node.module)
+        elif isinstance(node, ast.Import):
+            modules.extend(alias.name for alias in node.names)
+    return modules
+
+
+def violations(folder: str, source: str) -> list[str]:
+    """The imports of one module of `folder` that break the table."""
+    found = []
+    for module in imported_modules(source):
+        target = folder_of(module)
+        if target is None:
+            if folder in CORE and module.split(".")[0] in IO_LIBRARIES:
+                found.append(f"the pure core imports the I/O library {module}")
+        elif target not in (folder, "teampulse") and target not in ALLOWED[folder]:
+            found.append(f"{folder} imports {module} (a later stage)")
+    return found
+
+
+def package_modules() -> list[tuple[str, Path]]:
+    modules = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE)
+        folder = relative.parts[0].removesuffix(".py")
+        if folder != "__init__":
+            modules.append((folder, path))
+    return modules
+
+
+def test_every_folder_of_the_package_has_a_row_in_the_table() -> None:
+    assert {folder for folder, _ in package_modules()} == set(ALLOWED)
+
+
+@pytest.mark.parametrize(
+    "folder, path",
+    package_modules(),
+    ids=lambda v: str(v.relative_to(PACKAGE)) if isinstance(v, Path) else v,
+)
+def test_no_module_imports_a_later_stage(folder: str, path: Path) -> None:
+    assert violations(folder, path.read_text()) == []
+
+
+def test_an_import_of_a_later_stage_is_caught() -> None:
+    source = "from teampulse.sinks.exporter import Exporter\n"
+    assert violations("streams", source) == [
+        "streams imports teampulse.sinks.exporter (a later stage)"
+    ]
+
+
+def test_a_lazy_import_inside_a_function_is_caught() -> None:
+    source = "def run():\n    from teampulse.worker import run_worker\n"
+    assert violations("ingest", source) == ["ingest imports teampulse.worker (a later stage)"]
+
+
+def test_an_io_library_in_the_pure_core_is_caught() -> None:
+    assert violations("gauges", "import redis.asyncio\n") == [
+        "the pure core imports the I/O library redis.asyncio"
+    ]
