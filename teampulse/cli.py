@@ -17,6 +17,8 @@ import typer
 
 from teampulse.settings import Settings
 
+__all__ = ["main"]
+
 
 class RecordKind(StrEnum):
     events = "events"

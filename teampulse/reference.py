@@ -50,6 +50,29 @@ from teampulse.gauges.model import OrgSnapshot, ScopeSnapshot
 from teampulse.gauges.snapshot import engagement_score_of, org_snapshot
 from teampulse.settings import Settings
 
+__all__ = [
+    "Admission",
+    "Link",
+    "TeamHistory",
+    "Thread",
+    "admit",
+    "adoption_counts",
+    "baseline_of",
+    "join_threads",
+    "load_roster",
+    "parse_instant",
+    "print_snapshot",
+    "read_records",
+    "reference_counts",
+    "reference_snapshot",
+    "replay_file",
+    "roster_from_events",
+    "snapshot_to_json",
+    "team_counts",
+    "window_counts",
+    "write_snapshot",
+]
+
 log = logging.getLogger(__name__)
 
 UNKNOWN_PATH = "unknown"

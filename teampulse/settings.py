@@ -15,6 +15,16 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+__all__ = [
+    "DEV_PSEUDONYM_SECRET",
+    "PACKAGED_CONFIG_DIR",
+    "Settings",
+    "load_settings",
+    "parse_duration",
+    "settings_from_environment",
+    "settings_reference",
+]
+
 # The configuration that ships with the code is package data, so a plain `pip install` finds
 # it; TEAMPULSE_CONFIG_DIR points elsewhere.
 PACKAGED_CONFIG_DIR = Path(str(resources.files("teampulse") / "config"))

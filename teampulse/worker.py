@@ -29,6 +29,8 @@ from teampulse.streams.health import PipelineHealth
 from teampulse.streams.pipeline import Pipeline
 from teampulse.streams.roster_reader import RosterReader
 
+__all__ = ["consumer_lag", "create_worker", "run_worker"]
+
 log = logging.getLogger(__name__)
 
 

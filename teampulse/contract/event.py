@@ -10,6 +10,21 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+__all__ = [
+    "ADOPTION_TYPES",
+    "ASSESSED",
+    "COMPLETED",
+    "DISCUSSION_TYPES",
+    "EVENT_TYPES",
+    "LEARNING_TYPES",
+    "POSTED",
+    "REACTED",
+    "REPLIED",
+    "STARTED",
+    "UNASSIGNED_TEAM",
+    "Event",
+]
+
 # The event types of the contract (schemas/canonical-event/v1.json), named once.
 STARTED = "learning.started"
 PROGRESSED = "learning.progressed"

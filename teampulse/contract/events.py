@@ -31,6 +31,8 @@ from teampulse.contract.rejections import Reason, Rejection
 from teampulse.contract.timestamps import parse_rfc3339
 from teampulse.settings import Settings
 
+__all__ = ["FIELDS_OF_TYPE", "Check", "EventValidator", "Field"]
+
 # Limits keep per-event state small and Prometheus labels sane; schemas/ repeats them.
 MAX_ID_CHARS = 200  # event id: the dedupe key, kept in state for the lateness horizon
 MAX_ACTOR_CHARS = 512  # raw person id before pseudonymising (e-mails, account names)

@@ -30,6 +30,16 @@ from teampulse.contract.events import EventValidator
 from teampulse.contract.rejections import Rejection
 from teampulse.contract.xapi_rules import statement_problem
 
+__all__ = [
+    "Intake",
+    "NewRecord",
+    "RecentIds",
+    "Refusal",
+    "content_digest",
+    "plan_events",
+    "plan_statements",
+]
+
 LRS_SET_PROPERTIES = ("id", "stored", "authority", "version")
 
 

@@ -16,6 +16,8 @@ import orjson
 
 from teampulse.contract.timestamps import format_rfc3339
 
+__all__ = ["Reason", "Rejection", "dead_letter_record"]
+
 
 class Reason(StrEnum):
     """Reason codes: label values of `teampulse_dead_letters_total`, keep them few and stable."""

@@ -15,6 +15,8 @@ import orjson
 from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.rejections import Reason, Rejection
 
+__all__ = ["RosterEntry", "parse_roster_record"]
+
 MAX_ROSTER_RECORD_BYTES = 16_384  # a roster record is a handful of short strings
 MAX_ROSTER_PERSON_CHARS = 512  # as an event's actor
 MAX_ROSTER_NAME_CHARS = 200  # as an event's team

@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+__all__ = ["format_rfc3339", "parse_iso8601_duration", "parse_iso8601_timestamp", "parse_rfc3339"]
+
 # RFC 3339 section 5.6 (the `T` may be `t` or, as its note allows, a space); an offset is
 # mandatory: an instant without one is ambiguous and would land in the wrong hour bucket.
 _RFC3339 = re.compile(

@@ -40,6 +40,8 @@ from teampulse.contract.timestamps import parse_iso8601_duration, parse_iso8601_
 from teampulse.contract.xapi_rules import statement_problem
 from teampulse.settings import Settings
 
+__all__ = ["VerbMap", "VerbRule", "XapiMapper", "compile_path", "resolve_text"]
+
 VERB_MAP_FILE = "xapi-verbs.yaml"
 # Namespace of the ids derived for statements that arrive without one.
 DERIVED_ID_NAMESPACE = uuid.UUID("6f1d5c8e-3b1a-4c55-9a39-2f0b7d6e4a11")

@@ -20,6 +20,8 @@ import orjson
 
 from teampulse.contract.timestamps import parse_iso8601_duration, parse_iso8601_timestamp
 
+__all__ = ["statement_problem"]
+
 MAX_PATH_CHARS = 120  # of a property path quoted in a rejection detail
 VOIDED_VERB = "http://adlnet.gov/expapi/verbs/voided"
 

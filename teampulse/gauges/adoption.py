@@ -15,6 +15,17 @@ from teampulse.contract.event import REPLIED, Event
 from teampulse.gauges.config import EVIDENCE_STAGES, EvidenceMatcher, InitiativeConfig
 from teampulse.gauges.eventtime import week_of
 
+__all__ = [
+    "ABILITY",
+    "REINFORCEMENT",
+    "AdoptionBook",
+    "PersonProgress",
+    "evidence_ranks",
+    "matchers_by_type",
+    "matches",
+    "names_initiative",
+]
+
 # Ranks: awareness 1, desire 2, knowledge 3, ability 4, reinforcement 5.
 RANK = {stage: rank for rank, stage in enumerate(EVIDENCE_STAGES, start=1)}
 ABILITY = RANK["ability"]

@@ -14,6 +14,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+__all__ = [
+    "ADOPTION",
+    "ADOPTION_BY_NAME",
+    "GAUGES",
+    "PLAIN",
+    "WINDOWED",
+    "Gauge",
+    "Kind",
+    "adoption_metric_name",
+    "help_text",
+    "info_help",
+    "info_metric_name",
+    "metric_name",
+]
+
 Kind = Literal["count", "ratio", "mean", "score", "duration"]
 
 

@@ -20,6 +20,26 @@ from teampulse.contract.event import EVENT_TYPES
 from teampulse.gauges.model import STAGES
 from teampulse.settings import Settings, parse_duration
 
+__all__ = [
+    "DAY_S",
+    "EVIDENCE_STAGES",
+    "WEEK_S",
+    "BaselineScoring",
+    "EngagementScoring",
+    "EngagementWeights",
+    "EvidenceMatcher",
+    "GaugeConfig",
+    "GaugeConfigError",
+    "InitiativeConfig",
+    "QualityScoring",
+    "QualityWeights",
+    "Reinforcement",
+    "ScoringConfig",
+    "load_gauge_config",
+    "parse_initiatives",
+    "parse_scoring",
+]
+
 DAY_S = 86_400
 WEEK_S = 7 * DAY_S
 EVIDENCE_STAGES = STAGES[1:]  # awareness .. reinforcement; "none" needs no evidence

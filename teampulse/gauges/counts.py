@@ -18,6 +18,8 @@ from typing import Any
 
 from teampulse.gauges.config import EVIDENCE_STAGES, GaugeConfig
 
+__all__ = ["TeamCounts", "WindowCounts"]
+
 # Counts that add up across buckets and across teams.
 ADDITIVE = (
     "active_members",

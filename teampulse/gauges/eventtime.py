@@ -12,6 +12,15 @@ import math
 
 from teampulse.gauges.config import DAY_S, GaugeConfig
 
+__all__ = [
+    "baseline_sample_ends",
+    "bucket_of",
+    "expired_before",
+    "is_late",
+    "week_of",
+    "window_range",
+]
+
 # 1970-01-01 was a Thursday; shifting by 3 days makes weeks start on Monday, as ISO weeks do.
 _EPOCH_TO_MONDAY_S = 3 * DAY_S
 

@@ -12,6 +12,19 @@ from collections.abc import Iterable, Sequence
 
 from teampulse.gauges.config import EngagementScoring, QualityScoring
 
+__all__ = [
+    "capped_ratio",
+    "change_ratio",
+    "conversation_quality_score",
+    "engagement_score",
+    "ewma",
+    "learning_millis",
+    "median",
+    "ratio",
+    "reply_speed",
+    "voice_evenness",
+]
+
 
 def learning_millis(duration_s: float | None) -> int:
     """Learning time is summed in whole milliseconds, so sums do not depend on their order."""

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+__all__ = ["ORG_KEY", "STAGES", "InitiativeSnapshot", "OrgSnapshot", "Scope", "ScopeSnapshot"]
+
 Scope = Literal["team", "department", "division", "org"]
 SCOPES: tuple[Scope, ...] = ("team", "department", "division", "org")
 ORG_KEY = "org"

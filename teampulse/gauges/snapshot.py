@@ -25,6 +25,17 @@ from teampulse.gauges.model import (
     ScopeSnapshot,
 )
 
+__all__ = [
+    "engagement_score_of",
+    "initiative_snapshot",
+    "org_snapshot",
+    "publishable",
+    "rollup_snapshots",
+    "snapshot_from_counts",
+    "team_snapshot",
+    "window_gauges",
+]
+
 # Stage ranks for the adoption index: awareness 1 .. reinforcement 5.
 STAGE_RANK = {stage: rank for rank, stage in enumerate(STAGES)}
 TOP_RANK = len(STAGES) - 1

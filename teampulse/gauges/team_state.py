@@ -35,6 +35,8 @@ from teampulse.gauges.eventtime import (
 from teampulse.gauges.snapshot import engagement_score_of
 from teampulse.gauges.threads import ThreadFact, ThreadSummary
 
+__all__ = ["TeamState"]
+
 Outcome = Literal["accepted", "duplicate", "late"]
 
 _LEARNING_PREFIX = "learning."

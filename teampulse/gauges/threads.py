@@ -29,6 +29,16 @@ from typing import Any
 from teampulse.contract.event import POSTED, REPLIED, Event
 from teampulse.gauges.config import GaugeConfig
 
+__all__ = [
+    "ReplyLink",
+    "ThreadBook",
+    "ThreadFact",
+    "ThreadSummary",
+    "fact_from_wire",
+    "post_id_of",
+    "thread_id_of",
+]
+
 
 @dataclass(frozen=True, slots=True)
 class ThreadSummary:

@@ -21,6 +21,8 @@ from teampulse.simulation import (
     live_events,
 )
 
+__all__ = ["DAY_S", "backfill", "live", "run_simulation", "send_roster"]
+
 log = logging.getLogger(__name__)
 
 DAY_S = 86400

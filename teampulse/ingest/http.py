@@ -53,6 +53,19 @@ from teampulse.contract.rejections import Rejection
 from teampulse.contract.timestamps import format_rfc3339
 from teampulse.settings import Settings
 
+__all__ = [
+    "DIGEST_HEADER",
+    "ENDPOINT",
+    "Credentials",
+    "IngestConfigError",
+    "IngestEndpoint",
+    "KafkaProducer",
+    "build_ingest_app",
+    "recall_recent_ids",
+    "require_credentials",
+    "serve_ingest",
+]
+
 log = logging.getLogger(__name__)
 
 RECENT_IDS = 200_000  # ids remembered per route for same-content / 409 decisions (~50 MB)

@@ -32,6 +32,16 @@ from teampulse.contract.roster import RosterEntry, parse_roster_record
 from teampulse.contract.xapi import XapiMapper
 from teampulse.settings import Settings
 
+__all__ = [
+    "Kind",
+    "Outgoing",
+    "ProduceSummary",
+    "RecordChecker",
+    "check_records",
+    "kind_of",
+    "produce_file",
+]
+
 Kind = Literal["events", "xapi", "roster"]
 KINDS: tuple[Kind, ...] = ("events", "xapi", "roster")
 REPORTED_REJECTIONS = 20  # the summary lists the first ones; all are counted by reason

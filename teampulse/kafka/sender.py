@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 
+__all__ = ["KafkaSender"]
+
 # Futures awaited together: enough to keep the producer's batches full, few enough that a
 # broker error surfaces quickly.
 IN_FLIGHT = 5000

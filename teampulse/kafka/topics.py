@@ -18,6 +18,8 @@ from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 from teampulse.gauges.config import load_gauge_config
 from teampulse.settings import Settings
 
+__all__ = ["ensure_topics", "state_log_retention", "topic_specs"]
+
 log = logging.getLogger(__name__)
 
 CONNECT_ATTEMPTS = 30

@@ -22,6 +22,8 @@ from teampulse.ingest.feed import run_simulation
 from teampulse.kafka.reading import topic_partitions
 from teampulse.settings import Settings
 
+__all__ = ["HISTORY_DAYS", "run_demo"]
+
 STACK_DIR = Path(os.environ.get("TEAMPULSE_STACK_DIR", ".stack"))
 HISTORY_DAYS = 28
 LIVE_RATE = 20.0

@@ -23,6 +23,18 @@ from typing import Any, Literal
 
 from teampulse.simulation.organisation import Archetype, Organisation, Person
 
+__all__ = [
+    "ACTIVITIES",
+    "COURSES",
+    "INITIATIVE_PLANS",
+    "PROFILES",
+    "Activity",
+    "Behaviour",
+    "InitiativePlan",
+    "Profile",
+    "rfc3339",
+]
+
 Activity = Literal["learning", "post", "reply", "react", "initiative"]
 ACTIVITIES: tuple[Activity, ...] = ("learning", "post", "reply", "react", "initiative")
 

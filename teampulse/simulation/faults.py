@@ -17,6 +17,8 @@ from typing import Any
 
 import orjson
 
+__all__ = ["MALFORMED_KINDS", "inject_faults", "malformed_record"]
+
 DEFAULT_LATE_BY_S = 3 * 86_400  # beyond the default 48 h lateness: these end up dead-lettered
 MALFORMED_KINDS = ("not_json", "missing_actor", "unknown_type", "bad_timestamp")
 

@@ -26,6 +26,8 @@ from teampulse.simulation.behaviour import (
 )
 from teampulse.simulation.organisation import Organisation, Person, Team
 
+__all__ = ["DAY_S", "T", "generate_events", "live_events"]
+
 T = TypeVar("T")
 DAY_S = 86_400
 HOUR_S = 3_600

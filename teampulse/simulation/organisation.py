@@ -18,6 +18,8 @@ import random
 from dataclasses import dataclass
 from typing import Any, Literal
 
+__all__ = ["ARCHETYPES", "Archetype", "Organisation", "Person", "Team", "build_organisation"]
+
 Archetype = Literal["engaged", "quiet", "silo", "declining", "steady"]
 ARCHETYPES: tuple[Archetype, ...] = ("engaged", "quiet", "silo", "declining", "steady")
 

@@ -56,6 +56,8 @@ from teampulse.gauges.model import ScopeSnapshot
 from teampulse.settings import Settings
 from teampulse.sinks.sink import Publication
 
+__all__ = ["GaugeCollector"]
+
 log = logging.getLogger(__name__)
 
 PREFIX = "teampulse"

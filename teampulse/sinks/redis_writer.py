@@ -51,6 +51,20 @@ from teampulse.settings import Settings
 from teampulse.sinks.sink import Publication
 from teampulse.streams.health import PipelineHealth
 
+__all__ = [
+    "DAY_S",
+    "Key",
+    "RedisKeys",
+    "RedisWriter",
+    "State",
+    "Withdrawal",
+    "format_value",
+    "initiative_fields",
+    "json_number",
+    "redacted",
+    "scope_fields",
+]
+
 log = logging.getLogger(__name__)
 
 DAY_S = 86_400

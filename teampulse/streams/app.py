@@ -9,6 +9,8 @@ from faust.types import TopicT
 
 from teampulse.settings import Settings
 
+__all__ = ["Topics", "build_app", "declare_topics"]
+
 
 @dataclass(frozen=True)
 class Topics:

@@ -35,6 +35,8 @@ from prometheus_client.utils import floatToGoString
 
 from teampulse.contract.rejections import Reason
 
+__all__ = ["BoundedLabel", "BulkHistogram", "PipelineHealth"]
+
 log = logging.getLogger(__name__)
 
 OUTCOMES = ("accepted", "rejected", "duplicate", "late", "unassigned")

@@ -16,6 +16,8 @@ from teampulse.gauges.counts import TeamCounts
 from teampulse.gauges.team_state import TeamState
 from teampulse.gauges.threads import ThreadBook, ThreadFact, fact_from_wire
 
+__all__ = ["RollupInputs", "TeamPartition", "ThreadPartition", "event_op", "fact_op"]
+
 THREAD_EXPIRY_EVERY_S = 3600.0
 EVENT_OP = b'{"e":'
 FACT_OP = b'{"f":'

@@ -38,6 +38,8 @@ from teampulse.streams.partitions import (
 from teampulse.streams.roster_reader import RosterReader
 from teampulse.streams.state_log import PartitionedState
 
+__all__ = ["LATE", "Outbox", "Pipeline", "PipelineHealthSink"]
+
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]

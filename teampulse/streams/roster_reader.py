@@ -20,6 +20,8 @@ from teampulse.contract.roster import RosterEntry, parse_roster_record
 from teampulse.enrichment.roster import Roster
 from teampulse.kafka.reading import read_to_end, topic_partitions
 
+__all__ = ["RosterReader"]
+
 log = logging.getLogger(__name__)
 
 METADATA_RETRY_S = 1.0

@@ -20,6 +20,8 @@ from faust.types import TopicT
 
 from teampulse.kafka.reading import read_to_end
 
+__all__ = ["MAX_LOG_RECORD_BYTES", "PartitionedState", "State", "frame_ops"]
+
 log = logging.getLogger(__name__)
 
 State = TypeVar("State")

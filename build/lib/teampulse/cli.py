@@ -1,0 +1,176 @@
+"""`teampulse`: the one command-line entry point.
+
+Each subcommand imports its edge lazily, so `teampulse --help` and the pure commands
+(`replay`) start fast and do not need Kafka.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from teampulse.settings import Settings
+
+__all__ = ["main"]
+
+
+class RecordKind(StrEnum):
+    events = "events"
+    xapi = "xapi"
+    roster = "roster"
+
+
+cli = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="TeamPulse: real-time per-team engagement, conversation and adoption gauges.",
+)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except Exception as exc:  # pydantic's message names the variable and the rule
+        typer.echo(f"invalid TEAMPULSE_* setting: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+@cli.command()
+def worker(
+    loglevel: Annotated[str, typer.Option(help="debug, info, warning")] = "info",
+) -> None:
+    """Run the Faust worker: ingest, gauges, /metrics and the read API on TEAMPULSE_WEB_PORT."""
+    from teampulse.worker import run_worker
+
+    run_worker(_settings(), loglevel)
+
+
+@cli.command()
+def ingest(
+    insecure_no_auth: Annotated[
+        bool, typer.Option(help="Serve without credentials (local experiments only)")
+    ] = False,
+    loglevel: str = "info",
+) -> None:
+    """Serve the xAPI statements endpoint and POST /events on TEAMPULSE_INGEST_PORT."""
+    from teampulse.ingest.http import serve_ingest
+
+    _logging(loglevel)
+    asyncio.run(serve_ingest(_settings(), insecure_no_auth=insecure_no_auth))
+
+
+@cli.command()
+def produce(
+    file: Annotated[
+        Path | None, typer.Argument(help="JSON array or NDJSON; '-' or none: stdin")
+    ] = None,
+    kind: Annotated[
+        RecordKind | None, typer.Option(help="Record kind; default: detect per record")
+    ] = None,
+    fail_on_reject: Annotated[bool, typer.Option(help="Exit 1 if any record is rejected")] = False,
+) -> None:
+    """Send canonical events, xAPI statements or roster records from a file to Kafka."""
+    from teampulse.ingest.produce import produce_file
+
+    path = None if file is None or str(file) == "-" else file
+    if path is not None and not path.exists():
+        typer.echo(f"no such file: {path}", err=True)
+        raise typer.Exit(2)
+    summary = asyncio.run(
+        produce_file(_settings(), path, kind.value if kind else None, fail_on_reject)
+    )
+    typer.echo(str(summary), err=True)
+    if fail_on_reject and summary.rejected:
+        raise typer.Exit(1)
+
+
+@cli.command()
+def simulate(
+    days: Annotated[float, typer.Option(help="Days of history to backfill before now")] = 28,
+    live_seconds: Annotated[
+        float, typer.Option(help="Seconds of live feed after the backfill (0: none, -1: forever)")
+    ] = 0,
+    rate: Annotated[float, typer.Option(help="Live events per second")] = 20,
+    people: int = 240,
+    teams: int = 24,
+    seed: int = 7,
+    faults: Annotated[bool, typer.Option(help="Mix in duplicates and malformed records")] = True,
+) -> None:
+    """Produce a simulated organisation: roster, event history, then a live feed."""
+    from teampulse.ingest.feed import run_simulation
+
+    _logging("info")
+    asyncio.run(
+        run_simulation(
+            _settings(),
+            days=days,
+            live_seconds=live_seconds,
+            rate=rate,
+            people=people,
+            teams=teams,
+            seed=seed,
+            faults=faults,
+        )
+    )
+
+
+@cli.command()
+def replay(
+    file: Annotated[Path, typer.Argument(help="Canonical events, JSON array or NDJSON")],
+    roster: Annotated[Path | None, typer.Option(help="Roster records, JSON or NDJSON")] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="RFC 3339 instant; default: the latest event time")
+    ] = None,
+    output: Annotated[Path | None, typer.Option(help="Write JSON here instead of a table")] = None,
+) -> None:
+    """Compute every gauge for a historical export with the reference model (no Kafka)."""
+    from teampulse.reference import print_snapshot, replay_file, write_snapshot
+
+    settings = _settings()
+    snapshot = replay_file(file, settings, roster_path=roster, as_of=as_of)
+    if output is not None:
+        write_snapshot(snapshot, output)
+        typer.echo(f"wrote {output}", err=True)
+    else:
+        print_snapshot(snapshot, sys.stdout)
+
+
+@cli.command()
+def topics() -> None:
+    """Create TeamPulse's Kafka topics (the worker also does this at start)."""
+    from teampulse.kafka.topics import ensure_topics
+
+    created = asyncio.run(ensure_topics(_settings()))
+    typer.echo("created: " + (", ".join(created) if created else "nothing, all exist"))
+
+
+@cli.command()
+def demo(
+    seconds: Annotated[
+        float | None, typer.Option(envvar="DEMO_SECONDS", help="Stop after N seconds")
+    ] = None,
+) -> None:
+    """Run the worker and a realistic simulated feed; print where to look."""
+    from teampulse.ops.demo import run_demo
+
+    raise typer.Exit(run_demo(_settings(), seconds))
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

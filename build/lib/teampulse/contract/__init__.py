@@ -1,0 +1,1 @@
+"""The event contract: parse, validate, map and pseudonymise what producers send."""

@@ -1,0 +1,70 @@
+"""Why a record was refused, as a value: a machine-readable reason and a human detail.
+
+Rejections are errors as values at the edges: the validators return them instead of
+raising, the streams stage counts them by reason and writes the original bytes to the
+dead-letter topic in the format `dead_letter_record` builds (docs/events.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+from dataclasses import dataclass
+from enum import StrEnum
+
+import orjson
+
+from teampulse.contract.timestamps import format_rfc3339
+
+__all__ = ["Reason", "Rejection", "dead_letter_record"]
+
+
+class Reason(StrEnum):
+    """Reason codes: label values of `teampulse_dead_letters_total`, keep them few and stable."""
+
+    NOT_JSON = "not_json"  # bytes that do not parse as JSON (or are not UTF-8)
+    NOT_OBJECT = "not_object"  # valid JSON, but not a JSON object
+    TOO_LARGE = "too_large"  # more bytes than TEAMPULSE_MAX_EVENT_BYTES
+    SCHEMA = "schema"  # a canonical event field is missing, of the wrong type or out of range
+    UNKNOWN_TYPE = "unknown_type"  # `type` is a string, but not a type TeamPulse knows
+    BAD_TIMESTAMP = "bad_timestamp"  # `occurred_at` (or an xAPI timestamp) does not parse
+    FUTURE = "future"  # event time later than now + TEAMPULSE_FUTURE_SKEW_S
+    LATE = "late"  # older than the team's watermark - lateness (decided by the gauges stage)
+    XAPI_INVALID = "xapi_invalid"  # breaks a rule an xAPI LRS must enforce
+    UNKNOWN_VERB = "unknown_verb"  # a valid statement whose verb IRI the verb map lacks
+    UNMAPPABLE = "unmappable"  # valid xAPI that names no person (e.g. a Group as actor)
+    ROSTER_INVALID = "roster_invalid"  # a roster record missing a field or of the wrong type
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    reason: Reason
+    detail: str  # names the field and the rule, e.g. "score: must be a number from 0 to 1"
+
+
+def dead_letter_record(
+    raw: bytes | None,
+    topic: str,
+    partition: int,
+    offset: int,
+    rejection: Rejection,
+    now: float,
+) -> bytes:
+    """The JSON value written to the dead-letter topic for one refused record.
+
+    The original bytes are kept whole (base64) so the record can be repaired and replayed;
+    `original` repeats them as text when they are valid UTF-8, for people reading the topic.
+    """
+    record: dict[str, object] = {
+        "reason": str(rejection.reason),
+        "detail": rejection.detail,
+        "topic": topic,
+        "partition": partition,
+        "offset": offset,
+        "rejected_at": format_rfc3339(now),
+        "original_b64": base64.b64encode(raw or b"").decode("ascii"),
+    }
+    if raw is not None:
+        with contextlib.suppress(UnicodeDecodeError):  # binary: original_b64 alone carries it
+            record["original"] = bytes(raw).decode("utf-8")
+    return orjson.dumps(record)

@@ -1,0 +1,62 @@
+"""The roster as a lookup: team of a person, team sizes, the org path of a team.
+
+Every stage that needs a team reads it here, and `resolve_team` is the one rule for an
+event's team: the team its producer sent, else the roster's team of its actor, else
+`UNASSIGNED_TEAM`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from teampulse.contract.event import UNASSIGNED_TEAM
+from teampulse.contract.roster import RosterEntry
+
+__all__ = ["Roster", "RosterEntry", "resolve_team"]
+
+
+class Roster:
+    def __init__(self, entries: list[RosterEntry] | None = None) -> None:
+        self._people: dict[str, RosterEntry] = {}
+        self._team_sizes: Counter[str] = Counter()
+        self._paths: dict[str, tuple[str, str]] = {}
+        for entry in entries or []:
+            self.apply(entry)
+
+    def apply(self, entry: RosterEntry) -> None:
+        self.remove(entry.person)
+        self._people[entry.person] = entry
+        if entry.active:
+            self._team_sizes[entry.team] += 1
+        self._paths[entry.team] = (entry.department, entry.division)
+
+    def remove(self, person: str) -> None:
+        previous = self._people.pop(person, None)
+        if previous is not None and previous.active:
+            self._team_sizes[previous.team] -= 1
+            if self._team_sizes[previous.team] <= 0:
+                del self._team_sizes[previous.team]
+
+    def team_of(self, person: str) -> str | None:
+        entry = self._people.get(person)
+        return entry.team if entry is not None else None
+
+    def team_size(self, team: str) -> int:
+        """Active members of a team; 0 for a team the roster does not know."""
+        return self._team_sizes.get(team, 0)
+
+    def path(self, team: str) -> tuple[str, str] | None:
+        """(department, division) of a team, from its members' latest roster records."""
+        return self._paths.get(team)
+
+    def teams(self) -> list[str]:
+        """Teams with at least one active member, sorted."""
+        return sorted(self._team_sizes)
+
+    def __len__(self) -> int:
+        return len(self._people)
+
+
+def resolve_team(sent_team: str | None, actor: str, roster: Roster) -> str:
+    """The team an event counts for (see the module docstring)."""
+    return sent_team or roster.team_of(actor) or UNASSIGNED_TEAM

@@ -1,0 +1,1 @@
+"""The gauges: event-time state per team and the arithmetic of every gauge."""

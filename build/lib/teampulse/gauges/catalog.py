@@ -1,0 +1,212 @@
+"""Every gauge TeamPulse publishes: name, help text, unit, windowed or not, count or ratio.
+
+The exporters name series from this catalog (docs/metrics.md):
+  windowed gauge g of scope s -> teampulse_{s}_{g}{s="key", window="7d"}
+  plain gauge g of scope s    -> teampulse_{s}_{g}{s="key"}
+  team adoption               -> teampulse_adoption_{members,ratio,index}{team, initiative[, stage]}
+  roll-up adoption            -> teampulse_{s}_adoption_{members,ratio,index}{s, initiative[,stage]}
+  team info                   -> teampulse_team_info{team, department, division} 1
+Counts are exported beside ratios so PromQL can roll teams up as sum(numerator)/sum(denominator).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = [
+    "ADOPTION",
+    "ADOPTION_BY_NAME",
+    "GAUGES",
+    "PLAIN",
+    "WINDOWED",
+    "Gauge",
+    "Kind",
+    "adoption_metric_name",
+    "help_text",
+    "info_help",
+    "info_metric_name",
+    "metric_name",
+]
+
+Kind = Literal["count", "ratio", "mean", "score", "duration"]
+
+
+@dataclass(frozen=True, slots=True)
+class Gauge:
+    name: str  # the metric suffix after teampulse_{scope}_
+    help: str  # Prometheus HELP text
+    unit: str  # base unit: "people", "seconds", "events", "threads", "ratio", "score"
+    windowed: bool
+    kind: Kind
+
+
+WINDOWED: tuple[Gauge, ...] = (
+    Gauge(
+        "active_members", "Distinct members with any event in the window", "people", True, "count"
+    ),
+    Gauge("participation_ratio", "Active members / members (0-1)", "ratio", True, "ratio"),
+    Gauge("learning_seconds", "Time spent learning in the window", "seconds", True, "count"),
+    Gauge("starts", "Learning activities started in the window", "events", True, "count"),
+    Gauge("completions", "Learning activities completed in the window", "events", True, "count"),
+    Gauge(
+        "assessments_passed",
+        "Assessments passed (learning.assessed with success) in the window",
+        "events",
+        True,
+        "count",
+    ),
+    Gauge(
+        "posts",
+        "Discussion posts (new threads or top-level posts) in the window",
+        "events",
+        True,
+        "count",
+    ),
+    Gauge("replies", "Discussion replies in the window", "events", True, "count"),
+    Gauge("reactions", "Reactions (likes, shares) in the window", "events", True, "count"),
+    Gauge(
+        "contributors",
+        "Distinct members who posted or replied in the window",
+        "people",
+        True,
+        "count",
+    ),
+    Gauge("threads_started", "Threads started by the team in the window", "threads", True, "count"),
+    Gauge(
+        "threads_replied",
+        "Threads started by the team in the window that got a reply from someone else",
+        "threads",
+        True,
+        "count",
+    ),
+    Gauge(
+        "thread_replies",
+        "Replies (so far) in the threads the team started in the window",
+        "events",
+        True,
+        "count",
+    ),
+    Gauge(
+        "reply_interactions",
+        "Replies joined to their parent post in which the team was the replier or the parent",
+        "events",
+        True,
+        "count",
+    ),
+    Gauge(
+        "cross_team_interactions",
+        "Reply interactions in which the other side was another team",
+        "events",
+        True,
+        "count",
+    ),
+    Gauge(
+        "reply_ratio",
+        "Share of the threads started in the window answered by someone else (0-1)",
+        "ratio",
+        True,
+        "ratio",
+    ),
+    Gauge(
+        "first_reply_median_seconds",
+        "Median time from a thread's start to its first reply by someone else",
+        "seconds",
+        True,
+        "duration",
+    ),
+    Gauge("thread_depth", "Mean replies per thread started in the window", "replies", True, "mean"),
+    Gauge(
+        "voice_evenness",
+        "Normalised Shannon entropy of posts+replies per contributor (0 one voice, 1 even)",
+        "ratio",
+        True,
+        "ratio",
+    ),
+    Gauge(
+        "cross_team_ratio",
+        "Share of reply interactions that cross team boundaries (0-1)",
+        "ratio",
+        True,
+        "ratio",
+    ),
+    Gauge(
+        "conversation_quality_score",
+        "Conversation quality score (0-1), weights in scoring.yaml",
+        "score",
+        True,
+        "score",
+    ),
+    Gauge(
+        "engagement_score",
+        "Engagement score (0-1), weights in scoring.yaml",
+        "score",
+        True,
+        "score",
+    ),
+)
+
+PLAIN: tuple[Gauge, ...] = (
+    Gauge("members", "Active members on the roster", "people", False, "count"),
+    Gauge(
+        "engagement_baseline",
+        "EWMA of the daily 7-day engagement score over the last 28 days (the team's normal)",
+        "score",
+        False,
+        "score",
+    ),
+    Gauge(
+        "engagement_change_ratio",
+        "7-day engagement score / baseline - 1 (-0.4 = down 40 % against its normal)",
+        "ratio",
+        False,
+        "ratio",
+    ),
+)
+
+ADOPTION: tuple[Gauge, ...] = (
+    Gauge(
+        "members",
+        "Members whose highest ADKAR stage for the initiative is `stage` (none = no evidence)",
+        "people",
+        False,
+        "count",
+    ),
+    Gauge("ratio", "Share of members at ability or reinforcement (0-1)", "ratio", False, "ratio"),
+    Gauge(
+        "index",
+        "Mean stage progress (awareness 0.2 .. reinforcement 1.0) over members (0-1)",
+        "score",
+        False,
+        "score",
+    ),
+)
+
+GAUGES: dict[str, Gauge] = {g.name: g for g in WINDOWED + PLAIN}
+ADOPTION_BY_NAME: dict[str, Gauge] = {g.name: g for g in ADOPTION}
+
+
+def help_text(gauge: str) -> str:
+    """HELP text of a windowed or plain gauge; KeyError for a name not in the catalog."""
+    return GAUGES[gauge].help
+
+
+def metric_name(scope: str, gauge: str) -> str:
+    """`teampulse_team_posts`, `teampulse_department_engagement_score`, ..."""
+    return f"teampulse_{scope}_{gauge}"
+
+
+def adoption_metric_name(scope: str, gauge: str) -> str:
+    """Team adoption has no scope word (`teampulse_adoption_ratio`); roll-ups do."""
+    if scope == "team":
+        return f"teampulse_adoption_{gauge}"
+    return f"teampulse_{scope}_adoption_{gauge}"
+
+
+def info_metric_name(scope: str) -> str:
+    """`teampulse_team_info`, `teampulse_department_info`: the org path as labels."""
+    return f"teampulse_{scope}_info"
+
+
+def info_help(scope: str) -> str:
+    return f"Org path of the {scope} (department, division labels); always 1"

@@ -1,0 +1,308 @@
+"""What the gauges stage is configured with: event time, privacy, score weights, initiatives.
+
+Event time and privacy come from the settings (environment); the score formulas' weights and
+targets come from `scoring.yaml`, the initiatives and their adoption evidence from
+`initiatives.yaml`, both in `settings.config_dir`. Everything is validated once at start-up
+so a typo in a weight or a stage name stops the worker with a message naming the file and key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from teampulse.contract.event import EVENT_TYPES
+from teampulse.gauges.model import STAGES
+from teampulse.settings import Settings, parse_duration
+
+__all__ = [
+    "DAY_S",
+    "EVIDENCE_STAGES",
+    "WEEK_S",
+    "BaselineScoring",
+    "EngagementScoring",
+    "EngagementWeights",
+    "EvidenceMatcher",
+    "GaugeConfig",
+    "GaugeConfigError",
+    "InitiativeConfig",
+    "QualityScoring",
+    "QualityWeights",
+    "Reinforcement",
+    "ScoringConfig",
+    "load_gauge_config",
+    "parse_initiatives",
+    "parse_scoring",
+]
+
+DAY_S = 86_400
+WEEK_S = 7 * DAY_S
+EVIDENCE_STAGES = STAGES[1:]  # awareness .. reinforcement; "none" needs no evidence
+WEIGHT_TOLERANCE = 1e-6
+DEFAULT_WINDOWS = {"1d": DAY_S, "7d": WEEK_S, "28d": 28 * DAY_S}
+
+
+class GaugeConfigError(ValueError):
+    """A configuration file or setting the gauges cannot run with."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_weights(weights: Mapping[str, float], what: str) -> None:
+    if any(w < 0 for w in weights.values()):
+        raise ValueError(f"{what} weights must not be negative")
+    total = sum(weights.values())
+    if abs(total - 1.0) > WEIGHT_TOLERANCE:
+        raise ValueError(f"{what} weights must add up to 1 (they add up to {total:g})")
+
+
+class EngagementWeights(_Strict):
+    participation: float = 0.35
+    learning_intensity: float = 0.25
+    conversation: float = 0.20
+    conversation_quality: float = 0.20
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> EngagementWeights:
+        _check_weights(self.model_dump(), "engagement")
+        return self
+
+
+class EngagementScoring(_Strict):
+    weights: EngagementWeights = EngagementWeights()
+    # What "fully engaged" means, per member and per day of the window.
+    learning_target_seconds_per_member_day: float = Field(default=600.0, gt=0)
+    contributions_target_per_member_day: float = Field(default=0.5, gt=0)
+
+
+class QualityWeights(_Strict):
+    reply_ratio: float = 0.30
+    speed: float = 0.20
+    depth: float = 0.15
+    voice_evenness: float = 0.20
+    cross_team: float = 0.15
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> QualityWeights:
+        _check_weights(self.model_dump(), "conversation_quality")
+        return self
+
+
+class QualityScoring(_Strict):
+    weights: QualityWeights = QualityWeights()
+    # speed = target / (target + median time to first reply): 0.5 when the median equals it.
+    first_reply_target_seconds: float = Field(default=14_400.0, gt=0)
+    # depth = min(1, replies per thread / target).
+    depth_target_replies: float = Field(default=3.0, gt=0)
+
+
+class BaselineScoring(_Strict):
+    window: str = "7d"  # the score whose normal is tracked
+    days: int = Field(default=28, ge=1)  # day ends sampled before now
+    span_days: float = Field(default=28.0, ge=1)  # EWMA span: alpha = 2 / (span + 1)
+
+
+class ScoringConfig(_Strict):
+    engagement: EngagementScoring = EngagementScoring()
+    conversation_quality: QualityScoring = QualityScoring()
+    baseline: BaselineScoring = BaselineScoring()
+
+
+class EvidenceMatcher(_Strict):
+    """One kind of event that proves a stage. `type` is required; every other key narrows.
+
+    An event that names the initiative (its `initiative` field or a tag) is evidence when it
+    matches; an event that does not name it is evidence only when the matcher pins down
+    content, practice or channel explicitly (the kick-off video proves awareness whoever
+    tagged it).
+    """
+
+    type: tuple[str, ...]
+    content: tuple[str, ...] = ()
+    content_prefix: str | None = None
+    practices: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    success: bool | None = None
+
+    @field_validator("type", "content", "practices", "channels", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return (value,) if isinstance(value, str) else value
+
+    @field_validator("type")
+    @classmethod
+    def _known_types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("needs at least one event type")
+        unknown = [t for t in value if t not in EVENT_TYPES]
+        if unknown:
+            raise ValueError(f"unknown event type(s) {unknown}; known: {list(EVENT_TYPES)}")
+        return value
+
+    @property
+    def explicit(self) -> bool:
+        """True when the matcher names its content, practice or channel itself."""
+        return bool(self.content or self.content_prefix or self.practices or self.channels)
+
+
+class Reinforcement(_Strict):
+    # Sustained practice: ability evidence in this many distinct ISO weeks (Monday-Sunday, UTC).
+    practice_weeks: int = Field(default=3, ge=1)
+    # Answering peers: a discussion.replied in one of these channels.
+    reply_channels: tuple[str, ...] = ()
+
+
+class InitiativeConfig(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    name: str = ""
+    stages: dict[str, tuple[EvidenceMatcher, ...]] = Field(default_factory=dict)
+    reinforcement: Reinforcement = Reinforcement()
+
+    @field_validator("stages")
+    @classmethod
+    def _known_stages(
+        cls, value: dict[str, tuple[EvidenceMatcher, ...]]
+    ) -> dict[str, tuple[EvidenceMatcher, ...]]:
+        unknown = [s for s in value if s not in EVIDENCE_STAGES]
+        if unknown:
+            raise ValueError(f"unknown stage(s) {unknown}; stages: {list(EVIDENCE_STAGES)}")
+        return value
+
+
+class _InitiativesFile(_Strict):
+    initiatives: tuple[InitiativeConfig, ...] = ()
+
+    @field_validator("initiatives")
+    @classmethod
+    def _unique(cls, value: tuple[InitiativeConfig, ...]) -> tuple[InitiativeConfig, ...]:
+        ids = [i.id for i in value]
+        doubles = sorted({i for i in ids if ids.count(i) > 1})
+        if doubles:
+            raise ValueError(f"initiative ids must be unique: {doubles}")
+        return value
+
+
+@dataclass(frozen=True)
+class GaugeConfig:
+    """Everything the pure gauge code needs; build it with `load_gauge_config(settings)`."""
+
+    windows: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_WINDOWS))
+    bucket_s: int = 3600
+    lateness_s: int = 48 * 3600
+    min_group_size: int = 5
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
+    initiatives: tuple[InitiativeConfig, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.bucket_s <= 0 or DAY_S % self.bucket_s:
+            raise GaugeConfigError(f"bucket width {self.bucket_s}s must divide a day evenly")
+        if not self.windows:
+            raise GaugeConfigError("at least one window is needed")
+        for label, seconds in self.windows.items():
+            if seconds <= 0 or seconds % self.bucket_s:
+                raise GaugeConfigError(
+                    f"window {label} ({seconds}s) must be a whole number of buckets"
+                    f" of {self.bucket_s}s"
+                )
+        baseline = parse_duration(self.scoring.baseline.window)
+        if baseline <= 0 or baseline % self.bucket_s:
+            raise GaugeConfigError(
+                f"baseline window {self.scoring.baseline.window} must be a whole number of buckets"
+            )
+        if self.lateness_s < 0:
+            raise GaugeConfigError("lateness must not be negative")
+        if self.min_group_size < 1:
+            raise GaugeConfigError("min_group_size must be at least 1")
+        object.__setattr__(self, "windows", dict(self.windows))
+        self._derive(baseline)
+
+    # --- derived values, computed once (they are read on every event) ----------------------
+    longest_window_s: int = field(init=False, repr=False)
+    baseline_window_s: int = field(init=False, repr=False)
+    baseline_lookback_s: int = field(init=False, repr=False)  # reach of the oldest sample
+    retention_s: int = field(init=False, repr=False)
+    buckets_per_day: int = field(init=False, repr=False)
+
+    def _derive(self, baseline_window_s: int) -> None:
+        """Retention: event time a team's buckets (and an idle thread) are kept behind its
+        watermark. The longest window or the baseline's reach (its oldest sample's window
+        starts `days` days + one baseline window before now), whichever is longer, plus the
+        lateness: an event accepted now can land that far back, and a window as of any instant
+        no earlier than `watermark - lateness` still finds every bucket it needs."""
+        lookback = self.scoring.baseline.days * DAY_S + baseline_window_s
+        derived = {
+            "longest_window_s": max(self.windows.values()),
+            "baseline_window_s": baseline_window_s,
+            "baseline_lookback_s": lookback,
+            "retention_s": max(max(self.windows.values()), lookback) + self.lateness_s,
+            "buckets_per_day": DAY_S // self.bucket_s,
+        }
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise GaugeConfigError(f"{path.name}: not valid YAML: {exc}") from exc
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise GaugeConfigError(f"{path.name}: the top level must be a mapping")
+    return loaded
+
+
+def _explain(name: str, exc: ValidationError) -> GaugeConfigError:
+    lines = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        lines.append(f"  {where}: {error['msg']}")
+    return GaugeConfigError(f"{name} is invalid:\n" + "\n".join(lines))
+
+
+def parse_scoring(raw: Mapping[str, Any], name: str = "scoring.yaml") -> ScoringConfig:
+    try:
+        return ScoringConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise _explain(name, exc) from exc
+
+
+def parse_initiatives(
+    raw: Mapping[str, Any], name: str = "initiatives.yaml"
+) -> tuple[InitiativeConfig, ...]:
+    try:
+        return _InitiativesFile.model_validate(raw).initiatives
+    except ValidationError as exc:
+        raise _explain(name, exc) from exc
+
+
+def load_gauge_config(settings: Settings) -> GaugeConfig:
+    """Settings + `scoring.yaml` + `initiatives.yaml` (in settings.config_dir), validated.
+
+    A missing file means the documented defaults (scoring) or no initiatives.
+    """
+    scoring = parse_scoring(_read_yaml(settings.config_dir / "scoring.yaml"))
+    initiatives = parse_initiatives(_read_yaml(settings.config_dir / "initiatives.yaml"))
+    if len(initiatives) > settings.max_initiatives:
+        raise GaugeConfigError(
+            f"initiatives.yaml defines {len(initiatives)} initiatives; the cardinality guard"
+            f" TEAMPULSE_MAX_INITIATIVES allows {settings.max_initiatives}"
+        )
+    return GaugeConfig(
+        windows=settings.window_seconds,
+        bucket_s=settings.bucket_s,
+        lateness_s=settings.lateness_s,
+        min_group_size=settings.min_group_size,
+        scoring=scoring,
+        initiatives=initiatives,
+    )

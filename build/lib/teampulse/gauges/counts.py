@@ -1,0 +1,158 @@
+"""Sufficient statistics of a team as of one instant: what every gauge is computed from.
+
+`TeamCounts` holds, per window, the additive counts (active members, learning time, posts,
+threads, reply interactions...) and the two anonymous multisets the non-additive gauges need
+(contributions per contributor, for voice evenness; first-reply latencies, for the median);
+the members at each adoption stage per initiative; and the baseline as member-weighted sums.
+
+A department's counts are the merge of its teams' counts, so team gauges and roll-up gauges
+come from one function (`snapshot.snapshot_from_counts`). Counts travel to the roll-up owner
+over Kafka as `to_wire()` dicts. No person id is in them: contributions are bare numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from teampulse.gauges.config import EVIDENCE_STAGES, GaugeConfig
+
+__all__ = ["TeamCounts", "WindowCounts"]
+
+# Counts that add up across buckets and across teams.
+ADDITIVE = (
+    "active_members",
+    "learning_ms",
+    "starts",
+    "completions",
+    "assessments_passed",
+    "posts",
+    "replies",
+    "reactions",
+    "threads_started",
+    "threads_replied",
+    "thread_replies",
+    "reply_interactions",
+    "cross_team_interactions",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WindowCounts:
+    active_members: int = 0  # distinct people with an accepted event (per team; summed above)
+    learning_ms: int = 0  # learning time in whole milliseconds
+    starts: int = 0
+    completions: int = 0
+    assessments_passed: int = 0
+    posts: int = 0
+    replies: int = 0
+    reactions: int = 0
+    threads_started: int = 0  # threads rooted in the team, started in the window
+    threads_replied: int = 0  # ... that got a reply from someone other than the starter
+    thread_replies: int = 0  # replies in those threads (any author)
+    reply_interactions: int = 0  # joined replies the team took part in (replier or parent)
+    cross_team_interactions: int = 0  # ... where the other side was another team
+    contributions: tuple[int, ...] = ()  # posts + replies per contributor, sorted ascending
+    first_reply_latencies: tuple[float, ...] = ()  # seconds, per replied thread, sorted
+
+    @property
+    def contributors(self) -> int:
+        return len(self.contributions)
+
+    @staticmethod
+    def merge(parts: Sequence[WindowCounts]) -> WindowCounts:
+        return WindowCounts(
+            **{name: sum(getattr(p, name) for p in parts) for name in ADDITIVE},
+            contributions=tuple(sorted(c for p in parts for c in p.contributions)),
+            first_reply_latencies=tuple(sorted(x for p in parts for x in p.first_reply_latencies)),
+        )
+
+    def to_wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {name: getattr(self, name) for name in ADDITIVE}
+        wire["contributions"] = list(self.contributions)
+        wire["first_reply_latencies"] = list(self.first_reply_latencies)
+        return wire
+
+    @classmethod
+    def from_wire(cls, wire: Mapping[str, Any]) -> WindowCounts:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in wire.items() if k in known}
+        values["contributions"] = tuple(int(c) for c in wire.get("contributions", ()))
+        values["first_reply_latencies"] = tuple(
+            float(x) for x in wire.get("first_reply_latencies", ())
+        )
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class TeamCounts:
+    members: int  # the team size the counts were taken with (summed in a merge)
+    windows: dict[str, WindowCounts] = field(default_factory=dict)
+    # initiative -> members whose highest stage is awareness, desire, knowledge, ability,
+    # reinforcement (in that order); people without evidence are not counted here.
+    adoption: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    # Baseline as member-weighted sums over the teams whose baseline is defined, so a merge
+    # stays exact: baseline = baseline_sum / baseline_members, and the change ratio compares
+    # current_sum (the same teams' current scores) with baseline_sum.
+    baseline_members: int = 0
+    baseline_sum: float = 0.0
+    current_sum: float = 0.0
+
+    @classmethod
+    def empty(cls, config: GaugeConfig, members: int = 0) -> TeamCounts:
+        """Counts of a team that has no events yet (it still counts in roll-ups)."""
+        zero = (0,) * len(EVIDENCE_STAGES)
+        return cls(
+            members=members,
+            windows={label: WindowCounts() for label in config.windows},
+            adoption={initiative.id: zero for initiative in config.initiatives},
+        )
+
+    @staticmethod
+    def merge(parts: Iterable[TeamCounts]) -> TeamCounts:
+        """Counts of a group of teams; pass them in a fixed order (e.g. sorted by team)."""
+        parts = list(parts)
+        labels = list(dict.fromkeys(label for p in parts for label in p.windows))
+        initiatives = list(dict.fromkeys(i for p in parts for i in p.adoption))
+        zero = (0,) * len(EVIDENCE_STAGES)
+        return TeamCounts(
+            members=sum(p.members for p in parts),
+            windows={
+                label: WindowCounts.merge([p.windows[label] for p in parts if label in p.windows])
+                for label in labels
+            },
+            adoption={
+                i: tuple(
+                    sum(stage)
+                    for stage in zip(*(p.adoption.get(i, zero) for p in parts), strict=True)
+                )
+                for i in initiatives
+            },
+            baseline_members=sum(p.baseline_members for p in parts),
+            baseline_sum=sum(p.baseline_sum for p in parts),
+            current_sum=sum(p.current_sum for p in parts),
+        )
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "members": self.members,
+            "windows": {label: w.to_wire() for label, w in self.windows.items()},
+            "adoption": {i: list(stages) for i, stages in self.adoption.items()},
+            "baseline_members": self.baseline_members,
+            "baseline_sum": self.baseline_sum,
+            "current_sum": self.current_sum,
+        }
+
+    @classmethod
+    def from_wire(cls, wire: Mapping[str, Any]) -> TeamCounts:
+        return cls(
+            members=int(wire["members"]),
+            windows={
+                label: WindowCounts.from_wire(w) for label, w in wire.get("windows", {}).items()
+            },
+            adoption={i: tuple(int(n) for n in s) for i, s in wire.get("adoption", {}).items()},
+            baseline_members=int(wire.get("baseline_members", 0)),
+            baseline_sum=float(wire.get("baseline_sum", 0.0)),
+            current_sum=float(wire.get("current_sum", 0.0)),
+        )

@@ -1,0 +1,49 @@
+"""What the gauges stage hands to the exporters: one snapshot per team, department, division
+and the organisation, computed as of one instant.
+
+The exporters never compute: the Prometheus collector and the Redis writer turn these
+snapshots into series and hashes by fixed naming rules (docs/metrics.md, docs/redis-keys.md).
+A value that is undefined (a median of nothing, a ratio over zero) is absent, never 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = ["ORG_KEY", "STAGES", "InitiativeSnapshot", "OrgSnapshot", "Scope", "ScopeSnapshot"]
+
+Scope = Literal["team", "department", "division", "org"]
+SCOPES: tuple[Scope, ...] = ("team", "department", "division", "org")
+ORG_KEY = "org"
+
+# ADKAR stages in order; "none" counts members with no evidence yet.
+STAGES = ("none", "awareness", "desire", "knowledge", "ability", "reinforcement")
+
+
+@dataclass(frozen=True, slots=True)
+class InitiativeSnapshot:
+    stage_members: dict[str, int]  # every stage of STAGES -> members whose highest stage it is
+    members: int  # denominator: members of the scope
+    ratio: float | None  # share at ability or beyond
+    index: float | None  # 0..1 weighted progress through the stages
+
+
+@dataclass(slots=True)
+class ScopeSnapshot:
+    scope: Scope
+    key: str  # team / department / division name, ORG_KEY for the organisation
+    as_of: float  # epoch seconds the windows end at
+    windowed: dict[str, dict[str, float]] = field(default_factory=dict)  # window -> gauge -> v
+    plain: dict[str, float] = field(default_factory=dict)  # gauge -> value (members, baseline)
+    initiatives: dict[str, InitiativeSnapshot] = field(default_factory=dict)
+    info: dict[str, str] = field(default_factory=dict)  # org path of a team: department, division
+
+
+@dataclass(slots=True)
+class OrgSnapshot:
+    """Everything one worker publishes at one instant."""
+
+    as_of: float
+    teams: dict[str, ScopeSnapshot] = field(default_factory=dict)  # published teams only
+    rollups: list[ScopeSnapshot] = field(default_factory=list)  # departments, divisions, org

@@ -1,0 +1,237 @@
+"""From counts to published gauges, for a team or a roll-up, with privacy suppression.
+
+`snapshot_from_counts` is the one place where counts become gauges: a team's snapshot comes
+from its own counts, a department's, division's or the organisation's from the merge of its
+teams' counts (sum of numerators over sum of denominators). Groups smaller than the minimum
+group size are not published; their teams still count in the groups above them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+
+from teampulse.contract.event import UNASSIGNED_TEAM
+from teampulse.enrichment.roster import Roster
+from teampulse.gauges import formulas
+from teampulse.gauges.config import DAY_S, EVIDENCE_STAGES, GaugeConfig
+from teampulse.gauges.counts import TeamCounts, WindowCounts
+from teampulse.gauges.model import (
+    ORG_KEY,
+    STAGES,
+    InitiativeSnapshot,
+    OrgSnapshot,
+    Scope,
+    ScopeSnapshot,
+)
+
+__all__ = [
+    "engagement_score_of",
+    "initiative_snapshot",
+    "org_snapshot",
+    "publishable",
+    "rollup_snapshots",
+    "snapshot_from_counts",
+    "team_snapshot",
+    "window_gauges",
+]
+
+# Stage ranks for the adoption index: awareness 1 .. reinforcement 5.
+STAGE_RANK = {stage: rank for rank, stage in enumerate(STAGES)}
+TOP_RANK = len(STAGES) - 1
+ADOPTED_STAGES = ("ability", "reinforcement")
+
+
+def window_gauges(
+    counts: WindowCounts, members: int, window_s: int, config: GaugeConfig
+) -> dict[str, float]:
+    """Every windowed gauge of one window; undefined ones are left out."""
+    scoring = config.scoring
+    learning_seconds = counts.learning_ms / 1000
+    gauges: dict[str, float | None] = {
+        "active_members": counts.active_members,
+        "learning_seconds": learning_seconds,
+        "starts": counts.starts,
+        "completions": counts.completions,
+        "assessments_passed": counts.assessments_passed,
+        "posts": counts.posts,
+        "replies": counts.replies,
+        "reactions": counts.reactions,
+        "contributors": counts.contributors,
+        "threads_started": counts.threads_started,
+        "threads_replied": counts.threads_replied,
+        "thread_replies": counts.thread_replies,
+        "reply_interactions": counts.reply_interactions,
+        "cross_team_interactions": counts.cross_team_interactions,
+        "participation_ratio": formulas.capped_ratio(counts.active_members, members),
+        "reply_ratio": formulas.ratio(counts.threads_replied, counts.threads_started),
+        "first_reply_median_seconds": formulas.median(counts.first_reply_latencies),
+        "thread_depth": formulas.ratio(counts.thread_replies, counts.threads_started),
+        "voice_evenness": formulas.voice_evenness(counts.contributions),
+        "cross_team_ratio": formulas.ratio(
+            counts.cross_team_interactions, counts.reply_interactions
+        ),
+    }
+    quality = formulas.conversation_quality_score(
+        reply_ratio=gauges["reply_ratio"],
+        first_reply_median_s=gauges["first_reply_median_seconds"],
+        thread_depth=gauges["thread_depth"],
+        voice_evenness=gauges["voice_evenness"],
+        cross_team_ratio=gauges["cross_team_ratio"],
+        scoring=scoring.conversation_quality,
+    )
+    gauges["conversation_quality_score"] = quality
+    gauges["engagement_score"] = formulas.engagement_score(
+        members=members,
+        window_days=window_s / DAY_S,
+        active_members=counts.active_members,
+        learning_seconds=learning_seconds,
+        contributions=counts.posts + counts.replies,
+        conversation_quality=quality,
+        scoring=scoring.engagement,
+    )
+    return {name: value for name, value in gauges.items() if value is not None}
+
+
+def engagement_score_of(
+    counts: WindowCounts, members: int, window_s: int, config: GaugeConfig
+) -> float | None:
+    """The engagement score alone (what the baseline samples)."""
+    return window_gauges(counts, members, window_s, config).get("engagement_score")
+
+
+def initiative_snapshot(stage_counts: tuple[int, ...], members: int) -> InitiativeSnapshot:
+    by_stage = dict(zip(EVIDENCE_STAGES, stage_counts, strict=True))
+    evidenced = sum(stage_counts)
+    stage_members = {"none": max(0, members - evidenced), **by_stage}
+    if members <= 0:
+        return InitiativeSnapshot(stage_members=stage_members, members=0, ratio=None, index=None)
+    adopted = sum(by_stage[s] for s in ADOPTED_STAGES)
+    progress = sum(STAGE_RANK[s] * n for s, n in by_stage.items())
+    return InitiativeSnapshot(
+        stage_members=stage_members,
+        members=members,
+        ratio=min(1.0, adopted / members),
+        index=min(1.0, progress / (TOP_RANK * members)),
+    )
+
+
+def snapshot_from_counts(
+    scope: Scope,
+    key: str,
+    counts: TeamCounts,
+    members: int,
+    config: GaugeConfig,
+    as_of: float,
+    info: Mapping[str, str] | None = None,
+) -> ScopeSnapshot:
+    """The gauges of a team or a group from its (merged) counts and its roster size."""
+    windowed = {
+        label: window_gauges(counts.windows.get(label, WindowCounts()), members, seconds, config)
+        for label, seconds in config.windows.items()
+    }
+    plain: dict[str, float] = {"members": members}
+    if counts.baseline_members > 0:
+        baseline = counts.baseline_sum / counts.baseline_members
+        plain["engagement_baseline"] = baseline
+        change = formulas.change_ratio(counts.current_sum, counts.baseline_sum)
+        if change is not None:
+            plain["engagement_change_ratio"] = change
+    zero = (0,) * len(EVIDENCE_STAGES)
+    initiatives = {
+        initiative.id: initiative_snapshot(counts.adoption.get(initiative.id, zero), members)
+        for initiative in config.initiatives
+    }
+    return ScopeSnapshot(
+        scope=scope,
+        key=key,
+        as_of=as_of,
+        windowed=windowed,
+        plain=plain,
+        initiatives=initiatives,
+        info=dict(info or {}),
+    )
+
+
+def publishable(team: str, members: int, path: tuple[str, str] | None, config: GaugeConfig) -> bool:
+    """Privacy: only teams the roster knows, of at least the minimum group size."""
+    return team != UNASSIGNED_TEAM and path is not None and members >= config.min_group_size
+
+
+def team_snapshot(
+    team: str,
+    counts: TeamCounts | None,
+    members: int,
+    path: tuple[str, str] | None,
+    config: GaugeConfig,
+    as_of: float,
+) -> ScopeSnapshot | None:
+    """A team's published snapshot, or None when privacy forbids publishing it.
+
+    `members` and `path` (department, division) come from the roster (`Roster.team_size`,
+    `Roster.path`); counts None means the team has no state yet (zero activity).
+    """
+    if not publishable(team, members, path, config) or path is None:
+        return None
+    department, division = path
+    return snapshot_from_counts(
+        "team",
+        team,
+        counts if counts is not None else TeamCounts.empty(config, members),
+        members,
+        config,
+        as_of,
+        info={"department": department, "division": division},
+    )
+
+
+def rollup_snapshots(
+    team_counts: Mapping[str, TeamCounts], roster: Roster, config: GaugeConfig, as_of: float
+) -> list[ScopeSnapshot]:
+    """Department, division and organisation snapshots from the teams of the roster.
+
+    Every roster team counts (also the small ones and those without events yet); a group is
+    published when its members reach the minimum group size. Teams the roster does not know
+    (and `unassigned`) belong to no group.
+    """
+    groups: dict[tuple[Scope, str], list[str]] = defaultdict(list)
+    for team in roster.teams():  # sorted, so merges add up in a fixed order
+        path = roster.path(team)
+        if team == UNASSIGNED_TEAM or path is None:
+            continue
+        department, division = path
+        groups[("department", department)].append(team)
+        groups[("division", division)].append(team)
+        groups[("org", ORG_KEY)].append(team)
+    snapshots = []
+    for (scope, key), teams in sorted(groups.items(), key=_group_order):
+        members = sum(roster.team_size(team) for team in teams)
+        if members < config.min_group_size:
+            continue
+        merged = TeamCounts.merge(
+            team_counts.get(team) or TeamCounts.empty(config, roster.team_size(team))
+            for team in teams
+        )
+        snapshots.append(snapshot_from_counts(scope, key, merged, members, config, as_of))
+    return snapshots
+
+
+def _group_order(item: tuple[tuple[Scope, str], list[str]]) -> tuple[int, str]:
+    (scope, key), _ = item
+    return ("department", "division", "org").index(scope), key
+
+
+def org_snapshot(
+    team_counts: Mapping[str, TeamCounts], roster: Roster, config: GaugeConfig, as_of: float
+) -> OrgSnapshot:
+    """Published teams and roll-ups of a whole organisation at one instant."""
+    teams = {}
+    for team in sorted(set(roster.teams()) | set(team_counts)):
+        snapshot = team_snapshot(
+            team, team_counts.get(team), roster.team_size(team), roster.path(team), config, as_of
+        )
+        if snapshot is not None:
+            teams[team] = snapshot
+    return OrgSnapshot(
+        as_of=as_of, teams=teams, rollups=rollup_snapshots(team_counts, roster, config, as_of)
+    )

@@ -1,0 +1,461 @@
+"""The event-time state of one team: hourly buckets, dedupe, lateness, expiry, adoption.
+
+Events arrive in any order. Each team keeps a watermark per input stream (`Event.origin`,
+the latest event time it accepted from that stream) and an event older than its stream's
+`watermark - lateness` is late and not applied: a backfill read faster from one partition
+than from another does not make the other's events late. Accepted events land in
+the bucket of their event time; thread facts land in the bucket of the thread's start or of
+the reply. Buckets behind `watermark - retention` are dropped, and event ids are remembered
+only while a repeat of the event could still be on time, so state stays bounded.
+
+`counts(as_of, members)` is called often (about once a second per changed team), so it
+merges whole-day aggregates that are computed once and cached until an event or fact lands
+in that day: its cost grows with days and people, not with events or buckets.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from sys import intern
+from typing import Literal
+
+from teampulse.contract.event import ASSESSED, COMPLETED, POSTED, REACTED, REPLIED, STARTED, Event
+from teampulse.gauges import formulas
+from teampulse.gauges.adoption import AdoptionBook
+from teampulse.gauges.config import DAY_S, GaugeConfig
+from teampulse.gauges.counts import TeamCounts, WindowCounts
+from teampulse.gauges.eventtime import (
+    baseline_sample_ends,
+    bucket_of,
+    expired_before,
+    is_late,
+    window_range,
+)
+from teampulse.gauges.snapshot import engagement_score_of
+from teampulse.gauges.threads import ThreadFact, ThreadSummary
+
+__all__ = ["TeamState"]
+
+Outcome = Literal["accepted", "duplicate", "late"]
+
+_LEARNING_PREFIX = "learning."
+
+
+class _Bucket:
+    """What landed in one hour of event time."""
+
+    __slots__ = (
+        "people",
+        "learning_ms",
+        "starts",
+        "completions",
+        "assessments_passed",
+        "posts",
+        "replies",
+        "reactions",
+        "summaries",
+        "links",
+    )
+
+    def __init__(self) -> None:
+        # Buckets are many and mostly small, so they hold few containers, made when needed.
+        self.people: dict[str, int] = {}  # actor -> posts + replies (0: active otherwise)
+        self.learning_ms = 0
+        self.starts = 0
+        self.completions = 0
+        self.assessments_passed = 0
+        self.posts = 0
+        self.replies = 0
+        self.reactions = 0
+        self.summaries: dict[tuple[str, str], ThreadSummary] | None = None  # (thread, root)
+        self.links: dict[str, bool] | None = None  # reply id -> crossing teams?
+
+
+class _Tally:
+    """Buckets merged: people with their contributions, everything else as sums."""
+
+    __slots__ = (
+        "people",
+        "learning_ms",
+        "starts",
+        "completions",
+        "assessments_passed",
+        "posts",
+        "replies",
+        "reactions",
+        "threads_started",
+        "threads_replied",
+        "thread_replies",
+        "reply_interactions",
+        "cross_team_interactions",
+        "latencies",
+    )
+
+    def __init__(self) -> None:
+        self.people: dict[str, int] = {}
+        self.learning_ms = 0
+        self.starts = 0
+        self.completions = 0
+        self.assessments_passed = 0
+        self.posts = 0
+        self.replies = 0
+        self.reactions = 0
+        self.threads_started = 0
+        self.threads_replied = 0
+        self.thread_replies = 0
+        self.reply_interactions = 0
+        self.cross_team_interactions = 0
+        self.latencies: list[float] = []
+
+    def _add_people(self, people: dict[str, int]) -> None:
+        mine = self.people
+        if not mine:
+            mine.update(people)
+            return
+        for actor, n in people.items():
+            mine[actor] = mine.get(actor, 0) + n
+
+    def add_bucket(self, bucket: _Bucket) -> None:
+        self._add_people(bucket.people)
+        self.learning_ms += bucket.learning_ms
+        self.starts += bucket.starts
+        self.completions += bucket.completions
+        self.assessments_passed += bucket.assessments_passed
+        self.posts += bucket.posts
+        self.replies += bucket.replies
+        self.reactions += bucket.reactions
+        for summary in bucket.summaries.values() if bucket.summaries else ():
+            if not summary.current:
+                continue
+            self.threads_started += 1
+            self.thread_replies += summary.replies
+            latency = summary.first_reply_latency
+            if latency is not None:
+                self.threads_replied += 1
+                self.latencies.append(latency)
+        if bucket.links:
+            self.reply_interactions += len(bucket.links)
+            self.cross_team_interactions += sum(bucket.links.values())
+
+    def add(self, other: _Tally) -> None:
+        self._add_people(other.people)
+        self.learning_ms += other.learning_ms
+        self.starts += other.starts
+        self.completions += other.completions
+        self.assessments_passed += other.assessments_passed
+        self.posts += other.posts
+        self.replies += other.replies
+        self.reactions += other.reactions
+        self.threads_started += other.threads_started
+        self.threads_replied += other.threads_replied
+        self.thread_replies += other.thread_replies
+        self.reply_interactions += other.reply_interactions
+        self.cross_team_interactions += other.cross_team_interactions
+        self.latencies.extend(other.latencies)
+
+    def to_counts(self) -> WindowCounts:
+        return WindowCounts(
+            active_members=len(self.people),
+            learning_ms=self.learning_ms,
+            starts=self.starts,
+            completions=self.completions,
+            assessments_passed=self.assessments_passed,
+            posts=self.posts,
+            replies=self.replies,
+            reactions=self.reactions,
+            threads_started=self.threads_started,
+            threads_replied=self.threads_replied,
+            thread_replies=self.thread_replies,
+            reply_interactions=self.reply_interactions,
+            cross_team_interactions=self.cross_team_interactions,
+            contributions=tuple(sorted(n for n in self.people.values() if n)),
+            first_reply_latencies=tuple(sorted(self.latencies)),
+        )
+
+
+_EMPTY_TALLY = _Tally()
+# (first bucket, last bucket) -> (change counters of the days covered, aggregate)
+_Pieces = dict[tuple[int, int], tuple[tuple[int, ...], _Tally]]
+
+
+class TeamState:
+    """Everything one team's gauges need, fed in arrival order by the `teams` stage."""
+
+    def __init__(self, team: str, config: GaugeConfig) -> None:
+        self.team = team
+        self.config = config
+        self.watermark: float | None = None  # latest event time accepted, any stream
+        self._stream_watermarks: dict[str | None, float] = {}
+        self._bucket_s = config.bucket_s
+        self._per_day = config.buckets_per_day
+        self._lateness_s = config.lateness_s
+        self._buckets: dict[int, _Bucket] = {}
+        self._seen: set[str] = set()
+        self._ids_by_bucket: dict[int, list[str]] = {}
+        self._ids_from = -(2**62)  # ids of buckets below this were forgotten
+        self._kept_from = -(2**62)  # buckets below this were dropped
+        self._next_expiry = -math.inf  # watermark from which expire() has something to do
+        self._adoption = AdoptionBook(config.initiatives)
+        # Aggregates are cached with the change counters of the days they cover and checked
+        # when read, so applying an event only bumps its day's counter.
+        self._changes: dict[int, int] = {}  # day -> how many changes landed in it
+        self._days: dict[int, tuple[int, _Tally]] = {}  # day -> (its counter, aggregate)
+        self._pieces: _Pieces = {}  # bucket ranges read by the last export
+        self._baseline: tuple[int, int, float | None] | None = None  # (day, members, value)
+
+    # --- applying ---------------------------------------------------------------------------
+    def apply_event(self, event: Event) -> Outcome:
+        occurred_at = event.occurred_at
+        stream_watermark = self._stream_watermarks.get(event.origin)
+        if is_late(occurred_at, stream_watermark, self._lateness_s):
+            return "late"
+        index = bucket_of(occurred_at, self._bucket_s)
+        if self.watermark is not None and index < expired_before(
+            self.watermark, self.config.retention_s, self._bucket_s
+        ):
+            return "late"  # behind the retention: its bucket is gone, it cannot count
+        if event.id in self._seen:
+            return "duplicate"
+        self._seen.add(event.id)
+        ids = self._ids_by_bucket.get(index)
+        if ids is None:
+            self._ids_by_bucket[index] = [event.id]
+        else:
+            ids.append(event.id)
+
+        bucket = self._bucket(index)
+        actor = intern(event.actor)  # one copy of each pseudonym, however many buckets hold it
+        people = bucket.people
+        kind = event.type
+        if kind in (POSTED, REPLIED):
+            people[actor] = people.get(actor, 0) + 1  # a contribution
+            if kind == POSTED:
+                bucket.posts += 1
+            else:
+                bucket.replies += 1
+        else:
+            if actor not in people:
+                people[actor] = 0  # active, without contributing to the conversation
+            if kind == REACTED:
+                bucket.reactions += 1
+            elif kind.startswith(_LEARNING_PREFIX):
+                bucket.learning_ms += formulas.learning_millis(event.duration_s)
+                if kind == STARTED:
+                    bucket.starts += 1
+                elif kind == COMPLETED:
+                    bucket.completions += 1
+                elif kind == ASSESSED and event.success is True:
+                    bucket.assessments_passed += 1
+        self._adoption.apply(event)
+        self._touch(index)
+        if stream_watermark is None or occurred_at > stream_watermark:
+            self._stream_watermarks[event.origin] = occurred_at
+        if self.watermark is None or occurred_at > self.watermark:
+            self.watermark = occurred_at
+        if self.watermark >= self._next_expiry:
+            self.expire()
+        return "accepted"
+
+    def apply_fact(self, fact: ThreadFact) -> None:
+        """Take a thread fact; an older version of what is already known changes nothing."""
+        if isinstance(fact, ThreadSummary):
+            index = bucket_of(fact.started_at, self._bucket_s)
+            if index < self._kept_from:
+                return
+            bucket = self._bucket(index)
+            if bucket.summaries is None:
+                bucket.summaries = {}
+            key = (fact.thread, fact.root)
+            known = bucket.summaries.get(key)
+            if known is not None and (known.version > fact.version or known == fact):
+                return
+            bucket.summaries[key] = fact
+        else:
+            index = bucket_of(fact.at, self._bucket_s)
+            if index < self._kept_from:
+                return
+            bucket = self._bucket(index)
+            if bucket.links is None:
+                bucket.links = {}
+            if bucket.links.get(fact.reply) == fact.crossing:
+                return
+            bucket.links[fact.reply] = fact.crossing
+        self._touch(index)
+
+    def expire(self) -> None:
+        """Drop buckets behind the retention and ids behind the lateness horizon."""
+        if self.watermark is None:
+            return
+        # An id is needed while a repeat could still be on time in the slowest stream.
+        slowest = min(self._stream_watermarks.values(), default=self.watermark)
+        kept_from = expired_before(self.watermark, self.config.retention_s, self._bucket_s)
+        ids_from = max(expired_before(slowest, self._lateness_s, self._bucket_s), kept_from)
+        if ids_from > self._ids_from:
+            self._ids_from = ids_from
+            for index in [i for i in self._ids_by_bucket if i < ids_from]:
+                self._seen.difference_update(self._ids_by_bucket.pop(index))
+        if kept_from > self._kept_from:
+            self._kept_from = kept_from
+            for index in [i for i in self._buckets if i < kept_from]:
+                del self._buckets[index]
+                self._touch(index)
+            gone = kept_from // self._per_day  # days before this one are entirely dropped
+            for day in [d for d in self._changes if d < gone]:
+                del self._changes[day]  # (a cache still holding it mismatches and recomputes)
+            for day in [d for d in self._days if d < gone]:
+                del self._days[day]
+        # Nothing moves until a watermark reaches the next bucket boundary of either horizon
+        # (the slowest stream's for ids: checked against the overall watermark, it can only
+        # run early, never late).
+        self._next_expiry = min(
+            (self._ids_from + 1) * self._bucket_s + self._lateness_s,
+            (self._kept_from + 1) * self._bucket_s + self.config.retention_s,
+        )
+
+    def _bucket(self, index: int) -> _Bucket:
+        bucket = self._buckets.get(index)
+        if bucket is None:
+            bucket = self._buckets[index] = _Bucket()
+        return bucket
+
+    def _touch(self, index: int) -> None:
+        """Something changed in this bucket: forget the aggregates that include it."""
+        day = index // self._per_day
+        changes = self._changes
+        changes[day] = changes.get(day, 0) + 1
+        if self._baseline is not None and day < self._baseline[0]:
+            self._baseline = None
+
+    # --- reading ----------------------------------------------------------------------------
+    def counts(self, as_of: float, members: int) -> TeamCounts:
+        """The team's sufficient statistics for every window ending at `as_of`."""
+        used: _Pieces = {}
+        windows = {
+            label: self._range(*window_range(as_of, seconds, self._bucket_s), used).to_counts()
+            for label, seconds in self.config.windows.items()
+        }
+        baseline = self.baseline(as_of, members)
+        baseline_members, baseline_sum, current_sum = 0, 0.0, 0.0
+        if baseline is not None:
+            window_s = self.config.baseline_window_s
+            label = next((k for k, v in self.config.windows.items() if v == window_s), None)
+            current_counts = (
+                windows[label]
+                if label is not None
+                else self._range(*window_range(as_of, window_s, self._bucket_s), used).to_counts()
+            )
+            current = engagement_score_of(current_counts, members, window_s, self.config)
+            if current is not None:
+                baseline_members = members
+                baseline_sum = members * baseline
+                current_sum = members * current
+        self._pieces = used  # keep only the aggregates still in use
+        return TeamCounts(
+            members=members,
+            windows=windows,
+            adoption=self._adoption.stage_counts(),
+            baseline_members=baseline_members,
+            baseline_sum=baseline_sum,
+            current_sum=current_sum,
+        )
+
+    def baseline(self, as_of: float, members: int) -> float | None:
+        """EWMA of the daily baseline-window engagement score over the last day ends.
+
+        Days whose trailing window holds no accepted event (before the team started, or a
+        spell of silence) are left out, so an idle spell does not redefine normal.
+        """
+        day = int(as_of // DAY_S)
+        if self._baseline is not None and self._baseline[:2] == (day, members):
+            return self._baseline[2]
+        window_s = self.config.baseline_window_s
+        width = window_s // self._bucket_s
+        samples: list[float | None] = []
+        for last in baseline_sample_ends(as_of, self.config):
+            sample = self._range(last - width + 1, last, None).to_counts()
+            samples.append(
+                engagement_score_of(sample, members, window_s, self.config)
+                if sample.active_members > 0
+                else None
+            )
+        value = formulas.ewma(samples, self.config.scoring.baseline.span_days)
+        self._baseline = (day, members, value)
+        return value
+
+    def _range(self, first: int, last: int, used: _Pieces | None) -> _Tally:
+        """Aggregate of buckets first..last from at most three cached pieces: the part of the
+        first day, the whole days in between (one block), the part of the last day.
+
+        `used` collects the pieces an export read needs, so they stay cached for the next read;
+        without it (the baseline's samples), whole days are merged one by one.
+        """
+        per_day = self._per_day
+        first_day, last_day = first // per_day, last // per_day
+        total = _Tally()
+        if first_day == last_day:
+            total.add(self._span(first, last, used))
+            return total
+        total.add(self._span(first, (first_day + 1) * per_day - 1, used))
+        if last_day - first_day > 1:
+            total.add(self._block(first_day + 1, last_day - 1, used))
+        total.add(self._span(last_day * per_day, last, used))
+        return total
+
+    def _span(self, first: int, last: int, used: _Pieces | None) -> _Tally:
+        """Buckets first..last of one day."""
+        day = first // self._per_day
+        if first == day * self._per_day and last == first + self._per_day - 1:
+            return self._day(day)
+        return self._cached(first, last, used, lambda: self._aggregate(first, last))
+
+    def _block(self, first_day: int, last_day: int, used: _Pieces | None) -> _Tally:
+        """Whole days first_day..last_day."""
+
+        def merge() -> _Tally:
+            tally = _Tally()
+            for day in range(first_day, last_day + 1):
+                tally.add(self._day(day))
+            return tally
+
+        if used is None or first_day == last_day:
+            return merge() if first_day != last_day else self._day(first_day)
+        per_day = self._per_day
+        return self._cached(first_day * per_day, (last_day + 1) * per_day - 1, used, merge)
+
+    def _cached(
+        self, first: int, last: int, used: _Pieces | None, compute: Callable[[], _Tally]
+    ) -> _Tally:
+        key = (first, last)
+        per_day = self._per_day
+        changes = self._changes
+        stamp = tuple(changes.get(d, 0) for d in range(first // per_day, last // per_day + 1))
+        cached = used.get(key) if used is not None else None
+        if cached is None or cached[0] != stamp:
+            cached = self._pieces.get(key)
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, compute())
+        if used is not None:
+            used[key] = cached
+        return cached[1]
+
+    def _day(self, day: int) -> _Tally:
+        stamp = self._changes.get(day, 0)
+        if stamp == 0:
+            return _EMPTY_TALLY  # nothing ever landed in that day
+        cached = self._days.get(day)
+        if cached is None or cached[0] != stamp:
+            first = day * self._per_day
+            cached = self._days[day] = (stamp, self._aggregate(first, first + self._per_day - 1))
+        return cached[1]
+
+    def _aggregate(self, first: int, last: int) -> _Tally:
+        buckets = self._buckets
+        if not buckets:
+            return _EMPTY_TALLY
+        tally = _Tally()
+        for index in range(first, last + 1):
+            bucket = buckets.get(index)
+            if bucket is not None:
+                tally.add_bucket(bucket)
+        return tally

@@ -1,0 +1,275 @@
+"""Joining replies to the posts they answer, across teams: the thread book.
+
+A discussion thread can involve several teams, whose state lives on different partitions. The
+`threads` stage is keyed by thread, so one `ThreadBook` sees every post of a thread (author
+pseudonym, team, time) and turns them into absolute *facts* routed back to teams:
+
+* `ThreadSummary`, to the team of the thread's root post: when the thread started, how many
+  replies it has, how many came from someone other than the starter, when the first of those
+  arrived. Keyed by (thread, root post) and versioned by the number of posts the book knew,
+  so a team keeps the newest one whatever order facts arrive in. If an earlier `posted`
+  event turns up later, the root moves: the old root's team gets a retraction
+  (`current=False`) with the new version.
+* `ReplyLink`, to the replier's team and (if different) the parent author's team: one reply
+  interaction, crossing teams or not. Keyed by reply id; a reply whose parent is not known yet
+  waits in the book and is linked when the parent arrives. A reply links only to its own
+  `parent` post in the same thread.
+
+Facts are absolute values, so applying one twice, or an old one after a new one, changes
+nothing. Applying an event twice emits the same facts again. Reactions are not joined.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from sys import intern
+from typing import Any
+
+from teampulse.contract.event import POSTED, REPLIED, Event
+from teampulse.gauges.config import GaugeConfig
+
+__all__ = [
+    "ReplyLink",
+    "ThreadBook",
+    "ThreadFact",
+    "ThreadSummary",
+    "fact_from_wire",
+    "post_id_of",
+    "thread_id_of",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadSummary:
+    team: str  # routing key: the team of the root post's author
+    thread: str
+    root: str  # post id of the root
+    started_at: float
+    replies: int
+    replies_from_others: int
+    first_reply_at: float | None  # first reply by someone other than the starter
+    version: int  # posts the book knew of the thread; a team keeps the highest
+    current: bool = True  # False: this root is no longer the thread's root (counts nothing)
+
+    kind = "summary"
+
+    @property
+    def first_reply_latency(self) -> float | None:
+        """Seconds from the start to the first reply by someone else (0 if it came earlier)."""
+        if self.first_reply_at is None:
+            return None
+        return max(0.0, self.first_reply_at - self.started_at)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"kind": self.kind, **asdict(self)}
+
+    @classmethod
+    def from_wire(cls, wire: Mapping[str, Any]) -> ThreadSummary:
+        return cls(**{k: v for k, v in wire.items() if k != "kind"})
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyLink:
+    team: str  # routing key: the replier's team, or the parent author's team
+    reply: str  # post id of the reply
+    replier_team: str
+    parent_team: str
+    at: float  # when the reply was written
+
+    kind = "link"
+
+    @property
+    def crossing(self) -> bool:
+        return self.replier_team != self.parent_team
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"kind": self.kind, **asdict(self)}
+
+    @classmethod
+    def from_wire(cls, wire: Mapping[str, Any]) -> ReplyLink:
+        return cls(**{k: v for k, v in wire.items() if k != "kind"})
+
+
+ThreadFact = ThreadSummary | ReplyLink
+
+
+def fact_from_wire(wire: Mapping[str, Any]) -> ThreadFact:
+    kind = wire.get("kind")
+    if kind == ThreadSummary.kind:
+        return ThreadSummary.from_wire(wire)
+    if kind == ReplyLink.kind:
+        return ReplyLink.from_wire(wire)
+    raise ValueError(f"unknown thread fact kind {kind!r}")
+
+
+def post_id_of(event: Event) -> str:
+    """A post's id: its `post` field, or the event id when the producer sent none."""
+    return event.post or event.id
+
+
+def thread_id_of(event: Event) -> str | None:
+    """The thread of a discussion event; a post without one starts its own thread."""
+    if event.thread:
+        return event.thread
+    return post_id_of(event) if event.type == POSTED else None
+
+
+@dataclass(slots=True)
+class _Post:
+    author: str
+    team: str
+    at: float
+    is_reply: bool
+    parent: str | None
+
+
+@dataclass(slots=True)
+class _Thread:
+    posts: dict[str, _Post] = field(default_factory=dict)  # first occurrence of each post id
+    waiting: dict[str, list[str]] | None = None  # parent id -> replies waiting for it
+    # author -> (replies, time of their first reply): the summary costs O(repliers), not O(posts)
+    repliers: dict[str, tuple[int, float]] | None = None
+    replies: int = 0
+    root: str | None = None
+    last_at: float = float("-inf")  # latest event time of any post: idle threads expire
+
+
+class ThreadBook:
+    """The posts of the threads of one partition, and the facts they imply."""
+
+    def __init__(self, config: GaugeConfig) -> None:
+        self._config = config
+        self._threads: dict[str, _Thread] = {}
+
+    def __len__(self) -> int:
+        return len(self._threads)
+
+    def apply(self, event: Event) -> list[ThreadFact]:
+        """Record an accepted `posted` or `replied` event; return the facts to route to teams."""
+        if event.type not in (POSTED, REPLIED):
+            return []
+        thread_id = thread_id_of(event)
+        if thread_id is None:
+            return []  # a reply without a thread cannot be joined
+        thread = self._threads.get(thread_id)
+        if thread is None:
+            thread = self._threads[thread_id] = _Thread()
+        post_id = post_id_of(event)
+        facts: list[ThreadFact] = []
+        if post_id in thread.posts:  # seen before: repeat the facts, change nothing
+            post = thread.posts[post_id]
+            summary = self._summary(thread_id, thread)
+            if summary is not None:
+                facts.append(summary)
+            if post.is_reply:
+                facts.extend(self._links(thread, post_id))
+            return facts
+
+        if event.team is None:
+            raise ValueError(f"event {event.id} reached the thread book without a team")
+        post = _Post(
+            author=intern(event.actor),  # shared by every post of the person
+            team=intern(event.team),
+            at=event.occurred_at,
+            is_reply=event.type == REPLIED,
+            parent=event.parent if event.type == REPLIED else None,
+        )
+        thread.posts[post_id] = post
+        thread.last_at = max(thread.last_at, post.at)
+        if post.is_reply:
+            if thread.repliers is None:
+                thread.repliers = {}
+            count, first_at = thread.repliers.get(post.author, (0, post.at))
+            thread.repliers[post.author] = (count + 1, min(first_at, post.at))
+            thread.replies += 1
+
+        if not post.is_reply and self._is_earlier_root(thread, post_id, post):
+            previous = thread.root
+            thread.root = post_id
+            if previous is not None:
+                facts.append(self._retraction(thread_id, thread, previous))
+        summary = self._summary(thread_id, thread)
+        if summary is not None:
+            facts.append(summary)
+        if post.is_reply:
+            if post.parent is not None and post.parent not in thread.posts:
+                if thread.waiting is None:
+                    thread.waiting = {}
+                thread.waiting.setdefault(post.parent, []).append(post_id)
+            facts.extend(self._links(thread, post_id))
+        if thread.waiting and post_id in thread.waiting:
+            for waiting_reply in thread.waiting.pop(post_id):
+                facts.extend(self._links(thread, waiting_reply))
+        return facts
+
+    def expire(self, now_event_time: float) -> int:
+        """Forget threads idle for longer than the retention; returns how many were dropped."""
+        horizon = now_event_time - self._config.retention_s
+        idle = [tid for tid, thread in self._threads.items() if thread.last_at < horizon]
+        for tid in idle:
+            del self._threads[tid]
+        return len(idle)
+
+    # --- facts ----------------------------------------------------------------------------
+    @staticmethod
+    def _is_earlier_root(thread: _Thread, post_id: str, post: _Post) -> bool:
+        if thread.root is None:
+            return True
+        root = thread.posts[thread.root]
+        return (post.at, post_id) < (root.at, thread.root)
+
+    @staticmethod
+    def _summary(thread_id: str, thread: _Thread) -> ThreadSummary | None:
+        if thread.root is None:
+            return None
+        root = thread.posts[thread.root]
+        others = 0
+        first: float | None = None
+        for author, (count, first_at) in (thread.repliers or {}).items():
+            if author != root.author:
+                others += count
+                if first is None or first_at < first:
+                    first = first_at
+        return ThreadSummary(
+            team=root.team,
+            thread=thread_id,
+            root=thread.root,
+            started_at=root.at,
+            replies=thread.replies,
+            replies_from_others=others,
+            first_reply_at=first,
+            version=len(thread.posts),
+        )
+
+    @staticmethod
+    def _retraction(thread_id: str, thread: _Thread, old_root: str) -> ThreadSummary:
+        root = thread.posts[old_root]
+        return ThreadSummary(
+            team=root.team,
+            thread=thread_id,
+            root=old_root,
+            started_at=root.at,
+            replies=0,
+            replies_from_others=0,
+            first_reply_at=None,
+            version=len(thread.posts),
+            current=False,
+        )
+
+    @staticmethod
+    def _links(thread: _Thread, reply_id: str) -> list[ThreadFact]:
+        reply = thread.posts[reply_id]
+        parent = thread.posts.get(reply.parent) if reply.parent is not None else None
+        if parent is None:
+            return []
+        link = ReplyLink(
+            team=reply.team,
+            reply=reply_id,
+            replier_team=reply.team,
+            parent_team=parent.team,
+            at=reply.at,
+        )
+        if parent.team == reply.team:
+            return [link]
+        return [link, ReplyLink(**{**asdict(link), "team": parent.team})]

@@ -1,0 +1,132 @@
+"""Feeds a simulated organisation into Kafka: roster, event history, then a live stream."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+
+import orjson
+from tqdm import tqdm
+
+from teampulse.kafka.sender import KafkaSender
+from teampulse.kafka.topics import ensure_topics
+from teampulse.settings import Settings
+from teampulse.simulation import (
+    Organisation,
+    build_organisation,
+    generate_events,
+    inject_faults,
+    live_events,
+)
+
+__all__ = ["DAY_S", "backfill", "live", "run_simulation", "send_roster"]
+
+log = logging.getLogger(__name__)
+
+DAY_S = 86400
+
+
+def _record(item: bytes | dict) -> tuple[bytes | None, bytes]:
+    if isinstance(item, bytes):
+        return None, item
+    key = item.get("id")
+    return (key.encode() if isinstance(key, str) else None), orjson.dumps(item)
+
+
+async def send_roster(sender: KafkaSender, settings: Settings, org: Organisation) -> int:
+    records = [(r["person"].encode(), orjson.dumps(r)) for r in org.roster_records()]
+    return await sender.send_all(settings.topic("roster"), records)
+
+
+async def backfill(
+    sender: KafkaSender,
+    settings: Settings,
+    org: Organisation,
+    start: float,
+    end: float,
+    seed: int,
+    faults: bool,
+) -> int:
+    events = generate_events(org, start, end, seed)
+    stream = inject_faults(events, seed) if faults else events
+    topic = settings.topic("events")
+    sent = 0
+    with tqdm(desc="history", unit=" events", file=None, mininterval=1.0) as bar:
+        for item in stream:
+            key, value = _record(item)
+            await sender.send(topic, key, value)
+            sent += 1
+            if sent % 1000 == 0:
+                bar.update(1000)
+        bar.update(sent % 1000)
+    await sender.flush()
+    return sent
+
+
+async def live(
+    sender: KafkaSender,
+    settings: Settings,
+    org: Organisation,
+    seconds: float,
+    rate: float,
+    seed: int,
+    faults: bool,
+    history_start: float,
+) -> int:
+    """Send `rate` events per second for `seconds` (<0: forever), each when its occurred_at
+    comes up. One endless generator keeps threads and journeys going, so live replies answer
+    earlier posts and people carry on through the initiatives from where the history left."""
+    topic = settings.topic("events")
+    started = time.time()
+    events = live_events(org, started, math.inf, rate, seed, history_start=history_start)
+    stream = inject_faults(events, seed) if faults else events
+    sent = 0
+    for item in stream:
+        key, value = _record(item)
+        await sender.send(topic, key, value)
+        sent += 1
+        if sent % max(1, int(rate)) == 0:  # about once a second: flush, then keep pace
+            await sender.flush()
+            ahead = started + sent / rate - time.time()
+            if ahead > 0:
+                await asyncio.sleep(ahead)
+            if 0 <= seconds < time.time() - started:
+                break
+    await sender.flush()
+    return sent
+
+
+async def run_simulation(
+    settings: Settings,
+    *,
+    days: float,
+    live_seconds: float,
+    rate: float,
+    people: int,
+    teams: int,
+    seed: int,
+    faults: bool,
+) -> None:
+    await ensure_topics(settings)
+    org = build_organisation(seed, people=people, teams=teams)
+    now = time.time()
+    async with KafkaSender(settings.kafka_bootstrap) as sender:
+        roster_sent = await send_roster(sender, settings, org)
+        log.info("roster: %d people sent to %s", roster_sent, settings.topic("roster"))
+        if days > 0:
+            sent = await backfill(sender, settings, org, now - days * DAY_S, now, seed, faults)
+            log.info("history: %d records of %.0f days sent", sent, days)
+        if live_seconds:
+            sent = await live(
+                sender,
+                settings,
+                org,
+                live_seconds,
+                rate,
+                seed,
+                faults,
+                history_start=now - days * DAY_S,
+            )
+            log.info("live: %d records sent", sent)

@@ -1,0 +1,521 @@
+"""`teampulse ingest`: the statement-writing part of an xAPI LRS, and POST /events (HTTP edge).
+
+Routes (docs/xapi.md, docs/events.md):
+* `POST /xAPI/statements`: one statement or an array -> 200 with the list of ids;
+* `PUT /xAPI/statements?statementId=<uuid>`: one statement -> 204;
+* `GET /xAPI/about`: the versions spoken (no credentials needed, as the spec says);
+* `POST /events`: canonical events as a JSON array, one object, or NDJSON -> 200 with ids;
+* `GET /metrics`: this process's request and record counters.
+
+What an LRS must do, this does: `X-Experience-API-Version` required (1.0.x, 2.0.0) and
+echoed on every response; Basic or Bearer credentials (TEAMPULSE_INGEST_CREDENTIALS) -> 401;
+a body over TEAMPULSE_INGEST_MAX_BODY_BYTES -> 413; a batch is all or nothing (400 with a
+JSON `{"error", "detail"}`); duplicate ids in a batch -> 400; a known id with other content
+-> 409, with the same content -> success without writing again. The answer comes only after
+Kafka acknowledged every record (acks=all, idempotent producer); if Kafka fails, 503 and
+the client retries with the same ids.
+
+Known ids are remembered in memory (RECENT_IDS, least recently used dropped first) and
+recovered at start from the digests this endpoint writes as a Kafka header on every record.
+Several endpoint processes do not share that memory: a statement re-sent to another process
+is written again, and the pipeline's dedupe by id counts it once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hmac
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from teampulse.contract.events import EventValidator
+from teampulse.contract.framing import split_json_records
+from teampulse.contract.intake import (
+    Intake,
+    NewRecord,
+    RecentIds,
+    Refusal,
+    plan_events,
+    plan_statements,
+)
+from teampulse.contract.pseudonym import Pseudonymiser
+from teampulse.contract.rejections import Rejection
+from teampulse.contract.timestamps import format_rfc3339
+from teampulse.settings import Settings
+
+__all__ = [
+    "DIGEST_HEADER",
+    "ENDPOINT",
+    "Credentials",
+    "IngestConfigError",
+    "IngestEndpoint",
+    "KafkaProducer",
+    "build_ingest_app",
+    "recall_recent_ids",
+    "require_credentials",
+    "serve_ingest",
+]
+
+log = logging.getLogger(__name__)
+
+RECENT_IDS = 200_000  # ids remembered per route for same-content / 409 decisions (~50 MB)
+DIGEST_HEADER = "teampulse-digest"
+VERSION_HEADER = "X-Experience-API-Version"
+SPOKEN_VERSIONS = ("1.0.3", "2.0.0")
+_ACCEPTED_VERSION = re.compile(r"1\.0(?:\.[0-9]+)?|2\.0\.0")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+READ_CHUNK_BYTES = 65_536
+
+
+class IngestConfigError(SystemExit):
+    """The endpoint refuses to start; the message says what to set."""
+
+
+class KafkaProducer(Protocol):
+    """What the endpoint needs of aiokafka's AIOKafkaProducer."""
+
+    async def send(
+        self,
+        topic: str,
+        value: bytes | None = None,
+        key: bytes | None = None,
+        partition: int | None = None,
+        timestamp_ms: int | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> Awaitable[Any]: ...
+
+
+@dataclass(frozen=True)
+class Credentials:
+    basic: tuple[bytes, ...]  # "user:secret", as in a Basic header once decoded
+    bearer: tuple[bytes, ...]
+
+    @classmethod
+    def parse(cls, text: str) -> Credentials:
+        """'user:secret,token' -> Basic user:secret and Bearer token."""
+        entries = [entry.strip() for entry in text.split(",") if entry.strip()]
+        return cls(
+            basic=tuple(e.encode() for e in entries if ":" in e),
+            bearer=tuple(e.encode() for e in entries if ":" not in e),
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.basic or self.bearer)
+
+    def allow(self, authorization: str | None) -> bool:
+        if not authorization:
+            return False
+        scheme, _, value = authorization.strip().partition(" ")
+        if scheme.lower() == "basic":
+            try:
+                offered = base64.b64decode(value.strip(), validate=True)
+            except ValueError:
+                return False
+            candidates = self.basic
+        elif scheme.lower() == "bearer":
+            offered, candidates = value.strip().encode(), self.bearer
+        else:
+            return False
+        # Compare with every candidate, in constant time each, so timing tells nothing.
+        matches = [hmac.compare_digest(offered, candidate) for candidate in candidates]
+        return any(matches)
+
+
+def _refusal_response(refusal: Refusal) -> web.Response:
+    return web.json_response(
+        {"error": refusal.error, "detail": refusal.detail},
+        status=refusal.status,
+        dumps=lambda obj: orjson.dumps(obj).decode(),
+    )
+
+
+def _error(status: int, error: str, detail: str) -> web.Response:
+    return _refusal_response(Refusal(status, error, detail))
+
+
+class IngestEndpoint:
+    """The handlers and their state: recent ids per route and the writes in flight."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        producer: KafkaProducer,
+        *,
+        clock: Callable[[], float],
+        recent_ids: int = RECENT_IDS,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self.settings = settings
+        self.producer = producer
+        self.clock = clock
+        self.credentials = Credentials.parse(settings.ingest_credentials)
+        self.validator = EventValidator(settings, Pseudonymiser(settings.pseudonym_secret))
+        self.recent = {"xapi": RecentIds(recent_ids), "events": RecentIds(recent_ids)}
+        # (route, id) -> (digest, done) of the writes not yet acknowledged by Kafka
+        self.in_flight: dict[tuple[str, str], tuple[bytes, asyncio.Future[None]]] = {}
+        self.registry = registry or CollectorRegistry()
+        self.requests = Counter(
+            "teampulse_ingest_http_requests",
+            "HTTP requests answered by the ingest endpoint",
+            ["route", "code"],
+            registry=self.registry,
+        )
+        self.records = Counter(
+            "teampulse_ingest_records",
+            "Records received over HTTP, by outcome (written, unchanged, refused)",
+            ["route", "outcome"],
+            registry=self.registry,
+        )
+
+    # ------------------------------------------------------------------ middleware
+    @web.middleware
+    async def middleware(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        asked = request.headers.get(VERSION_HEADER, "")
+        echoed = "2.0.0" if asked.startswith("2.") else "1.0.3"
+        route = request.match_info.route.name or "other"
+        try:
+            response = await self._guarded(request, handler)
+        except web.HTTPException as exc:  # 404, 405 from the router
+            response = _error(exc.status, "http", exc.reason)
+        if request.path.startswith("/xAPI/"):
+            response.headers[VERSION_HEADER] = echoed
+        self.requests.labels(route, str(response.status)).inc()
+        return response
+
+    async def _guarded(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        open_routes = ("/xAPI/about", "/metrics")
+        if (
+            request.path not in open_routes
+            and self.credentials
+            and not self.credentials.allow(request.headers.get("Authorization"))
+        ):
+            response = _error(401, "unauthorized", "missing or wrong credentials")
+            response.headers["WWW-Authenticate"] = 'Basic realm="teampulse"'
+            return response
+        if request.path == "/xAPI/statements":
+            asked = request.headers.get(VERSION_HEADER)
+            if asked is None or _ACCEPTED_VERSION.fullmatch(asked) is None:
+                return _error(
+                    400, "version", f"{VERSION_HEADER} must be 1.0.x or 2.0.0, got {asked!r}"
+                )
+        return await handler(request)
+
+    # ------------------------------------------------------------------ routes
+    async def about(self, request: web.Request) -> web.Response:
+        return web.json_response({"version": list(SPOKEN_VERSIONS)})
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        response = web.Response(body=generate_latest(self.registry))
+        response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+        return response
+
+    async def post_statements(self, request: web.Request) -> web.StreamResponse:
+        body = await self._body(request)
+        if isinstance(body, web.Response):
+            return body
+        parsed = self._json(body)
+        if isinstance(parsed, web.Response):
+            return parsed
+        if isinstance(parsed, dict):
+            statements = [parsed]
+        elif isinstance(parsed, list):
+            statements = parsed
+        else:
+            return _error(400, "not_object", "the body must be a statement or an array of them")
+        intake = plan_statements(
+            statements,
+            self.recent["xapi"],
+            stored=format_rfc3339(self.clock()),
+            new_id=lambda: str(uuid.uuid4()),
+            max_record_bytes=self.settings.max_event_bytes,
+        )
+        return await self._write(
+            "xapi", intake, len(statements), lambda i: web.json_response(i.ids)
+        )
+
+    async def put_statement(self, request: web.Request) -> web.StreamResponse:
+        statement_id = request.query.get("statementId")
+        if statement_id is None or _UUID.fullmatch(statement_id) is None:
+            return _error(400, "xapi_invalid", "statementId: a UUID query parameter is required")
+        body = await self._body(request)
+        if isinstance(body, web.Response):
+            return body
+        parsed = self._json(body)
+        if isinstance(parsed, web.Response):
+            return parsed
+        if not isinstance(parsed, dict):
+            return _error(400, "not_object", "the body of a PUT must be one statement")
+        intake = plan_statements(
+            [parsed],
+            self.recent["xapi"],
+            stored=format_rfc3339(self.clock()),
+            new_id=lambda: str(uuid.uuid4()),
+            max_record_bytes=self.settings.max_event_bytes,
+            statement_id=statement_id,
+        )
+        return await self._write("xapi", intake, 1, lambda i: web.Response(status=204))
+
+    async def post_events(self, request: web.Request) -> web.StreamResponse:
+        body = await self._body(request)
+        if isinstance(body, web.Response):
+            return body
+        records = self._events_in(body)
+        if isinstance(records, web.Response):
+            return records
+        intake = plan_events(
+            records,
+            self.recent["events"],
+            self.validator,
+            now=self.clock(),
+            max_record_bytes=self.settings.max_event_bytes,
+        )
+        return await self._write(
+            "events",
+            intake,
+            len(records),
+            lambda i: web.json_response(
+                {"ids": i.ids, "written": len(i.new), "unchanged": len(i.unchanged)}
+            ),
+        )
+
+    # ------------------------------------------------------------------ helpers
+    async def _body(self, request: web.Request) -> bytes | web.Response:
+        limit = self.settings.ingest_max_body_bytes
+        too_large = _error(413, "too_large", f"the body exceeds {limit} bytes")
+        if request.content_length is not None and request.content_length > limit:
+            return too_large
+        if request.content_type.startswith("multipart/"):
+            return _error(400, "xapi_invalid", "attachment payloads (multipart) are not accepted")
+        body = bytearray()
+        async for chunk in request.content.iter_chunked(READ_CHUNK_BYTES):
+            body += chunk
+            if len(body) > limit:
+                return too_large
+        return bytes(body)
+
+    @staticmethod
+    def _json(body: bytes) -> Any:
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            return _error(400, "not_json", str(exc)[:200])
+
+    @staticmethod
+    def _events_in(body: bytes) -> list[Any] | web.Response:
+        """A JSON array, one JSON object, or NDJSON (one object per line)."""
+        records = split_json_records(body)
+        if not records:
+            return _error(400, "not_json", "the body holds no JSON")
+        for record in records:
+            if isinstance(record.value, Rejection):
+                return _error(400, "not_json", f"{record.where}: {record.value.detail}")
+        return [record.value for record in records]
+
+    async def _write(
+        self,
+        route: str,
+        intake: Intake | Refusal,
+        received: int,
+        answer: Callable[[Intake], web.StreamResponse],
+    ) -> web.StreamResponse:
+        if isinstance(intake, Refusal):
+            self.records.labels(route, "refused").inc(received)
+            return _refusal_response(intake)
+        # Another request may be writing the same id right now: same content -> this answer
+        # waits for that write (and fails with it); other content -> conflict.
+        waiting: list[asyncio.Future[None]] = []
+        claimed: list[NewRecord] = []
+        for record in intake.new:
+            flying = self.in_flight.get((route, record.id))
+            if flying is None:
+                claimed.append(record)
+            elif flying[0] == record.digest:
+                waiting.append(flying[1])
+            else:
+                self.records.labels(route, "refused").inc(received)
+                return _error(
+                    409, "conflict", f"id {record.id} is being written with other content"
+                )
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        for record in claimed:
+            self.in_flight[(route, record.id)] = (record.digest, done)
+        try:
+            await self._send(self.settings.topic(route), claimed)
+            for record in claimed:
+                self.recent[route].remember(record.id, record.digest)
+            done.set_result(None)
+            if waiting:
+                await asyncio.gather(*(asyncio.shield(w) for w in waiting))
+        except Exception as exc:  # noqa: BLE001 - any Kafka failure is a 503 for the client
+            if not done.done():
+                done.set_exception(exc)
+                done.exception()  # mark it retrieved: the waiters re-raise it themselves
+            log.warning("ingest write failed route=%s records=%d: %r", route, len(claimed), exc)
+            self.records.labels(route, "refused").inc(received)
+            return _error(503, "kafka_unavailable", "the records were not stored; retry")
+        finally:
+            for record in claimed:
+                self.in_flight.pop((route, record.id), None)
+        self.records.labels(route, "written").inc(len(claimed))
+        self.records.labels(route, "unchanged").inc(received - len(claimed))
+        response = answer(intake)
+        response.headers["X-TeamPulse-Written"] = str(len(claimed))
+        response.headers["X-TeamPulse-Unchanged"] = str(received - len(claimed))
+        return response
+
+    async def _send(self, topic: str, records: list[NewRecord]) -> None:
+        pending = [
+            await self.producer.send(
+                topic,
+                value=record.value,
+                key=record.id.encode(),
+                headers=[(DIGEST_HEADER, record.digest)],
+            )
+            for record in records
+        ]
+        if pending:
+            await asyncio.gather(*pending)
+
+
+ENDPOINT = web.AppKey("endpoint", IngestEndpoint)
+
+
+def require_credentials(settings: Settings, insecure_no_auth: bool) -> None:
+    if not Credentials.parse(settings.ingest_credentials) and not insecure_no_auth:
+        raise IngestConfigError(
+            "refusing to serve without credentials: set TEAMPULSE_INGEST_CREDENTIALS "
+            "(comma-separated 'user:secret' for Basic, bare tokens for Bearer), or pass "
+            "--insecure-no-auth for a local experiment"
+        )
+
+
+def build_ingest_app(
+    settings: Settings,
+    producer: KafkaProducer,
+    *,
+    insecure_no_auth: bool = False,
+    clock: Callable[[], float] | None = None,
+    recent_ids: int = RECENT_IDS,
+) -> web.Application:
+    """The aiohttp application; the caller owns (starts and stops) the producer."""
+    require_credentials(settings, insecure_no_auth)
+    endpoint = IngestEndpoint(
+        settings,
+        producer,
+        clock=clock or settings.now_source(),
+        recent_ids=recent_ids,
+    )
+    app = web.Application(middlewares=[endpoint.middleware])
+    app[ENDPOINT] = endpoint
+    app.router.add_post("/xAPI/statements", endpoint.post_statements, name="xapi_statements")
+    app.router.add_put("/xAPI/statements", endpoint.put_statement, name="xapi_statement")
+    app.router.add_get("/xAPI/about", endpoint.about, name="xapi_about")
+    app.router.add_post("/events", endpoint.post_events, name="events")
+    app.router.add_get("/metrics", endpoint.metrics, name="metrics")
+    return app
+
+
+async def recall_recent_ids(settings: Settings, endpoint: IngestEndpoint) -> int:
+    """Reads back the newest records of the xapi and events topics and remembers their ids
+    and digests, so that a restart keeps answering re-sent statements as unchanged / 409."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from teampulse.kafka.reading import read_to_end
+
+    names = [settings.topic(route) for route in ("xapi", "events")]
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        described = {t["topic"]: t for t in await admin.describe_topics(names)}
+    finally:
+        await admin.close()
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False, group_id=None
+    )
+    await consumer.start()
+    recalled = 0
+    try:
+        for route, topic in zip(("xapi", "events"), names, strict=True):
+            found = described.get(topic, {})
+            if found.get("error_code") != 0 or not found.get("partitions"):
+                continue  # no such topic yet: nothing to recall
+            partitions = [TopicPartition(topic, p["partition"]) for p in found["partitions"]]
+            consumer.assign(partitions)
+            ends = await consumer.end_offsets(partitions)
+            starts = await consumer.beginning_offsets(partitions)
+            quota = endpoint.recent[route].capacity // len(partitions)
+            for tp in partitions:
+                consumer.seek(tp, max(starts[tp], ends[tp] - quota))
+            async for _tp, records in read_to_end(consumer, partitions):
+                for record in records:
+                    digest = dict(record.headers or ()).get(DIGEST_HEADER)
+                    if digest is not None and record.key is not None:
+                        record_id = record.key.decode("utf-8", "replace")
+                        endpoint.recent[route].remember(record_id, digest)
+                        recalled += 1
+    finally:
+        await consumer.stop()
+    return recalled
+
+
+async def serve_ingest(settings: Settings, *, insecure_no_auth: bool = False) -> None:
+    """Run the endpoint on TEAMPULSE_INGEST_HOST:TEAMPULSE_INGEST_PORT until cancelled."""
+    from aiokafka import AIOKafkaProducer
+    from aiokafka.errors import KafkaConnectionError
+
+    from teampulse.kafka.topics import ensure_topics
+
+    require_credentials(settings, insecure_no_auth)
+    await ensure_topics(settings)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+    )
+    try:
+        await producer.start()
+    except KafkaConnectionError as exc:
+        raise SystemExit(f"cannot reach Kafka at {settings.kafka_bootstrap}") from exc
+    runner: web.AppRunner | None = None
+    try:
+        app = build_ingest_app(settings, producer, insecure_no_auth=insecure_no_auth)
+        recalled = await recall_recent_ids(settings, app[ENDPOINT])
+        log.info("recalled %d recent ids from Kafka", recalled)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, settings.ingest_host, settings.ingest_port)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise SystemExit(
+                f"cannot listen on {settings.ingest_host}:{settings.ingest_port} ({exc.strerror}); "
+                "set TEAMPULSE_INGEST_PORT to a free port"
+            ) from exc
+        if insecure_no_auth and not Credentials.parse(settings.ingest_credentials):
+            log.warning("serving WITHOUT credentials (--insecure-no-auth)")
+        log.info(
+            "ingest endpoint on http://%s:%d (xAPI at /xAPI/statements, events at /events)",
+            settings.ingest_host,
+            settings.ingest_port,
+        )
+        await asyncio.Event().wait()
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        await producer.stop()

@@ -1,0 +1,174 @@
+"""One typed settings object, read from `TEAMPULSE_*` environment variables.
+
+Every tunable of the product lives here with its default; docs/configuration.md lists them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Mapping
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = [
+    "DEV_PSEUDONYM_SECRET",
+    "PACKAGED_CONFIG_DIR",
+    "Settings",
+    "load_settings",
+    "parse_duration",
+    "settings_from_environment",
+    "settings_reference",
+]
+
+# The configuration that ships with the code is package data, so a plain `pip install` finds
+# it; TEAMPULSE_CONFIG_DIR points elsewhere.
+PACKAGED_CONFIG_DIR = Path(str(resources.files("teampulse") / "config"))
+DEV_PSEUDONYM_SECRET = "teampulse-dev-secret-change-me"
+
+
+def parse_duration(text: str) -> int:
+    """'48h', '7d', '30m', '90s' or a bare number of seconds -> seconds."""
+    text = text.strip().lower()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    if text and text[-1] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(float(text))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TEAMPULSE_", extra="ignore")
+
+    # --- where things are -------------------------------------------------------------
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL for the gauges")
+    redis_prefix: str = Field("teampulse:", description="Prefix of every Redis key")
+    topic_prefix: str = Field("teampulse.", description="Prefix of every Kafka topic name")
+    app_id: str = Field("teampulse", description="Faust app id = Kafka consumer group")
+    topic_partitions: int = Field(4, description="Partitions of the topics TeamPulse creates")
+    config_dir: Path = Field(
+        PACKAGED_CONFIG_DIR, description="Folder of initiatives/xAPI/scoring YAML"
+    )
+    data_dir: Path = Field(Path(".teampulse-data"), description="Worker's local data folder")
+
+    # --- HTTP ports -------------------------------------------------------------------
+    web_host: str = Field("127.0.0.1", description="Worker web server bind address")
+    web_port: int = Field(6066, description="Worker web server port (/metrics, /teams)")
+    ingest_host: str = Field("127.0.0.1", description="xAPI/events HTTP endpoint bind address")
+    ingest_port: int = Field(8080, description="xAPI/events HTTP endpoint port")
+    ingest_credentials: str = Field(
+        "", description="Comma-separated 'user:secret' (Basic) and bare tokens (Bearer)"
+    )
+    ingest_max_body_bytes: int = Field(5_000_000, description="Largest accepted request body")
+
+    # --- validation -------------------------------------------------------------------
+    max_event_bytes: int = Field(65_536, description="Largest accepted Kafka record")
+    future_skew_s: int = Field(300, description="How far in the future an event may lie")
+    pseudonym_secret: str = Field(
+        DEV_PSEUDONYM_SECRET, description="Key of the person-id hash; set it in production"
+    )
+
+    # --- event time -------------------------------------------------------------------
+    windows: str = Field("1d,7d,28d", description="Rolling windows, comma-separated")
+    bucket: str = Field("1h", description="Width of an event-time bucket")
+    lateness: str = Field("48h", description="How late an event may arrive and still count")
+    clock: str = Field(
+        "wall",
+        description="'wall' for the real clock, or an RFC 3339 instant to freeze 'now'",
+    )
+
+    # --- privacy and limits ----------------------------------------------------------
+    min_group_size: int = Field(5, description="Smallest group whose gauges are published")
+    max_teams: int = Field(2000, description="Cardinality guard: most teams exported")
+    max_initiatives: int = Field(50, description="Cardinality guard: most initiatives")
+
+    # --- throughput -------------------------------------------------------------------
+    batch_max: int = Field(2000, description="Most records processed as one batch")
+    batch_within_s: float = Field(0.1, description="Longest wait to fill a batch")
+    export_interval_s: float = Field(0.5, description="How often gauges are recomputed")
+    redis_flush_interval_s: float = Field(0.5, description="How often Redis is written")
+    redis_history_days: int = Field(90, description="Days of daily history kept in Redis")
+    redis_stream_maxlen: int = Field(10_000, description="Approximate length of the updates stream")
+
+    @field_validator("windows")
+    @classmethod
+    def _windows_parse(cls, value: str) -> str:
+        names = [w.strip() for w in value.split(",") if w.strip()]
+        if not names:
+            raise ValueError("TEAMPULSE_WINDOWS needs at least one window such as '7d'")
+        for name in names:
+            parse_duration(name)
+        return ",".join(names)
+
+    @field_validator("clock")
+    @classmethod
+    def _clock_parse(cls, value: str) -> str:
+        if value != "wall":
+            try:
+                dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError as exc:
+                raise ValueError(
+                    "TEAMPULSE_CLOCK must be 'wall' or an RFC 3339 instant such as "
+                    "2026-03-02T12:00:00Z"
+                ) from exc
+        return value
+
+    # --- derived values ----------------------------------------------------------------
+    def topic(self, name: str) -> str:
+        """Full topic name of a logical topic ('events', 'xapi', 'roster', ...)."""
+        return f"{self.topic_prefix}{name}"
+
+    @cached_property
+    def window_seconds(self) -> dict[str, int]:
+        """Window label ('7d') -> width in seconds, in configured order."""
+        return {name: parse_duration(name) for name in self.windows.split(",")}
+
+    @property
+    def bucket_s(self) -> int:
+        return parse_duration(self.bucket)
+
+    @property
+    def lateness_s(self) -> int:
+        return parse_duration(self.lateness)
+
+    @property
+    def frozen_now(self) -> float | None:
+        """The frozen clock as epoch seconds, or None when the wall clock is used."""
+        if self.clock == "wall":
+            return None
+        instant = dt.datetime.fromisoformat(self.clock.replace("Z", "+00:00"))
+        return instant.timestamp()
+
+    def now_source(self) -> Callable[[], float]:
+        """What every stage calls for 'now': the wall clock, or the frozen instant."""
+        frozen = self.frozen_now
+        if frozen is None:
+            return time.time
+        return lambda: frozen
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def settings_from_environment(env: Mapping[str, str]) -> Settings:
+    """The settings a process started with `env` would read (its TEAMPULSE_* entries)."""
+    prefix = "TEAMPULSE_"
+    return load_settings(
+        **{k.removeprefix(prefix).lower(): v for k, v in env.items() if k.startswith(prefix)}
+    )
+
+
+def settings_reference() -> str:
+    """The Markdown table of every setting, as docs/configuration.md shows it."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, spec in Settings.model_fields.items():
+        default = spec.default
+        if isinstance(default, Path):
+            default = "teampulse/config" if default == PACKAGED_CONFIG_DIR else default
+        rows.append(f"| `TEAMPULSE_{name.upper()}` | `{default}` | {spec.description} |")
+    return "\n".join(rows)

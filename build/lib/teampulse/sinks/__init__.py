@@ -1,0 +1,1 @@
+"""Export edges: the Prometheus collector and the Redis serving layer."""

@@ -1,0 +1,134 @@
+"""Turns the state this worker owns into snapshots, on a timer, for the sinks.
+
+A team is recomputed when its state changed, its roster size changed or its windows moved
+(a bucket boundary passed); otherwise its previous snapshot stands. Roster teams without any
+event are exported too (with zero activity) by the worker that owns their partition, so a
+silent team shows as silent instead of vanishing.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import orjson
+from aiokafka.partitioner import murmur2
+
+from teampulse.gauges.config import GaugeConfig
+from teampulse.gauges.counts import TeamCounts
+from teampulse.gauges.model import OrgSnapshot, ScopeSnapshot
+from teampulse.gauges.snapshot import rollup_snapshots, team_snapshot
+from teampulse.sinks.sink import Publication, Sink, TeamStateView
+
+__all__ = ["Exporter", "team_partition"]
+
+log = logging.getLogger(__name__)
+
+# (team key, record value) of a team's latest counts, for the roll-up owner.
+SendTeamCounts = Callable[[bytes, bytes], None]
+
+
+def team_partition(team: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives a team key (as the producer does)."""
+    return (murmur2(team.encode()) & 0x7FFFFFFF) % partitions
+
+
+@dataclass
+class _Exported:
+    bucket: int
+    members: int
+    counts: TeamCounts
+    snapshot: ScopeSnapshot | None
+
+
+@dataclass
+class Exporter:
+    state: TeamStateView
+    config: GaugeConfig
+    partitions: int
+    clock: Callable[[], float]
+    sinks: list[Sink]
+    send_team_counts: SendTeamCounts
+    _exported: dict[str, _Exported] = field(default_factory=dict)
+    _rollup_bucket: int | None = None
+    _rollups_published: list[ScopeSnapshot] | None = None
+
+    def published(self, team: str) -> ScopeSnapshot | None:
+        """The team's latest published snapshot, if this worker owns and publishes it."""
+        exported = self._exported.get(team)
+        return exported.snapshot if exported is not None else None
+
+    def tick(self) -> Publication:
+        now = self.clock()
+        bucket = math.floor(now / self.config.bucket_s)
+        roster = self.state.roster
+        changed: dict[str, ScopeSnapshot] = {}
+        published: dict[str, ScopeSnapshot] = {}
+        withdrawn: list[str] = []
+        live_teams: set[str] = set()
+        for partition in self.state.owned_partitions():
+            states = self.state.team_states(partition)
+            changed_here = self.state.take_changed_teams(partition)
+            candidates = set(states)
+            candidates.update(
+                t for t in roster.teams() if team_partition(t, self.partitions) == partition
+            )
+            for team in candidates:
+                live_teams.add(team)
+                members = roster.team_size(team)
+                previous = self._exported.get(team)
+                if (
+                    previous is not None
+                    and previous.bucket == bucket
+                    and previous.members == members
+                    and team not in changed_here
+                ):
+                    if previous.snapshot is not None:
+                        published[team] = previous.snapshot
+                    continue
+                team_state = states.get(team)
+                counts = (
+                    team_state.counts(now, members)
+                    if team_state is not None
+                    else TeamCounts.empty(self.config, members)
+                )
+                snapshot = team_snapshot(team, counts, members, roster.path(team), self.config, now)
+                if snapshot is None and previous is not None and previous.snapshot is not None:
+                    withdrawn.append(team)
+                self._exported[team] = _Exported(bucket, members, counts, snapshot)
+                self.send_team_counts(
+                    team.encode(),
+                    orjson.dumps({"team": team, "as_of": now, "counts": counts.to_wire()}),
+                )
+                if snapshot is not None:
+                    published[team] = snapshot
+                    changed[team] = snapshot
+        for gone in set(self._exported) - live_teams:
+            del self._exported[gone]
+        changed_rollups = self._refresh_rollups(now, bucket)
+        publication = Publication(
+            as_of=now,
+            teams=published,
+            rollups=self._rollups_published,
+            changed=OrgSnapshot(as_of=now, teams=changed, rollups=changed_rollups),
+            withdrawn=tuple(withdrawn),
+        )
+        for sink in self.sinks:
+            sink.publish(publication)
+        return publication
+
+    def _refresh_rollups(self, now: float, bucket: int) -> list[ScopeSnapshot]:
+        """Recompute department/division/org snapshots if this worker owns the roll-ups and
+        their inputs changed or the windows moved; returns what was recomputed."""
+        inputs = self.state.rollup_inputs()
+        if inputs is None:
+            self._rollups_published = None
+            self._rollup_bucket = None
+            return []
+        if not self.state.take_rollup_change() and self._rollup_bucket == bucket:
+            return []
+        self._rollup_bucket = bucket
+        self._rollups_published = rollup_snapshots(inputs, self.state.roster, self.config, now)
+        return self._rollups_published

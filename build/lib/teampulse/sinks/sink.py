@@ -1,0 +1,68 @@
+"""The export stage's two contracts: what it reads (`TeamStateView`) and where it writes (`Sink`).
+
+The exporter reads the stream's state only through `TeamStateView`, a narrow read-only view
+(the stream topology implements it; the exporter never sees the pipeline), and hands every
+sink the same `Publication` once per tick.
+
+Invariants every sink may rely on:
+* `teams` is the complete set of teams this worker publishes now (the teams of the partitions
+  it owns that pass the privacy rule); a team absent from it is no longer this worker's to
+  export, whether its partition moved away or it was withdrawn.
+* `rollups` is the complete set of roll-ups, or None when this worker does not own them.
+* `changed` holds only what was recomputed this tick, and `withdrawn` the teams that stopped
+  being published (suppressed or gone from the roster), never a team whose partition moved.
+* Publications arrive in `as_of` order; a sink must not block (it queues and returns).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from teampulse.enrichment.roster import Roster
+from teampulse.gauges.counts import TeamCounts
+from teampulse.gauges.model import OrgSnapshot, ScopeSnapshot
+from teampulse.gauges.team_state import TeamState
+
+__all__ = ["Publication", "Sink", "TeamStateView"]
+
+
+@dataclass(frozen=True)
+class Publication:
+    as_of: float
+    teams: Mapping[str, ScopeSnapshot]
+    rollups: list[ScopeSnapshot] | None
+    changed: OrgSnapshot
+    withdrawn: tuple[str, ...] = field(default=())
+
+
+class Sink(Protocol):
+    """Where publications go; the Prometheus collector and the Redis writer implement it."""
+
+    def publish(self, publication: Publication) -> None: ...
+
+
+class TeamStateView(Protocol):
+    """What the exporter may read of the stream's state, and nothing else."""
+
+    @property
+    def roster(self) -> Roster: ...
+
+    def owned_partitions(self) -> Iterable[int]:
+        """Partitions of the team stage this worker owns and has restored."""
+        ...
+
+    def team_states(self, partition: int) -> Mapping[str, TeamState]: ...
+
+    def take_changed_teams(self, partition: int) -> set[str]:
+        """Teams whose state changed since the last call (the call resets the set)."""
+        ...
+
+    def rollup_inputs(self) -> Mapping[str, TeamCounts] | None:
+        """Every team's latest counts if this worker owns the roll-ups, else None."""
+        ...
+
+    def take_rollup_change(self) -> bool:
+        """Whether the roll-up inputs changed since the last call (the call resets it)."""
+        ...

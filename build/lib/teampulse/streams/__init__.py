@@ -1,0 +1,1 @@
+"""Kafka edges: the Faust app, its agents and the HTTP ingestion endpoint."""

@@ -1,0 +1,87 @@
+"""Keeps the whole roster in memory on every worker.
+
+The roster topic is compacted and small (one record per person), so each worker reads all
+of its partitions with a group-less consumer instead of a Faust GlobalTable, whose recovery
+can loop when several workers share it (see its docstring). Roster changes take effect as
+they arrive; `ready` is set once the records present at start-up have been read, so that
+the first events are not resolved against an empty roster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+
+from teampulse.contract.pseudonym import Pseudonymiser
+from teampulse.contract.rejections import Rejection
+from teampulse.contract.roster import RosterEntry, parse_roster_record
+from teampulse.enrichment.roster import Roster
+from teampulse.kafka.reading import read_to_end, topic_partitions
+
+__all__ = ["RosterReader"]
+
+log = logging.getLogger(__name__)
+
+METADATA_RETRY_S = 1.0
+
+
+class RosterReader:
+    def __init__(self, bootstrap: str, topic: str, pseudonymiser: Pseudonymiser) -> None:
+        self.roster = Roster()
+        self.ready = asyncio.Event()
+        self.rejected = 0
+        self._bootstrap = bootstrap
+        self._topic = topic
+        self._pseudonymiser = pseudonymiser
+
+    async def run(self) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap, enable_auto_commit=False, group_id=None
+        )
+        await consumer.start()
+        try:
+            partitions = await self._partitions(consumer)
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            async for tp, records in read_to_end(consumer, partitions):
+                self._apply_all(tp, records)
+            log.info("roster loaded: %d people", len(self.roster))
+            self.ready.set()
+            while True:
+                batches = await consumer.getmany(timeout_ms=500, max_records=5000)
+                for tp, records in batches.items():
+                    self._apply_all(tp, records)
+        finally:
+            await consumer.stop()
+
+    async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
+        while True:
+            found = await topic_partitions(consumer, self._topic)
+            if found:
+                return found
+            log.info("roster topic %s not found yet; waiting for it", self._topic)
+            await asyncio.sleep(METADATA_RETRY_S)
+
+    def _apply_all(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
+        for record in records:
+            self._apply(record.key, record.value, tp, record.offset)
+
+    def _apply(
+        self, key: bytes | None, value: bytes | None, tp: TopicPartition, offset: int
+    ) -> None:
+        parsed = parse_roster_record(key, value, self._pseudonymiser)
+        if isinstance(parsed, RosterEntry):
+            self.roster.apply(parsed)
+        elif isinstance(parsed, Rejection):
+            self.rejected += 1
+            log.warning(
+                "roster record rejected topic=%s partition=%d offset=%d reason=%s",
+                tp.topic,
+                tp.partition,
+                offset,
+                parsed.reason,
+            )
+        else:
+            self.roster.remove(parsed)

@@ -1,0 +1,128 @@
+"""Per-partition state of a stage, kept in memory and made durable as an append-only log.
+
+A stage appends, per batch and input partition, the operations it applied (the raw wire
+bytes of accepted events and facts) to a log topic partition with the same number. Faust
+flushes the producer before it commits input offsets, so the log is always at least as far
+as the committed offsets. When a partition is assigned (start-up, rebalance, restart after a
+crash) its state is rebuilt by replaying the log; input records after the last commit are
+then delivered again and recognised as duplicates by their event ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from typing import Generic, TypeVar
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from faust.types import TopicT
+
+from teampulse.kafka.reading import read_to_end
+
+__all__ = ["MAX_LOG_RECORD_BYTES", "PartitionedState", "State", "frame_ops"]
+
+log = logging.getLogger(__name__)
+
+State = TypeVar("State")
+
+# Kafka's default message.max.bytes is 1 MiB; stay well below it per log record.
+MAX_LOG_RECORD_BYTES = 512 * 1024
+
+
+def frame_ops(ops: Iterable[bytes]) -> list[bytes]:
+    """Pack operations (each a JSON value) into JSON arrays no larger than the record limit."""
+    records: list[bytes] = []
+    chunk: list[bytes] = []
+    size = 0
+    for op in ops:
+        if chunk and size + len(op) > MAX_LOG_RECORD_BYTES:
+            records.append(b"[" + b",".join(chunk) + b"]")
+            chunk, size = [], 0
+        chunk.append(op)
+        size += len(op) + 1
+    if chunk:
+        records.append(b"[" + b",".join(chunk) + b"]")
+    return records
+
+
+class PartitionedState(Generic[State]):
+    """The in-memory state of one stage for the partitions this worker owns."""
+
+    def __init__(
+        self,
+        name: str,
+        log_topic: TopicT,
+        bootstrap: str,
+        new_state: Callable[[int], State],
+        replay: Callable[[State, bytes], None],
+    ) -> None:
+        self.name = name
+        self.states: dict[int, State] = {}
+        self._log_topic = log_topic
+        self._bootstrap = bootstrap
+        self._new_state = new_state
+        self._replay = replay
+        self._ready: dict[int, asyncio.Event] = {}
+        self._restores: dict[int, asyncio.Task[None]] = {}
+
+    def assign(self, partitions: set[int]) -> None:
+        for partition in set(self.states) - partitions:
+            self.revoke(partition)
+        for partition in partitions - set(self.states):
+            self.states[partition] = self._new_state(partition)
+            self._ready[partition] = asyncio.Event()
+            self._restores[partition] = asyncio.create_task(self._restore(partition))
+
+    def revoke(self, partition: int) -> None:
+        task = self._restores.pop(partition, None)
+        if task is not None:
+            task.cancel()
+        self.states.pop(partition, None)
+        self._ready.pop(partition, None)
+
+    async def ready(self, partition: int) -> State | None:
+        """The state of a partition once restored; None if it is not (or no longer) ours."""
+        event = self._ready.get(partition)
+        if event is None:
+            return None
+        await event.wait()
+        return self.states.get(partition)
+
+    def is_ready(self, partition: int) -> bool:
+        event = self._ready.get(partition)
+        return event is not None and event.is_set()
+
+    @property
+    def log_topic(self) -> TopicT:
+        return self._log_topic
+
+    @staticmethod
+    def frame(ops: list[bytes]) -> list[bytes]:
+        return frame_ops(ops)
+
+    async def _restore(self, partition: int) -> None:
+        topic = self._log_topic.get_topic_name()
+        tp = TopicPartition(topic, partition)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            enable_auto_commit=False,
+            group_id=None,
+            max_partition_fetch_bytes=4 * MAX_LOG_RECORD_BYTES,
+        )
+        await consumer.start()
+        replayed = 0
+        try:
+            consumer.assign([tp])
+            await consumer.seek_to_beginning(tp)
+            state = self.states[partition]
+            async for _tp, records in read_to_end(consumer, [tp], max_records=500):
+                for record in records:
+                    self._replay(state, record.value)
+                    replayed += 1
+        finally:
+            await consumer.stop()
+        log.info("%s partition %d restored from %d log records", self.name, partition, replayed)
+        ready = self._ready.get(partition)
+        if ready is not None:
+            ready.set()

@@ -1,0 +1,205 @@
+"""Composition root of the worker: builds the app, the pipeline, the exporter and the sinks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from dataclasses import asdict
+from typing import cast
+
+import faust
+from aiohttp.web import Response as AiohttpResponse
+from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+from faust.web import Request, Response, View
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
+
+from teampulse.contract.events import EventValidator
+from teampulse.contract.pseudonym import Pseudonymiser
+from teampulse.contract.xapi import XapiMapper
+from teampulse.gauges.config import load_gauge_config
+from teampulse.kafka.topics import ensure_topics
+from teampulse.settings import DEV_PSEUDONYM_SECRET, Settings
+from teampulse.sinks.exporter import Exporter
+from teampulse.sinks.prometheus import GaugeCollector
+from teampulse.sinks.redis_writer import RedisWriter
+from teampulse.streams.app import Topics, build_app, declare_topics
+from teampulse.streams.health import PipelineHealth
+from teampulse.streams.pipeline import Pipeline
+from teampulse.streams.roster_reader import RosterReader
+
+__all__ = ["consumer_lag", "create_worker", "run_worker"]
+
+log = logging.getLogger(__name__)
+
+
+CONSUMER_LAG_INTERVAL_S = 5.0
+EXPORT_PAUSE_FACTOR = 3.0
+
+
+def consumer_lag(app: faust.App) -> dict[tuple[str, int], int]:
+    """Records not yet read per assigned partition: high watermark minus the next offset."""
+    consumer = app.consumer
+    lags: dict[tuple[str, int], int] = {}
+    for tp in app.assignor.assigned_actives():
+        try:
+            highwater = consumer.highwater(tp)
+        except (AssertionError, KeyError):  # not fetched yet
+            continue
+        if highwater is None:
+            continue
+        # Faust keeps the last offset it handed to a stream here; there is no public accessor.
+        read = consumer._read_offset.get(tp)  # type: ignore[attr-defined]
+        lags[(tp.topic, tp.partition)] = max(0, highwater - (read + 1 if read is not None else 0))
+    return lags
+
+
+def create_worker(settings: Settings) -> faust.App:
+    app = build_app(settings)
+    topics = declare_topics(app, settings)
+    config = load_gauge_config(settings)
+    clock = settings.now_source()
+    pseudonymiser = Pseudonymiser(settings.pseudonym_secret)
+    roster = RosterReader(settings.kafka_bootstrap, topics.roster_name, pseudonymiser)
+    registry = CollectorRegistry()
+    health = PipelineHealth(registry)
+    collector = GaugeCollector(settings, registry)
+    redis_writer = RedisWriter(settings, health)
+    pipeline = Pipeline(
+        app,
+        settings,
+        topics,
+        config,
+        roster,
+        EventValidator(settings, pseudonymiser),
+        XapiMapper(settings, pseudonymiser),
+        health,
+        clock,
+    )
+    pipeline.register()
+
+    def send_team_counts(key: bytes, value: bytes) -> None:
+        topics.team_counts.send_soon(key=key, value=value)
+
+    exporter = Exporter(
+        pipeline,
+        config,
+        settings.topic_partitions,
+        clock,
+        sinks=[collector, redis_writer],
+        send_team_counts=send_team_counts,
+    )
+
+    @app.task
+    async def read_roster() -> None:
+        await roster.run()
+
+    @app.task
+    async def start_redis_writer() -> None:
+        await redis_writer.start()
+
+    not_before = 0.0
+
+    @app.timer(settings.export_interval_s)
+    async def export_gauges() -> None:
+        # Under heavy load every team changes between ticks and a tick gets expensive; the
+        # pause after a tick grows with its cost, so exports never take more than about a
+        # third of the worker and the stream keeps up.
+        nonlocal not_before
+        started = time.perf_counter()
+        if started < not_before:
+            return
+        exporter.tick()
+        took = time.perf_counter() - started
+        not_before = started + took * EXPORT_PAUSE_FACTOR
+        health.observe_export_duration(took)
+
+    @app.timer(CONSUMER_LAG_INTERVAL_S)
+    async def report_consumer_lag() -> None:
+        health.set_consumer_lag(consumer_lag(app))
+
+    _register_metrics_page(app, registry, collector)
+    _register_read_api(app, topics, exporter)
+    return app
+
+
+def _register_metrics_page(
+    app: faust.App, registry: CollectorRegistry, collector: GaugeCollector
+) -> None:
+    """/metrics with Faust's stream sensors, the pipeline health and the gauges.
+
+    Faust's own page renders the whole registry with generate_latest inside the event loop;
+    the gauges alone take about a second for 1,000 teams that way, so the gauge text comes
+    from the collector's per-snapshot cache instead.
+    """
+    app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(registry, "teampulse_faust"))
+
+    @app.page("/metrics")
+    async def metrics(web: View, request: Request) -> Response:
+        return cast(
+            Response,
+            AiohttpResponse(
+                body=collector.metrics_page(registry),
+                headers={"Content-Type": CONTENT_TYPE_LATEST},
+            ),
+        )
+
+
+def _register_read_api(app: faust.App, topics: Topics, exporter: Exporter) -> None:
+    def not_found(web: View, what: str) -> Response:
+        return web.json({"error": "not_found", "detail": what}, status=404)
+
+    @app.page("/teams")
+    async def list_teams(web: View, request: Request) -> Response:
+        roster = exporter.state.roster
+        teams = [t for t in roster.teams() if roster.team_size(t) >= exporter.config.min_group_size]
+        return web.json({"teams": teams})
+
+    @app.page("/teams/{team}")
+    @app.topic_route(topic=topics.by_team, match_info="team")
+    async def get_team(web: View, request: Request, team: str) -> Response:
+        snapshot = exporter.published(team)
+        if snapshot is None:
+            return not_found(web, f"team {team!r} is unknown or below the minimum group size")
+        return web.json(asdict(snapshot))
+
+    @app.page("/teams/{team}/initiatives/{initiative}")
+    @app.topic_route(topic=topics.by_team, match_info="team")
+    async def get_initiative(web: View, request: Request, team: str, initiative: str) -> Response:
+        snapshot = exporter.published(team)
+        if snapshot is None or initiative not in snapshot.initiatives:
+            return not_found(web, f"no gauges for team {team!r} and initiative {initiative!r}")
+        return web.json(
+            {
+                "team": team,
+                "initiative": initiative,
+                "as_of": snapshot.as_of,
+                **asdict(snapshot.initiatives[initiative]),
+            }
+        )
+
+
+def _check_port_free(host: str, port: int) -> None:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise SystemExit(
+                f"cannot serve /metrics on {host}:{port}: {exc.strerror}. Another worker may "
+                "be running (`make down` stops the demo's), or set TEAMPULSE_WEB_PORT."
+            ) from None
+
+
+def run_worker(settings: Settings, loglevel: str = "info") -> None:
+    if settings.pseudonym_secret == DEV_PSEUDONYM_SECRET:
+        log.warning("TEAMPULSE_PSEUDONYM_SECRET is the development default: set it in production")
+    _check_port_free(settings.web_host, settings.web_port)
+    asyncio.run(ensure_topics(settings))
+    app = create_worker(settings)
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    # Faust's terminal spinner sets the root logger to DEBUG (to spin on every record) when
+    # the level is WARNING or above: every aiokafka send would then build a log record.
+    worker.spinner = None
+    worker.execute_from_commandline()
