@@ -1,1 +1,2 @@
-"""Export edges: the Prometheus collector and the Redis serving layer."""
+"""The export stage: the exporter, the Sink contract, the Prometheus collector and the Redis
+writer."""

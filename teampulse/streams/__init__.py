@@ -1,1 +1,2 @@
-"""Kafka edges: the Faust app, its agents and the HTTP ingestion endpoint."""
+"""The stream topology: the Faust app, its agents, per-partition state and its log, the roster
+reader and pipeline health."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import site
 import subprocess
 import sys
@@ -22,9 +23,15 @@ REPO = Path(__file__).resolve().parents[2]
 def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(the built wheel, the folder it was installed into), both outside the checkout."""
     work = tmp_path_factory.mktemp("install")
+    # Built from a copy: setuptools writes build/ beside the sources it builds.
+    source = work / "source"
+    shutil.copytree(REPO / "teampulse", source / "teampulse",
+                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(work / "dist"), str(REPO)],
+         "-w", str(work / "dist"), str(source)],
         check=True, cwd=work, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     (wheel,) = (work / "dist").glob("teampulse-*.whl")

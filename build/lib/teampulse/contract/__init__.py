@@ -1,1 +1,0 @@
-"""The event contract: parse, validate, map and pseudonymise what producers send."""

@@ -1,1 +1,0 @@
-"""The gauges: event-time state per team and the arithmetic of every gauge."""

@@ -1,1 +1,0 @@
-"""Export edges: the Prometheus collector and the Redis serving layer."""

@@ -1,1 +1,0 @@
-"""Kafka edges: the Faust app, its agents and the HTTP ingestion endpoint."""
