@@ -18,14 +18,13 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-import orjson
-
 from teampulse.contract.event import (
     ADOPTION_TYPES,
     EVENT_TYPES,
     LEARNING_TYPES,
     Event,
 )
+from teampulse.contract.framing import decode_record
 from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.rejections import Reason, Rejection
 from teampulse.contract.timestamps import parse_rfc3339
@@ -190,14 +189,9 @@ class EventValidator:
 
     def parse(self, raw: bytes | None, now: float) -> Event | Rejection:
         """A Kafka record value -> Event or Rejection. `raw` is parsed exactly once."""
-        if raw is None:
-            return Rejection(Reason.NOT_JSON, "record has no value")
-        if len(raw) > self._max_bytes:
-            return Rejection(Reason.TOO_LARGE, f"{len(raw)} bytes, the limit is {self._max_bytes}")
-        try:
-            obj = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            return Rejection(Reason.NOT_JSON, str(exc)[:200])
+        obj = decode_record(raw, self._max_bytes)
+        if isinstance(obj, Rejection):
+            return obj
         return self.validate(obj, now)
 
     def validate(self, obj: object, now: float) -> Event | Rejection:

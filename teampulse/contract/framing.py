@@ -14,7 +14,7 @@ import orjson
 
 from teampulse.contract.rejections import Reason, Rejection
 
-__all__ = ["JsonRecord", "split_json_records"]
+__all__ = ["JsonRecord", "decode_record", "split_json_records"]
 
 MAX_DETAIL_CHARS = 200
 
@@ -54,3 +54,15 @@ def split_json_records(data: bytes) -> list[JsonRecord]:
         except orjson.JSONDecodeError:
             pass
     return records
+
+
+def decode_record(raw: bytes | None, max_bytes: int) -> Any:
+    """One Kafka record value -> its JSON value, or a Rejection (no value, too large, not JSON)."""
+    if raw is None:
+        return Rejection(Reason.NOT_JSON, "record has no value")
+    if len(raw) > max_bytes:
+        return Rejection(Reason.TOO_LARGE, f"{len(raw)} bytes, the limit is {max_bytes}")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return Rejection(Reason.NOT_JSON, str(exc)[:MAX_DETAIL_CHARS])

@@ -34,6 +34,7 @@ from teampulse.contract.event import (
     Event,
 )
 from teampulse.contract.events import EventValidator
+from teampulse.contract.framing import decode_record
 from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.rejections import Reason, Rejection
 from teampulse.contract.timestamps import parse_iso8601_duration, parse_iso8601_timestamp
@@ -191,17 +192,12 @@ class XapiMapper:
 
     def parse(self, raw: bytes | None, now: float) -> Event | Rejection:
         """A record of the xAPI topic -> Event or Rejection; `raw` is parsed exactly once."""
-        if raw is None:
-            return Rejection(Reason.NOT_JSON, "record has no value")
-        if len(raw) > self._max_bytes:
-            return Rejection(Reason.TOO_LARGE, f"{len(raw)} bytes, the limit is {self._max_bytes}")
-        try:
-            statement = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            return Rejection(Reason.NOT_JSON, str(exc)[:200])
+        statement = decode_record(raw, self._max_bytes)
+        if isinstance(statement, Rejection):
+            return statement
         if type(statement) is not dict:
             return Rejection(Reason.NOT_OBJECT, "an xAPI statement is a JSON object")
-        return self.to_event(statement, now, raw=bytes(raw))
+        return self.to_event(statement, now, raw=raw)
 
     def to_event(
         self, statement: dict[str, Any], now: float, *, raw: bytes | None = None
