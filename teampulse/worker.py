@@ -6,6 +6,7 @@ import asyncio
 import logging
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import cast
 
@@ -14,6 +15,8 @@ from aiohttp.web import Response as AiohttpResponse
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from teampulse.contract.events import EventValidator
 from teampulse.contract.pseudonym import Pseudonymiser
@@ -22,8 +25,9 @@ from teampulse.gauges.config import load_gauge_config
 from teampulse.kafka.topics import ensure_topics
 from teampulse.settings import DEV_PSEUDONYM_SECRET, Settings
 from teampulse.sinks.exporter import Exporter
+from teampulse.sinks.overview import read_overview, render_overview
 from teampulse.sinks.prometheus import GaugeCollector
-from teampulse.sinks.redis_writer import RedisWriter
+from teampulse.sinks.redis_writer import RedisKeys, RedisWriter
 from teampulse.streams.app import Topics, build_app, declare_topics
 from teampulse.streams.health import PipelineHealth
 from teampulse.streams.pipeline import Pipeline
@@ -36,6 +40,7 @@ log = logging.getLogger(__name__)
 
 CONSUMER_LAG_INTERVAL_S = 5.0
 EXPORT_PAUSE_FACTOR = 3.0
+OVERVIEW_TIMEOUT_S = 2.0  # a page that waits longer for Redis answers 503 instead
 
 
 def consumer_lag(app: faust.App) -> dict[tuple[str, int], int]:
@@ -121,6 +126,7 @@ def create_worker(settings: Settings) -> faust.App:
 
     _register_metrics_page(app, registry, collector)
     _register_read_api(app, topics, exporter)
+    _register_overview_page(app, settings, clock)
     return app
 
 
@@ -178,6 +184,24 @@ def _register_read_api(app: faust.App, topics: Topics, exporter: Exporter) -> No
                 **asdict(snapshot.initiatives[initiative]),
             }
         )
+
+
+def _register_overview_page(app: faust.App, settings: Settings, clock: Callable[[], float]) -> None:
+    """`/`: the team overview page, read from Redis (every worker shows every team)."""
+    keys = RedisKeys(settings.redis_prefix)
+    client: list[Redis] = []  # made on the first request, in the worker's event loop
+
+    @app.page("/")
+    async def overview(web: View, request: Request) -> Response:
+        if not client:
+            client.append(Redis.from_url(settings.redis_url, socket_timeout=OVERVIEW_TIMEOUT_S))
+        try:
+            rows = await read_overview(client[0], keys)
+        except RedisError as exc:
+            return web.text(
+                f"the team overview reads Redis, which did not answer: {exc}", status=503
+            )
+        return web.html(render_overview(rows, clock()))
 
 
 def _check_port_free(host: str, port: int) -> None:

@@ -173,3 +173,29 @@ def unique_topic_prefix(request: pytest.FixtureRequest) -> str:
 
 # ======================== end of service stack fixtures ===============================
 # Add further shared fixtures below this line.
+
+_ENSURE_PACKAGES_SH = REPO_ROOT / "deploy" / "stack" / "ensure-packages.sh"
+ARTIFACTS_DIR = REPO_ROOT / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's headless Chromium, installed by deploy/stack/ensure-packages.sh when missing."""
+    if shutil.which("chromium") is None:
+        done = subprocess.run(
+            ["bash", str(_ENSURE_PACKAGES_SH), "chromium"],
+            cwd=REPO_ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+            timeout=900, check=False,
+        )  # fmt: skip
+        if done.returncode != 0:
+            pytest.fail(f"installing chromium failed:\n{done.stdout}{done.stderr}", pytrace=False)
+    path = shutil.which("chromium")
+    assert path is not None, "ensure-packages.sh chromium ran but no chromium is on PATH"
+    return path
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """Where tests leave what a person may want to look at (screenshots); git-ignored."""
+    ARTIFACTS_DIR.mkdir(exist_ok=True)
+    return ARTIFACTS_DIR

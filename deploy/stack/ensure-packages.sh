@@ -4,6 +4,7 @@
 #
 #   ensure-packages.sh                 # everything: kafka redis prometheus alertmanager
 #   ensure-packages.sh redis kafka     # only what these services need
+#   ensure-packages.sh chromium        # a tool the tests use (not a stack service)
 #
 # Package services are never started by the install (no systemd here; up.sh runs
 # the binaries itself).
@@ -46,7 +47,8 @@ find_missing() {
         fi
         need amtool prometheus-alertmanager
         ;;
-      *) die "unknown service '$s' (expected: ${STACK_SERVICES[*]})" ;;
+      chromium) need chromium chromium ;;
+      *) die "unknown service '$s' (expected: ${STACK_SERVICES[*]} or chromium)" ;;
     esac
   done
 }

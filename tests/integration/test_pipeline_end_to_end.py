@@ -348,3 +348,37 @@ def test_prometheus_server_scrapes_the_same_values(pipeline, tmp_path: Path):
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def headless(chromium: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    # The flags keep Chromium off the network (none is reachable here) and out of the sandbox
+    # (tests run as root); a fresh profile per run.
+    return subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", f"--user-data-dir={profile}", *args],
+        capture_output=True, text=True, timeout=90, stdin=subprocess.DEVNULL, check=False,
+    )  # fmt: skip
+
+
+def test_the_overview_page_renders_the_published_teams_in_chromium(
+    pipeline, chromium: str, artifacts_dir: Path, tmp_path: Path
+):
+    worker, settings = pipeline
+    wait_for(lambda: worker.get_json("/teams")[0] == 200, timeout=30, what="the read API")
+
+    dom = headless(chromium, tmp_path / "profile-dom", "--dump-dom", worker.url + "/")
+    screenshot = artifacts_dir / "overview.png"
+    shot = headless(
+        chromium, tmp_path / "profile-shot", f"--screenshot={screenshot}",
+        "--window-size=1400,600", worker.url + "/",
+    )  # fmt: skip
+
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    for team in ("atlas", "borealis", "comet"):
+        assert f'data-team="{team}"' in dom.stdout
+    assert 'data-team="dune"' not in dom.stdout  # below the minimum group size
+    assert "3 teams published" in dom.stdout
+    assert "<svg" in dom.stdout  # the sparkline of the history Redis holds
+    assert shot.returncode == 0, shot.stderr[-2000:]
+    assert screenshot.stat().st_size > 10_000
