@@ -6,6 +6,7 @@ import asyncio
 import logging
 import math
 import time
+from collections.abc import Awaitable, Callable
 
 import orjson
 from tqdm import tqdm
@@ -108,7 +109,10 @@ async def run_simulation(
     teams: int,
     seed: int,
     faults: bool,
+    on_history_sent: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
+    """Roster, `days` of history, then `live_seconds` of live feed (<0: forever).
+    `on_history_sent` runs once Kafka acknowledged the whole history."""
     await ensure_topics(settings)
     org = build_organisation(seed, people=people, teams=teams)
     now = time.time()
@@ -118,6 +122,8 @@ async def run_simulation(
         if days > 0:
             sent = await backfill(sender, settings, org, now - days * DAY_S, now, seed, faults)
             log.info("history: %d records of %.0f days sent", sent, days)
+        if on_history_sent is not None:
+            await on_history_sent()
         if live_seconds:
             sent = await live(
                 sender,

@@ -23,6 +23,8 @@ __all__ = ["ensure_topics", "state_log_retention", "topic_specs"]
 log = logging.getLogger(__name__)
 
 CONNECT_ATTEMPTS = 30
+LEADER_WAIT_S = 30.0
+LEADER_POLL_S = 0.2
 # A state log must outlive what the gauges keep (the longest window, the baseline's reach and
 # the lateness: GaugeConfig.retention_s), or a restore loses buckets.
 STATE_LOG_MARGIN = dt.timedelta(days=7)
@@ -46,6 +48,23 @@ def topic_specs(settings: Settings) -> list[NewTopic]:
     return specs
 
 
+async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str]) -> None:
+    """Return once every partition of the new topics has a leader: a producer that starts
+    sooner gets NotLeaderForPartition on its first batches and logs a retry for each."""
+    deadline = asyncio.get_running_loop().time() + LEADER_WAIT_S
+    while asyncio.get_running_loop().time() < deadline:
+        described = await admin.describe_topics(names)
+        if all(
+            topic.get("error_code") == 0
+            and topic.get("partitions")
+            and all(p.get("leader", -1) >= 0 for p in topic["partitions"])
+            for topic in described
+        ):
+            return
+        await asyncio.sleep(LEADER_POLL_S)
+    log.warning("topics %s have no leader after %.0f s; producers will retry", names, LEADER_WAIT_S)
+
+
 async def ensure_topics(settings: Settings) -> list[str]:
     """Create the missing topics; returns the names created."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
@@ -67,6 +86,7 @@ async def ensure_topics(settings: Settings) -> list[str]:
             with contextlib.suppress(TopicAlreadyExistsError):  # another worker was first
                 await admin.create_topics(missing)
             log.info("created topics: %s", ", ".join(spec.name for spec in missing))
+            await _wait_for_leaders(admin, [spec.name for spec in missing])
         return [spec.name for spec in missing]
     finally:
         await admin.close()

@@ -1,0 +1,139 @@
+"""The demo's one-screen summary: teams with their engagement and change against their own
+baseline, the alerts Prometheus has firing or pending, and how much the pipeline took in.
+
+`summarise` turns what the worker's `/metrics` page and Prometheus' alerts API say into a
+`Summary` (pure); `render` lays it out as a rich table that the demo redraws in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from teampulse.gauges import catalog
+
+__all__ = ["AlertLine", "Summary", "TeamLine", "render", "summarise"]
+
+SHOWN_TEAMS = 12  # the least engaged first: those are the ones to look at
+SHOWN_SCOPES = 2  # labels of the first alerts of a kind; the rest are counted
+ENGAGEMENT = catalog.metric_name("team", "engagement_score")
+CHANGE = catalog.metric_name("team", "engagement_change_ratio")
+PARTICIPATION = catalog.metric_name("team", "participation_ratio")
+ORG_ENGAGEMENT = catalog.metric_name("org", "engagement_score")
+WINDOW = "7d"
+
+
+@dataclass
+class TeamLine:
+    team: str
+    engagement: float | None = None
+    change: float | None = None
+    participation: float | None = None
+
+
+@dataclass(frozen=True)
+class AlertLine:
+    name: str
+    state: str  # firing | pending
+    labels: str  # the alert's scope, e.g. "team=finance-vertex"
+
+
+@dataclass
+class Summary:
+    teams: list[TeamLine] = field(default_factory=list)
+    alerts: list[AlertLine] = field(default_factory=list)
+    accepted: int = 0
+    org_engagement: float | None = None
+
+
+def parse_samples(text: str) -> Iterable[tuple[str, Mapping[str, str], float]]:
+    """(name, labels, value) of each sample of a Prometheus text page."""
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            yield sample.name, sample.labels, sample.value
+
+
+def summarise(metrics_text: str, alerts: list[Mapping[str, Any]]) -> Summary:
+    summary = Summary()
+    teams: dict[str, TeamLine] = {}
+    for name, labels, value in parse_samples(metrics_text):
+        if name == "teampulse_events_total" and labels.get("outcome") == "accepted":
+            summary.accepted += int(value)
+        elif name == ORG_ENGAGEMENT and labels.get("window") == WINDOW:
+            summary.org_engagement = value
+        elif "team" in labels:
+            line = teams.setdefault(labels["team"], TeamLine(labels["team"]))
+            if name == ENGAGEMENT and labels.get("window") == WINDOW:
+                line.engagement = value
+            elif name == PARTICIPATION and labels.get("window") == WINDOW:
+                line.participation = value
+            elif name == CHANGE:
+                line.change = value
+    summary.teams = sorted(
+        (t for t in teams.values() if t.engagement is not None),
+        key=lambda t: (t.engagement, t.team),
+    )
+    summary.alerts = sorted(
+        (
+            AlertLine(
+                alert.get("labels", {}).get("alertname", "?"),
+                alert.get("state", "?"),
+                ", ".join(
+                    f"{k}={v}"
+                    for k, v in sorted(alert.get("labels", {}).items())
+                    if k in ("team", "initiative", "source", "department")
+                ),
+            )
+            for alert in alerts
+        ),
+        key=lambda a: (a.state != "firing", a.name, a.labels),
+    )
+    return summary
+
+
+def _percent(value: float | None, signed: bool = False) -> Text:
+    if value is None:
+        return Text("–")
+    text = f"{value:+.0%}" if signed else f"{value:.0%}"
+    style = "red" if signed and value < 0 else ("green" if signed and value > 0 else "")
+    return Text(text, style=style)
+
+
+def render(summary: Summary, urls: Mapping[str, str]) -> Group:
+    head = Text.assemble(
+        ("TeamPulse demo  ", "bold"),
+        f"{len(summary.teams)} teams published · {summary.accepted:,} events accepted · "
+        f"org engagement ({WINDOW}) ",
+        _percent(summary.org_engagement),
+    )
+    teams = Table(title=f"least engaged teams ({WINDOW})", title_justify="left", expand=False)
+    for column in ("team", "engagement", "vs baseline", "participation"):
+        teams.add_column(column, justify="left" if column == "team" else "right")
+    for line in summary.teams[:SHOWN_TEAMS]:
+        teams.add_row(
+            line.team,
+            _percent(line.engagement),
+            _percent(line.change, signed=True),
+            _percent(line.participation),
+        )
+    alerts = Table(title="alerts (Prometheus)", title_justify="left")
+    for column in ("alert", "state", "how many", "for"):
+        alerts.add_column(column)
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for alert in summary.alerts:
+        grouped.setdefault((alert.name, alert.state), []).append(alert.labels)
+    for (name, state), scopes in grouped.items():  # one row per alert and state: one screen
+        style = "bold red" if state == "firing" else "yellow"
+        shown = "; ".join(s for s in scopes[:SHOWN_SCOPES] if s)
+        more = f" (+{len(scopes) - SHOWN_SCOPES} more)" if len(scopes) > SHOWN_SCOPES else ""
+        alerts.add_row(Text(name, style=style), state, str(len(scopes)), shown + more)
+    if not summary.alerts:
+        alerts.add_row("none", "", "", "")
+    where = Text("\n".join(f"{name:<12} {url}" for name, url in urls.items()))
+    return Group(head, teams, alerts, where, Text("Stop with Ctrl-C.", style="dim"))

@@ -1,0 +1,54 @@
+"""The demo's summary: the least engaged teams first, alerts grouped one row per kind."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from teampulse.ops.summary import render, summarise
+
+METRICS = """\
+# TYPE teampulse_events_total counter
+teampulse_events_total{source="lms",outcome="accepted"} 120.0
+teampulse_events_total{source="slack",outcome="accepted"} 30.0
+teampulse_events_total{source="lms",outcome="rejected"} 7.0
+teampulse_org_engagement_score{window="7d"} 0.61
+teampulse_team_engagement_score{team="atlas",window="7d"} 0.8
+teampulse_team_engagement_score{team="atlas",window="1d"} 0.1
+teampulse_team_engagement_score{team="borealis",window="7d"} 0.3
+teampulse_team_engagement_change_ratio{team="borealis"} -0.42
+teampulse_team_participation_ratio{team="borealis",window="7d"} 0.25
+"""
+ALERTS = [
+    {"labels": {"alertname": "TeamParticipationLow", "team": "borealis"}, "state": "pending"},
+    {"labels": {"alertname": "TeamEngagementDropped", "team": "borealis"}, "state": "firing"},
+    {"labels": {"alertname": "TeamEngagementDropped", "team": "comet"}, "state": "firing"},
+    {"labels": {"alertname": "TeamEngagementDropped", "team": "dune"}, "state": "firing"},
+]
+
+
+def test_the_summary_counts_accepted_events_and_orders_teams_by_engagement() -> None:
+    summary = summarise(METRICS, [])
+
+    assert summary.accepted == 150
+    assert summary.org_engagement == 0.61
+    assert [(t.team, t.engagement) for t in summary.teams] == [("borealis", 0.3), ("atlas", 0.8)]
+    assert summary.teams[0].change == -0.42
+    assert summary.teams[0].participation == 0.25
+
+
+def test_firing_alerts_come_before_pending_ones() -> None:
+    summary = summarise(METRICS, ALERTS)
+
+    assert [(a.name, a.state) for a in summary.alerts][0] == ("TeamEngagementDropped", "firing")
+    assert summary.alerts[-1].state == "pending"
+
+
+def test_the_screen_shows_one_row_per_alert_kind_with_a_count() -> None:
+    console = Console(width=140, record=True)
+    console.print(render(summarise(METRICS, ALERTS), {"teams page": "http://127.0.0.1:6066/"}))
+    screen = console.export_text()
+
+    assert screen.count("TeamEngagementDropped") == 1
+    assert "team=borealis; team=comet (+1 more)" in screen
+    assert "-42%" in screen
+    assert "http://127.0.0.1:6066/" in screen
