@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.unit.promql_names import stack_tool
+from tests.unit.deploy.promql_names import stack_tool
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 RULE_FILES = sorted((REPO_ROOT / "deploy" / "prometheus" / "rules").glob("*.yml"))
 ALERTMANAGER_CONFIG = REPO_ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
 
