@@ -19,6 +19,7 @@ __all__ = [
     "DEV_PSEUDONYM_SECRET",
     "PACKAGED_CONFIG_DIR",
     "Settings",
+    "compressed_clock",
     "load_settings",
     "parse_duration",
     "settings_from_environment",

@@ -27,7 +27,7 @@ from teampulse.simulation.scenarios import (
     scenario_organisation,
 )
 
-__all__ = ["DAY_S", "backfill", "live", "run_simulation", "send_roster"]
+__all__ = ["DAY_S", "backfill", "live", "run_scenario", "run_simulation", "send_roster"]
 
 log = logging.getLogger(__name__)
 

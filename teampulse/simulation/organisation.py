@@ -19,7 +19,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-__all__ = ["ARCHETYPES", "Archetype", "Organisation", "Person", "Team", "build_organisation"]
+__all__ = [
+    "ARCHETYPES",
+    "MIN_TEAM_SIZE",
+    "Archetype",
+    "Organisation",
+    "Person",
+    "Team",
+    "build_organisation",
+    "with_archetypes",
+]
 
 Archetype = Literal["engaged", "quiet", "silo", "declining", "steady"]
 ARCHETYPES: tuple[Archetype, ...] = ("engaged", "quiet", "silo", "declining", "steady")

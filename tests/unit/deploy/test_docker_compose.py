@@ -1,8 +1,8 @@
 """docker-compose.yml is a valid Compose file (as `docker-compose config` reads it, which
 needs no Docker engine) and sets only settings that teampulse/settings.py reads.
 
-`make test` installs Debian's docker-compose (deploy/stack/ensure-packages.sh docker-compose); outside
-CI a machine without it skips the validation and says why.
+`make test` installs Debian's docker-compose (`make tools`: deploy/stack/ensure-packages.sh
+docker-compose); outside CI a machine without it skips the validation and says why.
 """
 
 from __future__ import annotations
