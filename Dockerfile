@@ -9,7 +9,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 COPY . /app
 RUN pip install . \
- && useradd --system --create-home --home-dir /home/teampulse teampulse \
+ && useradd --system --uid 10001 --create-home --home-dir /home/teampulse teampulse \
  && mkdir -p /data \
  && chown teampulse /data
 

@@ -17,7 +17,7 @@ SERVICES    ?=
 # 1 = pytest's "no tests collected" (exit 5) counts as success (.ci/run sets it)
 ALLOW_NO_TESTS ?= 0
 
-.PHONY: help venv up down wipe test demo lint
+.PHONY: help venv up down wipe tools test demo lint
 
 help:
 	@echo "TeamPulse make targets:"
@@ -25,7 +25,8 @@ help:
 	@echo "  up     start the local stack: Kafka, Redis, Prometheus, Alertmanager (SERVICES='kafka redis' for a subset)"
 	@echo "  down   stop everything the stack started (services and recorded app processes)"
 	@echo "  wipe   down, then delete the stack's data (Kafka log dir, Redis dump, Prometheus TSDB)"
-	@echo "  test   venv + up + pytest (PYTEST_ARGS='...' passes arguments)"
+	@echo "  tools  install the Debian packages the tests run besides the services (docker-compose)"
+	@echo "  test   venv + up + tools + pytest (PYTEST_ARGS='...' passes arguments)"
 	@echo "  demo   venv + up + teampulse demo (DEMO_SECONDS=N stops it after N seconds)"
 	@echo "  lint   ruff, plus checks of the stack scripts and Prometheus/Alertmanager configs"
 
@@ -58,7 +59,10 @@ wipe:
 	@echo "[make] stopping the local stack and wiping its data"
 	@bash deploy/stack/down.sh --wipe
 
-test: venv up
+tools:
+	@bash deploy/stack/ensure-packages.sh docker-compose
+
+test: venv up tools
 	@echo "[make] running pytest $(PYTEST_ARGS)"
 	@rc=0; "$(VENV)/bin/pytest" $(PYTEST_ARGS) || rc=$$?; \
 	if [ "$$rc" -eq 5 ] && [ "$(ALLOW_NO_TESTS)" = 1 ]; then \

@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from teampulse.settings import Settings
+from teampulse.simulation.scenarios import SCENARIOS
 
 __all__ = ["main"]
 
@@ -24,6 +25,9 @@ class RecordKind(StrEnum):
     events = "events"
     xapi = "xapi"
     roster = "roster"
+
+
+ScenarioName = StrEnum("ScenarioName", {name: name for name in SCENARIOS})  # type: ignore[misc]
 
 
 cli = typer.Typer(
@@ -107,11 +111,27 @@ def simulate(
     teams: int = 24,
     seed: int = 7,
     faults: Annotated[bool, typer.Option(help="Mix in duplicates and malformed records")] = True,
+    scenario: Annotated[
+        ScenarioName | None,
+        typer.Option(
+            help="Run a scripted scenario instead: its own history and live days "
+            "(--people, --teams and --seed apply). Set TEAMPULSE_CLOCK=INSTANT*SPEED for the "
+            "worker and this command alike to run the live days SPEED times faster."
+        ),
+    ] = None,
 ) -> None:
     """Produce a simulated organisation: roster, event history, then a live feed."""
-    from teampulse.ingest.feed import run_simulation
+    from teampulse.ingest.feed import run_scenario, run_simulation
 
     _logging("info")
+    if scenario is not None:
+        chosen = SCENARIOS[scenario.value]
+        try:
+            asyncio.run(run_scenario(_settings(), chosen, people=people, teams=teams, seed=seed))
+        except ValueError as exc:  # a seed whose scripted team is too small, say
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(2) from exc
+        return
     asyncio.run(
         run_simulation(
             _settings(),

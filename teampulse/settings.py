@@ -19,6 +19,7 @@ __all__ = [
     "DEV_PSEUDONYM_SECRET",
     "PACKAGED_CONFIG_DIR",
     "Settings",
+    "compressed_clock",
     "load_settings",
     "parse_duration",
     "settings_from_environment",
@@ -78,7 +79,9 @@ class Settings(BaseSettings):
     lateness: str = Field("48h", description="How late an event may arrive and still count")
     clock: str = Field(
         "wall",
-        description="'wall' for the real clock, or an RFC 3339 instant to freeze 'now'",
+        description="'wall' for the real clock, an RFC 3339 instant to freeze 'now', or "
+        "INSTANT*SPEED for a clock that runs SPEED times faster than the wall clock from "
+        "INSTANT on (simulations in compressed time)",
     )
 
     # --- privacy and limits ----------------------------------------------------------
@@ -108,12 +111,16 @@ class Settings(BaseSettings):
     @classmethod
     def _clock_parse(cls, value: str) -> str:
         if value != "wall":
+            instant, _, speed = value.partition("*")
             try:
-                dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+                _instant_seconds(instant)
+                if speed and not float(speed) > 0:
+                    raise ValueError("the speed must be a positive number")
             except ValueError as exc:
                 raise ValueError(
-                    "TEAMPULSE_CLOCK must be 'wall' or an RFC 3339 instant such as "
-                    "2026-03-02T12:00:00Z"
+                    "TEAMPULSE_CLOCK must be 'wall', an RFC 3339 instant such as "
+                    "2026-03-02T12:00:00Z, or an instant and a speed such as "
+                    "2026-03-02T12:00:00Z*1000"
                 ) from exc
         return value
 
@@ -137,18 +144,41 @@ class Settings(BaseSettings):
 
     @property
     def frozen_now(self) -> float | None:
-        """The frozen clock as epoch seconds, or None when the wall clock is used."""
-        if self.clock == "wall":
+        """The frozen clock as epoch seconds, or None when the clock runs."""
+        if self.clock == "wall" or "*" in self.clock:
             return None
-        instant = dt.datetime.fromisoformat(self.clock.replace("Z", "+00:00"))
-        return instant.timestamp()
+        return _instant_seconds(self.clock)
 
-    def now_source(self) -> Callable[[], float]:
-        """What every stage calls for 'now': the wall clock, or the frozen instant."""
+    @property
+    def clock_compression(self) -> tuple[float, float] | None:
+        """(instant as epoch seconds, speed) of a compressed clock, or None."""
+        instant, _, speed = self.clock.partition("*")
+        if not speed:
+            return None
+        return _instant_seconds(instant), float(speed)
+
+    def now_source(self, wall: Callable[[], float] = time.time) -> Callable[[], float]:
+        """What every stage calls for 'now': the wall clock, the frozen instant, or the
+        compressed clock. A compressed clock is a function of the wall clock alone, so every
+        process given the same setting (the worker, the simulator) agrees on 'now'."""
+        compression = self.clock_compression
+        if compression is not None:
+            return compressed_clock(*compression, wall=wall)
         frozen = self.frozen_now
         if frozen is None:
-            return time.time
+            return wall
         return lambda: frozen
+
+
+def compressed_clock(
+    instant: float, speed: float, wall: Callable[[], float] = time.time
+) -> Callable[[], float]:
+    """'now' = instant + speed x (wall time since instant)."""
+    return lambda: instant + (wall() - instant) * speed
+
+
+def _instant_seconds(text: str) -> float:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -5,6 +5,7 @@
 #   ensure-packages.sh                 # everything: kafka redis prometheus alertmanager
 #   ensure-packages.sh redis kafka     # only what these services need
 #   ensure-packages.sh chromium        # a tool the tests use (not a stack service)
+#   ensure-packages.sh docker-compose  # another: `make tools` runs it before the tests
 #
 # Package services are never started by the install (no systemd here; up.sh runs
 # the binaries itself).
@@ -48,7 +49,9 @@ find_missing() {
         need amtool prometheus-alertmanager
         ;;
       chromium) need chromium chromium ;;
-      *) die "unknown service '$s' (expected: ${STACK_SERVICES[*]} or chromium)" ;;
+      # `docker-compose config` validates docker-compose.yml without a Docker engine.
+      docker-compose) need docker-compose docker-compose ;;
+      *) die "unknown service '$s' (expected: ${STACK_SERVICES[*]}, chromium or docker-compose)" ;;
     esac
   done
 }

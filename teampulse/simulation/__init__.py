@@ -19,6 +19,7 @@ from teampulse.simulation.organisation import (
     Person,
     Team,
     build_organisation,
+    with_archetypes,
 )
 
 __all__ = [
@@ -36,4 +37,5 @@ __all__ = [
     "generate_events",
     "inject_faults",
     "live_events",
+    "with_archetypes",
 ]

@@ -191,8 +191,12 @@ class _Thread:
 class Behaviour:
     """Turns activities into canonical events; all randomness comes from `rng`."""
 
-    def __init__(self, org: Organisation, rng: random.Random) -> None:
+    def __init__(
+        self, org: Organisation, rng: random.Random, never_practised: frozenset[str] = frozenset()
+    ) -> None:
+        """`never_practised`: initiatives whose people take the training but never apply it."""
         self.rng = rng
+        self._never_practised = never_practised
         self._archetype = {team.name: team.archetype for team in org.teams}
         self._courses: dict[str, _Course] = {}
         self._journeys: dict[tuple[str, str], _Journey] = {}
@@ -250,6 +254,8 @@ class Behaviour:
         journey = self._journey(person, plan)
         steps = plan.journey()
         silo = self._archetype[person.team] == "silo"
+        if journey.step >= len(steps) and plan.initiative in self._never_practised:
+            return self._learn(person, at_ms)  # trained, but the new way never takes hold
         if journey.step >= len(steps):  # practising: apply it, share tips, answer peers
             roll = self.rng.random()
             if silo or roll < 0.65:

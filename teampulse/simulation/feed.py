@@ -81,13 +81,19 @@ def _plans(org: Organisation) -> list[tuple[_TeamPlan, _TeamPlan]]:
 
 
 def generate_events(
-    org: Organisation, start: float, end: float, seed: int, rate_scale: float = 1.0
+    org: Organisation,
+    start: float,
+    end: float,
+    seed: int,
+    rate_scale: float = 1.0,
+    never_practised: frozenset[str] = frozenset(),
 ) -> Iterator[dict[str, Any]]:
     """Events with `start <= occurred_at < end` (epoch seconds), in occurred_at order.
 
-    `declining` teams decline `org.decline_day` days after `start`."""
+    `declining` teams decline `org.decline_day` days after `start`; people who finish the
+    training of an initiative in `never_practised` never practise it."""
     rng = random.Random(f"{seed}:history")
-    behaviour = Behaviour(org, rng)
+    behaviour = Behaviour(org, rng, never_practised)
     plans = _plans(org)
     decline_at = start + org.decline_day * DAY_S
     hour = math.floor(start / HOUR_S) * HOUR_S

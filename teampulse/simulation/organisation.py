@@ -15,10 +15,20 @@ Pure and seeded: the same arguments give the same organisation.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-__all__ = ["ARCHETYPES", "Archetype", "Organisation", "Person", "Team", "build_organisation"]
+__all__ = [
+    "ARCHETYPES",
+    "MIN_TEAM_SIZE",
+    "Archetype",
+    "Organisation",
+    "Person",
+    "Team",
+    "build_organisation",
+    "with_archetypes",
+]
 
 Archetype = Literal["engaged", "quiet", "silo", "declining", "steady"]
 ARCHETYPES: tuple[Archetype, ...] = ("engaged", "quiet", "silo", "declining", "steady")
@@ -180,6 +190,31 @@ def build_organisation(
 
     people_out = _mark_inactive(rng, people_out, teams_out)
     return Organisation(seed, tuple(people_out), tuple(teams_out), decline_day)
+
+
+def with_archetypes(
+    org: Organisation, archetypes: Mapping[str, Archetype], decline_day: float | None = None
+) -> Organisation:
+    """The same organisation with the archetypes of the teams in `archetypes` replaced.
+
+    Who takes part at all depends on the archetype, so it is drawn again for those teams
+    (seeded by the organisation's seed); everything else stays as it was."""
+    rng = random.Random(f"{org.seed}:archetypes")
+    teams = tuple(replace(t, archetype=archetypes.get(t.name, t.archetype)) for t in org.teams)
+    people = tuple(
+        replace(
+            p, participates=p.active and rng.random() < _PARTICIPATING_SHARE[archetypes[p.team]]
+        )
+        if p.team in archetypes
+        else p
+        for p in org.people
+    )
+    return replace(
+        org,
+        teams=teams,
+        people=people,
+        decline_day=org.decline_day if decline_day is None else decline_day,
+    )
 
 
 # Share of a team's members who take part at all; quiet teams have many who never show up.

@@ -226,17 +226,23 @@ SAMPLE_VALUES = {
     "datasource": "prometheus", "division": ".*", "department": ".*", "team": ".*",
     "initiative": ".*", "source": ".*", "window": "7d", "__rate_interval": "1m",
 }  # fmt: skip
+# What Grafana puts in for a multi-value variable with two values chosen: a regex group.
+SEVERAL_VALUES = {
+    **SAMPLE_VALUES,
+    "division": "(commercial|corporate)", "department": "(sales|customer-care)",
+    "team": "(sales-nova|sales-tundra)", "initiative": "(data-literacy|digital-workplace)",
+    "source": "(lms|xapi)",
+}  # fmt: skip
 
 
-def test_every_query_is_valid_promql(tmp_path: Path) -> None:
-    """promtool parses each board query (variables filled in) as a recording rule."""
+def fill(expr: str, values: dict[str, str]) -> str:
+    return re.sub(r"\$\{?(\w+)\}?", lambda m: values[m.group(1)], expr)
+
+
+def promtool_parses(exprs: list[str], tmp_path: Path) -> None:
+    """promtool parses each expression, as a recording rule of a generated rule file."""
     promtool = stack_tool("promtool", "prometheus", "prometheus")
-    rules = []
-    for path in DASHBOARDS:
-        for index, (_, expr) in enumerate(queries(load(path))):
-            filled = re.sub(r"\$\{?(\w+)\}?", lambda m: SAMPLE_VALUES[m.group(1)], expr)
-            rules.append({"record": f"board:{path.stem.replace('-', '_')}:{index}",
-                          "expr": filled})  # fmt: skip
+    rules = [{"record": f"board:query:{index}", "expr": e} for index, e in enumerate(exprs)]
     rule_file = tmp_path / "board-queries.yml"
     rule_file.write_text(yaml.safe_dump({"groups": [{"name": "boards", "rules": rules}]}))
     result = subprocess.run(
@@ -244,6 +250,47 @@ def test_every_query_is_valid_promql(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"SUCCESS: {len(rules)} rules found" in result.stdout
+
+
+def board_queries() -> list[str]:
+    return [expr for path in DASHBOARDS for _, expr in queries(load(path))]
+
+
+def test_every_query_is_valid_promql(tmp_path: Path) -> None:
+    """promtool parses each board query (variables filled in) as a recording rule."""
+    promtool_parses([fill(expr, SAMPLE_VALUES) for expr in board_queries()], tmp_path)
+
+
+def test_every_query_is_valid_promql_with_several_values_chosen(tmp_path: Path) -> None:
+    promtool_parses([fill(expr, SEVERAL_VALUES) for expr in board_queries()], tmp_path)
+
+
+def test_multi_value_variables_are_matched_as_regexes(
+    dashboard: tuple[str, dict[str, Any]],
+) -> None:
+    """Several chosen values arrive as `(a|b)`: with `=` a query would match nothing."""
+    _, board = dashboard
+    multi = {v["name"] for v in board["templating"]["list"] if v.get("multi")}
+    texts = [expr for _, expr in queries(board)] + list(variable_queries(board))
+    exact = {
+        name
+        for text in texts
+        for name in re.findall(r'\w+\s*(?:=|!=)\s*"\$\{?(\w+)', text)
+        if name in multi
+    }
+    assert exact == set()
+
+
+def test_every_variable_query_selects_with_valid_promql(tmp_path: Path) -> None:
+    """label_values(SELECTOR, label) is Grafana's, not PromQL; its selector must parse."""
+    selectors_of_variables = []
+    for path in DASHBOARDS:
+        for query in variable_queries(load(path)):
+            found = re.fullmatch(r"label_values\((.+),\s*\w+\)", query)
+            assert found, f"{path.name}: variable query {query!r} is not label_values(...)"
+            selectors_of_variables.append(fill(found.group(1), SEVERAL_VALUES))
+    assert selectors_of_variables
+    promtool_parses(selectors_of_variables, tmp_path)
 
 
 # --- provisioning -------------------------------------------------------------------------
