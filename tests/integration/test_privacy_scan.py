@@ -5,7 +5,8 @@ names and xAPI identities (mbox with a name, mbox_sha1sum with a name, an accoun
 name, an instructor in the statement's context), in canonical events, xAPI statements and
 roster records, sent both to the input topics and through the HTTP ingest endpoint. After
 the real worker has processed all of it, every Kafka topic TeamPulse writes, every Redis key
-and value, /metrics, the read API and the logs at info are searched for each identifier.
+and value, /metrics, the read API, the overview page and the logs at info are searched for
+each identifier.
 
 The raw input topics (`events`, `xapi`, `roster`) hold what producers sent and are not
 searched. Neither is the dead-letter topic, which keeps refused records as they were sent
@@ -379,7 +380,7 @@ def test_metrics_hold_no_raw_identifier(scenario: Scenario):
     assert leaks("/metrics", text) == []
 
 
-def test_the_read_api_holds_no_raw_identifier(scenario: Scenario):
+def test_the_read_api_and_the_overview_page_hold_no_raw_identifier(scenario: Scenario):
     worker = scenario.worker
     status, listing = worker.get_json("/teams")
     assert status == 200 and listing == {"teams": ["atlas", "borealis"]}  # comet has 3
@@ -388,6 +389,10 @@ def test_the_read_api_holds_no_raw_identifier(scenario: Scenario):
         bodies.append(json.dumps(worker.get_json(f"/teams/{team}")))
         initiative = f"/teams/{team}/initiatives/agile-ways-of-working"
         bodies.append(json.dumps(worker.get_json(initiative)))
+    with urllib.request.urlopen(f"{worker.url}/", timeout=10) as response:
+        overview = response.read().decode()
+    assert "atlas" in overview  # the team overview page, read from Redis
+    bodies.append(overview)
     assert leaks("read API", "\n".join(bodies)) == []
 
 
