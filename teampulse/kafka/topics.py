@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
@@ -30,7 +31,15 @@ from aiokafka.errors import (
 from teampulse.gauges.config import load_gauge_config
 from teampulse.settings import Settings, parse_duration
 
-__all__ = ["ensure_topics", "state_log_retention", "topic_specs"]
+__all__ = [
+    "TopicChanges",
+    "ensure_topics",
+    "retention_ms",
+    "state_log_retention",
+    "topic_settings",
+    "topic_specs",
+    "update_retention",
+]
 
 log = logging.getLogger(__name__)
 
@@ -131,8 +140,14 @@ async def update_retention(admin: AIOKafkaAdminClient, specs: list[NewTopic]) ->
     return [change.name for change in changes]
 
 
-async def ensure_topics(settings: Settings) -> list[str]:
-    """Create the missing topics; returns the names created."""
+@dataclass(frozen=True)
+class TopicChanges:
+    created: list[str]
+    retention_updated: list[str]
+
+
+async def ensure_topics(settings: Settings) -> TopicChanges:
+    """Create the missing topics and bring the retention of the others up to date."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     for attempt in range(CONNECT_ATTEMPTS):
         try:
@@ -153,7 +168,7 @@ async def ensure_topics(settings: Settings) -> list[str]:
             with contextlib.suppress(TopicAlreadyExistsError):  # another worker was first
                 await admin.create_topics(missing)
             log.info("created topics: %s", ", ".join(spec.name for spec in missing))
-        await update_retention(admin, [spec for spec in specs if spec.name in existing])
-        return [spec.name for spec in missing]
+        updated = await update_retention(admin, [spec for spec in specs if spec.name in existing])
+        return TopicChanges(created=[spec.name for spec in missing], retention_updated=updated)
     finally:
         await admin.close()

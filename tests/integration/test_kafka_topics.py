@@ -100,8 +100,9 @@ def test_topics_updates_the_retention_of_an_existing_topic_and_keeps_its_other_s
         )
     )
 
-    run_topics(env)
+    output = run_topics(env)
 
+    assert f"retention updated: {events}" in output
     # The broker applies a change from the controller's metadata log a moment later.
     found = wait_for(
         lambda: _changed(asyncio.run(own_settings(kafka_bootstrap, [events]))[events]),
