@@ -172,8 +172,10 @@ def topics() -> None:
     """Create TeamPulse's Kafka topics (the worker also does this at start)."""
     from teampulse.kafka.topics import ensure_topics
 
-    created = asyncio.run(ensure_topics(_settings()))
-    typer.echo("created: " + (", ".join(created) if created else "nothing, all exist"))
+    changes = asyncio.run(ensure_topics(_settings()))
+    typer.echo("created: " + (", ".join(changes.created) or "nothing, all exist"))
+    if changes.retention_updated:
+        typer.echo("retention updated: " + ", ".join(changes.retention_updated))
 
 
 @cli.command()

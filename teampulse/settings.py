@@ -89,6 +89,17 @@ class Settings(BaseSettings):
     max_teams: int = Field(2000, description="Cardinality guard: most teams exported")
     max_initiatives: int = Field(50, description="Cardinality guard: most initiatives")
 
+    # --- retention of the Kafka topics TeamPulse creates (docs/privacy.md) -------------
+    input_retention: str = Field(
+        "7d", description="Retention of the raw input topics and the repartition topics"
+    )
+    deadletter_retention: str = Field(
+        "14d", description="Retention of the dead-letter topic (refused records, as sent)"
+    )
+    state_log_retention: str = Field(
+        "auto", description="Retention of the state logs; 'auto' = the gauges' reach + 7 days"
+    )
+
     # --- throughput -------------------------------------------------------------------
     batch_max: int = Field(2000, description="Most records processed as one batch")
     batch_within_s: float = Field(0.1, description="Longest wait to fill a batch")
@@ -106,6 +117,19 @@ class Settings(BaseSettings):
         for name in names:
             parse_duration(name)
         return ",".join(names)
+
+    @field_validator("input_retention", "deadletter_retention", "state_log_retention")
+    @classmethod
+    def _retention_parse(cls, value: str) -> str:
+        if value == "auto":
+            return value
+        try:
+            seconds = parse_duration(value)
+        except ValueError as exc:
+            raise ValueError(f"a retention must be a duration such as '7d', not {value!r}") from exc
+        if seconds <= 0:
+            raise ValueError(f"a retention must be positive, not {value!r}")
+        return value
 
     @field_validator("clock")
     @classmethod

@@ -22,6 +22,7 @@ from teampulse.contract.events import EventValidator
 from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.xapi import XapiMapper
 from teampulse.gauges.config import load_gauge_config
+from teampulse.gauges.snapshot import publishable
 from teampulse.kafka.topics import ensure_topics
 from teampulse.settings import DEV_PSEUDONYM_SECRET, Settings
 from teampulse.sinks.exporter import Exporter
@@ -159,7 +160,11 @@ def _register_read_api(app: faust.App, topics: Topics, exporter: Exporter) -> No
     @app.page("/teams")
     async def list_teams(web: View, request: Request) -> Response:
         roster = exporter.state.roster
-        teams = [t for t in roster.teams() if roster.team_size(t) >= exporter.config.min_group_size]
+        teams = [
+            t
+            for t in roster.teams()
+            if publishable(t, roster.team_size(t), roster.path(t), exporter.config)
+        ]
         return web.json({"teams": teams})
 
     @app.page("/teams/{team}")

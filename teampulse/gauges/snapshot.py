@@ -3,7 +3,8 @@
 `snapshot_from_counts` is the one place where counts become gauges: a team's snapshot comes
 from its own counts, a department's, division's or the organisation's from the merge of its
 teams' counts (sum of numerators over sum of denominators). Groups smaller than the minimum
-group size are not published; their teams still count in the groups above them.
+group size are not published; their teams still count in the groups above them, but only
+where no subtraction can single them out (`rollup_publishable`, docs/gauges.md).
 """
 
 from __future__ import annotations
@@ -185,29 +186,52 @@ def team_snapshot(
     )
 
 
+def rollup_publishable(members: int, uncovered: int, config: GaugeConfig) -> bool:
+    """Privacy of a roll-up: big enough itself, and what it holds beyond its published
+    sub-groups (`uncovered` people) is nobody or a group big enough to be published.
+
+    Otherwise the roll-up minus its published sub-groups would give the figures of a group
+    below the minimum size: complementary suppression.
+    """
+    minimum = config.min_group_size
+    return members >= minimum and (uncovered == 0 or uncovered >= minimum)
+
+
 def rollup_snapshots(
     team_counts: Mapping[str, TeamCounts], roster: Roster, config: GaugeConfig, as_of: float
 ) -> list[ScopeSnapshot]:
     """Department, division and organisation snapshots from the teams of the roster.
 
-    Every roster team counts (also the small ones and those without events yet); a group is
-    published when its members reach the minimum group size. Teams the roster does not know
-    (and `unassigned`) belong to no group.
+    Every roster team counts (also the small ones and those without events yet). Groups are
+    decided bottom-up (departments, divisions, the organisation), each against every
+    published group below it: a group is published when `rollup_publishable` says so.
+    Teams the roster does not know (and `unassigned`) belong to no group.
     """
     groups: dict[tuple[Scope, str], list[str]] = defaultdict(list)
+    published_teams: set[str] = set()
     for team in roster.teams():  # sorted, so merges add up in a fixed order
         path = roster.path(team)
         if team == UNASSIGNED_TEAM or path is None:
             continue
+        if publishable(team, roster.team_size(team), path, config):
+            published_teams.add(team)
         department, division = path
         groups[("department", department)].append(team)
         groups[("division", division)].append(team)
         groups[("org", ORG_KEY)].append(team)
+    published_groups: list[frozenset[str]] = []  # team sets of the roll-ups published so far
     snapshots = []
     for (scope, key), teams in sorted(groups.items(), key=_group_order):
         members = sum(roster.team_size(team) for team in teams)
-        if members < config.min_group_size:
+        team_set = frozenset(teams)
+        covered = published_teams & team_set
+        for lower in published_groups:
+            if lower <= team_set:
+                covered |= lower
+        uncovered = members - sum(roster.team_size(team) for team in covered)
+        if not rollup_publishable(members, uncovered, config):
             continue
+        published_groups.append(team_set)
         merged = TeamCounts.merge(
             team_counts.get(team) or TeamCounts.empty(config, roster.team_size(team))
             for team in teams

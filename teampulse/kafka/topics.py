@@ -3,6 +3,12 @@
 Faust would create its agents' topics on first use, but the roster reader and the state-log
 restores read topics before any agent touches them, and the roster and roll-up inputs must
 be compacted, which only creation can set.
+
+Retention (docs/privacy.md) is also brought up to date on topics that already exist: a
+changed `TEAMPULSE_*_RETENTION` takes effect at the next start. aiokafka only speaks the
+legacy AlterConfigs, which replaces a topic's whole set of topic-level settings, so the
+topic's own settings are read first and written back with the new `retention.ms`: nothing
+an operator set on the topic is lost.
 """
 
 from __future__ import annotations
@@ -11,14 +17,29 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import (
+    KafkaConnectionError,
+    TopicAlreadyExistsError,
+    UnknownTopicOrPartitionError,
+    for_code,
+)
 
 from teampulse.gauges.config import load_gauge_config
-from teampulse.settings import Settings
+from teampulse.settings import Settings, parse_duration
 
-__all__ = ["ensure_topics", "state_log_retention", "topic_specs"]
+__all__ = [
+    "TopicChanges",
+    "ensure_topics",
+    "retention_ms",
+    "state_log_retention",
+    "topic_settings",
+    "topic_specs",
+    "update_retention",
+]
 
 log = logging.getLogger(__name__)
 
@@ -28,23 +49,53 @@ LEADER_POLL_S = 0.2
 # A state log must outlive what the gauges keep (the longest window, the baseline's reach and
 # the lateness: GaugeConfig.retention_s), or a restore loses buckets.
 STATE_LOG_MARGIN = dt.timedelta(days=7)
+RETENTION = "retention.ms"
+# DescribeConfigs' config_source of a setting made on the topic itself (not a default).
+DYNAMIC_TOPIC_CONFIG = 1
+UNKNOWN_TOPIC = UnknownTopicOrPartitionError.errno
+# Topics that carry records on their way through the pipeline, read within seconds.
+INPUTS = ("events", "xapi")
+REPARTITIONED = ("by-team", "by-thread", "thread-facts")
+STATE_LOGS = ("team-state", "thread-state")
 
 
 def state_log_retention(settings: Settings) -> dt.timedelta:
-    return dt.timedelta(seconds=load_gauge_config(settings).retention_s) + STATE_LOG_MARGIN
+    """The configured state-log retention, or the gauges' reach plus a margin ('auto').
+
+    Shorter than the gauges' reach is refused: a restart would silently lose counts.
+    """
+    reach = dt.timedelta(seconds=load_gauge_config(settings).retention_s)
+    if settings.state_log_retention == "auto":
+        return reach + STATE_LOG_MARGIN
+    configured = dt.timedelta(seconds=parse_duration(settings.state_log_retention))
+    if configured < reach:
+        raise SystemExit(
+            f"TEAMPULSE_STATE_LOG_RETENTION={settings.state_log_retention} is shorter than "
+            f"what the gauges look back over ({reach.days} days): a restart would lose counts"
+        )
+    return configured
+
+
+def retention_ms(settings: Settings) -> dict[str, int]:
+    """retention.ms per logical topic; the compacted roster and roll-up inputs have none."""
+    inputs = parse_duration(settings.input_retention) * 1000
+    state_logs = int(state_log_retention(settings).total_seconds() * 1000)
+    return {
+        **dict.fromkeys(INPUTS + REPARTITIONED, inputs),
+        "deadletter": parse_duration(settings.deadletter_retention) * 1000,
+        **dict.fromkeys(STATE_LOGS, state_logs),
+    }
 
 
 def topic_specs(settings: Settings) -> list[NewTopic]:
     partitions = settings.topic_partitions
-    state_retention_ms = int(state_log_retention(settings).total_seconds() * 1000)
     compacted = {"cleanup.policy": "compact"}
-    retained = {"retention.ms": str(state_retention_ms)}
-    plain = ["events", "xapi", "deadletter", "by-team", "by-thread", "thread-facts"]
-    specs = [NewTopic(settings.topic(n), partitions, 1) for n in plain]
+    specs = [
+        NewTopic(settings.topic(name), partitions, 1, topic_configs={RETENTION: str(ms)})
+        for name, ms in retention_ms(settings).items()
+    ]
     specs.append(NewTopic(settings.topic("roster"), partitions, 1, topic_configs=compacted))
     specs.append(NewTopic(settings.topic("team-counts"), 1, 1, topic_configs=compacted))
-    for name in ("team-state", "thread-state"):
-        specs.append(NewTopic(settings.topic(name), partitions, 1, topic_configs=retained))
     return specs
 
 
@@ -65,8 +116,57 @@ async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str]) -> Non
     log.warning("topics %s have no leader after %.0f s; producers will retry", names, LEADER_WAIT_S)
 
 
-async def ensure_topics(settings: Settings) -> list[str]:
-    """Create the missing topics; returns the names created."""
+async def topic_settings(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, dict[str, str]]:
+    """The settings made on each topic itself (defaults of the broker left out)."""
+    resources = [ConfigResource(ConfigResourceType.TOPIC, name) for name in names]
+    found: dict[str, dict[str, str]] = {}
+    for response in await admin.describe_configs(resources):
+        for error_code, error_message, _type, name, entries, *_ in response.resources:
+            if error_code == UNKNOWN_TOPIC:
+                continue  # deleted meanwhile: nothing to update
+            if error_code:
+                raise for_code(error_code)(f"describe configs of {name}: {error_message}")
+            found[name] = {
+                entry[0]: entry[1] for entry in entries if entry[3] == DYNAMIC_TOPIC_CONFIG
+            }
+    return found
+
+
+async def update_retention(admin: AIOKafkaAdminClient, specs: list[NewTopic]) -> list[str]:
+    """Set retention.ms on existing topics where it differs; returns the names changed."""
+    wanted = {
+        spec.name: spec.topic_configs[RETENTION]
+        for spec in specs
+        if RETENTION in spec.topic_configs
+    }
+    if not wanted:
+        return []
+    current = await topic_settings(admin, sorted(wanted))
+    changes = [
+        ConfigResource(ConfigResourceType.TOPIC, name, configs={**own, RETENTION: wanted[name]})
+        for name, own in sorted(current.items())
+        if own.get(RETENTION) != wanted[name]
+    ]
+    if changes:
+        for response in await admin.alter_configs(changes):
+            for error_code, error_message, _type, name in response.resources:
+                if error_code:
+                    raise for_code(error_code)(f"alter configs of {name}: {error_message}")
+        log.info(
+            "retention updated: %s",
+            ", ".join(f"{c.name}={c.configs[RETENTION]}ms" for c in changes),
+        )
+    return [change.name for change in changes]
+
+
+@dataclass(frozen=True)
+class TopicChanges:
+    created: list[str]
+    retention_updated: list[str]
+
+
+async def ensure_topics(settings: Settings) -> TopicChanges:
+    """Create the missing topics and bring the retention of the others up to date."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     for attempt in range(CONNECT_ATTEMPTS):
         try:
@@ -80,13 +180,15 @@ async def ensure_topics(settings: Settings) -> list[str]:
                 ) from None
             await asyncio.sleep(1)
     try:
+        specs = topic_specs(settings)
         existing = set(await admin.list_topics())
-        missing = [spec for spec in topic_specs(settings) if spec.name not in existing]
+        missing = [spec for spec in specs if spec.name not in existing]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # another worker was first
                 await admin.create_topics(missing)
             log.info("created topics: %s", ", ".join(spec.name for spec in missing))
             await _wait_for_leaders(admin, [spec.name for spec in missing])
-        return [spec.name for spec in missing]
+        updated = await update_retention(admin, [spec for spec in specs if spec.name in existing])
+        return TopicChanges(created=[spec.name for spec in missing], retention_updated=updated)
     finally:
         await admin.close()

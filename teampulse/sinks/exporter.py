@@ -18,7 +18,7 @@ from aiokafka.partitioner import murmur2
 
 from teampulse.gauges.config import GaugeConfig
 from teampulse.gauges.counts import TeamCounts
-from teampulse.gauges.model import OrgSnapshot, ScopeSnapshot
+from teampulse.gauges.model import OrgSnapshot, Scope, ScopeSnapshot
 from teampulse.gauges.snapshot import rollup_snapshots, team_snapshot
 from teampulse.sinks.sink import Publication, Sink, TeamStateView
 
@@ -107,28 +107,36 @@ class Exporter:
                     changed[team] = snapshot
         for gone in set(self._exported) - live_teams:
             del self._exported[gone]
-        changed_rollups = self._refresh_rollups(now, bucket)
+        changed_rollups, withdrawn_rollups = self._refresh_rollups(now, bucket)
         publication = Publication(
             as_of=now,
             teams=published,
             rollups=self._rollups_published,
             changed=OrgSnapshot(as_of=now, teams=changed, rollups=changed_rollups),
             withdrawn=tuple(withdrawn),
+            withdrawn_rollups=withdrawn_rollups,
         )
         for sink in self.sinks:
             sink.publish(publication)
         return publication
 
-    def _refresh_rollups(self, now: float, bucket: int) -> list[ScopeSnapshot]:
+    def _refresh_rollups(
+        self, now: float, bucket: int
+    ) -> tuple[list[ScopeSnapshot], tuple[tuple[Scope, str], ...]]:
         """Recompute department/division/org snapshots if this worker owns the roll-ups and
-        their inputs changed or the windows moved; returns what was recomputed."""
+        their inputs changed or the windows moved; returns what was recomputed and the
+        roll-ups that stopped being published."""
         inputs = self.state.rollup_inputs()
         if inputs is None:
             self._rollups_published = None
             self._rollup_bucket = None
-            return []
+            return [], ()
         if not self.state.take_rollup_change() and self._rollup_bucket == bucket:
-            return []
+            return [], ()
         self._rollup_bucket = bucket
+        before = {(s.scope, s.key) for s in self._rollups_published or ()}
         self._rollups_published = rollup_snapshots(inputs, self.state.roster, self.config, now)
-        return self._rollups_published
+        # Complementary suppression can withhold a roll-up whose own size did not change: it
+        # must leave the sinks too, not linger with its last values.
+        withdrawn = before - {(s.scope, s.key) for s in self._rollups_published}
+        return self._rollups_published, tuple(sorted(withdrawn))

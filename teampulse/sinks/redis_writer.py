@@ -268,6 +268,8 @@ class RedisWriter:
         """The Sink contract: queue what changed and what stopped being published."""
         for team in publication.withdrawn:
             self.withdraw("team", team, publication.as_of)
+        for scope, key in publication.withdrawn_rollups:
+            self.withdraw(scope, key, publication.as_of)
         if publication.changed.teams or publication.changed.rollups:
             self.submit(publication.changed)
 

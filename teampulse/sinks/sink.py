@@ -10,7 +10,9 @@ Invariants every sink may rely on:
   export, whether its partition moved away or it was withdrawn.
 * `rollups` is the complete set of roll-ups, or None when this worker does not own them.
 * `changed` holds only what was recomputed this tick, and `withdrawn` the teams that stopped
-  being published (suppressed or gone from the roster), never a team whose partition moved.
+  being published (suppressed or gone from the roster), never a team whose partition moved;
+  `withdrawn_rollups` likewise the (scope, key) of roll-ups that stopped being published
+  (complementary suppression), never because the roll-up owner moved.
 * Publications arrive in `as_of` order; a sink must not block (it queues and returns).
 """
 
@@ -22,7 +24,7 @@ from typing import Protocol
 
 from teampulse.enrichment.roster import Roster
 from teampulse.gauges.counts import TeamCounts
-from teampulse.gauges.model import OrgSnapshot, ScopeSnapshot
+from teampulse.gauges.model import OrgSnapshot, Scope, ScopeSnapshot
 from teampulse.gauges.team_state import TeamState
 
 __all__ = ["Publication", "Sink", "TeamStateView"]
@@ -35,6 +37,7 @@ class Publication:
     rollups: list[ScopeSnapshot] | None
     changed: OrgSnapshot
     withdrawn: tuple[str, ...] = field(default=())
+    withdrawn_rollups: tuple[tuple[Scope, str], ...] = field(default=())
 
 
 class Sink(Protocol):

@@ -136,19 +136,23 @@ def test_silo_team_talks_only_to_itself(pipeline):
     assert gauge(worker, "adoption_ratio", **adoption) == 0.2
 
 
-def test_small_team_is_not_published_but_counts_in_its_department(pipeline):
+def test_no_group_of_three_can_be_derived_by_subtraction(pipeline):
     worker, _ = pipeline
-    samples = worker.metrics()
-    assert not [key for key in samples if ("team", "dune") in key[1]]
+    names = {name for name, _ in worker.metrics()}
+    scopes = {labels for _, labels in worker.metrics()}
+    # dune (3) is not published, and neither is anything that minus comet, or minus the
+    # engineering figures, would give dune's: sales, go-to-market, the organisation.
+    assert not [labels for labels in scopes if ("team", "dune") in labels]
+    assert gauge(worker, "department_members", department="sales") is None
+    assert gauge(worker, "division_members", division="go-to-market") is None
+    assert gauge(worker, "division_members", division="product") == 11
+    assert not [name for name in names if name.startswith("teampulse_org_")]
     week7 = {"window": "7d"}
-    # sales = comet (5, 3 active) + dune (3, 1 active)
-    assert gauge(worker, "department_members", department="sales") == 8
-    assert gauge(worker, "department_active_members", department="sales", **week7) == 4
-    assert gauge(worker, "department_participation_ratio", department="sales", **week7) == 0.5
+    assert gauge(worker, "department_members", department="engineering") == 11
     assert gauge(
         worker, "department_participation_ratio", department="engineering", **week7
     ) == pytest.approx(8 / 11)
-    assert gauge(worker, "org_participation_ratio", **week7) == pytest.approx(12 / 19)
+    assert gauge(worker, "division_active_members", division="product", **week7) == 8
     assert (
         gauge(worker, "team_info", team="comet", department="sales", division="go-to-market") == 1
     )
@@ -174,7 +178,9 @@ def test_redis_holds_the_same_gauges(pipeline):
     assert float(atlas["members"]) == 6
     assert client.smembers(f"{prefix}teams") == {"atlas", "borealis", "comet"}
     assert not client.exists(f"{prefix}team:dune")
-    assert float(client.hgetall(f"{prefix}department:sales")["active_members:7d"]) == 4
+    assert float(client.hgetall(f"{prefix}department:engineering")["active_members:7d"]) == 8
+    assert not client.exists(f"{prefix}department:sales")
+    assert client.smembers(f"{prefix}departments") == {"engineering"}
     comet_dw = client.hgetall(f"{prefix}team:comet:initiative:digital-workplace")
     assert float(comet_dw["members:ability"]) == 1
     updates = client.xrange(f"{prefix}updates")

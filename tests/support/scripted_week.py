@@ -4,8 +4,9 @@
   replies from its own members and one from borealis.
 - borealis (5 people, engineering): quiet; one reply to atlas, one course started.
 - comet (5 people, sales): talks only to itself; one thread with two replies, one practice.
-- dune (3 people, sales): below the minimum group size; one completion, never published but
-  counted in the sales department and the organisation.
+- dune (3 people, sales): below the minimum group size; one completion, never published.
+  sales (comet + dune), go-to-market and the organisation are withheld too: each minus its
+  published parts would give dune's figures (complementary suppression, docs/gauges.md).
 
 Actors are raw e-mail addresses, so the tests can check that none leaks past ingestion.
 About half the events carry their team; the roster resolves the rest.

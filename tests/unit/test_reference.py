@@ -2,7 +2,8 @@
 
 atlas is highly engaged (everyone active, learns, answers quickly, helps another team);
 borealis is quiet (one question, answered by atlas two hours later); comet talks only to
-itself. delta is too small to publish but counts in its department.
+itself. delta (3) and echo (2, silent) are too small to publish; together they are the five
+people their department holds beyond comet, so the department is published.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ def roster() -> Roster:
         "borealis": ("product", "tech", "b", 5),
         "comet": ("ops", "tech", "c", 5),
         "delta": ("ops", "tech", "d", 3),
+        "echo": ("ops", "tech", "e", 2),
     }
     return Roster(
         [
@@ -163,9 +165,19 @@ def test_rollups_add_numerators_and_denominators() -> None:
     assert product["first_reply_median_seconds"] == 4500.0  # median of 1800 and 7200
     assert (product["reply_interactions"], product["cross_team_ratio"]) == (4, 0.5)
     ops = rollups[("department", "ops")]
-    assert ops.plain["members"] == 8  # comet 5 + delta 3, published although delta is not
+    assert ops.plain["members"] == 10  # comet 5 + delta 3 + echo 2: 5 beyond comet
     assert ops.windowed["1d"]["active_members"] == 4
     assert ops.windowed["1d"]["starts"] == 1
+
+
+def test_a_department_whose_small_teams_hold_fewer_than_five_is_suppressed() -> None:
+    without_echo = Roster([e for e in roster()._people.values() if e.team != "echo"])
+
+    snapshot = reference_snapshot(MORNING, without_echo, CONFIG, AS_OF)
+
+    # ops (8) minus comet (5) would give delta's 3 people; tech (18) minus product (10) and
+    # comet (5) too, and the organisation likewise: only product is left to publish.
+    assert [(s.scope, s.key) for s in snapshot.rollups] == [("department", "product")]
 
 
 def test_no_baseline_before_there_is_a_history() -> None:

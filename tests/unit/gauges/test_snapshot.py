@@ -12,6 +12,7 @@ from teampulse.gauges.model import InitiativeSnapshot
 from teampulse.gauges.snapshot import (
     initiative_snapshot,
     org_snapshot,
+    rollup_publishable,
     rollup_snapshots,
     snapshot_from_counts,
     team_snapshot,
@@ -147,16 +148,136 @@ def test_rollups_merge_every_roster_team_and_hide_small_groups() -> None:
     rollups = rollup_snapshots(counts, roster(), CONFIG, AS_OF)
 
     assert [(s.scope, s.key, s.plain["members"]) for s in rollups] == [
-        ("department", "dev", 9),  # alpha + beta (beta is too small alone, it still counts)
-        ("division", "tech", 11),  # + gamma (2 active members; ops alone is too small)
+        # dev (alpha 6 + beta 3) is suppressed: minus alpha it would give beta's 3 people.
+        # tech holds beta 3 + gamma 2 beyond alpha: 5, so it is published; ghost is no team.
+        ("division", "tech", 11),
         ("org", "org", 11),
     ]
-    dev = rollups[0].windowed["7d"]
-    assert (dev["active_members"], dev["posts"], dev["participation_ratio"]) == (6, 3, 6 / 9)
+    tech = rollups[0].windowed["7d"]
+    assert (tech["active_members"], tech["posts"], tech["participation_ratio"]) == (6, 3, 6 / 11)
 
 
 def test_the_org_snapshot_publishes_only_big_enough_known_teams() -> None:
     snapshot = org_snapshot({}, roster(), CONFIG, AS_OF)
 
     assert list(snapshot.teams) == ["alpha"]
-    assert [s.key for s in snapshot.rollups] == ["dev", "tech", "org"]
+    assert [s.key for s in snapshot.rollups] == ["tech", "org"]
+
+
+# --- complementary suppression: no group under five by subtraction ----------------------------
+def org_of(teams: dict[str, tuple[int, str, str]]) -> Roster:
+    """A roster from team -> (size, department, division)."""
+    return Roster(
+        [
+            RosterEntry(f"{team}-{n}", team, department, division)
+            for team, (size, department, division) in teams.items()
+            for n in range(size)
+        ]
+    )
+
+
+def published(roster: Roster, counts: dict[str, TeamCounts] | None = None) -> list[tuple]:
+    return [
+        (s.scope, s.key, s.plain["members"])
+        for s in rollup_snapshots(counts or {}, roster, CONFIG, AS_OF)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("members", "uncovered", "expected"),
+    [
+        (9, 3, False),  # 3 people beyond the published children
+        (10, 4, False),
+        (11, 5, True),  # exactly the minimum group size beyond them
+        (11, 0, True),  # nothing beyond them
+        (4, 0, False),  # too small itself
+        (7, 7, True),  # no published child at all
+    ],
+)
+def test_a_rollup_is_publishable_when_its_remainder_is_nobody_or_a_group(
+    members: int, uncovered: int, expected: bool
+) -> None:
+    assert rollup_publishable(members, uncovered, CONFIG) is expected
+
+
+def test_a_department_of_a_published_and_a_small_team_is_suppressed() -> None:
+    org = org_of({"a": (6, "dev", "tech"), "b": (3, "dev", "tech")})
+
+    # dev 9 - a 6 = b's 3; tech and the organisation hold the same 9 people.
+    assert published(org) == []
+    assert list(org_snapshot({}, org, CONFIG, AS_OF).teams) == ["a"]
+
+
+def test_a_suppressed_department_suppresses_a_division_with_one_other_department() -> None:
+    org = org_of(
+        {
+            "a": (6, "dev", "tech"),
+            "b": (3, "dev", "tech"),
+            "g": (7, "ops", "tech"),
+            "d": (8, "field", "sales"),
+        }
+    )
+
+    # dev: 9 - a 6 = 3, suppressed. ops: 7 - g 7 = 0. tech: 16 - ops 7 - a 6 = 3 (b again),
+    # suppressed although its only published department is ops. sales: 8 - d 8 = 0.
+    # org: 24 - tech's published a, g and sales 8 = 3, suppressed.
+    assert published(org) == [
+        ("department", "field", 8),
+        ("department", "ops", 7),
+        ("division", "sales", 8),
+    ]
+
+
+def test_small_teams_of_two_suppressed_departments_publish_their_division() -> None:
+    org = org_of(
+        {
+            "a": (6, "dev", "tech"),
+            "b": (3, "dev", "tech"),
+            "c": (2, "ops", "tech"),
+            "e": (6, "ops", "tech"),
+        }
+    )
+
+    # dev: 9 - 6 = 3 and ops: 8 - 6 = 2, both suppressed; tech: 17 - a 6 - e 6 = 5.
+    assert published(org) == [("division", "tech", 17), ("org", "org", 17)]
+
+
+def test_a_rollup_of_published_teams_only_is_published() -> None:
+    org = org_of({"a": (6, "dev", "tech"), "e": (5, "dev", "tech")})
+
+    # dev: 11 - a 6 - e 5 = 0; tech and org: 11 - dev 11 = 0.
+    assert published(org) == [
+        ("department", "dev", 11),
+        ("division", "tech", 11),
+        ("org", "org", 11),
+    ]
+
+
+def test_a_remainder_of_exactly_five_is_published_with_its_gauges() -> None:
+    org = org_of({"a": (6, "dev", "tech"), "b": (3, "dev", "tech"), "z": (2, "dev", "tech")})
+    counts = {
+        "a": TeamCounts(members=6, windows={"7d": WindowCounts(active_members=3, posts=4)}),
+        "b": TeamCounts(members=3, windows={"7d": WindowCounts(active_members=2, posts=1)}),
+        "z": TeamCounts(members=2, windows={"7d": WindowCounts(active_members=1)}),
+    }
+
+    rollups = rollup_snapshots(counts, org, CONFIG, AS_OF)
+
+    # dev: 11 - a 6 = 5 (b and z together); dev - a = 3 active, 1 post: a group of five.
+    assert [(s.scope, s.key, s.plain["members"]) for s in rollups] == [
+        ("department", "dev", 11),
+        ("division", "tech", 11),
+        ("org", "org", 11),
+    ]
+    dev = rollups[0].windowed["7d"]
+    assert (dev["active_members"], dev["posts"], dev["participation_ratio"]) == (6, 5, 6 / 11)
+
+
+def test_a_remainder_of_four_suppresses_the_ratios_and_scores_too() -> None:
+    org = org_of({"a": (6, "dev", "tech"), "b": (3, "dev", "tech"), "z": (1, "dev", "tech")})
+    counts = {"b": TeamCounts(members=3, windows={"7d": WindowCounts(active_members=3)})}
+
+    snapshot = org_snapshot(counts, org, CONFIG, AS_OF)
+
+    # No dev, tech or org snapshot at all: neither counts nor participation nor scores.
+    assert snapshot.rollups == []

@@ -155,3 +155,40 @@ def test_rollups_are_published_only_by_the_owner_of_their_inputs() -> None:
     keys = {(r.scope, r.key) for r in publication.rollups}
     assert {("department", "dev"), ("department", "ops"), ("division", "tech")} <= keys
     assert publication.changed.rollups == publication.rollups
+
+
+def test_a_rollup_that_becomes_suppressed_is_withdrawn() -> None:
+    roster = Roster(members("alpha", 6) + members("epsilon", 5))  # dev: nothing beyond them
+    view = FakeView(roster, rollups={}, rollup_changed=True)
+    exporter, _, _ = exporter_for(view)
+    published = exporter.tick().rollups or []
+    assert [(r.scope, r.key) for r in published] == [
+        ("department", "dev"),
+        ("division", "tech"),
+        ("org", "org"),
+    ]
+
+    for entry in members("beta", 3):  # dev - alpha - epsilon would now give beta's figures
+        roster.apply(entry)
+    view.rollup_changed = True
+    publication = exporter.tick()
+
+    assert publication.rollups == []
+    assert publication.withdrawn_rollups == (
+        ("department", "dev"),
+        ("division", "tech"),
+        ("org", "org"),
+    )
+
+
+def test_a_rollup_still_published_is_not_withdrawn() -> None:
+    roster = Roster(members("alpha", 6) + members("epsilon", 5))
+    view = FakeView(roster, rollups={}, rollup_changed=True)
+    exporter, _, _ = exporter_for(view)
+    exporter.tick()
+
+    for entry in members("beta", 5):  # a third published team: still nothing beyond them
+        roster.apply(entry)
+    view.rollup_changed = True
+
+    assert exporter.tick().withdrawn_rollups == ()

@@ -12,6 +12,7 @@ from teampulse.sinks.redis_writer import (
     redacted,
     scope_fields,
 )
+from teampulse.sinks.sink import Publication
 
 AS_OF = 1772452800.0
 
@@ -49,6 +50,24 @@ def test_a_withdrawal_replaces_the_pending_state_of_its_key():
 
     assert writer.pending_keys == 1
     assert type(writer._pending[("team", "alpha")]).__name__ == "Withdrawal"
+
+
+def test_a_publication_withdraws_the_rollups_that_stopped_being_published():
+    writer = RedisWriter(Settings())
+    department = ScopeSnapshot("department", "dev", AS_OF, plain={"members": 9.0})
+    writer.submit(OrgSnapshot(AS_OF, rollups=[department]))
+
+    writer.publish(
+        Publication(
+            as_of=AS_OF + 1,
+            teams={},
+            rollups=[],
+            changed=OrgSnapshot(AS_OF + 1),
+            withdrawn_rollups=(("department", "dev"),),
+        )
+    )
+
+    assert type(writer._pending[("department", "dev")]).__name__ == "Withdrawal"
 
 
 def test_scope_fields_are_gauge_window_pairs_plain_gauges_and_the_org_path():
