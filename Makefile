@@ -21,7 +21,7 @@ ALLOW_NO_TESTS ?= 0
 
 help:
 	@echo "TeamPulse make targets:"
-	@echo "  venv   create/refresh $(VENV) with pip install -e '.[dev]' (only when pyproject.toml changed)"
+	@echo "  venv   create/refresh $(VENV) with pip install -e '.[dev,lrs-test]' (only when pyproject.toml changed)"
 	@echo "  up     start the local stack: Kafka, Redis, Prometheus, Alertmanager (SERVICES='kafka redis' for a subset)"
 	@echo "  down   stop everything the stack started (services and recorded app processes)"
 	@echo "  wipe   down, then delete the stack's data (Kafka log dir, Redis dump, Prometheus TSDB)"
@@ -38,8 +38,8 @@ $(VENV_STAMP): pyproject.toml
 	  echo "[make] creating virtualenv $(VENV) with $(PYTHON)"; \
 	  $(PYTHON) -m venv "$(VENV)"; \
 	fi
-	@echo "[make] installing the project into $(VENV): pip install -e '.[dev]'"
-	@"$(VENV)/bin/python" -m pip install --disable-pip-version-check -q -e '.[dev]'
+	@echo "[make] installing the project into $(VENV): pip install -e '.[dev,lrs-test]'"
+	@"$(VENV)/bin/python" -m pip install --disable-pip-version-check -q -e '.[dev,lrs-test]'
 	@touch "$@"
 	@echo "[make] $(VENV) is up to date"
 

@@ -101,6 +101,59 @@ def produce(
 
 
 @cli.command()
+def backfill(
+    lrs: Annotated[str, typer.Option(help="The LRS's xAPI endpoint, e.g. https://lrs/xAPI/")],
+    since: Annotated[
+        str | None, typer.Option(help="Only statements stored after this RFC 3339 instant")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Only statements stored at or before this instant")
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option(help="Statements per page; default TEAMPULSE_BACKFILL_PAGE_LIMIT")
+    ] = None,
+    state: Annotated[
+        Path | None, typer.Option(help="Cursor file; default: one per LRS under the data dir")
+    ] = None,
+    credentials: Annotated[
+        str | None,
+        typer.Option(
+            help="'user:secret' for Basic auth; default TEAMPULSE_BACKFILL_LRS_CREDENTIALS"
+        ),
+    ] = None,
+    xapi_version: Annotated[
+        str, typer.Option(help="X-Experience-API-Version sent: 1.0.3 or 2.0.0")
+    ] = "1.0.3",
+    max_pages: Annotated[
+        int | None, typer.Option(help="Stop after N pages (a rerun resumes)")
+    ] = None,
+    restart: Annotated[bool, typer.Option(help="Drop the saved cursor and start over")] = False,
+) -> None:
+    """Copy an LRS's statement history into TeamPulse, resumable after an interruption."""
+    from teampulse.ingest.backfill import BackfillError, BackfillQuery, run_backfill
+
+    settings = _settings()
+    query = BackfillQuery(since, until, limit or settings.backfill_page_limit)
+    try:
+        summary = asyncio.run(
+            run_backfill(
+                settings,
+                lrs,
+                query=query,
+                state=state,
+                credentials=credentials,
+                version=xapi_version,
+                max_pages=max_pages,
+                restart=restart,
+            )
+        )
+    except BackfillError as exc:
+        typer.echo(f"backfill failed: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(str(summary), err=True)
+
+
+@cli.command()
 def simulate(
     days: Annotated[float, typer.Option(help="Days of history to backfill before now")] = 28,
     live_seconds: Annotated[

@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     )
     ingest_max_body_bytes: int = Field(5_000_000, description="Largest accepted request body")
 
+    # --- backfill from an LRS ---------------------------------------------------------
+    backfill_lrs_credentials: str = Field(
+        "", description="'user:secret' (Basic) with which `teampulse backfill` reads the LRS"
+    )
+    backfill_page_limit: int = Field(500, description="Statements asked for per LRS page")
+    backfill_timeout_s: float = Field(60.0, description="Longest wait for one LRS page")
+
     # --- validation -------------------------------------------------------------------
     max_event_bytes: int = Field(65_536, description="Largest accepted Kafka record")
     future_skew_s: int = Field(300, description="How far in the future an event may lie")

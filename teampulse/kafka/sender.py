@@ -39,8 +39,16 @@ class KafkaSender:
         finally:
             await self._producer.stop()
 
-    async def send(self, topic: str, key: bytes | None, value: bytes | None) -> None:
-        self._pending.append(await self._producer.send(topic, value=value, key=key))
+    async def send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None:
+        self._pending.append(
+            await self._producer.send(topic, value=value, key=key, headers=headers)
+        )
         if len(self._pending) >= IN_FLIGHT:
             await self.flush()
 

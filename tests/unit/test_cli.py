@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from teampulse.cli import cli
 from tests.support import scripted_week as week
 
-SUBCOMMANDS = ["worker", "ingest", "produce", "simulate", "replay", "topics", "demo"]
+SUBCOMMANDS = ["worker", "ingest", "produce", "backfill", "simulate", "replay", "topics", "demo"]
 
 
 @pytest.mark.parametrize("name", SUBCOMMANDS)
@@ -58,3 +58,21 @@ def test_an_invalid_setting_names_the_variable(monkeypatch) -> None:
     result = CliRunner().invoke(cli, ["topics"])
     assert result.exit_code == 2
     assert "TEAMPULSE_" in result.output or "clock" in result.output
+
+
+def test_backfill_refuses_an_lrs_that_is_not_a_url_before_touching_kafka(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["backfill", "--lrs", "lrs.example.com"], env={"TEAMPULSE_DATA_DIR": str(tmp_path)}
+    )
+    assert result.exit_code == 1
+    assert "backfill failed: --lrs 'lrs.example.com' is not an http(s) URL" in result.output
+
+
+def test_backfill_refuses_an_xapi_version_it_does_not_speak(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli,
+        ["backfill", "--lrs", "https://lrs.example.com/xAPI/", "--xapi-version", "0.95"],
+        env={"TEAMPULSE_DATA_DIR": str(tmp_path)},
+    )
+    assert result.exit_code == 1
+    assert "--xapi-version must be one of 1.0.3, 2.0.0" in result.output
