@@ -40,7 +40,11 @@ from tqdm import tqdm
 
 from teampulse.contract.intake import LRS_SET_PROPERTIES, content_digest
 from teampulse.contract.rejections import Reason, Rejection, dead_letter_record
-from teampulse.contract.timestamps import format_rfc3339, parse_iso8601_timestamp
+from teampulse.contract.timestamps import (
+    format_rfc3339,
+    parse_iso8601_timestamp,
+    parse_rfc3339,
+)
 from teampulse.ingest.http import DIGEST_HEADER, VERSION_HEADER
 from teampulse.ingest.produce import Outgoing, RecordChecker
 from teampulse.kafka.sender import KafkaSender
@@ -275,7 +279,7 @@ class BackfillSummary:
     pages: int = 0
     read: int = 0
     sent: int = 0
-    skipped: int = 0  # already sent by an earlier run
+    skipped: int = 0  # sent or dead-lettered by an earlier page
     rejected: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
     rejections: list[str] = field(default_factory=list)
@@ -293,7 +297,7 @@ class BackfillSummary:
         end = "reached the end" if self.finished else "stopped before the end"
         lines = [
             f"backfill {how}, {end}: {self.pages} pages, read {self.read} statements: "
-            f"sent {self.sent}, already sent {self.skipped}, rejected {self.rejected} "
+            f"sent {self.sent}, done before {self.skipped}, rejected {self.rejected} "
             "(to the dead-letter topic)"
         ]
         if self.reasons:
@@ -386,6 +390,11 @@ async def run_backfill(
     """Copy the LRS's statements to the xapi topic, resuming from `state`; returns the summary."""
     if version not in XAPI_VERSIONS:
         raise BackfillError(f"--xapi-version must be one of {', '.join(XAPI_VERSIONS)}")
+    for name, instant in (("--since", query.since), ("--until", query.until)):
+        if instant is not None and parse_rfc3339(instant) is None:
+            raise BackfillError(
+                f"{name} {instant!r} is not an RFC 3339 instant: write it as 2026-01-31T00:00:00Z"
+            )
     resource = statements_url(lrs)
     path = state or default_state_path(settings, resource)
     if restart:
@@ -407,6 +416,11 @@ async def run_backfill(
             url: str | None = cursor.start_url()
             while url is not None and (max_pages is None or summary.pages < max_pages):
                 page = await fetch_page(client, url, cursor)
+                if page.next_url == url:
+                    raise BackfillError(
+                        f"the LRS answered {url} with a `more` link to the same page: it "
+                        "would be read forever; report it to the LRS's vendor"
+                    )
                 cursor = await send_page(settings, sender, page, url, cursor, summary)
                 save_cursor(path, cursor)
                 summary.pages += 1

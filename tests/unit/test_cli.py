@@ -76,3 +76,13 @@ def test_backfill_refuses_an_xapi_version_it_does_not_speak(tmp_path: Path) -> N
     )
     assert result.exit_code == 1
     assert "--xapi-version must be one of 1.0.3, 2.0.0" in result.output
+
+
+def test_backfill_refuses_a_since_that_is_not_an_instant(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli,
+        ["backfill", "--lrs", "https://lrs.example.com/xAPI/", "--since", "last week"],
+        env={"TEAMPULSE_DATA_DIR": str(tmp_path)},
+    )
+    assert result.exit_code == 1
+    assert "--since 'last week' is not an RFC 3339 instant" in result.output
