@@ -61,7 +61,9 @@ __all__ = [
     "default_state_path",
     "page_url",
     "parse_page",
+    "refusal",
     "run_backfill",
+    "save_cursor",
     "statements_url",
 ]
 

@@ -56,6 +56,7 @@ from teampulse.settings import Settings
 __all__ = [
     "DIGEST_HEADER",
     "ENDPOINT",
+    "VERSION_HEADER",
     "Credentials",
     "IngestConfigError",
     "IngestEndpoint",
