@@ -1,6 +1,8 @@
 """`teampulse backfill` from a real LRS (Ralph, filesystem backend, on 127.0.0.1) into the
 real broker: every statement arrives once, an interrupted run resumes without resending,
 refused statements are dead-lettered by reason, and a wrong URL or key fails with the fix.
+Two behaviours Ralph cannot show are played by small stdlib HTTP servers in this file: an
+HTML sign-in page where the LRS should be, and `more` links that have expired.
 
 Ralph is installed by the `lrs-test` extra (`make venv`). Two traits of its filesystem
 backend shape the fixture: it writes its file once, so the LRS is filled with a single POST
@@ -27,6 +29,7 @@ import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import bcrypt
 import orjson
@@ -377,3 +380,71 @@ def test_a_page_that_is_not_json_fails_naming_what_came_and_the_fix(
     assert code == 1
     assert "not JSON (text/html" in output
     assert "--lrs must be the xAPI endpoint" in output
+
+
+STORED_LAST = "2026-11-30T12:00:00.000Z"
+SENT_BEFORE = "0b8f5c1e-3d2a-4e6f-9a7b-1c2d3e4f5a6b"  # stored at STORED_LAST, sent by run 1
+STORED_WITH_IT = "7e1d2c3b-4a5f-4e6d-8c7b-9a0b1c2d3e4f"  # same instant, not sent yet
+
+
+class ExpiringLinkLrs(BaseHTTPRequestHandler):
+    """An LRS whose `more` links have expired (410), answering `since` by `stored` as the
+    spec says: the two statements stored at STORED_LAST."""
+
+    def do_GET(self) -> None:
+        if "search_after" in self.path:
+            self.send_response(410)
+            self.end_headers()
+            return
+        asked = parse_qs(urlsplit(self.path).query)
+        assert asked["since"] == ["2026-11-30T11:59:59.999Z"], self.path
+        page = {"statements": [stored_statement(SENT_BEFORE), stored_statement(STORED_WITH_IT)]}
+        body = json.dumps(page).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("X-Experience-API-Version", "1.0.3")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def stored_statement(statement_id: str) -> dict[str, object]:
+    return {**statement(1, VERBS[0]), "id": statement_id, "stored": STORED_LAST}
+
+
+def test_an_expired_more_link_restarts_since_the_newest_stored_without_resending(
+    kafka_bootstrap: str, topics: str, tmp_path: Path
+):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ExpiringLinkLrs)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        resource = f"http://127.0.0.1:{server.server_address[1]}/xAPI/statements"
+        state = tmp_path / "cursor.json"
+        stored_last = 1796040000.0  # STORED_LAST as epoch seconds
+        cursor = {
+            "version": 1,
+            "lrs": resource,
+            "query": {"since": None, "until": None, "limit": 40},
+            "next": f"{resource}?search_after=expired",
+            "newest_stored": stored_last,
+            "recent": {SENT_BEFORE: stored_last},
+            "pages": 4,
+            "sent": 160,
+            "rejected": 0,
+        }
+        state.write_bytes(orjson.dumps(cursor))
+        code, output = backfill(
+            kafka_bootstrap, topics, tmp_path, "--lrs", resource, "--limit", "40",
+            "--state", str(state),
+        )  # fmt: skip
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert code == 0, output
+    assert "read 2 statements: sent 1, done before 1" in output
+    keys = [key.decode() for key, _, _ in read_topic(kafka_bootstrap, f"{topics}xapi")]
+    assert keys == [STORED_WITH_IT]
