@@ -12,8 +12,8 @@ to the state file (written to a temporary file, synced, then renamed over the ol
 holds the LRS's `more` link and the newest `stored` instant sent with the ids sent close to
 it. A rerun follows the saved `more` link; when there is none (the last run reached the end)
 or the LRS no longer honours it, it asks again `since` just before that instant and skips the
-ids already sent or dead-lettered. A crash between the acknowledgement and the save re-sends at most one page;
-the pipeline counts a repeated statement id once.
+ids already sent or dead-lettered. A crash between the acknowledgement and the save re-sends
+at most one page; the pipeline counts a repeated statement id once.
 
 The paging and cursor rules (`statements_url`, `page_url`, `parse_page`, `Cursor`) are pure
 and tested without an LRS; `run_backfill` is the I/O around them.
