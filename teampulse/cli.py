@@ -150,6 +150,11 @@ def backfill(
     except BackfillError as exc:
         typer.echo(f"backfill failed: {exc}", err=True)
         raise typer.Exit(1) from exc
+    except KeyboardInterrupt:
+        typer.echo(
+            "backfill interrupted: the same command resumes after the last saved page", err=True
+        )
+        raise typer.Exit(130) from None
     typer.echo(str(summary), err=True)
 
 
