@@ -73,6 +73,40 @@ class Settings(BaseSettings):
     backfill_page_limit: int = Field(500, description="Statements asked for per LRS page")
     backfill_timeout_s: float = Field(60.0, description="Longest wait for one LRS page")
 
+    # --- discussion-platform and Caliper connectors (docs/connectors/) ---------------------
+    slack_signing_secret: str = Field(
+        "", description="Slack app's signing secret; empty: /slack/events refuses with 403"
+    )
+    msteams_client_state: str = Field(
+        "", description="clientState of the Graph subscription; empty: /msteams/* refuse (403)"
+    )
+    msteams_private_key_file: Path | None = Field(
+        None, description="PEM private key that decrypts Graph rich notifications"
+    )
+    msteams_certificate_file: Path | None = Field(
+        None, description="PEM certificate of that key, sent when subscribing"
+    )
+    msteams_certificate_id: str = Field("teampulse", description="encryptionCertificateId")
+    msteams_resource: str = Field(
+        "", description="Graph resource to subscribe to, e.g. teams/{id}/channels/{id}/messages"
+    )
+    msteams_notification_url: str = Field(
+        "", description="Public https URL of this endpoint's /msteams/notifications"
+    )
+    msteams_tenant_id: str = Field("", description="Entra ID tenant of the Graph app")
+    msteams_client_id: str = Field("", description="Application (client) id of the Graph app")
+    msteams_client_secret: str = Field("", description="Client secret of the Graph app")
+    msteams_graph_url: str = Field("https://graph.microsoft.com/v1.0", description="Graph API base")
+    msteams_login_url: str = Field(
+        "https://login.microsoftonline.com", description="Entra ID token endpoint base"
+    )
+    msteams_subscription_minutes: int = Field(
+        55, description="Lifetime asked for a subscription (Graph allows up to 60 for messages)"
+    )
+    discourse_webhook_secret: str = Field(
+        "", description="Secret of the Discourse webhook; empty: /discourse/webhook refuses (403)"
+    )
+
     # --- validation -------------------------------------------------------------------
     max_event_bytes: int = Field(65_536, description="Largest accepted Kafka record")
     future_skew_s: int = Field(300, description="How far in the future an event may lie")

@@ -13,6 +13,10 @@ One person, one pseudonym, whatever the source says:
 
 The identity is then keyed with HMAC-SHA256 (secret: TEAMPULSE_PSEUDONYM_SECRET) so that,
 unlike a bare `mbox_sha1sum`, the pseudonym cannot be reversed with a list of e-mails.
+
+A connector that keys a person at the door (teampulse.connectors) writes `pseudonym:<hex>`;
+that is already a pseudonym and is kept as is, so the pipeline lands on the same person as
+a roster record naming the raw identity (both sides need the same secret).
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ __all__ = ["Pseudonymiser", "email_identity", "identity_of"]
 
 PSEUDONYM_HEX_CHARS = 32  # 128 bits of the HMAC: collisions are out of reach for any company
 PSEUDONYM_CACHE_SIZE = 100_000  # distinct people remembered; the hot path repeats actors
+PSEUDONYM_PREFIX = "pseudonym:"
+_HEX = frozenset("0123456789abcdef")
 
 
 def _is_email(raw: str) -> bool:
@@ -66,6 +72,9 @@ class Pseudonymiser:
         self._cached = lru_cache(maxsize=cache_size)(self._keyed_hash)
 
     def _keyed_hash(self, raw_id: str) -> str:
+        keyed = raw_id[len(PSEUDONYM_PREFIX) :] if raw_id.startswith(PSEUDONYM_PREFIX) else ""
+        if len(keyed) == PSEUDONYM_HEX_CHARS and set(keyed) <= _HEX:
+            return keyed
         identity = identity_of(raw_id).encode("utf-8")
         return hmac.new(self._key, identity, hashlib.sha256).hexdigest()[:PSEUDONYM_HEX_CHARS]
 

@@ -51,6 +51,7 @@ from teampulse.contract.intake import (
 from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.rejections import Rejection
 from teampulse.contract.timestamps import format_rfc3339
+from teampulse.ingest.connectors import add_connector_routes
 from teampulse.settings import Settings
 
 __all__ = [
@@ -164,6 +165,7 @@ class IngestEndpoint:
         self.recent = {"xapi": RecentIds(recent_ids), "events": RecentIds(recent_ids)}
         # (route, id) -> (digest, done) of the writes not yet acknowledged by Kafka
         self.in_flight: dict[tuple[str, str], tuple[bytes, asyncio.Future[None]]] = {}
+        self.open_paths = {"/xAPI/about", "/metrics"}  # no ingest credentials asked
         self.registry = registry or CollectorRegistry()
         self.requests = Counter(
             "teampulse_ingest_http_requests",
@@ -198,9 +200,8 @@ class IngestEndpoint:
     async def _guarded(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
-        open_routes = ("/xAPI/about", "/metrics")
         if (
-            request.path not in open_routes
+            request.path not in self.open_paths
             and self.credentials
             and not self.credentials.allow(request.headers.get("Authorization"))
         ):
@@ -378,6 +379,15 @@ class IngestEndpoint:
         response.headers["X-TeamPulse-Unchanged"] = str(received - len(claimed))
         return response
 
+    async def write_events(
+        self,
+        intake: Intake | Refusal,
+        received: int,
+        answer: Callable[[Intake], web.StreamResponse],
+    ) -> web.StreamResponse:
+        """The POST /events write path, for the connectors (teampulse.ingest.connectors)."""
+        return await self._write("events", intake, received, answer)
+
     async def _send(self, topic: str, records: list[NewRecord]) -> None:
         pending = [
             await self.producer.send(
@@ -427,6 +437,7 @@ def build_ingest_app(
     app.router.add_get("/xAPI/about", endpoint.about, name="xapi_about")
     app.router.add_post("/events", endpoint.post_events, name="events")
     app.router.add_get("/metrics", endpoint.metrics, name="metrics")
+    add_connector_routes(app, endpoint)
     return app
 
 

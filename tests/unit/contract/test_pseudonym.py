@@ -87,3 +87,12 @@ def test_the_cache_is_bounded():
         small.person(person)
     assert small._cached.cache_info().currsize == 2
     assert small.person("a") == Pseudonymiser("s").person("a")
+
+
+def test_a_pseudonym_keyed_at_the_door_is_kept_as_is(pseudonymiser: Pseudonymiser):
+    assert pseudonymiser.person(f"pseudonym:{JANE}") == JANE
+
+
+@pytest.mark.parametrize("almost", [f"pseudonym:{JANE[:-1]}", f"pseudonym:{JANE.upper()}"])
+def test_a_malformed_pseudonym_is_keyed_like_any_id(pseudonymiser: Pseudonymiser, almost: str):
+    assert pseudonymiser.person(almost) not in (JANE, JANE.upper(), JANE[:-1])

@@ -1,0 +1,132 @@
+"""IMS Caliper 1.1/1.2 Sensor API envelopes -> canonical events (docs/connectors/caliper.md).
+
+An envelope is `{sensor, sendTime, dataVersion, data: [...]}`; each event in `data` is
+mapped by its `type` and `action` through `caliper.actions` of connectors.yaml:
+* MessageEvent -> discussion.posted, or discussion.replied when the Message has `replyTo`
+  (thread: the Message's `isPartOf` Thread; channel: that Thread's Forum);
+* GradeEvent -> learning.assessed for the Attempt's `assignee` (the actor is the grader),
+  score = `generated.scoreGiven / maxScore`, success when the score reaches `pass_score`;
+* any other configured pair -> its learning type with `content` = the object's id;
+* `ignore` and pairs not configured are counted as ignored; entities in `data` too.
+The canonical id is `caliper:<event id>`; the person is the actor's IRI, keyed at the door;
+the event's `group` may be routed to a team or initiative like a channel.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from teampulse.connectors.canonical import Mapped, door_actor, rfc3339, schema_problem
+from teampulse.connectors.config import IGNORE, CaliperConfig
+from teampulse.contract.events import MAX_NAME_CHARS
+from teampulse.contract.pseudonym import Pseudonymiser
+from teampulse.contract.rejections import Reason, Rejection
+from teampulse.contract.timestamps import parse_iso8601_timestamp
+
+SOURCE = "caliper"
+DATA_VERSION_PREFIX = "http://purl.imsglobal.org/ctx/caliper/v1p"
+
+
+def _id(node: Any) -> str | None:
+    """An entity's id: Caliper allows the full object or just its IRI."""
+    if type(node) is str and node:
+        return node
+    if type(node) is dict and type(node.get("id")) is str and node["id"]:
+        return str(node["id"])
+    return None
+
+
+def map_envelope(
+    envelope: Any, config: CaliperConfig, pseudonymiser: Pseudonymiser
+) -> Mapped | Rejection:
+    if type(envelope) is not dict:
+        return schema_problem("a Caliper envelope is a JSON object")
+    data, version = envelope.get("data"), envelope.get("dataVersion")
+    if type(envelope.get("sensor")) is not str or type(data) is not list:
+        return schema_problem("envelope: `sensor` (string) and `data` (array) are required")
+    if type(version) is not str or not version.startswith(DATA_VERSION_PREFIX):
+        return schema_problem(f"dataVersion: expected {DATA_VERSION_PREFIX}1 or ...v1p2")
+    mapped = Mapped()
+    for index, item in enumerate(data):
+        result = map_event(item, config, pseudonymiser)
+        if isinstance(result, Rejection):
+            return Rejection(result.reason, f"data[{index}]: {result.detail}")
+        mapped.extend(result)
+    return mapped
+
+
+def map_event(
+    event: Any, config: CaliperConfig, pseudonymiser: Pseudonymiser
+) -> Mapped | Rejection:
+    if type(event) is not dict:
+        return schema_problem("an event is a JSON object")
+    kind, action = event.get("type"), event.get("action")
+    if type(kind) is not str or not kind.endswith("Event") or action is None:
+        return Mapped().ignore("entity")  # an entity describe, not an event
+    target = config.actions.get(kind, {}).get(str(action))
+    if target is None:
+        return Mapped().ignore("unmapped")
+    if target == IGNORE:
+        return Mapped().ignore(f"{kind}.{action}"[:80])
+    event_id = _id(event)
+    if event_id is None:
+        return schema_problem("id: every Caliper 1.1+ event has one (urn:uuid:...)")
+    occurred = event.get("eventTime")
+    seconds = parse_iso8601_timestamp(occurred) if type(occurred) is str else None
+    if seconds is None:
+        return Rejection(Reason.BAD_TIMESTAMP, "eventTime: an ISO 8601 instant is required")
+    person = _id(event.get("actor"))
+    obj = event.get("object")
+    if kind == "GradeEvent":
+        person = _id(obj.get("assignee")) if type(obj) is dict else None
+    if person is None:
+        return schema_problem(f"{kind}: no person (actor.id, or object.assignee for grades)")
+    object_id = _id(obj)
+    if object_id is None:
+        return schema_problem(f"{kind}: object (or its id) is required")
+    fields: dict[str, Any] = {
+        "id": f"caliper:{event_id}",
+        "occurred_at": rfc3339(seconds),
+        "actor": door_actor(pseudonymiser, person),
+        "source": SOURCE,
+        **config.route(_id(event.get("group"))),
+    }
+    if target == "discussion.posted":
+        _discussion(fields, obj if type(obj) is dict else {}, object_id)
+    elif kind == "GradeEvent":
+        _grade(fields, event, obj, object_id, config.pass_score)
+    else:
+        fields.update(type=target, content=object_id)
+    return Mapped(events=[fields])
+
+
+def _discussion(fields: dict[str, Any], message: dict[str, Any], message_id: str) -> None:
+    thread = message.get("isPartOf")
+    parent = _id(message.get("replyTo"))
+    fields.update(
+        type="discussion.replied" if parent else "discussion.posted",
+        post=message_id,
+        thread=_id(thread) or parent or message_id,
+    )
+    if parent:
+        fields["parent"] = parent
+    forum = _id(thread.get("isPartOf")) if type(thread) is dict else None
+    if forum is not None and len(forum) <= MAX_NAME_CHARS:
+        fields["channel"] = forum
+    body = message.get("body")
+    if type(body) is str:
+        fields["length"] = len(body)
+
+
+def _grade(
+    fields: dict[str, Any], event: dict[str, Any], attempt: Any, attempt_id: str, pass_score: float
+) -> None:
+    assignable = _id(attempt.get("assignable")) if type(attempt) is dict else None
+    fields.update(type="learning.assessed", content=assignable or attempt_id)
+    score = event.get("generated")
+    if type(score) is dict:
+        given, most = score.get("scoreGiven"), score.get("maxScore")
+        numbers = (int, float)
+        if type(given) in numbers and type(most) in numbers and most > 0:
+            share = min(max(given / most, 0.0), 1.0)
+            fields.update(score=share, success=share >= pass_score)

@@ -1,0 +1,64 @@
+"""What every connector returns, and the rules they share for ids, people and time.
+
+A delivery maps to a `Mapped`: canonical event dicts to write, plus the items it ignored
+with a reason (a bot message, an edit, a session event) so the endpoint can count them.
+A delivery that is not what the platform documents is a `Rejection` (reason code and
+detail, teampulse.contract.rejections), answered 400.
+
+Rules (docs/connectors/):
+* the canonical id is derived from the platform's own id of the fact (`slack:<event_id>`),
+  so a retried delivery is the same event and counts once;
+* the actor is pseudonymised here, at the door: `pseudonym:<hex>`, the keyed hash of the
+  platform identity (e.g. `account:slack:T024BE7LD|U2147483697`); a roster record whose
+  person is that identity gives the person's team;
+* event time is the platform's time of the fact, never the time of delivery.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from teampulse.contract.pseudonym import PSEUDONYM_PREFIX, Pseudonymiser
+from teampulse.contract.rejections import Reason, Rejection
+
+CanonicalEvent = dict[str, Any]
+
+
+@dataclass(slots=True)
+class Mapped:
+    events: list[CanonicalEvent] = field(default_factory=list)
+    ignored: Counter[str] = field(default_factory=Counter)  # reason -> items
+
+    def ignore(self, reason: str) -> Mapped:
+        self.ignored[reason] += 1
+        return self
+
+    def extend(self, other: Mapped) -> None:
+        self.events.extend(other.events)
+        self.ignored.update(other.ignored)
+
+
+def door_actor(pseudonymiser: Pseudonymiser, identity: str) -> str:
+    """The canonical `actor` of a platform identity: already keyed, never the raw id."""
+    return PSEUDONYM_PREFIX + pseudonymiser.person(identity)
+
+
+def rfc3339(epoch_s: float) -> str:
+    instant = dt.datetime.fromtimestamp(epoch_s, tz=dt.UTC)
+    return instant.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def schema_problem(detail: str) -> Rejection:
+    return Rejection(Reason.SCHEMA, detail)
+
+
+def text_of(value: Any) -> str | None:
+    """A non-empty string, a number as text (ids are often numbers), or None."""
+    if type(value) is str and value:
+        return value
+    if type(value) is int:
+        return str(value)
+    return None

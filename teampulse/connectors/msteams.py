@@ -1,0 +1,232 @@
+"""Microsoft Graph change notifications for Teams channel messages -> canonical events
+(docs/connectors/msteams.md).
+
+A notification request is `{"value": [...]}`. Each item must carry the subscription's
+`clientState`; otherwise the whole request is refused. Then:
+* lifecycle notifications (`lifecycleEvent`: reauthorizationRequired, subscriptionRemoved,
+  missed) are counted under their name; the subscription command renews or re-creates;
+* a chatMessage arrives as rich notification (`includeResourceData`): `encryptedContent`
+  is decrypted here with the subscription's private key, as Graph documents: the
+  `dataKey` is RSA-OAEP (SHA-1) encrypted, the `data` AES-256-CBC with PKCS#7 padding and
+  the key's first 16 bytes as IV, and `dataSignature` is the HMAC-SHA256 of the data;
+* `created`: a message without `replyToId` -> discussion.posted, with it ->
+  discussion.replied to the thread's root (Teams threads are one level deep); every
+  reaction in the resource -> discussion.reacted; `updated`: only its reactions (each one
+  keyed by message, user and reaction, so a re-sent update counts each reaction once);
+* system messages, bot messages (`from.application`) and deletions are ignored.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from typing import Any
+
+import orjson
+from cryptography.exceptions import InvalidKey
+from cryptography.hazmat.primitives import hashes, padding
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.padding import MGF1, OAEP
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from teampulse.connectors.canonical import Mapped, door_actor, rfc3339, schema_problem, text_of
+from teampulse.connectors.config import PlatformConfig
+from teampulse.connectors.signatures import SignatureProblem
+from teampulse.contract.pseudonym import Pseudonymiser
+from teampulse.contract.rejections import Reason, Rejection
+from teampulse.contract.timestamps import parse_iso8601_timestamp
+
+SOURCE = "msteams"
+LIFECYCLE_EVENTS = ("reauthorizationRequired", "subscriptionRemoved", "missed")
+AES_IV_BYTES = 16
+
+
+def client_state_problem(payload: Any, client_state: str) -> SignatureProblem | None:
+    """Every item of a notification request must carry our clientState (constant time)."""
+    items = payload.get("value") if type(payload) is dict else None
+    if type(items) is not list or not items:
+        return None  # not a notification at all: the mapper refuses it with its reason
+    for item in items:
+        offered = item.get("clientState") if type(item) is dict else None
+        if type(offered) is not str or not hmac.compare_digest(
+            offered.encode(), client_state.encode()
+        ):
+            return SignatureProblem.CLIENT_STATE
+    return None
+
+
+def decrypt_resource(encrypted: Any, private_key: rsa.RSAPrivateKey) -> dict[str, Any] | Rejection:
+    """The chatMessage of a rich notification's `encryptedContent`."""
+    if type(encrypted) is not dict:
+        return schema_problem("encryptedContent: an object is required")
+    try:
+        data = base64.b64decode(encrypted["data"], validate=True)
+        key = private_key.decrypt(
+            base64.b64decode(encrypted["dataKey"], validate=True),
+            OAEP(mgf=MGF1(algorithm=hashes.SHA1()), algorithm=hashes.SHA1(), label=None),
+        )
+        signature = base64.b64decode(encrypted["dataSignature"], validate=True)
+    except (KeyError, TypeError, ValueError, binascii.Error, InvalidKey):
+        return schema_problem("encryptedContent: data, dataKey, dataSignature do not decrypt")
+    expected = hmac.new(key, data, hashlib.sha256).digest()
+    if not hmac.compare_digest(expected, signature):
+        return schema_problem("encryptedContent: dataSignature does not match the data")
+    try:
+        decryptor = Cipher(algorithms.AES(key), modes.CBC(key[:AES_IV_BYTES])).decryptor()
+        padded = decryptor.update(data) + decryptor.finalize()
+        unpadder = padding.PKCS7(algorithms.AES.block_size).unpadder()
+        resource = orjson.loads(unpadder.update(padded) + unpadder.finalize())
+    except (ValueError, orjson.JSONDecodeError):
+        return schema_problem("encryptedContent: the data does not decrypt to JSON")
+    if type(resource) is not dict:
+        return schema_problem("encryptedContent: the resource is not a JSON object")
+    return resource
+
+
+def map_notifications(
+    payload: Any,
+    config: PlatformConfig,
+    pseudonymiser: Pseudonymiser,
+    private_key: rsa.RSAPrivateKey | None,
+) -> Mapped | Rejection:
+    """A notification request body whose clientState was checked -> what to write."""
+    items = payload.get("value") if type(payload) is dict else None
+    if type(items) is not list:
+        return schema_problem('a Graph notification request is {"value": [...]}')
+    mapped = Mapped()
+    for index, item in enumerate(items):
+        result = _item(item, config, pseudonymiser, private_key)
+        if isinstance(result, Rejection):
+            return Rejection(result.reason, f"value[{index}]: {result.detail}")
+        mapped.extend(result)
+    return mapped
+
+
+def _item(
+    item: dict[str, Any],
+    config: PlatformConfig,
+    pseudonymiser: Pseudonymiser,
+    private_key: rsa.RSAPrivateKey | None,
+) -> Mapped | Rejection:
+    lifecycle = item.get("lifecycleEvent")
+    if lifecycle is not None:
+        known = lifecycle if lifecycle in LIFECYCLE_EVENTS else "other"
+        return Mapped().ignore(f"lifecycle_{known}")
+    change = item.get("changeType")
+    if change == "deleted":
+        return Mapped().ignore("deleted")
+    if "encryptedContent" not in item:
+        # A basic notification names the message but does not carry it.
+        return Mapped().ignore("without_resource_data")
+    if private_key is None:
+        return Mapped().ignore("no_decryption_key")
+    message = decrypt_resource(item["encryptedContent"], private_key)
+    if isinstance(message, Rejection):
+        return message
+    tenant = text_of(item.get("tenantId")) or "tenant"
+    return map_message(message, change == "created", tenant, config, pseudonymiser)
+
+
+def _seconds(value: Any, what: str) -> float | Rejection:
+    seconds = parse_iso8601_timestamp(value) if type(value) is str else None
+    if seconds is None:
+        return Rejection(Reason.BAD_TIMESTAMP, f"{what}: an ISO 8601 instant is required")
+    return seconds
+
+
+def _user_id(identity_set: Any) -> str | None:
+    user = identity_set.get("user") if type(identity_set) is dict else None
+    return text_of(user.get("id")) if type(user) is dict else None
+
+
+def map_message(
+    message: dict[str, Any],
+    created: bool,
+    tenant: str,
+    config: PlatformConfig,
+    pseudonymiser: Pseudonymiser,
+) -> Mapped | Rejection:
+    """A chatMessage resource -> its post or reply (when `created`) and its reactions."""
+    if message.get("messageType", "message") != "message":
+        return Mapped().ignore("system_message")
+    sender = message.get("from")
+    if type(sender) is dict and sender.get("application") is not None:
+        return Mapped().ignore("bot_message")
+    identity = message.get("channelIdentity")
+    channel = text_of(identity.get("channelId")) if type(identity) is dict else None
+    message_id = text_of(message.get("id"))
+    if channel is None or message_id is None:
+        return schema_problem("chatMessage: id and channelIdentity.channelId are required")
+    route = config.route(channel)
+    post = f"msteams:{channel}:{message_id}"
+    root_id = text_of(message.get("replyToId"))
+    thread = f"msteams:{channel}:{root_id}" if root_id else post
+    mapped = Mapped()
+    if created:
+        author = _user_id(sender)
+        created_at = _seconds(message.get("createdDateTime"), "createdDateTime")
+        if isinstance(created_at, Rejection):
+            return created_at
+        if author is None:
+            return schema_problem("chatMessage: from.user.id is required")
+        body = message.get("body")
+        content = body.get("content") if type(body) is dict else None
+        fields: dict[str, Any] = {
+            "id": post,
+            "type": "discussion.replied" if root_id else "discussion.posted",
+            "occurred_at": rfc3339(created_at),
+            "actor": door_actor(pseudonymiser, f"account:msteams:{tenant}|{author}"),
+            "source": SOURCE,
+            "thread": thread,
+            "post": post,
+            "channel": channel,
+            **route,
+        }
+        if root_id:
+            fields["parent"] = thread
+        if type(content) is str:
+            fields["length"] = len(content)
+        mapped.events.append(fields)
+    for reaction in message.get("reactions") or ():
+        reacted = _reaction(reaction, post, thread, channel, tenant, route, pseudonymiser)
+        if isinstance(reacted, Rejection):
+            return reacted
+        mapped.events.append(reacted)
+    if not mapped.events:
+        mapped.ignore("edited")  # an update without reactions: an edit
+    return mapped
+
+
+def _reaction(
+    reaction: Any,
+    post: str,
+    thread: str,
+    channel: str,
+    tenant: str,
+    route: dict[str, str],
+    pseudonymiser: Pseudonymiser,
+) -> dict[str, Any] | Rejection:
+    if type(reaction) is not dict:
+        return schema_problem("reactions: each reaction is an object")
+    user = _user_id(reaction.get("user"))
+    kind = text_of(reaction.get("reactionType"))
+    when = _seconds(reaction.get("createdDateTime"), "reactions.createdDateTime")
+    if isinstance(when, Rejection):
+        return when
+    if user is None or kind is None:
+        return schema_problem("reactions: user.user.id and reactionType are required")
+    reaction_id = f"{post}:reaction:{user}:{kind}"[:200]
+    return {
+        "id": reaction_id,
+        "type": "discussion.reacted",
+        "occurred_at": rfc3339(when),
+        "actor": door_actor(pseudonymiser, f"account:msteams:{tenant}|{user}"),
+        "source": SOURCE,
+        "thread": thread,
+        "post": reaction_id,
+        "parent": post,
+        "channel": channel,
+        **route,
+    }

@@ -1,0 +1,142 @@
+"""The connector routes of the ingest endpoint, and the write path they share (HTTP edge).
+
+Each platform module (slack, msteams, discourse, caliper) checks its signature, parses the
+body once and hands the pure mapper's result (teampulse.connectors) here:
+* ids already written recently are duplicates (a platform's retry): counted, not written;
+* the rest go through the POST /events path: validated as canonical events, produced to the
+  events topic, and acknowledged by Kafka before the platform gets its answer;
+* every outcome is counted in `teampulse_connector_records_total{platform,outcome,reason}`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from aiohttp import web
+from prometheus_client import Counter
+
+from teampulse.connectors.canonical import Mapped
+from teampulse.connectors.config import ConnectorConfig
+from teampulse.contract.intake import Intake, plan_events
+from teampulse.contract.pseudonym import Pseudonymiser
+from teampulse.contract.rejections import Rejection
+
+if TYPE_CHECKING:
+    from streams.http_ingest import IngestEndpoint
+
+EVENTS_ROUTE = "events"  # connectors write canonical events, as POST /events does
+READ_CHUNK_BYTES = 65_536
+
+
+def refusal(status: int, error: str, detail: str) -> web.Response:
+    return web.json_response(
+        {"error": error, "detail": detail},
+        status=status,
+        dumps=lambda obj: orjson.dumps(obj).decode(),
+    )
+
+
+def disabled(setting: str) -> web.Response:
+    return refusal(403, "connector_disabled", f"set {setting} to enable this connector")
+
+
+class ConnectorIntake:
+    """What the platform handlers share: config, pseudonymiser, counters, the write."""
+
+    def __init__(self, endpoint: IngestEndpoint) -> None:
+        self.endpoint = endpoint
+        self.settings = endpoint.settings
+        self.config = ConnectorConfig.load(endpoint.settings.config_dir)
+        self.pseudonymiser = Pseudonymiser(endpoint.settings.pseudonym_secret)
+        self.records = Counter(
+            "teampulse_connector_records",
+            "Records received from discussion platforms and Caliper, by outcome "
+            "(written, duplicate, ignored, refused) and reason",
+            ["platform", "outcome", "reason"],
+            registry=endpoint.registry,
+        )
+
+    def now(self) -> float:
+        return self.endpoint.clock()
+
+    async def body(self, request: web.Request) -> bytes | web.Response:
+        """The raw body (signatures are computed over these exact bytes), size-limited."""
+        limit = self.settings.ingest_max_body_bytes
+        too_large = refusal(413, "too_large", f"the body exceeds {limit} bytes")
+        if request.content_length is not None and request.content_length > limit:
+            return too_large
+        body = bytearray()
+        async for chunk in request.content.iter_chunked(READ_CHUNK_BYTES):
+            body += chunk
+            if len(body) > limit:
+                return too_large
+        return bytes(body)
+
+    @staticmethod
+    def json(body: bytes) -> Any | web.Response:
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            return refusal(400, "not_json", str(exc)[:200])
+
+    def refuse(self, platform: str, status: int, error: str, detail: str) -> web.Response:
+        self.records.labels(platform, "refused", error).inc()
+        return refusal(status, error, detail)
+
+    def rejected(self, platform: str, rejection: Rejection) -> web.Response:
+        return self.refuse(platform, 400, rejection.reason.value, rejection.detail)
+
+    async def write(
+        self, platform: str, mapped: Mapped, answer: Callable[[Intake], web.StreamResponse]
+    ) -> web.StreamResponse:
+        for reason, count in mapped.ignored.items():
+            self.records.labels(platform, "ignored", reason).inc(count)
+        recent = self.endpoint.recent[EVENTS_ROUTE]
+        fresh: dict[str, dict[str, Any]] = {}
+        duplicates = 0
+        for event in mapped.events:
+            # A known id is the same fact delivered again (a retry, or a topic and its first
+            # post): the first delivery stands, whatever the second carries.
+            if event["id"] in fresh or recent.digest_of(event["id"]) is not None:
+                duplicates += 1
+            else:
+                fresh[event["id"]] = event
+        intake = plan_events(
+            list(fresh.values()),
+            recent,
+            self.endpoint.validator,
+            now=self.now(),
+            max_record_bytes=self.settings.max_event_bytes,
+        )
+        response = await self.endpoint.write_events(intake, len(fresh), answer)
+        if response.status < 300:
+            self.records.labels(platform, "written", "").inc(len(fresh))
+            if duplicates:
+                self.records.labels(platform, "duplicate", "").inc(duplicates)
+        else:
+            self.records.labels(platform, "refused", _error_of(response)).inc(len(fresh))
+        return response
+
+
+def _error_of(response: web.StreamResponse) -> str:
+    if isinstance(response, web.Response) and response.body:
+        try:
+            return str(orjson.loads(response.body).get("error", "refused"))  # type: ignore[arg-type]
+        except (orjson.JSONDecodeError, AttributeError):
+            pass
+    return "refused"
+
+
+def add_connector_routes(app: web.Application, endpoint: IngestEndpoint) -> None:
+    """Mount Slack, Microsoft Teams, Discourse and Caliper on the ingest application."""
+    from teampulse.ingest import caliper, discourse, msteams, slack
+
+    intake = ConnectorIntake(endpoint)
+    for module in (slack, msteams, discourse):
+        # These platforms sign their requests themselves; the ingest credentials are for
+        # LRS clients and Caliper sensors.
+        endpoint.open_paths.update(module.PATHS)
+        module.add_routes(app, intake)
+    caliper.add_routes(app, intake)

@@ -1,0 +1,147 @@
+"""Graph change notifications for Teams channel messages to canonical events."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from teampulse.connectors import msteams
+from teampulse.connectors.canonical import Mapped
+from teampulse.connectors.signatures import SignatureProblem
+from teampulse.contract.rejections import Reason, Rejection
+from tests.unit.connectors.connector_constants import keyed
+from tests.unit.connectors.msteams_payloads import (
+    CLIENT_STATE,
+    TENANT,
+    chat_message,
+    lifecycle,
+    notification,
+    reaction,
+)
+
+CHANNEL = "19:4a95f7d8db4c4e7fae857bcebe0623e6@thread.tacv2"
+AGILE = "19:agile@thread.tacv2"
+ALICE, BOB = "8ea0e38b-efb3-4757-924a-5f94061cf8c2", "1b2d36d0-a61e-4a2a-86b5-2d1a2b9c0f11"
+
+
+@pytest.fixture(scope="module")
+def key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def mapped(config, pseudonymiser, key, *items) -> Mapped:
+    result = msteams.map_notifications({"value": list(items)}, config.msteams, pseudonymiser, key)
+    assert isinstance(result, Mapped), result
+    return result
+
+
+def test_a_new_channel_message_is_a_post(config, pseudonymiser, key):
+    message = chat_message("1616990032035", ALICE, CHANNEL, "2026-03-02T10:00:00.123Z")
+    [event] = mapped(config, pseudonymiser, key, notification(message, key.public_key())).events
+    post = f"msteams:{CHANNEL}:1616990032035"
+    assert event == {
+        "id": post,
+        "type": "discussion.posted",
+        "occurred_at": "2026-03-02T10:00:00.123Z",
+        "actor": keyed(f"account:msteams:{TENANT}|{ALICE}"),
+        "source": "msteams",
+        "thread": post,
+        "post": post,
+        "channel": CHANNEL,
+        "length": 28,
+    }
+
+
+def test_a_reply_answers_the_root_of_its_thread(config, pseudonymiser, key):
+    reply = chat_message(
+        "1616990100000", BOB, CHANNEL, "2026-03-02T10:05:00Z", reply_to="1616990032035"
+    )
+    [event] = mapped(config, pseudonymiser, key, notification(reply, key.public_key())).events
+    root = f"msteams:{CHANNEL}:1616990032035"
+    assert (event["type"], event["thread"], event["parent"]) == ("discussion.replied", root, root)
+
+
+def test_reactions_in_an_updated_message_are_reactions_each_counted_once(
+    config, pseudonymiser, key
+):
+    message = chat_message(
+        "1616990032035",
+        ALICE,
+        CHANNEL,
+        "2026-03-02T10:00:00Z",
+        reactions=[
+            reaction(BOB, "2026-03-02T10:07:00Z"),
+            reaction(ALICE, "2026-03-02T10:08:00Z", "heart"),
+        ],
+    )
+    update = notification(message, key.public_key(), change="updated")
+    first = mapped(config, pseudonymiser, key, update).events
+    again = mapped(config, pseudonymiser, key, update).events
+    assert [e["type"] for e in first] == ["discussion.reacted", "discussion.reacted"]
+    assert [e["id"] for e in first] == [e["id"] for e in again]
+    assert first[0]["parent"] == f"msteams:{CHANNEL}:1616990032035"
+    assert first[0]["actor"] == keyed(f"account:msteams:{TENANT}|{BOB}")
+
+
+def test_an_edit_without_reactions_is_ignored(config, pseudonymiser, key):
+    message = chat_message("1616990032035", ALICE, CHANNEL, "2026-03-02T10:00:00Z")
+    update = notification(message, key.public_key(), change="updated")
+    assert dict(mapped(config, pseudonymiser, key, update).ignored) == {"edited": 1}
+
+
+def test_an_initiative_channel_sets_the_initiative(config, pseudonymiser, key):
+    message = chat_message("1", ALICE, AGILE, "2026-03-02T10:00:00Z")
+    [event] = mapped(config, pseudonymiser, key, notification(message, key.public_key())).events
+    assert event["initiative"] == "digital-workplace"
+
+
+def test_a_bot_message_is_ignored(config, pseudonymiser, key):
+    message = chat_message("1", ALICE, CHANNEL, "2026-03-02T10:00:00Z")
+    message["from"]["application"] = {"id": "bot-1", "displayName": "Build bot"}
+    result = mapped(config, pseudonymiser, key, notification(message, key.public_key()))
+    assert dict(result.ignored) == {"bot_message": 1}
+
+
+@pytest.mark.parametrize("event", ["reauthorizationRequired", "subscriptionRemoved", "missed"])
+def test_lifecycle_notifications_are_counted_by_name(config, pseudonymiser, key, event):
+    result = mapped(config, pseudonymiser, key, lifecycle(event))
+    assert (result.events, dict(result.ignored)) == ([], {f"lifecycle_{event}": 1})
+
+
+def test_a_basic_notification_without_resource_data_is_ignored(config, pseudonymiser, key):
+    message = chat_message("1", ALICE, CHANNEL, "2026-03-02T10:00:00Z")
+    basic = notification(message, key.public_key())
+    del basic["encryptedContent"]
+    assert dict(mapped(config, pseudonymiser, key, basic).ignored) == {"without_resource_data": 1}
+
+
+def test_content_encrypted_for_another_key_is_refused(config, pseudonymiser, key):
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    message = chat_message("1", ALICE, CHANNEL, "2026-03-02T10:00:00Z")
+    result = msteams.map_notifications(
+        {"value": [notification(message, other.public_key())]}, config.msteams, pseudonymiser, key
+    )
+    assert isinstance(result, Rejection) and result.reason is Reason.SCHEMA
+
+
+def test_a_tampered_data_signature_is_refused(config, pseudonymiser, key):
+    message = chat_message("1", ALICE, CHANNEL, "2026-03-02T10:00:00Z")
+    item = notification(message, key.public_key())
+    item["encryptedContent"]["dataSignature"] = (
+        "AAAA" + item["encryptedContent"]["dataSignature"][4:]
+    )
+    result = msteams.map_notifications({"value": [item]}, config.msteams, pseudonymiser, key)
+    assert isinstance(result, Rejection) and "dataSignature" in result.detail
+
+
+def test_our_client_state_on_every_item_passes(key):
+    message = chat_message("1", ALICE, CHANNEL, "2026-03-02T10:00:00Z")
+    payload = {"value": [notification(message, key.public_key()), lifecycle("missed")]}
+    assert msteams.client_state_problem(payload, CLIENT_STATE) is None
+
+
+def test_one_item_with_another_client_state_fails_the_request(key):
+    message = chat_message("1", ALICE, CHANNEL, "2026-03-02T10:00:00Z")
+    forged = notification(message, key.public_key(), client_state="guess")
+    payload = {"value": [notification(message, key.public_key()), forged]}
+    assert msteams.client_state_problem(payload, CLIENT_STATE) is SignatureProblem.CLIENT_STATE
