@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from teampulse.connectors.canonical import Mapped, door_actor, rfc3339, schema_problem
+from teampulse.connectors.canonical import Mapped, door_actor, schema_problem
 from teampulse.connectors.config import IGNORE, CaliperConfig
 from teampulse.contract.events import MAX_NAME_CHARS
 from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.rejections import Reason, Rejection
-from teampulse.contract.timestamps import parse_iso8601_timestamp
+from teampulse.contract.timestamps import format_rfc3339, parse_iso8601_timestamp
 
 SOURCE = "caliper"
 DATA_VERSION_PREFIX = "http://purl.imsglobal.org/ctx/caliper/v1p"
@@ -86,7 +86,7 @@ def map_event(
         return schema_problem(f"{kind}: object (or its id) is required")
     fields: dict[str, Any] = {
         "id": f"caliper:{event_id}",
-        "occurred_at": rfc3339(seconds),
+        "occurred_at": format_rfc3339(seconds),
         "actor": door_actor(pseudonymiser, person),
         "source": SOURCE,
         **config.route(_id(event.get("group"))),

@@ -11,12 +11,12 @@ Rules (docs/connectors/):
 * the actor is pseudonymised here, at the door: `pseudonym:<hex>`, the keyed hash of the
   platform identity (e.g. `account:slack:T024BE7LD|U2147483697`); a roster record whose
   person is that identity gives the person's team;
-* event time is the platform's time of the fact, never the time of delivery.
+* event time is the platform's time of the fact, not the time of delivery (a Discourse like
+  carries no time of its own: it takes the time it is delivered).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,11 +44,6 @@ class Mapped:
 def door_actor(pseudonymiser: Pseudonymiser, identity: str) -> str:
     """The canonical `actor` of a platform identity: already keyed, never the raw id."""
     return PSEUDONYM_PREFIX + pseudonymiser.person(identity)
-
-
-def rfc3339(epoch_s: float) -> str:
-    instant = dt.datetime.fromtimestamp(epoch_s, tz=dt.UTC)
-    return instant.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def schema_problem(detail: str) -> Rejection:

@@ -25,7 +25,6 @@ from typing import Any
 from teampulse.connectors.canonical import (
     Mapped,
     door_actor,
-    rfc3339,
     schema_problem,
     text_of,
 )
@@ -33,7 +32,7 @@ from teampulse.connectors.config import PlatformConfig
 from teampulse.connectors.signatures import SignatureProblem
 from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.rejections import Reason, Rejection
-from teampulse.contract.timestamps import parse_iso8601_timestamp
+from teampulse.contract.timestamps import format_rfc3339, parse_iso8601_timestamp
 
 SOURCE = "discourse"
 SIGNATURE_HEADER = "x-discourse-event-signature"
@@ -108,7 +107,7 @@ def _base(
     pseudonymiser: Pseudonymiser,
 ) -> dict[str, Any]:
     fields: dict[str, Any] = {
-        "occurred_at": rfc3339(created_at),
+        "occurred_at": format_rfc3339(created_at),
         "actor": door_actor(pseudonymiser, f"account:discourse:{instance}|{username}"),
         "source": SOURCE,
         **config.route(category),

@@ -31,12 +31,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.padding import MGF1, OAEP
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from teampulse.connectors.canonical import Mapped, door_actor, rfc3339, schema_problem, text_of
+from teampulse.connectors.canonical import Mapped, door_actor, schema_problem, text_of
 from teampulse.connectors.config import PlatformConfig
 from teampulse.connectors.signatures import SignatureProblem
 from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.rejections import Reason, Rejection
-from teampulse.contract.timestamps import parse_iso8601_timestamp
+from teampulse.contract.timestamps import format_rfc3339, parse_iso8601_timestamp
 
 SOURCE = "msteams"
 LIFECYCLE_EVENTS = ("reauthorizationRequired", "subscriptionRemoved", "missed")
@@ -176,7 +176,7 @@ def map_message(
         fields: dict[str, Any] = {
             "id": post,
             "type": "discussion.replied" if root_id else "discussion.posted",
-            "occurred_at": rfc3339(created_at),
+            "occurred_at": format_rfc3339(created_at),
             "actor": door_actor(pseudonymiser, f"account:msteams:{tenant}|{author}"),
             "source": SOURCE,
             "thread": thread,
@@ -221,7 +221,7 @@ def _reaction(
     return {
         "id": reaction_id,
         "type": "discussion.reacted",
-        "occurred_at": rfc3339(when),
+        "occurred_at": format_rfc3339(when),
         "actor": door_actor(pseudonymiser, f"account:msteams:{tenant}|{user}"),
         "source": SOURCE,
         "thread": thread,

@@ -23,7 +23,6 @@ from slack_sdk.signature import Clock, SignatureVerifier
 from teampulse.connectors.canonical import (
     Mapped,
     door_actor,
-    rfc3339,
     schema_problem,
     text_of,
 )
@@ -31,6 +30,7 @@ from teampulse.connectors.config import PlatformConfig
 from teampulse.connectors.signatures import SignatureProblem
 from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.rejections import Rejection
+from teampulse.contract.timestamps import format_rfc3339
 
 SOURCE = "slack"
 MAX_SIGNATURE_AGE_S = 300  # Slack's documented replay window, the SDK's too
@@ -130,7 +130,7 @@ def _message(
     thread_ts = text_of(event.get("thread_ts"))
     fields: dict[str, Any] = {
         "id": f"slack:{event_id}",
-        "occurred_at": rfc3339(seconds),
+        "occurred_at": format_rfc3339(seconds),
         "actor": door_actor(pseudonymiser, f"account:slack:{team_id}|{user}"),
         "source": SOURCE,
         "post": post,
@@ -169,7 +169,7 @@ def _reaction(
             {
                 "id": f"slack:{event_id}",
                 "type": "discussion.reacted",
-                "occurred_at": rfc3339(seconds),
+                "occurred_at": format_rfc3339(seconds),
                 "actor": door_actor(pseudonymiser, f"account:slack:{team_id}|{user}"),
                 "source": SOURCE,
                 "thread": reacted,

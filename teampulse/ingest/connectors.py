@@ -24,7 +24,7 @@ from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.rejections import Rejection
 
 if TYPE_CHECKING:
-    from streams.http_ingest import IngestEndpoint
+    from teampulse.ingest.http import IngestEndpoint
 
 EVENTS_ROUTE = "events"  # connectors write canonical events, as POST /events does
 READ_CHUNK_BYTES = 65_536

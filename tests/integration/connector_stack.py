@@ -18,8 +18,8 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from streams.topic_admin import ensure_topics
-from teampulse.settings import REPO_CONFIG_DIR, settings_from_environment
+from teampulse.kafka.topics import ensure_topics
+from teampulse.settings import PACKAGED_CONFIG_DIR, settings_from_environment
 from tests.integration.worker_harness import (
     REPO,
     Samples,
@@ -117,7 +117,7 @@ class ConnectorStack:
 def start_connector_stack(kafka_bootstrap: str, redis_url: str, directory: Path) -> ConnectorStack:
     config_dir = directory / "config"
     config_dir.mkdir()
-    for shipped in REPO_CONFIG_DIR.glob("*.yaml"):
+    for shipped in PACKAGED_CONFIG_DIR.glob("*.yaml"):
         shutil.copy(shipped, config_dir / shipped.name)
     (config_dir / "connectors.yaml").write_text(yaml.safe_dump(CONNECTORS_YAML))
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)

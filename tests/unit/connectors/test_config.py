@@ -1,15 +1,15 @@
-"""connectors.yaml: the file shipped in deploy/config loads, mistakes name their entry."""
+"""connectors.yaml: the file shipped with the package loads, mistakes name their entry."""
 
 from __future__ import annotations
 
 import pytest
 
 from teampulse.connectors.config import ConnectorConfig, ConnectorConfigError
-from teampulse.settings import REPO_CONFIG_DIR
+from teampulse.settings import PACKAGED_CONFIG_DIR
 
 
 def test_the_shipped_file_loads_with_caliper_sessions_ignored():
-    config = ConnectorConfig.load(REPO_CONFIG_DIR)
+    config = ConnectorConfig.load(PACKAGED_CONFIG_DIR)
     assert config.caliper.actions["SessionEvent"] == {"LoggedIn": "ignore", "LoggedOut": "ignore"}
 
 
