@@ -248,6 +248,22 @@ def demo(
     raise typer.Exit(run_demo(_settings(), seconds))
 
 
+@cli.command("msteams-subscribe")
+def msteams_subscribe(
+    renew_every: Annotated[
+        str, typer.Option(help="Keep renewing at this interval (e.g. 45m); default: once")
+    ] = "0",
+) -> None:
+    """Create or renew the Microsoft Graph subscription for Teams channel messages."""
+    from teampulse.ingest.msteams_subscribe import keep_subscribed
+    from teampulse.settings import parse_duration
+
+    settings = _settings()
+    asyncio.run(
+        keep_subscribed(settings, settings.now_source(), parse_duration(renew_every), typer.echo)
+    )
+
+
 def main() -> None:
     cli()
 

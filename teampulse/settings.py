@@ -90,8 +90,8 @@ class Settings(BaseSettings):
     msteams_resource: str = Field(
         "", description="Graph resource to subscribe to, e.g. teams/{id}/channels/{id}/messages"
     )
-    msteams_notification_url: str = Field(
-        "", description="Public https URL of this endpoint's /msteams/notifications"
+    msteams_public_url: str = Field(
+        "", description="Public https base URL of this ingest endpoint, as Graph reaches it"
     )
     msteams_tenant_id: str = Field("", description="Entra ID tenant of the Graph app")
     msteams_client_id: str = Field("", description="Application (client) id of the Graph app")

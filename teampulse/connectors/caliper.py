@@ -127,6 +127,6 @@ def _grade(
     if type(score) is dict:
         given, most = score.get("scoreGiven"), score.get("maxScore")
         numbers = (int, float)
-        if type(given) in numbers and type(most) in numbers and most > 0:
+        if type(given) in numbers and type(most) in numbers and most is not None and most > 0:
             share = min(max(given / most, 0.0), 1.0)
             fields.update(score=share, success=share >= pass_score)

@@ -65,18 +65,21 @@ CanonicalTarget = Literal[
 ]
 
 
+DEFAULT_CALIPER_ACTIONS: dict[str, dict[str, CanonicalTarget]] = {
+    "MessageEvent": {"Posted": "discussion.posted"},
+    "AssessmentEvent": {"Started": "learning.started", "Submitted": "learning.assessed"},
+    "GradeEvent": {"Graded": "learning.assessed"},
+    "NavigationEvent": {"NavigatedTo": "learning.progressed"},
+    "ViewEvent": {"Viewed": "learning.progressed"},
+    "SessionEvent": {"LoggedIn": "ignore", "LoggedOut": "ignore"},
+}
+
+
 class CaliperConfig(PlatformConfig):
     # Caliper event type -> action -> canonical type (or `ignore`). A MessageEvent's reply
     # (`object.replyTo`) becomes discussion.replied whatever its entry says.
     actions: dict[str, dict[str, CanonicalTarget]] = Field(
-        default_factory=lambda: {
-            "MessageEvent": {"Posted": "discussion.posted"},
-            "AssessmentEvent": {"Started": "learning.started", "Submitted": "learning.assessed"},
-            "GradeEvent": {"Graded": "learning.assessed"},
-            "NavigationEvent": {"NavigatedTo": "learning.progressed"},
-            "ViewEvent": {"Viewed": "learning.progressed"},
-            "SessionEvent": {"LoggedIn": IGNORE, "LoggedOut": IGNORE},
-        }
+        default_factory=lambda: {k: dict(v) for k, v in DEFAULT_CALIPER_ACTIONS.items()}
     )
     # A grade at or above this share of `maxScore` counts as a pass (success = true).
     pass_score: float = Field(0.5, ge=0, le=1)

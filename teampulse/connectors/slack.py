@@ -99,8 +99,9 @@ def map_delivery(
         return Challenge(challenge)
     if kind != "event_callback":
         return Mapped().ignore(f"delivery_{str(kind)[:40]}")
-    event_id, team_id, event = (payload.get(k) for k in ("event_id", "team_id", "event"))
-    if text_of(event_id) is None or text_of(team_id) is None or type(event) is not dict:
+    event_id, team_id = text_of(payload.get("event_id")), text_of(payload.get("team_id"))
+    event = payload.get("event")
+    if event_id is None or team_id is None or type(event) is not dict:
         return schema_problem("event_callback: event_id, team_id and event are required")
     event_type = event.get("type")
     if event_type == "message":

@@ -15,13 +15,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from teampulse.connectors import msteams
+from teampulse.connectors.graph_subscription import LIFECYCLE_PATH, NOTIFICATIONS_PATH
 from teampulse.contract.rejections import Rejection
 from teampulse.ingest.connectors import ConnectorIntake, disabled
 
 log = logging.getLogger(__name__)
 
-NOTIFICATIONS_PATH = "/msteams/notifications"
-LIFECYCLE_PATH = "/msteams/lifecycle"
 PATHS = (NOTIFICATIONS_PATH, LIFECYCLE_PATH)
 
 

@@ -11,7 +11,17 @@ from typer.testing import CliRunner
 from teampulse.cli import cli
 from tests.support import scripted_week as week
 
-SUBCOMMANDS = ["worker", "ingest", "produce", "backfill", "simulate", "replay", "topics", "demo"]
+SUBCOMMANDS = [
+    "worker",
+    "ingest",
+    "produce",
+    "backfill",
+    "simulate",
+    "replay",
+    "topics",
+    "demo",
+    "msteams-subscribe",
+]
 
 
 @pytest.mark.parametrize("name", SUBCOMMANDS)
