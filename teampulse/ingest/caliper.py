@@ -9,7 +9,6 @@ from __future__ import annotations
 from aiohttp import web
 
 from teampulse.connectors import caliper
-from teampulse.contract.intake import Intake
 from teampulse.contract.rejections import Rejection
 from teampulse.ingest.connectors import ConnectorIntake
 
@@ -33,9 +32,9 @@ class CaliperSensorEndpoint:
             return intake.rejected(caliper.SOURCE, result)
         ignored = sum(result.ignored.values())
 
-        def answer(written: Intake) -> web.StreamResponse:
+        def answer(written: int, duplicates: int) -> web.StreamResponse:
             return web.json_response(
-                {"written": len(written.new), "known": len(written.unchanged), "ignored": ignored}
+                {"written": written, "duplicates": duplicates, "ignored": ignored}
             )
 
         return await intake.write(caliper.SOURCE, result, answer)

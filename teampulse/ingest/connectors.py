@@ -19,7 +19,7 @@ from prometheus_client import Counter
 
 from teampulse.connectors.canonical import Mapped
 from teampulse.connectors.config import ConnectorConfig
-from teampulse.contract.intake import Intake, plan_events
+from teampulse.contract.intake import plan_events
 from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.rejections import Rejection
 
@@ -89,8 +89,9 @@ class ConnectorIntake:
         return self.refuse(platform, 400, rejection.reason.value, rejection.detail)
 
     async def write(
-        self, platform: str, mapped: Mapped, answer: Callable[[Intake], web.StreamResponse]
+        self, platform: str, mapped: Mapped, answer: Callable[[int, int], web.StreamResponse]
     ) -> web.StreamResponse:
+        """Write what is new; `answer(written, duplicates)` once Kafka acknowledged it."""
         for reason, count in mapped.ignored.items():
             self.records.labels(platform, "ignored", reason).inc(count)
         recent = self.endpoint.recent[EVENTS_ROUTE]
@@ -110,7 +111,9 @@ class ConnectorIntake:
             now=self.now(),
             max_record_bytes=self.settings.max_event_bytes,
         )
-        response = await self.endpoint.write_events(intake, len(fresh), answer)
+        response = await self.endpoint.write_events(
+            intake, len(fresh), lambda i: answer(len(i.new), duplicates + len(i.unchanged))
+        )
         if response.status < 300:
             self.records.labels(platform, "written", "").inc(len(fresh))
             if duplicates:

@@ -80,7 +80,7 @@ class MsTeamsNotifications:
         for reason, count in result.ignored.items():
             if reason.startswith("lifecycle_"):
                 log.warning("Graph lifecycle notification %s x%d", reason, count)
-        return await intake.write(msteams.SOURCE, result, lambda _i: web.Response(status=202))
+        return await intake.write(msteams.SOURCE, result, lambda _w, _d: web.Response(status=202))
 
 
 def add_routes(app: web.Application, intake: ConnectorIntake) -> None:

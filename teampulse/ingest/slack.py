@@ -41,7 +41,7 @@ class SlackEvents:
         return await intake.write(slack.SOURCE, result, _ok)
 
 
-def _ok(_intake: object) -> web.StreamResponse:
+def _ok(_written: int, _duplicates: int) -> web.StreamResponse:
     return web.Response(status=200)
 
 

@@ -90,7 +90,7 @@ EVENTS = (
 def test_an_envelope_lands_in_the_learning_and_conversation_gauges(connector_stack):
     stack = connector_stack
     answer = stack.post("/caliper/events", envelope(*EVENTS), BEARER)
-    assert (answer.status, answer.json()) == (200, {"written": 3, "known": 0, "ignored": 1})
+    assert (answer.status, answer.json()) == (200, {"written": 3, "duplicates": 0, "ignored": 1})
     stack.wait_gauge("team_starts", 1, team="granite", window=WEEK)
     stack.wait_gauge("team_assessments_passed", 1, team="granite", window=WEEK)
     stack.wait_gauge("team_posts", 1, team="granite", window=WEEK)
@@ -98,7 +98,7 @@ def test_an_envelope_lands_in_the_learning_and_conversation_gauges(connector_sta
 
 def test_the_same_envelope_sent_again_writes_nothing(connector_stack):
     answer = connector_stack.post("/caliper/events", envelope(*EVENTS), BEARER)
-    assert (answer.status, answer.json()) == (200, {"written": 0, "known": 0, "ignored": 1})
+    assert (answer.status, answer.json()) == (200, {"written": 0, "duplicates": 3, "ignored": 1})
 
 
 def test_an_envelope_without_the_bearer_token_is_401(connector_stack):
