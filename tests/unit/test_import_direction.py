@@ -15,11 +15,12 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "teampulse"
 
-CORE = {"settings", "contract", "enrichment", "gauges", "reference", "simulation"}
+CORE = {"settings", "contract", "connectors", "enrichment", "gauges", "reference", "simulation"}
 ALLOWED: dict[str, set[str]] = {
     # the pure core
     "settings": set(),
     "contract": {"settings"},
+    "connectors": {"settings", "contract"},
     "enrichment": {"settings", "contract"},
     "gauges": {"settings", "contract", "enrichment"},
     "reference": {"settings", "contract", "enrichment", "gauges"},
