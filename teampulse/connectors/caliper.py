@@ -23,6 +23,8 @@ from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.rejections import Reason, Rejection
 from teampulse.contract.timestamps import format_rfc3339, parse_iso8601_timestamp
 
+__all__ = ["SOURCE", "map_envelope", "map_event"]
+
 SOURCE = "caliper"
 DATA_VERSION_PREFIX = "http://purl.imsglobal.org/ctx/caliper/v1p"
 

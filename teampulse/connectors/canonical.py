@@ -24,6 +24,7 @@ from typing import Any
 from teampulse.contract.pseudonym import PSEUDONYM_PREFIX, Pseudonymiser
 from teampulse.contract.rejections import Reason, Rejection
 
+__all__ = ["CanonicalEvent", "Mapped", "door_actor", "schema_problem", "text_of"]
 CanonicalEvent = dict[str, Any]
 
 

@@ -11,6 +11,16 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+__all__ = [
+    "CONNECTORS_FILE",
+    "IGNORE",
+    "CaliperConfig",
+    "ChannelRoute",
+    "ConnectorConfig",
+    "ConnectorConfigError",
+    "PlatformConfig",
+]
+
 CONNECTORS_FILE = "connectors.yaml"
 IGNORE = "ignore"  # a Caliper mapping target: counted as ignored, never written
 

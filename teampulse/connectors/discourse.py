@@ -34,6 +34,8 @@ from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.rejections import Reason, Rejection
 from teampulse.contract.timestamps import format_rfc3339, parse_iso8601_timestamp
 
+__all__ = ["SOURCE", "map_delivery", "signature_problem"]
+
 SOURCE = "discourse"
 SIGNATURE_HEADER = "x-discourse-event-signature"
 REGULAR_POST = 1  # Discourse post_type: 1 regular, 2 moderator action, 3 small action, 4 whisper

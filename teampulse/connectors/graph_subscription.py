@@ -12,6 +12,8 @@ from typing import Any
 
 from teampulse.contract.timestamps import format_rfc3339
 
+__all__ = ["SubscriptionSpec", "create_body", "existing_subscription", "expiration", "renew_body"]
+
 NOTIFICATIONS_PATH = "/msteams/notifications"
 LIFECYCLE_PATH = "/msteams/lifecycle"
 CHANGE_TYPES = "created,updated,deleted"

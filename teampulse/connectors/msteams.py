@@ -38,6 +38,8 @@ from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.rejections import Reason, Rejection
 from teampulse.contract.timestamps import format_rfc3339, parse_iso8601_timestamp
 
+__all__ = ["SOURCE", "client_state_problem", "decrypt_resource", "map_message", "map_notifications"]
+
 SOURCE = "msteams"
 LIFECYCLE_EVENTS = ("reauthorizationRequired", "subscriptionRemoved", "missed")
 AES_IV_BYTES = 16

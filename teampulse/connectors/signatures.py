@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+__all__ = ["SignatureProblem"]
+
 
 class SignatureProblem(StrEnum):
     MISSING = "missing_signature"  # no signature (or timestamp) header at all

@@ -32,6 +32,8 @@ from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.rejections import Rejection
 from teampulse.contract.timestamps import format_rfc3339
 
+__all__ = ["SOURCE", "Challenge", "map_delivery", "signature_problem"]
+
 SOURCE = "slack"
 MAX_SIGNATURE_AGE_S = 300  # Slack's documented replay window, the SDK's too
 # Message subtypes written by a person: kept. Every other subtype is a bot, an edit, a

@@ -25,7 +25,7 @@ import hashlib
 import hmac
 from functools import lru_cache
 
-__all__ = ["Pseudonymiser", "email_identity", "identity_of"]
+__all__ = ["PSEUDONYM_PREFIX", "Pseudonymiser", "email_identity", "identity_of"]
 
 PSEUDONYM_HEX_CHARS = 32  # 128 bits of the HMAC: collisions are out of reach for any company
 PSEUDONYM_CACHE_SIZE = 100_000  # distinct people remembered; the hot path repeats actors

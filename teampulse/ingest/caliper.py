@@ -12,6 +12,8 @@ from teampulse.connectors import caliper
 from teampulse.contract.rejections import Rejection
 from teampulse.ingest.connectors import ConnectorIntake
 
+__all__ = ["PATH", "CaliperSensorEndpoint", "add_routes"]
+
 PATH = "/caliper/events"
 
 
@@ -42,6 +44,3 @@ class CaliperSensorEndpoint:
 
 def add_routes(app: web.Application, intake: ConnectorIntake) -> None:
     app.router.add_post(PATH, CaliperSensorEndpoint(intake).post, name="caliper")
-
-
-__all__ = ["PATH", "CaliperSensorEndpoint", "add_routes"]

@@ -26,6 +26,8 @@ from teampulse.contract.rejections import Rejection
 if TYPE_CHECKING:
     from teampulse.ingest.http import IngestEndpoint
 
+__all__ = ["ConnectorIntake", "add_connector_routes", "disabled", "refusal"]
+
 EVENTS_ROUTE = "events"  # connectors write canonical events, as POST /events does
 READ_CHUNK_BYTES = 65_536
 

@@ -8,6 +8,8 @@ from teampulse.connectors import discourse
 from teampulse.contract.rejections import Rejection
 from teampulse.ingest.connectors import ConnectorIntake, disabled
 
+__all__ = ["PATH", "PATHS", "DiscourseWebhook", "add_routes"]
+
 PATH = "/discourse/webhook"
 PATHS = (PATH,)
 
@@ -42,6 +44,3 @@ class DiscourseWebhook:
 
 def add_routes(app: web.Application, intake: ConnectorIntake) -> None:
     app.router.add_post(PATH, DiscourseWebhook(intake).post, name="discourse")
-
-
-__all__ = ["PATH", "PATHS", "DiscourseWebhook", "add_routes"]

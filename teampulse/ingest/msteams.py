@@ -19,6 +19,8 @@ from teampulse.connectors.graph_subscription import LIFECYCLE_PATH, NOTIFICATION
 from teampulse.contract.rejections import Rejection
 from teampulse.ingest.connectors import ConnectorIntake, disabled
 
+__all__ = ["PATHS", "MsTeamsNotifications", "add_routes", "load_private_key"]
+
 log = logging.getLogger(__name__)
 
 PATHS = (NOTIFICATIONS_PATH, LIFECYCLE_PATH)
@@ -88,6 +90,3 @@ def add_routes(app: web.Application, intake: ConnectorIntake) -> None:
     for path, name in ((NOTIFICATIONS_PATH, "msteams"), (LIFECYCLE_PATH, "msteams_lifecycle")):
         app.router.add_post(path, handler, name=name)
         app.router.add_get(path, handler, name=f"{name}_validation")
-
-
-__all__ = ["PATHS", "MsTeamsNotifications", "add_routes", "load_private_key"]

@@ -29,6 +29,14 @@ from teampulse.connectors.graph_subscription import (
 )
 from teampulse.settings import Settings
 
+__all__ = [
+    "SubscribeError",
+    "Subscribed",
+    "keep_subscribed",
+    "spec_from_settings",
+    "subscribe_once",
+]
+
 log = logging.getLogger(__name__)
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"

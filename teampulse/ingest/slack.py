@@ -8,6 +8,8 @@ from teampulse.connectors import slack
 from teampulse.contract.rejections import Rejection
 from teampulse.ingest.connectors import ConnectorIntake, disabled
 
+__all__ = ["PATH", "PATHS", "SlackEvents", "add_routes"]
+
 PATH = "/slack/events"
 PATHS = (PATH,)
 
@@ -47,6 +49,3 @@ def _ok(_written: int, _duplicates: int) -> web.StreamResponse:
 
 def add_routes(app: web.Application, intake: ConnectorIntake) -> None:
     app.router.add_post(PATH, SlackEvents(intake).post, name="slack")
-
-
-__all__ = ["PATH", "PATHS", "SlackEvents", "add_routes"]
