@@ -73,7 +73,7 @@ def test_the_wheel_installs_exactly_one_top_level_package(installed) -> None:
 def test_the_wheel_carries_the_shipped_configuration(installed) -> None:
     _, target = installed
     shipped = sorted(p.name for p in (target / "teampulse" / "config").glob("*.yaml"))
-    assert shipped == ["initiatives.yaml", "scoring.yaml", "xapi-verbs.yaml"]
+    assert shipped == ["connectors.yaml", "initiatives.yaml", "scoring.yaml", "xapi-verbs.yaml"]
 
 
 def test_replay_works_from_a_folder_outside_the_checkout(installed, tmp_path: Path) -> None:
