@@ -16,12 +16,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from teampulse.connectors.canonical import Mapped, door_actor, schema_problem
+from teampulse.connectors.canonical import Mapped, door_actor, iso8601_event_time, schema_problem
 from teampulse.connectors.config import IGNORE, CaliperConfig
 from teampulse.contract.events import MAX_NAME_CHARS
 from teampulse.contract.pseudonym import Pseudonymiser
-from teampulse.contract.rejections import Reason, Rejection
-from teampulse.contract.timestamps import format_rfc3339, parse_iso8601_timestamp
+from teampulse.contract.rejections import Rejection
 
 __all__ = ["SOURCE", "map_envelope", "map_event"]
 
@@ -73,10 +72,9 @@ def map_event(
     event_id = _id(event)
     if event_id is None:
         return schema_problem("id: every Caliper 1.1+ event has one (urn:uuid:...)")
-    occurred = event.get("eventTime")
-    seconds = parse_iso8601_timestamp(occurred) if type(occurred) is str else None
-    if seconds is None:
-        return Rejection(Reason.BAD_TIMESTAMP, "eventTime: an ISO 8601 instant is required")
+    occurred_at = iso8601_event_time(event.get("eventTime"), "eventTime")
+    if isinstance(occurred_at, Rejection):
+        return occurred_at
     person = _id(event.get("actor"))
     obj = event.get("object")
     if kind == "GradeEvent":
@@ -88,7 +86,7 @@ def map_event(
         return schema_problem(f"{kind}: object (or its id) is required")
     fields: dict[str, Any] = {
         "id": f"caliper:{event_id}",
-        "occurred_at": format_rfc3339(seconds),
+        "occurred_at": occurred_at,
         "actor": door_actor(pseudonymiser, person),
         "source": SOURCE,
         **config.route(_id(event.get("group"))),

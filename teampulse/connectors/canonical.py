@@ -17,14 +17,24 @@ Rules (docs/connectors/):
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from teampulse.contract.pseudonym import PSEUDONYM_PREFIX, Pseudonymiser
 from teampulse.contract.rejections import Reason, Rejection
+from teampulse.contract.timestamps import format_rfc3339, parse_iso8601_timestamp
 
-__all__ = ["CanonicalEvent", "Mapped", "door_actor", "schema_problem", "text_of"]
+__all__ = [
+    "CanonicalEvent",
+    "Mapped",
+    "door_actor",
+    "event_time",
+    "iso8601_event_time",
+    "schema_problem",
+    "text_of",
+]
 CanonicalEvent = dict[str, Any]
 
 
@@ -58,3 +68,23 @@ def text_of(value: Any) -> str | None:
     if type(value) is int:
         return str(value)
     return None
+
+
+def event_time(seconds: float | None) -> str | None:
+    """Epoch seconds -> the canonical `occurred_at`; None for what no calendar holds
+    (NaN, infinity, a year past 9999)."""
+    if seconds is None or not math.isfinite(seconds):
+        return None
+    try:
+        return format_rfc3339(seconds)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def iso8601_event_time(value: Any, what: str) -> str | Rejection:
+    """A platform's ISO 8601 instant -> `occurred_at`, or a bad_timestamp rejection."""
+    seconds = parse_iso8601_timestamp(value) if type(value) is str else None
+    text = event_time(seconds)
+    if text is None:
+        return Rejection(Reason.BAD_TIMESTAMP, f"{what}: an ISO 8601 instant is required")
+    return text

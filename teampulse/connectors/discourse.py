@@ -25,14 +25,15 @@ from typing import Any
 from teampulse.connectors.canonical import (
     Mapped,
     door_actor,
+    event_time,
+    iso8601_event_time,
     schema_problem,
     text_of,
 )
 from teampulse.connectors.config import PlatformConfig
 from teampulse.connectors.signatures import SignatureProblem
 from teampulse.contract.pseudonym import Pseudonymiser
-from teampulse.contract.rejections import Reason, Rejection
-from teampulse.contract.timestamps import format_rfc3339, parse_iso8601_timestamp
+from teampulse.contract.rejections import Rejection
 
 __all__ = ["SOURCE", "map_delivery", "signature_problem"]
 
@@ -103,13 +104,13 @@ def _post_ref(instance: str, topic_id: str, number: int) -> str:
 def _base(
     instance: str,
     username: str,
-    created_at: float,
+    occurred_at: str,
     category: str | None,
     config: PlatformConfig,
     pseudonymiser: Pseudonymiser,
 ) -> dict[str, Any]:
     fields: dict[str, Any] = {
-        "occurred_at": format_rfc3339(created_at),
+        "occurred_at": occurred_at,
         "actor": door_actor(pseudonymiser, f"account:discourse:{instance}|{username}"),
         "source": SOURCE,
         **config.route(category),
@@ -119,13 +120,6 @@ def _base(
     return fields
 
 
-def _created_at(value: Any, what: str) -> float | Rejection:
-    seconds = parse_iso8601_timestamp(value) if type(value) is str else None
-    if seconds is None:
-        return Rejection(Reason.BAD_TIMESTAMP, f"{what}.created_at: an ISO 8601 instant")
-    return seconds
-
-
 def _post(
     instance: str, post: dict[str, Any], config: PlatformConfig, pseudonymiser: Pseudonymiser
 ) -> Mapped | Rejection:
@@ -133,12 +127,12 @@ def _post(
         return Mapped().ignore("private_message")
     post_type = post.get("post_type", REGULAR_POST)
     if post_type != REGULAR_POST:
-        return Mapped().ignore(f"post_type_{post_type}")
+        return Mapped().ignore(f"post_type_{post_type if type(post_type) is int else 'other'}")
     topic_id, username = text_of(post.get("topic_id")), text_of(post.get("username"))
     number = post.get("post_number")
     if topic_id is None or username is None or type(number) is not int or number < 1:
         return schema_problem("post: topic_id, post_number and username are required")
-    created = _created_at(post.get("created_at"), "post")
+    created = iso8601_event_time(post.get("created_at"), "post.created_at")
     if isinstance(created, Rejection):
         return created
     ref = _post_ref(instance, topic_id, number)
@@ -168,7 +162,7 @@ def _topic(
     topic_id = text_of(topic.get("id"))
     if topic_id is None or username is None:
         return schema_problem("topic: id and created_by.username are required")
-    created = _created_at(topic.get("created_at"), "topic")
+    created = iso8601_event_time(topic.get("created_at"), "topic.created_at")
     if isinstance(created, Rejection):
         return created
     ref = _post_ref(instance, topic_id, 1)
@@ -197,7 +191,10 @@ def _reaction(
         return schema_problem("like: post.id, post.topic_id, post.post_number, user.username")
     liked = _post_ref(instance, topic_id, number)
     like_id = f"discourse:{instance}:like:{post_id}:{username}"
-    fields = _base(instance, username, now, text_of(post.get("category_id")), config, pseudonymiser)
+    liked_at = event_time(now) or ""  # `now` is the endpoint's clock: always a calendar time
+    fields = _base(
+        instance, username, liked_at, text_of(post.get("category_id")), config, pseudonymiser
+    )
     fields.update(
         id=like_id,
         type="discussion.reacted",

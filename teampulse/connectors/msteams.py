@@ -31,12 +31,17 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.padding import MGF1, OAEP
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from teampulse.connectors.canonical import Mapped, door_actor, schema_problem, text_of
+from teampulse.connectors.canonical import (
+    Mapped,
+    door_actor,
+    iso8601_event_time,
+    schema_problem,
+    text_of,
+)
 from teampulse.connectors.config import PlatformConfig
 from teampulse.connectors.signatures import SignatureProblem
 from teampulse.contract.pseudonym import Pseudonymiser
-from teampulse.contract.rejections import Reason, Rejection
-from teampulse.contract.timestamps import format_rfc3339, parse_iso8601_timestamp
+from teampulse.contract.rejections import Rejection
 
 __all__ = ["SOURCE", "client_state_problem", "decrypt_resource", "map_message", "map_notifications"]
 
@@ -107,11 +112,13 @@ def map_notifications(
 
 
 def _item(
-    item: dict[str, Any],
+    item: Any,
     config: PlatformConfig,
     pseudonymiser: Pseudonymiser,
     private_key: rsa.RSAPrivateKey | None,
 ) -> Mapped | Rejection:
+    if type(item) is not dict:
+        return schema_problem("a notification is a JSON object")
     lifecycle = item.get("lifecycleEvent")
     if lifecycle is not None:
         known = lifecycle if lifecycle in LIFECYCLE_EVENTS else "other"
@@ -129,13 +136,6 @@ def _item(
         return message
     tenant = text_of(item.get("tenantId")) or "tenant"
     return map_message(message, change == "created", tenant, config, pseudonymiser)
-
-
-def _seconds(value: Any, what: str) -> float | Rejection:
-    seconds = parse_iso8601_timestamp(value) if type(value) is str else None
-    if seconds is None:
-        return Rejection(Reason.BAD_TIMESTAMP, f"{what}: an ISO 8601 instant is required")
-    return seconds
 
 
 def _user_id(identity_set: Any) -> str | None:
@@ -168,7 +168,7 @@ def map_message(
     mapped = Mapped()
     if created:
         author = _user_id(sender)
-        created_at = _seconds(message.get("createdDateTime"), "createdDateTime")
+        created_at = iso8601_event_time(message.get("createdDateTime"), "createdDateTime")
         if isinstance(created_at, Rejection):
             return created_at
         if author is None:
@@ -178,7 +178,7 @@ def map_message(
         fields: dict[str, Any] = {
             "id": post,
             "type": "discussion.replied" if root_id else "discussion.posted",
-            "occurred_at": format_rfc3339(created_at),
+            "occurred_at": created_at,
             "actor": door_actor(pseudonymiser, f"account:msteams:{tenant}|{author}"),
             "source": SOURCE,
             "thread": thread,
@@ -191,7 +191,8 @@ def map_message(
         if type(content) is str:
             fields["length"] = len(content)
         mapped.events.append(fields)
-    for reaction in message.get("reactions") or ():
+    reactions = message.get("reactions")
+    for reaction in reactions if type(reactions) is list else ():
         reacted = _reaction(reaction, post, thread, channel, tenant, route, pseudonymiser)
         if isinstance(reacted, Rejection):
             return reacted
@@ -214,7 +215,7 @@ def _reaction(
         return schema_problem("reactions: each reaction is an object")
     user = _user_id(reaction.get("user"))
     kind = text_of(reaction.get("reactionType"))
-    when = _seconds(reaction.get("createdDateTime"), "reactions.createdDateTime")
+    when = iso8601_event_time(reaction.get("createdDateTime"), "reactions.createdDateTime")
     if isinstance(when, Rejection):
         return when
     if user is None or kind is None:
@@ -223,7 +224,7 @@ def _reaction(
     return {
         "id": reaction_id,
         "type": "discussion.reacted",
-        "occurred_at": format_rfc3339(when),
+        "occurred_at": when,
         "actor": door_actor(pseudonymiser, f"account:msteams:{tenant}|{user}"),
         "source": SOURCE,
         "thread": thread,

@@ -23,6 +23,7 @@ from slack_sdk.signature import Clock, SignatureVerifier
 from teampulse.connectors.canonical import (
     Mapped,
     door_actor,
+    event_time,
     schema_problem,
     text_of,
 )
@@ -30,7 +31,6 @@ from teampulse.connectors.config import PlatformConfig
 from teampulse.connectors.signatures import SignatureProblem
 from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.rejections import Rejection
-from teampulse.contract.timestamps import format_rfc3339
 
 __all__ = ["SOURCE", "Challenge", "map_delivery", "signature_problem"]
 
@@ -80,9 +80,10 @@ def signature_problem(
     return None
 
 
-def _ts_seconds(ts: Any) -> float | None:
+def _ts_time(ts: Any) -> str | None:
+    """A Slack `ts` ("1355517523.000005", epoch seconds) -> `occurred_at`."""
     try:
-        return float(ts) if type(ts) is str else None
+        return event_time(float(ts)) if type(ts) is str else None
     except ValueError:
         return None
 
@@ -126,21 +127,23 @@ def _message(
     if subtype is not None and subtype not in PERSON_SUBTYPES:
         return Mapped().ignore(f"subtype_{str(subtype)[:40]}")
     user, channel, ts = (text_of(event.get(k)) for k in ("user", "channel", "ts"))
-    seconds = _ts_seconds(ts)
-    if user is None or channel is None or ts is None or seconds is None:
+    occurred_at = _ts_time(ts)
+    if user is None or channel is None or ts is None or occurred_at is None:
         return schema_problem("message: user, channel and ts are required")
     post = f"slack:{team_id}:{channel}:{ts}"
     thread_ts = text_of(event.get("thread_ts"))
     fields: dict[str, Any] = {
         "id": f"slack:{event_id}",
-        "occurred_at": format_rfc3339(seconds),
+        "occurred_at": occurred_at,
         "actor": door_actor(pseudonymiser, f"account:slack:{team_id}|{user}"),
         "source": SOURCE,
         "post": post,
         "channel": channel,
-        "length": len(event.get("text") or ""),
         **config.route(channel),
     }
+    text = event.get("text")
+    if type(text) is str:
+        fields["length"] = len(text)
     if thread_ts is not None and thread_ts != ts:
         root = f"slack:{team_id}:{channel}:{thread_ts}"
         fields.update(type="discussion.replied", thread=root, parent=root)
@@ -161,8 +164,8 @@ def _reaction(
         return Mapped().ignore("reaction_not_on_message")  # files and file comments
     user = text_of(event.get("user"))
     channel, ts = text_of(item.get("channel")), text_of(item.get("ts"))
-    seconds = _ts_seconds(event.get("event_ts"))
-    if user is None or channel is None or ts is None or seconds is None:
+    occurred_at = _ts_time(event.get("event_ts"))
+    if user is None or channel is None or ts is None or occurred_at is None:
         return schema_problem("reaction_added: user, item.channel, item.ts, event_ts are required")
     # The payload does not say which thread the reacted message is in; its own ts stands for
     # the thread (reactions are counted, not joined to threads).
@@ -172,7 +175,7 @@ def _reaction(
             {
                 "id": f"slack:{event_id}",
                 "type": "discussion.reacted",
-                "occurred_at": format_rfc3339(seconds),
+                "occurred_at": occurred_at,
                 "actor": door_actor(pseudonymiser, f"account:slack:{team_id}|{user}"),
                 "source": SOURCE,
                 "thread": reacted,

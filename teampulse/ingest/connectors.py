@@ -19,7 +19,7 @@ from prometheus_client import Counter
 
 from teampulse.connectors.canonical import Mapped
 from teampulse.connectors.config import ConnectorConfig
-from teampulse.contract.intake import plan_events
+from teampulse.contract.intake import Refusal, plan_events
 from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.rejections import Rejection
 
@@ -121,17 +121,10 @@ class ConnectorIntake:
             if duplicates:
                 self.records.labels(platform, "duplicate", "").inc(duplicates)
         else:
-            self.records.labels(platform, "refused", _error_of(response)).inc(len(fresh))
+            # a Refusal names its error; otherwise it is a conflict (409) or Kafka (503)
+            reason = intake.error if isinstance(intake, Refusal) else f"http_{response.status}"
+            self.records.labels(platform, "refused", reason).inc(len(fresh))
         return response
-
-
-def _error_of(response: web.StreamResponse) -> str:
-    if isinstance(response, web.Response) and response.body:
-        try:
-            return str(orjson.loads(response.body).get("error", "refused"))  # type: ignore[arg-type]
-        except (orjson.JSONDecodeError, AttributeError):
-            pass
-    return "refused"
 
 
 def add_connector_routes(app: web.Application, endpoint: IngestEndpoint) -> None:
