@@ -30,7 +30,7 @@ from tests.integration.worker_harness import (
     produce,
     wait_for,
 )
-from tests.unit.connectors.msteams_payloads import CLIENT_STATE, TENANT
+from tests.support.connector_payloads import CLIENT_STATE, TENANT
 
 AS_OF = "2026-03-03T00:00:00Z"
 NOW = 1772496000  # AS_OF as epoch seconds: both processes run on this frozen clock

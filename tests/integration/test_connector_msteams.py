@@ -7,7 +7,7 @@ import orjson
 import pytest
 
 from tests.integration.connector_stack import CLIENT_STATE, ConnectorStack
-from tests.unit.connectors.msteams_payloads import (
+from tests.support.connector_payloads import (
     chat_message,
     lifecycle,
     notification,

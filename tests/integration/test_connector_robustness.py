@@ -21,11 +21,17 @@ from tests.integration.connector_stack import (
     SLACK_SECRET,
     ConnectorStack,
 )
-from tests.unit.connectors.msteams_payloads import chat_message, notification
-from tests.unit.connectors.test_caliper import GRADED, MESSAGE_POSTED, envelope
-from tests.unit.connectors.test_discourse import post
-from tests.unit.connectors.test_properties import mutations
-from tests.unit.connectors.test_slack import callback, message
+from tests.support.connector_payloads import (
+    GRADED,
+    MESSAGE_POSTED,
+    callback,
+    chat_message,
+    envelope,
+    message,
+    notification,
+    post,
+)
+from tests.support.json_mutations import mutations
 
 pytestmark = pytest.mark.integration
 

@@ -11,67 +11,14 @@ from teampulse.connectors import caliper
 from teampulse.connectors.canonical import Mapped
 from teampulse.connectors.config import ConnectorConfig
 from teampulse.contract.rejections import Reason, Rejection
+from tests.support.connector_payloads import (
+    CONTEXT,
+    GRADED,
+    LEARNER,
+    MESSAGE_POSTED,
+    envelope,
+)
 from tests.unit.connectors.connector_constants import keyed
-
-CONTEXT = "http://purl.imsglobal.org/ctx/caliper/v1p2"
-LEARNER = "https://example.edu/users/554433"
-SECTION = "https://lms.example.edu/sections/1"
-
-
-def envelope(*events: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "sensor": "https://example.edu/sensors/1",
-        "sendTime": "2026-03-02T11:05:01.000Z",
-        "dataVersion": CONTEXT,
-        "data": list(events),
-    }
-
-
-MESSAGE_POSTED: dict[str, Any] = {
-    "@context": CONTEXT,
-    "id": "urn:uuid:0d015a85-abf5-49ee-abb1-46dbd57fe64e",
-    "type": "MessageEvent",
-    "profile": "ForumProfile",
-    "actor": {"id": LEARNER, "type": "Person"},
-    "action": "Posted",
-    "object": {
-        "id": "https://example.edu/terms/201801/courses/7/sections/1/forums/2/topics/1/messages/3",
-        "type": "Message",
-        "body": "I like the agile path.",
-        "isPartOf": {
-            "id": "https://example.edu/terms/201801/courses/7/sections/1/forums/2/topics/1",
-            "type": "Thread",
-            "isPartOf": {"id": "https://example.edu/forums/2", "type": "Forum"},
-        },
-        "dateCreated": "2026-03-02T11:05:00.000Z",
-    },
-    "eventTime": "2026-03-02T11:05:00.000Z",
-    "edApp": "https://example.edu",
-    "group": {"id": SECTION, "type": "CourseSection"},
-}
-
-GRADED: dict[str, Any] = {
-    "@context": CONTEXT,
-    "id": "urn:uuid:a50ca17f-5971-47bb-8fca-4e6e6879001d",
-    "type": "GradeEvent",
-    "profile": "GradingProfile",
-    "actor": {"id": "https://example.edu/autograder", "type": "SoftwareApplication"},
-    "action": "Graded",
-    "object": {
-        "id": "https://example.edu/terms/201801/courses/7/sections/1/assess/1/users/554433/attempts/1",
-        "type": "Attempt",
-        "assignee": {"id": LEARNER, "type": "Person"},
-        "assignable": {"id": "https://example.edu/terms/201801/courses/7/sections/1/assess/1"},
-        "count": 1,
-    },
-    "generated": {
-        "id": "https://example.edu/scores/1",
-        "type": "Score",
-        "scoreGiven": 15.0,
-        "maxScore": 20.0,
-    },
-    "eventTime": "2026-03-02T11:10:00.000Z",
-}
 
 
 def event_of(kind: str, action: str, object_id: str, **extra: Any) -> dict[str, Any]:

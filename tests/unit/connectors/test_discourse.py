@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from typing import Any
 
 import orjson
@@ -13,47 +11,8 @@ from teampulse.connectors import discourse
 from teampulse.connectors.canonical import Mapped
 from teampulse.connectors.signatures import SignatureProblem
 from teampulse.contract.rejections import Reason, Rejection
+from tests.support.connector_payloads import WEBHOOK_SECRET, headers, post
 from tests.unit.connectors.connector_constants import NOW, keyed
-
-WEBHOOK_SECRET = "discourse-webhook-secret"
-INSTANCE = "https://forum.example.com"
-
-
-def headers(event: str, kind: str, body: bytes = b"", secret: str = WEBHOOK_SECRET) -> dict:
-    """Headers of a Discourse delivery; the signature is sha256= HMAC-SHA256 of the body."""
-    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return {
-        "X-Discourse-Instance": INSTANCE,
-        "X-Discourse-Event-Id": "41",
-        "X-Discourse-Event-Type": kind,
-        "X-Discourse-Event": event,
-        "X-Discourse-Event-Signature": f"sha256={digest}",
-        "Content-Type": "application/json",
-    }
-
-
-def post(**overrides: Any) -> dict[str, Any]:
-    """A `post` payload with the fields Discourse's WebHookPostSerializer sends."""
-    body = {
-        "id": 1201,
-        "name": "Jane Doe",
-        "username": "jane",
-        "created_at": "2026-03-02T09:00:00.123Z",
-        "raw": "How do we run retros remotely?",
-        "cooked": "<p>How do we run retros remotely?</p>",
-        "post_number": 1,
-        "post_type": 1,
-        "reply_to_post_number": None,
-        "topic_id": 310,
-        "topic_slug": "remote-retros",
-        "topic_title": "Remote retros",
-        "topic_archetype": "regular",
-        "category_id": 7,
-        "category_slug": "agile",
-        "user_id": 42,
-    }
-    body.update(overrides)
-    return body
 
 
 def mapped_one(result: object) -> dict[str, Any]:

@@ -9,8 +9,7 @@ from teampulse.connectors import msteams
 from teampulse.connectors.canonical import Mapped
 from teampulse.connectors.signatures import SignatureProblem
 from teampulse.contract.rejections import Reason, Rejection
-from tests.unit.connectors.connector_constants import keyed
-from tests.unit.connectors.msteams_payloads import (
+from tests.support.connector_payloads import (
     CLIENT_STATE,
     TENANT,
     chat_message,
@@ -18,6 +17,7 @@ from tests.unit.connectors.msteams_payloads import (
     notification,
     reaction,
 )
+from tests.unit.connectors.connector_constants import keyed
 
 CHANNEL = "19:4a95f7d8db4c4e7fae857bcebe0623e6@thread.tacv2"
 AGILE = "19:agile@thread.tacv2"

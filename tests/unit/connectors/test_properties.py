@@ -3,7 +3,6 @@ value, never an exception: a documented payload with any part replaced by any JS
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import pytest
@@ -16,55 +15,24 @@ from teampulse.connectors.canonical import Mapped
 from teampulse.connectors.config import ConnectorConfig
 from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.rejections import Rejection
+from tests.support.connector_payloads import (
+    GRADED,
+    MESSAGE_POSTED,
+    callback,
+    chat_message,
+    envelope,
+    headers,
+    message,
+    notification,
+    post,
+    reaction,
+)
+from tests.support.json_mutations import mutations
 from tests.unit.connectors.connector_constants import NOW, SECRET
-from tests.unit.connectors.msteams_payloads import chat_message, notification, reaction
-from tests.unit.connectors.test_caliper import GRADED, MESSAGE_POSTED, envelope
-from tests.unit.connectors.test_discourse import headers, post
-from tests.unit.connectors.test_slack import callback, message
 
 CONFIG = ConnectorConfig()
 PSEUDONYMISER = Pseudonymiser(SECRET)
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(max_size=20)
-    | st.sampled_from(["nan", "inf", "1e300", "-1", "9999-12-31T23:59:59Z", "0"]),
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
-    ),
-    max_leaves=8,
-)
-
-
-def paths(node: Any, prefix: tuple = ()) -> list[tuple]:
-    found = [prefix]
-    if isinstance(node, dict):
-        for key, value in node.items():
-            found.extend(paths(value, (*prefix, key)))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            found.extend(paths(value, (*prefix, index)))
-    return found
-
-
-def replaced(document: Any, path: tuple, value: Any) -> Any:
-    if not path:
-        return value
-    changed = copy.deepcopy(document)
-    node = changed
-    for step in path[:-1]:
-        node = node[step]
-    node[path[-1]] = value
-    return changed
-
-
-def mutations(document: Any) -> st.SearchStrategy[Any]:
-    return st.builds(replaced, st.just(document), st.sampled_from(paths(document)), json_values)
-
 
 SLACK = callback(message(thread_ts="1772450000.000100"))
 DISCOURSE = {"post": post(post_number=3, reply_to_post_number=2)}

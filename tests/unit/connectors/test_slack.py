@@ -13,6 +13,7 @@ from teampulse.connectors import slack
 from teampulse.connectors.canonical import Mapped
 from teampulse.connectors.signatures import SignatureProblem
 from teampulse.contract.rejections import Reason, Rejection
+from tests.support.connector_payloads import callback, message
 from tests.unit.connectors.connector_constants import NOW, keyed
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"  # the example secret of Slack's docs
@@ -23,32 +24,6 @@ def signed(body: bytes, timestamp: int, secret: str = SIGNING_SECRET) -> dict[st
     base = b"v0:" + str(timestamp).encode() + b":" + body
     digest = hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
     return {"X-Slack-Request-Timestamp": str(timestamp), "X-Slack-Signature": f"v0={digest}"}
-
-
-def callback(event: dict[str, Any], event_id: str = "Ev0PV52K21") -> dict[str, Any]:
-    return {
-        "token": "XXYYZZ",
-        "team_id": "T0001",
-        "api_app_id": "A0PNCHHK2",
-        "event": event,
-        "type": "event_callback",
-        "event_id": event_id,
-        "event_time": 1772450000,
-    }
-
-
-def message(**overrides: Any) -> dict[str, Any]:
-    event = {
-        "type": "message",
-        "channel": "C0OPEN",
-        "user": "U2147483697",
-        "text": "Hello world",
-        "ts": "1772450000.000200",
-        "event_ts": "1772450000.000200",
-        "channel_type": "channel",
-    }
-    event.update(overrides)
-    return event
 
 
 def mapped_one(result: object) -> dict[str, Any]:
