@@ -94,7 +94,7 @@ def map_event(
     if target == "discussion.posted":
         _discussion(fields, obj if type(obj) is dict else {}, object_id)
     elif kind == "GradeEvent":
-        _grade(fields, event, obj, object_id, config.pass_score)
+        _grade(fields, event, obj, config.pass_score)
     else:
         fields.update(type=target, content=object_id)
     return Mapped(events=[fields])
@@ -118,11 +118,12 @@ def _discussion(fields: dict[str, Any], message: dict[str, Any], message_id: str
         fields["length"] = len(body)
 
 
-def _grade(
-    fields: dict[str, Any], event: dict[str, Any], attempt: Any, attempt_id: str, pass_score: float
-) -> None:
+def _grade(fields: dict[str, Any], event: dict[str, Any], attempt: Any, pass_score: float) -> None:
+    # The content is what was assessed; an Attempt's own IRI often names the learner.
     assignable = _id(attempt.get("assignable")) if type(attempt) is dict else None
-    fields.update(type="learning.assessed", content=assignable or attempt_id)
+    fields["type"] = "learning.assessed"
+    if assignable is not None:
+        fields["content"] = assignable
     score = event.get("generated")
     if type(score) is dict:
         given, most = score.get("scoreGiven"), score.get("maxScore")

@@ -12,7 +12,8 @@ The event is named by `X-Discourse-Event` (payload kind in `X-Discourse-Event-Ty
 
 Ids: thread `discourse:<instance>:topic:<topic_id>`, post
 `discourse:<instance>:post:<topic_id>/<post_number>`; the canonical id of a post is its post
-id, of a like `discourse:<instance>:like:<post_id>:<username>`.
+id, of a like `discourse:<instance>:like:<post_id>:<the liker's pseudonym>` (never the
+username: ids travel into the pipeline's state).
 """
 
 from __future__ import annotations
@@ -190,11 +191,12 @@ def _reaction(
     if topic_id is None or post_id is None or username is None or type(number) is not int:
         return schema_problem("like: post.id, post.topic_id, post.post_number, user.username")
     liked = _post_ref(instance, topic_id, number)
-    like_id = f"discourse:{instance}:like:{post_id}:{username}"
     liked_at = event_time(now) or ""  # `now` is the endpoint's clock: always a calendar time
     fields = _base(
         instance, username, liked_at, text_of(post.get("category_id")), config, pseudonymiser
     )
+    # Keyed by the pseudonym, not the username: ids travel into the pipeline's state.
+    like_id = f"discourse:{instance}:like:{post_id}:{fields['actor']}"
     fields.update(
         id=like_id,
         type="discussion.reacted",

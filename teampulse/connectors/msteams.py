@@ -220,12 +220,14 @@ def _reaction(
         return when
     if user is None or kind is None:
         return schema_problem("reactions: user.user.id and reactionType are required")
-    reaction_id = f"{post}:reaction:{user}:{kind}"[:200]
+    actor = door_actor(pseudonymiser, f"account:msteams:{tenant}|{user}")
+    # Keyed by the pseudonym, not the user id: ids travel into the pipeline's state.
+    reaction_id = f"{post}:reaction:{actor}:{kind}"[:200]
     return {
         "id": reaction_id,
         "type": "discussion.reacted",
         "occurred_at": when,
-        "actor": door_actor(pseudonymiser, f"account:msteams:{tenant}|{user}"),
+        "actor": actor,
         "source": SOURCE,
         "thread": thread,
         "post": reaction_id,

@@ -78,6 +78,13 @@ def test_a_grade_is_an_assessment_of_the_assignee_with_its_share_of_the_maximum(
     assert event["content"] == "https://example.edu/terms/201801/courses/7/sections/1/assess/1"
 
 
+def test_a_grade_without_its_assessment_names_no_content(config, pseudonymiser):
+    graded = copy.deepcopy(GRADED)
+    del graded["object"]["assignable"]
+    [event] = mapped(config, pseudonymiser, graded).events
+    assert "content" not in event  # the Attempt's IRI names the learner (.../users/554433/...)
+
+
 def test_a_grade_below_the_pass_score_is_not_a_success(config, pseudonymiser):
     failed = copy.deepcopy(GRADED)
     failed["generated"]["scoreGiven"] = 5.0

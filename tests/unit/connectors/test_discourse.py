@@ -124,9 +124,17 @@ def test_post_liked_is_a_reaction_to_the_liked_post(config, pseudonymiser):
     )
     assert event["type"] == "discussion.reacted"
     assert event["parent"] == "discourse:forum.example.com:post:310/4"
-    assert event["id"] == "discourse:forum.example.com:like:1205:bob"
+    assert event["id"] == "discourse:forum.example.com:like:1205:" + event["actor"]
     assert event["actor"] == keyed("account:discourse:forum.example.com|bob")
     assert event["occurred_at"] == "2026-03-03T00:00:00.000Z"  # Discourse sends no like time
+
+
+def test_the_likers_username_appears_in_no_field(config, pseudonymiser):
+    like = {"like": {"post": post(), "user": {"id": 51, "username": "bob.smith"}}}
+    result = discourse.map_delivery(
+        headers("post_liked", "like"), like, config.discourse, pseudonymiser, NOW
+    )
+    assert "bob.smith" not in orjson.dumps(mapped_one(result)).decode()
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -81,6 +82,20 @@ def test_reactions_in_an_updated_message_are_reactions_each_counted_once(
     assert [e["id"] for e in first] == [e["id"] for e in again]
     assert first[0]["parent"] == f"msteams:{CHANNEL}:1616990032035"
     assert first[0]["actor"] == keyed(f"account:msteams:{TENANT}|{BOB}")
+
+
+def test_no_platform_user_id_appears_in_any_field_of_a_reaction(config, pseudonymiser, key):
+    liked = chat_message(
+        "1616990032035",
+        ALICE,
+        CHANNEL,
+        "2026-03-02T10:00:00Z",
+        reactions=[reaction(BOB, "2026-03-02T10:07:00Z")],
+    )
+    [event] = mapped(
+        config, pseudonymiser, key, notification(liked, key.public_key(), "updated")
+    ).events
+    assert BOB not in orjson.dumps(event).decode()
 
 
 def test_an_edit_without_reactions_is_ignored(config, pseudonymiser, key):
