@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from teampulse.kafka.topics import ensure_topics
-from teampulse.settings import PACKAGED_CONFIG_DIR, settings_from_environment
+from teampulse.settings import PACKAGED_CONFIG_DIR, Settings, settings_from_environment
 from tests.integration.worker_harness import (
     REPO,
     Samples,
@@ -81,6 +81,7 @@ class ConnectorStack:
     ingest: subprocess.Popen
     ingest_url: str
     private_key: rsa.RSAPrivateKey
+    settings: Settings
 
     def post(
         self, path: str, body: bytes, headers: dict[str, str] | None = None, method: str = "POST"
@@ -158,7 +159,7 @@ def start_connector_stack(kafka_bootstrap: str, redis_url: str, directory: Path)
         cwd=REPO,
         start_new_session=True,
     )
-    stack = ConnectorStack(worker, ingest, f"http://127.0.0.1:{ingest_port}", key)
+    stack = ConnectorStack(worker, ingest, f"http://127.0.0.1:{ingest_port}", key, settings)
     roster = [(r["person"].encode(), orjson.dumps(r)) for r in roster_records()]
     asyncio.run(produce(kafka_bootstrap, settings.topic("roster"), roster))
 
