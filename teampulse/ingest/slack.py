@@ -37,7 +37,10 @@ class SlackEvents:
             return payload
         result = slack.map_delivery(payload, intake.config.slack, intake.pseudonymiser)
         if isinstance(result, Rejection):
-            return intake.rejected(slack.SOURCE, result)
+            refused = intake.rejected(slack.SOURCE, result)
+            # Slack would send the same unmappable delivery three more times; say not to.
+            refused.headers["X-Slack-No-Retry"] = "1"
+            return refused
         if isinstance(result, slack.Challenge):
             return web.Response(text=result.challenge, content_type="text/plain")
         return await intake.write(slack.SOURCE, result, _ok)

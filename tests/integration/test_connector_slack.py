@@ -142,6 +142,13 @@ def test_a_replayed_old_signature_is_401_stale(connector_stack):
     assert (answer.status, answer.json()["error"]) == (401, "stale_timestamp")
 
 
+def test_an_unmappable_delivery_is_400_and_tells_slack_not_to_retry(connector_stack):
+    body = callback("Ev08BROKEN", message("U0ALICE", "not-a-ts"))
+    answer = connector_stack.post("/slack/events", body, signed(body))
+    assert (answer.status, answer.json()["error"]) == (400, "schema")
+    assert answer.headers["X-Slack-No-Retry"] == "1"
+
+
 def test_a_signed_body_that_is_not_json_is_400(connector_stack):
     answer = connector_stack.post("/slack/events", b"not json", signed(b"not json"))
     assert (answer.status, answer.json()["error"]) == (400, "not_json")
