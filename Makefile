@@ -16,8 +16,11 @@ PYTEST_ARGS ?=
 SERVICES    ?=
 # 1 = pytest's "no tests collected" (exit 5) counts as success (.ci/run sets it)
 ALLOW_NO_TESTS ?= 0
+# Arguments of `make bench`, e.g. make bench BENCH_ARGS='--events 50000 --latency-seconds 20'
+BENCH_ARGS  ?=
+BENCH_STAMP := $(VENV)/.teampulse-bench-installed
 
-.PHONY: help venv up down wipe tools test demo lint
+.PHONY: help venv up down wipe tools test demo lint bench
 
 help:
 	@echo "TeamPulse make targets:"
@@ -29,6 +32,8 @@ help:
 	@echo "  test   venv + up + tools + pytest (PYTEST_ARGS='...' passes arguments)"
 	@echo "  demo   venv + up + teampulse demo (DEMO_SECONDS=N stops it after N seconds)"
 	@echo "  lint   ruff, plus checks of the stack scripts and Prometheus/Alertmanager configs"
+	@echo "  bench  venv (+ the bench extra) + up + one benchmark run: table, benchmarks/results/*.json"
+	@echo "         (BENCH_ARGS='--events 50000 --latency-seconds 20' for a short run)"
 
 venv: $(VENV_STAMP)
 	@:
@@ -75,13 +80,22 @@ demo: venv up
 	@echo "[make] running teampulse demo$(if $(DEMO_SECONDS), for $(DEMO_SECONDS)s,) (Ctrl-C stops it)"
 	@"$(VENV)/bin/teampulse" demo
 
+$(BENCH_STAMP): $(VENV_STAMP)
+	@echo "[make] installing the benchmark extra into $(VENV): pip install -e '.[dev,bench]'"
+	@"$(VENV)/bin/python" -m pip install --disable-pip-version-check -q -e '.[dev,bench]'
+	@touch "$@"
+
+bench: $(BENCH_STAMP) up
+	@echo "[make] running the benchmarks $(BENCH_ARGS)"
+	@"$(VENV)/bin/python" -m benchmarks.run $(BENCH_ARGS)
+
 lint: venv
 	@echo "[make] ruff check"
 	@"$(VENV)/bin/ruff" check .
 	@echo "[make] ruff format --check"
 	@"$(VENV)/bin/ruff" format --check .
 	@echo "[make] mypy"
-	@"$(VENV)/bin/mypy" teampulse
+	@"$(VENV)/bin/mypy" teampulse benchmarks
 	@echo "[make] checking stack scripts and monitoring configs"
 	@for f in deploy/stack/*.sh .ci/run; do bash -n "$$f" || exit 1; done
 	@if command -v shellcheck >/dev/null 2>&1; then shellcheck -x deploy/stack/*.sh .ci/run; \

@@ -11,7 +11,7 @@ score at the midnight 28 days back: 35 days) and the retention is 37 days, so th
 grows a little between day 30 and day 37 and is flat after that: `--days 30 45 60` shows the
 plateau, and `--baseline-days 21` (retention 30 days) shows 30 and 60 days alike.
 
-    .venv/bin/python bench/gauges_memory.py [--people 1000] [--teams 100] [--days 30 60]
+    .venv/bin/python -m benchmarks.gauges_memory [--people 1000] [--teams 100] [--days 30 60]
 
 Pure: no Kafka, no clock in the core (wall time is only read here, to time the core).
 """

@@ -1,7 +1,7 @@
 """Validation throughput on one core: raw orjson.loads vs canonical validation vs xAPI
 validation + mapping, over the same generated corpus in the same run.
 
-    .venv/bin/python bench/validation.py [--records 50000] [--repeat 3]
+    .venv/bin/python -m benchmarks.validation [--records 50000] [--repeat 3]
 
 Each figure is the best of `--repeat` passes over the corpus (records per second of one
 process, one thread); the ratio compares it with orjson.loads of the same bytes, the floor

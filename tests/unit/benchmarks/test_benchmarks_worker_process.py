@@ -1,0 +1,39 @@
+"""Reading a worker's /metrics from the outside, as `make bench` does."""
+
+from __future__ import annotations
+
+from benchmarks.worker_process import counted_events, read_anything
+
+SCRAPE = """\
+# HELP teampulse_events_total Events by source and outcome
+# TYPE teampulse_events_total counter
+teampulse_events_total{outcome="accepted",source="lms"} 900.0
+teampulse_events_total{outcome="duplicate",source="lms"} 40.0
+teampulse_events_total{outcome="late",source="forum"} 5.0
+teampulse_events_total{outcome="rejected",source="events"} 55.0
+teampulse_events_total{outcome="unassigned",source="lms"} 12.0
+teampulse_events_created{outcome="accepted",source="lms"} 1.7e+09
+"""
+
+
+def test_counted_events_sum_every_final_outcome_but_not_unassigned():
+    # `unassigned` labels an event that is also counted as accepted (or late, or duplicate).
+    assert counted_events(SCRAPE) == 1000.0
+
+
+def test_counted_events_of_an_empty_scrape_is_zero():
+    assert counted_events("") == 0.0
+
+
+def test_a_worker_that_counted_something_has_read():
+    assert read_anything(SCRAPE, "bench.events")
+
+
+def test_a_received_message_on_the_topic_counts_as_read():
+    scrape = 'teampulse_faust_messages_received_per_topic{topic="bench.events"} 3.0\n'
+    assert read_anything(scrape, "bench.events")
+
+
+def test_messages_received_on_another_topic_do_not_count():
+    scrape = 'teampulse_faust_messages_received_per_topic{topic="bench.roster"} 3.0\n'
+    assert not read_anything(scrape, "bench.events")
