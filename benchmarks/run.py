@@ -78,6 +78,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--latency-rate", type=float, default=5000, help="offered events/s")
     parser.add_argument("--latency-seconds", type=float, default=60)
     parser.add_argument(
+        "--latency-drain-s",
+        type=float,
+        default=120,
+        help="after the offered load stops, wait this long for the last probes",
+    )
+    parser.add_argument(
         "--skip", action="append", default=[], choices=PHASES, help="leave a phase out"
     )
     parser.add_argument(
@@ -112,7 +118,8 @@ def check_stack(settings: Settings) -> None:
     except redis.RedisError as exc:
         raise SystemExit(
             f"Redis is not answering at {urlparse(settings.redis_url).netloc} "
-            f"(TEAMPULSE_REDIS_URL): {exc}. Start the stack with `make up`, or run `make bench`."
+            f"(TEAMPULSE_REDIS_URL): {str(exc).rstrip('.')}. "
+            "Start the stack with `make up`, or run `make bench`, which starts it."
         ) from exc
 
 
@@ -367,6 +374,7 @@ def measure_latency(
     run: str,
     rate: float,
     seconds: float,
+    drain_s: float,
 ) -> None:
     worker = pipeline.worker()
     worker.start()
@@ -395,6 +403,7 @@ def measure_latency(
                 seconds,
                 run,
                 warm_up_probes=1,
+                drain_s=drain_s,
             )
         )
         figures.latencies_s = outcome.latencies_s
@@ -493,6 +502,7 @@ def main(argv: list[str] | None = None) -> int:
                 run,
                 args.latency_rate,
                 args.latency_seconds,
+                args.latency_drain_s,
             )
     finally:
         if not args.keep:
@@ -510,6 +520,7 @@ def main(argv: list[str] | None = None) -> int:
             "partitions": len(loaded),
             "latency_rate": args.latency_rate,
             "latency_seconds": args.latency_seconds,
+            "latency_drain_s": args.latency_drain_s,
             "quiet_s": args.quiet_s,
             "skipped": sorted(set(args.skip)),
             "frozen_clock": _rfc3339(clock),
