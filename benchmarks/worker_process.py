@@ -6,9 +6,14 @@ its memory.
    `unassigned`, which is a second label on an event already counted) reach the number of
    records loaded: every record has been validated and applied or refused;
 2. then Redis settles: the change stream (`{prefix}updates`, one entry per changed gauge
-   hash, see docs/redis-keys.md) has no new entry for `quiet_s`. The run ends at the later of
-   the instant the counters reached N and the id (the Redis server's time) of the last
-   change entry, so the time to export the last batch is charged to the pipeline.
+   hash, see docs/redis-keys.md) has had no new entry for `quiet_s` AND for at least
+   `SETTLE_TICKS` export ticks (`teampulse_export_duration_seconds_count`, summed over the
+   workers). Ticks, not only seconds, because exports pause in proportion to their cost: on
+   a loaded machine a gap of several seconds between two exports is normal, and roll-ups
+   need a tick to publish team counts and another to publish what the roll-up owner made of
+   them. The run ends at the later of the instant the counters reached N and the id (the
+   Redis server's time) of the last change entry, so exporting the last batch is charged to
+   the pipeline.
 The first record read is the first scrape where anything was counted or where Faust's
 sensor shows a received message; scrapes are 50 ms apart, so that is the resolution.
 """
@@ -33,6 +38,7 @@ from tqdm import tqdm
 __all__ = [
     "WorkerProcess",
     "counted_events",
+    "export_ticks",
     "free_port",
     "gauge_snapshot",
     "read_anything",
@@ -41,6 +47,7 @@ __all__ = [
 
 COUNTED_OUTCOMES = ("accepted", "rejected", "duplicate", "late")
 SCRAPE_EVERY_S = 0.05
+SETTLE_TICKS = 4
 
 
 def free_port() -> int:
@@ -75,6 +82,12 @@ def counted_events(text: str) -> float:
         for labels, value in _samples(text, "teampulse_events_total")
         if any(f'outcome="{o}"' in labels for o in COUNTED_OUTCOMES)
     )
+
+
+def export_ticks(text: str) -> float | None:
+    """Export ticks the worker has finished, or None when it does not publish the figure."""
+    samples = [value for _, value in _samples(text, "teampulse_export_duration_seconds_count")]
+    return sum(samples) if samples else None
 
 
 def read_anything(text: str, topic: str) -> bool:
@@ -199,18 +212,25 @@ def wait_reflected(
     assert first_read_at is not None
     stream = f"{redis_prefix}updates"
     last = _last_change(client, stream)
-    quiet_since = time.time()
-    while time.time() - quiet_since < quiet_s:
-        for worker in workers:
-            worker.check_alive()
+    quiet_since, ticks_then = time.time(), _ticks(workers)
+    while True:
         time.sleep(0.2)
-        newest = _last_change(client, stream)
+        newest, ticks = _last_change(client, stream), _ticks(workers)
         if newest != last:
-            last, quiet_since = newest, time.time()
+            last, quiet_since, ticks_then = newest, time.time(), ticks
+        elif time.time() - quiet_since >= quiet_s and (
+            ticks is None or ticks_then is None or ticks - ticks_then >= SETTLE_TICKS
+        ):
+            break
         if time.time() > deadline:
             raise SystemExit("timed out waiting for the Redis gauges to settle")
     reflected_at = max(counted_at, last or counted_at)
     return Reflected(first_read_at, counted_at, reflected_at)
+
+
+def _ticks(workers: Sequence[WorkerProcess]) -> float | None:
+    counts = [export_ticks(w.metrics()) for w in workers]
+    return None if any(c is None for c in counts) else sum(c for c in counts if c is not None)
 
 
 def gauge_snapshot(client: redis.Redis, redis_prefix: str) -> dict[str, dict[str, str]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks.worker_process import counted_events, read_anything
+from benchmarks.worker_process import counted_events, export_ticks, read_anything
 
 SCRAPE = """\
 # HELP teampulse_events_total Events by source and outcome
@@ -13,6 +13,9 @@ teampulse_events_total{outcome="late",source="forum"} 5.0
 teampulse_events_total{outcome="rejected",source="events"} 55.0
 teampulse_events_total{outcome="unassigned",source="lms"} 12.0
 teampulse_events_created{outcome="accepted",source="lms"} 1.7e+09
+teampulse_export_duration_seconds_bucket{le="0.5"} 40.0
+teampulse_export_duration_seconds_count 42.0
+teampulse_export_duration_seconds_sum 3.5
 """
 
 
@@ -37,3 +40,11 @@ def test_a_received_message_on_the_topic_counts_as_read():
 def test_messages_received_on_another_topic_do_not_count():
     scrape = 'teampulse_faust_messages_received_per_topic{topic="bench.roster"} 3.0\n'
     assert not read_anything(scrape, "bench.events")
+
+
+def test_export_ticks_are_the_export_histogram_count():
+    assert export_ticks(SCRAPE) == 42.0
+
+
+def test_export_ticks_of_a_worker_without_the_histogram_are_unknown():
+    assert export_ticks('teampulse_events_total{outcome="accepted",source="lms"} 1.0\n') is None
