@@ -28,8 +28,9 @@ from dataclasses import dataclass, replace
 import orjson
 
 from teampulse.contract.event import Event
-from teampulse.contract.roster import Roster, RosterEntry
+from teampulse.contract.roster import RosterEntry
 from teampulse.contract.timestamps import parse_rfc3339
+from teampulse.enrichment.roster import Roster
 from teampulse.gauges.config import GaugeConfig, load_gauge_config
 from teampulse.gauges.team_state import TeamState
 from teampulse.gauges.threads import ThreadBook
