@@ -27,6 +27,7 @@ __all__ = [
 ]
 
 MIB = 2**20
+DIFFERENCES_SHOWN = 20  # the JSON keeps every differing hash, but only this many field lines
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -64,7 +65,7 @@ class Figures:
     rss_bytes_2n: int | None = None
     two_worker_rate: float | None = None
     two_worker_gauges_equal: bool | None = None
-    two_worker_differences: list[str] = field(default_factory=list)
+    two_worker_differences: list[str] = field(default_factory=list)  # one line per field
 
 
 def _median(values: Sequence[float]) -> float | None:
@@ -89,6 +90,7 @@ def build_result(
     baseline = _median(figures.baseline_rates)
     tp = figures.teampulse_rate
     lat = figures.latencies_s
+    differences = figures.two_worker_differences
     return {
         "started_at": started_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
         "duration_s": round(duration_s, 1),
@@ -115,7 +117,9 @@ def build_result(
         "rss_growth": ratio(figures.rss_bytes_2n, figures.rss_bytes_n),
         "two_worker_rate": figures.two_worker_rate,
         "two_worker_gauges_equal": figures.two_worker_gauges_equal,
-        "two_worker_differences": list(figures.two_worker_differences),
+        "two_worker_differing_fields": len(differences),
+        "two_worker_differing_hashes": sorted({line.split(" ")[0] for line in differences}),
+        "two_worker_differences": differences[:DIFFERENCES_SHOWN],
     }
 
 
@@ -141,7 +145,12 @@ def table_rows(result: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     """(figure, value, comparison) rows, in the order docs/benchmarks.md explains them."""
     n = result["settings"].get("events")
     equal = result["two_worker_gauges_equal"]
-    gauges = {True: "gauges equal one worker's", False: "GAUGES DIFFER", None: ""}[equal]
+    differing = len(result.get("two_worker_differing_hashes", ()))
+    gauges = {
+        True: "gauges equal one worker's",
+        False: f"GAUGES DIFFER in {differing} hashes",
+        None: "",
+    }[equal]
     offered = result["latency_offered_rate"]
     unreflected = result["latency_unreflected"]
     probes = f"{result['latency_probes']} probes at {offered:,.0f} events/s" if offered else ""
@@ -218,9 +227,8 @@ def snapshot_differences(
     one: Mapping[str, Mapping[str, str]],
     other: Mapping[str, Mapping[str, str]],
     rel_tol: float = 1e-9,
-    limit: int = 20,
 ) -> list[str]:
-    """Where two gauge snapshots (key -> field -> value) differ, at most `limit` lines.
+    """Where two gauge snapshots (key -> field -> value) differ, one line per field.
 
     Numbers compare with a relative tolerance: a roll-up sums its teams in the order their
     partitions arrive, and float addition is not associative, so two correct runs may differ
@@ -245,4 +253,4 @@ def snapshot_differences(
             except ValueError:
                 pass
             differences.append(f"{key} {name}: {left} != {right}")
-    return differences[:limit]
+    return differences

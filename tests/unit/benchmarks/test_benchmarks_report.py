@@ -145,10 +145,25 @@ def test_table_marks_latency_as_a_lower_bound_when_probes_were_missing():
     assert "≥ 9.900 s" in render_table(document)
 
 
-def test_table_says_when_two_workers_disagree():
+def test_table_says_in_how_many_hashes_two_workers_disagree():
     document = result()
     document["two_worker_gauges_equal"] = False
-    assert "GAUGES DIFFER" in render_table(document)
+    document["two_worker_differing_hashes"] = ["department:a", "org"]
+    assert "GAUGES DIFFER in 2 hashes" in render_table(document)
+
+
+def test_result_names_every_differing_hash_once():
+    differing = Figures(
+        two_worker_gauges_equal=False,
+        two_worker_differences=["org posts:1d: 1 != 2", "org posts:7d: 1 != 2", "team:a x: 1 != 2"],
+    )
+    document = build_result(
+        differing, commit="c", machine=MACHINE, settings={}, started_at=STARTED, duration_s=1.0
+    )
+    assert (document["two_worker_differing_hashes"], document["two_worker_differing_fields"]) == (
+        ["org", "team:a"],
+        3,
+    )
 
 
 def test_result_filename_is_the_utc_start_without_colons():
