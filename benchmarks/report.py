@@ -57,6 +57,7 @@ class Figures:
     baseline_rates: list[float] = field(default_factory=list)
     teampulse_rate: float | None = None  # events/s, first record read -> last reflected
     teampulse_seconds: float | None = None
+    teampulse_counted_seconds: float | None = None  # first read -> every record counted
     quix_rate: float | None = None
     latencies_s: list[float] = field(default_factory=list)  # produce-to-gauge, per probe
     latency_offered_rate: float | None = None  # events/s the latency phase really sent
@@ -103,6 +104,7 @@ def build_result(
         "baseline_rates": list(figures.baseline_rates),
         "teampulse_rate": tp,
         "teampulse_seconds": figures.teampulse_seconds,
+        "teampulse_counted_seconds": figures.teampulse_counted_seconds,
         "quix_rate": figures.quix_rate,
         "ratio_ceiling": ratio(tp, ceiling),
         "ratio_baseline": ratio(tp, baseline),

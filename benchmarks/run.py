@@ -291,6 +291,7 @@ def measure_teampulse(
         figures.rss_bytes_n = worker.peak_rss()
         snapshot = gauge_snapshot(client, pipeline.redis_prefix)
         counted_s = reflected.counted_at - reflected.first_read_at
+        figures.teampulse_counted_seconds = counted_s
         print(
             f"teampulse: {figures.teampulse_rate:,.0f} events/s ({reflected.seconds:.1f} s; "
             f"all counted {counted_s:.1f} s after the first read), {len(snapshot)} hashes"

@@ -29,6 +29,7 @@ def figures() -> Figures:
         baseline_rates=[200_000.0, 250_000.0, 150_000.0],
         teampulse_rate=1_000.0,
         teampulse_seconds=50.0,
+        teampulse_counted_seconds=40.0,
         quix_rate=10_000.0,
         latencies_s=[0.1 * n for n in range(1, 101)],
         latency_offered_rate=5_000.0,
@@ -93,6 +94,11 @@ def test_result_ratios_compare_teampulse_with_each_reference():
         0.005,
         0.1,
     )
+
+
+def test_result_keeps_the_time_to_count_apart_from_the_time_to_reflect():
+    document = result()
+    assert (document["teampulse_counted_seconds"], document["teampulse_seconds"]) == (40.0, 50.0)
 
 
 def test_result_latency_percentiles_in_seconds():
