@@ -81,8 +81,8 @@ demo: venv up
 	@"$(VENV)/bin/teampulse" demo
 
 $(BENCH_STAMP): $(VENV_STAMP)
-	@echo "[make] installing the benchmark extra into $(VENV): pip install -e '.[dev,bench]'"
-	@"$(VENV)/bin/python" -m pip install --disable-pip-version-check -q -e '.[dev,bench]'
+	@echo "[make] installing the benchmark extra into $(VENV): pip install -e '.[dev,lrs-test,bench]'"
+	@"$(VENV)/bin/python" -m pip install --disable-pip-version-check -q -e '.[dev,lrs-test,bench]'
 	@touch "$@"
 
 bench: $(BENCH_STAMP) up
