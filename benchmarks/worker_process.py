@@ -21,6 +21,7 @@ sensor shows a received message; scrapes are 50 ms apart, so that is the resolut
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -57,7 +58,12 @@ def free_port() -> int:
 
 
 def teampulse_command() -> list[str]:
-    """The installed `teampulse` entry point next to this interpreter (the venv's)."""
+    """The installed `teampulse` entry point next to this interpreter (the venv's), or the
+    command in TEAMPULSE_BENCH_COMMAND (split like a shell), to measure another build, e.g.
+    an older commit's virtualenv, against the same load in the same run."""
+    chosen = os.environ.get("TEAMPULSE_BENCH_COMMAND")
+    if chosen:
+        return shlex.split(chosen)
     beside = Path(sys.executable).with_name("teampulse")
     if beside.exists():
         return [str(beside)]
