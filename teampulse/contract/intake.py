@@ -10,7 +10,9 @@ same content). The rules:
 * a statement without id gets one (the endpoint passes `new_id`);
 * two records with the same id in one batch refuse the batch (400);
 * an id seen recently with the same content is not written again ("unchanged");
-  with different content it refuses the batch (409).
+  with different content it refuses the batch (409);
+* a record that orjson cannot write back (nesting over 255 levels, an integer beyond 64
+  bits) refuses the batch (400 `unencodable`): it could be neither stored nor compared.
 
 Content is compared by digest, ignoring what an LRS sets itself (`id`, `stored`,
 `authority`, `version`) so that a client re-sending its own statement matches.
@@ -24,10 +26,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from teampulse.contract.events import EventValidator
-from teampulse.contract.rejections import Rejection
+from teampulse.contract.json_values import encoded
+from teampulse.contract.rejections import Reason, Rejection
 from teampulse.contract.xapi_rules import statement_problem
 
 __all__ = [
@@ -43,11 +44,14 @@ __all__ = [
 LRS_SET_PROPERTIES = ("id", "stored", "authority", "version")
 
 
-def content_digest(record: dict[str, Any], ignored: Iterable[str] = ()) -> bytes:
-    """16-byte digest of a record's content, independent of key order."""
+def content_digest(record: dict[str, Any], ignored: Iterable[str] = ()) -> bytes | None:
+    """16-byte digest of a record's content, independent of key order; None when the record
+    cannot be written as JSON."""
     skip = set(ignored)
     content = {k: v for k, v in record.items() if k not in skip} if skip else record
-    canonical = orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
+    canonical = encoded(content, sort_keys=True)
+    if canonical is None:
+        return None
     return hashlib.blake2b(canonical, digest_size=16).digest()
 
 
@@ -95,6 +99,14 @@ class Intake:
     unchanged: list[str] = field(default_factory=list)
 
 
+def _unencodable(label: str, index: int) -> Refusal:
+    return Refusal(
+        400,
+        Reason.UNENCODABLE.value,
+        f"{label} {index}: nested deeper than 255 levels or holds an integer beyond 64 bits",
+    )
+
+
 def _settle(
     planned: list[tuple[str, dict[str, Any], bytes]],
     recent: RecentIds,
@@ -119,7 +131,9 @@ def _settle(
                 "conflict",
                 f"{label} {index}: id {record_id} was already received with different content",
             )
-        value = orjson.dumps(record)
+        value = encoded(record)
+        if value is None:
+            return _unencodable(label, index)
         if len(value) > max_record_bytes:
             return Refusal(
                 413,
@@ -155,6 +169,8 @@ def plan_statements(
             given = statement_id
         record_id = (given or new_id()).lower()  # UUIDs compare without case
         digest = content_digest(statement, LRS_SET_PROPERTIES)
+        if digest is None:
+            return _unencodable("statement", index)
         # What the LRS sets: the id, `stored`, and `timestamp` when the statement has none.
         record = {**statement, "id": record_id, "stored": stored}
         record.setdefault("timestamp", stored)
@@ -177,5 +193,8 @@ def plan_events(
         result = validator.validate(record, now)
         if isinstance(result, Rejection):
             return Refusal(400, result.reason.value, f"record {index}: {result.detail}")
-        planned.append((result.id, record, content_digest(record)))
+        digest = content_digest(record)
+        if digest is None:
+            return _unencodable("record", index)
+        planned.append((result.id, record, digest))
     return _settle(planned, recent, max_record_bytes, "record")

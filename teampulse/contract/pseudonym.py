@@ -45,7 +45,8 @@ def email_identity(email: str) -> str:
     address = email.strip()
     if address[:7].lower() == "mailto:":
         address = address[7:]
-    digest = hashlib.sha1(("mailto:" + address.lower()).encode("utf-8")).hexdigest()
+    text = "mailto:" + address.lower()
+    digest = hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
     return "sha1:" + digest
 
 
@@ -75,7 +76,9 @@ class Pseudonymiser:
         keyed = raw_id[len(PSEUDONYM_PREFIX) :] if raw_id.startswith(PSEUDONYM_PREFIX) else ""
         if len(keyed) == PSEUDONYM_HEX_CHARS and set(keyed) <= _HEX:
             return keyed
-        identity = identity_of(raw_id).encode("utf-8")
+        # surrogatepass: a lone surrogate (which Python's json, unlike orjson, lets through)
+        # is hashed like any other text instead of raising.
+        identity = identity_of(raw_id).encode("utf-8", "surrogatepass")
         return hmac.new(self._key, identity, hashlib.sha256).hexdigest()[:PSEUDONYM_HEX_CHARS]
 
     def person(self, raw_id: str) -> str:

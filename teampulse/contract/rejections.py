@@ -34,6 +34,10 @@ class Reason(StrEnum):
     UNKNOWN_VERB = "unknown_verb"  # a valid statement whose verb IRI the verb map lacks
     UNMAPPABLE = "unmappable"  # valid xAPI that names no person (e.g. a Group as actor)
     ROSTER_INVALID = "roster_invalid"  # a roster record missing a field or of the wrong type
+    UNENCODABLE = "unencodable"  # valid JSON that cannot be written back (nesting over 255
+    # levels, an integer beyond 64 bits), so it cannot be stored or forwarded
+    INTERNAL = "internal"  # handling the record raised an unexpected error (a bug): the
+    # record is kept in the dead-letter topic to replay once fixed
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,7 +84,7 @@ def _fast_rfc3339(text: str) -> float | None:
         and text[10] in "Tt "
         and text[13] == ":"
         and text[16] == ":"
-        and (text[19] in "Zz+-" or (text[19] == "." and text[20].isdigit()))
+        and (text[19] in "Zz+-" or (text[19] == "." and text[20:21].isdigit()))
         and (text[-1] in "Zz" or (text[-6] in "+-" and text[-3] == ":"))
         and text.isascii()
     ):

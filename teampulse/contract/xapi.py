@@ -17,13 +17,13 @@ Mapping rules that are not in the YAML (docs/xapi.md):
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
 import yaml
 
 from teampulse.contract.event import (
@@ -35,6 +35,7 @@ from teampulse.contract.event import (
 )
 from teampulse.contract.events import EventValidator
 from teampulse.contract.framing import decode_record
+from teampulse.contract.json_values import encoded, object_at, text, text_at
 from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.rejections import Reason, Rejection
 from teampulse.contract.timestamps import parse_iso8601_duration, parse_iso8601_timestamp
@@ -150,24 +151,35 @@ class VerbMap:
         return tuple(compile_path(p) for p in value)
 
 
+def _finite(value: object) -> float | None:
+    if type(value) is int or type(value) is float:
+        number = float(value)  # an integer beyond a double's range raises OverflowError
+        return number if math.isfinite(number) else None
+    return None
+
+
 def _score(result: dict[str, Any]) -> float | None:
-    score = result.get("score")
-    if type(score) is not dict:
+    score = object_at(result, "score")
+    if score is None:
         return None
-    scaled = score.get("scaled")
-    if scaled is not None:
-        return min(1.0, max(0.0, float(scaled)))
-    raw, low, high = score.get("raw"), score.get("min"), score.get("max")
+    try:
+        scaled = _finite(score.get("scaled"))
+        if scaled is not None:
+            return min(1.0, max(0.0, scaled))
+        raw, low, high = (_finite(score.get(k)) for k in ("raw", "min", "max"))
+    except OverflowError:
+        return None
     if raw is not None and low is not None and high is not None and high > low:
         return min(1.0, max(0.0, (raw - low) / (high - low)))
     return None
 
 
-def _derived_id(statement: dict[str, Any]) -> str:
-    try:
-        content = orjson.dumps(statement, option=orjson.OPT_SORT_KEYS)
-    except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits
-        content = repr(sorted(statement.items())).encode("utf-8", "surrogatepass")
+def _derived_id(statement: dict[str, Any], raw: bytes | None) -> str | None:
+    """A UUID from the statement's content; from the bytes it came in when orjson cannot write
+    it back (an integer beyond 64 bits, nesting deeper than 255), None without them."""
+    content = encoded(statement, sort_keys=True) or raw
+    if content is None:
+        return None
     return str(uuid.uuid5(DERIVED_ID_NAMESPACE, content.decode("utf-8", "replace")))
 
 
@@ -206,20 +218,27 @@ class XapiMapper:
         problem = statement_problem(statement, raw)
         if problem is not None:
             return Rejection(Reason.XAPI_INVALID, problem)
-        verb_iri = statement["verb"]["id"]
+        # Read through the typed accessors even though the rules passed: the mapping must not
+        # depend on every rule having looked at every property it reads.
+        verb_iri = text_at(object_at(statement, "verb"), "id") or ""
         rule = self.verb_map.verbs.get(verb_iri)
         if rule is None:
             return Rejection(Reason.UNKNOWN_VERB, f"verb.id: {verb_iri[:300]} is not mapped")
-        actor = statement["actor"]
+        actor = object_at(statement, "actor") or {}
         if actor.get("objectType") == "Group":
             return Rejection(Reason.UNMAPPABLE, "actor: a Group names no single person")
-        when = statement.get("timestamp") or statement.get("stored")
+        when = text_at(statement, "timestamp") or text_at(statement, "stored")
         occurred_at = parse_iso8601_timestamp(when) if when is not None else now
         if occurred_at is None:  # unreachable after statement_problem; kept as a guard
             return Rejection(Reason.BAD_TIMESTAMP, f"timestamp: {str(when)[:64]!r}")
 
         if "id" not in statement:
-            statement = {**statement, "id": _derived_id(statement)}  # so that the path `id` works
+            derived = _derived_id(statement, raw)
+            if derived is None:
+                return Rejection(
+                    Reason.UNENCODABLE, "id: absent, and the statement cannot be written as JSON"
+                )
+            statement = {**statement, "id": derived}  # so that the path `id` works
         mapping = self.verb_map
         fields: dict[str, Any] = {
             "id": statement["id"],
@@ -233,16 +252,18 @@ class XapiMapper:
         for name, paths in mapping.fields[rule.type].items():
             fields[name] = resolve_text(statement, paths)
 
-        result = statement.get("result") or {}
+        result = object_at(statement, "result") or {}
         if rule.type in LEARNING_TYPES:
-            duration = result.get("duration")
+            duration = text(result.get("duration"))
             if duration is not None:
                 fields["duration_s"] = parse_iso8601_duration(duration)
             success = result.get("success")
-            fields["success"] = success if success is not None else rule.success
+            fields["success"] = success if type(success) is bool else rule.success
             fields["score"] = _score(result)
-        elif rule.type in DISCUSSION_TYPES and type(result.get("response")) is str:
-            fields["length"] = len(result["response"])
+        elif rule.type in DISCUSSION_TYPES:
+            response = text(result.get("response"))
+            if response is not None:
+                fields["length"] = len(response)
 
         actor_pseudonym = self._pseudonymiser.xapi_actor(actor)
         event = self._events.from_mapped(fields, occurred_at, actor_pseudonym, now)

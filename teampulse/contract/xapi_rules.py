@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 
 import orjson
 
+from teampulse.contract.json_values import member_of
 from teampulse.contract.timestamps import parse_iso8601_duration, parse_iso8601_timestamp
 
 __all__ = ["statement_problem"]
@@ -276,7 +277,7 @@ def _definition(value: object, path: str) -> None:
     if "extensions" in definition:
         _extensions(definition["extensions"], f"{path}.extensions")
     interaction = definition.get("interactionType")
-    if interaction is not None and interaction not in _INTERACTION_TYPES:
+    if interaction is not None and not member_of(interaction, _INTERACTION_TYPES):
         _fail(f"{path}.interactionType", f"must be one of {', '.join(sorted(_INTERACTION_TYPES))}")
     if "correctResponsesPattern" in definition:
         if interaction is None:

@@ -23,6 +23,8 @@ def test_reason_codes_are_the_documented_label_values():
         "unknown_verb",
         "unmappable",
         "roster_invalid",
+        "unencodable",
+        "internal",
     ]
 
 

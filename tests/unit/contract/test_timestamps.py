@@ -39,6 +39,7 @@ def test_rfc3339_instants(text, seconds):
         "2026-03-02T24:00:00Z",
         "2026-03-02T09:15:00+24:00",
         "2026-03-02T09:15:00.Z",
+        "2026-03-02T09:15:00.",  # a dot and nothing after it: once an IndexError
         "2026-03-02T09:15:00,5Z",
         "２０２６-03-02T09:15:00Z",
         "",

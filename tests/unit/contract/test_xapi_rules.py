@@ -358,3 +358,15 @@ def test_deep_nesting_inside_extensions_does_not_break_the_checks():
     with_response = statement()
     with_response["result"] = {"response": deep}
     assert statement_problem(with_response) == "result.response: must be a string"
+
+
+@pytest.mark.parametrize("interaction", [{"type": "choice"}, ["choice"], 3, True])
+def test_an_interaction_type_of_another_json_type_is_refused_with_its_path(interaction: object):
+    activity = {
+        "id": "https://lms.example.com/quiz/1",
+        "definition": {"interactionType": interaction},
+    }
+    assert statement_problem(statement(object=activity)) == (
+        "object.definition.interactionType: must be one of choice, fill-in, likert, "
+        "long-fill-in, matching, numeric, other, performance, sequencing, true-false"
+    )
