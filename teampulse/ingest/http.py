@@ -145,6 +145,18 @@ def _error(status: int, error: str, detail: str) -> web.Response:
     return _refusal_response(Refusal(status, error, detail))
 
 
+def _planned(plan: Callable[[], Intake | Refusal]) -> Intake | Refusal:
+    """The plan for a request's records. The validators answer any JSON with a refusal; should
+    one raise all the same (a bug), the records are refused as `internal`, a 400 like any
+    refusal of input: nothing was written, and the error type is logged, never the content."""
+    try:
+        return plan()
+    except Exception as exc:  # noqa: BLE001 - input must never cause a 5xx
+        cause = type(exc).__name__
+        log.warning("ingest records refused as internal: unexpected %s", cause)
+        return Refusal(400, "internal", f"the records could not be validated ({cause})")
+
+
 class IngestEndpoint:
     """The handlers and their state: recent ids per route and the writes in flight."""
 
@@ -192,6 +204,9 @@ class IngestEndpoint:
             response = await self._guarded(request, handler)
         except web.HTTPException as exc:  # 404, 405 from the router
             response = _error(exc.status, "http", exc.reason)
+        except Exception:  # a genuine server fault: input problems are answered before this
+            log.exception("ingest request failed route=%s", route)
+            response = _error(500, "internal", "the request could not be handled; retry later")
         if request.path.startswith("/xAPI/"):
             response.headers[VERSION_HEADER] = echoed
         self.requests.labels(route, str(response.status)).inc()
@@ -238,12 +253,14 @@ class IngestEndpoint:
             statements = parsed
         else:
             return _error(400, "not_object", "the body must be a statement or an array of them")
-        intake = plan_statements(
-            statements,
-            self.recent["xapi"],
-            stored=format_rfc3339(self.clock()),
-            new_id=lambda: str(uuid.uuid4()),
-            max_record_bytes=self.settings.max_event_bytes,
+        intake = _planned(
+            lambda: plan_statements(
+                statements,
+                self.recent["xapi"],
+                stored=format_rfc3339(self.clock()),
+                new_id=lambda: str(uuid.uuid4()),
+                max_record_bytes=self.settings.max_event_bytes,
+            )
         )
         return await self._write(
             "xapi", intake, len(statements), lambda i: web.json_response(i.ids)
@@ -261,13 +278,15 @@ class IngestEndpoint:
             return parsed
         if not isinstance(parsed, dict):
             return _error(400, "not_object", "the body of a PUT must be one statement")
-        intake = plan_statements(
-            [parsed],
-            self.recent["xapi"],
-            stored=format_rfc3339(self.clock()),
-            new_id=lambda: str(uuid.uuid4()),
-            max_record_bytes=self.settings.max_event_bytes,
-            statement_id=statement_id,
+        intake = _planned(
+            lambda: plan_statements(
+                [parsed],
+                self.recent["xapi"],
+                stored=format_rfc3339(self.clock()),
+                new_id=lambda: str(uuid.uuid4()),
+                max_record_bytes=self.settings.max_event_bytes,
+                statement_id=statement_id,
+            )
         )
         return await self._write("xapi", intake, 1, lambda i: web.Response(status=204))
 
@@ -278,12 +297,14 @@ class IngestEndpoint:
         records = self._events_in(body)
         if isinstance(records, web.Response):
             return records
-        intake = plan_events(
-            records,
-            self.recent["events"],
-            self.validator,
-            now=self.clock(),
-            max_record_bytes=self.settings.max_event_bytes,
+        intake = _planned(
+            lambda: plan_events(
+                records,
+                self.recent["events"],
+                self.validator,
+                now=self.clock(),
+                max_record_bytes=self.settings.max_event_bytes,
+            )
         )
         return await self._write(
             "events",

@@ -2,15 +2,21 @@
 
 Every agent takes records in batches (`take_events`), parses each record once and never
 does I/O per record: sends go to Faust's buffered producer, metrics are counted per batch.
+
+One record can never stop the others: an unexpected exception while handling a record
+dead-letters that record with reason `internal` (its error type and where it was raised are
+logged at warning, never its contents) and the batch carries on, so the agent is not
+restarted and no neighbouring record is lost or re-read.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import traceback
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import faust
@@ -53,6 +59,24 @@ class PipelineHealthSink(Protocol):
     def record_dead_letters(self, reasons: Counter[str]) -> None: ...
     def record_event_time_lag(self, lags: Sequence[float]) -> None: ...
     def record_last_event(self, source: str, occurred_at: float) -> None: ...
+
+
+@dataclass
+class _IngestTally:
+    """What one ingest batch counts, reported to the health sink once per batch."""
+
+    outcomes: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    reasons: Counter[str] = field(default_factory=Counter)
+    lags: list[float] = field(default_factory=list)
+    latest: dict[str, float] = field(default_factory=dict)
+
+
+def unexpected(exc: BaseException) -> Rejection:
+    """The `internal` rejection of a record whose handling raised `exc`: the error type and
+    the innermost frame, never the message (it may quote the record's contents)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else ""
+    return Rejection(Reason.INTERNAL, f"unexpected {type(exc).__name__}{where}")
 
 
 class Outbox:
@@ -210,47 +234,77 @@ class Pipeline:
         outbox.send(self.topics.deadletter, None, letter)
 
     # ------------------------------------------------------------------ ingest
+    def _internal_error(
+        self, outbox: Outbox, raw: bytes, record: EventT, exc: Exception, now: float
+    ) -> Rejection:
+        rejection = unexpected(exc)
+        message = record.message
+        log.warning(
+            "record dead-lettered as internal topic=%s partition=%d offset=%d cause=%s",
+            message.topic,
+            message.partition,
+            message.offset,
+            rejection.detail,
+        )
+        self._dead_letter(outbox, raw, record, rejection, now)
+        return rejection
+
     async def _ingest_agent(self, stream: faust.StreamT) -> None:
         outbox = Outbox(self.app)
         await self.roster_reader.ready.wait()
         xapi_topic = self._names["xapi"]
         async for batch in self._batches(stream):
             now = self.clock()
-            outcomes: dict[str, Counter[str]] = defaultdict(Counter)
-            reasons: Counter[str] = Counter()
-            lags: list[float] = []
-            latest: dict[str, float] = {}
+            tally = _IngestTally()
             for record in batch:
                 raw = record.message.value or b""
-                if record.message.topic == xapi_topic:
-                    result = self.xapi.parse(raw, now)
-                    fallback_source = "xapi"
-                else:
-                    result = self.validator.parse(raw, now)
-                    fallback_source = "events"
-                if isinstance(result, Rejection):
-                    self._dead_letter(outbox, raw, record, result, now)
-                    outcomes[fallback_source]["rejected"] += 1
-                    reasons[result.reason.value] += 1
-                    continue
-                team = resolve_team(result.team, result.actor, self.roster)
-                if result.team is None and team == UNASSIGNED_TEAM:
-                    outcomes[result.source]["unassigned"] += 1
-                message = record.message
-                event = replace(result, team=team, origin=f"{message.topic}:{message.partition}")
-                outbox.send(self.topics.by_team, team.encode(), orjson.dumps(event.to_wire()))
-                lags.append(now - event.occurred_at)
-                if event.occurred_at > latest.get(event.source, float("-inf")):
-                    latest[event.source] = event.occurred_at
+                fallback_source = "xapi" if record.message.topic == xapi_topic else "events"
+                try:
+                    self._ingest_record(outbox, record, raw, fallback_source, now, tally)
+                except Exception as exc:  # noqa: BLE001 - one record must not stop the batch
+                    rejection = self._internal_error(outbox, raw, record, exc, now)
+                    tally.outcomes[fallback_source]["rejected"] += 1
+                    tally.reasons[rejection.reason.value] += 1
             await outbox.settle()
-            for source, counted in outcomes.items():
+            for source, counted in tally.outcomes.items():
                 self.health.record_outcomes(source, counted)
-            if reasons:
-                self.health.record_dead_letters(reasons)
-            if lags:
-                self.health.record_event_time_lag(lags)
-            for source, occurred_at in latest.items():
+            if tally.reasons:
+                self.health.record_dead_letters(tally.reasons)
+            if tally.lags:
+                self.health.record_event_time_lag(tally.lags)
+            for source, occurred_at in tally.latest.items():
                 self.health.record_last_event(source, occurred_at)
+
+    def _ingest_record(
+        self,
+        outbox: Outbox,
+        record: EventT,
+        raw: bytes,
+        fallback_source: str,
+        now: float,
+        tally: _IngestTally,
+    ) -> None:
+        if fallback_source == "xapi":
+            result = self.xapi.parse(raw, now)
+        else:
+            result = self.validator.parse(raw, now)
+        if isinstance(result, Rejection):
+            self._dead_letter(outbox, raw, record, result, now)
+            tally.outcomes[fallback_source]["rejected"] += 1
+            tally.reasons[result.reason.value] += 1
+            return
+        team = resolve_team(result.team, result.actor, self.roster)
+        unassigned = result.team is None and team == UNASSIGNED_TEAM
+        message = record.message
+        event = replace(result, team=team, origin=f"{message.topic}:{message.partition}")
+        wire = orjson.dumps(event.to_wire())
+        # Nothing below can raise: a record is either forwarded or dead-lettered, never both.
+        outbox.send(self.topics.by_team, team.encode(), wire)
+        if unassigned:
+            tally.outcomes[result.source]["unassigned"] += 1
+        tally.lags.append(now - event.occurred_at)
+        if event.occurred_at > tally.latest.get(event.source, float("-inf")):
+            tally.latest[event.source] = event.occurred_at
 
     # ------------------------------------------------------------------ teams
     async def _teams_agent(self, stream: faust.StreamT) -> None:
@@ -267,23 +321,15 @@ class Pipeline:
                 ops: list[bytes] = []
                 for record in records:
                     raw = record.message.value or b""
-                    if record.message.topic != by_team:
-                        state.apply_fact(fact_from_wire(orjson.loads(raw)))
-                        ops.append(fact_op(raw))
+                    try:
+                        late = self._team_record(outbox, state, record, raw, by_team, ops, outcomes)
+                    except Exception as exc:  # noqa: BLE001 - one record must not stop the batch
+                        self._internal_error(outbox, raw, record, exc, now)
+                        reasons[Reason.INTERNAL.value] += 1
                         continue
-                    event = Event.from_wire(orjson.loads(raw))
-                    outcome = state.apply_event(event)
-                    outcomes[event.source][outcome] += 1
-                    if outcome == "accepted":
-                        ops.append(event_op(raw))
-                    elif outcome == "late":
+                    if late:
                         reasons[Reason.LATE.value] += 1
                         self._dead_letter(outbox, raw, record, LATE, now)
-                    # A duplicate is forwarded too: its first delivery may have been applied
-                    # here just before a crash that lost the forward (the thread stage is
-                    # idempotent per post).
-                    if outcome != "late" and event.type in DISCUSSION_TYPES and event.thread:
-                        outbox.send(self.topics.by_thread, event.thread.encode(), raw)
                 if ops:
                     outbox.append(self.teams, partition, ops)
             await outbox.settle()
@@ -292,10 +338,39 @@ class Pipeline:
             if reasons:
                 self.health.record_dead_letters(reasons)
 
+    def _team_record(
+        self,
+        outbox: Outbox,
+        state: TeamPartition,
+        record: EventT,
+        raw: bytes,
+        by_team: str,
+        ops: list[bytes],
+        outcomes: dict[str, Counter[str]],
+    ) -> bool:
+        """Applies one record of the teams agent; True when it is a late event, which the
+        caller dead-letters."""
+        if record.message.topic != by_team:
+            state.apply_fact(fact_from_wire(orjson.loads(raw)))
+            ops.append(fact_op(raw))
+            return False
+        event = Event.from_wire(orjson.loads(raw))
+        outcome = state.apply_event(event)
+        outcomes[event.source][outcome] += 1
+        if outcome == "accepted":
+            ops.append(event_op(raw))
+        # A duplicate is forwarded too: its first delivery may have been applied here just
+        # before a crash that lost the forward (the thread stage is idempotent per post).
+        if outcome != "late" and event.type in DISCUSSION_TYPES and event.thread:
+            outbox.send(self.topics.by_thread, event.thread.encode(), raw)
+        return outcome == "late"
+
     # ------------------------------------------------------------------ threads
     async def _threads_agent(self, stream: faust.StreamT) -> None:
         outbox = Outbox(self.app)
         async for batch in self._batches(stream):
+            now = self.clock()
+            internal = 0
             for partition, records in _by_partition(batch).items():
                 state = await self.threads.ready(partition)
                 if state is None:
@@ -303,27 +378,45 @@ class Pipeline:
                 ops: list[bytes] = []
                 for record in records:
                     raw = record.message.value or b""
-                    event = Event.from_wire(orjson.loads(raw))
-                    state.expire_threads(event.occurred_at)
-                    for fact in state.book.apply(event):
-                        outbox.send(
-                            self.topics.thread_facts,
-                            fact.team.encode(),
-                            orjson.dumps(fact.to_wire()),
-                        )
+                    try:
+                        event = Event.from_wire(orjson.loads(raw))
+                        state.expire_threads(event.occurred_at)
+                        facts = [
+                            (fact.team.encode(), orjson.dumps(fact.to_wire()))
+                            for fact in state.book.apply(event)
+                        ]
+                    except Exception as exc:  # noqa: BLE001 - one record must not stop the batch
+                        self._internal_error(outbox, raw, record, exc, now)
+                        internal += 1
+                        continue
+                    for key, value in facts:
+                        outbox.send(self.topics.thread_facts, key, value)
                     ops.append(raw)
                 outbox.append(self.threads, partition, ops)
             await outbox.settle()
+            if internal:
+                self.health.record_dead_letters(Counter({Reason.INTERNAL.value: internal}))
 
     # ------------------------------------------------------------------ roll-ups
     async def _rollups_agent(self, stream: faust.StreamT) -> None:
+        outbox = Outbox(self.app)
         async for batch in self._batches(stream):
+            now = self.clock()
+            internal = 0
             for partition, records in _by_partition(batch).items():
                 state = await self.rollup_states.ready(partition)
                 if state is None:
                     continue
                 for record in records:
-                    state.apply(record.message.value or b"")
+                    raw = record.message.value or b""
+                    try:
+                        state.apply(raw)
+                    except Exception as exc:  # noqa: BLE001 - one record must not stop the batch
+                        self._internal_error(outbox, raw, record, exc, now)
+                        internal += 1
+            await outbox.settle()
+            if internal:
+                self.health.record_dead_letters(Counter({Reason.INTERNAL.value: internal}))
 
 
 def _by_partition(batch: Sequence[EventT]) -> dict[int, list[EventT]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import copy
+import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -277,6 +278,39 @@ async def test_an_invalid_statement_is_400_with_the_reason_and_nothing_is_writte
     assert response.status == 400
     assert await response.json() == {"error": "xapi_invalid", "detail": detail}
     assert response.headers["X-Experience-API-Version"] == "1.0.3"
+    assert await ingest.end("xapi") == 0
+
+
+def _nested(depth: int) -> Any:
+    value: Any = "deep"
+    for _ in range(depth):
+        value = {"n": value}
+    return value
+
+
+@pytest.mark.parametrize(
+    "hostile, error, detail",
+    [
+        (
+            statement(object={"id": "https://x.org/q", "definition": {"interactionType": {}}}),
+            "xapi_invalid",
+            "statement 0: object.definition.interactionType: must be one of choice, fill-in, "
+            "likert, long-fill-in, matching, numeric, other, performance, sequencing, true-false",
+        ),
+        (
+            statement(context={"extensions": {"https://x.org/deep": _nested(300)}}),
+            "unencodable",
+            "statement 0: nested deeper than 255 levels or holds an integer beyond 64 bits",
+        ),
+    ],
+)
+async def test_a_hostile_statement_is_400_with_a_reason_not_500(
+    ingest: Ingest, hostile: dict[str, Any], error: str, detail: str
+):
+    # Python's json writes what orjson (the test client's usual writer) refuses to nest.
+    response = await ingest.post("/xAPI/statements", json.dumps(hostile).encode())
+    assert response.status == 400
+    assert await response.json() == {"error": error, "detail": detail}
     assert await ingest.end("xapi") == 0
 
 
