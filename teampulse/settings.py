@@ -65,6 +65,12 @@ class Settings(BaseSettings):
         "", description="Comma-separated 'user:secret' (Basic) and bare tokens (Bearer)"
     )
     ingest_max_body_bytes: int = Field(5_000_000, description="Largest accepted request body")
+    ingest_write_timeout_s: float = Field(
+        5.0,
+        description="Longest wait for Kafka to take a request's records; past it the answer "
+        "is 503 and none of them is ever written",
+    )
+    ingest_retry_after_s: int = Field(5, description="Retry-After of a 503 (Kafka unavailable)")
 
     # --- backfill from an LRS ---------------------------------------------------------
     backfill_lrs_credentials: str = Field(
@@ -148,6 +154,13 @@ class Settings(BaseSettings):
     redis_flush_interval_s: float = Field(0.5, description="How often Redis is written")
     redis_history_days: int = Field(90, description="Days of daily history kept in Redis")
     redis_stream_maxlen: int = Field(10_000, description="Approximate length of the updates stream")
+
+    # --- logging ---------------------------------------------------------------------
+    log_repeat_interval_s: float = Field(
+        10.0,
+        description="A log message repeated within this interval is written once, then once "
+        "more with the count of repeats (0 writes every line)",
+    )
 
     @field_validator("windows")
     @classmethod

@@ -12,8 +12,10 @@ echoed on every response; Basic or Bearer credentials (TEAMPULSE_INGEST_CREDENTI
 a body over TEAMPULSE_INGEST_MAX_BODY_BYTES -> 413; a batch is all or nothing (400 with a
 JSON `{"error", "detail"}`); duplicate ids in a batch -> 400; a known id with other content
 -> 409, with the same content -> success without writing again. The answer comes only after
-Kafka acknowledged every record (acks=all, idempotent producer); if Kafka fails, 503 and
-the client retries with the same ids.
+Kafka acknowledged every record (acks=all). If Kafka does not take them within
+TEAMPULSE_INGEST_WRITE_TIMEOUT_S, the answer is 503 with Retry-After, and the records are
+never written later (see `ingest_producer`): a client may retry, with or without ids, and
+nothing is doubled.
 
 Known ids are remembered in memory (RECENT_IDS, least recently used dropped first) and
 recovered at start from the digests this endpoint writes as a Kafka header on every record.
@@ -77,6 +79,7 @@ SPOKEN_VERSIONS = ("1.0.3", "2.0.0")
 _ACCEPTED_VERSION = re.compile(r"1\.0(?:\.[0-9]+)?|2\.0\.0")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 READ_CHUNK_BYTES = 65_536
+INGEST_RETRY_BACKOFF_MS = 100
 
 
 class IngestConfigError(SystemExit):
@@ -138,6 +141,36 @@ def _refusal_response(refusal: Refusal) -> web.Response:
         {"error": refusal.error, "detail": refusal.detail},
         status=refusal.status,
         dumps=lambda obj: orjson.dumps(obj).decode(),
+    )
+
+
+class KafkaUnavailable(Exception):
+    """Kafka did not take a request's records within the write timeout."""
+
+
+def ingest_producer(settings: Settings) -> Any:
+    """The endpoint's producer, configured so that a record it answered 503 for is never
+    written afterwards.
+
+    aiokafka retries a batch until it is delivered when idempotence is on (it never expires
+    one), so a statement refused during an outage would reach Kafka when the broker returns.
+    Without idempotence a batch fails for good once it is older than `request_timeout_ms`,
+    and every send has settled, delivered or failed, within two request timeouts (a batch
+    may wait for one request in flight to the same broker, then has its own) plus the retry
+    backoff. Both fit in the write timeout, so when the endpoint answers 503 the producer has
+    already given the records up. A retried send may duplicate a record the broker wrote but
+    whose acknowledgement was lost; the pipeline's dedupe by id counts it once.
+    """
+    from aiokafka import AIOKafkaProducer
+
+    timeout_ms = int(settings.ingest_write_timeout_s * 1000)
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        acks="all",
+        enable_idempotence=False,
+        linger_ms=5,
+        retry_backoff_ms=INGEST_RETRY_BACKOFF_MS,
+        request_timeout_ms=max(1, (timeout_ms - 2 * INGEST_RETRY_BACKOFF_MS) // 2 - 100),
     )
 
 
@@ -389,7 +422,9 @@ class IngestEndpoint:
                 done.exception()  # mark it retrieved: the waiters re-raise it themselves
             log.warning("ingest write failed route=%s records=%d: %r", route, len(claimed), exc)
             self.records.labels(route, "refused").inc(received)
-            return _error(503, "kafka_unavailable", "the records were not stored; retry")
+            unavailable = _error(503, "kafka_unavailable", "the records were not stored; retry")
+            unavailable.headers["Retry-After"] = str(self.settings.ingest_retry_after_s)
+            return unavailable
         finally:
             for record in claimed:
                 self.in_flight.pop((route, record.id), None)
@@ -410,17 +445,34 @@ class IngestEndpoint:
         return await self._write("events", intake, received, answer)
 
     async def _send(self, topic: str, records: list[NewRecord]) -> None:
-        pending = [
-            await self.producer.send(
-                topic,
-                value=record.value,
-                key=record.id.encode(),
-                headers=[(DIGEST_HEADER, record.digest)],
-            )
-            for record in records
-        ]
+        """Hands the records to the producer and waits for every acknowledgement, for at most
+        the write timeout; raises when any record is not acknowledged by then."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.ingest_write_timeout_s
+        delivered: list[Any] = []  # aiokafka's delivery futures
+        try:
+            async with asyncio.timeout_at(deadline):
+                for record in records:
+                    delivered.append(
+                        await self.producer.send(
+                            topic,
+                            value=record.value,
+                            key=record.id.encode(),
+                            headers=[(DIGEST_HEADER, record.digest)],
+                        )
+                    )
+        except TimeoutError:
+            raise KafkaUnavailable("the producer did not take the records in time") from None
+        if not delivered:
+            return
+        done, pending = await asyncio.wait(delivered, timeout=max(0.0, deadline - loop.time()))
         if pending:
-            await asyncio.gather(*pending)
+            # Not expected with ingest_producer's timeouts; said loudly, since these records
+            # might still be written.
+            log.error("ingest write outcome unknown for %d records after the timeout", len(pending))
+            raise KafkaUnavailable("Kafka did not acknowledge the records in time")
+        for future in done:
+            future.result()  # the first failure, if any
 
 
 ENDPOINT = web.AppKey("endpoint", IngestEndpoint)
@@ -508,19 +560,13 @@ async def recall_recent_ids(settings: Settings, endpoint: IngestEndpoint) -> int
 
 async def serve_ingest(settings: Settings, *, insecure_no_auth: bool = False) -> None:
     """Run the endpoint on TEAMPULSE_INGEST_HOST:TEAMPULSE_INGEST_PORT until cancelled."""
-    from aiokafka import AIOKafkaProducer
     from aiokafka.errors import KafkaConnectionError
 
     from teampulse.kafka.topics import ensure_topics
 
     require_credentials(settings, insecure_no_auth)
     await ensure_topics(settings)
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        acks="all",
-        enable_idempotence=True,
-        linger_ms=5,
-    )
+    producer = ingest_producer(settings)
     try:
         await producer.start()
     except KafkaConnectionError as exc:

@@ -34,6 +34,7 @@ from teampulse.ingest.http import (
     ENDPOINT,
     IngestConfigError,
     build_ingest_app,
+    ingest_producer,
     recall_recent_ids,
 )
 from teampulse.settings import Settings
@@ -184,9 +185,7 @@ def ingest_settings(bootstrap: str, prefix: str, **overrides: Any) -> Settings:
 async def start_ingest(settings: Settings) -> tuple[Ingest, Any]:
     names = [settings.topic("xapi"), settings.topic("events")]
     await create_topics(settings.kafka_bootstrap, names)
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
-    )
+    producer = ingest_producer(settings)
     await producer.start()
     server = TestServer(build_ingest_app(settings, producer), host="127.0.0.1")
     await server.start_server()
