@@ -45,10 +45,14 @@ def _settings() -> Settings:
         raise typer.Exit(2) from exc
 
 
-def _logging(level: str) -> None:
+def _logging(level: str, repeat_interval_s: float = 0.0) -> None:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if repeat_interval_s > 0:
+        from teampulse.kafka.log_limit import limit_repeated_messages
+
+        limit_repeated_messages(logging.getLogger(), repeat_interval_s)
 
 
 @cli.command()
@@ -71,8 +75,9 @@ def ingest(
     """Serve the xAPI statements endpoint and POST /events on TEAMPULSE_INGEST_PORT."""
     from teampulse.ingest.http import serve_ingest
 
-    _logging(loglevel)
-    asyncio.run(serve_ingest(_settings(), insecure_no_auth=insecure_no_auth))
+    settings = _settings()
+    _logging(loglevel, settings.log_repeat_interval_s)
+    asyncio.run(serve_ingest(settings, insecure_no_auth=insecure_no_auth))
 
 
 @cli.command()

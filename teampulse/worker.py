@@ -8,7 +8,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import asdict
-from typing import cast
+from typing import Any, cast
 
 import faust
 from aiohttp.web import Response as AiohttpResponse
@@ -23,6 +23,7 @@ from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.xapi import XapiMapper
 from teampulse.gauges.config import load_gauge_config
 from teampulse.gauges.snapshot import publishable
+from teampulse.kafka.log_limit import limit_repeated_messages
 from teampulse.kafka.topics import ensure_topics
 from teampulse.settings import DEV_PSEUDONYM_SECRET, Settings
 from teampulse.sinks.exporter import Exporter
@@ -221,13 +222,28 @@ def _check_port_free(host: str, port: int) -> None:
             ) from None
 
 
+class TeamPulseWorker(faust.Worker):
+    """Faust's worker, with repeated identical log lines collapsed (an outage makes every
+    Kafka client log each retry, ten times a second)."""
+
+    def __init__(self, app: faust.App, *, repeat_interval_s: float, **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        self._repeat_interval_s = repeat_interval_s
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        super().on_setup_root_logger(logger, level)
+        limit_repeated_messages(logger, self._repeat_interval_s)
+
+
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
     if settings.pseudonym_secret == DEV_PSEUDONYM_SECRET:
         log.warning("TEAMPULSE_PSEUDONYM_SECRET is the development default: set it in production")
     _check_port_free(settings.web_host, settings.web_port)
     asyncio.run(ensure_topics(settings))
     app = create_worker(settings)
-    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    worker = TeamPulseWorker(
+        app, loglevel=loglevel, quiet=True, repeat_interval_s=settings.log_repeat_interval_s
+    )
     # Faust's terminal spinner sets the root logger to DEBUG (to spin on every record) when
     # the level is WARNING or above: every aiokafka send would then build a log record.
     worker.spinner = None
