@@ -25,6 +25,7 @@ from teampulse.gauges.config import load_gauge_config
 from teampulse.gauges.snapshot import publishable
 from teampulse.kafka.log_limit import limit_repeated_messages
 from teampulse.kafka.topics import ensure_topics
+from teampulse.kafka.undecodable import skip_undecodable_records, take_skipped
 from teampulse.settings import DEV_PSEUDONYM_SECRET, Settings
 from teampulse.sinks.exporter import Exporter
 from teampulse.sinks.overview import read_overview, render_overview
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 
 
 CONSUMER_LAG_INTERVAL_S = 5.0
+UNDECODABLE_REPORT_INTERVAL_S = 1.0
 EXPORT_PAUSE_FACTOR = 3.0
 OVERVIEW_TIMEOUT_S = 2.0  # a page that waits longer for Redis answers 503 instead
 
@@ -63,6 +65,7 @@ def consumer_lag(app: faust.App) -> dict[tuple[str, int], int]:
 
 
 def create_worker(settings: Settings) -> faust.App:
+    skip_undecodable_records()
     app = build_app(settings)
     topics = declare_topics(app, settings)
     config = load_gauge_config(settings)
@@ -121,6 +124,12 @@ def create_worker(settings: Settings) -> faust.App:
         took = time.perf_counter() - started
         not_before = started + took * EXPORT_PAUSE_FACTOR
         health.observe_export_duration(took)
+
+    @app.timer(UNDECODABLE_REPORT_INTERVAL_S)
+    async def report_undecodable() -> None:
+        skipped = take_skipped()
+        if skipped:
+            await pipeline.report_undecodable(skipped)
 
     @app.timer(CONSUMER_LAG_INTERVAL_S)
     async def report_consumer_lag() -> None:

@@ -36,6 +36,8 @@ class Reason(StrEnum):
     ROSTER_INVALID = "roster_invalid"  # a roster record missing a field or of the wrong type
     UNENCODABLE = "unencodable"  # valid JSON that cannot be written back (nesting over 255
     # levels, an integer beyond 64 bits), so it cannot be stored or forwarded
+    UNDECODABLE = "undecodable"  # the Kafka client could not decode the record (a batch
+    # failing its CRC check, an unknown codec): skipped, nothing of it can be kept
     INTERNAL = "internal"  # handling the record raised an unexpected error (a bug): the
     # record is kept in the dead-letter topic to replay once fixed
 

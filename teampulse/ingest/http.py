@@ -563,8 +563,10 @@ async def serve_ingest(settings: Settings, *, insecure_no_auth: bool = False) ->
     from aiokafka.errors import KafkaConnectionError
 
     from teampulse.kafka.topics import ensure_topics
+    from teampulse.kafka.undecodable import skip_undecodable_records
 
     require_credentials(settings, insecure_no_auth)
+    skip_undecodable_records()  # the recall steps over (and logs) what it cannot decode
     await ensure_topics(settings)
     producer = ingest_producer(settings)
     try:

@@ -32,6 +32,7 @@ from teampulse.gauges.config import GaugeConfig
 from teampulse.gauges.counts import TeamCounts
 from teampulse.gauges.team_state import TeamState
 from teampulse.gauges.threads import fact_from_wire
+from teampulse.kafka.undecodable import SkippedRecord
 from teampulse.settings import Settings
 from teampulse.streams.app import Topics
 from teampulse.streams.partitions import (
@@ -232,6 +233,19 @@ class Pipeline:
             raw, source.topic, source.partition, source.offset, rejection, now
         )
         outbox.send(self.topics.deadletter, None, letter)
+
+    async def report_undecodable(self, skipped: Sequence[SkippedRecord]) -> None:
+        """Dead-letters the offsets the Kafka client could not decode (no bytes to keep)."""
+        outbox = Outbox(self.app)
+        now = self.clock()
+        for record in skipped:
+            rejection = Rejection(Reason.UNDECODABLE, f"offset {record.offset}: {record.cause}")
+            letter = dead_letter_record(
+                None, record.topic, record.partition, record.offset, rejection, now
+            )
+            outbox.send(self.topics.deadletter, None, letter)
+        await outbox.settle()
+        self.health.record_dead_letters(Counter({Reason.UNDECODABLE.value: len(skipped)}))
 
     # ------------------------------------------------------------------ ingest
     def _internal_error(

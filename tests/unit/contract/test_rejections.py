@@ -24,6 +24,7 @@ def test_reason_codes_are_the_documented_label_values():
         "unmappable",
         "roster_invalid",
         "unencodable",
+        "undecodable",
         "internal",
     ]
 
