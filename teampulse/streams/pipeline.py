@@ -72,7 +72,7 @@ class _IngestTally:
     latest: dict[str, float] = field(default_factory=dict)
 
 
-def unexpected(exc: BaseException) -> Rejection:
+def _internal_rejection(exc: BaseException) -> Rejection:
     """The `internal` rejection of a record whose handling raised `exc`: the error type and
     the innermost frame, never the message (it may quote the record's contents)."""
     frames = traceback.extract_tb(exc.__traceback__)
@@ -251,7 +251,7 @@ class Pipeline:
     def _internal_error(
         self, outbox: Outbox, raw: bytes, record: EventT, exc: Exception, now: float
     ) -> Rejection:
-        rejection = unexpected(exc)
+        rejection = _internal_rejection(exc)
         message = record.message
         log.warning(
             "record dead-lettered as internal topic=%s partition=%d offset=%d cause=%s",

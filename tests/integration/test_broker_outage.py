@@ -21,8 +21,8 @@ import pytest
 from aiohttp import ClientSession, ClientTimeout
 from aiohttp.test_utils import TestServer
 
-from streams.http_ingest import build_ingest_app, ingest_producer
-from streams.topic_admin import ensure_topics
+from teampulse.ingest.http import build_ingest_app, ingest_producer
+from teampulse.kafka.topics import ensure_topics
 from teampulse.settings import Settings, settings_from_environment
 from tests.integration.worker_harness import (
     REPO,

@@ -11,8 +11,8 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from streams.http_ingest import DIGEST_HEADER, ENDPOINT, build_ingest_app, recall_recent_ids
-from streams.topic_admin import ensure_topics
+from teampulse.ingest.http import DIGEST_HEADER, ENDPOINT, build_ingest_app, recall_recent_ids
+from teampulse.kafka.topics import ensure_topics
 from teampulse.settings import settings_from_environment
 from tests.integration.worker_harness import (
     WorkerProcess,

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.topic_admin import ensure_topics
+from teampulse.kafka.topics import ensure_topics
 from teampulse.settings import settings_from_environment
 from tests.integration.worker_harness import (
     REPO,
