@@ -1,14 +1,17 @@
-"""Collapses repeated identical log lines, so an outage cannot flood the log.
+"""Collapses repeated log lines, so an outage or a bug hit by every record cannot flood the log.
 
 While Kafka is down every client retries every 100 ms and logs each failed attempt at
 ERROR: one worker wrote 136,000 "Unable connect to node" lines in 80 s. The filter lets the
-first occurrence of a message through, counts the identical ones that follow within the
+first occurrence of a message through, counts the ones like it that follow within the
 interval, and lets the next occurrence after the interval through with that count:
 
-    Unable connect to node with id 1: ... [repeated 97 times in the last 10 s]
+    Unable connect to node with id 1: ... [97 more like this in the last 10 s]
 
-so the log grows by a few lines per distinct message and interval, whatever the retry rate.
-A count still pending when the messages stop is not written (the next line would carry it).
+so the log grows by a few lines per kind of message and interval, whatever the rate. Lines
+are alike when they come from the same logger at the same level with the same format string
+(`log.warning("... offset=%d", offset)` for every record is one kind; the first line of each
+interval shows an example); a message without arguments is compared whole. A count still
+pending when the messages stop is not written (the next line would carry it).
 """
 
 from __future__ import annotations
@@ -50,7 +53,8 @@ class RepeatedMessageFilter(logging.Filter):
             return True
         now = self._clock()
         message = record.getMessage()
-        key = (record.name, record.levelno, message)
+        kind = str(record.msg) if record.args else message
+        key = (record.name, record.levelno, kind)
         window = self._windows.get(key)
         if window is None:
             self._remember(key, now)
@@ -60,7 +64,7 @@ class RepeatedMessageFilter(logging.Filter):
             return False
         if window.repeats:
             elapsed = now - window.started
-            record.msg = f"{message} [repeated {window.repeats} times in the last {elapsed:.0f} s]"
+            record.msg = f"{message} [{window.repeats} more like this in the last {elapsed:.0f} s]"
             record.args = ()
         window.started, window.repeats = now, 0
         return True

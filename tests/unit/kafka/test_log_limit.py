@@ -1,4 +1,4 @@
-"""Repeated identical log lines collapse into one line per interval with the count."""
+"""Repeated log lines collapse into one line per interval with the count."""
 
 from __future__ import annotations
 
@@ -29,13 +29,27 @@ def test_identical_lines_within_the_interval_pass_once():
     assert passed(limiter, *lines) == ["Unable connect to node with id 1"]
 
 
+def test_lines_of_one_format_string_with_other_arguments_are_alike():
+    limiter = RepeatedMessageFilter(10.0, Clock())
+    lines = [record("record dead-lettered offset=%d", offset) for offset in range(500)]
+    assert passed(limiter, *lines) == ["record dead-lettered offset=0"]
+
+
+def test_messages_without_arguments_are_compared_whole():
+    limiter = RepeatedMessageFilter(10.0, Clock())
+    assert passed(limiter, record("offset=1"), record("offset=2"), record("offset=1")) == [
+        "offset=1",
+        "offset=2",
+    ]
+
+
 def test_the_first_line_after_the_interval_carries_the_count():
     clock = Clock()
     limiter = RepeatedMessageFilter(10.0, clock)
     passed(limiter, *[record("Unable connect") for _ in range(98)])
     clock.now += 10.0
     assert passed(limiter, record("Unable connect"), record("Unable connect")) == [
-        "Unable connect [repeated 97 times in the last 10 s]"
+        "Unable connect [97 more like this in the last 10 s]"
     ]
 
 
