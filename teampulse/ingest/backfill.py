@@ -39,6 +39,7 @@ import orjson
 from tqdm import tqdm
 
 from teampulse.contract.intake import LRS_SET_PROPERTIES, content_digest
+from teampulse.contract.json_values import encoded
 from teampulse.contract.rejections import Reason, Rejection, dead_letter_record
 from teampulse.contract.timestamps import (
     format_rfc3339,
@@ -478,14 +479,17 @@ async def send_page(
             stored = statement.get("stored")
             handled[key] = parse_iso8601_timestamp(stored) if isinstance(stored, str) else None
             checked = checker.check("xapi", raw, statement)
+            digest = content_digest(statement, LRS_SET_PROPERTIES)
+            value = raw if key == statement_id else encoded({**statement, "id": key})
+            if not isinstance(checked, Rejection) and (digest is None or value is None):
+                checked = Rejection(Reason.UNENCODABLE, "cannot be written back as JSON")
         if isinstance(checked, Rejection):
             rejected += 1
             summary.reject(f"{url} statement {index}", checked)
             letter = dead_letter_record(raw, url, -1, index, checked, now)
             await sender.send(settings.topic("deadletter"), None, letter)
             continue
-        digest = content_digest(statement, LRS_SET_PROPERTIES)
-        value = raw if key == statement_id else orjson.dumps({**statement, "id": key})
+        assert digest is not None and value is not None  # refused above otherwise
         await sender.send(settings.topic("xapi"), key.encode(), value, [(DIGEST_HEADER, digest)])
         sent += 1
     await sender.flush()  # the cursor moves only past what Kafka acknowledged
