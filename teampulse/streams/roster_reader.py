@@ -13,6 +13,7 @@ import asyncio
 import logging
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
 
 from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.rejections import Rejection
@@ -25,6 +26,7 @@ __all__ = ["RosterReader"]
 log = logging.getLogger(__name__)
 
 METADATA_RETRY_S = 1.0
+LOAD_RETRY_S = 2.0
 
 
 class RosterReader:
@@ -37,24 +39,46 @@ class RosterReader:
         self._pseudonymiser = pseudonymiser
 
     async def run(self) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap, enable_auto_commit=False, group_id=None
-        )
-        await consumer.start()
+        consumer = await self._loaded()
         try:
-            partitions = await self._partitions(consumer)
-            consumer.assign(partitions)
-            await consumer.seek_to_beginning(*partitions)
-            async for tp, records in read_to_end(consumer, partitions):
-                self._apply_all(tp, records)
-            log.info("roster loaded: %d people", len(self.roster))
-            self.ready.set()
-            while True:
+            while True:  # aiokafka rides out an outage from here on by itself
                 batches = await consumer.getmany(timeout_ms=500, max_records=5000)
                 for tp, records in batches.items():
                     self._apply_all(tp, records)
         finally:
             await consumer.stop()
+
+    async def _loaded(self) -> AIOKafkaConsumer:
+        """A consumer that has read the roster to its end. While Kafka cannot be reached (an
+        outage as the worker starts) it tries again every LOAD_RETRY_S instead of raising,
+        which would crash the whole worker; re-applying records is idempotent."""
+        consumer = await self._started()
+        while True:
+            try:
+                partitions = await self._partitions(consumer)
+                consumer.assign(partitions)
+                await consumer.seek_to_beginning(*partitions)
+                async for tp, records in read_to_end(consumer, partitions):
+                    self._apply_all(tp, records)
+            except KafkaError as exc:
+                log.warning("roster not loaded yet (%r); trying again in %.0f s", exc, LOAD_RETRY_S)
+                await asyncio.sleep(LOAD_RETRY_S)
+                continue
+            log.info("roster loaded: %d people", len(self.roster))
+            self.ready.set()
+            return consumer
+
+    async def _started(self) -> AIOKafkaConsumer:
+        while True:
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self._bootstrap, enable_auto_commit=False, group_id=None
+            )
+            try:
+                await consumer.start()
+                return consumer
+            except KafkaError as exc:  # not started: nothing of it to stop
+                log.warning("roster reader cannot reach Kafka (%r); trying again", exc)
+                await asyncio.sleep(LOAD_RETRY_S)
 
     async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
         while True:

@@ -11,11 +11,13 @@ then delivered again and recognised as duplicates by their event ids.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 from faust.types import TopicT
 
 from teampulse.kafka.reading import read_to_end
@@ -28,6 +30,7 @@ State = TypeVar("State")
 
 # Kafka's default message.max.bytes is 1 MiB; stay well below it per log record.
 MAX_LOG_RECORD_BYTES = 512 * 1024
+RESTORE_RETRY_S = 2.0
 
 
 def frame_ops(ops: Iterable[bytes]) -> list[bytes]:
@@ -97,22 +100,17 @@ class PartitionedState(Generic[State]):
     def log_topic(self) -> TopicT:
         return self._log_topic
 
-    @staticmethod
-    def frame(ops: list[bytes]) -> list[bytes]:
-        return frame_ops(ops)
-
-    async def _restore(self, partition: int) -> None:
-        topic = self._log_topic.get_topic_name()
-        tp = TopicPartition(topic, partition)
+    async def _replay_log(self, partition: int) -> int:
+        tp = TopicPartition(self._log_topic.get_topic_name(), partition)
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap,
             enable_auto_commit=False,
             group_id=None,
             max_partition_fetch_bytes=4 * MAX_LOG_RECORD_BYTES,
         )
-        await consumer.start()
         replayed = 0
         try:
+            await consumer.start()
             consumer.assign([tp])
             await consumer.seek_to_beginning(tp)
             state = self.states[partition]
@@ -121,7 +119,33 @@ class PartitionedState(Generic[State]):
                     self._replay(state, record.value)
                     replayed += 1
         finally:
-            await consumer.stop()
+            with contextlib.suppress(KafkaError):
+                await consumer.stop()
+        return replayed
+
+    @staticmethod
+    def frame(ops: list[bytes]) -> list[bytes]:
+        return frame_ops(ops)
+
+    async def _restore(self, partition: int) -> None:
+        """Replays the partition's log into a fresh state. While Kafka cannot be reached (an
+        outage during start-up or a rebalance) it starts over every RESTORE_RETRY_S: a failed
+        restore would otherwise leave the partition never ready and its agent waiting."""
+        while True:
+            try:
+                replayed = await self._replay_log(partition)
+                break
+            except KafkaError as exc:
+                log.warning(
+                    "%s partition %d not restored yet (%r); trying again in %.0f s",
+                    self.name,
+                    partition,
+                    exc,
+                    RESTORE_RETRY_S,
+                )
+                await asyncio.sleep(RESTORE_RETRY_S)
+                if partition in self.states:  # a partial replay must not count twice
+                    self.states[partition] = self._new_state(partition)
         log.info("%s partition %d restored from %d log records", self.name, partition, replayed)
         ready = self._ready.get(partition)
         if ready is not None:

@@ -12,7 +12,7 @@ import base64
 import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -169,9 +169,35 @@ def test_the_worker_log_stays_bounded_during_an_outage_and_it_recovers(
     asyncio.run(ensure_topics(settings))
     log = tmp_path / "worker.log"
     worker = WorkerProcess(env, log, free_port()).start()
+
+    def send(first: int) -> None:
+        events = [
+            {
+                "id": f"event-{i}",
+                "type": "learning.started",
+                "occurred_at": f"2026-03-16T10:{i:02d}:00Z",
+                "actor": f"person-{i}",
+                "team": "recovered",
+                "source": "lms",
+            }
+            for i in range(first, first + 20)
+        ]
+        asyncio.run(produce(kafka_bootstrap, settings.topic("events"), event_records(events)))
+
+    def accepted(expected: int) -> Callable[[], float | None]:
+        def probe() -> float | None:
+            total = sum(
+                value
+                for (name, labels), value in worker.metrics().items()
+                if name == "teampulse_events_total" and ("outcome", "accepted") in labels
+            )
+            return total if total >= expected else None
+
+        return probe
+
     try:
-        wait_for(worker.metrics, timeout=60, what="the worker's /metrics")
-        time.sleep(2)
+        send(0)  # the outage hits a worker that is running, not one still starting
+        wait_for(accepted(20), timeout=60, what="the events sent before the outage")
         before = len(log.read_text(errors="replace").splitlines())
         broker.stop()
         time.sleep(OUTAGE_S)
@@ -179,32 +205,12 @@ def test_the_worker_log_stays_bounded_during_an_outage_and_it_recovers(
         broker.start()
         assert during < LOG_LINES_BOUND, worker.log_tail(60)
 
-        events = [
-            {
-                "id": f"after-{i}",
-                "type": "learning.started",
-                "occurred_at": f"2026-03-16T10:{i:02d}:00Z",
-                "actor": f"person-{i}",
-                "team": "recovered",
-                "source": "lms",
-            }
-            for i in range(20)
-        ]
-        asyncio.run(produce(kafka_bootstrap, settings.topic("events"), event_records(events)))
-
-        def accepted() -> float | None:
-            total = sum(
-                value
-                for (name, labels), value in worker.metrics().items()
-                if name == "teampulse_events_total" and ("outcome", "accepted") in labels
-            )
-            return total if total >= len(events) else None
-
+        send(20)
         try:
-            counted = wait_for(accepted, timeout=RECOVERY_S, what="the events after the outage")
+            counted = wait_for(accepted(40), timeout=RECOVERY_S, what="the events after it")
         except AssertionError as exc:
             raise AssertionError(f"{exc}\n{worker.log_tail(80)}") from None
-        assert counted == 20
+        assert counted == 40
         assert worker.alive()
         assert asyncio.run(read_topic(kafka_bootstrap, settings.topic("deadletter"))) == []
     finally:
