@@ -144,6 +144,11 @@ class Settings(BaseSettings):
     # --- throughput -------------------------------------------------------------------
     batch_max: int = Field(2000, description="Most records processed as one batch")
     batch_within_s: float = Field(0.1, description="Longest wait to fill a batch")
+    group_settle_s: float = Field(
+        3.0,
+        description="A starting worker waits this long after its latest partition assignment "
+        "before processing, so workers started together share the first assignment",
+    )
     export_interval_s: float = Field(0.5, description="How often gauges are recomputed")
     redis_flush_interval_s: float = Field(0.5, description="How often Redis is written")
     redis_history_days: int = Field(90, description="Days of daily history kept in Redis")

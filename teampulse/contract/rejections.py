@@ -34,6 +34,7 @@ class Reason(StrEnum):
     UNKNOWN_VERB = "unknown_verb"  # a valid statement whose verb IRI the verb map lacks
     UNMAPPABLE = "unmappable"  # valid xAPI that names no person (e.g. a Group as actor)
     ROSTER_INVALID = "roster_invalid"  # a roster record missing a field or of the wrong type
+    INTERNAL = "internal"  # handling the record raised: a defect of ours, the record is kept
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ def test_reason_codes_are_the_documented_label_values():
         "unknown_verb",
         "unmappable",
         "roster_invalid",
+        "internal",
     ]
 
 
