@@ -49,7 +49,10 @@ class Settings(BaseSettings):
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL for the gauges")
     redis_prefix: str = Field("teampulse:", description="Prefix of every Redis key")
     topic_prefix: str = Field("teampulse.", description="Prefix of every Kafka topic name")
-    app_id: str = Field("teampulse", description="Faust app id = Kafka consumer group")
+    app_id: str = Field(
+        "teampulse",
+        description="Faust app id = Kafka consumer group (the hot topics: `<id>.hot`)",
+    )
     topic_partitions: int = Field(4, description="Partitions of the topics TeamPulse creates")
     config_dir: Path = Field(
         PACKAGED_CONFIG_DIR, description="Folder of initiatives/xAPI/scoring YAML"

@@ -32,6 +32,7 @@ from teampulse.contract.event import (
 from teampulse.contract.event_structs import FastEventValidator
 from teampulse.contract.rejections import Reason, Rejection, dead_letter_record
 from teampulse.contract.xapi import XapiMapper
+from teampulse.enrichment.roster import resolve_team
 from teampulse.streams.batch_outbox import BatchOutbox, KeyPartitioner
 from teampulse.streams.partitions import TeamPartition, ThreadPartition, event_op, fact_op
 from teampulse.streams.roster_reader import RosterReader
@@ -158,7 +159,7 @@ class HotStages:
         fallback_source = "xapi" if is_xapi else "events"
         origin = f"{topic}:{partition}"
         by_team = self.topics.by_team
-        team_of = self.roster.roster.team_of
+        roster = self.roster.roster
         partition_of = self.partition_of
         outcomes = report.outcomes
         lags = report.lags
@@ -172,12 +173,9 @@ class HotStages:
                     outcomes[fallback_source]["rejected"] += 1
                     report.reasons[result.reason.value] += 1
                     continue
-                team = result.team
-                if team is None:
-                    team = team_of(result.actor)
-                    if team is None:
-                        team = UNASSIGNED_TEAM
-                        outcomes[result.source]["unassigned"] += 1
+                team = resolve_team(result.team, result.actor, roster)
+                if result.team is None and team == UNASSIGNED_TEAM:
+                    outcomes[result.source]["unassigned"] += 1
                 event = _replace(result, team=team, origin=origin)
                 key = team.encode()
                 outbox.add(by_team, partition_of(key), key, encode_wire(event))
