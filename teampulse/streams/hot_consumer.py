@@ -47,7 +47,7 @@ from mode import Service
 
 from teampulse.settings import Settings
 from teampulse.streams.batch_outbox import BatchOutbox
-from teampulse.streams.hot_stages import BatchReport, HealthSink, HotStages, HotTopics
+from teampulse.streams.hot_stages import HealthSink, HotStages, HotTopics
 from teampulse.streams.partitions import TeamPartition, ThreadPartition
 from teampulse.streams.state_log import MAX_LOG_RECORD_BYTES, PartitionedState
 
@@ -107,7 +107,6 @@ class _InFlight:
 
     acks: list[asyncio.Future[Any]]
     offsets: dict[TopicPartition, int]
-    report: BatchReport
 
 
 class _Rebalance(ConsumerRebalanceListener):
@@ -234,8 +233,11 @@ class HotConsumer(Service):
         except KafkaError:
             await self._rewind(consumer)
             return
+        # Counted once handed to the producer, so a count never lags the records it counts
+        # (a batch read again after a failed send is counted again, as after a crash).
+        report.publish(self.health)
         offsets = {tp: batch[-1].offset + 1 for tp, batch in records.items()}
-        self._in_flight.append(_InFlight(acks, offsets, report))
+        self._in_flight.append(_InFlight(acks, offsets))
         # The next batch is read and applied while this one's records travel; a batch is
         # committed once its records and those of every batch before it are acknowledged.
         while self._in_flight and (
@@ -259,7 +261,6 @@ class HotConsumer(Service):
             # after its last commit again, and they count once (event ids, absolute facts).
             log.warning("commit after a rebalance failed: %s", exc)
         self._resume_at.update(done.offsets)
-        done.report.publish(self.health)
         return True
 
     async def drain(self) -> None:

@@ -6,7 +6,7 @@ ingest stage's validation once and is encoded once (`encode_wire`); what a later
 forwards (a by-team record to the thread stage, an applied record to a state log) is the
 bytes it read. Destination partitions are computed here, so the outbox sends whole Kafka
 batches, and each stage appends one state-log record per partition per batch. Outcomes are
-counted per batch and reported after the batch is acknowledged.
+counted per batch and reported once the batch is handed to Kafka.
 
 An exception while handling one record is caught for that record alone: the record goes to
 the dead-letter topic with reason `internal` and the rest of the batch carries on.
@@ -73,7 +73,7 @@ class HotTopics:
 
 @dataclass
 class BatchReport:
-    """A batch's counts, handed to the health sink once the batch is acknowledged."""
+    """A batch's counts, handed to the health sink once the batch is handed to Kafka."""
 
     outcomes: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     reasons: Counter[str] = field(default_factory=Counter)

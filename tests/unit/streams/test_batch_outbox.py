@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from aiokafka.partitioner import DefaultPartitioner
+import random
 
-from teampulse.streams.batch_outbox import KeyPartitioner
+from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.partitioner import murmur2 as aiokafka_murmur2
+
+from teampulse.streams.batch_outbox import KeyPartitioner, murmur2
 
 
 def test_a_key_gets_the_partition_of_kafkas_default_partitioner():
@@ -16,3 +19,9 @@ def test_a_key_gets_the_partition_of_kafkas_default_partitioner():
         kafka(k, all_partitions, all_partitions) for k in keys
     ]
     assert [partition_of(k) for k in keys] == [partition_of(k) for k in keys]  # remembered
+
+
+def test_murmur2_equals_aiokafkas_on_keys_of_every_length():
+    draw = random.Random(12)
+    keys = [draw.randbytes(draw.randint(0, 64)) for _ in range(5000)]
+    assert [murmur2(k) for k in keys] == [aiokafka_murmur2(k) for k in keys]
