@@ -264,7 +264,7 @@ class HotStages:
                 self._internal(outbox, raw, record, report, now, "threads")
         self._append(self.topics.thread_state, partition, ops, outbox)
 
-    # ------------------------------------------------------------------ helpers
+    # ------------------------------------------------------------------ shared by the stages
     @staticmethod
     def _append(topic: str, partition: int, ops: list[bytes], outbox: BatchOutbox) -> None:
         if ops:
