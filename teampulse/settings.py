@@ -49,7 +49,10 @@ class Settings(BaseSettings):
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL for the gauges")
     redis_prefix: str = Field("teampulse:", description="Prefix of every Redis key")
     topic_prefix: str = Field("teampulse.", description="Prefix of every Kafka topic name")
-    app_id: str = Field("teampulse", description="Faust app id = Kafka consumer group")
+    app_id: str = Field(
+        "teampulse",
+        description="Faust app id = Kafka consumer group (the hot topics: `<id>.hot`)",
+    )
     topic_partitions: int = Field(4, description="Partitions of the topics TeamPulse creates")
     config_dir: Path = Field(
         PACKAGED_CONFIG_DIR, description="Folder of initiatives/xAPI/scoring YAML"
@@ -150,6 +153,11 @@ class Settings(BaseSettings):
     # --- throughput -------------------------------------------------------------------
     batch_max: int = Field(2000, description="Most records processed as one batch")
     batch_within_s: float = Field(0.1, description="Longest wait to fill a batch")
+    group_settle_s: float = Field(
+        3.0,
+        description="A starting worker waits this long after its latest partition assignment "
+        "before processing, so workers started together share the first assignment",
+    )
     export_interval_s: float = Field(0.5, description="How often gauges are recomputed")
     redis_flush_interval_s: float = Field(0.5, description="How often Redis is written")
     redis_history_days: int = Field(90, description="Days of daily history kept in Redis")

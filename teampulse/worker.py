@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import gc
 import logging
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Any, cast
 
@@ -17,8 +19,9 @@ from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from yarl import URL
 
-from teampulse.contract.events import EventValidator
+from teampulse.contract.event_structs import FastEventValidator
 from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.xapi import XapiMapper
 from teampulse.gauges.config import load_gauge_config
@@ -27,11 +30,11 @@ from teampulse.kafka.log_limit import limit_repeated_messages
 from teampulse.kafka.topics import ensure_topics
 from teampulse.kafka.undecodable import skip_undecodable_records, take_skipped
 from teampulse.settings import DEV_PSEUDONYM_SECRET, Settings
-from teampulse.sinks.exporter import Exporter
+from teampulse.sinks.exporter import Exporter, team_partition
 from teampulse.sinks.overview import read_overview, render_overview
 from teampulse.sinks.prometheus import GaugeCollector
 from teampulse.sinks.redis_writer import RedisKeys, RedisWriter
-from teampulse.streams.app import Topics, build_app, declare_topics
+from teampulse.streams.app import build_app, declare_topics
 from teampulse.streams.health import PipelineHealth
 from teampulse.streams.pipeline import Pipeline
 from teampulse.streams.roster_reader import RosterReader
@@ -43,12 +46,14 @@ log = logging.getLogger(__name__)
 
 CONSUMER_LAG_INTERVAL_S = 5.0
 UNDECODABLE_REPORT_INTERVAL_S = 1.0
+GC_THRESHOLDS = (50_000, 20, 100)
 EXPORT_PAUSE_FACTOR = 3.0
 OVERVIEW_TIMEOUT_S = 2.0  # a page that waits longer for Redis answers 503 instead
 
 
 def consumer_lag(app: faust.App) -> dict[tuple[str, int], int]:
-    """Records not yet read per assigned partition: high watermark minus the next offset."""
+    """Records not yet read per partition assigned to Faust's consumer (the low-volume
+    topics; the hot consumer reports its own): high watermark minus the next offset."""
     consumer = app.consumer
     lags: dict[tuple[str, int], int] = {}
     for tp in app.assignor.assigned_actives():
@@ -82,7 +87,7 @@ def create_worker(settings: Settings) -> faust.App:
         topics,
         config,
         roster,
-        EventValidator(settings, pseudonymiser),
+        FastEventValidator(settings, pseudonymiser),
         XapiMapper(settings, pseudonymiser),
         health,
         clock,
@@ -133,10 +138,10 @@ def create_worker(settings: Settings) -> faust.App:
 
     @app.timer(CONSUMER_LAG_INTERVAL_S)
     async def report_consumer_lag() -> None:
-        health.set_consumer_lag(consumer_lag(app))
+        health.set_consumer_lag({**consumer_lag(app), **await pipeline.hot.lags()})
 
     _register_metrics_page(app, registry, collector)
-    _register_read_api(app, topics, exporter)
+    _register_read_api(app, pipeline, exporter)
     _register_overview_page(app, settings, clock)
     return app
 
@@ -163,7 +168,40 @@ def _register_metrics_page(
         )
 
 
-def _register_read_api(app: faust.App, topics: Topics, exporter: Exporter) -> None:
+TeamView = Callable[..., Awaitable[Response]]
+
+
+def _routed_to_team_owner(app: faust.App, pipeline: Pipeline) -> Callable[[TeamView], TeamView]:
+    """Serve a team's request on the worker that owns its `by-team` partition (the hot
+    consumer's assignor publishes the owners), forwarding it there if that is another one."""
+    own_url = app.conf.canonical_url
+    partitions = pipeline.settings.topic_partitions
+
+    def decorate(handler: TeamView) -> TeamView:
+        @functools.wraps(handler)
+        async def routed(web: View, request: Request, team: str, **kwargs: str) -> Response:
+            partition = team_partition(team, partitions)
+            owner = pipeline.hot.assignor.owners.get(partition)
+            here = partition in pipeline.teams.states
+            if here or owner is None or URL(owner) == own_url:
+                return await handler(web, request, team, **kwargs)
+            target = URL(owner)
+            url = request.url.with_host(target.host or "").with_port(target.port)
+            async with app.http_client.get(url, headers=request.headers) as response:
+                return web.text(
+                    await response.text(),
+                    content_type=response.content_type,
+                    status=response.status,
+                )
+
+        return routed
+
+    return decorate
+
+
+def _register_read_api(app: faust.App, pipeline: Pipeline, exporter: Exporter) -> None:
+    routed = _routed_to_team_owner(app, pipeline)
+
     def not_found(web: View, what: str) -> Response:
         return web.json({"error": "not_found", "detail": what}, status=404)
 
@@ -178,7 +216,7 @@ def _register_read_api(app: faust.App, topics: Topics, exporter: Exporter) -> No
         return web.json({"teams": teams})
 
     @app.page("/teams/{team}")
-    @app.topic_route(topic=topics.by_team, match_info="team")
+    @routed
     async def get_team(web: View, request: Request, team: str) -> Response:
         snapshot = exporter.published(team)
         if snapshot is None:
@@ -186,7 +224,7 @@ def _register_read_api(app: faust.App, topics: Topics, exporter: Exporter) -> No
         return web.json(asdict(snapshot))
 
     @app.page("/teams/{team}/initiatives/{initiative}")
-    @app.topic_route(topic=topics.by_team, match_info="team")
+    @routed
     async def get_initiative(web: View, request: Request, team: str, initiative: str) -> Response:
         snapshot = exporter.published(team)
         if snapshot is None or initiative not in snapshot.initiatives:
@@ -245,6 +283,10 @@ class TeamPulseWorker(faust.Worker):
 
 
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
+    # A worker holds millions of long-lived objects (buckets, event ids, thread posts). With
+    # the default thresholds the collector runs every 700 allocations and its older
+    # generations walk all of them; our state has no reference cycles to reclaim in a hurry.
+    gc.set_threshold(*GC_THRESHOLDS)
     if settings.pseudonym_secret == DEV_PSEUDONYM_SECRET:
         log.warning("TEAMPULSE_PSEUDONYM_SECRET is the development default: set it in production")
     _check_port_free(settings.web_host, settings.web_port)

@@ -1,14 +1,17 @@
 """The canonical event as it travels inside TeamPulse after validation.
 
 Producers send the JSON described in schemas/; `teampulse.contract.events` turns it into an
-`Event`. Between pipeline stages an Event travels as a compact JSON object (`to_wire`), so
-each stage parses it once with orjson and never re-validates it.
+`Event`. Between pipeline stages an Event travels as a compact JSON object (`encode_wire`,
+fields that are None or empty left out), so each stage decodes it once and never
+re-validates it. `Event` is a msgspec struct rather than a dataclass: encoding, decoding and
+copying one costs about a microsecond instead of the 30 of `dataclasses.asdict`.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
 from typing import Any
+
+import msgspec
 
 __all__ = [
     "ADOPTION_TYPES",
@@ -23,6 +26,8 @@ __all__ = [
     "STARTED",
     "UNASSIGNED_TEAM",
     "Event",
+    "decode_wire",
+    "encode_wire",
 ]
 
 # The event types of the contract (schemas/canonical-event/v1.json), named once.
@@ -43,8 +48,9 @@ EVENT_TYPES = LEARNING_TYPES + DISCUSSION_TYPES + ADOPTION_TYPES
 UNASSIGNED_TEAM = "unassigned"
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+# gc=False: an event holds only strings and numbers, it can never be part of a cycle, and the
+# collector need not walk the millions a worker creates.
+class Event(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
     id: str
     type: str
     occurred_at: float  # epoch seconds, UTC, event time
@@ -52,7 +58,7 @@ class Event:
     source: str
     team: str | None = None
     initiative: str | None = None
-    tags: tuple[str, ...] = field(default_factory=tuple)
+    tags: tuple[str, ...] = ()
     # learning
     content: str | None = None
     duration_s: float | None = None
@@ -71,8 +77,9 @@ class Event:
     origin: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
-        """Compact dict for orjson: fields that are None or empty are left out."""
-        return {k: v for k, v in asdict(self).items() if v is not None and v != ()}
+        """Compact dict: fields that are None or empty are left out."""
+        wire: dict[str, Any] = msgspec.to_builtins(self)
+        return wire
 
     @classmethod
     def from_wire(cls, wire: dict[str, Any]) -> Event:
@@ -81,4 +88,18 @@ class Event:
         return cls(**wire)
 
     def with_team(self, team: str) -> Event:
-        return replace(self, team=team)
+        return msgspec.structs.replace(self, team=team)
+
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(Event)
+
+
+def encode_wire(event: Event) -> bytes:
+    """The event's compact JSON (the same document as `orjson.dumps(event.to_wire())`)."""
+    return _encoder.encode(event)
+
+
+def decode_wire(wire: bytes) -> Event:
+    """An event from `encode_wire`'s JSON (or a state log written by an earlier version)."""
+    return _decoder.decode(wire)

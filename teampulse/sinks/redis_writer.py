@@ -18,7 +18,8 @@ remembers when, so a late older state cannot bring it back.
 
 How the writer behaves. `submit()` only records the latest state per key (coalescing: a
 hot team is written once per flush, not once per export tick) and never waits for Redis.
-A background task flushes every `redis_flush_interval_s` in one pipeline. When Redis is
+A background task flushes in one pipeline right after an export tick (`flush_soon`), at the
+latest every `redis_flush_interval_s`. When Redis is
 down or slow, the flush fails after a socket timeout, the states stay pending (still only
 the latest per key, so memory is bounded by the number of keys), the retry interval doubles
 up to MAX_BACKOFF_S, failures are counted in `teampulse_redis_write_failures_total`, and the
@@ -262,6 +263,7 @@ class RedisWriter:
         self._failures = 0  # consecutive failed flushes; > 0 means an outage is under way
         self._outage_started: float | None = None
         self._broken_keys: set[Key] = set()
+        self._wake = asyncio.Event()  # set by flush_soon
 
     # --- producer side: never blocks -----------------------------------------------------
     def publish(self, publication: Publication) -> None:
@@ -272,6 +274,10 @@ class RedisWriter:
             self.withdraw(scope, key, publication.as_of)
         if publication.changed.teams or publication.changed.rollups:
             self.submit(publication.changed)
+        if self._pending:
+            # Written right after the export tick that produced it: one cadence, not two
+            # intervals whose latencies add up.
+            self.flush_soon()
 
     def submit(self, snapshot: OrgSnapshot) -> None:
         """Queue the teams and roll-ups of a snapshot; only the latest state per key is kept."""
@@ -326,10 +332,21 @@ class RedisWriter:
             await self._client.aclose()
             self._client = None
 
+    def flush_soon(self) -> None:
+        """Write what was just submitted now instead of at the next interval, so an export
+        tick and its Redis write share one cadence; while Redis fails the backoff stands."""
+        if self._failures == 0:
+            self._wake.set()
+
     async def _run(self) -> None:
         crashed = False
         while True:
-            await asyncio.sleep(self.max_backoff_s if crashed else self._next_delay())
+            if crashed or self._failures:
+                await asyncio.sleep(self.max_backoff_s if crashed else self._next_delay())
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.flush_interval_s)
+            self._wake.clear()
             try:
                 await self.flush()
                 crashed = False

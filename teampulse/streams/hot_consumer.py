@@ -1,0 +1,296 @@
+"""The hot topics read in batches of thousands by one aiokafka consumer inside the Faust app.
+
+Faust's per-message consumer path costs 105-150 µs of CPU per record and hop (a
+`wait_first` with four Tasks per message, per-event acks and sensors), so no batching inside
+an agent can lift a worker above about 10,000 records/s per hop. This service reads the input
+topics and the internal ones (`HotTopics.inputs`) with `getmany` and hands each result whole
+to `HotStages`; Faust keeps the app, the web views, the timers and the low-volume agents.
+
+* Group: `<app id>.hot`, beside Faust's own group (its assignor protocol is Faust's). The
+  assignor gives every member the same partition numbers of every hot topic (Kafka's range
+  assignment over equal partition counts), so a member owns `by-team` p and `thread-facts` p
+  together, and it publishes which worker's web server owns each `by-team` partition, for
+  the read API.
+* A batch is applied under a lock and handed to the producer; its input offsets are committed
+  once Kafka has acknowledged everything it produced and everything earlier batches produced
+  (up to MAX_BATCHES_IN_FLIGHT batches wait for acknowledgements while the next one is
+  applied). A rebalance takes the lock and waits until every applied batch is committed
+  before partitions are revoked, so a revoked partition's state never lags its commit;
+  assigned partitions replay their state logs before their records are applied
+  (`PartitionedState.ready`).
+* A failed send rewinds every partition to its last commit and reads on: what was applied
+  is applied again and counts once (event ids, idempotent facts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
+from aiokafka.cluster import ClusterMetadata
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from aiokafka.coordinator.protocol import (
+    ConsumerProtocolMemberAssignment,
+    ConsumerProtocolMemberMetadata,
+)
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from aiokafka.structs import TopicPartition
+from mode import Service
+
+from teampulse.settings import Settings
+from teampulse.streams.batch_outbox import BatchOutbox
+from teampulse.streams.hot_stages import HealthSink, HotStages, HotTopics
+from teampulse.streams.partitions import TeamPartition, ThreadPartition
+from teampulse.streams.state_log import MAX_LOG_RECORD_BYTES, PartitionedState
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_SEND_FAILURE_S = 1.0
+# A batch's records go out as whole Kafka batches: one state-log record (up to
+# MAX_LOG_RECORD_BYTES) must fit in one.
+PRODUCER_BATCH_BYTES = 2 * MAX_LOG_RECORD_BYTES
+PRODUCER_REQUEST_BYTES = PRODUCER_BATCH_BYTES + 64 * 1024
+PRODUCER_LINGER_MS = 5
+SETTLE_POLL_S = 0.1
+# Batches applied while earlier ones await their acknowledgements: the worker computes
+# instead of waiting for the broker, and a failure re-reads at most this many.
+MAX_BATCHES_IN_FLIGHT = 2
+# Rebalances reach a member with its next heartbeat: keep that short.
+HEARTBEAT_INTERVAL_MS = 1000
+
+
+class OwnerAssignor(RangePartitionAssignor):
+    """Range assignment, plus the web URL of the owner of every `by-team` partition."""
+
+    name = "teampulse-range"
+
+    def __init__(self, url: str, by_team: str) -> None:
+        self._url = url
+        self._by_team = by_team
+        self.owners: dict[int, str] = {}
+
+    def metadata(self, topics: Iterable[str]) -> ConsumerProtocolMemberMetadata:  # type: ignore[override]
+        return ConsumerProtocolMemberMetadata(self.version, list(topics), self._url.encode())
+
+    def assign(  # type: ignore[override]
+        self, cluster: ClusterMetadata, members: Mapping[str, ConsumerProtocolMemberMetadata]
+    ) -> dict[str, ConsumerProtocolMemberAssignment]:
+        assigned = RangePartitionAssignor.assign(cluster, members)
+        owners: dict[int, str] = {}
+        for member, assignment in assigned.items():
+            url = members[member].user_data.decode()
+            for topic, partitions in assignment.assignment:
+                if topic == self._by_team:
+                    owners.update(dict.fromkeys(partitions, url))
+        shared = orjson.dumps({str(p): url for p, url in owners.items()})
+        return {
+            member: ConsumerProtocolMemberAssignment(self.version, a.assignment, shared)
+            for member, a in assigned.items()
+        }
+
+    def on_assignment(self, assignment: ConsumerProtocolMemberAssignment) -> None:  # type: ignore[override]
+        shared = orjson.loads(assignment.user_data or b"{}")
+        self.owners = {int(p): url for p, url in shared.items()}
+
+
+@dataclass
+class _InFlight:
+    """A batch applied and handed to the producer, not yet committed."""
+
+    acks: list[asyncio.Future[Any]]
+    offsets: dict[TopicPartition, int]
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    def __init__(self, hot: HotConsumer) -> None:
+        self._hot = hot
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        async with self._hot.batch_lock:  # no batch is half applied ...
+            await self._hot.drain()  # ... and every applied one is committed
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self._hot.assign(assigned)
+
+
+class HotConsumer(Service):
+    def __init__(
+        self,
+        settings: Settings,
+        topics: HotTopics,
+        stages: HotStages,
+        teams: PartitionedState[TeamPartition],
+        threads: PartitionedState[ThreadPartition],
+        health: HealthSink,
+        ready: asyncio.Event,
+        web_url: str,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.settings = settings
+        self.topics = topics
+        self.stages = stages
+        self.teams = teams
+        self.threads = threads
+        self.health = health
+        self.batch_lock = asyncio.Lock()
+        self.assignor = OwnerAssignor(web_url, topics.by_team)
+        self._ready = ready  # set when the roster present at start-up is loaded
+        self._consumer: AIOKafkaConsumer | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self._assigned_at: float | None = None  # monotonic time of the latest assignment
+        self._in_flight: deque[_InFlight] = deque()
+        # Per partition, where to read again if a send fails: the last commit, or the first
+        # offset read since the assignment.
+        self._resume_at: dict[TopicPartition, int] = {}
+
+    # ------------------------------------------------------------------ life cycle
+    async def on_start(self) -> None:
+        bootstrap = self.settings.kafka_bootstrap
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap,
+            acks="all",
+            linger_ms=PRODUCER_LINGER_MS,
+            max_batch_size=PRODUCER_BATCH_BYTES,
+            max_request_size=PRODUCER_REQUEST_BYTES,
+        )
+        await self._producer.start()
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=f"{self.settings.app_id}.hot",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            partition_assignment_strategy=(self.assignor,),
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+            heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
+        )
+        await self._consumer.start()
+        self._consumer.subscribe(self.topics.inputs(), listener=_Rebalance(self))
+
+    async def on_stop(self) -> None:
+        async with self.batch_lock:  # let the batch in hand finish and commit
+            await self.drain()
+            if self._consumer is not None:
+                await self._consumer.stop()  # leaves the group: partitions move at once
+                self._consumer = None
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+    def assign(self, assigned: set[TopicPartition]) -> None:
+        def owned(topic: str) -> set[int]:
+            return {tp.partition for tp in assigned if tp.topic == topic}
+
+        self.teams.assign(owned(self.topics.by_team))
+        self.threads.assign(owned(self.topics.by_thread))
+        self._resume_at.clear()
+        self._assigned_at = time.monotonic()
+
+    async def _settled(self) -> None:
+        """Workers started together join the group one after the other; processing from the
+        first assignment would build state that moves seconds later. Kafka's broker has
+        `group.initial.rebalance.delay.ms` for this; it applies to new groups only."""
+        settle = self.settings.group_settle_s
+        while self._assigned_at is None or time.monotonic() - self._assigned_at < settle:
+            await asyncio.sleep(SETTLE_POLL_S)
+
+    # ------------------------------------------------------------------ reading
+    @Service.task
+    async def _consume(self) -> None:
+        await self._ready.wait()
+        await self._settled()
+        timeout_ms = int(self.settings.batch_within_s * 1000)
+        while not self.should_stop:
+            consumer = self._consumer
+            if consumer is None:
+                return
+            records = await consumer.getmany(
+                timeout_ms=timeout_ms, max_records=self.settings.batch_max
+            )
+            async with self.batch_lock:
+                if records:
+                    await self._handle(consumer, records)
+                else:
+                    await self.drain()
+
+    async def _handle(self, consumer: AIOKafkaConsumer, records: dict) -> None:
+        assert self._producer is not None
+        outbox = BatchOutbox(self._producer)
+        by_partition = {(tp.topic, tp.partition): batch for tp, batch in records.items()}
+        report = await self.stages.process(by_partition, outbox)
+        for tp, batch in records.items():
+            self._resume_at.setdefault(tp, batch[0].offset)
+        try:
+            acks = await outbox.flush()
+        except KafkaError:
+            await self._rewind(consumer)
+            return
+        # Counted once handed to the producer, so a count never lags the records it counts
+        # (a batch read again after a failed send is counted again, as after a crash).
+        report.publish(self.health)
+        offsets = {tp: batch[-1].offset + 1 for tp, batch in records.items()}
+        self._in_flight.append(_InFlight(acks, offsets))
+        # The next batch is read and applied while this one's records travel; a batch is
+        # committed once its records and those of every batch before it are acknowledged.
+        while self._in_flight and (
+            len(self._in_flight) > MAX_BATCHES_IN_FLIGHT
+            or all(ack.done() for ack in self._in_flight[0].acks)
+        ):
+            if not await self._complete_oldest(consumer):
+                return
+
+    async def _complete_oldest(self, consumer: AIOKafkaConsumer) -> bool:
+        done = self._in_flight.popleft()
+        try:
+            await asyncio.gather(*done.acks)
+        except KafkaError:
+            await self._rewind(consumer)
+            return False
+        try:
+            await consumer.commit(done.offsets)
+        except (CommitFailedError, IllegalStateError) as exc:
+            # A rebalance took some of these partitions; their new owner reads the records
+            # after its last commit again, and they count once (event ids, absolute facts).
+            log.warning("commit after a rebalance failed: %s", exc)
+        self._resume_at.update(done.offsets)
+        return True
+
+    async def drain(self) -> None:
+        """Wait for every batch in flight to be acknowledged and committed."""
+        consumer = self._consumer
+        while self._in_flight and consumer is not None:
+            if not await self._complete_oldest(consumer):
+                return
+
+    async def _rewind(self, consumer: AIOKafkaConsumer) -> None:
+        log.exception("sending a batch failed; the records after the last commit are read again")
+        self._in_flight.clear()
+        for tp, offset in self._resume_at.items():
+            with contextlib.suppress(IllegalStateError):  # revoked meanwhile
+                consumer.seek(tp, offset)
+        await asyncio.sleep(RETRY_AFTER_SEND_FAILURE_S)
+
+    async def lags(self) -> dict[tuple[str, int], int]:
+        """Records not yet read per assigned partition: high watermark minus position."""
+        consumer = self._consumer
+        lags: dict[tuple[str, int], int] = {}
+        if consumer is None:
+            return lags
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            if highwater is None:  # not fetched yet
+                continue
+            try:
+                position = await consumer.position(tp)
+            except IllegalStateError:  # revoked meanwhile
+                continue
+            lags[(tp.topic, tp.partition)] = max(0, highwater - position)
+        return lags

@@ -1,0 +1,198 @@
+"""What one batch of hot records produces: forwards to the right partitions, one state-log
+record per partition, dead letters with their reasons, and no record lost to another's
+exception."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import orjson
+from aiokafka.structs import ConsumerRecord
+
+from teampulse.contract.event import Event, decode_wire, encode_wire
+from teampulse.contract.event_structs import FastEventValidator
+from teampulse.contract.pseudonym import Pseudonymiser
+from teampulse.contract.rejections import Rejection
+from teampulse.contract.xapi import XapiMapper
+from teampulse.gauges.config import GaugeConfig
+from teampulse.settings import Settings
+from teampulse.sinks.exporter import team_partition
+from teampulse.streams.hot_stages import HotStages, HotTopics
+from teampulse.streams.partitions import TeamPartition, ThreadPartition
+from teampulse.streams.roster_reader import RosterReader
+
+NOW = 1_772_496_000.0  # 2026-03-03T00:00:00Z
+T0 = NOW - 86_400
+PARTITIONS = 4
+SETTINGS = Settings(pseudonym_secret="hot-stages-secret")
+PSEUDONYMISER = Pseudonymiser("hot-stages-secret")
+TOPICS = HotTopics(
+    events="t.events",
+    xapi="t.xapi",
+    by_team="t.by-team",
+    by_thread="t.by-thread",
+    thread_facts="t.thread-facts",
+    deadletter="t.deadletter",
+    team_state="t.team-state",
+    thread_state="t.thread-state",
+)
+
+
+class ReadyStates:
+    """Every partition's state, restored at once (no state log to replay)."""
+
+    def __init__(self, new) -> None:  # type: ignore[no-untyped-def]
+        self.states: dict = {}
+        self._new = new
+
+    async def ready(self, partition: int):  # type: ignore[no-untyped-def]
+        if partition not in self.states:
+            self.states[partition] = self._new()
+        return self.states[partition]
+
+
+class RecordingOutbox:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, int, bytes | None, bytes]] = []
+
+    def add(self, topic: str, partition: int, key: bytes | None, value: bytes) -> None:
+        self.sent.append((topic, partition, key, value))
+
+    def to(self, topic: str) -> list[tuple[int, bytes | None, bytes]]:
+        return [(p, k, v) for t, p, k, v in self.sent if t == topic]
+
+
+class Exploding(FastEventValidator):
+    """Raises on one record, as a defect would."""
+
+    def parse(self, raw: bytes | None, now: float) -> Event | Rejection:
+        if raw is not None and b'"boom"' in raw:
+            raise RuntimeError("a defect")
+        return super().parse(raw, now)
+
+
+def stages(validator: FastEventValidator | None = None) -> HotStages:
+    config = GaugeConfig()
+    return HotStages(
+        TOPICS,
+        PARTITIONS,
+        RosterReader("unused:9092", "t.roster", PSEUDONYMISER),
+        validator or FastEventValidator(SETTINGS, PSEUDONYMISER),
+        XapiMapper(SETTINGS, PSEUDONYMISER),
+        ReadyStates(lambda: TeamPartition(config)),  # type: ignore[arg-type]
+        ReadyStates(lambda: ThreadPartition(config)),  # type: ignore[arg-type]
+        lambda: NOW,
+    )
+
+
+def record(topic: str, partition: int, offset: int, value: bytes) -> ConsumerRecord:
+    return ConsumerRecord(topic, partition, offset, 0, 0, None, value, None, 0, len(value), ())
+
+
+def canonical(event_id: str, **fields: object) -> bytes:
+    event = {
+        "id": event_id,
+        "type": "learning.completed",
+        "occurred_at": "2026-03-02T09:00:00Z",
+        "actor": "ann@example.com",
+        "source": "lms",
+        "team": "atlas",
+        "duration_s": 60,
+        **fields,
+    }
+    return orjson.dumps(event)
+
+
+def internal(event_id: str, at: float, **fields: object) -> bytes:
+    event = Event(
+        id=event_id,
+        type="learning.progressed",
+        occurred_at=T0 + at,
+        actor="p-ann",
+        source="lms",
+        team="atlas",
+        origin="t.events:0",
+    )
+    return encode_wire(Event(**{**event.to_wire(), **fields}))
+
+
+def run(hot: HotStages, records: dict) -> tuple[RecordingOutbox, Counter]:
+    outbox = RecordingOutbox()
+    report = asyncio.run(hot.process(records, outbox))  # type: ignore[arg-type]
+    return outbox, report.reasons
+
+
+def test_an_accepted_event_goes_to_its_teams_partition_with_team_and_origin():
+    outbox, reasons = run(stages(), {("t.events", 2): [record("t.events", 2, 7, canonical("e1"))]})
+    [(partition, key, value)] = outbox.to("t.by-team")
+    assert (partition, key) == (team_partition("atlas", PARTITIONS), b"atlas")
+    event = decode_wire(value)
+    assert (event.id, event.team, event.origin) == ("e1", "atlas", "t.events:2")
+    assert event.actor == PSEUDONYMISER.person("ann@example.com")
+    assert reasons == Counter()
+
+
+def test_a_refused_record_is_dead_lettered_with_its_reason_and_position():
+    outbox, reasons = run(stages(), {("t.events", 1): [record("t.events", 1, 3, b"{nope")]})
+    [(_, _, letter)] = outbox.to("t.deadletter")
+    assert orjson.loads(letter)["reason"] == "not_json"
+    assert (orjson.loads(letter)["topic"], orjson.loads(letter)["offset"]) == ("t.events", 3)
+    assert outbox.to("t.by-team") == []
+    assert reasons == Counter({"not_json": 1})
+
+
+def test_a_record_that_raises_is_dead_lettered_as_internal_and_the_batch_carries_on():
+    hot = stages(Exploding(SETTINGS, PSEUDONYMISER))
+    batch = [
+        record("t.events", 0, 0, canonical("e1")),
+        record("t.events", 0, 1, canonical("boom")),
+        record("t.events", 0, 2, canonical("e3")),
+    ]
+    outbox, reasons = run(hot, {("t.events", 0): batch})
+    assert [decode_wire(v).id for _, _, v in outbox.to("t.by-team")] == ["e1", "e3"]
+    [(_, _, letter)] = outbox.to("t.deadletter")
+    assert (orjson.loads(letter)["reason"], orjson.loads(letter)["offset"]) == ("internal", 1)
+    assert reasons == Counter({"internal": 1})
+
+
+def test_the_teams_stage_logs_each_partition_once_and_forwards_discussion_raw():
+    posted = internal("e2", 60, type="discussion.posted", thread="th1", post="p1")
+    batch = [record("t.by-team", 3, 0, internal("e1", 0)), record("t.by-team", 3, 1, posted)]
+    outbox, _ = run(stages(), {("t.by-team", 3): batch})
+    [(partition, _, log_record)] = outbox.to("t.team-state")
+    assert partition == 3
+    assert [op["e"]["id"] for op in orjson.loads(log_record)] == ["e1", "e2"]
+    [(_, key, forwarded)] = outbox.to("t.by-thread")
+    assert (key, forwarded) == (b"th1", posted)
+
+
+def test_a_late_event_is_dead_lettered_not_logged_and_not_forwarded():
+    on_time = internal("e1", 86_400)  # a day after T0
+    late = internal("e2", -3 * 86_400, type="discussion.posted", thread="th", post="p")
+    batch = [record("t.by-team", 0, 0, on_time), record("t.by-team", 0, 1, late)]
+    outbox, reasons = run(stages(), {("t.by-team", 0): batch})
+    [(_, _, letter)] = outbox.to("t.deadletter")
+    assert orjson.loads(letter)["reason"] == "late"
+    [(_, _, log_record)] = outbox.to("t.team-state")
+    assert [op["e"]["id"] for op in orjson.loads(log_record)] == ["e1"]
+    assert outbox.to("t.by-thread") == []
+    assert reasons == Counter({"late": 1})
+
+
+def test_a_reply_to_a_known_post_sends_its_facts_to_the_teams_of_both_posts():
+    post = internal("e1", 0, type="discussion.posted", thread="th", post="p1", team="atlas")
+    reply = internal(
+        "e2", 60, type="discussion.replied", thread="th", post="p2", parent="p1",
+        team="comet", actor="p-bob",
+    )  # fmt: skip
+    batch = [record("t.by-thread", 1, 0, post), record("t.by-thread", 1, 1, reply)]
+    outbox, _ = run(stages(), {("t.by-thread", 1): batch})
+    facts = [(p, k, orjson.loads(v)["kind"]) for p, k, v in outbox.to("t.thread-facts")]
+    links = {(p, k) for p, k, kind in facts if kind == "link"}
+    assert links == {
+        (team_partition("atlas", PARTITIONS), b"atlas"),
+        (team_partition("comet", PARTITIONS), b"comet"),
+    }
+    [(partition, _, log_record)] = outbox.to("t.thread-state")
+    assert partition == 1 and [e["id"] for e in orjson.loads(log_record)] == ["e1", "e2"]
