@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import traceback
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -16,7 +17,7 @@ import orjson
 
 from teampulse.contract.timestamps import format_rfc3339
 
-__all__ = ["Reason", "Rejection", "dead_letter_record"]
+__all__ = ["Reason", "Rejection", "dead_letter_record", "internal_rejection"]
 
 
 class Reason(StrEnum):
@@ -74,3 +75,11 @@ def dead_letter_record(
         with contextlib.suppress(UnicodeDecodeError):  # binary: original_b64 alone carries it
             record["original"] = bytes(raw).decode("utf-8")
     return orjson.dumps(record)
+
+
+def internal_rejection(exc: BaseException) -> Rejection:
+    """The `internal` rejection of a record whose handling raised `exc`: the error type and
+    the innermost frame, never the message (it may quote the record's contents)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else ""
+    return Rejection(Reason.INTERNAL, f"unexpected {type(exc).__name__}{where}")

@@ -30,7 +30,7 @@ from teampulse.contract.event import (
     encode_wire,
 )
 from teampulse.contract.event_structs import FastEventValidator
-from teampulse.contract.rejections import Reason, Rejection, dead_letter_record
+from teampulse.contract.rejections import Reason, Rejection, dead_letter_record, internal_rejection
 from teampulse.contract.xapi import XapiMapper
 from teampulse.enrichment.roster import resolve_team
 from teampulse.streams.batch_outbox import BatchOutbox, KeyPartitioner
@@ -179,8 +179,8 @@ class HotStages:
                 event = _replace(result, team=team, origin=origin)
                 key = team.encode()
                 outbox.add(by_team, partition_of(key), key, encode_wire(event))
-            except Exception:  # noqa: BLE001 - one record must not stop the others
-                self._internal(outbox, raw, record, report, now, "ingest")
+            except Exception as exc:  # noqa: BLE001 - one record must not stop the others
+                self._internal(outbox, raw, record, report, now, "ingest", exc)
                 outcomes[fallback_source]["rejected"] += 1
                 continue
             occurred_at = event.occurred_at
@@ -219,8 +219,8 @@ class HotStages:
                 if event.thread and event.type in DISCUSSION_TYPES:
                     key = event.thread.encode()
                     outbox.add(by_thread, partition_of(key), key, raw)
-            except Exception:  # noqa: BLE001
-                self._internal(outbox, raw, record, report, now, "teams")
+            except Exception as exc:  # noqa: BLE001
+                self._internal(outbox, raw, record, report, now, "teams", exc)
 
     def _facts(
         self,
@@ -236,8 +236,8 @@ class HotStages:
             try:
                 state.apply_fact(decode_fact(raw))
                 ops.append(fact_op(raw))
-            except Exception:  # noqa: BLE001
-                self._internal(outbox, raw, record, report, now, "teams")
+            except Exception as exc:  # noqa: BLE001
+                self._internal(outbox, raw, record, report, now, "teams", exc)
 
     def _threads(
         self,
@@ -260,8 +260,8 @@ class HotStages:
                     key = fact.team.encode()
                     outbox.add(facts_topic, partition_of(key), key, encode_fact(fact))
                 ops.append(raw)
-            except Exception:  # noqa: BLE001
-                self._internal(outbox, raw, record, report, now, "threads")
+            except Exception as exc:  # noqa: BLE001
+                self._internal(outbox, raw, record, report, now, "threads", exc)
         self._append(self.topics.thread_state, partition, ops, outbox)
 
     # ------------------------------------------------------------------ shared by the stages
@@ -292,15 +292,17 @@ class HotStages:
         report: BatchReport,
         now: float,
         stage: str,
+        exc: BaseException,
     ) -> None:
-        log.exception(
-            "record failed in the %s stage; dead-lettered as internal "
-            "topic=%s partition=%d offset=%d",
+        rejection = internal_rejection(exc)
+        # The cause without the error's message: a message may quote the record's contents.
+        log.warning(
+            "record dead-lettered as internal stage=%s topic=%s partition=%d offset=%d cause=%s",
             stage,
             record.topic,
             record.partition,
             record.offset,
+            rejection.detail,
         )
-        rejection = Rejection(Reason.INTERNAL, f"the {stage} stage failed on this record")
         self._dead_letter(outbox, raw, record, rejection, now)
         report.reasons[Reason.INTERNAL.value] += 1
