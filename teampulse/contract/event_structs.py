@@ -16,7 +16,7 @@ keys agree: both keep the last one, and msgspec refuses a record if any repeat i
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import msgspec
 import orjson
@@ -60,6 +60,9 @@ class _Common(msgspec.Struct, tag_field="type", kw_only=True, gc=False):
     initiative: Name | None = None
     tags: Tags | None = None
 
+    # The type-specific fields each subclass adds, carried over to the Event by name.
+    specific: ClassVar[tuple[str, ...]] = ()
+
     def event(self, kind: str, occurred_at: float, actor: str) -> Event:
         return Event(
             self.id,
@@ -69,11 +72,9 @@ class _Common(msgspec.Struct, tag_field="type", kw_only=True, gc=False):
             self.source,
             self.team,
             self.initiative,
-            self.tag_tuple(),
+            tuple(self.tags) if self.tags else (),
+            **{name: getattr(self, name) for name in self.specific},
         )
-
-    def tag_tuple(self) -> tuple[str, ...]:
-        return tuple(self.tags) if self.tags else ()
 
 
 class _Learning(_Common):
@@ -82,21 +83,7 @@ class _Learning(_Common):
     success: bool | None = None
     score: Score | None = None
 
-    def event(self, kind: str, occurred_at: float, actor: str) -> Event:
-        return Event(
-            self.id,
-            kind,
-            occurred_at,
-            actor,
-            self.source,
-            self.team,
-            self.initiative,
-            self.tag_tuple(),
-            content=self.content,
-            duration_s=self.duration_s,
-            success=self.success,
-            score=self.score,
-        )
+    specific: ClassVar[tuple[str, ...]] = ("content", "duration_s", "success", "score")
 
 
 class _Posted(_Common, tag="discussion.posted"):
@@ -105,21 +92,7 @@ class _Posted(_Common, tag="discussion.posted"):
     channel: Name | None = None
     length: Length | None = None
 
-    def event(self, kind: str, occurred_at: float, actor: str) -> Event:
-        return Event(
-            self.id,
-            kind,
-            occurred_at,
-            actor,
-            self.source,
-            self.team,
-            self.initiative,
-            self.tag_tuple(),
-            thread=self.thread,
-            post=self.post,
-            channel=self.channel,
-            length=self.length,
-        )
+    specific: ClassVar[tuple[str, ...]] = ("thread", "post", "channel", "length")
 
 
 class _Answer(_Common):
@@ -129,39 +102,13 @@ class _Answer(_Common):
     channel: Name | None = None
     length: Length | None = None
 
-    def event(self, kind: str, occurred_at: float, actor: str) -> Event:
-        return Event(
-            self.id,
-            kind,
-            occurred_at,
-            actor,
-            self.source,
-            self.team,
-            self.initiative,
-            self.tag_tuple(),
-            thread=self.thread,
-            post=self.post,
-            parent=self.parent,
-            channel=self.channel,
-            length=self.length,
-        )
+    specific: ClassVar[tuple[str, ...]] = ("thread", "post", "parent", "channel", "length")
 
 
 class _Practiced(_Common, tag="adoption.practiced"):
     practice: Ref
 
-    def event(self, kind: str, occurred_at: float, actor: str) -> Event:
-        return Event(
-            self.id,
-            kind,
-            occurred_at,
-            actor,
-            self.source,
-            self.team,
-            self.initiative,
-            self.tag_tuple(),
-            practice=self.practice,
-        )
+    specific: ClassVar[tuple[str, ...]] = ("practice",)
 
 
 class _Started(_Learning, tag="learning.started"):
