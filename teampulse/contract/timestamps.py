@@ -26,12 +26,14 @@ _ISO8601 = re.compile(
 )
 
 _NUMBER = r"([0-9]+(?:[.,][0-9]+)?)"
+# ISO 8601:2004 4.4.3.2, the only form xAPI allows: PnYnMnDTnHnMnS, or weeks alone (PnW);
+# weeks do not combine with the other units ("P4W1D" is not a duration).
 _DURATION = re.compile(
-    rf"P(?:{_NUMBER}Y)?(?:{_NUMBER}M)?(?:{_NUMBER}W)?(?:{_NUMBER}D)?"
-    rf"(?:T(?:{_NUMBER}H)?(?:{_NUMBER}M)?(?:{_NUMBER}S)?)?"
+    rf"P(?:{_NUMBER}W|(?:{_NUMBER}Y)?(?:{_NUMBER}M)?(?:{_NUMBER}D)?"
+    rf"(?:T(?:{_NUMBER}H)?(?:{_NUMBER}M)?(?:{_NUMBER}S)?)?)"
 )
 # Calendar units have no fixed length; these are the conventional ones (docs/xapi.md).
-_DURATION_UNIT_S = (365 * 86400, 30 * 86400, 7 * 86400, 86400, 3600, 60, 1)
+_DURATION_UNIT_S = (7 * 86400, 365 * 86400, 30 * 86400, 86400, 3600, 60, 1)
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _fromisoformat = dt.datetime.fromisoformat

@@ -218,6 +218,22 @@ def _group(group_value: object, path: str) -> None:
             _agent(member, f"{path}.member[{index}]", allow_group=False)
 
 
+def _authority(value: object, path: str) -> None:
+    """An Agent, or, for three-legged OAuth, the consumer and the user together: an anonymous
+    Group of exactly two Agents. An identified Group, or any other number of members, would
+    not say which application acted for which person."""
+    _agent(value, path)
+    if type(value) is dict and value.get("objectType") == "Group":
+        if _identifier_count(value) != 0:
+            _fail(
+                path,
+                "a Group as authority must be anonymous (no mbox, mbox_sha1sum, openid or account)",
+            )
+        members = value.get("member")
+        if type(members) is not list or len(members) != 2:
+            _fail(f"{path}.member", "a Group as authority has exactly two Agents")
+
+
 def _identifier_count(actor: dict[str, Any]) -> int:
     return (
         ("mbox" in actor) + ("mbox_sha1sum" in actor) + ("openid" in actor) + ("account" in actor)
@@ -480,7 +496,7 @@ def _statement(value: object, path: str, *, substatement: bool = False) -> None:
     if "stored" in statement:
         _timestamp(statement["stored"], f"{prefix}stored")
     if "authority" in statement:
-        _agent(statement["authority"], f"{prefix}authority")
+        _authority(statement["authority"], f"{prefix}authority")
     if "version" in statement:
         version = statement["version"]
         if type(version) is not str or _VERSION.fullmatch(version) is None:

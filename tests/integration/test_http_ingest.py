@@ -268,6 +268,30 @@ async def test_a_statement_without_id_gets_a_uuid_and_a_timestamp(ingest: Ingest
             statement(id="not-a-uuid"),
             "statement 1: id: must be a UUID (8-4-4-4-12 hexadecimal digits)",
         ),
+        (
+            statement(
+                authority={
+                    "objectType": "Group",
+                    "member": [{"mbox": "mailto:app@example.com"}],
+                }
+            ),
+            "statement 1: authority.member: a Group as authority has exactly two Agents",
+        ),
+        (
+            statement(
+                authority={
+                    "objectType": "Group",
+                    "mbox": "mailto:apps@example.com",
+                    "member": [{"mbox": "mailto:app@example.com"}, {"mbox": "mailto:u@x.org"}],
+                }
+            ),
+            "statement 1: authority: a Group as authority must be anonymous "
+            "(no mbox, mbox_sha1sum, openid or account)",
+        ),
+        (
+            statement(result={"duration": "P4W1D"}),
+            "statement 1: result.duration: must be an ISO 8601 duration such as PT1H30M",
+        ),
     ],
 )
 async def test_an_invalid_statement_is_400_with_the_reason_and_nothing_is_written(

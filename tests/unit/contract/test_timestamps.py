@@ -76,6 +76,7 @@ def test_not_xapi_timestamps(text):
         ("PT1,5S", 1.5),
         ("P1D", 86400.0),
         ("P1W", 604800.0),
+        ("P4W", 2419200.0),
         ("P1DT2H3M4S", 93784.0),
         ("P1M", 2592000.0),
         ("P1Y", 31536000.0),
@@ -85,6 +86,8 @@ def test_durations(text, seconds):
     assert parse_iso8601_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["P", "PT", "P1DT", "PT1H1D", "1H", "PT-5S", ""])
+@pytest.mark.parametrize(
+    "text", ["P", "PT", "P1DT", "PT1H1D", "1H", "PT-5S", "", "P4W1D", "P1Y2W", "P1WT1H", "PW"]
+)
 def test_not_durations(text):
     assert parse_iso8601_duration(text) is None

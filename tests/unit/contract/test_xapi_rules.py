@@ -49,6 +49,7 @@ def test_a_plain_statement_is_valid():
         ("null inside extensions", {"context": {"extensions": {"http://example.com/x": None}}}),
         ("score bounds", {"result": {"score": {"scaled": -1, "raw": 0, "min": 0, "max": 10}}}),
         ("ISO durations", {"result": {"duration": "P1DT2H3M4.5S"}}),
+        ("weeks alone", {"result": {"duration": "P4W"}}),
         ("offset timestamp", {"timestamp": "2026-03-02T11:30:00+01:00"}),
         ("timestamp without seconds or offset", {"timestamp": "2026-03-02T10:30"}),
         (
@@ -263,6 +264,10 @@ def test_valid_shapes_are_accepted(name, overrides):
             {"result": {"duration": "PT"}},
             "result.duration: must be an ISO 8601 duration such as PT1H30M",
         ),
+        (
+            {"result": {"duration": "P4W1D"}},
+            "result.duration: must be an ISO 8601 duration such as PT1H30M",
+        ),
         ({"result": {"score": {"scaled": 1.5}}}, "result.score.scaled: must be from -1 to 1"),
         ({"result": {"score": {"scaled": "0.5"}}}, "result.score.scaled: must be a number"),
         (
@@ -370,3 +375,43 @@ def test_an_interaction_type_of_another_json_type_is_refused_with_its_path(inter
         "object.definition.interactionType: must be one of choice, fill-in, likert, "
         "long-fill-in, matching, numeric, other, performance, sequencing, true-false"
     )
+
+
+CONSUMER = {
+    "objectType": "Agent",
+    "account": {"homePage": "https://lms.example.com", "name": "app"},
+}
+USER = {"objectType": "Agent", "mbox": "mailto:jane@example.com"}
+THIRD = {"objectType": "Agent", "mbox": "mailto:bob@example.com"}
+
+
+def test_an_authority_group_of_an_oauth_consumer_and_a_user_is_valid():
+    authority = {"objectType": "Group", "member": [CONSUMER, USER]}
+    assert statement_problem(statement(authority=authority)) is None
+
+
+@pytest.mark.parametrize(
+    "authority, problem",
+    [
+        (
+            {"objectType": "Group", "member": [CONSUMER]},
+            "authority.member: a Group as authority has exactly two Agents",
+        ),
+        (
+            {"objectType": "Group", "member": [CONSUMER, USER, THIRD]},
+            "authority.member: a Group as authority has exactly two Agents",
+        ),
+        (
+            {"objectType": "Group", "mbox": "mailto:team@example.com", "member": [CONSUMER, USER]},
+            "authority: a Group as authority must be anonymous "
+            "(no mbox, mbox_sha1sum, openid or account)",
+        ),
+        (
+            {"objectType": "Group", "mbox": "mailto:team@example.com"},
+            "authority: a Group as authority must be anonymous "
+            "(no mbox, mbox_sha1sum, openid or account)",
+        ),
+    ],
+)
+def test_an_authority_group_other_than_two_anonymous_agents_is_refused(authority, problem):
+    assert statement_problem(statement(authority=authority)) == problem
