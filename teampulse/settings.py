@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     ingest_credentials: str = Field(
         "", description="Comma-separated 'user:secret' (Basic) and bare tokens (Bearer)"
     )
+    ingest_xapi_version_by_user: str = Field(
+        "",
+        description="Comma-separated 'user=version' (version 1.0.3 or 2.0.0): statements "
+        "from that Basic user without X-Experience-API-Version are read as that version "
+        "(an upstream LRS that forwards without the header); everyone else gets 400",
+    )
     ingest_max_body_bytes: int = Field(5_000_000, description="Largest accepted request body")
     ingest_write_timeout_s: float = Field(
         5.0,

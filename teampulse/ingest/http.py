@@ -61,6 +61,7 @@ __all__ = [
     "ENDPOINT",
     "VERSION_HEADER",
     "Credentials",
+    "assumed_versions",
     "IngestConfigError",
     "IngestEndpoint",
     "KafkaProducer",
@@ -78,6 +79,7 @@ VERSION_HEADER = "X-Experience-API-Version"
 SPOKEN_VERSIONS = ("1.0.3", "2.0.0")
 _ACCEPTED_VERSION = re.compile(r"1\.0(?:\.[0-9]+)?|2\.0\.0")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+XAPI_VERSION = "xapi_version"  # request key: the version a statements request is read as
 READ_CHUNK_BYTES = 65_536
 INGEST_RETRY_BACKOFF_MS = 100
 
@@ -117,6 +119,23 @@ class Credentials:
     def __bool__(self) -> bool:
         return bool(self.basic or self.bearer)
 
+    @property
+    def users(self) -> frozenset[str]:
+        """The Basic user names."""
+        return frozenset(entry.split(b":", 1)[0].decode() for entry in self.basic)
+
+    @staticmethod
+    def basic_user(authorization: str | None) -> str | None:
+        """The user name of a Basic header (checked by `allow` first), else None."""
+        scheme, _, value = (authorization or "").strip().partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            offered = base64.b64decode(value.strip(), validate=True)
+        except ValueError:
+            return None
+        return offered.split(b":", 1)[0].decode("utf-8", "replace")
+
     def allow(self, authorization: str | None) -> bool:
         if not authorization:
             return False
@@ -134,6 +153,30 @@ class Credentials:
         # Compare with every candidate, in constant time each, so timing tells nothing.
         matches = [hmac.compare_digest(offered, candidate) for candidate in candidates]
         return any(matches)
+
+
+def assumed_versions(settings: Settings) -> dict[str, str]:
+    """TEAMPULSE_INGEST_XAPI_VERSION_BY_USER ('ralph=1.0.3, lms=2.0.0') -> user -> version.
+    Each user must be a Basic user of TEAMPULSE_INGEST_CREDENTIALS, so that the exception
+    to the version rule is tied to one authenticated source."""
+    users = Credentials.parse(settings.ingest_credentials).users
+    versions: dict[str, str] = {}
+    for entry in settings.ingest_xapi_version_by_user.split(","):
+        if not entry.strip():
+            continue
+        user, _, version = (part.strip() for part in entry.partition("="))
+        if _ACCEPTED_VERSION.fullmatch(version) is None:
+            raise IngestConfigError(
+                f"TEAMPULSE_INGEST_XAPI_VERSION_BY_USER: {entry.strip()!r} needs 'user=version' "
+                "with version 1.0.x or 2.0.0"
+            )
+        if user not in users:
+            raise IngestConfigError(
+                f"TEAMPULSE_INGEST_XAPI_VERSION_BY_USER: {user!r} is not a Basic user of "
+                "TEAMPULSE_INGEST_CREDENTIALS"
+            )
+        versions[user] = version
+    return versions
 
 
 def _refusal_response(refusal: Refusal) -> web.Response:
@@ -206,6 +249,7 @@ class IngestEndpoint:
         self.producer = producer
         self.clock = clock
         self.credentials = Credentials.parse(settings.ingest_credentials)
+        self.assumed_versions = assumed_versions(settings)
         self.validator = EventValidator(settings, Pseudonymiser(settings.pseudonym_secret))
         self.recent = {"xapi": RecentIds(recent_ids), "events": RecentIds(recent_ids)}
         # (route, id) -> (digest, done) of the writes not yet acknowledged by Kafka
@@ -230,8 +274,6 @@ class IngestEndpoint:
     async def middleware(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
-        asked = request.headers.get(VERSION_HEADER, "")
-        echoed = "2.0.0" if asked.startswith("2.") else "1.0.3"
         route = request.match_info.route.name or "other"
         try:
             response = await self._guarded(request, handler)
@@ -241,7 +283,8 @@ class IngestEndpoint:
             log.exception("ingest request failed route=%s", route)
             response = _error(500, "internal", "the request could not be handled; retry later")
         if request.path.startswith("/xAPI/"):
-            response.headers[VERSION_HEADER] = echoed
+            asked = request.get(XAPI_VERSION) or request.headers.get(VERSION_HEADER, "")
+            response.headers[VERSION_HEADER] = "2.0.0" if asked.startswith("2.") else "1.0.3"
         self.requests.labels(route, str(response.status)).inc()
         return response
 
@@ -258,10 +301,15 @@ class IngestEndpoint:
             return response
         if request.path == "/xAPI/statements":
             asked = request.headers.get(VERSION_HEADER)
+            if asked is None and self.credentials:
+                # Conformance is the default; only a source the operator named may omit it.
+                user = Credentials.basic_user(request.headers.get("Authorization"))
+                asked = self.assumed_versions.get(user) if user is not None else None
             if asked is None or _ACCEPTED_VERSION.fullmatch(asked) is None:
                 return _error(
                     400, "version", f"{VERSION_HEADER} must be 1.0.x or 2.0.0, got {asked!r}"
                 )
+            request[XAPI_VERSION] = asked
         return await handler(request)
 
     # ------------------------------------------------------------------ routes

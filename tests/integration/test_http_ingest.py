@@ -467,6 +467,31 @@ async def test_a_restart_remembers_known_ids_from_the_topic(
         await stop()
 
 
+async def test_a_source_named_with_an_assumed_version_may_omit_the_version_header(
+    kafka_bootstrap: str, unique_topic_prefix: str
+):
+    settings = ingest_settings(
+        kafka_bootstrap,
+        unique_topic_prefix,
+        ingest_credentials="lrs:s3cret, ralph:r4lph",
+        ingest_xapi_version_by_user="ralph=1.0.3",
+    )
+    running, stop = await start_ingest(settings)
+    try:
+        ralph = {"Authorization": "Basic " + base64.b64encode(b"ralph:r4lph").decode()}
+        forwarded = await running.post("/xAPI/statements", statement(), headers=ralph)
+        assert forwarded.status == 200
+        assert forwarded.headers["X-Experience-API-Version"] == "1.0.3"
+        other = await running.post(
+            "/xAPI/statements", statement(), headers={"Authorization": BASIC}
+        )
+        assert other.status == 400
+        assert (await other.json())["error"] == "version"
+        assert await running.end("xapi") == 1
+    finally:
+        await stop()
+
+
 def test_no_credentials_refuses_to_start_unless_insecure():
     settings = Settings(ingest_credentials="")
     with pytest.raises(IngestConfigError, match="TEAMPULSE_INGEST_CREDENTIALS"):
