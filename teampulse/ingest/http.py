@@ -283,7 +283,7 @@ class IngestEndpoint:
             log.exception("ingest request failed route=%s", route)
             response = _error(500, "internal", "the request could not be handled; retry later")
         if request.path.startswith("/xAPI/"):
-            asked = request.get(XAPI_VERSION) or request.headers.get(VERSION_HEADER, "")
+            asked = str(request.get(XAPI_VERSION) or request.headers.get(VERSION_HEADER) or "")
             response.headers[VERSION_HEADER] = "2.0.0" if asked.startswith("2.") else "1.0.3"
         self.requests.labels(route, str(response.status)).inc()
         return response
