@@ -15,7 +15,8 @@ same content). The rules:
   bits) refuses the batch (400 `unencodable`): it could be neither stored nor compared.
 
 Content is compared by digest, ignoring what an LRS sets itself (`id`, `stored`,
-`authority`, `version`) so that a client re-sending its own statement matches.
+`authority`, `version`) so that a client re-sending its own statement matches. Timestamps are
+stored in UTC, so the same instant written with another offset is the same content.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from teampulse.contract.events import EventValidator
-from teampulse.contract.json_values import encoded
+from teampulse.contract.json_values import encoded, object_at, text_at
 from teampulse.contract.rejections import Reason, Rejection
+from teampulse.contract.timestamps import iso8601_in_utc
 from teampulse.contract.xapi_rules import statement_problem
 
 __all__ = [
@@ -144,6 +146,24 @@ def _settle(
     return intake
 
 
+def _timestamps_in_utc(statement: dict[str, Any]) -> dict[str, Any]:
+    """The statement with its `timestamp` (and a SubStatement's) in UTC, as xAPI 2.0 asks of
+    an LRS and 1.0.3 allows; the same instant sent with another offset is then the same
+    content, as the spec's comparison rules want."""
+    converted = dict(statement)
+    timestamp = text_at(statement, "timestamp")
+    if timestamp is not None:
+        converted["timestamp"] = iso8601_in_utc(timestamp) or timestamp
+    inner = object_at(statement, "object")
+    inner_timestamp = text_at(inner, "timestamp")
+    if inner is not None and inner_timestamp is not None:
+        converted["object"] = {
+            **inner,
+            "timestamp": iso8601_in_utc(inner_timestamp) or inner_timestamp,
+        }
+    return converted
+
+
 def plan_statements(
     statements: list[Any],
     recent: RecentIds,
@@ -152,14 +172,16 @@ def plan_statements(
     new_id: Callable[[], str],
     max_record_bytes: int,
     statement_id: str | None = None,
+    version: str | None = None,
 ) -> Intake | Refusal:
     """xAPI statements (already parsed) -> what to write. `stored` is the LRS's RFC 3339 "now";
-    `statement_id` is the `statementId` of a PUT."""
+    `statement_id` is the `statementId` of a PUT; `version` the X-Experience-API-Version."""
     planned: list[tuple[str, dict[str, Any], bytes]] = []
     for index, statement in enumerate(statements):
-        problem = statement_problem(statement)
+        problem = statement_problem(statement, version=version)
         if problem is not None:
             return Refusal(400, "xapi_invalid", f"statement {index}: {problem}")
+        statement = _timestamps_in_utc(statement)
         given = statement.get("id")
         if statement_id is not None:
             if given is not None and given.lower() != statement_id.lower():

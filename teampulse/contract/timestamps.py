@@ -9,7 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-__all__ = ["format_rfc3339", "parse_iso8601_duration", "parse_iso8601_timestamp", "parse_rfc3339"]
+__all__ = [
+    "format_rfc3339",
+    "iso8601_in_utc",
+    "parse_iso8601_duration",
+    "parse_iso8601_timestamp",
+    "parse_rfc3339",
+]
 
 # RFC 3339 section 5.6 (the `T` may be `t` or, as its note allows, a space); an offset is
 # mandatory: an instant without one is ambiguous and would land in the wrong hour bucket.
@@ -125,6 +131,29 @@ def parse_iso8601_timestamp(text: str) -> float | None:
     if sign == "-" and int(off_h) == 0 and int(off_m or 0) == 0:
         return None
     return _epoch(*match.groups())
+
+
+# The fraction of a second, kept as written: through a float it could lose or gain a digit.
+_FRACTION = re.compile(r"(?<=:[0-9]{2})[.,]([0-9]+)")
+
+
+def iso8601_in_utc(text: str) -> str | None:
+    """An xAPI timestamp -> the same instant in UTC ('2026-03-02T10:30:00.250+01:00' ->
+    '2026-03-02T09:30:00.250Z'), the fraction digits as sent; None when not a timestamp."""
+    fraction = _FRACTION.search(text)
+    whole = text if fraction is None else text[: fraction.start()] + text[fraction.end() :]
+    if parse_iso8601_timestamp(text) is None:
+        return None
+    seconds = parse_iso8601_timestamp(whole)
+    if seconds is None:
+        return None
+    try:
+        instant = dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
+    except (ValueError, OverflowError, OSError):
+        return None  # beyond year 9999 (or before year 1) once in UTC
+    return (
+        instant.strftime("%Y-%m-%dT%H:%M:%S") + ("." + fraction.group(1) if fraction else "") + "Z"
+    )
 
 
 def parse_iso8601_duration(text: str) -> float | None:

@@ -12,6 +12,8 @@ Mapping rules that are not in the YAML (docs/xapi.md):
 * `result.score.scaled` (-1..1) is clipped to the canonical 0..1; without `scaled`, a score
   with raw/min/max becomes (raw - min) / (max - min);
 * `result.duration` becomes `duration_s`; `result.response` gives a discussion's `length`;
+* the team is named first by an xAPI 2.0 contextGroup whose relevantTypes holds one of
+  `team_group_types`, then by the `team` paths;
 * a Group as actor names no person: rejected as `unmappable`.
 """
 
@@ -35,7 +37,7 @@ from teampulse.contract.event import (
 )
 from teampulse.contract.events import EventValidator
 from teampulse.contract.framing import decode_record
-from teampulse.contract.json_values import encoded, object_at, text, text_at
+from teampulse.contract.json_values import encoded, member_of, object_at, text, text_at
 from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.rejections import Reason, Rejection
 from teampulse.contract.timestamps import parse_iso8601_duration, parse_iso8601_timestamp
@@ -96,6 +98,7 @@ class VerbMap:
     initiative_aliases: dict[str, str] = field(default_factory=dict)
     source: tuple[Path_, ...] = ()
     default_source: str = "xapi"
+    team_group_types: frozenset[str] = frozenset()  # relevantTypes of a team's contextGroup
 
     @classmethod
     def load(cls, path: Path) -> VerbMap:
@@ -140,7 +143,14 @@ class VerbMap:
             },
             source=cls._paths(config.get("source") or [], f"{origin}: source"),
             default_source=str(config.get("default_source") or "xapi"),
+            team_group_types=cls._iris(config.get("team_group_types") or [], origin),
         )
+
+    @staticmethod
+    def _iris(value: object, origin: str) -> frozenset[str]:
+        if not isinstance(value, list) or not all(isinstance(iri, str) for iri in value):
+            raise ValueError(f"{origin}: team_group_types: must be a list of IRIs")
+        return frozenset(value)
 
     @staticmethod
     def _paths(value: object, where: str) -> tuple[Path_, ...]:
@@ -171,6 +181,24 @@ def _score(result: dict[str, Any]) -> float | None:
         return None
     if raw is not None and low is not None and high is not None and high > low:
         return min(1.0, max(0.0, (raw - low) / (high - low)))
+    return None
+
+
+def _context_group_team(statement: dict[str, Any], team_types: frozenset[str]) -> str | None:
+    """xAPI 2.0: the name (else the account name) of the first contextGroup whose
+    relevantTypes holds one of `team_types`."""
+    groups = object_at(statement, "context")
+    entries = groups.get("contextGroups") if groups is not None else None
+    if not team_types or type(entries) is not list:
+        return None
+    for entry in entries:
+        types = entry.get("relevantTypes") if type(entry) is dict else None
+        if type(types) is not list or not any(member_of(t, team_types) for t in types):
+            continue
+        group = object_at(entry, "group")
+        name = text_at(group, "name") or text_at(object_at(group, "account"), "name")
+        if name:
+            return name
     return None
 
 
@@ -244,7 +272,8 @@ class XapiMapper:
             "id": statement["id"],
             "type": rule.type,
             "source": resolve_text(statement, mapping.source) or mapping.default_source,
-            "team": resolve_text(statement, mapping.team),
+            "team": _context_group_team(statement, mapping.team_group_types)
+            or resolve_text(statement, mapping.team),
         }
         initiative = resolve_text(statement, mapping.initiative)
         if initiative is not None:

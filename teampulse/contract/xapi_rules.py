@@ -96,7 +96,7 @@ _INTERACTION_TYPES = frozenset(
     )
 )
 _COMPONENT_LISTS = ("choices", "scale", "source", "target", "steps")
-_CONTEXT_KEYS = frozenset(
+_CONTEXT_KEYS_1_0 = frozenset(
     (
         "registration",
         "instructor",
@@ -107,10 +107,9 @@ _CONTEXT_KEYS = frozenset(
         "language",
         "statement",
         "extensions",
-        "contextAgents",
-        "contextGroups",
     )
 )
+_CONTEXT_KEYS_2_0 = _CONTEXT_KEYS_1_0 | {"contextAgents", "contextGroups"}
 _CONTEXT_ACTIVITY_KEYS = frozenset(("parent", "grouping", "category", "other"))
 _RESULT_KEYS = frozenset(("score", "success", "completion", "response", "duration", "extensions"))
 _SCORE_KEYS = frozenset(("scaled", "raw", "min", "max"))
@@ -328,7 +327,9 @@ def _statement_ref(value: object, path: str) -> None:
     _uuid(ref["id"], f"{path}.id")
 
 
-def _statement_object(value: object, path: str, *, inside_substatement: bool) -> str:
+def _statement_object(
+    value: object, path: str, *, inside_substatement: bool, version_2: bool
+) -> str:
     """Checks the object; returns its objectType (Activity when absent)."""
     if type(value) is not dict:
         _fail(path, "must be a JSON object")
@@ -342,7 +343,7 @@ def _statement_object(value: object, path: str, *, inside_substatement: bool) ->
     elif kind == "SubStatement":
         if inside_substatement:
             _fail(f"{path}.objectType", "a SubStatement cannot contain a SubStatement")
-        _statement(value, path, substatement=True)
+        _statement(value, path, substatement=True, version_2=version_2)
     else:
         _fail(f"{path}.objectType", "must be Activity, Agent, Group, StatementRef or SubStatement")
     return kind
@@ -380,8 +381,8 @@ def _score(value: object, path: str) -> None:
         _fail(f"{path}.raw", "must lie from min to max")
 
 
-def _context(value: object, path: str, object_kind: str) -> None:
-    context = _object(value, path, _CONTEXT_KEYS)
+def _context(value: object, path: str, object_kind: str, *, version_2: bool) -> None:
+    context = _object(value, path, _CONTEXT_KEYS_2_0 if version_2 else _CONTEXT_KEYS_1_0)
     if "registration" in context:
         _uuid(context["registration"], f"{path}.registration")
     if "instructor" in context:
@@ -421,7 +422,8 @@ def _context(value: object, path: str, object_kind: str) -> None:
 
 
 def _context_actors(value: object, path: str, kind: str, member: str) -> None:
-    """xAPI 2.0 contextAgents / contextGroups."""
+    """xAPI 2.0 contextAgents (each an Agent) / contextGroups (each a Group), each with
+    optional relevantTypes."""
     if type(value) is not list:
         _fail(path, "must be an array")
     for index, item in enumerate(value):
@@ -435,7 +437,12 @@ def _context_actors(value: object, path: str, kind: str, member: str) -> None:
             group = entry["group"]
             if type(group) is not dict or group.get("objectType") != "Group":
                 _fail(f"{where}.group", "must be a Group")
-        _agent(entry[member], f"{where}.{member}")
+            _group(group, f"{where}.group")
+        else:
+            agent = entry["agent"]
+            if type(agent) is dict and agent.get("objectType") == "Group":
+                _fail(f"{where}.agent.objectType", "must be Agent (a Group goes in contextGroups)")
+            _agent(agent, f"{where}.agent")
         if "relevantTypes" in entry:
             types = entry["relevantTypes"]
             if type(types) is not list or not types:
@@ -467,7 +474,9 @@ def _attachments(value: object, path: str) -> None:
         _iri(attachment["fileUrl"], f"{where}.fileUrl")
 
 
-def _statement(value: object, path: str, *, substatement: bool = False) -> None:
+def _statement(
+    value: object, path: str, *, substatement: bool = False, version_2: bool = True
+) -> None:
     allowed = _SUBSTATEMENT_KEYS if substatement else _STATEMENT_KEYS
     if substatement and type(value) is dict:
         for key in ("id", "stored", "version", "authority"):
@@ -483,14 +492,17 @@ def _statement(value: object, path: str, *, substatement: bool = False) -> None:
     _agent(statement["actor"], f"{prefix}actor")
     verb = _verb(statement["verb"], f"{prefix}verb")
     object_kind = _statement_object(
-        statement["object"], f"{prefix}object", inside_substatement=substatement
+        statement["object"],
+        f"{prefix}object",
+        inside_substatement=substatement,
+        version_2=version_2,
     )
     if verb == VOIDED_VERB and object_kind != "StatementRef":
         _fail(f"{prefix}object", "a voiding statement's object must be a StatementRef")
     if "result" in statement:
         _result(statement["result"], f"{prefix}result")
     if "context" in statement:
-        _context(statement["context"], f"{prefix}context", object_kind)
+        _context(statement["context"], f"{prefix}context", object_kind, version_2=version_2)
     if "timestamp" in statement:
         _timestamp(statement["timestamp"], f"{prefix}timestamp")
     if "stored" in statement:
@@ -547,9 +559,14 @@ def _null_path(statement: object) -> str | None:
     return None
 
 
-def statement_problem(statement: object, raw: bytes | None = None) -> str | None:
+def statement_problem(
+    statement: object, raw: bytes | None = None, *, version: str | None = None
+) -> str | None:
     """None when the statement obeys the LRS rules, else the first problem found. `raw`, the
-    JSON the statement was parsed from, when at hand, spares re-serialising it."""
+    JSON the statement was parsed from, when at hand, spares re-serialising it. `version` is
+    the X-Experience-API-Version it was sent with: under 1.0.x the properties xAPI 2.0 added
+    (`context.contextAgents`, `context.contextGroups`) are unknown; without one (a record
+    read from Kafka) the rules of both versions are allowed."""
     if type(statement) is not dict:
         return "statement: must be a JSON object"
     may_contain_null = b"null" in raw if raw is not None else _may_contain_null(statement)
@@ -559,7 +576,7 @@ def statement_problem(statement: object, raw: bytes | None = None) -> str | None
             path = path[:MAX_PATH_CHARS] + "..."
         return f"{path}: null is only allowed inside extensions"
     try:
-        _statement(statement, "")
+        _statement(statement, "", version_2=version is None or version.startswith("2."))
     except _Invalid as problem:
         return str(problem)
     return None

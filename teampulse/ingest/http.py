@@ -7,8 +7,9 @@ Routes (docs/xapi.md, docs/events.md):
 * `POST /events`: canonical events as a JSON array, one object, or NDJSON -> 200 with ids;
 * `GET /metrics`: this process's request and record counters.
 
-What an LRS must do, this does: `X-Experience-API-Version` required (1.0.x, 2.0.0) and
-echoed on every response; Basic or Bearer credentials (TEAMPULSE_INGEST_CREDENTIALS) -> 401;
+What an LRS must do, this does: `X-Experience-API-Version` required (1.0.x, 2.0.0; a Basic
+user named in TEAMPULSE_INGEST_XAPI_VERSION_BY_USER may omit it) and echoed on every
+response; Basic or Bearer credentials (TEAMPULSE_INGEST_CREDENTIALS) -> 401;
 a body over TEAMPULSE_INGEST_MAX_BODY_BYTES -> 413; a batch is all or nothing (400 with a
 JSON `{"error", "detail"}`); duplicate ids in a batch -> 400; a known id with other content
 -> 409, with the same content -> success without writing again. The answer comes only after
@@ -79,7 +80,7 @@ VERSION_HEADER = "X-Experience-API-Version"
 SPOKEN_VERSIONS = ("1.0.3", "2.0.0")
 _ACCEPTED_VERSION = re.compile(r"1\.0(?:\.[0-9]+)?|2\.0\.0")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-XAPI_VERSION = "xapi_version"  # request key: the version a statements request is read as
+XAPI_VERSION = web.RequestKey("xapi_version", str)  # the version a statements request is read as
 READ_CHUNK_BYTES = 65_536
 INGEST_RETRY_BACKOFF_MS = 100
 
@@ -341,6 +342,7 @@ class IngestEndpoint:
                 stored=format_rfc3339(self.clock()),
                 new_id=lambda: str(uuid.uuid4()),
                 max_record_bytes=self.settings.max_event_bytes,
+                version=request.get(XAPI_VERSION),
             )
         )
         return await self._write(
@@ -367,6 +369,7 @@ class IngestEndpoint:
                 new_id=lambda: str(uuid.uuid4()),
                 max_record_bytes=self.settings.max_event_bytes,
                 statement_id=statement_id,
+                version=request.get(XAPI_VERSION),
             )
         )
         return await self._write("xapi", intake, 1, lambda i: web.Response(status=204))

@@ -367,6 +367,57 @@ async def test_a_bearer_token_is_accepted_and_version_2_is_echoed(ingest: Ingest
     assert response.headers["X-Experience-API-Version"] == "2.0.0"
 
 
+V2 = {"X-Experience-API-Version": "2.0.0", "Authorization": BASIC}
+TEAM_GROUP = {
+    "objectType": "contextGroup",
+    "group": {"objectType": "Group", "name": "payments-platform", "mbox": "mailto:pay@x.org"},
+    "relevantTypes": ["urn:teampulse:relevant-type:team"],
+}
+
+
+async def test_a_2_0_0_statement_names_its_team_by_context_group_and_is_stored_in_utc(
+    ingest: Ingest,
+):
+    sent = statement(
+        timestamp="2026-03-02T11:30:00.250+01:00", context={"contextGroups": [TEAM_GROUP]}
+    )
+    response = await ingest.post("/xAPI/statements", sent, headers=V2)
+    assert response.status == 200
+    assert response.headers["X-Experience-API-Version"] == "2.0.0"
+    (record,) = await ingest.records("xapi")
+    assert orjson.loads(record.value)["timestamp"] == "2026-03-02T10:30:00.250Z"
+    event = MAPPER.parse(record.value, NOW)
+    assert isinstance(event, Event), event
+    assert (event.team, event.occurred_at) == ("payments-platform", 1772447400.25)
+
+
+async def test_context_groups_in_a_1_0_3_request_are_400(ingest: Ingest):
+    sent = statement(context={"contextGroups": [TEAM_GROUP]})
+    response = await ingest.post("/xAPI/statements", sent)
+    assert response.status == 400
+    assert await response.json() == {
+        "error": "xapi_invalid",
+        "detail": "statement 0: context: unknown property 'contextGroups'",
+    }
+    assert await ingest.end("xapi") == 0
+
+
+async def test_a_context_agent_that_is_a_group_is_400_under_2_0_0(ingest: Ingest):
+    coach = {
+        "objectType": "contextAgent",
+        "agent": {"objectType": "Group", "mbox": "mailto:c@x.org"},
+    }
+    response = await ingest.post(
+        "/xAPI/statements", statement(context={"contextAgents": [coach]}), headers=V2
+    )
+    assert response.status == 400
+    assert await response.json() == {
+        "error": "xapi_invalid",
+        "detail": "statement 0: context.contextAgents[0].agent.objectType: must be Agent "
+        "(a Group goes in contextGroups)",
+    }
+
+
 @pytest.mark.parametrize("version", [None, "0.95", "3.0.0"])
 async def test_a_missing_or_unknown_version_header_is_400(ingest: Ingest, version: str | None):
     headers = {"Authorization": BASIC}
@@ -433,6 +484,7 @@ async def test_about_needs_no_credentials(ingest: Ingest):
     response = await ingest.http.get(ingest.url + "/xAPI/about")
     assert response.status == 200
     assert await response.json() == {"version": ["1.0.3", "2.0.0"]}
+    assert response.headers["X-Experience-API-Version"] == "1.0.3"
 
 
 async def test_a_restart_remembers_known_ids_from_the_topic(

@@ -138,3 +138,40 @@ def test_recent_ids_forget_the_least_recently_used_beyond_capacity():
         b"3",
     )
     assert len(recent) == 2
+
+
+def test_a_timestamp_with_an_offset_is_stored_in_utc():
+    intake = plan([statement(timestamp="2026-03-02T11:30:00.125+01:00")])
+    (written,) = [orjson.loads(record.value) for record in intake.new]
+    assert written["timestamp"] == "2026-03-02T10:30:00.125Z"
+
+
+def test_a_substatement_timestamp_is_stored_in_utc():
+    inner = {
+        "objectType": "SubStatement",
+        "actor": {"mbox": "mailto:bob@example.com"},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/completed"},
+        "object": {"id": "urn:course:1"},
+        "timestamp": "2026-03-02T05:30:00-05:00",
+    }
+    intake = plan([statement(object=inner)])
+    (written,) = [orjson.loads(record.value) for record in intake.new]
+    assert written["object"]["timestamp"] == "2026-03-02T10:30:00Z"
+
+
+def test_the_same_instant_with_another_offset_is_the_same_content():
+    recent = RecentIds(10)
+    first = plan([statement(timestamp="2026-03-02T10:30:00Z")], recent)
+    (record,) = first.new
+    recent.remember(record.id, record.digest)
+    again = plan([statement(timestamp="2026-03-02T12:30:00+02:00")], recent)
+    assert (again.unchanged, again.new) == ([ID_A], [])
+
+
+def test_context_agents_are_refused_in_a_1_0_3_request_and_accepted_in_a_2_0_0_one():
+    coach = {"objectType": "contextAgent", "agent": {"mbox": "mailto:coach@example.com"}}
+    sent = statement(context={"contextAgents": [coach]})
+    assert plan([sent], version="1.0.3") == Refusal(
+        400, "xapi_invalid", "statement 0: context: unknown property 'contextAgents'"
+    )
+    assert plan([sent], version="2.0.0").ids == [ID_A]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from teampulse.contract.timestamps import (
+    iso8601_in_utc,
     parse_iso8601_duration,
     parse_iso8601_timestamp,
     parse_rfc3339,
@@ -91,3 +92,22 @@ def test_durations(text, seconds):
 )
 def test_not_durations(text):
     assert parse_iso8601_duration(text) is None
+
+
+@pytest.mark.parametrize(
+    "text, utc",
+    [
+        ("2026-03-02T11:30:00.250+01:00", "2026-03-02T10:30:00.250Z"),
+        ("2026-03-02T05:30:00-05:00", "2026-03-02T10:30:00Z"),
+        ("2026-03-02T00:30:00,5+0130", "2026-03-01T23:00:00.5Z"),
+        ("2026-03-02T10:30", "2026-03-02T10:30:00Z"),
+        ("2026-03-02T10:30:00.123456789Z", "2026-03-02T10:30:00.123456789Z"),
+    ],
+)
+def test_xapi_timestamps_in_utc_keep_the_instant_and_the_fraction_as_written(text, utc):
+    assert iso8601_in_utc(text) == utc
+
+
+@pytest.mark.parametrize("text", ["2026-03-02T10:30:00-00:00", "9999-12-31T23:59:59-23:59"])
+def test_a_malformed_or_out_of_range_timestamp_has_no_utc_form(text):
+    assert iso8601_in_utc(text) is None

@@ -207,6 +207,30 @@ def test_the_team_comes_from_context_team_or_an_extension(mapper, context, team)
     assert mapper.to_event(statement(ADL + "completed", context=context), NOW).team == team
 
 
+def _context_group(name: str, relevant_type: str) -> dict[str, Any]:
+    return {
+        "objectType": "contextGroup",
+        "group": {"objectType": "Group", "account": {"homePage": "https://hr.x.org", "name": name}},
+        "relevantTypes": [relevant_type],
+    }
+
+
+def test_a_context_group_of_the_configured_team_type_names_the_team(mapper):
+    context = {
+        "contextGroups": [
+            _context_group("book-club", "https://example.com/types/club"),
+            _context_group("team-7", "urn:teampulse:relevant-type:team"),
+        ],
+        "extensions": {"urn:teampulse:extension:team": "search"},
+    }
+    assert mapper.to_event(statement(ADL + "completed", context=context), NOW).team == "team-7"
+
+
+def test_a_context_group_of_another_type_names_no_team(mapper):
+    context = {"contextGroups": [_context_group("book-club", "https://example.com/types/club")]}
+    assert mapper.to_event(statement(ADL + "completed", context=context), NOW).team is None
+
+
 def test_the_initiative_comes_from_an_extension_or_grouping_with_aliases(mapper):
     by_extension = statement(
         ADL + "completed",

@@ -415,3 +415,63 @@ def test_an_authority_group_of_an_oauth_consumer_and_a_user_is_valid():
 )
 def test_an_authority_group_other_than_two_anonymous_agents_is_refused(authority, problem):
     assert statement_problem(statement(authority=authority)) == problem
+
+
+COACH = {
+    "objectType": "contextAgent",
+    "agent": {"mbox": "mailto:coach@example.com"},
+    "relevantTypes": ["https://example.com/types/coach"],
+}
+SQUAD = {
+    "objectType": "contextGroup",
+    "group": {"objectType": "Group", "name": "payments", "mbox": "mailto:pay@example.com"},
+    "relevantTypes": ["urn:teampulse:relevant-type:team"],
+}
+
+
+def test_context_agents_and_groups_are_valid_under_2_0():
+    with_both = statement(context={"contextAgents": [COACH], "contextGroups": [SQUAD]})
+    assert statement_problem(with_both, version="2.0.0") is None
+
+
+@pytest.mark.parametrize("key, entry", [("contextAgents", COACH), ("contextGroups", SQUAD)])
+def test_context_agents_and_groups_are_unknown_under_1_0_3(key: str, entry: dict[str, Any]):
+    sent = statement(context={key: [entry]})
+    assert statement_problem(sent, version="1.0.3") == f"context: unknown property '{key}'"
+
+
+@pytest.mark.parametrize(
+    "context, problem",
+    [
+        (
+            {"contextAgents": [{**COACH, "agent": {"objectType": "Group", "member": []}}]},
+            "context.contextAgents[0].agent.objectType: must be Agent "
+            "(a Group goes in contextGroups)",
+        ),
+        (
+            {"contextAgents": [{**COACH, "objectType": "Agent"}]},
+            "context.contextAgents[0].objectType: must be contextAgent",
+        ),
+        (
+            {"contextAgents": [{**COACH, "relevantTypes": []}]},
+            "context.contextAgents[0].relevantTypes: must be a non-empty array of IRIs",
+        ),
+        (
+            {"contextGroups": [{**SQUAD, "group": {"mbox": "mailto:pay@example.com"}}]},
+            "context.contextGroups[0].group: must be a Group",
+        ),
+        (
+            {"contextGroups": [{**SQUAD, "group": {"objectType": "Group", "member": []}}]},
+            "context.contextGroups[0].group.member: an anonymous Group must list its members",
+        ),
+        (
+            {"contextGroups": [{**SQUAD, "relevantTypes": ["team"]}]},
+            "context.contextGroups[0].relevantTypes[0]: must be an absolute IRI "
+            "(e.g. http://adlnet.gov/expapi/verbs/completed)",
+        ),
+    ],
+)
+def test_broken_context_agents_and_groups_are_refused_under_2_0(
+    context: dict[str, Any], problem: str
+):
+    assert statement_problem(statement(context=context), version="2.0.0") == problem
