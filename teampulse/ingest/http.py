@@ -3,6 +3,8 @@
 Routes (docs/xapi.md, docs/events.md):
 * `POST /xAPI/statements`: one statement or an array -> 200 with the list of ids;
 * `PUT /xAPI/statements?statementId=<uuid>`: one statement -> 204;
+* `POST /xAPI/statements?method=PUT|POST`: the Alternate Request Syntax (headers, statementId
+  and the body as form fields) -> as the request it stands for;
 * `GET /xAPI/about`: the versions spoken (no credentials needed, as the spec says);
 * `POST /events`: canonical events as a JSON array, one object, or NDJSON -> 200 with ids;
 * `GET /metrics`: this process's request and record counters.
@@ -31,6 +33,7 @@ import base64
 import hmac
 import logging
 import re
+import urllib.parse
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -188,6 +191,52 @@ def _refusal_response(refusal: Refusal) -> web.Response:
     )
 
 
+def _unauthorized() -> web.Response:
+    response = _error(401, "unauthorized", "missing or wrong credentials")
+    response.headers["WWW-Authenticate"] = 'Basic realm="teampulse"'
+    return response
+
+
+def _alternate_error(detail: str) -> web.Response:
+    return _error(400, "alternate_syntax", detail)
+
+
+# Form fields of the Alternate Request Syntax (names compared without case): the headers a
+# client could not set, the query parameter of a PUT, and the body itself.
+_ALTERNATE_FIELDS = frozenset(
+    (
+        "authorization",
+        VERSION_HEADER.lower(),
+        "content-type",
+        "content-length",
+        "if-match",
+        "if-none-match",
+        "statementid",
+        "content",
+    )
+)
+
+
+def _form_fields(body: bytes) -> dict[str, str] | web.Response:
+    """The form of an alternate request, field names lowercased; 400 for an unknown or
+    repeated field or a body that is not UTF-8."""
+    try:
+        pairs = urllib.parse.parse_qsl(
+            body.decode("utf-8"), keep_blank_values=True, errors="strict"
+        )
+    except (UnicodeDecodeError, ValueError):
+        return _alternate_error("the form is not URL-encoded UTF-8")
+    form: dict[str, str] = {}
+    for name, value in pairs:
+        key = name.lower()
+        if key not in _ALTERNATE_FIELDS:
+            return _alternate_error(f"unknown form field {name[:60]!r}")
+        if key in form:
+            return _alternate_error(f"form field {name[:60]!r} is sent twice")
+        form[key] = value
+    return form
+
+
 class KafkaUnavailable(Exception):
     """Kafka did not take a request's records within the write timeout."""
 
@@ -293,25 +342,67 @@ class IngestEndpoint:
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
         if (
-            request.path not in self.open_paths
-            and self.credentials
-            and not self.credentials.allow(request.headers.get("Authorization"))
+            request.path == "/xAPI/statements"
+            and request.method == "POST"
+            and "method" in request.query
         ):
-            response = _error(401, "unauthorized", "missing or wrong credentials")
-            response.headers["WWW-Authenticate"] = 'Basic realm="teampulse"'
-            return response
+            # The Alternate Request Syntax carries credentials and version in the form body.
+            return await self._alternate_syntax(request)
+        authorization = request.headers.get("Authorization")
+        if request.path not in self.open_paths and not self._allowed(authorization):
+            return _unauthorized()
         if request.path == "/xAPI/statements":
-            asked = request.headers.get(VERSION_HEADER)
-            if asked is None and self.credentials:
-                # Conformance is the default; only a source the operator named may omit it.
-                user = Credentials.basic_user(request.headers.get("Authorization"))
-                asked = self.assumed_versions.get(user) if user is not None else None
-            if asked is None or _ACCEPTED_VERSION.fullmatch(asked) is None:
-                return _error(
-                    400, "version", f"{VERSION_HEADER} must be 1.0.x or 2.0.0, got {asked!r}"
-                )
-            request[XAPI_VERSION] = asked
+            version = self._version(request.headers.get(VERSION_HEADER), authorization)
+            if isinstance(version, web.Response):
+                return version
+            request[XAPI_VERSION] = version
         return await handler(request)
+
+    def _allowed(self, authorization: str | None) -> bool:
+        return not self.credentials or self.credentials.allow(authorization)
+
+    def _version(self, asked: str | None, authorization: str | None) -> str | web.Response:
+        """The version a statements request is read as, or its 400."""
+        if asked is None and self.credentials:
+            # Conformance is the default; only a source the operator named may omit it.
+            user = Credentials.basic_user(authorization)
+            asked = self.assumed_versions.get(user) if user is not None else None
+        if asked is None or _ACCEPTED_VERSION.fullmatch(asked) is None:
+            return _error(400, "version", f"{VERSION_HEADER} must be 1.0.x or 2.0.0, got {asked!r}")
+        return asked
+
+    async def _alternate_syntax(self, request: web.Request) -> web.StreamResponse:
+        """`POST /xAPI/statements?method=PUT|POST` with a form body holding the headers, the
+        `statementId` and the request body as `content` (xAPI 1.0.3, Part Three, 1.3)."""
+        method = request.query.get("method", "")
+        if set(request.query) != {"method"}:
+            return _alternate_error(
+                "only `method` may be in the query string; send the rest as form fields"
+            )
+        if method not in ("PUT", "POST"):
+            return _alternate_error(f"method must be PUT or POST here, got {method[:20]!r}")
+        if request.content_type != "application/x-www-form-urlencoded":
+            return _alternate_error("the body must be application/x-www-form-urlencoded")
+        body = await self._body(request)
+        if isinstance(body, web.Response):
+            return body
+        form = _form_fields(body)
+        if isinstance(form, web.Response):
+            return form
+        authorization = form.get("authorization")
+        if not self._allowed(authorization):
+            return _unauthorized()
+        version = self._version(form.get(VERSION_HEADER.lower()), authorization)
+        if isinstance(version, web.Response):
+            return version
+        request[XAPI_VERSION] = version
+        content_type = form.get("content-type", "application/json")
+        if content_type.split(";")[0].strip().lower() != "application/json":
+            return _alternate_error(f"content must be application/json, got {content_type[:60]!r}")
+        content = form.get("content", "").encode()
+        if method == "PUT":
+            return await self._put_statement(content, form.get("statementid"), version)
+        return await self._post_statements(content, version)
 
     # ------------------------------------------------------------------ routes
     async def about(self, request: web.Request) -> web.Response:
@@ -326,6 +417,18 @@ class IngestEndpoint:
         body = await self._body(request)
         if isinstance(body, web.Response):
             return body
+        return await self._post_statements(body, request[XAPI_VERSION])
+
+    async def put_statement(self, request: web.Request) -> web.StreamResponse:
+        statement_id = request.query.get("statementId")
+        if statement_id is None or _UUID.fullmatch(statement_id) is None:
+            return _error(400, "xapi_invalid", "statementId: a UUID query parameter is required")
+        body = await self._body(request)
+        if isinstance(body, web.Response):
+            return body
+        return await self._put_statement(body, statement_id, request[XAPI_VERSION])
+
+    async def _post_statements(self, body: bytes, version: str) -> web.StreamResponse:
         parsed = self._json(body)
         if isinstance(parsed, web.Response):
             return parsed
@@ -342,20 +445,18 @@ class IngestEndpoint:
                 stored=format_rfc3339(self.clock()),
                 new_id=lambda: str(uuid.uuid4()),
                 max_record_bytes=self.settings.max_event_bytes,
-                version=request.get(XAPI_VERSION),
+                version=version,
             )
         )
         return await self._write(
             "xapi", intake, len(statements), lambda i: web.json_response(i.ids)
         )
 
-    async def put_statement(self, request: web.Request) -> web.StreamResponse:
-        statement_id = request.query.get("statementId")
+    async def _put_statement(
+        self, body: bytes, statement_id: str | None, version: str
+    ) -> web.StreamResponse:
         if statement_id is None or _UUID.fullmatch(statement_id) is None:
-            return _error(400, "xapi_invalid", "statementId: a UUID query parameter is required")
-        body = await self._body(request)
-        if isinstance(body, web.Response):
-            return body
+            return _error(400, "xapi_invalid", "statementId: a UUID parameter is required")
         parsed = self._json(body)
         if isinstance(parsed, web.Response):
             return parsed
@@ -369,7 +470,7 @@ class IngestEndpoint:
                 new_id=lambda: str(uuid.uuid4()),
                 max_record_bytes=self.settings.max_event_bytes,
                 statement_id=statement_id,
-                version=request.get(XAPI_VERSION),
+                version=version,
             )
         )
         return await self._write("xapi", intake, 1, lambda i: web.Response(status=204))

@@ -11,6 +11,7 @@ import asyncio
 import base64
 import copy
 import json
+import urllib.parse
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -416,6 +417,61 @@ async def test_a_context_agent_that_is_a_group_is_400_under_2_0_0(ingest: Ingest
         "detail": "statement 0: context.contextAgents[0].agent.objectType: must be Agent "
         "(a Group goes in contextGroups)",
     }
+
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def alternate_form(**fields: str) -> bytes:
+    return urllib.parse.urlencode(fields).encode()
+
+
+async def test_the_alternate_syntax_puts_a_statement_with_headers_in_the_form(ingest: Ingest):
+    sent = statement()
+    body = alternate_form(
+        statementId=sent["id"],
+        Authorization=BASIC,
+        **{"X-Experience-API-Version": "1.0.3", "Content-Type": "application/json"},
+        content=json.dumps({k: v for k, v in sent.items() if k != "id"}),
+    )
+    response = await ingest.post("/xAPI/statements?method=PUT", body, headers=FORM)
+    assert response.status == 204
+    assert response.headers["X-Experience-API-Version"] == "1.0.3"
+    (record,) = await ingest.records("xapi")
+    assert record.key.decode() == sent["id"]
+    assert orjson.loads(record.value)["verb"] == sent["verb"]
+
+
+async def test_the_alternate_syntax_posts_statements_and_answers_their_ids(ingest: Ingest):
+    sent = [statement(), statement()]
+    body = alternate_form(
+        Authorization=BASIC, **{"X-Experience-API-Version": "2.0.0"}, content=json.dumps(sent)
+    )
+    response = await ingest.post("/xAPI/statements?method=POST", body, headers=FORM)
+    assert response.status == 200
+    assert await response.json() == [s["id"] for s in sent]
+    assert response.headers["X-Experience-API-Version"] == "2.0.0"
+
+
+@pytest.mark.parametrize(
+    "query, fields, status, error",
+    [
+        ("method=PUT", {"X-Experience-API-Version": "1.0.3"}, 401, "unauthorized"),
+        ("method=PUT", {"Authorization": BASIC}, 400, "version"),
+        ("method=PUT&statementId=" + str(uuid.UUID(int=1)), {}, 400, "alternate_syntax"),
+        ("method=DELETE", {}, 400, "alternate_syntax"),
+        ("method=PUT", {"Authorization": BASIC, "Cookie": "x"}, 400, "alternate_syntax"),
+    ],
+)
+async def test_a_wrong_alternate_request_is_refused_with_its_reason(
+    ingest: Ingest, query: str, fields: dict[str, str], status: int, error: str
+):
+    sent = statement()
+    body = alternate_form(statementId=sent["id"], content=json.dumps(sent), **fields)
+    response = await ingest.post("/xAPI/statements?" + query, body, headers=FORM)
+    assert response.status == status
+    assert (await response.json())["error"] == error
+    assert await ingest.end("xapi") == 0
 
 
 @pytest.mark.parametrize("version", [None, "0.95", "3.0.0"])
