@@ -173,12 +173,14 @@ def plan_statements(
     max_record_bytes: int,
     statement_id: str | None = None,
     version: str | None = None,
+    attached: frozenset[str] = frozenset(),
 ) -> Intake | Refusal:
     """xAPI statements (already parsed) -> what to write. `stored` is the LRS's RFC 3339 "now";
-    `statement_id` is the `statementId` of a PUT; `version` the X-Experience-API-Version."""
+    `statement_id` is the `statementId` of a PUT; `version` the X-Experience-API-Version;
+    `attached` the SHA-2 hashes of the raw attachment parts sent with them."""
     planned: list[tuple[str, dict[str, Any], bytes]] = []
     for index, statement in enumerate(statements):
-        problem = statement_problem(statement, version=version)
+        problem = statement_problem(statement, version=version, attached=attached)
         if problem is not None:
             return Refusal(400, "xapi_invalid", f"statement {index}: {problem}")
         statement = _timestamps_in_utc(statement)

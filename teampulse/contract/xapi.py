@@ -243,7 +243,8 @@ class XapiMapper:
         self, statement: dict[str, Any], now: float, *, raw: bytes | None = None
     ) -> Event | Rejection:
         """A parsed statement -> Event or Rejection (`raw`: the bytes it came from, if any)."""
-        problem = statement_problem(statement, raw)
+        # Attachments' raw data was checked by the endpoint and never reaches the topic.
+        problem = statement_problem(statement, raw, attached=None)
         if problem is not None:
             return Rejection(Reason.XAPI_INVALID, problem)
         # Read through the typed accessors even though the rules passed: the mapping must not

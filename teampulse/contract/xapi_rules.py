@@ -7,8 +7,8 @@ ADL's LRS conformance suite checks: required actor/verb/object; exactly one iden
 Agent; well-formed IRIs, mailto addresses and UUIDs; no null outside extensions; language
 maps; ISO 8601 timestamps and durations; score ranges; objectType rules; SubStatements.
 
-Beyond the spec, one limit of this endpoint: attachments must carry a `fileUrl`, because it
-does not accept attachment payloads (multipart bodies).
+An attachment without `fileUrl` needs its raw data sent alongside (multipart/mixed): the
+caller passes the SHA-2 hashes of the raw parts it checked (`attached`).
 """
 
 from __future__ import annotations
@@ -343,7 +343,7 @@ def _statement_object(
     elif kind == "SubStatement":
         if inside_substatement:
             _fail(f"{path}.objectType", "a SubStatement cannot contain a SubStatement")
-        _statement(value, path, substatement=True, version_2=version_2)
+        _statement(value, path, substatement=True, version_2=version_2, attached=frozenset())
     else:
         _fail(f"{path}.objectType", "must be Activity, Agent, Group, StatementRef or SubStatement")
     return kind
@@ -451,7 +451,7 @@ def _context_actors(value: object, path: str, kind: str, member: str) -> None:
                 _iri(iri, f"{where}.relevantTypes[{position}]")
 
 
-def _attachments(value: object, path: str) -> None:
+def _attachments(value: object, path: str, attached: frozenset[str] | None) -> None:
     if type(value) is not list:
         _fail(path, "must be an array")
     for index, item in enumerate(value):
@@ -468,14 +468,20 @@ def _attachments(value: object, path: str) -> None:
         length = attachment["length"]
         if type(length) is not int or length < 0:
             _fail(f"{where}.length", "must be a non-negative integer")
-        _string(attachment["sha2"], f"{where}.sha2")
-        if "fileUrl" not in attachment:
-            _fail(f"{where}.fileUrl", "required here: attachment payloads are not accepted")
-        _iri(attachment["fileUrl"], f"{where}.fileUrl")
+        sha2 = _string(attachment["sha2"], f"{where}.sha2")
+        if "fileUrl" in attachment:
+            _iri(attachment["fileUrl"], f"{where}.fileUrl")
+        elif attached is not None and sha2.lower() not in attached:
+            _fail(f"{where}.fileUrl", "required unless its raw data is sent (multipart/mixed)")
 
 
 def _statement(
-    value: object, path: str, *, substatement: bool = False, version_2: bool = True
+    value: object,
+    path: str,
+    *,
+    substatement: bool = False,
+    version_2: bool = True,
+    attached: frozenset[str] | None = frozenset(),
 ) -> None:
     allowed = _SUBSTATEMENT_KEYS if substatement else _STATEMENT_KEYS
     if substatement and type(value) is dict:
@@ -514,7 +520,7 @@ def _statement(
         if type(version) is not str or _VERSION.fullmatch(version) is None:
             _fail(f"{prefix}version", "must be 1.0.x or 2.0.x")
     if "attachments" in statement:
-        _attachments(statement["attachments"], f"{prefix}attachments")
+        _attachments(statement["attachments"], f"{prefix}attachments", attached)
 
 
 def _may_contain_null(statement: object) -> bool:
@@ -560,13 +566,19 @@ def _null_path(statement: object) -> str | None:
 
 
 def statement_problem(
-    statement: object, raw: bytes | None = None, *, version: str | None = None
+    statement: object,
+    raw: bytes | None = None,
+    *,
+    version: str | None = None,
+    attached: frozenset[str] | None = frozenset(),
 ) -> str | None:
     """None when the statement obeys the LRS rules, else the first problem found. `raw`, the
     JSON the statement was parsed from, when at hand, spares re-serialising it. `version` is
     the X-Experience-API-Version it was sent with: under 1.0.x the properties xAPI 2.0 added
     (`context.contextAgents`, `context.contextGroups`) are unknown; without one (a record
-    read from Kafka) the rules of both versions are allowed."""
+    read from Kafka) the rules of both versions are allowed. `attached`: the SHA-2 hashes of
+    the raw attachment parts sent with it; None when the parts were checked where the
+    statement came in (a record of the xAPI topic, which never holds the bytes)."""
     if type(statement) is not dict:
         return "statement: must be a JSON object"
     may_contain_null = b"null" in raw if raw is not None else _may_contain_null(statement)
@@ -576,7 +588,12 @@ def statement_problem(
             path = path[:MAX_PATH_CHARS] + "..."
         return f"{path}: null is only allowed inside extensions"
     try:
-        _statement(statement, "", version_2=version is None or version.startswith("2."))
+        _statement(
+            statement,
+            "",
+            version_2=version is None or version.startswith("2."),
+            attached=attached,
+        )
     except _Invalid as problem:
         return str(problem)
     return None

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import email.message
 import hmac
 import logging
 import re
@@ -44,6 +45,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from teampulse.contract.attachments import Part, check_parts, split_parts
 from teampulse.contract.events import EventValidator
 from teampulse.contract.framing import split_json_records
 from teampulse.contract.intake import (
@@ -195,6 +197,14 @@ def _unauthorized() -> web.Response:
     response = _error(401, "unauthorized", "missing or wrong credentials")
     response.headers["WWW-Authenticate"] = 'Basic realm="teampulse"'
     return response
+
+
+def _boundary(content_type: str) -> str | None:
+    """The `boundary` parameter of a Content-Type header (quoted or not)."""
+    header = email.message.Message()
+    header["Content-Type"] = content_type
+    boundary = header.get_param("boundary")
+    return boundary if isinstance(boundary, str) and boundary else None
 
 
 def _alternate_error(detail: str) -> web.Response:
@@ -401,8 +411,8 @@ class IngestEndpoint:
             return _alternate_error(f"content must be application/json, got {content_type[:60]!r}")
         content = form.get("content", "").encode()
         if method == "PUT":
-            return await self._put_statement(content, form.get("statementid"), version)
-        return await self._post_statements(content, version)
+            return await self._put_statement(content, [], form.get("statementid"), version)
+        return await self._post_statements(content, [], version)
 
     # ------------------------------------------------------------------ routes
     async def about(self, request: web.Request) -> web.Response:
@@ -414,21 +424,44 @@ class IngestEndpoint:
         return response
 
     async def post_statements(self, request: web.Request) -> web.StreamResponse:
-        body = await self._body(request)
+        body = await self._statements_body(request)
         if isinstance(body, web.Response):
             return body
-        return await self._post_statements(body, request[XAPI_VERSION])
+        return await self._post_statements(*body, request[XAPI_VERSION])
 
     async def put_statement(self, request: web.Request) -> web.StreamResponse:
         statement_id = request.query.get("statementId")
         if statement_id is None or _UUID.fullmatch(statement_id) is None:
             return _error(400, "xapi_invalid", "statementId: a UUID query parameter is required")
-        body = await self._body(request)
+        body = await self._statements_body(request)
         if isinstance(body, web.Response):
             return body
-        return await self._put_statement(body, statement_id, request[XAPI_VERSION])
+        return await self._put_statement(*body, statement_id, request[XAPI_VERSION])
 
-    async def _post_statements(self, body: bytes, version: str) -> web.StreamResponse:
+    async def _statements_body(
+        self, request: web.Request
+    ) -> tuple[bytes, list[Part]] | web.Response:
+        """The statements' JSON and the attachments' raw parts (none unless multipart/mixed)."""
+        body = await self._body(request, multipart=True)
+        if isinstance(body, web.Response):
+            return body
+        if not request.content_type.startswith("multipart/"):
+            return body, []
+        if request.content_type != "multipart/mixed":
+            return _error(400, "attachment", "statements with attachments are multipart/mixed")
+        boundary = _boundary(request.headers.get("Content-Type", ""))
+        if not boundary:
+            return _error(400, "attachment", "multipart/mixed needs a boundary parameter")
+        parts = split_parts(body, boundary)
+        if isinstance(parts, str):
+            return _error(400, "attachment", parts)
+        if not parts or not parts[0].headers.get("content-type", "").startswith("application/json"):
+            return _error(400, "attachment", "the first part must be the statements (JSON)")
+        return parts[0].content, parts[1:]
+
+    async def _post_statements(
+        self, body: bytes, parts: list[Part], version: str
+    ) -> web.StreamResponse:
         parsed = self._json(body)
         if isinstance(parsed, web.Response):
             return parsed
@@ -438,6 +471,9 @@ class IngestEndpoint:
             statements = parsed
         else:
             return _error(400, "not_object", "the body must be a statement or an array of them")
+        attached = check_parts(statements, parts)
+        if isinstance(attached, str):
+            return _error(400, "attachment", attached)
         intake = _planned(
             lambda: plan_statements(
                 statements,
@@ -446,6 +482,7 @@ class IngestEndpoint:
                 new_id=lambda: str(uuid.uuid4()),
                 max_record_bytes=self.settings.max_event_bytes,
                 version=version,
+                attached=attached,
             )
         )
         return await self._write(
@@ -453,7 +490,7 @@ class IngestEndpoint:
         )
 
     async def _put_statement(
-        self, body: bytes, statement_id: str | None, version: str
+        self, body: bytes, parts: list[Part], statement_id: str | None, version: str
     ) -> web.StreamResponse:
         if statement_id is None or _UUID.fullmatch(statement_id) is None:
             return _error(400, "xapi_invalid", "statementId: a UUID parameter is required")
@@ -462,6 +499,9 @@ class IngestEndpoint:
             return parsed
         if not isinstance(parsed, dict):
             return _error(400, "not_object", "the body of a PUT must be one statement")
+        attached = check_parts([parsed], parts)
+        if isinstance(attached, str):
+            return _error(400, "attachment", attached)
         intake = _planned(
             lambda: plan_statements(
                 [parsed],
@@ -471,6 +511,7 @@ class IngestEndpoint:
                 max_record_bytes=self.settings.max_event_bytes,
                 statement_id=statement_id,
                 version=version,
+                attached=attached,
             )
         )
         return await self._write("xapi", intake, 1, lambda i: web.Response(status=204))
@@ -501,13 +542,13 @@ class IngestEndpoint:
         )
 
     # ------------------------------------------------------------------ helpers
-    async def _body(self, request: web.Request) -> bytes | web.Response:
+    async def _body(self, request: web.Request, *, multipart: bool = False) -> bytes | web.Response:
         limit = self.settings.ingest_max_body_bytes
         too_large = _error(413, "too_large", f"the body exceeds {limit} bytes")
         if request.content_length is not None and request.content_length > limit:
             return too_large
-        if request.content_type.startswith("multipart/"):
-            return _error(400, "xapi_invalid", "attachment payloads (multipart) are not accepted")
+        if request.content_type.startswith("multipart/") and not multipart:
+            return _error(400, "not_json", "a multipart body is not accepted here")
         body = bytearray()
         async for chunk in request.content.iter_chunked(READ_CHUNK_BYTES):
             body += chunk

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import copy
+import hashlib
 import json
 import urllib.parse
 import uuid
@@ -472,6 +473,85 @@ async def test_a_wrong_alternate_request_is_refused_with_its_reason(
     assert response.status == status
     assert (await response.json())["error"] == error
     assert await ingest.end("xapi") == 0
+
+
+REPORT = b"%PDF-1.4 a small report\r\n--not the boundary\r\n\x00\xff"
+REPORT_SHA = hashlib.sha256(REPORT).hexdigest()
+
+
+def multipart(statements: Any, *raw: tuple[str, bytes]) -> tuple[bytes, dict[str, str]]:
+    boundary = "xapi-boundary-1"
+    body = f"--{boundary}\r\nContent-Type: application/json\r\n\r\n".encode()
+    body += orjson.dumps(statements) + b"\r\n"
+    for sha, content in raw:
+        body += (
+            f"--{boundary}\r\nContent-Type: application/pdf\r\n"
+            f"Content-Transfer-Encoding: binary\r\nX-Experience-API-Hash: {sha}\r\n\r\n"
+        ).encode()
+        body += content + b"\r\n"
+    body += f"--{boundary}--\r\n".encode()
+    return body, {**V1, "Content-Type": f'multipart/mixed; boundary="{boundary}"'}
+
+
+def with_report(length: int = len(REPORT)) -> dict[str, Any]:
+    report = {
+        "usageType": "http://id.tincanapi.com/attachment/supporting_media",
+        "display": {"en-US": "report"},
+        "contentType": "application/pdf",
+        "length": length,
+        "sha2": REPORT_SHA,
+    }
+    return statement(attachments=[report])
+
+
+async def test_a_statement_with_its_attachment_as_a_raw_part_keeps_the_metadata_not_the_bytes(
+    ingest: Ingest,
+):
+    sent = with_report()
+    body, headers = multipart(sent, (REPORT_SHA, REPORT))
+    response = await ingest.post("/xAPI/statements", body, headers=headers)
+    assert response.status == 200
+    assert await response.json() == [sent["id"]]
+    (record,) = await ingest.records("xapi")
+    assert orjson.loads(record.value)["attachments"] == sent["attachments"]
+    assert REPORT not in record.value
+    assert isinstance(MAPPER.parse(record.value, NOW), Event)
+
+
+@pytest.mark.parametrize(
+    "sent, raw, detail",
+    [
+        (
+            with_report(),
+            [(REPORT_SHA, REPORT + b"!")],
+            "part 1: its content does not match its X-Experience-API-Hash",
+        ),
+        (
+            with_report(length=5),
+            [(REPORT_SHA, REPORT)],
+            f"attachment {REPORT_SHA[:16]}...: length is 5, its part has {len(REPORT)}",
+        ),
+    ],
+)
+async def test_a_raw_part_that_does_not_match_its_attachment_is_400(
+    ingest: Ingest, sent: dict[str, Any], raw: list[tuple[str, bytes]], detail: str
+):
+    body, headers = multipart(sent, *raw)
+    response = await ingest.post("/xAPI/statements", body, headers=headers)
+    assert response.status == 400
+    assert await response.json() == {"error": "attachment", "detail": detail}
+    assert await ingest.end("xapi") == 0
+
+
+async def test_an_attachment_without_file_url_or_raw_part_is_400(ingest: Ingest):
+    body, headers = multipart(with_report())
+    response = await ingest.post("/xAPI/statements", body, headers=headers)
+    assert response.status == 400
+    assert await response.json() == {
+        "error": "xapi_invalid",
+        "detail": "statement 0: attachments[0].fileUrl: required unless its raw data is sent "
+        "(multipart/mixed)",
+    }
 
 
 @pytest.mark.parametrize("version", [None, "0.95", "3.0.0"])

@@ -340,7 +340,7 @@ def test_valid_shapes_are_accepted(name, overrides):
                     }
                 ]
             },
-            "attachments[0].fileUrl: required here: attachment payloads are not accepted",
+            "attachments[0].fileUrl: required unless its raw data is sent (multipart/mixed)",
         ),
     ],
 )
@@ -475,3 +475,21 @@ def test_broken_context_agents_and_groups_are_refused_under_2_0(
     context: dict[str, Any], problem: str
 ):
     assert statement_problem(statement(context=context), version="2.0.0") == problem
+
+
+RAW_ATTACHMENT = {
+    "usageType": "http://example.com/u",
+    "display": {"en": "a"},
+    "contentType": "text/plain",
+    "length": 3,
+    "sha2": "ABC",
+}
+
+
+def test_an_attachment_without_file_url_is_valid_when_its_raw_part_was_sent():
+    sent = statement(attachments=[RAW_ATTACHMENT])
+    assert statement_problem(sent, attached=frozenset({"abc"})) is None
+
+
+def test_an_attachment_without_file_url_is_valid_on_the_topic_where_parts_never_are():
+    assert statement_problem(statement(attachments=[RAW_ATTACHMENT]), attached=None) is None
