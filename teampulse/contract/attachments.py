@@ -5,8 +5,9 @@ xAPI 1.0.3, Part Three, 1.5.2: the first part is the statement (or array) as
 `X-Experience-API-Hash` (its SHA-2, hexadecimal) and `Content-Transfer-Encoding: binary`.
 `split_parts` cuts a body at its boundary; `check_parts` checks every raw part against the
 attachments that name it (`sha2`, `length`) and answers the hashes that were sent, for the
-rules to accept attachments without `fileUrl`. TeamPulse keeps the metadata in the
-statement; the bytes are checked and dropped.
+rules to accept attachments without `fileUrl`, after checking the JWS of a signed
+statement (teampulse.contract.signatures). TeamPulse keeps the metadata in the statement;
+the bytes are checked and dropped.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from teampulse.contract.json_values import text_at
+from teampulse.contract.signatures import SIGNATURE_USAGE, signature_problem
 
 __all__ = ["HASH_HEADER", "Part", "check_parts", "split_parts"]
 
@@ -101,4 +103,24 @@ def check_parts(statements: list[Any], parts: list[Part]) -> frozenset[str] | st
     for sha2 in by_hash:
         if sha2 not in named:
             return f"a part with hash {sha2[:16]}... matches no attachment of the statements"
+    for index, statement in enumerate(statements):
+        problem = _signature_problem(statement, by_hash)
+        if problem is not None:
+            return f"statement {index}: {problem}"
     return frozenset(by_hash)
+
+
+def _signature_problem(statement: object, by_hash: dict[str, bytes]) -> str | None:
+    """The problem with a signed statement's JWS, when its raw part was sent."""
+    for attachment in _attachments([statement]):
+        if text_at(attachment, "usageType") != SIGNATURE_USAGE:
+            continue
+        jws = by_hash.get((text_at(attachment, "sha2") or "").lower())
+        if jws is None or type(statement) is not dict:
+            continue
+        if text_at(attachment, "contentType") != "application/octet-stream":
+            return "a signature attachment's contentType must be application/octet-stream"
+        problem = signature_problem(statement, jws)
+        if problem is not None:
+            return problem
+    return None

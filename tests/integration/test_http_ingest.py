@@ -24,6 +24,8 @@ from aiohttp import ClientResponse, ClientSession
 from aiohttp.test_utils import TestServer
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from hypothesis import HealthCheck, event, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -540,6 +542,52 @@ async def test_a_raw_part_that_does_not_match_its_attachment_is_400(
     response = await ingest.post("/xAPI/statements", body, headers=headers)
     assert response.status == 400
     assert await response.json() == {"error": "attachment", "detail": detail}
+    assert await ingest.end("xapi") == 0
+
+
+SIGNING_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def signed_statement(payload: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+    """A statement with a signature attachment, and the RS256 JWS of `payload` for its part."""
+
+    def b64url(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    header = orjson.dumps({"alg": "RS256"})
+    signing_input = f"{b64url(header)}.{b64url(orjson.dumps(payload))}"
+    signature = SIGNING_KEY.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+    token = f"{signing_input}.{b64url(signature)}".encode()
+    signature_attachment = {
+        "usageType": "http://adlnet.gov/expapi/attachments/signature",
+        "display": {"en-US": "signature"},
+        "contentType": "application/octet-stream",
+        "length": len(token),
+        "sha2": hashlib.sha256(token).hexdigest(),
+    }
+    return {**payload, "attachments": [signature_attachment]}, token
+
+
+async def test_a_signed_statement_whose_jws_is_the_statement_is_accepted(ingest: Ingest):
+    sent, token = signed_statement(statement())
+    body, headers = multipart(sent, (hashlib.sha256(token).hexdigest(), token))
+    response = await ingest.post("/xAPI/statements", body, headers=headers)
+    assert response.status == 200
+    assert await response.json() == [sent["id"]]
+
+
+async def test_a_signed_statement_whose_jws_is_another_statement_is_400(ingest: Ingest):
+    original = statement()
+    _, token = signed_statement({**original, "verb": {"id": ADL + "passed"}})
+    sent, _ = signed_statement(original)
+    sent["attachments"][0].update(length=len(token), sha2=hashlib.sha256(token).hexdigest())
+    body, headers = multipart(sent, (hashlib.sha256(token).hexdigest(), token))
+    response = await ingest.post("/xAPI/statements", body, headers=headers)
+    assert response.status == 400
+    assert await response.json() == {
+        "error": "attachment",
+        "detail": "statement 0: the signature's payload does not match the statement",
+    }
     assert await ingest.end("xapi") == 0
 
 
