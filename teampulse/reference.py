@@ -250,7 +250,7 @@ def adoption_counts(events: list[Event], config: GaugeConfig) -> dict[str, tuple
 def baseline_of(
     history: TeamHistory, members: int, as_of: float, config: GaugeConfig
 ) -> float | None:
-    """EWMA of the baseline-window score at the last day ends; silent weeks left out."""
+    """Mean of the baseline-window score at the same time of earlier weeks; silent ones left out."""
     window_s = config.baseline_window_s
     width = window_s // config.bucket_s
     samples: list[float | None] = []
@@ -258,7 +258,7 @@ def baseline_of(
         counts = window_counts(history, last - width + 1, last, config)
         active = counts.active_members > 0
         samples.append(engagement_score_of(counts, members, window_s, config) if active else None)
-    return formulas.ewma(samples, config.scoring.baseline.span_days)
+    return formulas.baseline_mean(samples)
 
 
 def team_counts(

@@ -64,10 +64,10 @@ def _check_weights(weights: Mapping[str, float], what: str) -> None:
 
 
 class EngagementWeights(_Strict):
-    participation: float = 0.35
+    participation: float = 0.40
     learning_intensity: float = 0.25
-    conversation: float = 0.20
-    conversation_quality: float = 0.20
+    conversation: float = 0.25
+    conversation_quality: float = 0.10
 
     @model_validator(mode="after")
     def _sum_to_one(self) -> EngagementWeights:
@@ -78,8 +78,8 @@ class EngagementWeights(_Strict):
 class EngagementScoring(_Strict):
     weights: EngagementWeights = EngagementWeights()
     # What "fully engaged" means, per member and per day of the window.
-    learning_target_seconds_per_member_day: float = Field(default=600.0, gt=0)
-    contributions_target_per_member_day: float = Field(default=0.5, gt=0)
+    learning_target_seconds_per_member_day: float = Field(default=900.0, gt=0)
+    contributions_target_per_member_day: float = Field(default=2.0, gt=0)
 
 
 class QualityWeights(_Strict):
@@ -104,9 +104,12 @@ class QualityScoring(_Strict):
 
 
 class BaselineScoring(_Strict):
-    window: str = "7d"  # the score whose normal is tracked
-    days: int = Field(default=28, ge=1)  # day ends sampled before now
-    span_days: float = Field(default=28.0, ge=1)  # EWMA span: alpha = 2 / (span + 1)
+    # The score compared with its normal: the engagement score of this trailing window.
+    window: str = "1d"
+    # Its normal: the mean of the same window `every` before now, 2 x `every` before, ...
+    # `samples` times: with a week, a Tuesday afternoon is compared with Tuesday afternoons.
+    every: str = "7d"
+    samples: int = Field(default=4, ge=1)
 
 
 class ScoringConfig(_Strict):
@@ -216,30 +219,38 @@ class GaugeConfig:
             raise GaugeConfigError(
                 f"baseline window {self.scoring.baseline.window} must be a whole number of buckets"
             )
+        every = parse_duration(self.scoring.baseline.every)
+        if every < baseline or every % self.bucket_s:
+            raise GaugeConfigError(
+                f"baseline every {self.scoring.baseline.every} must be a whole number of buckets"
+                f" and at least the baseline window {self.scoring.baseline.window}"
+            )
         if self.lateness_s < 0:
             raise GaugeConfigError("lateness must not be negative")
         if self.min_group_size < 1:
             raise GaugeConfigError("min_group_size must be at least 1")
         object.__setattr__(self, "windows", dict(self.windows))
-        self._derive(baseline)
+        self._derive(baseline, every)
 
     # --- derived values, computed once (they are read on every event) ----------------------
     longest_window_s: int = field(init=False, repr=False)
     baseline_window_s: int = field(init=False, repr=False)
+    baseline_every_s: int = field(init=False, repr=False)  # between the baseline's samples
     baseline_lookback_s: int = field(init=False, repr=False)  # reach of the oldest sample
     retention_s: int = field(init=False, repr=False)
     buckets_per_day: int = field(init=False, repr=False)
 
-    def _derive(self, baseline_window_s: int) -> None:
+    def _derive(self, baseline_window_s: int, baseline_every_s: int) -> None:
         """Retention: event time a team's buckets (and an idle thread) are kept behind its
         watermark. The longest window or the baseline's reach (its oldest sample's window
-        starts `days` days + one baseline window before now), whichever is longer, plus the
+        starts `samples` x `every` + one baseline window before now), whichever is longer, plus the
         lateness: an event accepted now can land that far back, and a window as of any instant
         no earlier than `watermark - lateness` still finds every bucket it needs."""
-        lookback = self.scoring.baseline.days * DAY_S + baseline_window_s
+        lookback = self.scoring.baseline.samples * baseline_every_s + baseline_window_s
         derived = {
             "longest_window_s": max(self.windows.values()),
             "baseline_window_s": baseline_window_s,
+            "baseline_every_s": baseline_every_s,
             "baseline_lookback_s": lookback,
             "retention_s": max(max(self.windows.values()), lookback) + self.lateness_s,
             "buckets_per_day": DAY_S // self.bucket_s,

@@ -45,14 +45,16 @@ def expired_before(watermark: float, horizon_s: int, bucket_s: int) -> int:
 
 
 def baseline_sample_ends(as_of: float, config: GaugeConfig) -> list[int]:
-    """Last bucket of each day sampled by the baseline, oldest first.
+    """Last bucket of each window sampled by the baseline, oldest first.
 
-    The samples are the `baseline.days` UTC day ends at or before `as_of` (the latest midnight
-    and the ones before it); a sample's window ends with the last bucket of the day it closes.
+    The samples are the baseline window as of `every`, 2 x `every` ... `samples` x `every`
+    before `as_of`. With a week (the default) a Tuesday afternoon is compared with earlier
+    Tuesday afternoons: the weekly rhythm (quiet weekends) is part of the normal, and no sample
+    overlaps the last week, so a decline does not drag its own baseline down.
     """
-    last_midnight_bucket = math.floor(as_of / DAY_S) * config.buckets_per_day
-    days = config.scoring.baseline.days
-    return [last_midnight_bucket - 1 - k * config.buckets_per_day for k in range(days - 1, -1, -1)]
+    last = bucket_of(as_of, config.bucket_s)
+    step = config.baseline_every_s // config.bucket_s
+    return [last - k * step for k in range(config.scoring.baseline.samples, 0, -1)]
 
 
 def week_of(t: float) -> int:

@@ -13,11 +13,11 @@ from collections.abc import Iterable, Sequence
 from teampulse.gauges.config import EngagementScoring, QualityScoring
 
 __all__ = [
+    "baseline_mean",
     "capped_ratio",
     "change_ratio",
     "conversation_quality_score",
     "engagement_score",
-    "ewma",
     "learning_millis",
     "median",
     "ratio",
@@ -146,18 +146,14 @@ def engagement_score(
     )
 
 
-def ewma(samples: Iterable[float | None], span: float) -> float | None:
-    """Exponentially weighted mean, oldest sample first, alpha = 2 / (span + 1).
+def baseline_mean(samples: Iterable[float | None]) -> float | None:
+    """The mean of the defined samples (each the score at the same time of an earlier week).
 
-    Undefined samples are skipped; the first defined one starts the average.
+    Undefined samples (a silent window) are skipped; undefined when none is defined. Summed in
+    the order given, so the streaming state and the reference model agree exactly.
     """
-    alpha = 2.0 / (span + 1.0)
-    average: float | None = None
-    for sample in samples:
-        if sample is None:
-            continue
-        average = sample if average is None else alpha * sample + (1.0 - alpha) * average
-    return average
+    defined = [sample for sample in samples if sample is not None]
+    return sum(defined) / len(defined) if defined else None
 
 
 def change_ratio(current: float | None, baseline: float | None) -> float | None:

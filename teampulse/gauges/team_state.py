@@ -23,7 +23,7 @@ from typing import Literal
 from teampulse.contract.event import ASSESSED, COMPLETED, POSTED, REACTED, REPLIED, STARTED, Event
 from teampulse.gauges import formulas
 from teampulse.gauges.adoption import AdoptionBook
-from teampulse.gauges.config import DAY_S, GaugeConfig
+from teampulse.gauges.config import GaugeConfig
 from teampulse.gauges.counts import TeamCounts, WindowCounts
 from teampulse.gauges.eventtime import (
     baseline_sample_ends,
@@ -202,7 +202,9 @@ class TeamState:
         self._changes: dict[int, int] = {}  # day -> how many changes landed in it
         self._days: dict[int, tuple[int, _Tally]] = {}  # day -> (its counter, aggregate)
         self._pieces: _Pieces = {}  # bucket ranges read by the last export
-        self._baseline: tuple[int, int, float | None] | None = None  # (day, members, value)
+        # (last bucket of the window, members, value); samples end a week or more before it
+        self._baseline: tuple[int, int, float | None] | None = None
+        self._baseline_step = config.baseline_every_s // config.bucket_s
 
     # --- applying ---------------------------------------------------------------------------
     def apply_event(self, event: Event) -> Outcome:
@@ -324,8 +326,8 @@ class TeamState:
         day = index // self._per_day
         changes = self._changes
         changes[day] = changes.get(day, 0) + 1
-        if self._baseline is not None and day < self._baseline[0]:
-            self._baseline = None
+        if self._baseline is not None and index <= self._baseline[0] - self._baseline_step:
+            self._baseline = None  # inside the stretch the cached baseline sampled
 
     # --- reading ----------------------------------------------------------------------------
     def counts(self, as_of: float, members: int) -> TeamCounts:
@@ -361,13 +363,13 @@ class TeamState:
         )
 
     def baseline(self, as_of: float, members: int) -> float | None:
-        """EWMA of the daily baseline-window engagement score over the last day ends.
+        """Mean of the baseline-window engagement score at the same time of earlier weeks.
 
-        Days whose trailing window holds no accepted event (before the team started, or a
-        spell of silence) are left out, so an idle spell does not redefine normal.
+        Samples whose window holds no accepted event (before the team started, or a spell of
+        silence) are left out, so an idle spell does not redefine normal.
         """
-        day = int(as_of // DAY_S)
-        if self._baseline is not None and self._baseline[:2] == (day, members):
+        last_bucket = bucket_of(as_of, self._bucket_s)
+        if self._baseline is not None and self._baseline[:2] == (last_bucket, members):
             return self._baseline[2]
         window_s = self.config.baseline_window_s
         width = window_s // self._bucket_s
@@ -379,8 +381,8 @@ class TeamState:
                 if sample.active_members > 0
                 else None
             )
-        value = formulas.ewma(samples, self.config.scoring.baseline.span_days)
-        self._baseline = (day, members, value)
+        value = formulas.baseline_mean(samples)
+        self._baseline = (last_bucket, members, value)
         return value
 
     def _range(self, first: int, last: int, used: _Pieces | None) -> _Tally:

@@ -106,8 +106,8 @@ def test_the_engaged_team(morning: dict[str, dict[str, float]]) -> None:
     assert atlas["voice_evenness"] == pytest.approx(0.946395, abs=1e-6)  # 1, 1, 2
     # 0.3 x 1 + 0.2 x 14400/16200 + 0.15 x 2/3 + 0.2 x 0.946395 + 0.15 x 1/3
     assert atlas["conversation_quality_score"] == pytest.approx(0.817057, abs=1e-6)
-    # 0.35 x 1 + 0.25 x 2400/3000 + 0.2 x min(1, 4/2.5) + 0.2 x 0.817057
-    assert atlas["engagement_score"] == pytest.approx(0.913411, abs=1e-6)
+    # 0.40 x 1 + 0.25 x 2400/4500 + 0.25 x 4/10 + 0.10 x 0.817057
+    assert atlas["engagement_score"] == pytest.approx(0.715039, abs=1e-6)
 
 
 def test_the_quiet_team(morning: dict[str, dict[str, float]]) -> None:
@@ -121,8 +121,8 @@ def test_the_quiet_team(morning: dict[str, dict[str, float]]) -> None:
     assert borealis["cross_team_ratio"] == 1.0  # its only conversation came from atlas
     # 0.3 + 0.2 x 14400/21600 + 0.15 x 1/3 + 0 + 0.15 x 1
     assert borealis["conversation_quality_score"] == pytest.approx(0.633333, abs=1e-6)
-    # 0.35 x 0.2 + 0 + 0.2 x 1/2.5 + 0.2 x 0.633333
-    assert borealis["engagement_score"] == pytest.approx(0.276667, abs=1e-6)
+    # 0.40 x 0.2 + 0 + 0.25 x 1/10 + 0.10 x 0.633333
+    assert borealis["engagement_score"] == pytest.approx(0.168333, abs=1e-6)
 
 
 def test_the_team_that_talks_only_to_itself(morning: dict[str, dict[str, float]]) -> None:
@@ -136,8 +136,8 @@ def test_the_team_that_talks_only_to_itself(morning: dict[str, dict[str, float]]
     assert comet["voice_evenness"] == pytest.approx(0.918296, abs=1e-6)  # 1, 2
     # 0.3 + 0.2 x 14400/14700 + 0.15 x 2/3 + 0.2 x 0.918296 + 0
     assert comet["conversation_quality_score"] == pytest.approx(0.779577, abs=1e-6)
-    # 0.35 x 0.6 + 0 + 0.2 x min(1, 3/2.5) + 0.2 x 0.779577
-    assert comet["engagement_score"] == pytest.approx(0.565915, abs=1e-6)
+    # 0.40 x 0.6 + 0 + 0.25 x 3/10 + 0.10 x 0.779577
+    assert comet["engagement_score"] == pytest.approx(0.392958, abs=1e-6)
 
 
 def test_adoption_of_the_engaged_team() -> None:
@@ -193,14 +193,14 @@ def test_a_week_later_the_morning_is_the_baseline() -> None:
     snapshot = reference_snapshot(MORNING + quiet_monday, roster(), CONFIG, later)
 
     plain = snapshot.teams["atlas"].plain
-    week_score = snapshot.teams["atlas"].windowed["7d"]["engagement_score"]
-    # The 7 day ends from Tuesday to the next Monday see the morning in their 7-day window,
-    # all with the same score; earlier samples saw nothing and are left out. The EWMA of
-    # equal samples is that score: 0.35 x 1 + 0.25 x 2400/21000 + 0.2 x 4/17.5 + 0.2 x 0.817057
-    assert plain["engagement_baseline"] == pytest.approx(0.587697, abs=1e-6)
-    # This week: a1 started a course, that is all: 0.35 x 1/5 = 0.07
-    assert week_score == pytest.approx(0.07)
-    assert plain["engagement_change_ratio"] == pytest.approx(0.07 / 0.587697 - 1, abs=1e-6)
+    day_score = snapshot.teams["atlas"].windowed["1d"]["engagement_score"]
+    # The sample a week back is the last 24 hours as of last Monday noon: the morning's 1-day
+    # score (test_the_engaged_team); the samples 2, 3 and 4 weeks back saw nothing and are
+    # left out, so the baseline is that one score.
+    assert plain["engagement_baseline"] == pytest.approx(0.715039, abs=1e-6)
+    # These 24 hours: a1 started a course, that is all: 0.40 x 1/5 = 0.08
+    assert day_score == pytest.approx(0.08)
+    assert plain["engagement_change_ratio"] == pytest.approx(0.08 / 0.715039 - 1, abs=1e-6)
 
 
 def test_admission_counts_duplicates_and_late_events() -> None:

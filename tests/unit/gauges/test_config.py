@@ -40,9 +40,9 @@ def test_the_shipped_configuration_loads_with_three_initiatives() -> None:
 
 def test_retention_covers_the_baseline_reach_plus_lateness() -> None:
     config = GaugeConfig()
-    # 28 sampled day ends, the oldest one's 7-day window: 35 days; plus 48 h lateness.
-    assert config.baseline_lookback_s == 35 * 86_400
-    assert config.retention_s == 37 * 86_400
+    # 4 samples a week apart, the oldest one's 1-day window: 29 days; plus 48 h lateness.
+    assert config.baseline_lookback_s == 29 * 86_400
+    assert config.retention_s == 31 * 86_400
 
 
 def test_retention_follows_the_longest_window_when_it_reaches_further() -> None:
@@ -63,10 +63,10 @@ def test_settings_reach_the_gauge_config(tmp_path: Path) -> None:
 
 
 def test_weights_that_do_not_add_up_to_one_are_refused_with_their_sum() -> None:
-    # participation 0.5 + learning 0.25 + the defaults of the other two (0.2 + 0.2) = 1.15
+    # participation 0.5 + learning 0.25 + the defaults of the other two (0.25 + 0.1) = 1.1
     raw = {"engagement": {"weights": {"participation": 0.5, "learning_intensity": 0.25}}}
 
-    with pytest.raises(GaugeConfigError, match=r"(?s)scoring.yaml is invalid.*add up to 1.15"):
+    with pytest.raises(GaugeConfigError, match=r"(?s)scoring.yaml is invalid.*add up to 1.1\b"):
         parse_scoring(raw)
 
 

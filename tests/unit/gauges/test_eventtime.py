@@ -44,19 +44,23 @@ def test_buckets_entirely_behind_a_horizon_are_below_expired_before() -> None:
     )
 
 
-def test_baseline_samples_end_at_the_last_midnights_oldest_first() -> None:
-    config = GaugeConfig(scoring=ScoringConfig(baseline=BaselineScoring(days=3)))
+def test_baseline_samples_end_at_the_same_hour_of_earlier_weeks_oldest_first() -> None:
+    config = GaugeConfig(scoring=ScoringConfig(baseline=BaselineScoring(samples=3)))
 
-    ends = baseline_sample_ends(MONDAY + 15 * HOUR, config)
+    ends = baseline_sample_ends(MONDAY + 15.5 * HOUR, config)
 
-    monday = bucket_of(MONDAY, HOUR)
-    assert ends == [monday - 49, monday - 25, monday - 1]  # Fri 23:00, Sat 23:00, Sun 23:00
+    now = bucket_of(MONDAY + 15 * HOUR, HOUR)
+    week = 7 * 24
+    assert ends == [now - 3 * week, now - 2 * week, now - week]  # Mondays 15:00-16:00
 
 
-def test_at_midnight_the_day_just_ended_is_the_newest_sample() -> None:
-    config = GaugeConfig(scoring=ScoringConfig(baseline=BaselineScoring(days=1)))
+def test_baseline_samples_are_spaced_by_every() -> None:
+    config = GaugeConfig(scoring=ScoringConfig(baseline=BaselineScoring(every="1d", samples=2)))
 
-    assert baseline_sample_ends(MONDAY, config) == [bucket_of(MONDAY, HOUR) - 1]
+    assert baseline_sample_ends(MONDAY, config) == [
+        bucket_of(MONDAY, HOUR) - 48,
+        bucket_of(MONDAY, HOUR) - 24,
+    ]
 
 
 def test_iso_weeks_run_from_monday_to_sunday_utc() -> None:

@@ -108,39 +108,38 @@ def engagement(**kwargs: float) -> float | None:
 
 
 def test_engagement_score_of_a_fully_engaged_team_is_one() -> None:
-    # 10 members x 7 days: 42,000 s of learning and 35 contributions reach the targets.
+    # 10 members x 7 days: 63,000 s of learning and 140 contributions reach the targets.
     assert engagement(
-        active_members=10, learning_seconds=42_000.0, contributions=35, conversation_quality=1.0
+        active_members=10, learning_seconds=63_000.0, contributions=140, conversation_quality=1.0
     ) == pytest.approx(1.0)
 
 
 def test_engagement_score_weighs_its_parts() -> None:
     score = engagement(
-        active_members=5,  # participation 0.5 x 0.35 = 0.175
-        learning_seconds=21_000.0,  # intensity 0.5 x 0.25 = 0.125
-        contributions=7,  # conversation 0.2 x 0.20 = 0.04
-        conversation_quality=0.5,  # 0.5 x 0.20 = 0.10
+        active_members=5,  # participation 0.5 x 0.40 = 0.2
+        learning_seconds=31_500.0,  # intensity 0.5 x 0.25 = 0.125
+        contributions=28,  # conversation 0.2 x 0.25 = 0.05
+        conversation_quality=0.5,  # 0.5 x 0.10 = 0.05
     )
-    assert score == pytest.approx(0.44)
+    assert score == pytest.approx(0.425)
 
 
 def test_engagement_parts_are_capped_at_one() -> None:
     score = engagement(active_members=10, learning_seconds=10**7, contributions=10**4)
-    assert score == pytest.approx(0.8)  # everything but quality, which is undefined -> 0
+    assert score == pytest.approx(0.9)  # everything but quality, which is undefined -> 0
 
 
 def test_engagement_score_is_undefined_for_a_team_without_members() -> None:
     assert engagement(members=0, active_members=3) is None
 
 
-def test_ewma_weighs_recent_samples_more() -> None:
-    # span 3: alpha = 0.5; 0.2 -> 0.5*0.6 + 0.5*0.2 = 0.4 -> 0.5*1.0 + 0.5*0.4 = 0.7
-    assert formulas.ewma([0.2, 0.6, 1.0], span=3) == pytest.approx(0.7)
+def test_baseline_mean_weighs_every_sample_alike() -> None:
+    assert formulas.baseline_mean([0.2, 0.6, 1.0]) == pytest.approx(0.6)
 
 
-def test_ewma_skips_undefined_samples_and_is_undefined_without_any() -> None:
-    assert formulas.ewma([None, 0.2, None, 0.6], span=3) == pytest.approx(0.4)
-    assert formulas.ewma([None, None], span=3) is None
+def test_baseline_mean_skips_undefined_samples_and_is_undefined_without_any() -> None:
+    assert formulas.baseline_mean([None, 0.2, None, 0.6]) == pytest.approx(0.4)
+    assert formulas.baseline_mean([None, None]) is None
 
 
 def test_change_ratio_reads_down_forty_percent() -> None:

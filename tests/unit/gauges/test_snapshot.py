@@ -52,8 +52,8 @@ def test_window_gauges_of_a_week_of_a_ten_person_team() -> None:
     assert evenness == pytest.approx(0.962087, abs=1e-6)
     # 0.30 x 0.75 + 0.20 x 14400/18000 + 0.15 x 2.25/3 + 0.20 x evenness + 0.15 x 0.4
     assert quality == pytest.approx(0.225 + 0.16 + 0.1125 + 0.2 * evenness + 0.06)
-    # 0.35 x 0.8 + 0.25 x 21000/42000 + 0.20 x 14/35 + 0.20 x quality
-    assert engagement == pytest.approx(0.28 + 0.125 + 0.08 + 0.2 * quality)
+    # 0.40 x 0.8 + 0.25 x 21000/63000 + 0.25 x 14/140 + 0.10 x quality
+    assert engagement == pytest.approx(0.32 + 0.25 / 3 + 0.025 + 0.1 * quality)
 
 
 def test_undefined_gauges_are_absent_never_zero() -> None:

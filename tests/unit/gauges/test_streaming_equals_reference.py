@@ -49,14 +49,14 @@ INITIATIVE = InitiativeConfig(
     },
     reinforcement=Reinforcement(practice_weeks=2, reply_channels=("agile-help",)),
 )
-# Small windows and a short baseline, so a few days of history exercise every rule,
-# including bucket expiry (retention = 4 days + 6 h of lateness).
+# Small windows and a short baseline (daily samples), so a few days of history exercise every
+# rule, including bucket expiry (retention = 4 days + 6 h of lateness).
 CONFIG = GaugeConfig(
     windows={"6h": 6 * 3600, "1d": 86400, "3d": 3 * 86400},
     bucket_s=3600,
     lateness_s=6 * 3600,
     min_group_size=2,
-    scoring=ScoringConfig(baseline=BaselineScoring(window="1d", days=3, span_days=3)),
+    scoring=ScoringConfig(baseline=BaselineScoring(window="1d", every="1d", samples=3)),
     initiatives=(INITIATIVE,),
 )
 

@@ -192,12 +192,12 @@ def test_state_is_bounded_by_the_retention() -> None:
         if hour % 6 == 0:
             team.counts(T0 + hour * HOUR, members=5)
 
-    # 37 days (28 d window + 7 d baseline reach + 2 d lateness) behind the watermark, which
-    # sits at the start of the current hour, plus the current hour.
-    assert len(team._buckets) == 37 * 24 + 1
+    # 31 days (the baseline's reach, 4 weeks + its 1-day window, beyond the 28 d window; + 2 d
+    # lateness) behind the watermark, which sits at the start of the current hour, plus it.
+    assert len(team._buckets) == 31 * 24 + 1
     assert len(team._seen) == 48 + 1  # ids of the last 48 h only: older repeats are late
-    assert len(team._changes) == 38  # the days those hours touch, no older
-    assert len(team._days) <= 38
+    assert len(team._changes) == 32  # the days those hours touch, no older
+    assert len(team._days) <= 32
 
 
 def test_counts_read_twice_with_an_event_between_see_the_event() -> None:
@@ -210,31 +210,41 @@ def test_counts_read_twice_with_an_event_between_see_the_event() -> None:
     assert team.counts(T0 + 10 * DAY, members=5).windows["7d"].active_members == 2
 
 
+# Daily samples, so that three days of events fill it (the default samples a week apart).
 SHORT_BASELINE = GaugeConfig(
-    scoring=ScoringConfig(baseline=BaselineScoring(window="1d", days=3, span_days=3))
+    scoring=ScoringConfig(baseline=BaselineScoring(window="1d", every="1d", samples=3))
 )
 
 
-def test_the_baseline_is_an_ewma_of_the_daily_scores_at_the_last_day_ends() -> None:
+def test_the_baseline_is_the_mean_score_of_the_window_one_two_and_three_periods_back() -> None:
     team = TeamState("alpha", SHORT_BASELINE)
-    # Friday 1 of 4 members active, Saturday 2, Sunday 4; nothing else: the daily 1d score
-    # is participation x 0.35 = 0.0875, 0.175, 0.35.
+    # Friday 1 of 4 members active, Saturday 2, Sunday 4, at 10:00; nothing else: the 1d
+    # score as of 15:00 each day is participation x 0.40 = 0.1, 0.2, 0.4.
     for day, actors in [(-3, "a"), (-2, "ab"), (-1, "abcd")]:
         for actor in actors:
             team.apply_event(event(f"{day}{actor}", day * DAY + 10 * HOUR, actor=actor))
 
     baseline = team.baseline(T0 + 15 * HOUR, members=4)
 
-    # alpha = 2 / (3 + 1) = 0.5: 0.0875 -> 0.13125 -> 0.240625
-    assert baseline == pytest.approx(0.240625)
+    assert baseline == pytest.approx((0.1 + 0.2 + 0.4) / 3)
 
 
-def test_silent_days_are_left_out_of_the_baseline() -> None:
+def test_silent_samples_are_left_out_of_the_baseline() -> None:
     team = TeamState("alpha", SHORT_BASELINE)
     team.apply_event(event("e1", -1 * DAY + 10 * HOUR, actor="a"))  # Sunday only
 
-    assert team.baseline(T0 + 15 * HOUR, members=4) == pytest.approx(0.0875)
+    assert team.baseline(T0 + 15 * HOUR, members=4) == pytest.approx(0.1)
     assert team.baseline(T0 + 15 * HOUR, members=0) is None  # no score without members
+
+
+def test_an_event_late_into_a_sampled_window_changes_the_cached_baseline() -> None:
+    team = TeamState("alpha", SHORT_BASELINE)
+    team.apply_event(event("e1", -1 * DAY + 10 * HOUR, actor="a"))
+    assert team.baseline(T0 + 15 * HOUR, members=4) == pytest.approx(0.1)
+
+    team.apply_event(event("e2", -1 * DAY + 11 * HOUR, actor="b"))  # Sunday, arrives late
+
+    assert team.baseline(T0 + 15 * HOUR, members=4) == pytest.approx(0.2)
 
 
 def test_counts_carry_the_baseline_weighted_by_members() -> None:
@@ -246,5 +256,5 @@ def test_counts_carry_the_baseline_weighted_by_members() -> None:
     counts = team.counts(T0 + 15 * HOUR, members=4)
 
     assert counts.baseline_members == 4
-    assert counts.baseline_sum == pytest.approx(4 * 0.0875)
-    assert counts.current_sum == pytest.approx(4 * 0.175)  # b and c, active in the last 24 h
+    assert counts.baseline_sum == pytest.approx(4 * 0.1)
+    assert counts.current_sum == pytest.approx(4 * 0.2)  # b and c, active in the last 24 h

@@ -1,0 +1,143 @@
+"""One simulator scenario on the real stack, in compressed time, watched through Prometheus.
+
+Kafka and Redis are the stack's; the worker, Prometheus (scaled team rules, see
+alerting_stack), Alertmanager and the webhook receiver are started for the run. The worker
+and `teampulse simulate --scenario NAME` share `TEAMPULSE_CLOCK=INSTANT*SPEED`. The 35 days
+of history arrive as a backfill at once; Prometheus starts scraping once the worker has caught
+up with it, as monitoring would watch a deployment from its first live day (a backfill's own
+transient values are not what the alerts are for, and docs/operations.md says backfills raise
+the lag alerts). From then on, every second, the firing alerts are recorded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.integration.alerting_stack import Alertmanager, Prometheus, WebhookReceiver
+from tests.integration.worker_harness import (
+    REPO,
+    WorkerProcess,
+    free_port,
+    isolated_environment,
+    wait_for,
+)
+
+_DAY_LOGGED = re.compile(r"day (\d+) of ")  # run_scenario's progress line
+SPEED = 2016  # a simulated week in five minutes, a simulated hour in 1.8 s
+HISTORY_TIMEOUT_S = 180
+LabelSet = tuple[tuple[str, str], ...]
+
+
+@dataclass
+class ScenarioRun:
+    name: str
+    root: Path
+    worker: WorkerProcess
+    simulator: subprocess.Popen
+    receiver: WebhookReceiver
+    alertmanager: Alertmanager
+    prometheus: Prometheus
+    clock_start_wall: float
+    instant: float
+    # alert label set (with alertname) -> simulated day it was first seen firing
+    seen: dict[LabelSet, float] = field(default_factory=dict)
+    # scenario day N -> simulated day (on this run's count) the simulator logged reaching it
+    days_sent: dict[int, float] = field(default_factory=dict)
+
+    def simulated_day(self) -> float:
+        """Days since the scenario's start (the history begins at day 0, 'now' is day 35),
+        counted from `instant`: the simulator's own start is a few seconds (simulated hours)
+        later, so script times are read from its log (`days_sent`)."""
+        now = self.instant + (time.time() - self.clock_start_wall) * SPEED
+        return 35 + (now - self.instant) / 86_400
+
+    def watch(self, until: Callable[[ScenarioRun], bool], timeout_s: float) -> bool:
+        """Record the firing alerts every second until `until(self)` or the timeout."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            day = self.simulated_day()
+            for labels in self.prometheus.firing():
+                self.seen.setdefault(tuple(sorted(labels.items())), day)
+            log = (self.root / "simulate.log").read_text(errors="replace")
+            for number in _DAY_LOGGED.findall(log):
+                self.days_sent.setdefault(int(number), day)
+            if until(self):
+                return True
+            assert self.worker.alive(), self.worker.log_tail()
+            time.sleep(1)
+        return False
+
+    def fired(self, alertname: str) -> list[dict[str, str]]:
+        return [dict(labels) for labels in self.seen if dict(labels)["alertname"] == alertname]
+
+    def stop(self) -> None:
+        if self.simulator.poll() is None:
+            self.simulator.terminate()
+            self.simulator.wait(timeout=15)
+        self.prometheus.stop()
+        self.alertmanager.stop()
+        self.receiver.stop()
+        self.worker.stop()
+
+
+def start_scenario(name: str, root: Path, kafka: str, redis_url: str) -> ScenarioRun:
+    root.mkdir(parents=True, exist_ok=True)
+    instant = time.time()
+    clock = dt.datetime.fromtimestamp(instant, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    instant = dt.datetime.fromisoformat(clock.replace("Z", "+00:00")).timestamp()
+    env = isolated_environment(
+        name.replace("-", ""),
+        kafka_bootstrap=kafka,
+        redis_url=redis_url,
+        clock=f"{clock}*{SPEED}",
+        data_dir=str(root / "worker-data"),
+    )
+    # The clock runs from `instant` on the wall clock: both processes read the same 'now'.
+    # The simulator starts first (its history starts 35 days before its first 'now', a second
+    # or two after `instant`), then the worker.
+    clock_start_wall = instant
+    simulator = subprocess.Popen(
+        [sys.executable, "-m", "teampulse.cli", "simulate", "--scenario", name],
+        env={**os.environ, **env},
+        stdout=open(root / "simulate.log", "ab"),  # noqa: SIM115 - the child owns it
+        stderr=subprocess.STDOUT,
+        cwd=REPO,
+    )
+    worker = WorkerProcess(env, root / "worker.log", free_port()).start()
+    wait_for(worker.metrics_text, 90, "the worker's /metrics")
+
+    def caught_up() -> bool:
+        """Every input and internal topic drained, and events of the last hours counted."""
+        samples = worker.metrics()
+        lags = [v for (metric, _), v in samples.items() if metric == "teampulse_consumer_lag"]
+        newest = [
+            v
+            for (metric, _), v in samples.items()
+            if metric == "teampulse_last_event_timestamp_seconds"
+        ]
+        now = instant + (time.time() - clock_start_wall) * SPEED
+        return bool(lags and newest) and max(lags) == 0 and max(newest) >= now - 6 * 3600
+
+    def settled() -> bool:  # drained on three reads in a row (the lag is sampled)
+        for _ in range(3):
+            if not caught_up():
+                return False
+            time.sleep(1)
+        return True
+
+    wait_for(settled, HISTORY_TIMEOUT_S, f"the worker to take in the {name} history", 1)
+    receiver = WebhookReceiver().start()
+    alertmanager = Alertmanager(root / "alertmanager", receiver)
+    target = f"127.0.0.1:{worker.web_port}"
+    prometheus = Prometheus(root / "prometheus", [target], alertmanager, SPEED)
+    return ScenarioRun(
+        name, root, worker, simulator, receiver, alertmanager, prometheus, clock_start_wall, instant
+    )

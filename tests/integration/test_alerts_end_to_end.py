@@ -1,0 +1,101 @@
+"""Simulated behaviour -> worker -> a real Prometheus evaluating the project's rule files ->
+a real Alertmanager with the project's routing -> the L&D webhook.
+
+The scenarios run in compressed time (scenario_run.SPEED: a simulated hour in 1.8 s); the
+team rules are the committed file with its simulated-time durations divided by SPEED
+(alerting_stack.scaled_rule_file), so `for: 2h` holds for 2 simulated hours. Days are counted
+from the scenario's start: the history is days 0-35, the drop in `team-drops` is at day 36.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from teampulse.simulation.scenarios import SCENARIOS, TEAM_ALERTS
+from tests.integration.scenario_run import ScenarioRun
+
+pytestmark = pytest.mark.integration
+
+DROPPED = "sales-nova"
+DROP_DAY = 36
+# The signal's target: an alert within one simulated day of the drop (benchmarks/signal.py);
+# the drop is the moment the simulator logged sending day 36, to within a simulated hour.
+WITHIN_DAYS = 1 + 1 / 24
+STEADY_UNTIL_DAY = 37.5  # two and a half simulated days of live steady behaviour
+LD_RECEIVER = "/alerts/learning-and-development"
+
+
+def _dropped_alert_notified(run: ScenarioRun) -> bool:
+    return any(
+        path == LD_RECEIVER
+        and payload["groupLabels"].get("alertname") == "TeamEngagementDropped"
+        and payload["status"] == "firing"
+        for path, payload in run.receiver.received()
+    )
+
+
+@pytest.fixture(scope="module")
+def dropped(team_drops_run: ScenarioRun) -> ScenarioRun:
+    """team-drops, watched until its alert reached the L&D webhook (or the bound passed)."""
+    team_drops_run.watch(
+        lambda run: _dropped_alert_notified(run) or run.simulated_day() > DROP_DAY + 3,
+        timeout_s=400,
+    )
+    return team_drops_run
+
+
+def test_team_drops_fires_engagement_dropped_for_that_team_within_a_simulated_day(
+    dropped: ScenarioRun,
+) -> None:
+    fired = {alert["team"]: day for labels, day in dropped.seen.items()
+             if (alert := dict(labels))["alertname"] == "TeamEngagementDropped"}  # fmt: skip
+    assert DROPPED in fired, dropped.worker.log_tail()
+    dropped_at = dropped.days_sent[DROP_DAY]
+    assert dropped_at <= fired[DROPPED] <= dropped_at + WITHIN_DAYS
+
+
+def test_team_drops_fires_no_other_team_alert(dropped: ScenarioRun) -> None:
+    alerts = [dict(labels) for labels in dropped.seen]
+
+    assert SCENARIOS["team-drops"].check(alerts) == [], dropped.seen
+
+
+def test_the_drop_reaches_learning_and_development_grouped_by_alert_and_department(
+    dropped: ScenarioRun,
+) -> None:
+    notifications = [
+        payload
+        for path, payload in dropped.receiver.received()
+        if path == LD_RECEIVER
+        and payload["groupLabels"].get("alertname") == "TeamEngagementDropped"
+    ]
+
+    assert notifications, dropped.receiver.received()
+    first = notifications[0]
+    assert first["receiver"] == "learning-and-development"
+    assert first["groupLabels"] == {"alertname": "TeamEngagementDropped", "department": "sales"}
+    assert {alert["labels"]["team"] for alert in first["alerts"]} == {DROPPED}
+    alert = first["alerts"][0]
+    assert alert["labels"]["severity"] == "warning"
+    assert alert["annotations"]["runbook"] == "docs/operations.md#teamengagementdropped"
+
+
+def test_the_team_alert_does_not_reach_operations(dropped: ScenarioRun) -> None:
+    operations = [
+        payload for path, payload in dropped.receiver.received() if path == "/alerts/operations"
+    ]
+
+    assert not any(
+        alert["labels"]["alertname"] in TEAM_ALERTS
+        for payload in operations
+        for alert in payload["alerts"]
+    )
+
+
+def test_steady_fires_none_of_the_team_alerts(steady_run: ScenarioRun) -> None:
+    steady_run.watch(lambda run: run.simulated_day() > STEADY_UNTIL_DAY, timeout_s=400)
+
+    team_alerts = [dict(labels) for labels in steady_run.seen
+                   if dict(labels)["alertname"] in TEAM_ALERTS]  # fmt: skip
+    assert steady_run.simulated_day() > STEADY_UNTIL_DAY
+    assert team_alerts == []
