@@ -20,6 +20,7 @@ import re
 import shutil
 import subprocess
 import threading
+import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -198,6 +199,7 @@ class Prometheus:
             stderr=subprocess.STDOUT,
         )
         wait_for(lambda: _ready(self.url), 30, "Prometheus to become ready")
+        self.started = time.monotonic()
 
     def api(self, path: str, **params: str) -> Any:
         url = f"{self.url}/api/v1/{path}"
