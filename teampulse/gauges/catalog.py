@@ -150,14 +150,14 @@ PLAIN: tuple[Gauge, ...] = (
     Gauge("members", "Active members on the roster", "people", False, "count"),
     Gauge(
         "engagement_baseline",
-        "EWMA of the daily 7-day engagement score over the last 28 days (the team's normal)",
+        "Mean 1-day engagement score at this time of the week, 1-4 weeks back (the normal)",
         "score",
         False,
         "score",
     ),
     Gauge(
         "engagement_change_ratio",
-        "7-day engagement score / baseline - 1 (-0.4 = down 40 % against its normal)",
+        "1-day engagement score / baseline - 1 (-0.4 = down 40 % against its normal)",
         "ratio",
         False,
         "ratio",
