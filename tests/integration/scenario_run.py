@@ -12,6 +12,7 @@ the lag alerts). From then on, every second, the firing alerts are recorded.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import re
 import subprocess
@@ -45,8 +46,8 @@ class ScenarioRun:
     receiver: WebhookReceiver
     alertmanager: Alertmanager
     prometheus: Prometheus
-    clock_start_wall: float
-    instant: float
+    instant: float  # of TEAMPULSE_CLOCK
+    started_wall: float  # wall time the run started: its simulated 'now' was day 35
     # alert label set (with alertname) -> simulated day it was first seen firing
     seen: dict[LabelSet, float] = field(default_factory=dict)
     # scenario day N -> simulated day (on this run's count) the simulator logged reaching it
@@ -54,10 +55,10 @@ class ScenarioRun:
 
     def simulated_day(self) -> float:
         """Days since the scenario's start (the history begins at day 0, 'now' is day 35),
-        counted from `instant`: the simulator's own start is a few seconds (simulated hours)
-        later, so script times are read from its log (`days_sent`)."""
-        now = self.instant + (time.time() - self.clock_start_wall) * SPEED
-        return 35 + (now - self.instant) / 86_400
+        counted from the run's start: the simulator's own start is a second or two (a
+        simulated hour) later, so script times are read from its log (`days_sent`)."""
+        start = self.instant + (self.started_wall - self.instant) * SPEED
+        return 35 + (simulated_now(self.instant) - start) / 86_400
 
     def watch(self, until: Callable[[ScenarioRun], bool], timeout_s: float) -> bool:
         """Record the firing alerts every second until `until(self)` or the timeout."""
@@ -88,11 +89,21 @@ class ScenarioRun:
         self.worker.stop()
 
 
+def last_monday(t: float) -> float:
+    """00:00 UTC of the Monday at or before `t`."""
+    day = math.floor(t / 86_400)
+    return (day - (day + 3) % 7) * 86_400  # 1970-01-01 was a Thursday
+
+
 def start_scenario(name: str, root: Path, kafka: str, redis_url: str) -> ScenarioRun:
+    """Start the run with the simulated 'now' at the last Monday 00:00 UTC, so that the
+    scripted day 36 begins on a Tuesday at about 01:00 whatever the wall clock says: the
+    drop benchmarks/signal.py measures at 18 hours (other times of day: 9-26 hours)."""
     root.mkdir(parents=True, exist_ok=True)
-    instant = time.time()
+    wall = time.time()
+    # now(w) = I + (w - I) x SPEED; now(wall) = Monday 00:00 needs I a little ahead of `wall`.
+    instant = float(math.ceil(wall + (wall - last_monday(wall)) / (SPEED - 1)))
     clock = dt.datetime.fromtimestamp(instant, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    instant = dt.datetime.fromisoformat(clock.replace("Z", "+00:00")).timestamp()
     env = isolated_environment(
         name.replace("-", ""),
         kafka_bootstrap=kafka,
@@ -100,10 +111,8 @@ def start_scenario(name: str, root: Path, kafka: str, redis_url: str) -> Scenari
         clock=f"{clock}*{SPEED}",
         data_dir=str(root / "worker-data"),
     )
-    # The clock runs from `instant` on the wall clock: both processes read the same 'now'.
-    # The simulator starts first (its history starts 35 days before its first 'now', a second
-    # or two after `instant`), then the worker.
-    clock_start_wall = instant
+    # Both processes read the same 'now' from the setting. The simulator starts first (its
+    # history starts 35 days before its first 'now', a second or two after `wall`).
     simulator = subprocess.Popen(
         [sys.executable, "-m", "teampulse.cli", "simulate", "--scenario", name],
         env={**os.environ, **env},
@@ -123,7 +132,7 @@ def start_scenario(name: str, root: Path, kafka: str, redis_url: str) -> Scenari
             for (metric, _), v in samples.items()
             if metric == "teampulse_last_event_timestamp_seconds"
         ]
-        now = instant + (time.time() - clock_start_wall) * SPEED
+        now = simulated_now(instant)
         return bool(lags and newest) and max(lags) == 0 and max(newest) >= now - 6 * 3600
 
     def settled() -> bool:  # drained on three reads in a row (the lag is sampled)
@@ -139,5 +148,10 @@ def start_scenario(name: str, root: Path, kafka: str, redis_url: str) -> Scenari
     target = f"127.0.0.1:{worker.web_port}"
     prometheus = Prometheus(root / "prometheus", [target], alertmanager, SPEED)
     return ScenarioRun(
-        name, root, worker, simulator, receiver, alertmanager, prometheus, clock_start_wall, instant
+        name, root, worker, simulator, receiver, alertmanager, prometheus, instant, wall
     )
+
+
+def simulated_now(instant: float) -> float:
+    """The compressed clock of TEAMPULSE_CLOCK=INSTANT*SPEED (teampulse.settings)."""
+    return instant + (time.time() - instant) * SPEED

@@ -4,7 +4,8 @@ a real Alertmanager with the project's routing -> the L&D webhook.
 The scenarios run in compressed time (scenario_run.SPEED: a simulated hour in 1.8 s); the
 team rules are the committed file with its simulated-time durations divided by SPEED
 (alerting_stack.scaled_rule_file), so `for: 2h` holds for 2 simulated hours. Days are counted
-from the scenario's start: the history is days 0-35, the drop in `team-drops` is at day 36.
+from the scenario's start: the history is days 0-35, the drop in `team-drops` is at day 36,
+which the run places on a Tuesday at about 01:00 UTC (scenario_run.start_scenario).
 """
 
 from __future__ import annotations
