@@ -6,10 +6,11 @@ thread partition, facts routed back to teams), for 30 and then 60 simulated days
 the state's size as tracemalloc sees it, then the apply throughput and the cost of counts().
 
 State is bounded by the retention: the longest window or the baseline's reach, plus the
-lateness. With the defaults the baseline reaches furthest (its oldest sample is the 7-day
-score at the midnight 28 days back: 35 days) and the retention is 37 days, so the state still
-grows a little between day 30 and day 37 and is flat after that: `--days 30 45 60` shows the
-plateau, and `--baseline-days 21` (retention 30 days) shows 30 and 60 days alike.
+lateness. With the defaults the baseline reaches furthest (its oldest sample is the 1-day
+score 4 weeks back: 29 days) and the retention is 31 days, so the state still grows a little
+between day 30 and day 31 and is flat after that: `--days 30 45 60` shows the plateau, and
+`--baseline-samples 3` (the 28-day window reaches furthest: retention 30 days) shows 30 and
+60 days alike.
 
     .venv/bin/python -m benchmarks.gauges_memory [--people 1000] [--teams 100] [--days 30 60]
 
@@ -193,13 +194,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-speed", action="store_true", help="only measure memory")
     parser.add_argument(
-        "--baseline-days", type=int, help="override scoring.yaml baseline.days (retention)"
+        "--baseline-samples", type=int, help="override scoring.yaml baseline.samples (retention)"
     )
     args = parser.parse_args()
 
     config = load_gauge_config(load_settings())
-    if args.baseline_days is not None:
-        baseline = config.scoring.baseline.model_copy(update={"days": args.baseline_days})
+    if args.baseline_samples is not None:
+        baseline = config.scoring.baseline.model_copy(update={"samples": args.baseline_samples})
         scoring = config.scoring.model_copy(update={"baseline": baseline})
         config = replace(config, scoring=scoring)
     print(

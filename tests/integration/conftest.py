@@ -16,6 +16,7 @@ from tests.integration.connector_stack import (
 )
 from tests.integration.scenario_run import ScenarioRun, start_scenario
 
+
 @pytest.fixture(scope="session")
 def connector_stack(
     kafka_bootstrap: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
