@@ -31,7 +31,7 @@ import orjson
 from teampulse.contract.event import Event
 from teampulse.contract.roster import RosterEntry
 from teampulse.contract.timestamps import parse_rfc3339
-from teampulse.enrichment.roster import Roster
+from teampulse.enrichment.roster import Roster, resolve_team
 from teampulse.gauges.config import GaugeConfig, load_gauge_config
 from teampulse.gauges.team_state import TeamState
 from teampulse.gauges.threads import ThreadBook
@@ -88,12 +88,12 @@ def simulated_history(
             for r in org.roster_records()
         ]
     )
-    known = Event.__dataclass_fields__
+    known = set(Event.__struct_fields__)
     records = []
     for raw in generate_events(org, START, START + days * DAY_S, seed=seed):
         fields = {k: v for k, v in raw.items() if k in known}
         fields["occurred_at"] = parse_rfc3339(raw["occurred_at"])
-        fields["team"] = raw.get("team") or roster.team_of(raw["actor"]) or "unassigned"
+        fields["team"] = resolve_team(raw.get("team"), raw["actor"], roster)
         fields["tags"] = tuple(raw.get("tags", ()))
         records.append(orjson.dumps(Event(**fields).to_wire()))
     return roster, records
