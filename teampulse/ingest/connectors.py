@@ -22,6 +22,7 @@ from teampulse.connectors.config import ConnectorConfig
 from teampulse.contract.intake import Refusal, plan_events
 from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.rejections import Rejection
+from teampulse.ingest.responses import error_response as refusal
 
 if TYPE_CHECKING:
     from teampulse.ingest.http import IngestEndpoint
@@ -29,15 +30,6 @@ if TYPE_CHECKING:
 __all__ = ["ConnectorIntake", "add_connector_routes", "disabled", "refusal"]
 
 EVENTS_ROUTE = "events"  # connectors write canonical events, as POST /events does
-READ_CHUNK_BYTES = 65_536
-
-
-def refusal(status: int, error: str, detail: str) -> web.Response:
-    return web.json_response(
-        {"error": error, "detail": detail},
-        status=status,
-        dumps=lambda obj: orjson.dumps(obj).decode(),
-    )
 
 
 def disabled(setting: str) -> web.Response:
@@ -64,17 +56,7 @@ class ConnectorIntake:
         return self.endpoint.clock()
 
     async def body(self, request: web.Request) -> bytes | web.Response:
-        """The raw body (signatures are computed over these exact bytes), size-limited."""
-        limit = self.settings.ingest_max_body_bytes
-        too_large = refusal(413, "too_large", f"the body exceeds {limit} bytes")
-        if request.content_length is not None and request.content_length > limit:
-            return too_large
-        body = bytearray()
-        async for chunk in request.content.iter_chunked(READ_CHUNK_BYTES):
-            body += chunk
-            if len(body) > limit:
-                return too_large
-        return bytes(body)
+        return await self.endpoint.read_body(request)
 
     @staticmethod
     def json(body: bytes) -> Any | web.Response:

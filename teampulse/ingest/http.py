@@ -60,6 +60,7 @@ from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.rejections import Rejection
 from teampulse.contract.timestamps import format_rfc3339
 from teampulse.ingest.connectors import add_connector_routes
+from teampulse.ingest.responses import error_response, refusal_response
 from teampulse.settings import Settings
 
 __all__ = [
@@ -185,16 +186,8 @@ def assumed_versions(settings: Settings) -> dict[str, str]:
     return versions
 
 
-def _refusal_response(refusal: Refusal) -> web.Response:
-    return web.json_response(
-        {"error": refusal.error, "detail": refusal.detail},
-        status=refusal.status,
-        dumps=lambda obj: orjson.dumps(obj).decode(),
-    )
-
-
 def _unauthorized() -> web.Response:
-    response = _error(401, "unauthorized", "missing or wrong credentials")
+    response = error_response(401, "unauthorized", "missing or wrong credentials")
     response.headers["WWW-Authenticate"] = 'Basic realm="teampulse"'
     return response
 
@@ -208,7 +201,7 @@ def _boundary(content_type: str) -> str | None:
 
 
 def _alternate_error(detail: str) -> web.Response:
-    return _error(400, "alternate_syntax", detail)
+    return error_response(400, "alternate_syntax", detail)
 
 
 # Form fields of the Alternate Request Syntax (names compared without case): the headers a
@@ -277,10 +270,6 @@ def ingest_producer(settings: Settings) -> Any:
     )
 
 
-def _error(status: int, error: str, detail: str) -> web.Response:
-    return _refusal_response(Refusal(status, error, detail))
-
-
 def _planned(plan: Callable[[], Intake | Refusal]) -> Intake | Refusal:
     """The plan for a request's records. The validators answer any JSON with a refusal; should
     one raise all the same (a bug), the records are refused as `internal`, a 400 like any
@@ -338,10 +327,12 @@ class IngestEndpoint:
         try:
             response = await self._guarded(request, handler)
         except web.HTTPException as exc:  # 404, 405 from the router
-            response = _error(exc.status, "http", exc.reason)
+            response = error_response(exc.status, "http", exc.reason)
         except Exception:  # a genuine server fault: input problems are answered before this
             log.exception("ingest request failed route=%s", route)
-            response = _error(500, "internal", "the request could not be handled; retry later")
+            response = error_response(
+                500, "internal", "the request could not be handled; retry later"
+            )
         if request.path.startswith("/xAPI/"):
             asked = str(request.get(XAPI_VERSION) or request.headers.get(VERSION_HEADER) or "")
             response.headers[VERSION_HEADER] = "2.0.0" if asked.startswith("2.") else "1.0.3"
@@ -378,7 +369,9 @@ class IngestEndpoint:
             user = Credentials.basic_user(authorization)
             asked = self.assumed_versions.get(user) if user is not None else None
         if asked is None or _ACCEPTED_VERSION.fullmatch(asked) is None:
-            return _error(400, "version", f"{VERSION_HEADER} must be 1.0.x or 2.0.0, got {asked!r}")
+            return error_response(
+                400, "version", f"{VERSION_HEADER} must be 1.0.x or 2.0.0, got {asked!r}"
+            )
         return asked
 
     async def _alternate_syntax(self, request: web.Request) -> web.StreamResponse:
@@ -393,7 +386,7 @@ class IngestEndpoint:
             return _alternate_error(f"method must be PUT or POST here, got {method[:20]!r}")
         if request.content_type != "application/x-www-form-urlencoded":
             return _alternate_error("the body must be application/x-www-form-urlencoded")
-        body = await self._body(request)
+        body = await self.read_body(request)
         if isinstance(body, web.Response):
             return body
         form = _form_fields(body)
@@ -432,7 +425,9 @@ class IngestEndpoint:
     async def put_statement(self, request: web.Request) -> web.StreamResponse:
         statement_id = request.query.get("statementId")
         if statement_id is None or _UUID.fullmatch(statement_id) is None:
-            return _error(400, "xapi_invalid", "statementId: a UUID query parameter is required")
+            return error_response(
+                400, "xapi_invalid", "statementId: a UUID query parameter is required"
+            )
         body = await self._statements_body(request)
         if isinstance(body, web.Response):
             return body
@@ -442,21 +437,23 @@ class IngestEndpoint:
         self, request: web.Request
     ) -> tuple[bytes, list[Part]] | web.Response:
         """The statements' JSON and the attachments' raw parts (none unless multipart/mixed)."""
-        body = await self._body(request, multipart=True)
+        body = await self.read_body(request, multipart=True)
         if isinstance(body, web.Response):
             return body
         if not request.content_type.startswith("multipart/"):
             return body, []
         if request.content_type != "multipart/mixed":
-            return _error(400, "attachment", "statements with attachments are multipart/mixed")
+            return error_response(
+                400, "attachment", "statements with attachments are multipart/mixed"
+            )
         boundary = _boundary(request.headers.get("Content-Type", ""))
         if not boundary:
-            return _error(400, "attachment", "multipart/mixed needs a boundary parameter")
+            return error_response(400, "attachment", "multipart/mixed needs a boundary parameter")
         parts = split_parts(body, boundary)
         if isinstance(parts, str):
-            return _error(400, "attachment", parts)
+            return error_response(400, "attachment", parts)
         if not parts or not parts[0].headers.get("content-type", "").startswith("application/json"):
-            return _error(400, "attachment", "the first part must be the statements (JSON)")
+            return error_response(400, "attachment", "the first part must be the statements (JSON)")
         return parts[0].content, parts[1:]
 
     async def _post_statements(
@@ -470,10 +467,12 @@ class IngestEndpoint:
         elif isinstance(parsed, list):
             statements = parsed
         else:
-            return _error(400, "not_object", "the body must be a statement or an array of them")
+            return error_response(
+                400, "not_object", "the body must be a statement or an array of them"
+            )
         attached = check_parts(statements, parts)
         if isinstance(attached, str):
-            return _error(400, "attachment", attached)
+            return error_response(400, "attachment", attached)
         intake = _planned(
             lambda: plan_statements(
                 statements,
@@ -493,15 +492,15 @@ class IngestEndpoint:
         self, body: bytes, parts: list[Part], statement_id: str | None, version: str
     ) -> web.StreamResponse:
         if statement_id is None or _UUID.fullmatch(statement_id) is None:
-            return _error(400, "xapi_invalid", "statementId: a UUID parameter is required")
+            return error_response(400, "xapi_invalid", "statementId: a UUID parameter is required")
         parsed = self._json(body)
         if isinstance(parsed, web.Response):
             return parsed
         if not isinstance(parsed, dict):
-            return _error(400, "not_object", "the body of a PUT must be one statement")
+            return error_response(400, "not_object", "the body of a PUT must be one statement")
         attached = check_parts([parsed], parts)
         if isinstance(attached, str):
-            return _error(400, "attachment", attached)
+            return error_response(400, "attachment", attached)
         intake = _planned(
             lambda: plan_statements(
                 [parsed],
@@ -517,7 +516,7 @@ class IngestEndpoint:
         return await self._write("xapi", intake, 1, lambda i: web.Response(status=204))
 
     async def post_events(self, request: web.Request) -> web.StreamResponse:
-        body = await self._body(request)
+        body = await self.read_body(request)
         if isinstance(body, web.Response):
             return body
         records = self._events_in(body)
@@ -542,13 +541,16 @@ class IngestEndpoint:
         )
 
     # ------------------------------------------------------------------ helpers
-    async def _body(self, request: web.Request, *, multipart: bool = False) -> bytes | web.Response:
+    async def read_body(
+        self, request: web.Request, *, multipart: bool = False
+    ) -> bytes | web.Response:
+        """The raw body (signatures are computed over these exact bytes), size-limited."""
         limit = self.settings.ingest_max_body_bytes
-        too_large = _error(413, "too_large", f"the body exceeds {limit} bytes")
+        too_large = error_response(413, "too_large", f"the body exceeds {limit} bytes")
         if request.content_length is not None and request.content_length > limit:
             return too_large
         if request.content_type.startswith("multipart/") and not multipart:
-            return _error(400, "not_json", "a multipart body is not accepted here")
+            return error_response(400, "not_json", "a multipart body is not accepted here")
         body = bytearray()
         async for chunk in request.content.iter_chunked(READ_CHUNK_BYTES):
             body += chunk
@@ -561,17 +563,17 @@ class IngestEndpoint:
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError as exc:
-            return _error(400, "not_json", str(exc)[:200])
+            return error_response(400, "not_json", str(exc)[:200])
 
     @staticmethod
     def _events_in(body: bytes) -> list[Any] | web.Response:
         """A JSON array, one JSON object, or NDJSON (one object per line)."""
         records = split_json_records(body)
         if not records:
-            return _error(400, "not_json", "the body holds no JSON")
+            return error_response(400, "not_json", "the body holds no JSON")
         for record in records:
             if isinstance(record.value, Rejection):
-                return _error(400, "not_json", f"{record.where}: {record.value.detail}")
+                return error_response(400, "not_json", f"{record.where}: {record.value.detail}")
         return [record.value for record in records]
 
     async def _write(
@@ -583,7 +585,7 @@ class IngestEndpoint:
     ) -> web.StreamResponse:
         if isinstance(intake, Refusal):
             self.records.labels(route, "refused").inc(received)
-            return _refusal_response(intake)
+            return refusal_response(intake)
         # Another request may be writing the same id right now: same content -> this answer
         # waits for that write (and fails with it); other content -> conflict.
         waiting: list[asyncio.Future[None]] = []
@@ -596,7 +598,7 @@ class IngestEndpoint:
                 waiting.append(flying[1])
             else:
                 self.records.labels(route, "refused").inc(received)
-                return _error(
+                return error_response(
                     409, "conflict", f"id {record.id} is being written with other content"
                 )
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -615,7 +617,9 @@ class IngestEndpoint:
                 done.exception()  # mark it retrieved: the waiters re-raise it themselves
             log.warning("ingest write failed route=%s records=%d: %r", route, len(claimed), exc)
             self.records.labels(route, "refused").inc(received)
-            unavailable = _error(503, "kafka_unavailable", "the records were not stored; retry")
+            unavailable = error_response(
+                503, "kafka_unavailable", "the records were not stored; retry"
+            )
             unavailable.headers["Retry-After"] = str(self.settings.ingest_retry_after_s)
             return unavailable
         finally:
