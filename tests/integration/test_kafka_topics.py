@@ -78,8 +78,9 @@ def test_topics_creates_every_record_topic_with_its_configured_retention(kafka_b
         "by-thread": str(3 * DAY_MS),
         "thread-facts": str(3 * DAY_MS),
         "deadletter": str(9 * DAY_MS),
-        "team-state": str(44 * DAY_MS),  # 28d + 7d baseline + 48h lateness + 7d margin
-        "thread-state": str(44 * DAY_MS),
+        # the baseline reaches 4 weeks + 1 day back (29d), + 48h lateness + 7d margin
+        "team-state": str(38 * DAY_MS),
+        "thread-state": str(38 * DAY_MS),
         "roster": None,  # compacted: the latest record per person stays until its tombstone
         "team-counts": None,
     }
