@@ -118,11 +118,19 @@ async def mark_history_complete(settings: Settings) -> None:
         await sender.send_all(topic, [(HISTORY_MARK, HISTORY_COMPLETE)])
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def run_demo(settings: Settings, seconds: float | None) -> int:
     # The terminal is for people: the Kafka client's own retries (a leader moving, a broker
     # restarting) are not news; a send that fails for good still raises.
     logging.basicConfig(level=logging.WARNING, format="[demo] %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
+    # The worker runs in a session of its own (so Ctrl-C reaches it only through us): a closed
+    # terminal or a `kill` must stop it too, through the `finally` below.
+    for ending in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(ending, _interrupt)
     (STACK_DIR / "pids").mkdir(parents=True, exist_ok=True)
     (STACK_DIR / "logs").mkdir(parents=True, exist_ok=True)
     log_path = STACK_DIR / "logs" / "worker.log"
