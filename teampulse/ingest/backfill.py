@@ -47,7 +47,7 @@ from teampulse.contract.timestamps import (
     parse_rfc3339,
 )
 from teampulse.ingest.http import DIGEST_HEADER, VERSION_HEADER
-from teampulse.ingest.produce import Outgoing, RecordChecker
+from teampulse.ingest.produce import Outgoing, RecordChecker, rejection_report
 from teampulse.kafka.sender import KafkaSender
 from teampulse.kafka.topics import ensure_topics
 from teampulse.settings import Settings
@@ -303,14 +303,7 @@ class BackfillSummary:
             f"sent {self.sent}, done before {self.skipped}, rejected {self.rejected} "
             "(to the dead-letter topic)"
         ]
-        if self.reasons:
-            lines.append(
-                "rejected by reason: "
-                + ", ".join(f"{reason} {n}" for reason, n in self.reasons.most_common())
-            )
-        lines += [f"  {line}" for line in self.rejections]
-        if self.rejected > len(self.rejections):
-            lines.append(f"  ... and {self.rejected - len(self.rejections)} more")
+        lines += rejection_report(self.reasons, self.rejections, self.rejected)
         if self.state is not None:
             lines.append(f"cursor saved in {self.state}")
         return "\n".join(lines)

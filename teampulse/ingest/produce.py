@@ -38,6 +38,7 @@ __all__ = [
     "ProduceSummary",
     "RecordChecker",
     "check_records",
+    "rejection_report",
     "kind_of",
     "produce_file",
 ]
@@ -52,6 +53,19 @@ class Outgoing:
     kind: Kind
     key: bytes
     value: bytes
+
+
+def rejection_report(reasons: Counter[str], rejections: list[str], rejected: int) -> list[str]:
+    """The lines a summary gives its refusals: counts by reason, then the first ones."""
+    lines = []
+    if reasons:
+        lines.append(
+            "rejected by reason: " + ", ".join(f"{r} {n}" for r, n in reasons.most_common())
+        )
+    lines += [f"  {line}" for line in rejections]
+    if rejected > len(rejections):
+        lines.append(f"  ... and {rejected - len(rejections)} more")
+    return lines
 
 
 @dataclass
@@ -76,14 +90,7 @@ class ProduceSummary:
     def __str__(self) -> str:
         sent = ", ".join(f"{n} {kind}" for kind, n in sorted(self.sent.items())) or "nothing"
         lines = [f"read {self.read} records: sent {sent}; rejected {self.rejected}"]
-        if self.reasons:
-            lines.append(
-                "rejected by reason: "
-                + ", ".join(f"{reason} {n}" for reason, n in self.reasons.most_common())
-            )
-        lines += [f"  {line}" for line in self.rejections]
-        if self.rejected > len(self.rejections):
-            lines.append(f"  ... and {self.rejected - len(self.rejections)} more")
+        lines += rejection_report(self.reasons, self.rejections, self.rejected)
         if self.held_back:
             lines.append(
                 f"nothing sent: {self.held_back} valid records held back because "
