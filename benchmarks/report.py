@@ -58,6 +58,7 @@ class Figures:
     teampulse_rate: float | None = None  # events/s, first record read -> last reflected
     teampulse_seconds: float | None = None
     teampulse_counted_seconds: float | None = None  # first read -> every record counted
+    teampulse_cpu_seconds: float | None = None  # the worker's CPU time, first read -> settled
     quix_rate: float | None = None
     latencies_s: list[float] = field(default_factory=list)  # produce-to-gauge, per probe
     latency_offered_rate: float | None = None  # events/s the latency phase really sent
@@ -105,6 +106,7 @@ def build_result(
         "teampulse_rate": tp,
         "teampulse_seconds": figures.teampulse_seconds,
         "teampulse_counted_seconds": figures.teampulse_counted_seconds,
+        "cpu_us_per_event": cpu_per_event_us(figures, settings.get("events")),
         "quix_rate": figures.quix_rate,
         "ratio_ceiling": ratio(tp, ceiling),
         "ratio_baseline": ratio(tp, baseline),
@@ -123,6 +125,12 @@ def build_result(
         "two_worker_differing_hashes": sorted({line.split(" ")[0] for line in differences}),
         "two_worker_differences": differences[:DIFFERENCES_SHOWN],
     }
+
+
+def cpu_per_event_us(figures: Figures, events: int | None) -> float | None:
+    if figures.teampulse_cpu_seconds is None or not events:
+        return None
+    return figures.teampulse_cpu_seconds / events * 1e6
 
 
 def _rate(value: float | None) -> str:
@@ -161,6 +169,7 @@ def table_rows(result: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     ceiling, baseline = _times(result["ratio_ceiling"]), _times(result["ratio_baseline"])
     quix = _times(result["ratio_quix"], 2)
     growth = _times(result["rss_growth"], 2)
+    cpu_us = result.get("cpu_us_per_event")
     return [
         ("ceiling: bare aiokafka getmany", _rate(result["ceiling_rate"]), "median of reads"),
         ("baseline: getmany + orjson + dict", _rate(result["baseline_rate"]), ""),
@@ -172,6 +181,11 @@ def table_rows(result: Mapping[str, Any]) -> list[tuple[str, str, str]]:
                 for text in (ceiling and f"{ceiling} ceiling", baseline and f"{baseline} baseline")
                 if text
             ),
+        ),
+        (
+            "teampulse: worker CPU per event",
+            "skipped" if cpu_us is None else f"{cpu_us:,.0f} µs",
+            "first read to settled, quiet time included",
         ),
         (
             "peer: Quix Streams per-team 7-day count",

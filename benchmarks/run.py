@@ -292,6 +292,7 @@ def measure_teampulse(
         snapshot = gauge_snapshot(client, pipeline.redis_prefix)
         counted_s = reflected.counted_at - reflected.first_read_at
         figures.teampulse_counted_seconds = counted_s
+        figures.teampulse_cpu_seconds = reflected.cpu_seconds
         print(
             f"teampulse: {figures.teampulse_rate:,.0f} events/s ({reflected.seconds:.1f} s; "
             f"all counted {counted_s:.1f} s after the first read), {len(snapshot)} hashes"

@@ -157,6 +157,14 @@ class WorkerProcess:
     def peak_rss(self) -> int:
         return self.status("VmHWM")
 
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time the worker has used (/proc/<pid>/stat): unlike a rate,
+        it hardly moves when other loads share the machine."""
+        assert self.process is not None
+        stat = Path(f"/proc/{self.process.pid}/stat").read_text()
+        fields = stat.rpartition(")")[2].split()  # after the command name, which may hold spaces
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self, timeout: float = 30) -> None:
         if self.process is None or self.process.poll() is not None:
             return
@@ -183,6 +191,7 @@ class Reflected:
     first_read_at: float  # Unix time
     counted_at: float
     reflected_at: float
+    cpu_seconds: float  # the workers' CPU time from the first read until Redis settled
 
     @property
     def seconds(self) -> float:
@@ -203,11 +212,16 @@ def wait_reflected(
     """Wait until `workers` together counted `expected` records and Redis settled."""
     deadline = time.time() + timeout_s
     counted = 0.0
+
+    def cpu() -> float:
+        return sum(w.cpu_seconds() for w in workers)
+
+    cpu_at_first_read = None if first_read_at is None else cpu()
     while counted < expected:
         texts = [w.metrics() for w in workers]
         now = time.time()
         if first_read_at is None and any(read_anything(t, topic) for t in texts):
-            first_read_at = now
+            first_read_at, cpu_at_first_read = now, cpu()
         counted = sum(counted_events(t) for t in texts)
         if progress is not None and counted > progress.n:
             progress.update(int(counted) - progress.n)
@@ -215,7 +229,7 @@ def wait_reflected(
             raise SystemExit(f"timed out: the workers counted {counted:,.0f} of {expected:,}")
         time.sleep(SCRAPE_EVERY_S)
     counted_at = time.time()
-    assert first_read_at is not None
+    assert first_read_at is not None and cpu_at_first_read is not None
     stream = f"{redis_prefix}updates"
     last = _last_change(client, stream)
     quiet_since, ticks_then = time.time(), _ticks(workers)
@@ -231,7 +245,7 @@ def wait_reflected(
         if time.time() > deadline:
             raise SystemExit("timed out waiting for the Redis gauges to settle")
     reflected_at = max(counted_at, last or counted_at)
-    return Reflected(first_read_at, counted_at, reflected_at)
+    return Reflected(first_read_at, counted_at, reflected_at, cpu() - cpu_at_first_read)
 
 
 def _ticks(workers: Sequence[WorkerProcess]) -> float | None:

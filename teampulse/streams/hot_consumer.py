@@ -116,6 +116,7 @@ class _Rebalance(ConsumerRebalanceListener):
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         async with self._hot.batch_lock:  # no batch is half applied ...
             await self._hot.drain()  # ... and every applied one is committed
+            self._hot.stages.direct.clear()
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self._hot.assign(assigned)
@@ -151,6 +152,9 @@ class HotConsumer(Service):
         # Per partition, where to read again if a send fails: the last commit, or the first
         # offset read since the assignment.
         self._resume_at: dict[TopicPartition, int] = {}
+        # Internal partitions owned but not yet handed over in memory, with the offset the
+        # partition ended at when it was assigned (None until asked).
+        self._catching_up: dict[TopicPartition, int | None] = {}
 
     # ------------------------------------------------------------------ life cycle
     async def on_start(self) -> None:
@@ -189,10 +193,45 @@ class HotConsumer(Service):
         def owned(topic: str) -> set[int]:
             return {tp.partition for tp in assigned if tp.topic == topic}
 
+        self.stages.direct.clear()
         self.teams.assign(owned(self.topics.by_team))
         self.threads.assign(owned(self.topics.by_thread))
         self._resume_at.clear()
+        self._catching_up = dict.fromkeys(
+            (tp for tp in assigned if tp.topic in self._direct_sets()), None
+        )
         self._assigned_at = time.monotonic()
+
+    def _direct_sets(self) -> dict[str, set[int]]:
+        direct = self.stages.direct
+        topics = self.topics
+        return {
+            topics.by_team: direct.teams,
+            topics.by_thread: direct.threads,
+            topics.thread_facts: direct.facts,
+        }
+
+    async def _hand_over_caught_up(self, consumer: AIOKafkaConsumer) -> None:
+        """Hands records over in memory for the internal partitions read up to where they
+        ended at the assignment. Before that, what an earlier owner of an input partition
+        forwarded may still be unread, and records of one input stream would reach a state
+        out of their order (which decides what is late)."""
+        unknown = [tp for tp, end in self._catching_up.items() if end is None]
+        if unknown:
+            try:
+                self._catching_up.update(await consumer.end_offsets(unknown))
+            except KafkaError:
+                return  # asked again before the next batch
+        direct = self._direct_sets()
+        for tp, end in list(self._catching_up.items()):
+            try:
+                position = await consumer.position(tp)
+            except IllegalStateError:  # revoked meanwhile
+                self._catching_up.pop(tp, None)
+                continue
+            if end is not None and position >= end:
+                direct[tp.topic].add(tp.partition)
+                del self._catching_up[tp]
 
     async def _settled(self) -> None:
         """Workers started together join the group one after the other; processing from the
@@ -212,6 +251,8 @@ class HotConsumer(Service):
             consumer = self._consumer
             if consumer is None:
                 return
+            if self._catching_up:
+                await self._hand_over_caught_up(consumer)
             records = await consumer.getmany(
                 timeout_ms=timeout_ms, max_records=self.settings.batch_max
             )

@@ -26,6 +26,7 @@ from aiokafka.structs import ConsumerRecord
 from teampulse.contract.event import (
     DISCUSSION_TYPES,
     UNASSIGNED_TEAM,
+    Event,
     decode_wire,
     encode_wire,
 )
@@ -92,6 +93,31 @@ class BatchReport:
 
 
 Records = dict[tuple[str, int], list[ConsumerRecord]]
+# What a stage hands to the next one in process: the record's bytes (as they would have
+# crossed Kafka) and the input record it came from (named by dead letters and warnings).
+Handover = list[tuple[bytes, ConsumerRecord]]
+# To the team stage, with the event when ingest decoded it in this batch already.
+TeamHandover = list[tuple[bytes, ConsumerRecord, Event | None]]
+
+
+@dataclass
+class DirectRoutes:
+    """The partitions of each internal topic whose next stage runs in this process.
+
+    A record bound for one of them is handed over in memory instead of crossing Kafka: the
+    receiving state's log records it, and the input offsets are committed only after that
+    log is acknowledged, exactly as for a record read back from the topic. `HotConsumer`
+    adds a partition once it owns it and has read the topic's partition up to where it
+    ended at the assignment, so a stream's records still reach a state in their order."""
+
+    teams: set[int] = field(default_factory=set)  # by-team partitions
+    threads: set[int] = field(default_factory=set)  # by-thread partitions
+    facts: set[int] = field(default_factory=set)  # thread-facts partitions
+
+    def clear(self) -> None:
+        self.teams.clear()
+        self.threads.clear()
+        self.facts.clear()
 
 
 class HotStages:
@@ -114,34 +140,58 @@ class HotStages:
         self.threads = threads
         self.clock = clock
         self.partition_of = KeyPartitioner(partitions)
+        self.direct = DirectRoutes()
         self._partitions = partitions
 
     async def process(self, records: Records, outbox: BatchOutbox) -> BatchReport:
         """Everything `records` (topic, partition -> records in offset order) implies, queued
         on `outbox`; records of partitions this worker no longer owns are skipped (their
-        new owner reads them again from the last commit)."""
+        new owner reads them again from the last commit).
+
+        The stages run in flow order, each on what it read from Kafka and then on what the
+        previous stage handed over in memory (records read from Kafka were written earlier)."""
         now = self.clock()
         report = BatchReport()
         topics = self.topics
+        to_teams: dict[int, TeamHandover] = defaultdict(list)
+        to_threads: dict[int, Handover] = defaultdict(list)
+        to_facts: dict[int, Handover] = defaultdict(list)
         for (topic, partition), batch in records.items():
             if topic == topics.events or topic == topics.xapi:
-                self._ingest(topic, partition, batch, outbox, report, now)
-        for (topic, partition), batch in records.items():
-            if topic == topics.by_team or topic == topics.thread_facts:
-                state = await self.teams.ready(partition)
-                if state is None:
-                    continue
-                ops: list[bytes] = []
-                if topic == topics.by_team:
-                    self._teams(partition, batch, state, ops, outbox, report, now)
-                else:
-                    self._facts(batch, state, ops, outbox, report, now)
-                self._append(topics.team_state, partition, ops, outbox)
-        for (topic, partition), batch in records.items():
-            if topic == topics.by_thread:
-                thread_state = await self.threads.ready(partition)
-                if thread_state is not None:
-                    self._threads(partition, batch, thread_state, outbox, report, now)
+                self._ingest(topic, partition, batch, outbox, report, now, to_teams)
+            elif topic == topics.by_team:
+                to_teams[partition][:0] = [(r.value or b"", r, None) for r in batch]
+            elif topic == topics.by_thread:
+                to_threads[partition][:0] = [(r.value or b"", r) for r in batch]
+            elif topic == topics.thread_facts:
+                to_facts[partition][:0] = [(r.value or b"", r) for r in batch]
+        team_ops: dict[int, list[bytes]] = defaultdict(list)
+        for partition, handed in to_teams.items():
+            state = await self.teams.ready(partition)
+            if state is not None:
+                self._teams(handed, state, team_ops[partition], outbox, report, now, to_threads)
+            else:
+                self._spill(
+                    topics.by_team, partition, handed, outbox, lambda r: decode_wire(r).team
+                )
+        for partition, posts in to_threads.items():
+            thread_state = await self.threads.ready(partition)
+            if thread_state is not None:
+                self._threads(partition, posts, thread_state, outbox, report, now, to_facts)
+            else:
+                self._spill(
+                    topics.by_thread, partition, posts, outbox, lambda r: decode_wire(r).thread
+                )
+        for partition, facts in to_facts.items():
+            state = await self.teams.ready(partition)
+            if state is not None:
+                self._facts(facts, state, team_ops[partition], outbox, report, now)
+            else:
+                self._spill(
+                    topics.thread_facts, partition, facts, outbox, lambda r: decode_fact(r).team
+                )
+        for partition, ops in team_ops.items():
+            self._append(topics.team_state, partition, ops, outbox)
         return report
 
     # ------------------------------------------------------------------ stages
@@ -153,12 +203,14 @@ class HotStages:
         outbox: BatchOutbox,
         report: BatchReport,
         now: float,
+        to_teams: dict[int, TeamHandover],
     ) -> None:
         is_xapi = topic == self.topics.xapi
         parse = self.xapi.parse if is_xapi else self.validator.parse
         fallback_source = "xapi" if is_xapi else "events"
         origin = f"{topic}:{partition}"
         by_team = self.topics.by_team
+        direct = self.direct.teams
         roster = self.roster.roster
         partition_of = self.partition_of
         outcomes = report.outcomes
@@ -178,7 +230,11 @@ class HotStages:
                     outcomes[result.source]["unassigned"] += 1
                 event = _replace(result, team=team, origin=origin)
                 key = team.encode()
-                outbox.add(by_team, partition_of(key), key, encode_wire(event))
+                destination = partition_of(key)
+                if destination in direct:
+                    to_teams[destination].append((encode_wire(event), record, event))
+                else:
+                    outbox.add(by_team, destination, key, encode_wire(event))
             except Exception as exc:  # noqa: BLE001 - one record must not stop the others
                 self._internal(outbox, raw, record, report, now, "ingest", exc)
                 outcomes[fallback_source]["rejected"] += 1
@@ -190,21 +246,21 @@ class HotStages:
 
     def _teams(
         self,
-        partition: int,
-        batch: Iterable[ConsumerRecord],
+        handed: TeamHandover,
         state: TeamPartition,
         ops: list[bytes],
         outbox: BatchOutbox,
         report: BatchReport,
         now: float,
+        to_threads: dict[int, Handover],
     ) -> None:
         by_thread = self.topics.by_thread
+        direct = self.direct.threads
         partition_of = self.partition_of
         outcomes = report.outcomes
-        for record in batch:
-            raw = record.value or b""
+        for raw, record, decoded in handed:
             try:
-                event = decode_wire(raw)
+                event = decode_wire(raw) if decoded is None else decoded
                 outcome = state.apply_event(event)
                 outcomes[event.source][outcome] += 1
                 if outcome == "accepted":
@@ -218,21 +274,24 @@ class HotStages:
                 # idempotent per post).
                 if event.thread and event.type in DISCUSSION_TYPES:
                     key = event.thread.encode()
-                    outbox.add(by_thread, partition_of(key), key, raw)
+                    destination = partition_of(key)
+                    if destination in direct:
+                        to_threads[destination].append((raw, record))
+                    else:
+                        outbox.add(by_thread, destination, key, raw)
             except Exception as exc:  # noqa: BLE001
                 self._internal(outbox, raw, record, report, now, "teams", exc)
 
     def _facts(
         self,
-        batch: Iterable[ConsumerRecord],
+        handed: Handover,
         state: TeamPartition,
         ops: list[bytes],
         outbox: BatchOutbox,
         report: BatchReport,
         now: float,
     ) -> None:
-        for record in batch:
-            raw = record.value or b""
+        for raw, record in handed:
             try:
                 state.apply_fact(decode_fact(raw))
                 ops.append(fact_op(raw))
@@ -242,29 +301,50 @@ class HotStages:
     def _threads(
         self,
         partition: int,
-        batch: Iterable[ConsumerRecord],
+        handed: Handover,
         state: ThreadPartition,
         outbox: BatchOutbox,
         report: BatchReport,
         now: float,
+        to_facts: dict[int, Handover],
     ) -> None:
         facts_topic = self.topics.thread_facts
+        direct = self.direct.facts
         partition_of = self.partition_of
         ops: list[bytes] = []
-        for record in batch:
-            raw = record.value or b""
+        for raw, record in handed:
             try:
                 event = decode_wire(raw)
                 state.expire_threads(event.occurred_at)
                 for fact in state.book.apply(event):
                     key = fact.team.encode()
-                    outbox.add(facts_topic, partition_of(key), key, encode_fact(fact))
+                    destination = partition_of(key)
+                    if destination in direct:
+                        to_facts[destination].append((encode_fact(fact), record))
+                    else:
+                        outbox.add(facts_topic, destination, key, encode_fact(fact))
                 ops.append(raw)
             except Exception as exc:  # noqa: BLE001
                 self._internal(outbox, raw, record, report, now, "threads", exc)
         self._append(self.topics.thread_state, partition, ops, outbox)
 
     # ------------------------------------------------------------------ shared by the stages
+    @staticmethod
+    def _spill(
+        topic: str,
+        partition: int,
+        handed: Sequence[tuple],
+        outbox: BatchOutbox,
+        key_of: Callable[[bytes], str | None],
+    ) -> None:
+        """Sends to Kafka what was handed over for a partition that is not (or no longer)
+        ours: its owner applies it. What was read from that topic is dropped, as any record
+        of a partition this worker does not own (its owner reads it from the last commit)."""
+        for raw, record, *_ in handed:
+            if record.topic != topic:
+                key = key_of(raw)
+                outbox.add(topic, partition, key.encode() if key else None, raw)
+
     @staticmethod
     def _append(topic: str, partition: int, ops: list[bytes], outbox: BatchOutbox) -> None:
         if ops:

@@ -123,15 +123,15 @@ async def everything_written(stack: ConnectorStack) -> dict[str, bytes]:
 
 def test_no_topic_holds_a_platform_id_a_name_or_the_words(connector_stack: ConnectorStack):
     ids = send_one_of_each(connector_stack)
-    by_team = connector_stack.settings.topic("by-team")
+    team_state = connector_stack.settings.topic("team-state")
 
-    def all_forwarded() -> bool:
-        forwarded = b"\n".join(
-            asyncio.run(read_topic(connector_stack.settings.kafka_bootstrap, by_team))
+    def all_applied() -> bool:
+        applied = b"\n".join(
+            asyncio.run(read_topic(connector_stack.settings.kafka_bootstrap, team_state))
         )
-        return all(event_id.encode() in forwarded for event_id in ids)
+        return all(event_id.encode() in applied for event_id in ids)
 
-    wait_for(all_forwarded, timeout=60, what="the worker forwarding every event")
+    wait_for(all_applied, timeout=60, what="the worker applying every event")
     written = asyncio.run(everything_written(connector_stack))
     assert connector_stack.settings.topic("events") in written
     leaks = [

@@ -236,16 +236,18 @@ def test_raw_emails_reach_no_state_topic_redis_or_metrics(pipeline, kafka_bootst
         kind = client.type(key)
         dump = repr(client.hgetall(key) if kind == b"hash" else client.dump(key))
         assert b"@example.com" not in dump.encode(), key
-    for name in (
-        "by-team",
-        "by-thread",
-        "thread-facts",
-        "team-state",
-        "thread-state",
-        "team-counts",
+    # One worker owns every partition: events reach the team and thread stages in memory,
+    # so the repartition topics may stay empty; the state logs hold every event.
+    for name, written in (
+        ("by-team", False),
+        ("by-thread", False),
+        ("thread-facts", False),
+        ("team-state", True),
+        ("thread-state", True),
+        ("team-counts", True),
     ):
         records = asyncio.run(read_topic(kafka_bootstrap, settings.topic(name)))
-        assert records, name
+        assert records or not written, name
         assert not [r for r in records if b"@example.com" in r], name
 
 
@@ -297,7 +299,7 @@ def test_each_bad_input_lands_in_the_dead_letter_topic_with_its_reason(pipeline,
     for reason in statements:
         assert letters[reason]["topic"] == settings.topic("xapi")
         assert letters[reason]["detail"]
-    assert letters["late"]["topic"] == settings.topic("by-team")
+    assert letters["late"]["topic"] == settings.topic("events")
     assert worker.alive()
     counted = worker.metrics()
     for reason in [*bad, *statements, "late"]:

@@ -196,3 +196,106 @@ def test_a_reply_to_a_known_post_sends_its_facts_to_the_teams_of_both_posts():
     }
     [(partition, _, log_record)] = outbox.to("t.thread-state")
     assert partition == 1 and [e["id"] for e in orjson.loads(log_record)] == ["e1", "e2"]
+
+
+# ---------------------------------------------------------------- hand-over in memory
+INTERNAL = (TOPICS.by_team, TOPICS.by_thread, TOPICS.thread_facts)
+
+
+def conversation() -> list[bytes]:
+    """Learning and a thread whose replies cross teams, as canonical input records."""
+    at = "2026-03-02T{:02d}:00:00Z".format
+    return [
+        canonical("c1", team="atlas", occurred_at=at(8)),
+        canonical(
+            "c2", type="discussion.posted", team="atlas", thread="th", post="p1",
+            occurred_at=at(9), duration_s=None,
+        ),
+        canonical(
+            "c3", type="discussion.replied", team="comet", actor="bob@example.com",
+            thread="th", post="p2", parent="p1", occurred_at=at(10), duration_s=None,
+        ),
+        canonical(
+            "c4", type="discussion.replied", team="borealis", actor="cy@example.com",
+            thread="th", post="p3", parent="p2", occurred_at=at(11), duration_s=None,
+        ),
+        canonical("c1", team="atlas", occurred_at=at(8)),  # a repeat counts once
+    ]  # fmt: skip
+
+
+def through_kafka(hot: HotStages, first: dict) -> RecordingOutbox:
+    """Runs batches until nothing more is produced for the internal topics, feeding each
+    batch's internal records back as the next batch, as the broker would."""
+    everything = RecordingOutbox()
+    records = first
+    while records:
+        outbox, _ = run(hot, records)
+        everything.sent += outbox.sent
+        records = {}
+        for topic, partition, _, value in outbox.sent:
+            if topic in INTERNAL:
+                batch = records.setdefault((topic, partition), [])
+                batch.append(record(topic, partition, len(batch), value))
+    return everything
+
+
+def gauges(hot: HotStages) -> dict:
+    return {
+        name: team.counts(NOW, members=3)
+        for partition in hot.teams.states.values()  # type: ignore[attr-defined]
+        for name, team in partition.teams.items()
+    }
+
+
+def test_handed_over_in_memory_the_gauges_are_those_of_the_trip_through_kafka():
+    inputs = {("t.events", 0): [record("t.events", 0, n, r) for n, r in enumerate(conversation())]}
+    forwarded = stages()
+    through_kafka(forwarded, inputs)
+    direct = stages()
+    for routes in (direct.direct.teams, direct.direct.threads, direct.direct.facts):
+        routes.update(range(PARTITIONS))
+    outbox = through_kafka(direct, inputs)
+    assert gauges(direct) == gauges(forwarded)
+    # the join reached the teams: atlas's thread was replied to by comet, across teams
+    atlas = gauges(direct)["atlas"].windows["7d"]
+    assert (atlas.threads_replied, atlas.cross_team_interactions) == (1, 1)
+    assert [t for t, *_ in outbox.sent if t in INTERNAL] == []
+    logged = [
+        op["e"]["id"]
+        for _, _, framed in outbox.to("t.team-state")
+        for op in orjson.loads(framed)
+        if "e" in op
+    ]
+    assert sorted(logged) == ["c1", "c2", "c3", "c4"]
+
+
+def test_records_for_a_partition_handed_over_but_no_longer_owned_go_to_kafka():
+    hot = stages()
+    hot.direct.teams.update(range(PARTITIONS))
+    hot.teams = NotOwned()  # type: ignore[assignment]
+    outbox, _ = run(hot, {("t.events", 0): [record("t.events", 0, 0, canonical("e1"))]})
+    [(partition, key, value)] = outbox.to("t.by-team")
+    assert (partition, key, decode_wire(value).id) == (
+        team_partition("atlas", PARTITIONS),
+        b"atlas",
+        "e1",
+    )
+
+
+def test_a_late_event_handed_over_is_dead_lettered_at_its_input_position():
+    hot = stages()
+    hot.direct.teams.update(range(PARTITIONS))
+    batch = [
+        record("t.events", 0, 0, canonical("e1", occurred_at="2026-03-02T09:00:00Z")),
+        record("t.events", 0, 1, canonical("e2", occurred_at="2026-02-27T09:00:00Z")),
+    ]
+    outbox, reasons = run(hot, {("t.events", 0): batch})
+    [(_, _, letter)] = outbox.to("t.deadletter")
+    assert (orjson.loads(letter)["reason"], orjson.loads(letter)["topic"]) == ("late", "t.events")
+    assert orjson.loads(letter)["offset"] == 1
+    assert reasons == Counter({"late": 1})
+
+
+class NotOwned:
+    async def ready(self, partition: int) -> None:
+        return None
