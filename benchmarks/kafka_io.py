@@ -212,12 +212,18 @@ async def copy_topic(bootstrap: str, source: str, target: str, until: Mapping[in
         await consumer.stop()
 
 
+# Quix Streams names its internal topics `<kind>__<consumer group>--<source>`.
+QUIX_INTERNAL_KINDS = ("changelog__", "repartition__")
+
+
 async def delete_topics(bootstrap: str, prefix: str) -> list[str]:
-    """Delete every topic whose name starts with `prefix` (the run's own topics only)."""
+    """Delete every topic whose name starts with `prefix` (the run's own topics only), and
+    the internal topics the Quix peer made for a consumer group starting with it."""
+    owned = (prefix, *(kind + prefix for kind in QUIX_INTERNAL_KINDS))
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        names = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        names = [t for t in await admin.list_topics() if t.startswith(owned)]
         if names:
             await admin.delete_topics(names)
         return names
