@@ -16,7 +16,7 @@ in that day: its cost grows with days and people, not with events or buckets.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from sys import intern
 from typing import Literal
 
@@ -195,7 +195,10 @@ class TeamState:
         self._ids_by_bucket: dict[int, list[str]] = {}
         self._ids_from = -(2**62)  # ids of buckets below this were forgotten
         self._kept_from = -(2**62)  # buckets below this were dropped
-        self._next_expiry = -math.inf  # watermark from which expire() has something to do
+        # From these, expire() has something to do: the watermark from which a bucket falls
+        # behind the retention, the slowest stream's watermark from which an id can be forgotten.
+        self._next_expiry = -math.inf
+        self._next_ids_expiry = -math.inf
         self._adoption = AdoptionBook(config.initiatives)
         # Aggregates are cached with the change counters of the days they cover and checked
         # when read, so applying an event only bumps its day's counter.
@@ -251,11 +254,21 @@ class TeamState:
                     bucket.assessments_passed += 1
         self._adoption.apply(event)
         self._touch(index)
+        ids_due = False
         if stream_watermark is None or occurred_at > stream_watermark:
-            self._stream_watermarks[event.origin] = occurred_at
+            watermarks = self._stream_watermarks
+            watermarks[event.origin] = occurred_at
+            # The slowest stream passes the ids' horizon with the event of the last stream
+            # still behind it, so only a stream crossing it now needs the minimum of all.
+            horizon = self._next_ids_expiry
+            ids_due = (
+                occurred_at >= horizon
+                and (stream_watermark is None or stream_watermark < horizon)
+                and min(watermarks.values()) >= horizon
+            )
         if self.watermark is None or occurred_at > self.watermark:
             self.watermark = occurred_at
-        if self.watermark >= self._next_expiry:
+        if ids_due or self.watermark >= self._next_expiry:
             self.expire()
         return "accepted"
 
@@ -298,22 +311,27 @@ class TeamState:
             for index in [i for i in self._ids_by_bucket if i < ids_from]:
                 self._seen.difference_update(self._ids_by_bucket.pop(index))
         if kept_from > self._kept_from:
+            buckets = self._buckets
+            # No bucket below the previous horizon exists (events and facts behind it are
+            # refused), so the buckets to drop are the few indices between the two horizons;
+            # the first time, or after a long silence, a scan is shorter.
+            dropped: Iterable[int] = (
+                range(self._kept_from, kept_from)
+                if kept_from - self._kept_from <= len(buckets)
+                else [i for i in buckets if i < kept_from]
+            )
             self._kept_from = kept_from
-            for index in [i for i in self._buckets if i < kept_from]:
-                del self._buckets[index]
-                self._touch(index)
+            for index in dropped:
+                if buckets.pop(index, None) is not None:
+                    self._touch(index)
             gone = kept_from // self._per_day  # days before this one are entirely dropped
             for day in [d for d in self._changes if d < gone]:
                 del self._changes[day]  # (a cache still holding it mismatches and recomputes)
             for day in [d for d in self._days if d < gone]:
                 del self._days[day]
-        # Nothing moves until a watermark reaches the next bucket boundary of either horizon
-        # (the slowest stream's for ids: checked against the overall watermark, it can only
-        # run early, never late).
-        self._next_expiry = min(
-            (self._ids_from + 1) * self._bucket_s + self._lateness_s,
-            (self._kept_from + 1) * self._bucket_s + self.config.retention_s,
-        )
+        # Nothing moves until a watermark reaches the next bucket boundary of its horizon.
+        self._next_ids_expiry = (self._ids_from + 1) * self._bucket_s + self._lateness_s
+        self._next_expiry = (self._kept_from + 1) * self._bucket_s + self.config.retention_s
 
     def _bucket(self, index: int) -> _Bucket:
         bucket = self._buckets.get(index)

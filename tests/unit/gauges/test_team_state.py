@@ -80,6 +80,18 @@ def test_a_stream_behind_the_retention_is_late_whatever_its_own_watermark() -> N
                                   origin="events:1")) == "late"  # fmt: skip
 
 
+def test_an_id_is_remembered_while_the_slowest_stream_could_repeat_it_on_time() -> None:
+    team = TeamState("alpha", CONFIG)
+    team.apply_event(event("b1", 1 * DAY, origin="events:1"))
+    team.apply_event(event("a1", 1 * DAY, origin="events:0"))
+    team.apply_event(event("a2", 10 * DAY, origin="events:0"))  # events:0 runs far ahead
+
+    # events:1 is still at day 1: a1 repeated there, at day 1, is on time, so a repeat
+    assert team.apply_event(event("a1", 1 * DAY, origin="events:1")) == "duplicate"
+    team.apply_event(event("b2", 4 * DAY, origin="events:1"))  # the slowest passes 48 h on
+    assert team.apply_event(event("a1", 1 * DAY, origin="events:1")) == "late"
+
+
 def test_a_late_redelivery_is_late_not_duplicate() -> None:
     team = TeamState("alpha", CONFIG)
     team.apply_event(event("e1", 0))
