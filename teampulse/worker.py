@@ -162,7 +162,11 @@ def _register_metrics_page(
         return cast(
             Response,
             AiohttpResponse(
-                body=collector.metrics_page(registry),
+                # Faust types the query as a Mapping; aiohttp's is a MultiDict
+                body=collector.metrics_page(
+                    registry,
+                    request.query.getall("name[]", None),  # type: ignore[attr-defined]
+                ),
                 headers={"Content-Type": CONTENT_TYPE_LATEST},
             ),
         )

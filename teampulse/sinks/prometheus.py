@@ -42,7 +42,7 @@ import logging
 import math
 import re
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from prometheus_client.exposition import generate_latest
@@ -211,8 +211,9 @@ class GaugeCollector(Collector):
         yield from families.values()
         yield from self._guard_families(teams, rollups)
 
-    def exposition(self) -> bytes:
-        """The gauges in the Prometheus text format (0.0.4), from text cached per snapshot.
+    def exposition(self, names: Collection[str] | None = None) -> bytes:
+        """The gauges in the Prometheus text format (0.0.4), from text cached per snapshot;
+        only the metrics in `names` (family or sample names) when given.
 
         Same series as collect() + generate_latest, at a fraction of the cost: an unchanged
         snapshot costs a string join, and cached text (unlike Sample objects) gives the
@@ -223,24 +224,41 @@ class GaugeCollector(Collector):
             if entry.text is None:
                 entry.text = self._text(entry)
             for name, block in entry.text:
+                if names is not None and name not in names:
+                    continue
                 parts = blocks.get(name)
                 if parts is None:
                     help_text = self._help[name].replace("\\", r"\\").replace("\n", r"\n")
                     parts = blocks[name] = [f"# HELP {name} {help_text}\n# TYPE {name} gauge\n"]
                 parts.append(block)
         page = "".join(part for parts in blocks.values() for part in parts).encode()
-        return page + generate_latest(_Fixed(list(self._guard_families(teams, rollups))))
+        guards = [
+            family
+            for family in self._guard_families(teams, rollups)
+            if names is None or _named(family, names)
+        ]
+        return page + generate_latest(_Fixed(guards))
 
-    def metrics_page(self, registry: CollectorRegistry) -> bytes:
-        """The whole /metrics body: the gauges from `exposition()`, every other collector of
+    def metrics_page(
+        self, registry: CollectorRegistry, names: Collection[str] | None = None
+    ) -> bytes:
+        """The /metrics body: the gauges from `exposition()`, every other collector of
         `registry` (pipeline health, Faust's sensors) through prometheus_client. The gauges
-        are left out of the registry's pass even when this collector is registered in it."""
+        are left out of the registry's pass even when this collector is registered in it.
+
+        `names` keeps only those metrics, as prometheus_client's `name[]` parameter does: a
+        poller that needs a few counters (a benchmark, a readiness script) then does not
+        make the worker render every team's series."""
         self._rendering.active = True  # per thread: a concurrent collect() still works
         try:
-            others = generate_latest(registry)
+            if names is None:
+                others = generate_latest(registry)
+            else:  # not restricted_registry: it skips collectors without describe()
+                kept = [family for family in registry.collect() if _named(family, names)]
+                others = generate_latest(_Fixed(kept))
         finally:
             self._rendering.active = False
-        return self.exposition() + others
+        return self.exposition(names) + others
 
     def _entries(self, teams: _Publication, rollups: _Publication) -> Iterator[_Built]:
         """The cache entry of every published snapshot; forgets the unpublished ones."""
@@ -360,3 +378,7 @@ class GaugeCollector(Collector):
             current.add_metric([kind], refused_now[kind])
         yield total
         yield current
+
+
+def _named(family: Metric, names: Collection[str]) -> bool:
+    return family.name in names or any(sample.name in names for sample in family.samples)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 
 import pytest
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.parser import text_string_to_metric_families
 
 from teampulse.gauges.model import InitiativeSnapshot, ScopeSnapshot
@@ -334,3 +335,35 @@ def test_the_metrics_page_holds_the_gauges_once_and_the_other_collectors_of_the_
         names
     )
     assert page.count('teampulse_team_members{team="alpha"} 7') == 1
+
+
+def test_a_page_asked_for_some_names_holds_those_metrics_only(registry):
+    collector = GaugeCollector(Settings(), registry)
+    events = Counter("teampulse_events", "events", ["outcome"], registry=registry)
+    events.labels("accepted").inc(3)
+    registry.register(Undescribed())  # as the pipeline health collector is
+    Counter("teampulse_other", "another counter", registry=registry).inc()
+    collector.publish_teams({"alpha": team("alpha"), "beta": team("beta")})
+
+    page = collector.metrics_page(
+        registry, ["teampulse_events_total", "teampulse_team_members", "teampulse_lag"]
+    )
+
+    families = {f.name: f for f in text_string_to_metric_families(page.decode())}
+    families.pop("teampulse_events_created")  # the counter's creation time, a sample of it
+    assert set(families) == {"teampulse_events", "teampulse_team_members", "teampulse_lag"}
+    assert {s.labels["team"]: s.value for s in families["teampulse_team_members"].samples} == {
+        "alpha": 7.0,
+        "beta": 7.0,
+    }
+    whole = {
+        f.name for f in text_string_to_metric_families(collector.metrics_page(registry).decode())
+    }
+    assert {"teampulse_other", "teampulse_team_engagement_score"} <= whole
+
+
+class Undescribed:
+    """A collector with collect() only, which a restricted registry would not see."""
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        yield GaugeMetricFamily("teampulse_lag", "lag", value=2.0)
