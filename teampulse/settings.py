@@ -80,6 +80,14 @@ class Settings(BaseSettings):
         "is 503 and none of them is ever written",
     )
     ingest_retry_after_s: int = Field(5, description="Retry-After of a 503 (Kafka unavailable)")
+    ingest_rate_per_s: float = Field(
+        50.0,
+        description="Requests per second each credential (and each signed connector) may "
+        "send, on average; past it the answer is 429 with Retry-After. 0 turns the limit off",
+    )
+    ingest_rate_burst: int = Field(
+        200, description="Requests a credential may send at once before the rate applies"
+    )
 
     # --- backfill from an LRS ---------------------------------------------------------
     backfill_lrs_credentials: str = Field(

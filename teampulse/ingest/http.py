@@ -31,9 +31,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import email.message
+import hashlib
 import hmac
 import logging
+import math
 import re
+import time
 import urllib.parse
 import uuid
 from collections.abc import Awaitable, Callable
@@ -60,7 +63,8 @@ from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.rejections import Rejection
 from teampulse.contract.timestamps import format_rfc3339
 from teampulse.ingest.connectors import add_connector_routes
-from teampulse.ingest.responses import error_response, refusal_response
+from teampulse.ingest.rate_limit import RateLimiter
+from teampulse.ingest.responses import error_response, rate_limited_response, refusal_response
 from teampulse.settings import Settings
 
 __all__ = [
@@ -143,23 +147,52 @@ class Credentials:
             return None
         return offered.split(b":", 1)[0].decode("utf-8", "replace")
 
+    def identify(self, authorization: str | None) -> str | None:
+        """Which configured credential `authorization` carries ('basic:<user>' or
+        'bearer:<n>'), or None. The offer is compared with every configured credential of
+        either scheme, each in constant time over digests of equal length, and the loop never
+        stops early: neither the time nor the answer's path tells which entry came close."""
+        offered = _offered(authorization)
+        if offered is None:
+            return None
+        scheme, secret = offered
+        wanted = hashlib.sha256(secret).digest()
+        found: str | None = None
+        for kind, index, candidate in self._all():
+            same = hmac.compare_digest(wanted, hashlib.sha256(candidate).digest())
+            if same and kind == scheme:
+                found = self._name(kind, index, candidate)
+        return found
+
     def allow(self, authorization: str | None) -> bool:
-        if not authorization:
-            return False
-        scheme, _, value = authorization.strip().partition(" ")
-        if scheme.lower() == "basic":
-            try:
-                offered = base64.b64decode(value.strip(), validate=True)
-            except ValueError:
-                return False
-            candidates = self.basic
-        elif scheme.lower() == "bearer":
-            offered, candidates = value.strip().encode(), self.bearer
-        else:
-            return False
-        # Compare with every candidate, in constant time each, so timing tells nothing.
-        matches = [hmac.compare_digest(offered, candidate) for candidate in candidates]
-        return any(matches)
+        return self.identify(authorization) is not None
+
+    def _all(self) -> list[tuple[str, int, bytes]]:
+        return [("basic", i, c) for i, c in enumerate(self.basic)] + [
+            ("bearer", i, c) for i, c in enumerate(self.bearer)
+        ]
+
+    @staticmethod
+    def _name(kind: str, index: int, candidate: bytes) -> str:
+        # A Bearer token is a secret through and through: it is named by its position.
+        if kind == "basic":
+            return "basic:" + candidate.split(b":", 1)[0].decode("utf-8", "replace")
+        return f"bearer:{index + 1}"
+
+
+def _offered(authorization: str | None) -> tuple[str, bytes] | None:
+    """('basic', b'user:secret') or ('bearer', b'token') from an Authorization header."""
+    if not authorization:
+        return None
+    scheme, _, value = authorization.strip().partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            return "basic", base64.b64decode(value.strip(), validate=True)
+        except ValueError:
+            return None
+    if scheme.lower() == "bearer":
+        return "bearer", value.strip().encode()
+    return None
 
 
 def assumed_versions(settings: Settings) -> dict[str, str]:
@@ -293,11 +326,16 @@ class IngestEndpoint:
         clock: Callable[[], float],
         recent_ids: int = RECENT_IDS,
         registry: CollectorRegistry | None = None,
+        rate_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.producer = producer
         self.clock = clock
         self.credentials = Credentials.parse(settings.ingest_credentials)
+        # Requests are limited in real time, whatever clock the events are read with.
+        self.rate_limiter = RateLimiter(
+            settings.ingest_rate_per_s, settings.ingest_rate_burst, rate_clock
+        )
         self.assumed_versions = assumed_versions(settings)
         self.validator = EventValidator(settings, Pseudonymiser(settings.pseudonym_secret))
         self.recent = {"xapi": RecentIds(recent_ids), "events": RecentIds(recent_ids)}
@@ -350,8 +388,10 @@ class IngestEndpoint:
             # The Alternate Request Syntax carries credentials and version in the form body.
             return await self._alternate_syntax(request)
         authorization = request.headers.get("Authorization")
-        if request.path not in self.open_paths and not self._allowed(authorization):
-            return _unauthorized()
+        if request.path not in self.open_paths:
+            refused = self._admit(authorization)
+            if refused is not None:
+                return refused
         if request.path == "/xAPI/statements":
             version = self._version(request.headers.get(VERSION_HEADER), authorization)
             if isinstance(version, web.Response):
@@ -359,8 +399,30 @@ class IngestEndpoint:
             request[XAPI_VERSION] = version
         return await handler(request)
 
-    def _allowed(self, authorization: str | None) -> bool:
-        return not self.credentials or self.credentials.allow(authorization)
+    def _admit(self, authorization: str | None) -> web.Response | None:
+        """None when the request may go on; else its 401 or 429. Checked before the body is
+        read, so a refused request costs little and writes nothing."""
+        if not self.credentials:
+            caller: str | None = "anonymous"  # --insecure-no-auth: everyone shares a bucket
+        else:
+            caller = self.credentials.identify(authorization)
+            if caller is None:
+                return _unauthorized()
+        return self.rate_limited(caller)
+
+    def rate_limited(self, caller: str) -> web.Response | None:
+        """The 429 for a caller whose bucket is empty, or None (a token was taken). Callers
+        are credentials ('basic:lrs', 'bearer:1') and signed connectors ('connector:slack')."""
+        wait_s = self.rate_limiter.wait_s(caller)
+        if wait_s <= 0:
+            return None
+        retry_after = max(1, math.ceil(wait_s))
+        log.info("ingest request rate-limited caller=%s retry_after_s=%d", caller, retry_after)
+        return rate_limited_response(
+            retry_after,
+            f"more than {self.settings.ingest_rate_burst} requests in a burst or "
+            f"{self.settings.ingest_rate_per_s:g}/s for this credential",
+        )
 
     def _version(self, asked: str | None, authorization: str | None) -> str | web.Response:
         """The version a statements request is read as, or its 400."""
@@ -393,8 +455,9 @@ class IngestEndpoint:
         if isinstance(form, web.Response):
             return form
         authorization = form.get("authorization")
-        if not self._allowed(authorization):
-            return _unauthorized()
+        refused = self._admit(authorization)
+        if refused is not None:
+            return refused
         version = self._version(form.get(VERSION_HEADER.lower()), authorization)
         if isinstance(version, web.Response):
             return version
