@@ -65,6 +65,7 @@ from teampulse.contract.timestamps import format_rfc3339
 from teampulse.ingest.connectors import add_connector_routes
 from teampulse.ingest.rate_limit import RateLimiter
 from teampulse.ingest.responses import error_response, rate_limited_response, refusal_response
+from teampulse.kafka.security import kafka_client_options
 from teampulse.settings import Settings
 
 __all__ = [
@@ -294,7 +295,7 @@ def ingest_producer(settings: Settings) -> Any:
 
     timeout_ms = int(settings.ingest_write_timeout_s * 1000)
     return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **kafka_client_options(settings),
         acks="all",
         enable_idempotence=False,
         linger_ms=5,
@@ -403,11 +404,10 @@ class IngestEndpoint:
         """None when the request may go on; else its 401 or 429. Checked before the body is
         read, so a refused request costs little and writes nothing."""
         if not self.credentials:
-            caller: str | None = "anonymous"  # --insecure-no-auth: everyone shares a bucket
-        else:
-            caller = self.credentials.identify(authorization)
-            if caller is None:
-                return _unauthorized()
+            return self.rate_limited("anonymous")  # --insecure-no-auth: one shared bucket
+        caller = self.credentials.identify(authorization)
+        if caller is None:
+            return _unauthorized()
         return self.rate_limited(caller)
 
     def rate_limited(self, caller: str) -> web.Response | None:
@@ -783,14 +783,14 @@ async def recall_recent_ids(settings: Settings, endpoint: IngestEndpoint) -> int
     from teampulse.kafka.reading import read_to_end
 
     names = [settings.topic(route) for route in ("xapi", "events")]
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_client_options(settings))
     await admin.start()
     try:
         described = {t["topic"]: t for t in await admin.describe_topics(names)}
     finally:
         await admin.close()
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False, group_id=None
+        **kafka_client_options(settings), enable_auto_commit=False, group_id=None
     )
     await consumer.start()
     recalled = 0
@@ -822,6 +822,7 @@ async def serve_ingest(settings: Settings, *, insecure_no_auth: bool = False) ->
     """Run the endpoint on TEAMPULSE_INGEST_HOST:TEAMPULSE_INGEST_PORT until cancelled."""
     from aiokafka.errors import KafkaConnectionError
 
+    from teampulse.kafka.security import kafka_connection_problem
     from teampulse.kafka.topics import ensure_topics
     from teampulse.kafka.undecodable import skip_undecodable_records
 
@@ -831,8 +832,8 @@ async def serve_ingest(settings: Settings, *, insecure_no_auth: bool = False) ->
     producer = ingest_producer(settings)
     try:
         await producer.start()
-    except KafkaConnectionError as exc:
-        raise SystemExit(f"cannot reach Kafka at {settings.kafka_bootstrap}") from exc
+    except KafkaConnectionError:
+        raise SystemExit((await kafka_connection_problem(settings)).message) from None
     runner: web.AppRunner | None = None
     try:
         app = build_ingest_app(settings, producer, insecure_no_auth=insecure_no_auth)
