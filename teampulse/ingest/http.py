@@ -12,6 +12,7 @@ Routes (docs/xapi.md, docs/events.md):
 What an LRS must do, this does: `X-Experience-API-Version` required (1.0.x, 2.0.0; a Basic
 user named in TEAMPULSE_INGEST_XAPI_VERSION_BY_USER may omit it) and echoed on every
 response; Basic or Bearer credentials (TEAMPULSE_INGEST_CREDENTIALS) -> 401;
+a credential past its rate (TEAMPULSE_INGEST_RATE_PER_S, _BURST) -> 429 with Retry-After;
 a body over TEAMPULSE_INGEST_MAX_BODY_BYTES -> 413; a batch is all or nothing (400 with a
 JSON `{"error", "detail"}`); duplicate ids in a batch -> 400; a known id with other content
 -> 409, with the same content -> success without writing again. The answer comes only after

@@ -215,7 +215,7 @@ def start_secure_redis(directory: Path, certs: Certificates) -> SecureRedis:
     acl.write_text(
         "user default off\n"
         f"user {REDIS_USER} on >{REDIS_PASSWORD} ~{REDIS_PREFIX}* &{REDIS_PREFIX}* "
-        "+@all -@admin -@dangerous +info\n"
+        "+@all -@admin -@dangerous\n"
     )
     log_path = directory / "redis.log"
     with open(log_path, "ab") as out:
