@@ -139,15 +139,11 @@ class Credentials:
 
     @staticmethod
     def basic_user(authorization: str | None) -> str | None:
-        """The user name of a Basic header (checked by `allow` first), else None."""
-        scheme, _, value = (authorization or "").strip().partition(" ")
-        if scheme.lower() != "basic":
+        """The user name of a Basic header (checked by `identify` first), else None."""
+        offered = _offered(authorization)
+        if offered is None or offered[0] != "basic":
             return None
-        try:
-            offered = base64.b64decode(value.strip(), validate=True)
-        except ValueError:
-            return None
-        return offered.split(b":", 1)[0].decode("utf-8", "replace")
+        return offered[1].split(b":", 1)[0].decode("utf-8", "replace")
 
     def identify(self, authorization: str | None) -> str | None:
         """Which configured credential `authorization` carries ('basic:<user>' or
@@ -165,9 +161,6 @@ class Credentials:
             if same and kind == scheme:
                 found = self._name(kind, index, candidate)
         return found
-
-    def allow(self, authorization: str | None) -> bool:
-        return self.identify(authorization) is not None
 
     def _all(self) -> list[tuple[str, int, bytes]]:
         return [("basic", i, c) for i, c in enumerate(self.basic)] + [
@@ -328,7 +321,6 @@ class IngestEndpoint:
         clock: Callable[[], float],
         recent_ids: int = RECENT_IDS,
         registry: CollectorRegistry | None = None,
-        rate_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.producer = producer
@@ -336,7 +328,7 @@ class IngestEndpoint:
         self.credentials = Credentials.parse(settings.ingest_credentials)
         # Requests are limited in real time, whatever clock the events are read with.
         self.rate_limiter = RateLimiter(
-            settings.ingest_rate_per_s, settings.ingest_rate_burst, rate_clock
+            settings.ingest_rate_per_s, settings.ingest_rate_burst, time.monotonic
         )
         self.assumed_versions = assumed_versions(settings)
         self.validator = EventValidator(settings, Pseudonymiser(settings.pseudonym_secret))
