@@ -180,18 +180,21 @@ async def kafka_connection_problem(settings: Settings) -> KafkaProblem:
         )
     except KafkaError as exc:
         if "closed" in str(exc):
-            # Under TLS 1.3 a broker that wants a client certificate says so only by closing.
+            # Under TLS 1.3 a broker that wants a client certificate says so only by closing
+            # the connection after the handshake; a broker shutting down closes it too, so
+            # that is worth waiting for only when a certificate was given.
+            without_certificate = "ssl_context" in options and settings.kafka_ssl_cert_file is None
             certificate = (
                 " and, if the listener requires a client certificate, set "
                 "TEAMPULSE_KAFKA_SSL_CERT_FILE and TEAMPULSE_KAFKA_SSL_KEY_FILE"
-                if "ssl_context" in options and settings.kafka_ssl_cert_file is None
+                if without_certificate
                 else ""
             )
             return KafkaProblem(
                 f"Kafka at {bootstrap} closed a {protocol} connection at once ({exc}): check "
                 "that TEAMPULSE_KAFKA_SECURITY_PROTOCOL matches the broker's listener"
                 + certificate,
-                lasting=False,  # a broker shutting down does the same
+                lasting=without_certificate,
             )
         return KafkaProblem(
             f"cannot reach Kafka at {bootstrap} ({exc}): start it with `make up`, or point "

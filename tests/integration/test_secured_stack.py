@@ -239,6 +239,28 @@ def test_a_wrong_kafka_password_stops_topics_with_the_cause_and_the_fix(secured:
     assert time.monotonic() - started < 30  # no retrying a login that was refused
 
 
+def test_a_broker_certificate_from_an_unknown_ca_stops_topics_naming_the_ca_setting(
+    secured: Secured,
+):
+    env = {**secured.env, "TEAMPULSE_KAFKA_SSL_CA_FILE": str(secured.certs.client_cert)}
+    result = teampulse(env, "topics")
+    assert result.returncode != 0
+    assert "is not trusted" in result.stderr
+    assert "set TEAMPULSE_KAFKA_SSL_CA_FILE to the CA that signed it" in result.stderr
+
+
+def test_a_missing_client_certificate_stops_topics_naming_the_certificate_settings(
+    secured: Secured,
+):
+    env = {k: v for k, v in secured.env.items() if not k.startswith("TEAMPULSE_KAFKA_SSL_CERT")}
+    env.pop("TEAMPULSE_KAFKA_SSL_KEY_FILE")
+    started = time.monotonic()
+    result = teampulse(env, "topics")
+    assert result.returncode != 0
+    assert "set TEAMPULSE_KAFKA_SSL_CERT_FILE and TEAMPULSE_KAFKA_SSL_KEY_FILE" in result.stderr
+    assert time.monotonic() - started < 30
+
+
 def test_a_wrong_kafka_password_stops_the_worker_with_the_cause(secured: Secured):
     env = {**secured.env, "TEAMPULSE_KAFKA_SASL_PASSWORD": "wrong"}
     result = teampulse({**env, "TEAMPULSE_WEB_PORT": str(free_port())}, "worker")
