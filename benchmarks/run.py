@@ -60,6 +60,7 @@ from benchmarks.worker_process import (
     wait_reflected,
 )
 from teampulse.settings import Settings
+from teampulse.sinks.redis_connection import redis_tls_options
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -114,7 +115,9 @@ def check_stack(settings: Settings) -> None:
             f"{exc}. Start the stack with `make up`, or run `make bench`, which starts it."
         ) from exc
     try:
-        redis.Redis.from_url(settings.redis_url, socket_timeout=3).ping()
+        redis.Redis.from_url(
+            settings.redis_url, socket_timeout=3, **redis_tls_options(settings)
+        ).ping()
     except redis.RedisError as exc:
         raise SystemExit(
             f"Redis is not answering at {urlparse(settings.redis_url).netloc} "
@@ -433,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     run = uuid.uuid4().hex[:8]
     workdir = Path(tempfile.mkdtemp(prefix=f"teampulse-bench-{run}-"))
-    client = redis.Redis.from_url(settings.redis_url)
+    client = redis.Redis.from_url(settings.redis_url, **redis_tls_options(settings))
     spec = CorpusSpec(events=args.events, people=args.people, teams=args.teams, seed=args.seed)
     corpus = load_corpus(spec, cache=not args.no_cache)
     clock = corpus.last_occurred_at + 1

@@ -46,7 +46,36 @@ class Settings(BaseSettings):
 
     # --- where things are -------------------------------------------------------------
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers")
-    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL for the gauges")
+    kafka_security_protocol: str = Field(
+        "PLAINTEXT",
+        description="How clients talk to Kafka: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",
+    )
+    kafka_sasl_mechanism: str = Field(
+        "SCRAM-SHA-512", description="SASL mechanism: SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN"
+    )
+    kafka_sasl_username: str = Field("", description="SASL user (the SASL_* protocols)")
+    kafka_sasl_password: str = Field("", description="SASL password (the SASL_* protocols)")
+    kafka_ssl_ca_file: Path | None = Field(
+        None, description="PEM CA that signed the brokers' certificates (else the system's)"
+    )
+    kafka_ssl_cert_file: Path | None = Field(
+        None, description="PEM client certificate, for brokers that require one"
+    )
+    kafka_ssl_key_file: Path | None = Field(
+        None, description="PEM private key of that certificate (unencrypted)"
+    )
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0",
+        description="Redis URL for the gauges; rediss://user:password@host:port/0 for TLS "
+        "and an ACL user",
+    )
+    redis_ssl_ca_file: Path | None = Field(
+        None, description="PEM CA that signed the Redis server's certificate (rediss://)"
+    )
+    redis_ssl_cert_file: Path | None = Field(
+        None, description="PEM client certificate, for a Redis that requires one"
+    )
+    redis_ssl_key_file: Path | None = Field(None, description="PEM private key of that certificate")
     redis_prefix: str = Field("teampulse:", description="Prefix of every Redis key")
     topic_prefix: str = Field("teampulse.", description="Prefix of every Kafka topic name")
     app_id: str = Field(
@@ -80,6 +109,14 @@ class Settings(BaseSettings):
         "is 503 and none of them is ever written",
     )
     ingest_retry_after_s: int = Field(5, description="Retry-After of a 503 (Kafka unavailable)")
+    ingest_rate_per_s: float = Field(
+        50.0,
+        description="Requests per second each credential (and each signed connector) may "
+        "send, on average; past it the answer is 429 with Retry-After. 0 turns the limit off",
+    )
+    ingest_rate_burst: int = Field(
+        200, description="Requests a credential may send at once before the rate applies"
+    )
 
     # --- backfill from an LRS ---------------------------------------------------------
     backfill_lrs_credentials: str = Field(
@@ -175,6 +212,20 @@ class Settings(BaseSettings):
         description="A log message repeated within this interval is written once, then once "
         "more with the count of repeats (0 writes every line)",
     )
+
+    @field_validator(
+        "kafka_ssl_ca_file",
+        "kafka_ssl_cert_file",
+        "kafka_ssl_key_file",
+        "redis_ssl_ca_file",
+        "redis_ssl_cert_file",
+        "redis_ssl_key_file",
+        mode="before",
+    )
+    @classmethod
+    def _empty_path_is_none(cls, value: object) -> object:
+        # An exported but empty variable means "not set", not the current folder.
+        return None if value == "" else value
 
     @field_validator("windows")
     @classmethod

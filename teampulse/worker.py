@@ -27,12 +27,14 @@ from teampulse.contract.xapi import XapiMapper
 from teampulse.gauges.config import load_gauge_config
 from teampulse.gauges.snapshot import publishable
 from teampulse.kafka.log_limit import limit_repeated_messages
+from teampulse.kafka.security import kafka_client_options
 from teampulse.kafka.topics import ensure_topics
 from teampulse.kafka.undecodable import skip_undecodable_records, take_skipped
 from teampulse.settings import DEV_PSEUDONYM_SECRET, Settings
 from teampulse.sinks.exporter import Exporter, team_partition
 from teampulse.sinks.overview import read_overview, render_overview
 from teampulse.sinks.prometheus import GaugeCollector
+from teampulse.sinks.redis_connection import redis_client, redis_connection_problem
 from teampulse.sinks.redis_writer import RedisKeys, RedisWriter
 from teampulse.streams.app import build_app, declare_topics
 from teampulse.streams.health import PipelineHealth
@@ -76,7 +78,7 @@ def create_worker(settings: Settings) -> faust.App:
     config = load_gauge_config(settings)
     clock = settings.now_source()
     pseudonymiser = Pseudonymiser(settings.pseudonym_secret)
-    roster = RosterReader(settings.kafka_bootstrap, topics.roster_name, pseudonymiser)
+    roster = RosterReader(kafka_client_options(settings), topics.roster_name, pseudonymiser)
     registry = CollectorRegistry()
     health = PipelineHealth(registry)
     collector = GaugeCollector(settings, registry)
@@ -251,7 +253,7 @@ def _register_overview_page(app: faust.App, settings: Settings, clock: Callable[
     @app.page("/")
     async def overview(web: View, request: Request) -> Response:
         if not client:
-            client.append(Redis.from_url(settings.redis_url, socket_timeout=OVERVIEW_TIMEOUT_S))
+            client.append(redis_client(settings, socket_timeout=OVERVIEW_TIMEOUT_S))
         try:
             rows = await read_overview(client[0], keys)
         except RedisError as exc:
@@ -295,6 +297,10 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
         log.warning("TEAMPULSE_PSEUDONYM_SECRET is the development default: set it in production")
     _check_port_free(settings.web_host, settings.web_port)
     asyncio.run(ensure_topics(settings))
+    # A refused login or certificate will not heal by itself, unlike an outage: say so now.
+    redis_problem = asyncio.run(redis_connection_problem(settings))
+    if redis_problem is not None:
+        raise SystemExit(redis_problem)
     app = create_worker(settings)
     worker = TeamPulseWorker(
         app, loglevel=loglevel, quiet=True, repeat_interval_s=settings.log_repeat_interval_s

@@ -6,6 +6,7 @@
 #   ensure-packages.sh redis kafka     # only what these services need
 #   ensure-packages.sh chromium        # a tool the tests use (not a stack service)
 #   ensure-packages.sh docker-compose  # another: `make tools` runs it before the tests
+#   ensure-packages.sh openssl         # certificates for the TLS tests (`make tools` too)
 #
 # Package services are never started by the install (no systemd here; up.sh runs
 # the binaries itself).
@@ -51,7 +52,8 @@ find_missing() {
       chromium) need chromium chromium ;;
       # `docker-compose config` validates docker-compose.yml without a Docker engine.
       docker-compose) need docker-compose docker-compose ;;
-      *) die "unknown service '$s' (expected: ${STACK_SERVICES[*]}, chromium or docker-compose)" ;;
+      openssl) need openssl openssl ;;
+      *) die "unknown service '$s' (expected: ${STACK_SERVICES[*]}, chromium, docker-compose or openssl)" ;;
     esac
   done
 }

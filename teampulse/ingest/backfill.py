@@ -406,7 +406,7 @@ async def run_backfill(
     try:
         async with (
             aiohttp.ClientSession(timeout=timeout) as session,
-            KafkaSender(settings.kafka_bootstrap) as sender,
+            KafkaSender(settings) as sender,
         ):
             client = LrsClient(session, credentials or settings.backfill_lrs_credentials, version)
             url: str | None = cursor.start_url()

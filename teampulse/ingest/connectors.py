@@ -69,6 +69,14 @@ class ConnectorIntake:
         self.records.labels(platform, "refused", error).inc()
         return refusal(status, error, detail)
 
+    def rate_limited(self, platform: str) -> web.Response | None:
+        """The 429 for a signed platform past its request rate, or None. Call it once the
+        signature holds: the signing secret is the platform's credential."""
+        refused = self.endpoint.rate_limited(f"connector:{platform}")
+        if refused is not None:
+            self.records.labels(platform, "refused", "rate_limited").inc()
+        return refused
+
     def rejected(self, platform: str, rejection: Rejection) -> web.Response:
         return self.refuse(platform, 400, rejection.reason.value, rejection.detail)
 

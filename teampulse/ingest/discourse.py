@@ -31,6 +31,9 @@ class DiscourseWebhook:
             return intake.refuse(
                 discourse.SOURCE, 401, problem.value, "X-Discourse-Event-Signature: sha256=<hmac>"
             )
+        limited = intake.rate_limited(discourse.SOURCE)
+        if limited is not None:
+            return limited
         payload = intake.json(body)
         if isinstance(payload, web.Response):
             return payload

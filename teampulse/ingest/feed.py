@@ -123,7 +123,7 @@ async def run_simulation(
     await ensure_topics(settings)
     org = build_organisation(seed, people=people, teams=teams)
     now = time.time()
-    async with KafkaSender(settings.kafka_bootstrap) as sender:
+    async with KafkaSender(settings) as sender:
         roster_sent = await send_roster(sender, settings, org)
         log.info("roster: %d people sent to %s", roster_sent, settings.topic("roster"))
         if days > 0:
@@ -162,7 +162,7 @@ async def run_scenario(
     topic = settings.topic("events")
     sent = 0
     day_logged = 0
-    async with KafkaSender(settings.kafka_bootstrap) as sender:
+    async with KafkaSender(settings) as sender:
         await send_roster(sender, settings, org)
         for event in scenario_events(scenario, org, start, seed):
             at = event_time(event)

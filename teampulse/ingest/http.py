@@ -12,6 +12,7 @@ Routes (docs/xapi.md, docs/events.md):
 What an LRS must do, this does: `X-Experience-API-Version` required (1.0.x, 2.0.0; a Basic
 user named in TEAMPULSE_INGEST_XAPI_VERSION_BY_USER may omit it) and echoed on every
 response; Basic or Bearer credentials (TEAMPULSE_INGEST_CREDENTIALS) -> 401;
+a credential past its rate (TEAMPULSE_INGEST_RATE_PER_S, _BURST) -> 429 with Retry-After;
 a body over TEAMPULSE_INGEST_MAX_BODY_BYTES -> 413; a batch is all or nothing (400 with a
 JSON `{"error", "detail"}`); duplicate ids in a batch -> 400; a known id with other content
 -> 409, with the same content -> success without writing again. The answer comes only after
@@ -31,9 +32,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import email.message
+import hashlib
 import hmac
 import logging
+import math
 import re
+import time
 import urllib.parse
 import uuid
 from collections.abc import Awaitable, Callable
@@ -60,7 +64,9 @@ from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.rejections import Rejection
 from teampulse.contract.timestamps import format_rfc3339
 from teampulse.ingest.connectors import add_connector_routes
-from teampulse.ingest.responses import error_response, refusal_response
+from teampulse.ingest.rate_limit import RateLimiter
+from teampulse.ingest.responses import error_response, rate_limited_response, refusal_response
+from teampulse.kafka.security import kafka_client_options
 from teampulse.settings import Settings
 
 __all__ = [
@@ -133,33 +139,55 @@ class Credentials:
 
     @staticmethod
     def basic_user(authorization: str | None) -> str | None:
-        """The user name of a Basic header (checked by `allow` first), else None."""
-        scheme, _, value = (authorization or "").strip().partition(" ")
-        if scheme.lower() != "basic":
+        """The user name of a Basic header (checked by `identify` first), else None."""
+        offered = _offered(authorization)
+        if offered is None or offered[0] != "basic":
             return None
+        return offered[1].split(b":", 1)[0].decode("utf-8", "replace")
+
+    def identify(self, authorization: str | None) -> str | None:
+        """Which configured credential `authorization` carries ('basic:<user>' or
+        'bearer:<n>'), or None. The offer is compared with every configured credential of
+        either scheme, each in constant time over digests of equal length, and the loop never
+        stops early: neither the time nor the answer's path tells which entry came close."""
+        offered = _offered(authorization)
+        if offered is None:
+            return None
+        scheme, secret = offered
+        wanted = hashlib.sha256(secret).digest()
+        found: str | None = None
+        for kind, index, candidate in self._all():
+            same = hmac.compare_digest(wanted, hashlib.sha256(candidate).digest())
+            if same and kind == scheme:
+                found = self._name(kind, index, candidate)
+        return found
+
+    def _all(self) -> list[tuple[str, int, bytes]]:
+        return [("basic", i, c) for i, c in enumerate(self.basic)] + [
+            ("bearer", i, c) for i, c in enumerate(self.bearer)
+        ]
+
+    @staticmethod
+    def _name(kind: str, index: int, candidate: bytes) -> str:
+        # A Bearer token is a secret through and through: it is named by its position.
+        if kind == "basic":
+            return "basic:" + candidate.split(b":", 1)[0].decode("utf-8", "replace")
+        return f"bearer:{index + 1}"
+
+
+def _offered(authorization: str | None) -> tuple[str, bytes] | None:
+    """('basic', b'user:secret') or ('bearer', b'token') from an Authorization header."""
+    if not authorization:
+        return None
+    scheme, _, value = authorization.strip().partition(" ")
+    if scheme.lower() == "basic":
         try:
-            offered = base64.b64decode(value.strip(), validate=True)
+            return "basic", base64.b64decode(value.strip(), validate=True)
         except ValueError:
             return None
-        return offered.split(b":", 1)[0].decode("utf-8", "replace")
-
-    def allow(self, authorization: str | None) -> bool:
-        if not authorization:
-            return False
-        scheme, _, value = authorization.strip().partition(" ")
-        if scheme.lower() == "basic":
-            try:
-                offered = base64.b64decode(value.strip(), validate=True)
-            except ValueError:
-                return False
-            candidates = self.basic
-        elif scheme.lower() == "bearer":
-            offered, candidates = value.strip().encode(), self.bearer
-        else:
-            return False
-        # Compare with every candidate, in constant time each, so timing tells nothing.
-        matches = [hmac.compare_digest(offered, candidate) for candidate in candidates]
-        return any(matches)
+    if scheme.lower() == "bearer":
+        return "bearer", value.strip().encode()
+    return None
 
 
 def assumed_versions(settings: Settings) -> dict[str, str]:
@@ -261,7 +289,7 @@ def ingest_producer(settings: Settings) -> Any:
 
     timeout_ms = int(settings.ingest_write_timeout_s * 1000)
     return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **kafka_client_options(settings),
         acks="all",
         enable_idempotence=False,
         linger_ms=5,
@@ -298,6 +326,10 @@ class IngestEndpoint:
         self.producer = producer
         self.clock = clock
         self.credentials = Credentials.parse(settings.ingest_credentials)
+        # Requests are limited in real time, whatever clock the events are read with.
+        self.rate_limiter = RateLimiter(
+            settings.ingest_rate_per_s, settings.ingest_rate_burst, time.monotonic
+        )
         self.assumed_versions = assumed_versions(settings)
         self.validator = EventValidator(settings, Pseudonymiser(settings.pseudonym_secret))
         self.recent = {"xapi": RecentIds(recent_ids), "events": RecentIds(recent_ids)}
@@ -350,8 +382,10 @@ class IngestEndpoint:
             # The Alternate Request Syntax carries credentials and version in the form body.
             return await self._alternate_syntax(request)
         authorization = request.headers.get("Authorization")
-        if request.path not in self.open_paths and not self._allowed(authorization):
-            return _unauthorized()
+        if request.path not in self.open_paths:
+            refused = self._admit(authorization)
+            if refused is not None:
+                return refused
         if request.path == "/xAPI/statements":
             version = self._version(request.headers.get(VERSION_HEADER), authorization)
             if isinstance(version, web.Response):
@@ -359,8 +393,29 @@ class IngestEndpoint:
             request[XAPI_VERSION] = version
         return await handler(request)
 
-    def _allowed(self, authorization: str | None) -> bool:
-        return not self.credentials or self.credentials.allow(authorization)
+    def _admit(self, authorization: str | None) -> web.Response | None:
+        """None when the request may go on; else its 401 or 429. Checked before the body is
+        read, so a refused request costs little and writes nothing."""
+        if not self.credentials:
+            return self.rate_limited("anonymous")  # --insecure-no-auth: one shared bucket
+        caller = self.credentials.identify(authorization)
+        if caller is None:
+            return _unauthorized()
+        return self.rate_limited(caller)
+
+    def rate_limited(self, caller: str) -> web.Response | None:
+        """The 429 for a caller whose bucket is empty, or None (a token was taken). Callers
+        are credentials ('basic:lrs', 'bearer:1') and signed connectors ('connector:slack')."""
+        wait_s = self.rate_limiter.wait_s(caller)
+        if wait_s <= 0:
+            return None
+        retry_after = max(1, math.ceil(wait_s))
+        log.info("ingest request rate-limited caller=%s retry_after_s=%d", caller, retry_after)
+        return rate_limited_response(
+            retry_after,
+            f"more than {self.settings.ingest_rate_burst} requests in a burst or "
+            f"{self.settings.ingest_rate_per_s:g}/s for this credential",
+        )
 
     def _version(self, asked: str | None, authorization: str | None) -> str | web.Response:
         """The version a statements request is read as, or its 400."""
@@ -393,8 +448,9 @@ class IngestEndpoint:
         if isinstance(form, web.Response):
             return form
         authorization = form.get("authorization")
-        if not self._allowed(authorization):
-            return _unauthorized()
+        refused = self._admit(authorization)
+        if refused is not None:
+            return refused
         version = self._version(form.get(VERSION_HEADER.lower()), authorization)
         if isinstance(version, web.Response):
             return version
@@ -720,14 +776,14 @@ async def recall_recent_ids(settings: Settings, endpoint: IngestEndpoint) -> int
     from teampulse.kafka.reading import read_to_end
 
     names = [settings.topic(route) for route in ("xapi", "events")]
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_client_options(settings))
     await admin.start()
     try:
         described = {t["topic"]: t for t in await admin.describe_topics(names)}
     finally:
         await admin.close()
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False, group_id=None
+        **kafka_client_options(settings), enable_auto_commit=False, group_id=None
     )
     await consumer.start()
     recalled = 0
@@ -759,6 +815,7 @@ async def serve_ingest(settings: Settings, *, insecure_no_auth: bool = False) ->
     """Run the endpoint on TEAMPULSE_INGEST_HOST:TEAMPULSE_INGEST_PORT until cancelled."""
     from aiokafka.errors import KafkaConnectionError
 
+    from teampulse.kafka.security import kafka_connection_problem
     from teampulse.kafka.topics import ensure_topics
     from teampulse.kafka.undecodable import skip_undecodable_records
 
@@ -768,8 +825,8 @@ async def serve_ingest(settings: Settings, *, insecure_no_auth: bool = False) ->
     producer = ingest_producer(settings)
     try:
         await producer.start()
-    except KafkaConnectionError as exc:
-        raise SystemExit(f"cannot reach Kafka at {settings.kafka_bootstrap}") from exc
+    except KafkaConnectionError:
+        raise SystemExit((await kafka_connection_problem(settings)).message) from None
     runner: web.AppRunner | None = None
     try:
         app = build_ingest_app(settings, producer, insecure_no_auth=insecure_no_auth)

@@ -74,6 +74,9 @@ class MsTeamsNotifications:
             return intake.refuse(
                 msteams.SOURCE, 401, problem.value, "clientState differs from the subscription's"
             )
+        limited = intake.rate_limited(msteams.SOURCE)
+        if limited is not None:
+            return limited
         result = msteams.map_notifications(
             payload, intake.config.msteams, intake.pseudonymiser, self.private_key
         )

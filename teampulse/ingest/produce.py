@@ -207,7 +207,7 @@ async def produce_file(
         total=len(outgoing), unit="rec", file=sys.stderr, disable=not progress, desc="sending"
     )
     try:
-        async with KafkaSender(settings.kafka_bootstrap) as sender:
+        async with KafkaSender(settings) as sender:
             for record in outgoing:
                 await sender.send(settings.topic(record.kind), record.key, record.value)
                 summary.sent[record.kind] += 1

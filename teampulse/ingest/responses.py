@@ -7,7 +7,7 @@ from aiohttp import web
 
 from teampulse.contract.intake import Refusal
 
-__all__ = ["error_response", "refusal_response"]
+__all__ = ["error_response", "rate_limited_response", "refusal_response"]
 
 
 def refusal_response(refusal: Refusal) -> web.Response:
@@ -21,3 +21,14 @@ def refusal_response(refusal: Refusal) -> web.Response:
 def error_response(status: int, error: str, detail: str) -> web.Response:
     """A 4xx/5xx answer with a machine-readable `error` and a human `detail`."""
     return refusal_response(Refusal(status, error, detail))
+
+
+def rate_limited_response(retry_after_s: int, detail: str) -> web.Response:
+    """429 with Retry-After: the caller's credential sent more than its rate allows."""
+    response = web.json_response(
+        {"error": "rate_limited", "detail": detail, "retry_after_s": retry_after_s},
+        status=429,
+        dumps=lambda obj: orjson.dumps(obj).decode(),
+    )
+    response.headers["Retry-After"] = str(retry_after_s)
+    return response

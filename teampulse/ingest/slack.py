@@ -32,6 +32,9 @@ class SlackEvents:
             return intake.refuse(
                 slack.SOURCE, 401, problem.value, "X-Slack-Signature / X-Slack-Request-Timestamp"
             )
+        limited = intake.rate_limited(slack.SOURCE)
+        if limited is not None:
+            return limited
         payload = intake.json(body)
         if isinstance(payload, web.Response):
             return payload

@@ -8,6 +8,9 @@ from collections.abc import Iterable
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 
+from teampulse.kafka.security import kafka_client_options, kafka_connection_problem
+from teampulse.settings import Settings
+
 __all__ = ["KafkaSender"]
 
 # Futures awaited together: enough to keep the producer's batches full, few enough that a
@@ -16,21 +19,19 @@ IN_FLIGHT = 5000
 
 
 class KafkaSender:
-    def __init__(self, bootstrap: str) -> None:
+    def __init__(self, settings: Settings) -> None:
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=20
+            **kafka_client_options(settings), acks="all", enable_idempotence=True, linger_ms=20
         )
-        self._bootstrap = bootstrap
+        self._settings = settings
         self._pending: list[asyncio.Future] = []
 
     async def __aenter__(self) -> KafkaSender:
         try:
             await self._producer.start()
-        except KafkaConnectionError as exc:
-            raise SystemExit(
-                f"cannot reach Kafka at {self._bootstrap}: start it with `make up`, "
-                "or point TEAMPULSE_KAFKA_BOOTSTRAP at your broker"
-            ) from exc
+        except KafkaConnectionError:
+            problem = await kafka_connection_problem(self._settings)
+            raise SystemExit(problem.message) from None
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

@@ -29,6 +29,7 @@ from aiokafka.errors import (
 )
 
 from teampulse.gauges.config import load_gauge_config
+from teampulse.kafka.security import kafka_client_options, kafka_connection_problem
 from teampulse.settings import Settings, parse_duration
 
 __all__ = [
@@ -167,17 +168,16 @@ class TopicChanges:
 
 async def ensure_topics(settings: Settings) -> TopicChanges:
     """Create the missing topics and bring the retention of the others up to date."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_client_options(settings))
     for attempt in range(CONNECT_ATTEMPTS):
         try:
             await admin.start()
             break
         except KafkaConnectionError:
-            if attempt == CONNECT_ATTEMPTS - 1:
-                raise SystemExit(
-                    f"cannot reach Kafka at {settings.kafka_bootstrap}: start it with "
-                    "`make up`, or point TEAMPULSE_KAFKA_BOOTSTRAP at your broker"
-                ) from None
+            # A broker still starting is worth waiting for; a refused login is not.
+            problem = await kafka_connection_problem(settings)
+            if problem.lasting or attempt == CONNECT_ATTEMPTS - 1:
+                raise SystemExit(problem.message) from None
             await asyncio.sleep(1)
     try:
         specs = topic_specs(settings)

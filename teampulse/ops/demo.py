@@ -26,6 +26,7 @@ from rich.live import Live
 
 from teampulse.ingest.feed import run_simulation
 from teampulse.kafka.reading import read_to_end, topic_partitions
+from teampulse.kafka.security import kafka_client_options
 from teampulse.kafka.sender import KafkaSender
 from teampulse.ops.summary import Summary, render, summarise
 from teampulse.settings import Settings
@@ -84,7 +85,7 @@ async def history_complete(settings: Settings) -> bool:
     """True when an earlier demo sent the whole history (a second run then only goes live);
     an interrupted one left no mark, so the history is sent again (its event ids make the
     repeats count once)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None)
+    consumer = AIOKafkaConsumer(**kafka_client_options(settings), group_id=None)
     await consumer.start()
     try:
         partitions = await topic_partitions(consumer, settings.topic(DEMO_STATE_TOPIC))
@@ -105,7 +106,7 @@ async def history_complete(settings: Settings) -> bool:
 
 async def mark_history_complete(settings: Settings) -> None:
     topic = settings.topic(DEMO_STATE_TOPIC)
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_client_options(settings))
     await admin.start()
     try:
         with contextlib.suppress(TopicAlreadyExistsError):
@@ -114,7 +115,7 @@ async def mark_history_complete(settings: Settings) -> None:
             )
     finally:
         await admin.close()
-    async with KafkaSender(settings.kafka_bootstrap) as sender:
+    async with KafkaSender(settings) as sender:
         await sender.send_all(topic, [(HISTORY_MARK, HISTORY_COMPLETE)])
 
 

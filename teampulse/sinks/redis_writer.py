@@ -38,7 +38,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 from redis.asyncio import Redis
@@ -49,6 +48,7 @@ from redis.exceptions import NoScriptError, RedisError
 
 from teampulse.gauges.model import InitiativeSnapshot, OrgSnapshot, Scope, ScopeSnapshot
 from teampulse.settings import Settings
+from teampulse.sinks.redis_connection import redacted, redis_client
 from teampulse.sinks.sink import Publication
 from teampulse.streams.health import PipelineHealth
 
@@ -196,16 +196,6 @@ def json_number(value: float) -> int | float:
     return int(number) if number.is_integer() and abs(number) < 2**53 else number
 
 
-def redacted(url: str) -> str:
-    """The Redis URL without its password, for log lines."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
 class RedisKeys:
     """Names of the keys of one prefix (docs/redis-keys.md)."""
 
@@ -308,8 +298,8 @@ class RedisWriter:
     async def start(self) -> None:
         if self._task is not None:
             return
-        self._client = Redis.from_url(
-            self.settings.redis_url,
+        self._client = redis_client(
+            self.settings,
             socket_timeout=self._socket_timeout_s,
             socket_connect_timeout=self._socket_timeout_s,
             # Retries are this writer's job (with backoff and coalescing), not the client's:

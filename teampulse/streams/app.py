@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import faust
 from faust.types import TopicT
 
+from teampulse.kafka.security import faust_broker_credentials
 from teampulse.settings import Settings
 
 __all__ = ["Topics", "build_app", "declare_topics"]
@@ -30,6 +31,7 @@ def build_app(settings: Settings) -> faust.App:
     return faust.App(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
+        broker_credentials=faust_broker_credentials(settings),
         value_serializer="raw",
         key_serializer="raw",
         store="memory://",
@@ -53,6 +55,10 @@ def build_app(settings: Settings) -> faust.App:
         # records the owner URLs that `topic_route` needs. Keep Faust's own assignor.
         table_standby_replicas=1,
         web_in_thread=False,
+        # Faust's /router pages route Faust tables, of which TeamPulse has none (its read API
+        # routes teams itself); left on they list every worker's URL to anyone and answer
+        # 500 for an unknown table name.
+        web_router_enabled=False,
     )
 
 

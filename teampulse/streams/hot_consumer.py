@@ -45,6 +45,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import TopicPartition
 from mode import Service
 
+from teampulse.kafka.security import kafka_client_options
 from teampulse.settings import Settings
 from teampulse.streams.batch_outbox import BatchOutbox
 from teampulse.streams.hot_stages import HealthSink, HotStages, HotTopics
@@ -158,9 +159,9 @@ class HotConsumer(Service):
 
     # ------------------------------------------------------------------ life cycle
     async def on_start(self) -> None:
-        bootstrap = self.settings.kafka_bootstrap
+        kafka = kafka_client_options(self.settings)
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap,
+            **kafka,
             acks="all",
             linger_ms=PRODUCER_LINGER_MS,
             max_batch_size=PRODUCER_BATCH_BYTES,
@@ -168,7 +169,7 @@ class HotConsumer(Service):
         )
         await self._producer.start()
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap,
+            **kafka,
             group_id=f"{self.settings.app_id}.hot",
             enable_auto_commit=False,
             auto_offset_reset="earliest",

@@ -23,6 +23,7 @@ from teampulse.enrichment.roster import Roster
 from teampulse.gauges.config import GaugeConfig
 from teampulse.gauges.counts import TeamCounts
 from teampulse.gauges.team_state import TeamState
+from teampulse.kafka.security import kafka_client_options
 from teampulse.kafka.undecodable import SkippedRecord
 from teampulse.settings import Settings
 from teampulse.streams.app import Topics
@@ -61,18 +62,18 @@ class Pipeline:
         self.roster_reader = roster
         self.health = health
         self.clock = clock
-        bootstrap = settings.kafka_bootstrap
+        kafka = kafka_client_options(settings)
         self.teams: PartitionedState[TeamPartition] = PartitionedState(
             "teams",
             topics.team_state_log,
-            bootstrap,
+            kafka,
             lambda _p: TeamPartition(config),
             TeamPartition.replay,
         )
         self.threads: PartitionedState[ThreadPartition] = PartitionedState(
             "threads",
             topics.thread_state_log,
-            bootstrap,
+            kafka,
             lambda _p: ThreadPartition(config),
             ThreadPartition.replay,
         )
@@ -80,7 +81,7 @@ class Pipeline:
         self.rollup_states: PartitionedState[RollupInputs] = PartitionedState(
             "rollups",
             topics.team_counts,
-            bootstrap,
+            kafka,
             lambda _p: RollupInputs(),
             RollupInputs.apply,
         )

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
@@ -30,11 +32,11 @@ LOAD_RETRY_S = 2.0
 
 
 class RosterReader:
-    def __init__(self, bootstrap: str, topic: str, pseudonymiser: Pseudonymiser) -> None:
+    def __init__(self, kafka: Mapping[str, Any], topic: str, pseudonymiser: Pseudonymiser) -> None:
         self.roster = Roster()
         self.ready = asyncio.Event()
         self.rejected = 0
-        self._bootstrap = bootstrap
+        self._kafka = kafka  # kafka_client_options: where and how to connect
         self._topic = topic
         self._pseudonymiser = pseudonymiser
 
@@ -70,9 +72,7 @@ class RosterReader:
 
     async def _started(self) -> AIOKafkaConsumer:
         while True:
-            consumer = AIOKafkaConsumer(
-                bootstrap_servers=self._bootstrap, enable_auto_commit=False, group_id=None
-            )
+            consumer = AIOKafkaConsumer(**self._kafka, enable_auto_commit=False, group_id=None)
             try:
                 await consumer.start()
                 return consumer

@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable
-from typing import Generic, TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -56,14 +56,14 @@ class PartitionedState(Generic[State]):
         self,
         name: str,
         log_topic: TopicT,
-        bootstrap: str,
+        kafka: Mapping[str, Any],
         new_state: Callable[[int], State],
         replay: Callable[[State, bytes], None],
     ) -> None:
         self.name = name
         self.states: dict[int, State] = {}
         self._log_topic = log_topic
-        self._bootstrap = bootstrap
+        self._kafka = kafka  # kafka_client_options: where and how to connect
         self._new_state = new_state
         self._replay = replay
         self._ready: dict[int, asyncio.Event] = {}
@@ -103,7 +103,7 @@ class PartitionedState(Generic[State]):
     async def _replay_log(self, partition: int) -> int:
         tp = TopicPartition(self._log_topic.get_topic_name(), partition)
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap,
+            **self._kafka,
             enable_auto_commit=False,
             group_id=None,
             max_partition_fetch_bytes=4 * MAX_LOG_RECORD_BYTES,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import hmac
 
 import pytest
 
+from teampulse.ingest import http
 from teampulse.ingest.http import Credentials, IngestConfigError, assumed_versions
 from teampulse.settings import Settings
 
@@ -50,3 +52,46 @@ def test_a_wrong_assumed_version_setting_refuses_to_start(mapping: str, message:
     )
     with pytest.raises(IngestConfigError, match=message):
         assumed_versions(settings)
+
+
+CONFIGURED = "first:one, lrs:s3cret, tok-a, tok-b"
+
+
+@pytest.mark.parametrize(
+    "header, caller",
+    [
+        (basic("lrs:s3cret"), "basic:lrs"),
+        (basic("first:one"), "basic:first"),
+        ("Bearer tok-b", "bearer:2"),
+        ("bearer tok-a", "bearer:1"),
+        (basic("lrs:wrong"), None),
+        (basic("tok-a"), None),  # a Bearer token offered as Basic is not that token
+        ("Bearer lrs:s3cret", None),  # nor a Basic pair offered as Bearer
+        ("Bearer ", None),
+        ("Digest lrs:s3cret", None),
+        (None, None),
+    ],
+)
+def test_a_header_is_identified_as_the_credential_it_carries(header: str | None, caller: str):
+    assert Credentials.parse(CONFIGURED).identify(header) == caller
+
+
+@pytest.mark.parametrize(
+    "header",
+    [basic("first:one"), "Bearer tok-b", basic("lrs:wrong"), "Bearer x" * 300],
+)
+def test_every_configured_credential_is_compared_whichever_matches(
+    monkeypatch: pytest.MonkeyPatch, header: str
+):
+    compared: list[tuple[int, int]] = []
+    real = hmac.compare_digest
+
+    def counting(a: bytes, b: bytes) -> bool:
+        compared.append((len(a), len(b)))
+        return real(a, b)
+
+    monkeypatch.setattr(http.hmac, "compare_digest", counting)
+    Credentials.parse(CONFIGURED).identify(header)
+    # No early exit on a match, and every comparison is between digests of one length, so
+    # neither the count nor the lengths depend on which secret, if any, was offered.
+    assert compared == [(32, 32)] * 4

@@ -77,7 +77,7 @@ def stages(validator: FastEventValidator | None = None) -> HotStages:
     return HotStages(
         TOPICS,
         PARTITIONS,
-        RosterReader("unused:9092", "t.roster", PSEUDONYMISER),
+        RosterReader({"bootstrap_servers": "unused:9092"}, "t.roster", PSEUDONYMISER),
         validator or FastEventValidator(SETTINGS, PSEUDONYMISER),
         XapiMapper(SETTINGS, PSEUDONYMISER),
         ReadyStates(lambda: TeamPartition(config)),  # type: ignore[arg-type]
