@@ -217,17 +217,53 @@ def replay(
         str | None, typer.Option(help="RFC 3339 instant; default: the latest event time")
     ] = None,
     output: Annotated[Path | None, typer.Option(help="Write JSON here instead of a table")] = None,
+    forget: Annotated[
+        list[str] | None,
+        typer.Option(help="Leave this person out, as `teampulse forget` does (repeatable)"),
+    ] = None,
 ) -> None:
     """Compute every gauge for a historical export with the reference model (no Kafka)."""
     from teampulse.reference import print_snapshot, replay_file, write_snapshot
 
     settings = _settings()
-    snapshot = replay_file(file, settings, roster_path=roster, as_of=as_of)
+    snapshot = replay_file(file, settings, roster_path=roster, as_of=as_of, forget=forget or ())
     if output is not None:
         write_snapshot(snapshot, output)
         typer.echo(f"wrote {output}", err=True)
     else:
         print_snapshot(snapshot, sys.stdout)
+
+
+@cli.command()
+def forget(
+    person: Annotated[
+        list[str],
+        typer.Argument(
+            help="The person's identifiers: an e-mail, mailto:..., sha1:<mbox_sha1sum>, "
+            "account:<homePage>|<name>, openid:<url>, or the id a source sends (give every "
+            "one the sources use)"
+        ),
+    ],
+) -> None:
+    """Erase a person (GDPR art. 17): every worker removes them from all its state."""
+    import os
+
+    from teampulse.ingest.erasure import ForgetError, record_erasures
+
+    settings = _settings()
+    now = settings.now_source()()
+    try:
+        erasures = asyncio.run(record_erasures(settings, person, os.environ, now))
+    except ForgetError as exc:
+        typer.echo(f"forget failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    for identifier, erasure in zip(person, erasures, strict=True):
+        typer.echo(f"erasure recorded for {identifier!r} (pseudonym {erasure.pseudonym})")
+    typer.echo(
+        f"on {settings.topic('erasures')}: the workers remove "
+        f"{'this person' if len(erasures) == 1 else 'these identifiers'} from every gauge "
+        "within seconds and drop their events from now on (docs/privacy.md)"
+    )
 
 
 @cli.command()

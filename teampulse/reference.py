@@ -14,6 +14,10 @@ the thread join, adoption progress and the baseline are recomputed here from the
 3. count: per team and window, filter the accepted events, thread summaries and reply links
    whose bucket lies in the window;
 4. publish: `snapshot.org_snapshot` (privacy, roll-ups).
+
+Erased people (pseudonyms, see `teampulse forget`) are left out before step 1: none of their
+events counts and the roster does not count them as members, which is what the stream holds
+after their erasure.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import logging
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -70,6 +75,7 @@ __all__ = [
     "snapshot_to_json",
     "team_counts",
     "window_counts",
+    "without_erased",
     "write_snapshot",
 ]
 
@@ -285,10 +291,25 @@ def team_counts(
     )
 
 
+def without_erased(
+    events: Iterable[Event], roster: Roster, erased: AbstractSet[str]
+) -> tuple[list[Event], Roster]:
+    """The events and the roster as if the erased people had never been there."""
+    kept = [e for e in events if e.actor not in erased]
+    if not erased:
+        return kept, roster
+    return kept, Roster([entry for entry in roster.entries() if entry.person not in erased])
+
+
 def reference_counts(
-    events: Iterable[Event], roster: Roster, config: GaugeConfig, as_of: float
+    events: Iterable[Event],
+    roster: Roster,
+    config: GaugeConfig,
+    as_of: float,
+    erased: AbstractSet[str] = frozenset(),
 ) -> dict[str, TeamCounts]:
     """TeamCounts of every team that has an accepted event or a thread fact."""
+    events, roster = without_erased(events, roster, erased)
     accepted = admit(events, roster, config).accepted
     threads, links = join_threads(accepted)
     teams = (
@@ -309,9 +330,14 @@ def reference_counts(
 
 
 def reference_snapshot(
-    events: Iterable[Event], roster: Roster, config: GaugeConfig, as_of: float
+    events: Iterable[Event],
+    roster: Roster,
+    config: GaugeConfig,
+    as_of: float,
+    erased: AbstractSet[str] = frozenset(),
 ) -> OrgSnapshot:
-    """Every published team and roll-up snapshot as of `as_of`."""
+    """Every published team and roll-up snapshot as of `as_of`, erased people left out."""
+    events, roster = without_erased(events, roster, erased)
     return org_snapshot(reference_counts(events, roster, config, as_of), roster, config, as_of)
 
 
@@ -373,13 +399,15 @@ def replay_file(
     settings: Settings,
     roster_path: Path | None = None,
     as_of: str | float | None = None,
+    forget: Iterable[str] = (),
 ) -> OrgSnapshot:
     """The gauges of a historical export of canonical events (JSON array or NDJSON).
 
     Records are validated and pseudonymised like the live ingest; rejected ones are counted
     in the log, not fatal. `as_of` defaults to the latest event time; events after it are left
     out (what had happened by then). Without a roster file, a team's members are the people
-    seen in its events and its department and division are 'unknown'.
+    seen in its events and its department and division are 'unknown'. `forget` names people
+    (any identifier `teampulse forget` accepts) whose erasure the replay applies.
     """
     from teampulse.contract.events import EventValidator
     from teampulse.contract.pseudonym import Pseudonymiser
@@ -404,10 +432,13 @@ def replay_file(
         else max((e.occurred_at for e in events), default=0.0)
     )
     events = [e for e in events if e.occurred_at <= instant]
+    pseudonymiser = Pseudonymiser(settings.pseudonym_secret)
+    erased = {pseudonymiser.person(person) for person in forget}
+    events = [e for e in events if e.actor not in erased]
     roster = load_roster(roster_path, settings) if roster_path is not None else None
     if roster is None:
         roster = roster_from_events([e for e in events if e.team])
-    return reference_snapshot(events, roster, config, instant)
+    return reference_snapshot(events, roster, config, instant, erased)
 
 
 # --- output ------------------------------------------------------------------------------------

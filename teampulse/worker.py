@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from yarl import URL
 
+from teampulse.contract.erasure import key_check
 from teampulse.contract.event_structs import FastEventValidator
 from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.xapi import XapiMapper
@@ -37,6 +38,7 @@ from teampulse.sinks.prometheus import GaugeCollector
 from teampulse.sinks.redis_connection import redis_client, redis_connection_problem
 from teampulse.sinks.redis_writer import RedisKeys, RedisWriter
 from teampulse.streams.app import build_app, declare_topics
+from teampulse.streams.erasure_reader import ErasureReader
 from teampulse.streams.health import PipelineHealth
 from teampulse.streams.pipeline import Pipeline
 from teampulse.streams.roster_reader import RosterReader
@@ -78,7 +80,9 @@ def create_worker(settings: Settings) -> faust.App:
     config = load_gauge_config(settings)
     clock = settings.now_source()
     pseudonymiser = Pseudonymiser(settings.pseudonym_secret)
-    roster = RosterReader(kafka_client_options(settings), topics.roster_name, pseudonymiser)
+    kafka = kafka_client_options(settings)
+    erasures = ErasureReader(kafka, topics.erasures_name, key_check(settings.pseudonym_secret))
+    roster = RosterReader(kafka, topics.roster_name, pseudonymiser, erasures.erased)
     registry = CollectorRegistry()
     health = PipelineHealth(registry)
     collector = GaugeCollector(settings, registry)
@@ -89,6 +93,7 @@ def create_worker(settings: Settings) -> faust.App:
         topics,
         config,
         roster,
+        erasures,
         FastEventValidator(settings, pseudonymiser),
         XapiMapper(settings, pseudonymiser),
         health,
@@ -111,6 +116,10 @@ def create_worker(settings: Settings) -> faust.App:
     @app.task
     async def read_roster() -> None:
         await roster.run()
+
+    @app.task
+    async def read_erasures() -> None:
+        await erasures.run()
 
     @app.task
     async def start_redis_writer() -> None:

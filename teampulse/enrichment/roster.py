@@ -37,6 +37,10 @@ class Roster:
             if self._team_sizes[previous.team] <= 0:
                 del self._team_sizes[previous.team]
 
+    def entries(self) -> list[RosterEntry]:
+        """Every person's latest entry (active or not)."""
+        return list(self._people.values())
+
     def team_of(self, person: str) -> str | None:
         entry = self._people.get(person)
         return entry.team if entry is not None else None

@@ -152,6 +152,18 @@ class AdoptionBook:
         counts[after - 1] += 1
         return True
 
+    def forget(self, people: set[str]) -> bool:
+        """Erasure: drop these people's progress; True when some stage count changed."""
+        changed = False
+        for index, progress_of in enumerate(self._people):
+            counts = self._stage_counts[index]
+            for person in people:
+                progress = progress_of.pop(person, None)
+                if progress is not None and progress.highest:
+                    counts[progress.highest - 1] -= 1
+                    changed = True
+        return changed
+
     def stage_counts(self) -> dict[str, tuple[int, ...]]:
         """initiative -> members whose highest stage is awareness .. reinforcement."""
         return {

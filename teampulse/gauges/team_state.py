@@ -8,6 +8,10 @@ the bucket of their event time; thread facts land in the bucket of the thread's 
 the reply. Buckets behind `watermark - retention` are dropped, and event ids are remembered
 only while a repeat of the event could still be on time, so state stays bounded.
 
+Each bucket also keeps what every person contributed to it (`_Activity`), and the event ids
+are remembered with their actor, so an erasure (`forget`) removes a person exactly: the
+bucket's sums lose that person's part, as if their events had never arrived.
+
 `counts(as_of, members)` is called often (about once a second per changed team), so it
 merges whole-day aggregates that are computed once and cached until an event or fact lands
 in that day: its cost grows with days and people, not with events or buckets.
@@ -42,6 +46,33 @@ Outcome = Literal["accepted", "duplicate", "late"]
 _LEARNING_PREFIX = "learning."
 
 
+class _Activity:
+    """One person's part of one bucket: what `forget` subtracts from the bucket's sums."""
+
+    __slots__ = (
+        "posts",
+        "replies",
+        "reactions",
+        "learning_ms",
+        "starts",
+        "completions",
+        "assessments_passed",
+    )
+
+    def __init__(self) -> None:
+        self.posts = 0
+        self.replies = 0
+        self.reactions = 0
+        self.learning_ms = 0
+        self.starts = 0
+        self.completions = 0
+        self.assessments_passed = 0
+
+    @property
+    def contributions(self) -> int:
+        return self.posts + self.replies
+
+
 class _Bucket:
     """What landed in one hour of event time."""
 
@@ -60,7 +91,7 @@ class _Bucket:
 
     def __init__(self) -> None:
         # Buckets are many and mostly small, so they hold few containers, made when needed.
-        self.people: dict[str, int] = {}  # actor -> posts + replies (0: active otherwise)
+        self.people: dict[str, _Activity] = {}  # actor -> their part of the sums below
         self.learning_ms = 0
         self.starts = 0
         self.completions = 0
@@ -69,7 +100,8 @@ class _Bucket:
         self.replies = 0
         self.reactions = 0
         self.summaries: dict[tuple[str, str], ThreadSummary] | None = None  # (thread, root)
-        self.links: dict[str, bool] | None = None  # reply id -> crossing teams?
+        # reply id -> crossing teams? (None: removed by an erasure, for good)
+        self.links: dict[str, bool | None] | None = None
 
 
 class _Tally:
@@ -117,7 +149,9 @@ class _Tally:
             mine[actor] = mine.get(actor, 0) + n
 
     def add_bucket(self, bucket: _Bucket) -> None:
-        self._add_people(bucket.people)
+        mine = self.people
+        for actor, activity in bucket.people.items():
+            mine[actor] = mine.get(actor, 0) + activity.posts + activity.replies
         self.learning_ms += bucket.learning_ms
         self.starts += bucket.starts
         self.completions += bucket.completions
@@ -135,8 +169,10 @@ class _Tally:
                 self.threads_replied += 1
                 self.latencies.append(latency)
         if bucket.links:
-            self.reply_interactions += len(bucket.links)
-            self.cross_team_interactions += sum(bucket.links.values())
+            for crossing in bucket.links.values():
+                if crossing is not None:
+                    self.reply_interactions += 1
+                    self.cross_team_interactions += crossing
 
     def add(self, other: _Tally) -> None:
         self._add_people(other.people)
@@ -192,7 +228,8 @@ class TeamState:
         self._lateness_s = config.lateness_s
         self._buckets: dict[int, _Bucket] = {}
         self._seen: set[str] = set()
-        self._ids_by_bucket: dict[int, list[str]] = {}
+        # bucket -> (event ids, their actors): the ids an erasure forgets are the person's
+        self._ids_by_bucket: dict[int, tuple[list[str], list[str]]] = {}
         self._ids_from = -(2**62)  # ids of buckets below this were forgotten
         self._kept_from = -(2**62)  # buckets below this were dropped
         # From these, expire() has something to do: the watermark from which a bucket falls
@@ -223,35 +260,41 @@ class TeamState:
         if event.id in self._seen:
             return "duplicate"
         self._seen.add(event.id)
+        actor = intern(event.actor)  # one copy of each pseudonym, however many buckets hold it
         ids = self._ids_by_bucket.get(index)
         if ids is None:
-            self._ids_by_bucket[index] = [event.id]
+            self._ids_by_bucket[index] = ([event.id], [actor])
         else:
-            ids.append(event.id)
+            ids[0].append(event.id)
+            ids[1].append(actor)
 
         bucket = self._bucket(index)
-        actor = intern(event.actor)  # one copy of each pseudonym, however many buckets hold it
-        people = bucket.people
+        activity = bucket.people.get(actor)
+        if activity is None:
+            activity = bucket.people[actor] = _Activity()
         kind = event.type
-        if kind in (POSTED, REPLIED):
-            people[actor] = people.get(actor, 0) + 1  # a contribution
-            if kind == POSTED:
-                bucket.posts += 1
-            else:
-                bucket.replies += 1
-        else:
-            if actor not in people:
-                people[actor] = 0  # active, without contributing to the conversation
-            if kind == REACTED:
-                bucket.reactions += 1
-            elif kind.startswith(_LEARNING_PREFIX):
-                bucket.learning_ms += formulas.learning_millis(event.duration_s)
-                if kind == STARTED:
-                    bucket.starts += 1
-                elif kind == COMPLETED:
-                    bucket.completions += 1
-                elif kind == ASSESSED and event.success is True:
-                    bucket.assessments_passed += 1
+        if kind == POSTED:
+            bucket.posts += 1
+            activity.posts += 1
+        elif kind == REPLIED:
+            bucket.replies += 1
+            activity.replies += 1
+        elif kind == REACTED:
+            bucket.reactions += 1
+            activity.reactions += 1
+        elif kind.startswith(_LEARNING_PREFIX):
+            millis = formulas.learning_millis(event.duration_s)
+            bucket.learning_ms += millis
+            activity.learning_ms += millis
+            if kind == STARTED:
+                bucket.starts += 1
+                activity.starts += 1
+            elif kind == COMPLETED:
+                bucket.completions += 1
+                activity.completions += 1
+            elif kind == ASSESSED and event.success is True:
+                bucket.assessments_passed += 1
+                activity.assessments_passed += 1
         self._adoption.apply(event)
         self._touch(index)
         ids_due = False
@@ -293,10 +336,53 @@ class TeamState:
             bucket = self._bucket(index)
             if bucket.links is None:
                 bucket.links = {}
-            if bucket.links.get(fact.reply) == fact.crossing:
-                return
-            bucket.links[fact.reply] = fact.crossing
+            links = bucket.links
+            if fact.reply in links:
+                crossing = links[fact.reply]
+                if crossing is None:
+                    return  # removed by an erasure: stays removed, whatever arrives after
+                if not fact.removed and crossing == fact.crossing:
+                    return
+            links[fact.reply] = None if fact.removed else fact.crossing
         self._touch(index)
+
+    def forget(self, people: set[str]) -> bool:
+        """Erasure: remove these people's events from every bucket, their event ids from the
+        dedupe memory and their adoption progress; True when anything of theirs was held.
+
+        Thread summaries and reply links are the thread stage's to correct (it sends facts
+        that replace them). The watermarks stay: they are times, not people, and moving them
+        back would re-open decisions (late, expired) already taken for everyone else.
+        """
+        if not people:
+            return False
+        touched: list[int] = []
+        for index, bucket in self._buckets.items():
+            for person in people:
+                activity = bucket.people.pop(person, None)
+                if activity is None:
+                    continue
+                bucket.posts -= activity.posts
+                bucket.replies -= activity.replies
+                bucket.reactions -= activity.reactions
+                bucket.learning_ms -= activity.learning_ms
+                bucket.starts -= activity.starts
+                bucket.completions -= activity.completions
+                bucket.assessments_passed -= activity.assessments_passed
+                touched.append(index)
+        for ids, actors in self._ids_by_bucket.values():
+            if people.isdisjoint(actors):
+                continue
+            kept = [(i, a) for i, a in zip(ids, actors, strict=True) if a not in people]
+            self._seen.difference_update(i for i, a in zip(ids, actors, strict=True) if a in people)
+            ids[:] = [i for i, _ in kept]
+            actors[:] = [a for _, a in kept]
+        adoption_changed = self._adoption.forget(people)
+        for index in touched:
+            self._touch(index)
+        if touched or adoption_changed:
+            self._baseline = None
+        return bool(touched) or adoption_changed
 
     def expire(self) -> None:
         """Drop buckets behind the retention and ids behind the lateness horizon."""
@@ -309,7 +395,7 @@ class TeamState:
         if ids_from > self._ids_from:
             self._ids_from = ids_from
             for index in [i for i in self._ids_by_bucket if i < ids_from]:
-                self._seen.difference_update(self._ids_by_bucket.pop(index))
+                self._seen.difference_update(self._ids_by_bucket.pop(index)[0])
         if kept_from > self._kept_from:
             buckets = self._buckets
             # No bucket below the previous horizon exists (events and facts behind it are

@@ -15,6 +15,11 @@ pseudonym, team, time) and turns them into absolute *facts* routed back to teams
   waits in the book and is linked when the parent arrives. A reply links only to its own
   `parent` post in the same thread.
 
+An erasure (`ThreadBook.forget`) removes a person's posts from their threads and returns the
+facts that correct the teams: new summaries (a higher version; the root moves on, with a
+retraction, when the person started the thread) and link removals (`removed=True`) for the
+person's replies and for the replies that answered the person's posts.
+
 Facts are absolute values, so applying one twice, or an old one after a new one, changes
 nothing. Applying an event twice emits the same facts again. Reactions are not joined.
 """
@@ -22,7 +27,7 @@ nothing. Applying an event twice emits the same facts again. Reactions are not j
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from sys import intern
 from typing import Any
 
@@ -76,6 +81,7 @@ class ReplyLink:
     replier_team: str
     parent_team: str
     at: float  # when the reply was written
+    removed: bool = False  # an erasure took the reply or its parent: the link counts nothing
 
     kind = "link"
 
@@ -133,6 +139,13 @@ class _Thread:
     replies: int = 0
     root: str | None = None
     last_at: float = float("-inf")  # latest event time of any post: idle threads expire
+    # Posts removed by erasures, plus one per erasure: a summary after an erasure has a
+    # higher version than every summary before it, so it wins whatever order they arrive in.
+    erased: int = 0
+
+    @property
+    def version(self) -> int:
+        return len(self.posts) + self.erased
 
 
 class ThreadBook:
@@ -211,6 +224,64 @@ class ThreadBook:
             del self._threads[tid]
         return len(idle)
 
+    def forget(self, people: set[str]) -> list[ThreadFact]:
+        """Erasure: remove these people's posts; return the facts that correct the teams."""
+        facts: list[ThreadFact] = []
+        if not people:
+            return facts
+        for thread_id, thread in self._threads.items():
+            gone = {pid for pid, post in thread.posts.items() if post.author in people}
+            if gone:
+                facts.extend(self._forget_posts(thread_id, thread, gone, people))
+        return facts
+
+    def _forget_posts(
+        self, thread_id: str, thread: _Thread, gone: set[str], people: set[str]
+    ) -> list[ThreadFact]:
+        facts: list[ThreadFact] = []
+        # Links that counted and will not: the people's own replies, and replies to them.
+        for reply_id, post in thread.posts.items():
+            if post.is_reply and (reply_id in gone or post.parent in gone):
+                facts.extend(
+                    replace(link, removed=True)
+                    for link in self._links(thread, reply_id)
+                    if isinstance(link, ReplyLink)
+                )
+        old_root = thread.root
+        old_root_post = thread.posts[old_root] if old_root is not None else None
+        for post_id in gone:
+            del thread.posts[post_id]
+        thread.erased += len(gone) + 1
+        if thread.repliers:
+            for person in people:
+                count, _first = thread.repliers.pop(person, (0, 0.0))
+                thread.replies -= count
+        if thread.waiting:
+            for parent, waiting in list(thread.waiting.items()):
+                waiting[:] = [r for r in waiting if r not in gone]
+                if not waiting:
+                    del thread.waiting[parent]
+        if old_root in gone and old_root is not None and old_root_post is not None:
+            roots = [(p.at, pid) for pid, p in thread.posts.items() if not p.is_reply]
+            thread.root = min(roots)[1] if roots else None
+            facts.append(
+                ThreadSummary(
+                    team=old_root_post.team,
+                    thread=thread_id,
+                    root=old_root,
+                    started_at=old_root_post.at,
+                    replies=0,
+                    replies_from_others=0,
+                    first_reply_at=None,
+                    version=thread.version,
+                    current=False,
+                )
+            )
+        summary = self._summary(thread_id, thread)
+        if summary is not None:
+            facts.append(summary)
+        return facts
+
     # --- facts ----------------------------------------------------------------------------
     @staticmethod
     def _is_earlier_root(thread: _Thread, post_id: str, post: _Post) -> bool:
@@ -239,7 +310,7 @@ class ThreadBook:
             replies=thread.replies,
             replies_from_others=others,
             first_reply_at=first,
-            version=len(thread.posts),
+            version=thread.version,
         )
 
     @staticmethod
@@ -253,7 +324,7 @@ class ThreadBook:
             replies=0,
             replies_from_others=0,
             first_reply_at=None,
-            version=len(thread.posts),
+            version=thread.version,
             current=False,
         )
 

@@ -1,8 +1,8 @@
 """Creates TeamPulse's topics with the right partitions and retention before the worker starts.
 
-Faust would create its agents' topics on first use, but the roster reader and the state-log
-restores read topics before any agent touches them, and the roster and roll-up inputs must
-be compacted, which only creation can set.
+Faust would create its agents' topics on first use, but the roster and erasure readers and
+the state-log restores read topics before any agent touches them, and the roster, the
+erasures and the roll-up inputs must be compacted, which only creation can set.
 
 Retention (docs/privacy.md) is also brought up to date on topics that already exist: a
 changed `TEAMPULSE_*_RETENTION` takes effect at the next start. aiokafka only speaks the
@@ -78,7 +78,7 @@ def state_log_retention(settings: Settings) -> dt.timedelta:
 
 
 def retention_ms(settings: Settings) -> dict[str, int]:
-    """retention.ms per logical topic; the compacted roster and roll-up inputs have none."""
+    """retention.ms per logical topic (the compacted roster, erasures, roll-up inputs: none)."""
     inputs = parse_duration(settings.input_retention) * 1000
     state_logs = int(state_log_retention(settings).total_seconds() * 1000)
     return {
@@ -97,6 +97,8 @@ def topic_specs(settings: Settings) -> list[NewTopic]:
     ]
     specs.append(NewTopic(settings.topic("roster"), partitions, 1, topic_configs=compacted))
     specs.append(NewTopic(settings.topic("team-counts"), 1, 1, topic_configs=compacted))
+    # One record per erased person, kept for good: an erasure must outlive every replay.
+    specs.append(NewTopic(settings.topic("erasures"), 1, 1, topic_configs=compacted))
     return specs
 
 

@@ -18,6 +18,7 @@ class Topics:
     events: TopicT
     xapi: TopicT
     roster_name: str
+    erasures_name: str
     deadletter: TopicT
     by_team: TopicT
     by_thread: TopicT
@@ -72,6 +73,7 @@ def declare_topics(app: faust.App, settings: Settings) -> Topics:
         events=topic("events"),
         xapi=topic("xapi"),
         roster_name=settings.topic("roster"),
+        erasures_name=settings.topic("erasures"),
         deadletter=topic("deadletter"),
         by_team=topic("by-team"),
         by_thread=topic("by-thread"),

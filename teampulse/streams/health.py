@@ -39,7 +39,7 @@ __all__ = ["BoundedLabel", "BulkHistogram", "PipelineHealth"]
 
 log = logging.getLogger(__name__)
 
-OUTCOMES = ("accepted", "rejected", "duplicate", "late", "unassigned")
+OUTCOMES = ("accepted", "rejected", "duplicate", "late", "unassigned", "erased")
 OTHER = "other"
 # Producers name their source; a handful of platforms is normal, dozens means a producer
 # is putting something variable (a host, a version) into the field.

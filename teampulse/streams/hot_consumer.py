@@ -17,7 +17,8 @@ to `HotStages`; Faust keeps the app, the web views, the timers and the low-volum
   applied). A rebalance takes the lock and waits until every applied batch is committed
   before partitions are revoked, so a revoked partition's state never lags its commit;
   assigned partitions replay their state logs before their records are applied
-  (`PartitionedState.ready`).
+  (`PartitionedState.ready`). Erasures go the same way, as a batch of their own when no
+  record arrives (`HotStages.erase`).
 * A failed send rewinds every partition to its last commit and reads on: what was applied
   is applied again and counts once (event ids, idempotent facts).
 """
@@ -132,7 +133,7 @@ class HotConsumer(Service):
         teams: PartitionedState[TeamPartition],
         threads: PartitionedState[ThreadPartition],
         health: HealthSink,
-        ready: asyncio.Event,
+        ready: Iterable[asyncio.Event],
         web_url: str,
         **kwargs: object,
     ) -> None:
@@ -145,7 +146,7 @@ class HotConsumer(Service):
         self.health = health
         self.batch_lock = asyncio.Lock()
         self.assignor = OwnerAssignor(web_url, topics.by_team)
-        self._ready = ready  # set when the roster present at start-up is loaded
+        self._ready = tuple(ready)  # set when the roster and the erasures are loaded
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._assigned_at: float | None = None  # monotonic time of the latest assignment
@@ -196,7 +197,9 @@ class HotConsumer(Service):
 
         self.stages.direct.clear()
         self.teams.assign(owned(self.topics.by_team))
-        self.threads.assign(owned(self.topics.by_thread))
+        threads = owned(self.topics.by_thread)
+        self.stages.threads_assigned(threads - set(self.threads.states))
+        self.threads.assign(threads)
         self._resume_at.clear()
         self._catching_up = dict.fromkeys(
             (tp for tp in assigned if tp.topic in self._direct_sets()), None
@@ -245,7 +248,8 @@ class HotConsumer(Service):
     # ------------------------------------------------------------------ reading
     @Service.task
     async def _consume(self) -> None:
-        await self._ready.wait()
+        for ready in self._ready:
+            await ready.wait()
         await self._settled()
         timeout_ms = int(self.settings.batch_within_s * 1000)
         while not self.should_stop:
@@ -258,7 +262,8 @@ class HotConsumer(Service):
                 timeout_ms=timeout_ms, max_records=self.settings.batch_max
             )
             async with self.batch_lock:
-                if records:
+                # An erasure is applied even when no record arrives to carry it.
+                if records or self.stages.erasures_pending():
                     await self._handle(consumer, records)
                 else:
                     await self.drain()
@@ -297,7 +302,8 @@ class HotConsumer(Service):
             await self._rewind(consumer)
             return False
         try:
-            await consumer.commit(done.offsets)
+            if done.offsets:  # a batch that only applied erasures read nothing
+                await consumer.commit(done.offsets)
         except (CommitFailedError, IllegalStateError) as exc:
             # A rebalance took some of these partitions; their new owner reads the records
             # after its last commit again, and they count once (event ids, absolute facts).

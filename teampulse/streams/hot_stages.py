@@ -10,6 +10,15 @@ counted per batch and reported once the batch is handed to Kafka.
 
 An exception while handling one record is caught for that record alone: the record goes to
 the dead-letter topic with reason `internal` and the rest of the batch carries on.
+
+Erasures (docs/privacy.md): an event of an erased person is dropped by whichever stage holds
+it when the erasure is known (counted as outcome `erased`, never dead-lettered), and a new
+erasure is applied to every partition this worker owns before that partition's next records:
+the team states forget the people, the thread books forget their posts and send the facts
+that correct the teams (through Kafka; their versions, and removed links staying removed,
+make their order against other facts irrelevant). A thread partition assigned later replays
+its log and then applies every erasure known (its facts are sent again, which changes nothing
+where they had arrived); a team partition leaves erased people's events out of its replay.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from __future__ import annotations
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -131,6 +141,7 @@ class HotStages:
         teams: PartitionedState[TeamPartition],
         threads: PartitionedState[ThreadPartition],
         clock: Callable[[], float],
+        erased: AbstractSet[str] = frozenset(),
     ) -> None:
         self.topics = topics
         self.roster = roster
@@ -142,6 +153,47 @@ class HotStages:
         self.partition_of = KeyPartitioner(partitions)
         self.direct = DirectRoutes()
         self._partitions = partitions
+        self._erased = erased
+        # partition -> people erased since its state was built, not yet removed from it
+        self._pending_teams: dict[int, set[str]] = {}
+        self._pending_threads: dict[int, set[str]] = {}
+
+    # ------------------------------------------------------------------ erasures
+    def erase(self, people: set[str]) -> None:
+        """New erasures: to be applied to every partition held, before its next records."""
+        for partition in self.teams.states:
+            self._pending_teams.setdefault(partition, set()).update(people)
+        for partition in self.threads.states:
+            self._pending_threads.setdefault(partition, set()).update(people)
+
+    def threads_assigned(self, partitions: set[int]) -> None:
+        """Thread partitions (re)built from their logs hold erased people's posts until every
+        erasure known is applied to them."""
+        if self._erased:
+            for partition in partitions:
+                self._pending_threads[partition] = set(self._erased)
+
+    def erasures_pending(self) -> bool:
+        return bool(self._pending_teams or self._pending_threads)
+
+    def _apply_erasures(self, outbox: BatchOutbox) -> None:
+        """Applies the pending erasures of every partition whose state is ready (a partition
+        still restoring keeps them until it is)."""
+        for partition, people in list(self._pending_teams.items()):
+            if partition not in self.teams.states:
+                del self._pending_teams[partition]
+            elif self.teams.is_ready(partition):
+                self.teams.states[partition].forget(people)
+                del self._pending_teams[partition]
+        facts_topic = self.topics.thread_facts
+        for partition, people in list(self._pending_threads.items()):
+            if partition not in self.threads.states:
+                del self._pending_threads[partition]
+            elif self.threads.is_ready(partition):
+                for fact in self.threads.states[partition].forget(people):
+                    key = fact.team.encode()
+                    outbox.add(facts_topic, self.partition_of(key), key, encode_fact(fact))
+                del self._pending_threads[partition]
 
     async def process(self, records: Records, outbox: BatchOutbox) -> BatchReport:
         """Everything `records` (topic, partition -> records in offset order) implies, queued
@@ -156,6 +208,8 @@ class HotStages:
         to_teams: dict[int, TeamHandover] = defaultdict(list)
         to_threads: dict[int, Handover] = defaultdict(list)
         to_facts: dict[int, Handover] = defaultdict(list)
+        if self._pending_teams or self._pending_threads:
+            self._apply_erasures(outbox)
         for (topic, partition), batch in records.items():
             if topic == topics.events or topic == topics.xapi:
                 self._ingest(topic, partition, batch, outbox, report, now, to_teams)
@@ -168,6 +222,8 @@ class HotStages:
         team_ops: dict[int, list[bytes]] = defaultdict(list)
         for partition, handed in to_teams.items():
             state = await self.teams.ready(partition)
+            if state is not None and partition in self._pending_teams:
+                self._apply_erasures(outbox)  # restored while this batch waited
             if state is not None:
                 self._teams(handed, state, team_ops[partition], outbox, report, now, to_threads)
             else:
@@ -176,6 +232,8 @@ class HotStages:
                 )
         for partition, posts in to_threads.items():
             thread_state = await self.threads.ready(partition)
+            if thread_state is not None and partition in self._pending_threads:
+                self._apply_erasures(outbox)
             if thread_state is not None:
                 self._threads(partition, posts, thread_state, outbox, report, now, to_facts)
             else:
@@ -184,6 +242,8 @@ class HotStages:
                 )
         for partition, facts in to_facts.items():
             state = await self.teams.ready(partition)
+            if state is not None and partition in self._pending_teams:
+                self._apply_erasures(outbox)
             if state is not None:
                 self._facts(facts, state, team_ops[partition], outbox, report, now)
             else:
@@ -211,6 +271,7 @@ class HotStages:
         origin = f"{topic}:{partition}"
         by_team = self.topics.by_team
         direct = self.direct.teams
+        erased = self._erased
         roster = self.roster.roster
         partition_of = self.partition_of
         outcomes = report.outcomes
@@ -224,6 +285,9 @@ class HotStages:
                     self._dead_letter(outbox, raw, record, result, now)
                     outcomes[fallback_source]["rejected"] += 1
                     report.reasons[result.reason.value] += 1
+                    continue
+                if result.actor in erased:
+                    outcomes[result.source]["erased"] += 1
                     continue
                 team = resolve_team(result.team, result.actor, roster)
                 if result.team is None and team == UNASSIGNED_TEAM:
@@ -256,11 +320,15 @@ class HotStages:
     ) -> None:
         by_thread = self.topics.by_thread
         direct = self.direct.threads
+        erased = self._erased
         partition_of = self.partition_of
         outcomes = report.outcomes
         for raw, record, decoded in handed:
             try:
                 event = decode_wire(raw) if decoded is None else decoded
+                if event.actor in erased:  # forwarded before the erasure was known here
+                    outcomes[event.source]["erased"] += 1
+                    continue
                 outcome = state.apply_event(event)
                 outcomes[event.source][outcome] += 1
                 if outcome == "accepted":
@@ -310,11 +378,14 @@ class HotStages:
     ) -> None:
         facts_topic = self.topics.thread_facts
         direct = self.direct.facts
+        erased = self._erased
         partition_of = self.partition_of
         ops: list[bytes] = []
         for raw, record in handed:
             try:
                 event = decode_wire(raw)
+                if event.actor in erased:  # counted where it was accepted, then erased
+                    continue
                 state.expire_threads(event.occurred_at)
                 for fact in state.book.apply(event):
                     key = fact.team.encode()

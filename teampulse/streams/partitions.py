@@ -6,6 +6,7 @@ teams changed since the last export; all arithmetic lives in the core.
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 import orjson
@@ -54,10 +55,21 @@ class TeamPartition:
         self.team(fact.team).apply_fact(fact)
         self.changed.add(fact.team)
 
-    def replay(self, record: bytes) -> None:
+    def forget(self, people: set[str]) -> None:
+        """Erasure: remove these people from every team of the partition."""
+        for name, state in self.teams.items():
+            if state.forget(people):
+                self.changed.add(name)
+
+    def replay(self, record: bytes, erased: AbstractSet[str] = frozenset()) -> None:
+        """Apply one state-log record; events of erased people are left out, which is what
+        applying them and then the erasure would leave (the facts that correct their threads
+        are in the log after the ones they correct)."""
         for op in orjson.loads(record):
             if "e" in op:
-                self.apply_event(Event.from_wire(op["e"]))
+                event = Event.from_wire(op["e"])
+                if event.actor not in erased:
+                    self.apply_event(event)
             else:
                 self.apply_fact(fact_from_wire(op["f"]))
 
@@ -79,7 +91,14 @@ class ThreadPartition:
             self.book.expire(self._latest)
             self._next_expiry = self._latest + THREAD_EXPIRY_EVERY_S
 
+    def forget(self, people: set[str]) -> list[ThreadFact]:
+        """Erasure: remove these people's posts; the facts that correct the teams."""
+        return self.book.forget(people)
+
     def replay(self, record: bytes) -> None:
+        # Erased people's posts are replayed too and removed by the erasure applied after the
+        # restore (HotStages), which also re-sends its facts: the book's versions then grow
+        # past what the teams hold, as they did before the restart.
         # Facts re-emitted by a replay were already delivered before the log was written,
         # or their input record is delivered again (it was not committed) and re-emits them.
         for wire in orjson.loads(record):

@@ -27,6 +27,7 @@ from teampulse.kafka.security import kafka_client_options
 from teampulse.kafka.undecodable import SkippedRecord
 from teampulse.settings import Settings
 from teampulse.streams.app import Topics
+from teampulse.streams.erasure_reader import ErasureReader
 from teampulse.streams.hot_consumer import HotConsumer
 from teampulse.streams.hot_stages import HealthSink, HotStages, HotTopics
 from teampulse.streams.partitions import RollupInputs, TeamPartition, ThreadPartition
@@ -50,6 +51,7 @@ class Pipeline:
         topics: Topics,
         config: GaugeConfig,
         roster: RosterReader,
+        erasures: ErasureReader,
         validator: FastEventValidator,
         xapi: XapiMapper,
         health: PipelineHealthSink,
@@ -60,6 +62,8 @@ class Pipeline:
         self.topics = topics
         self.config = config
         self.roster_reader = roster
+        self.erasures = erasures
+        erased = erasures.erased
         self.health = health
         self.clock = clock
         kafka = kafka_client_options(settings)
@@ -68,7 +72,8 @@ class Pipeline:
             topics.team_state_log,
             kafka,
             lambda _p: TeamPartition(config),
-            TeamPartition.replay,
+            lambda state, record: state.replay(record, erased),
+            replay_after=erasures.ready,
         )
         self.threads: PartitionedState[ThreadPartition] = PartitionedState(
             "threads",
@@ -104,7 +109,10 @@ class Pipeline:
             self.teams,
             self.threads,
             clock,
+            erased,
         )
+        erasures.on_erased(roster.forget)
+        erasures.on_erased(stages.erase)
         self.hot = HotConsumer(
             settings,
             hot_topics,
@@ -112,7 +120,7 @@ class Pipeline:
             self.teams,
             self.threads,
             health,
-            roster.ready,
+            (roster.ready, erasures.ready),
             web_url=f"http://{settings.web_host}:{settings.web_port}",
         )
 

@@ -4,7 +4,9 @@ The roster topic is compacted and small (one record per person), so each worker 
 of its partitions with a group-less consumer instead of a Faust GlobalTable, whose recovery
 can loop when several workers share it (see its docstring). Roster changes take effect as
 they arrive; `ready` is set once the records present at start-up have been read, so that
-the first events are not resolved against an empty roster.
+the first events are not resolved against an empty roster. An erased person's entry is left
+out, whenever it arrives (the erasure reader's set, `forget`): an erasure takes the person out
+of their team's size too.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -32,8 +35,15 @@ LOAD_RETRY_S = 2.0
 
 
 class RosterReader:
-    def __init__(self, kafka: Mapping[str, Any], topic: str, pseudonymiser: Pseudonymiser) -> None:
+    def __init__(
+        self,
+        kafka: Mapping[str, Any],
+        topic: str,
+        pseudonymiser: Pseudonymiser,
+        erased: AbstractSet[str] = frozenset(),
+    ) -> None:
         self.roster = Roster()
+        self._erased = erased
         self.ready = asyncio.Event()
         self.rejected = 0
         self._kafka = kafka  # kafka_client_options: where and how to connect
@@ -88,6 +98,11 @@ class RosterReader:
             log.info("roster topic %s not found yet; waiting for it", self._topic)
             await asyncio.sleep(METADATA_RETRY_S)
 
+    def forget(self, people: set[str]) -> None:
+        """Erasure: take these people out of the roster (later records of theirs are left out)."""
+        for person in people:
+            self.roster.remove(person)
+
     def _apply_all(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
         for record in records:
             self._apply(record.key, record.value, tp, record.offset)
@@ -97,7 +112,8 @@ class RosterReader:
     ) -> None:
         parsed = parse_roster_record(key, value, self._pseudonymiser)
         if isinstance(parsed, RosterEntry):
-            self.roster.apply(parsed)
+            if parsed.person not in self._erased:
+                self.roster.apply(parsed)
         elif isinstance(parsed, Rejection):
             self.rejected += 1
             log.warning(

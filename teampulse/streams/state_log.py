@@ -59,6 +59,7 @@ class PartitionedState(Generic[State]):
         kafka: Mapping[str, Any],
         new_state: Callable[[int], State],
         replay: Callable[[State, bytes], None],
+        replay_after: asyncio.Event | None = None,
     ) -> None:
         self.name = name
         self.states: dict[int, State] = {}
@@ -66,6 +67,7 @@ class PartitionedState(Generic[State]):
         self._kafka = kafka  # kafka_client_options: where and how to connect
         self._new_state = new_state
         self._replay = replay
+        self._replay_after = replay_after  # what a replay needs first (the erasures loaded)
         self._ready: dict[int, asyncio.Event] = {}
         self._restores: dict[int, asyncio.Task[None]] = {}
 
@@ -131,6 +133,8 @@ class PartitionedState(Generic[State]):
         """Replays the partition's log into a fresh state. While Kafka cannot be reached (an
         outage during start-up or a rebalance) it starts over every RESTORE_RETRY_S: a failed
         restore would otherwise leave the partition never ready and its agent waiting."""
+        if self._replay_after is not None:
+            await self._replay_after.wait()
         while True:
             try:
                 replayed = await self._replay_log(partition)

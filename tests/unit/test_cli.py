@@ -18,6 +18,7 @@ SUBCOMMANDS = [
     "backfill",
     "simulate",
     "replay",
+    "forget",
     "topics",
     "demo",
     "msteams-subscribe",
@@ -96,3 +97,23 @@ def test_backfill_refuses_a_since_that_is_not_an_instant(tmp_path: Path) -> None
     )
     assert result.exit_code == 1
     assert "--since 'last week' is not an RFC 3339 instant" in result.output
+
+
+def test_forget_without_the_pseudonym_secret_refuses_and_says_why(monkeypatch) -> None:
+    monkeypatch.delenv("TEAMPULSE_PSEUDONYM_SECRET", raising=False)
+
+    result = CliRunner().invoke(cli, ["forget", "jane@example.com"])
+
+    assert result.exit_code == 1
+    assert "TEAMPULSE_PSEUDONYM_SECRET is not set" in result.output
+    assert "as the workers have it" in result.output
+
+
+def test_forget_without_a_broker_says_nothing_was_erased(monkeypatch) -> None:
+    monkeypatch.setenv("TEAMPULSE_PSEUDONYM_SECRET", "cli-secret")
+    monkeypatch.setenv("TEAMPULSE_KAFKA_BOOTSTRAP", "127.0.0.1:1")  # nothing listens there
+
+    result = CliRunner().invoke(cli, ["forget", "jane@example.com"])
+
+    assert result.exit_code == 1
+    assert "nothing was erased: cannot reach Kafka at 127.0.0.1:1" in result.output

@@ -297,3 +297,29 @@ def test_the_snapshot_prints_as_tables_and_writes_as_json(tmp_path: Path) -> Non
     written = json.loads((tmp_path / "gauges.json").read_text())
     assert written["teams"]["atlas"]["windowed"]["1d"]["posts"] == 1
     assert [r["key"] for r in written["rollups"]] == ["ops", "product", "tech", "org"]
+
+
+# --- erasure ------------------------------------------------------------------------------
+def test_an_erased_person_counts_in_no_event_and_no_team_size() -> None:
+    snapshot = reference_snapshot(MORNING, roster(), CONFIG, AS_OF, erased={"a2"})
+
+    assert list(snapshot.teams) == ["borealis", "comet"]  # atlas: 4 people left, withdrawn
+    borealis = snapshot.teams["borealis"].windowed["1d"]
+    # a2 wrote the only answer to borealis's question
+    assert (borealis["threads_replied"], borealis["reply_interactions"]) == (0, 0)
+
+
+def test_replay_forgets_a_person_given_by_email(tmp_path: Path) -> None:
+    events = tmp_path / "events.ndjson"
+    events.write_bytes(b"\n".join(orjson.dumps(canonical(e)) for e in MORNING) + b"\n")
+    people = tmp_path / "roster.json"
+    people.write_bytes(orjson.dumps(roster_records()))
+    settings = load_settings()
+
+    snapshot = replay_file(
+        events, settings, roster_path=people, as_of="2026-03-02T12:00:00Z",
+        forget=["mailto:A2@example.com"],
+    )  # fmt: skip
+
+    assert list(snapshot.teams) == ["borealis", "comet"]
+    assert snapshot.teams["borealis"].windowed["1d"]["reply_interactions"] == 0

@@ -122,3 +122,22 @@ def test_practice_weeks_are_forgotten_once_reinforced() -> None:
     progress = book._people[0]["ann"]
     assert progress.highest == 5
     assert progress.practice_weeks == set()
+
+
+def test_forgetting_a_person_takes_them_out_of_their_stage_count() -> None:
+    book = AdoptionBook((AGILE, DATA))
+    book.apply(event("learning.started", "ann", content="agile-intro"))  # awareness
+    book.apply(event("adoption.practiced", "ann", practice="retro", tags=("data",)))  # ability x2
+    book.apply(event("adoption.practiced", "bob", practice="retro", tags=("data",)))
+
+    assert book.forget({"ann"}) is True
+
+    assert book.stage_counts() == {"agile": (0, 0, 0, 1, 0), "data": (0, 0, 0, 1, 0)}
+
+
+def test_forgetting_someone_without_progress_changes_no_count() -> None:
+    book = AdoptionBook((AGILE,))
+    book.apply(event("adoption.practiced", "bob", practice="retro"))
+
+    assert book.forget({"ann"}) is False
+    assert book.stage_counts() == {"agile": (0, 0, 0, 1, 0)}

@@ -270,3 +270,85 @@ def test_counts_carry_the_baseline_weighted_by_members() -> None:
     assert counts.baseline_members == 4
     assert counts.baseline_sum == pytest.approx(4 * 0.1)
     assert counts.current_sum == pytest.approx(4 * 0.2)  # b and c, active in the last 24 h
+
+
+# --- erasure -------------------------------------------------------------------------------
+def scripted_day(team: TeamState) -> None:
+    for e in [
+        event("e1", 1 * HOUR, "ann", "learning.started", content="c1"),
+        event("e2", 2 * HOUR, "ann", "learning.completed", content="c1", duration_s=1200.5),
+        event("e3", 3 * HOUR, "bob", "learning.assessed", success=True, duration_s=300.0),
+        event("e4", 3 * HOUR, "ann", "learning.assessed", success=True, duration_s=100.0),
+        event("e5", 5 * HOUR, "ann", "discussion.posted", thread="th", post="p1"),
+        event("e6", 6 * HOUR, "bob", "discussion.replied", thread="th", post="r1", parent="p1"),
+        event("e7", 6 * HOUR, "ann", "discussion.replied", thread="th", post="r2", parent="r1"),
+        event("e8", 8 * HOUR, "ann", "discussion.reacted", thread="th", post="x1", parent="r1"),
+        event("e9", 8 * HOUR, "cem", "discussion.reacted", thread="th", post="x2", parent="r1"),
+    ]:
+        team.apply_event(e)
+
+
+def test_forgetting_a_person_removes_exactly_their_part_of_every_count() -> None:
+    team = TeamState("alpha", CONFIG)
+    scripted_day(team)
+
+    assert team.forget({"ann"}) is True
+
+    day = team.counts(T0 + 12 * HOUR, members=6).windows["1d"]
+    assert day == WindowCounts(
+        active_members=2,  # bob, cem
+        learning_ms=300_000,
+        starts=0,
+        completions=0,
+        assessments_passed=1,
+        posts=0,
+        replies=1,
+        reactions=1,
+        contributions=(1,),
+    )
+
+
+def test_forgetting_a_person_read_before_updates_the_cached_aggregates() -> None:
+    team = TeamState("alpha", CONFIG)
+    scripted_day(team)
+    before = team.counts(T0 + 2 * DAY, members=6)  # fills the day caches and the baseline
+    assert before.windows["7d"].active_members == 3
+
+    team.forget({"ann"})
+
+    after = team.counts(T0 + 2 * DAY, members=6).windows["7d"]
+    assert (after.active_members, after.learning_ms, after.contributions) == (2, 300_000, (1,))
+
+
+def test_forgetting_a_person_forgets_their_event_ids_and_keeps_the_others() -> None:
+    team = TeamState("alpha", CONFIG)
+    scripted_day(team)
+
+    team.forget({"ann"})
+
+    # The stages drop an erased person's events before they get here; what is left of the
+    # dedupe memory is everybody else's.
+    assert team.apply_event(event("e1", 1 * HOUR, "ann", "learning.started")) == "accepted"
+    assert team.apply_event(event("e3", 3 * HOUR, "bob", "learning.assessed")) == "duplicate"
+
+
+def test_forgetting_someone_the_team_never_saw_changes_nothing() -> None:
+    team = TeamState("alpha", CONFIG)
+    scripted_day(team)
+    before = team.counts(T0 + 12 * HOUR, members=6)
+
+    assert team.forget({"zoe"}) is False
+    assert team.counts(T0 + 12 * HOUR, members=6) == before
+
+
+def test_a_removed_reply_link_stays_removed_whatever_arrives_after() -> None:
+    team = TeamState("alpha", CONFIG)
+    link = ReplyLink("alpha", "r1", "alpha", "beta", T0 + HOUR)
+    team.apply_fact(ReplyLink("alpha", "r2", "alpha", "alpha", T0 + HOUR))
+    team.apply_fact(link)
+
+    team.apply_fact(ReplyLink("alpha", "r1", "alpha", "beta", T0 + HOUR, removed=True))
+    team.apply_fact(link)  # a stale copy, delivered again
+
+    day = team.counts(T0 + 2 * HOUR, members=5).windows["1d"]
+    assert (day.reply_interactions, day.cross_team_interactions) == (1, 0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import orjson
 
 from teampulse.contract.event import Event
@@ -196,3 +198,44 @@ def test_a_first_reply_written_before_the_start_counts_as_instant() -> None:
     fact = summary("alpha", 600, 1, 1, 0, 2)
 
     assert fact.first_reply_latency == 0.0
+
+
+# --- erasure -------------------------------------------------------------------------------
+def test_forgetting_a_replier_corrects_the_summary_and_removes_their_link() -> None:
+    book = ThreadBook(CONFIG)
+    book.apply(post("p1", "ann", "alpha", 0))
+    book.apply(reply("r1", "bob", "beta", 600, parent="p1"))
+    book.apply(reply("r2", "cem", "alpha", 900, parent="p1"))
+
+    facts = book.forget({"bob"})
+
+    assert facts == [
+        replace(link("beta", "r1", "beta", "alpha", 600), removed=True),
+        replace(link("alpha", "r1", "beta", "alpha", 600), removed=True),
+        summary("alpha", 0, 1, 1, 900, version=2 + 2),  # 2 posts left, 1 erased, 1 erasure
+    ]
+
+
+def test_forgetting_the_starter_moves_the_root_and_retracts_the_old_one() -> None:
+    book = ThreadBook(CONFIG)
+    book.apply(post("p1", "ann", "alpha", 0))
+    book.apply(reply("r1", "bob", "beta", 600, parent="p1"))
+    book.apply(post("p2", "cem", "gamma", 1200))
+
+    facts = book.forget({"ann"})
+
+    assert facts == [
+        replace(link("beta", "r1", "beta", "alpha", 600), removed=True),
+        replace(link("alpha", "r1", "beta", "alpha", 600), removed=True),
+        summary("alpha", 0, 0, 0, None, version=4, current=False),
+        # cem's post is the root now; bob's reply still counts, as one from someone else
+        summary("gamma", 1200, 1, 1, 600, version=4, root="p2"),
+    ]
+
+
+def test_a_thread_without_the_person_is_left_alone() -> None:
+    book = ThreadBook(CONFIG)
+    book.apply(post("p1", "ann", "alpha", 0))
+
+    assert book.forget({"bob"}) == []
+    assert book.apply(reply("r1", "bob", "alpha", 60, parent="p1"))[0].version == 2

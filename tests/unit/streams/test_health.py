@@ -44,6 +44,7 @@ def test_outcomes_are_counted_per_source_and_a_new_source_starts_every_outcome_a
         key(name, source="moodle", outcome="duplicate"): 0,
         key(name, source="moodle", outcome="late"): 1,
         key(name, source="moodle", outcome="unassigned"): 0,
+        key(name, source="moodle", outcome="erased"): 0,
     }
 
 

@@ -51,6 +51,9 @@ class ReadyStates:
             self.states[partition] = self._new()
         return self.states[partition]
 
+    def is_ready(self, partition: int) -> bool:
+        return partition in self.states
+
 
 class RecordingOutbox:
     def __init__(self) -> None:
@@ -72,7 +75,9 @@ class Exploding(FastEventValidator):
         return super().parse(raw, now)
 
 
-def stages(validator: FastEventValidator | None = None) -> HotStages:
+def stages(
+    validator: FastEventValidator | None = None, erased: set[str] | None = None
+) -> HotStages:
     config = GaugeConfig()
     return HotStages(
         TOPICS,
@@ -83,6 +88,7 @@ def stages(validator: FastEventValidator | None = None) -> HotStages:
         ReadyStates(lambda: TeamPartition(config)),  # type: ignore[arg-type]
         ReadyStates(lambda: ThreadPartition(config)),  # type: ignore[arg-type]
         lambda: NOW,
+        erased if erased is not None else set(),
     )
 
 
@@ -299,3 +305,50 @@ def test_a_late_event_handed_over_is_dead_lettered_at_its_input_position():
 class NotOwned:
     async def ready(self, partition: int) -> None:
         return None
+
+
+# --- erasures ------------------------------------------------------------------------------
+def test_an_erased_persons_event_is_counted_as_erased_and_goes_nowhere():
+    hot = stages(erased={PSEUDONYMISER.person("ann@example.com")})
+    outbox = RecordingOutbox()
+    report = asyncio.run(
+        hot.process({("t.events", 0): [record("t.events", 0, 0, canonical("e1"))]}, outbox)  # type: ignore[arg-type]
+    )
+    assert outbox.sent == []  # neither forwarded nor dead-lettered
+    assert report.outcomes["lms"] == Counter({"erased": 1})
+
+
+def test_an_erased_persons_event_already_forwarded_is_not_applied_by_the_teams_stage():
+    hot = stages(erased={"p-ann"})
+    outbox = RecordingOutbox()
+    batch = [record("t.by-team", 0, 0, internal("e1", 0))]
+    report = asyncio.run(hot.process({("t.by-team", 0): batch}, outbox))  # type: ignore[arg-type]
+    assert outbox.to("t.team-state") == []
+    assert report.outcomes["lms"] == Counter({"erased": 1})
+
+
+def test_a_new_erasure_is_applied_before_the_next_records_and_corrects_the_threads():
+    erased: set[str] = set()
+    hot = stages(erased=erased)
+    post = internal("e1", 0, type="discussion.posted", thread="th", post="p1", team="atlas")
+    reply = internal(
+        "e2", 60, type="discussion.replied", thread="th", post="p2", parent="p1",
+        team="atlas", actor="p-bob",
+    )  # fmt: skip
+    for topic, partition in (("t.by-team", 1), ("t.by-thread", 2)):
+        batch = [record(topic, partition, 0, post), record(topic, partition, 1, reply)]
+        run(hot, {(topic, partition): batch})
+
+    erased.add("p-bob")
+    hot.erase({"p-bob"})
+    assert hot.erasures_pending()
+    outbox, _ = run(hot, {})
+
+    assert not hot.erasures_pending()
+    facts = [orjson.loads(v) for _, _, v in outbox.to("t.thread-facts")]
+    assert [(f["kind"], f.get("removed"), f.get("replies")) for f in facts] == [
+        ("link", True, None),
+        ("summary", None, 0),
+    ]
+    day = hot.teams.states[1].teams["atlas"].counts(T0 + 3600, 5).windows["1d"]  # type: ignore[attr-defined]
+    assert (day.active_members, day.replies, day.posts) == (1, 0, 1)

@@ -125,3 +125,24 @@ def test_rollup_inputs_keep_the_newest_counts_of_each_team() -> None:
     assert inputs.counts == {"alpha": newer}
     assert inputs.as_of == {"alpha": 20.0}
     assert inputs.changed is True
+
+
+def test_a_replay_leaves_out_the_events_of_erased_people() -> None:
+    ops = [event_op(wire(event(f"e{n}", n * HOUR, actor=("ann", "bob")[n % 2]))) for n in range(6)]
+    restored = TeamPartition(CONFIG)
+    for record in frame_ops(ops):
+        restored.replay(record, erased={"ann"})
+
+    window = restored.teams["alpha"].counts(T0 + 6 * HOUR, 5).windows["1d"]
+    assert window.active_members == 1  # bob alone
+
+
+def test_forgetting_marks_only_the_teams_that_held_the_person_changed() -> None:
+    partition = TeamPartition(CONFIG)
+    partition.apply_event(event("e1", 0, team="alpha", actor="ann"))
+    partition.apply_event(event("e2", 0, team="beta", actor="bob"))
+    partition.changed.clear()
+
+    partition.forget({"ann"})
+
+    assert partition.changed == {"alpha"}
