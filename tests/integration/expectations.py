@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 import orjson
@@ -24,8 +25,10 @@ def reference_for(
     raw_roster: list[dict[str, Any]],
     settings: Settings,
     as_of: float,
+    erased: AbstractSet[str] = frozenset(),
 ) -> OrgSnapshot:
-    """The reference model over what the worker will accept, in the order it arrives."""
+    """The reference model over what the worker will accept, in the order it arrives, with
+    the erased people (pseudonyms) left out."""
     pseudonymiser = Pseudonymiser(settings.pseudonym_secret)
     roster = Roster()
     for record in raw_roster:
@@ -40,7 +43,7 @@ def reference_for(
             continue  # the dead-letter topic gets it, the gauges do not
         event = event.with_team(resolve_team(event.team, event.actor, roster))
         events.append(event)
-    return reference_snapshot(events, roster, load_gauge_config(settings), as_of)
+    return reference_snapshot(events, roster, load_gauge_config(settings), as_of, erased)
 
 
 def reference_series(expected: OrgSnapshot) -> Samples:
