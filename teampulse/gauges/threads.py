@@ -6,8 +6,9 @@ pseudonym, team, time) and turns them into absolute *facts* routed back to teams
 
 * `ThreadSummary`, to the team of the thread's root post: when the thread started, how many
   replies it has, how many came from someone other than the starter, when the first of those
-  arrived. Keyed by (thread, root post) and versioned by the number of posts the book knew,
-  so a team keeps the newest one whatever order facts arrive in. If an earlier `posted`
+  arrived. Keyed by (thread, root post) and versioned by the number of posts the book knew
+  (erasures count what they removed, and one more), so a team keeps the newest one whatever
+  order facts arrive in. If an earlier `posted`
   event turns up later, the root moves: the old root's team gets a retraction
   (`current=False`) with the new version.
 * `ReplyLink`, to the replier's team and (if different) the parent author's team: one reply

@@ -105,7 +105,7 @@ class ErasureReader:
                     record.offset,
                     "not_an_erasure"
                     if erasure is None
-                    else "another_pseudonym_key: run `teampulse forget` again with the "
+                    else "another_pseudonym_key: run teampulse forget again with the "
                     "workers' TEAMPULSE_PSEUDONYM_SECRET",
                 )
                 continue

@@ -7,7 +7,7 @@ later ones are folded into `other`). All metrics live in one collector with one 
 batch is recorded atomically and a scrape never sees half of it.
 
     teampulse_events_total{source, outcome}          counter  accepted|rejected|duplicate|
-                                                               late|unassigned
+                                                               late|unassigned|erased
     teampulse_dead_letters_total{reason}             counter  reason codes of the contract
     teampulse_event_time_lag_seconds                 histogram  ingest time - event time
     teampulse_consumer_lag{topic, partition}         gauge    messages behind, owned partitions
