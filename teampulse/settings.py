@@ -201,6 +201,12 @@ class Settings(BaseSettings):
         description="A starting worker waits this long after its latest partition assignment "
         "before processing, so workers started together share the first assignment",
     )
+    group_session_timeout_s: float = Field(
+        10.0,
+        description="How long the consumer groups wait for a worker that stopped answering "
+        "(killed, frozen, cut off) before its partitions move to the others; the broker "
+        "allows 6 s to 300 s by default (group.min/max.session.timeout.ms)",
+    )
     export_interval_s: float = Field(0.5, description="How often gauges are recomputed")
     redis_flush_interval_s: float = Field(0.5, description="How often Redis is written")
     redis_history_days: int = Field(90, description="Days of daily history kept in Redis")

@@ -70,6 +70,7 @@ class Exporter:
         live_teams: set[str] = set()
         for partition in self.state.owned_partitions():
             states = self.state.team_states(partition)
+            seq = self.state.log_position(partition)
             changed_here = self.state.take_changed_teams(partition)
             candidates = set(states)
             candidates.update(
@@ -100,7 +101,9 @@ class Exporter:
                 self._exported[team] = _Exported(bucket, members, counts, snapshot)
                 self.send_team_counts(
                     team.encode(),
-                    orjson.dumps({"team": team, "as_of": now, "counts": counts.to_wire()}),
+                    orjson.dumps(
+                        {"team": team, "seq": seq, "as_of": now, "counts": counts.to_wire()}
+                    ),
                 )
                 if snapshot is not None:
                     published[team] = snapshot

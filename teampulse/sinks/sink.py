@@ -58,6 +58,12 @@ class TeamStateView(Protocol):
 
     def team_states(self, partition: int) -> Mapping[str, TeamState]: ...
 
+    def log_position(self, partition: int) -> int:
+        """How far the partition's state is known to be durable: the offset of the last
+        acknowledged state-log record it includes (-1 for none). It only grows, whichever
+        worker owns the partition, so it orders two owners' counts of one team."""
+        ...
+
     def take_changed_teams(self, partition: int) -> set[str]:
         """Teams whose state changed since the last call (the call resets the set)."""
         ...

@@ -12,6 +12,10 @@ from teampulse.settings import Settings
 
 __all__ = ["Topics", "build_app", "declare_topics"]
 
+FAUST_HEARTBEAT_S = 3.0  # Faust's default
+# Kafka's advice: a heartbeat at most a third of the session timeout.
+HEARTBEATS_PER_SESSION = 3
+
 
 @dataclass(frozen=True)
 class Topics:
@@ -60,6 +64,11 @@ def build_app(settings: Settings) -> faust.App:
         # routes teams itself); left on they list every worker's URL to anyone and answer
         # 500 for an unknown table name.
         web_router_enabled=False,
+        # Faust's default (60 s) leaves a killed worker's partitions unowned for a minute.
+        broker_session_timeout=settings.group_session_timeout_s,
+        broker_heartbeat_interval=min(
+            FAUST_HEARTBEAT_S, settings.group_session_timeout_s / HEARTBEATS_PER_SESSION
+        ),
     )
 
 

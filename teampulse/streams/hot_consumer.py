@@ -177,6 +177,7 @@ class HotConsumer(Service):
             partition_assignment_strategy=(self.assignor,),
             max_partition_fetch_bytes=4 * 1024 * 1024,
             heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
+            session_timeout_ms=int(self.settings.group_session_timeout_s * 1000),
         )
         await self._consumer.start()
         self._consumer.subscribe(self.topics.inputs(), listener=_Rebalance(self))
@@ -297,10 +298,15 @@ class HotConsumer(Service):
     async def _complete_oldest(self, consumer: AIOKafkaConsumer) -> bool:
         done = self._in_flight.popleft()
         try:
-            await asyncio.gather(*done.acks)
+            acknowledged = await asyncio.gather(*done.acks)
         except KafkaError:
             await self._rewind(consumer)
             return False
+        team_log = self.topics.team_state
+        for metadata in acknowledged:
+            if metadata is not None and metadata.topic == team_log:
+                # The base offset of the batch: a lower bound, which is all `positions` is.
+                self.teams.logged(metadata.partition, metadata.offset)
         try:
             if done.offsets:  # a batch that only applied erasures read nothing
                 await consumer.commit(done.offsets)

@@ -16,6 +16,7 @@ from teampulse.gauges.config import GaugeConfig
 from teampulse.gauges.counts import TeamCounts
 from teampulse.gauges.team_state import TeamState
 from teampulse.gauges.threads import ThreadBook, ThreadFact, fact_from_wire
+from teampulse.streams.state_log import NO_LOG_POSITION
 
 __all__ = ["RollupInputs", "TeamPartition", "ThreadPartition", "event_op", "fact_op"]
 
@@ -109,16 +110,30 @@ class ThreadPartition:
 
 @dataclass
 class RollupInputs:
-    """Latest counts of every team, as published by the team owners (absolute values)."""
+    """Latest counts of every team, as published by the team owners (absolute values).
+
+    Which record is the latest must not depend on the order records arrive in: two workers
+    can publish the same team around a rebalance, and under a frozen clock (tests, replays)
+    every record has the same `as_of`. A record carries `seq`, the offset of the last
+    state-log record of the team's partition its state includes. Offsets only grow, and
+    the owner after a rebalance or a restart replays the log its predecessor wrote before
+    appending, so a state of a higher `seq` holds everything a lower one held. The order is
+    (`seq`, `as_of`): the further state first, then the later instant (windows move with the
+    clock). A full tie between two owners is the same state (the old owner's batches were
+    all logged and acknowledged before it let the partition go); within one owner, records
+    arrive in the order it wrote them.
+    """
 
     counts: dict[str, TeamCounts] = field(default_factory=dict)
-    as_of: dict[str, float] = field(default_factory=dict)
+    version: dict[str, tuple[int, float]] = field(default_factory=dict)
     changed: bool = False
 
     def apply(self, record: bytes) -> None:
         message = orjson.loads(record)
         team = message["team"]
-        if message["as_of"] >= self.as_of.get(team, float("-inf")):
+        # A record written before `seq` existed ranks below every record that has one.
+        version = (int(message.get("seq", NO_LOG_POSITION)), float(message["as_of"]))
+        if version >= self.version.get(team, (NO_LOG_POSITION, float("-inf"))):
             self.counts[team] = TeamCounts.from_wire(message["counts"])
-            self.as_of[team] = message["as_of"]
+            self.version[team] = version
             self.changed = True

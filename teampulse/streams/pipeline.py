@@ -32,7 +32,7 @@ from teampulse.streams.hot_consumer import HotConsumer
 from teampulse.streams.hot_stages import HealthSink, HotStages, HotTopics
 from teampulse.streams.partitions import RollupInputs, TeamPartition, ThreadPartition
 from teampulse.streams.roster_reader import RosterReader
-from teampulse.streams.state_log import PartitionedState
+from teampulse.streams.state_log import NO_LOG_POSITION, PartitionedState
 
 __all__ = ["Pipeline", "PipelineHealthSink"]
 
@@ -149,6 +149,9 @@ class Pipeline:
 
     def team_states(self, partition: int) -> Mapping[str, TeamState]:
         return self.teams.states[partition].teams
+
+    def log_position(self, partition: int) -> int:
+        return self.teams.positions.get(partition, NO_LOG_POSITION)
 
     def take_changed_teams(self, partition: int) -> set[str]:
         state = self.teams.states[partition]

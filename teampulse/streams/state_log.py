@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
@@ -22,7 +23,7 @@ from faust.types import TopicT
 
 from teampulse.kafka.reading import read_to_end
 
-__all__ = ["MAX_LOG_RECORD_BYTES", "PartitionedState", "State", "frame_ops"]
+__all__ = ["MAX_LOG_RECORD_BYTES", "NO_LOG_POSITION", "PartitionedState", "State", "frame_ops"]
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,8 @@ State = TypeVar("State")
 # Kafka's default message.max.bytes is 1 MiB; stay well below it per log record.
 MAX_LOG_RECORD_BYTES = 512 * 1024
 RESTORE_RETRY_S = 2.0
+# The log position of a partition whose state log is empty (Kafka offsets start at 0).
+NO_LOG_POSITION = -1
 
 
 def frame_ops(ops: Iterable[bytes]) -> list[bytes]:
@@ -70,12 +73,17 @@ class PartitionedState(Generic[State]):
         self._replay_after = replay_after  # what a replay needs first (the erasures loaded)
         self._ready: dict[int, asyncio.Event] = {}
         self._restores: dict[int, asyncio.Task[None]] = {}
+        # Per partition, the offset of the last log record the state includes that Kafka
+        # has acknowledged (replayed, or appended and acknowledged): a lower bound of the
+        # state's progress that only grows, whichever worker owns the partition.
+        self.positions: dict[int, int] = {}
 
     def assign(self, partitions: set[int]) -> None:
         for partition in set(self.states) - partitions:
             self.revoke(partition)
         for partition in partitions - set(self.states):
             self.states[partition] = self._new_state(partition)
+            self.positions[partition] = NO_LOG_POSITION
             self._ready[partition] = asyncio.Event()
             self._restores[partition] = asyncio.create_task(self._restore(partition))
 
@@ -84,7 +92,13 @@ class PartitionedState(Generic[State]):
         if task is not None:
             task.cancel()
         self.states.pop(partition, None)
+        self.positions.pop(partition, None)
         self._ready.pop(partition, None)
+
+    def logged(self, partition: int, offset: int) -> None:
+        """Kafka acknowledged a log record of `partition` at `offset`."""
+        if partition in self.positions and offset > self.positions[partition]:
+            self.positions[partition] = offset
 
     async def ready(self, partition: int) -> State | None:
         """The state of a partition once restored; None if it is not (or no longer) ours."""
@@ -119,6 +133,7 @@ class PartitionedState(Generic[State]):
             async for _tp, records in read_to_end(consumer, [tp], max_records=500):
                 for record in records:
                     self._replay(state, record.value)
+                    self.logged(partition, record.offset)
                     replayed += 1
         finally:
             with contextlib.suppress(KafkaError):
@@ -135,6 +150,7 @@ class PartitionedState(Generic[State]):
         restore would otherwise leave the partition never ready and its agent waiting."""
         if self._replay_after is not None:
             await self._replay_after.wait()
+        started = time.monotonic()
         while True:
             try:
                 replayed = await self._replay_log(partition)
@@ -150,7 +166,14 @@ class PartitionedState(Generic[State]):
                 await asyncio.sleep(RESTORE_RETRY_S)
                 if partition in self.states:  # a partial replay must not count twice
                     self.states[partition] = self._new_state(partition)
-        log.info("%s partition %d restored from %d log records", self.name, partition, replayed)
+                    self.positions[partition] = NO_LOG_POSITION
+        log.info(
+            "%s partition %d restored from %d log records in %.2f s",
+            self.name,
+            partition,
+            replayed,
+            time.monotonic() - started,
+        )
         ready = self._ready.get(partition)
         if ready is not None:
             ready.set()

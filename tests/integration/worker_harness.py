@@ -123,6 +123,10 @@ class WorkerProcess:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
 
+    def log_lines(self, containing: str) -> list[str]:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return [line for line in text.splitlines() if containing in line]
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
         if self.process is None or self.process.poll() is not None:
             return

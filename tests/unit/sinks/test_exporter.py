@@ -30,9 +30,13 @@ class FakeView:
     changed: set[str] = field(default_factory=set)
     rollups: dict[str, TeamCounts] | None = None
     rollup_changed: bool = False
+    position: int = 41
 
     def owned_partitions(self) -> list[int]:
         return [0]
+
+    def log_position(self, partition: int) -> int:
+        return self.position
 
     def team_states(self, partition: int) -> Mapping[str, TeamState]:
         return self.states
@@ -96,6 +100,7 @@ def test_a_tick_publishes_the_teams_big_enough_and_sends_their_counts() -> None:
     assert sorted(key for key, _ in sent) == [b"alpha", b"beta"]  # the roll-up counts both
     alpha_counts = orjson.loads(dict(sent)[b"alpha"])
     assert alpha_counts["team"] == "alpha" and alpha_counts["as_of"] == T0
+    assert alpha_counts["seq"] == 41  # the partition's state-log position orders owners
 
 
 def test_a_roster_team_without_events_is_published_as_silent() -> None:

@@ -4,6 +4,7 @@ replay of its log rebuilds it exactly."""
 from __future__ import annotations
 
 import orjson
+import pytest
 
 from teampulse.contract.event import Event
 from teampulse.gauges.config import GaugeConfig
@@ -114,16 +115,23 @@ def test_the_thread_partition_replays_posts_into_its_book() -> None:
     assert restored.book.apply(reply) == expected  # facts are absolute: a repeat restates them
 
 
+def counts_record(team: str, counts: TeamCounts, as_of: float, seq: int | None) -> bytes:
+    message = {"team": team, "as_of": as_of, "counts": counts.to_wire()}
+    if seq is not None:
+        message["seq"] = seq
+    return orjson.dumps(message)
+
+
 def test_rollup_inputs_keep_the_newest_counts_of_each_team() -> None:
     inputs = RollupInputs()
     newer = TeamCounts.empty(CONFIG, members=7)
     older = TeamCounts.empty(CONFIG, members=3)
 
-    inputs.apply(orjson.dumps({"team": "alpha", "as_of": 20.0, "counts": newer.to_wire()}))
-    inputs.apply(orjson.dumps({"team": "alpha", "as_of": 10.0, "counts": older.to_wire()}))
+    inputs.apply(counts_record("alpha", newer, 20.0, seq=5))
+    inputs.apply(counts_record("alpha", older, 10.0, seq=5))
 
     assert inputs.counts == {"alpha": newer}
-    assert inputs.as_of == {"alpha": 20.0}
+    assert inputs.version == {"alpha": (5, 20.0)}
     assert inputs.changed is True
 
 
@@ -146,3 +154,33 @@ def test_forgetting_marks_only_the_teams_that_held_the_person_changed() -> None:
     partition.forget({"ann"})
 
     assert partition.changed == {"alpha"}
+
+
+@pytest.mark.parametrize("arrival", ["further state first", "further state last"])
+def test_rollup_inputs_at_one_instant_keep_the_further_state_whatever_the_arrival_order(
+    arrival: str,
+) -> None:
+    # Under a frozen clock every record has the same as_of; around a rebalance the old and
+    # the new owner of a team's partition both publish it, in either order.
+    further = TeamCounts.empty(CONFIG, members=7)
+    behind = TeamCounts.empty(CONFIG, members=3)
+    records = [
+        counts_record("alpha", further, 10.0, seq=12),
+        counts_record("alpha", behind, 10.0, seq=4),
+    ]
+    inputs = RollupInputs()
+
+    for record in records if arrival == "further state first" else records[::-1]:
+        inputs.apply(record)
+
+    assert inputs.counts == {"alpha": further}
+
+
+def test_rollup_inputs_rank_a_record_without_seq_below_one_with_it() -> None:
+    inputs = RollupInputs()
+    current = TeamCounts.empty(CONFIG, members=7)
+
+    inputs.apply(counts_record("alpha", current, 10.0, seq=0))
+    inputs.apply(counts_record("alpha", TeamCounts.empty(CONFIG, members=3), 30.0, seq=None))
+
+    assert inputs.counts == {"alpha": current}

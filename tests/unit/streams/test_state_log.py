@@ -1,11 +1,19 @@
 """The state log's framing: operations packed into records Kafka accepts, nothing lost or
-reordered."""
+reordered; the log position of a partition."""
 
 from __future__ import annotations
 
-import orjson
+from typing import cast
 
-from teampulse.streams.state_log import MAX_LOG_RECORD_BYTES, frame_ops
+import orjson
+from faust.types import TopicT
+
+from teampulse.streams.state_log import (
+    MAX_LOG_RECORD_BYTES,
+    NO_LOG_POSITION,
+    PartitionedState,
+    frame_ops,
+)
 
 
 def ops(count: int, size: int) -> list[bytes]:
@@ -32,3 +40,16 @@ def test_a_large_batch_is_split_into_records_under_the_limit_in_order() -> None:
 
 def test_an_empty_batch_writes_nothing() -> None:
     assert frame_ops([]) == []
+
+
+def test_a_partitions_log_position_only_grows_and_only_while_it_is_owned() -> None:
+    state: PartitionedState[list[bytes]] = PartitionedState(
+        "teams", cast(TopicT, None), "unused:9092", lambda _p: [], lambda s, r: s.append(r)
+    )
+    state.positions[0] = NO_LOG_POSITION  # as assign() leaves a partition it takes
+
+    state.logged(0, 7)
+    state.logged(0, 3)  # an acknowledgement that arrives late says nothing new
+    state.logged(1, 5)  # not ours
+
+    assert state.positions == {0: 7}
