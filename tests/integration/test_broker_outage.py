@@ -1,5 +1,6 @@
 """Kafka stops and comes back: the ingest endpoint answers 503 with Retry-After in time and
-never writes what it refused; the worker's log stays bounded and it recovers by itself.
+never writes what it refused; the worker's log stays bounded, it recovers by itself, and its
+gauges end exactly as the reference model's.
 
 These tests stop the test stack's own broker (deploy/stack/down.sh kafka) and always start
 it again, waiting until it answers, so the tests after them find it running.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime as dt
 import subprocess
 import time
 import uuid
@@ -24,10 +26,16 @@ from aiohttp.test_utils import TestServer
 from teampulse.ingest.http import build_ingest_app, ingest_producer
 from teampulse.kafka.topics import ensure_topics
 from teampulse.settings import Settings, settings_from_environment
+from teampulse.simulation import build_organisation, generate_events, inject_faults
+from tests.integration.expectations import (
+    mismatches,
+    published_teams,
+    reference_for,
+    reference_series,
+)
 from tests.integration.worker_harness import (
     REPO,
     WorkerProcess,
-    event_records,
     free_port,
     isolated_environment,
     produce,
@@ -47,6 +55,7 @@ RECOVERY_S = 90
 BASIC = "Basic " + base64.b64encode(b"lrs:s3cret").decode()
 HEADERS = {"X-Experience-API-Version": "1.0.3", "Authorization": BASIC}
 AS_OF = "2026-03-16T12:00:00Z"
+AS_OF_EPOCH = dt.datetime(2026, 3, 16, 12, tzinfo=dt.UTC).timestamp()
 
 
 class Broker:
@@ -152,7 +161,19 @@ async def test_during_an_outage_the_endpoint_answers_503_in_time_and_never_write
     assert len([r for r in records if marker.encode() in r]) == 1
 
 
-def test_the_worker_log_stays_bounded_during_an_outage_and_it_recovers(
+def outage_input() -> tuple[list[dict], list[dict], list[bytes]]:
+    """A fortnight of a simulated organisation, with duplicates: enough that the worker is
+    still busy with the first half when the broker stops."""
+    org = build_organisation(seed=17, people=400, teams=30, departments=6, divisions=2)
+    events = list(generate_events(org, AS_OF_EPOCH - 14 * 86400, AS_OF_EPOCH, seed=17))
+    records = [
+        item if isinstance(item, bytes) else orjson.dumps(item)
+        for item in inject_faults(events, seed=17, duplicate_rate=0.02, malformed_rate=0.0)
+    ]
+    return events, org.roster_records(), records
+
+
+def test_the_worker_log_stays_bounded_during_an_outage_and_it_recovers_to_the_exact_gauges(
     kafka_bootstrap: str,
     redis_url: str,
     broker: Broker,
@@ -164,40 +185,41 @@ def test_the_worker_log_stays_bounded_during_an_outage_and_it_recovers(
         redis_url=redis_url,
         clock=AS_OF,
         data_dir=str(tmp_path / "data"),
+        pseudonym_secret="outage-secret",
     )
     settings = settings_from_environment(env)
     asyncio.run(ensure_topics(settings))
+    events, roster, records = outage_input()
+    half = len(records) // 2
     log = tmp_path / "worker.log"
     worker = WorkerProcess(env, log, free_port()).start()
 
-    def send(first: int) -> None:
-        events = [
-            {
-                "id": f"event-{i}",
-                "type": "learning.started",
-                "occurred_at": f"2026-03-16T10:{i:02d}:00Z",
-                "actor": f"person-{i}",
-                "team": "recovered",
-                "source": "lms",
-            }
-            for i in range(first, first + 20)
-        ]
-        asyncio.run(produce(kafka_bootstrap, settings.topic("events"), event_records(events)))
+    def send(part: list[bytes]) -> None:
+        topic = settings.topic("events")
+        asyncio.run(produce(kafka_bootstrap, topic, [(None, r) for r in part], partition=0))
 
-    def accepted(expected: int) -> Callable[[], float | None]:
+    def accepted(at_least: int) -> Callable[[], float | None]:
         def probe() -> float | None:
             total = sum(
                 value
                 for (name, labels), value in worker.metrics().items()
                 if name == "teampulse_events_total" and ("outcome", "accepted") in labels
             )
-            return total if total >= expected else None
+            return total if total >= at_least else None
 
         return probe
 
     try:
-        send(0)  # the outage hits a worker that is running, not one still starting
-        wait_for(accepted(20), timeout=60, what="the events sent before the outage")
+        asyncio.run(
+            produce(
+                kafka_bootstrap,
+                settings.topic("roster"),
+                [(r["person"].encode(), orjson.dumps(r)) for r in roster],
+            )
+        )
+        send(records[:half])
+        # The outage hits a worker that is running and mid-stream, not one still starting.
+        wait_for(accepted(half // 4), timeout=60, what="a part of the first half", interval=0.1)
         before = len(log.read_text(errors="replace").splitlines())
         broker.stop()
         time.sleep(OUTAGE_S)
@@ -205,12 +227,19 @@ def test_the_worker_log_stays_bounded_during_an_outage_and_it_recovers(
         broker.start()
         assert during < LOG_LINES_BOUND, worker.log_tail(60)
 
-        send(20)
+        send(records[half:])
+        snapshot = reference_for(events, roster, settings, AS_OF_EPOCH)
+        expected = reference_series(snapshot)
         try:
-            counted = wait_for(accepted(40), timeout=RECOVERY_S, what="the events after it")
+            wait_for(
+                lambda: not mismatches(expected, worker.metrics()),
+                timeout=RECOVERY_S,
+                what="every gauge equal to the reference model's",
+            )
         except AssertionError as exc:
-            raise AssertionError(f"{exc}\n{worker.log_tail(80)}") from None
-        assert counted == 40
+            wrong = mismatches(expected, worker.metrics())
+            raise AssertionError(f"{exc}\n{wrong[:5]}\n{worker.log_tail(80)}") from None
+        assert published_teams(worker.metrics()) == set(snapshot.teams)
         assert worker.alive()
         assert asyncio.run(read_topic(kafka_bootstrap, settings.topic("deadletter"))) == []
     finally:
