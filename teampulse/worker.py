@@ -113,6 +113,11 @@ def create_worker(settings: Settings) -> faust.App:
         send_team_counts=send_team_counts,
     )
 
+    # A partition that moved away leaves /metrics at once, one that arrived appears as soon
+    # as it is restored: a team's series are missing only while its partition moves.
+    pipeline.hot.after_assignment = exporter.tick
+    pipeline.teams.after_restore = lambda _partition: exporter.tick()
+
     @app.task
     async def read_roster() -> None:
         await roster.run()

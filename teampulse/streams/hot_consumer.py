@@ -19,6 +19,10 @@ to `HotStages`; Faust keeps the app, the web views, the timers and the low-volum
   assigned partitions replay their state logs before their records are applied
   (`PartitionedState.ready`). Erasures go the same way, as a batch of their own when no
   record arrives (`HotStages.erase`).
+* A worker joins the group only once it can publish (the roster loaded, the app started),
+  and every change of its partitions is followed at once by an export tick
+  (`after_assignment`), so a partition that moved away leaves this worker's /metrics before
+  its new owner has restored it; a stopping worker withdraws its teams before it leaves.
 * A failed send rewinds every partition to its last commit and reads on: what was applied
   is applied again and counts once (event ids, idempotent facts).
 """
@@ -30,7 +34,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,7 +70,7 @@ SETTLE_POLL_S = 0.1
 # instead of waiting for the broker, and a failure re-reads at most this many.
 MAX_BATCHES_IN_FLIGHT = 2
 # Rebalances reach a member with its next heartbeat: keep that short.
-HEARTBEAT_INTERVAL_MS = 1000
+HEARTBEAT_INTERVAL_MS = 500
 
 
 class OwnerAssignor(RangePartitionAssignor):
@@ -150,6 +154,9 @@ class HotConsumer(Service):
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._assigned_at: float | None = None  # monotonic time of the latest assignment
+        # Called after every change of the partitions this worker owns (the worker makes it
+        # an export tick, so a partition that moved away leaves the sinks at once).
+        self.after_assignment: Callable[[], object] = lambda: None
         self._in_flight: deque[_InFlight] = deque()
         # Per partition, where to read again if a send fails: the last commit, or the first
         # offset read since the assignment.
@@ -180,12 +187,14 @@ class HotConsumer(Service):
             session_timeout_ms=int(self.settings.group_session_timeout_s * 1000),
         )
         await self._consumer.start()
-        self._consumer.subscribe(self.topics.inputs(), listener=_Rebalance(self))
 
     async def on_stop(self) -> None:
         async with self.batch_lock:  # let the batch in hand finish and commit
             await self.drain()
             if self._consumer is not None:
+                # Withdrawn before the group hears of it, so the new owner's series never
+                # appear beside this worker's.
+                self.assign(set())
                 await self._consumer.stop()  # leaves the group: partitions move at once
                 self._consumer = None
         if self._producer is not None:
@@ -206,6 +215,7 @@ class HotConsumer(Service):
             (tp for tp in assigned if tp.topic in self._direct_sets()), None
         )
         self._assigned_at = time.monotonic()
+        self.after_assignment()
 
     def _direct_sets(self) -> dict[str, set[int]]:
         direct = self.stages.direct
@@ -249,8 +259,16 @@ class HotConsumer(Service):
     # ------------------------------------------------------------------ reading
     @Service.task
     async def _consume(self) -> None:
+        # Join the group only once this worker can publish what it takes: the roster (and
+        # the erasures) are loaded, and so the app is started (its tasks, timers and web
+        # server start after Faust's own group join). Joining earlier takes partitions from
+        # a worker that publishes them to one that cannot yet: seconds without their series.
         for ready in self._ready:
             await ready.wait()
+        consumer = self._consumer
+        if consumer is None:
+            return
+        consumer.subscribe(self.topics.inputs(), listener=_Rebalance(self))
         await self._settled()
         timeout_ms = int(self.settings.batch_within_s * 1000)
         while not self.should_stop:

@@ -179,9 +179,18 @@ class Pipeline:
         app = self.app
         app.agent(self.topics.team_counts, name="teampulse.rollups")(self._rollups_agent)
         app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]
-        # Started with the app, not after Faust's own group join: workers started together
-        # then join the hot group together (see HotConsumer._settled).
+        # Started with the app (its clients connect at once); it joins the hot group once
+        # the roster is loaded, and workers started together share the first assignment
+        # (HotConsumer._consume, HotConsumer._settled).
         app.add_dependency(self.hot)
+        app.on_before_shutdown.connect(self._leave_hot_group)  # type: ignore[arg-type]
+
+    async def _leave_hot_group(self, _sender: object, **_kwargs: object) -> None:
+        # Faust stops its web server before the app's dependencies: stopped then, the hot
+        # consumer would leave the group only after /metrics went dark, and the teams would
+        # be missing until the others noticed. Stopped first, it withdraws and leaves while
+        # the web server still answers.
+        await self.hot.stop()
 
     async def _on_assigned(self, _sender: object, assigned: set, **_kwargs: object) -> None:
         def owned(topic: TopicT) -> set[int]:

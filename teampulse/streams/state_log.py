@@ -77,6 +77,9 @@ class PartitionedState(Generic[State]):
         # has acknowledged (replayed, or appended and acknowledged): a lower bound of the
         # state's progress that only grows, whichever worker owns the partition.
         self.positions: dict[int, int] = {}
+        # Called with a partition once its state is restored (the worker publishes at once
+        # instead of at its next export tick).
+        self.after_restore: Callable[[int], object] = lambda _partition: None
 
     def assign(self, partitions: set[int]) -> None:
         for partition in set(self.states) - partitions:
@@ -177,3 +180,4 @@ class PartitionedState(Generic[State]):
         ready = self._ready.get(partition)
         if ready is not None:
             ready.set()
+            self.after_restore(partition)

@@ -12,17 +12,20 @@ import asyncio
 import datetime as dt
 import itertools
 import random
+import re
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 import pytest
+import yaml
 from aiokafka import AIOKafkaProducer
 
 from teampulse.kafka.topics import ensure_topics
-from teampulse.settings import settings_from_environment
+from teampulse.settings import parse_duration, settings_from_environment
 from teampulse.simulation import build_organisation, generate_events, inject_faults
 from tests.integration.expectations import (
     mismatches,
@@ -31,10 +34,12 @@ from tests.integration.expectations import (
     reference_series,
 )
 from tests.integration.worker_harness import (
+    REPO,
     Samples,
     WorkerProcess,
     free_port,
     isolated_environment,
+    parse_metrics,
     produce,
     wait_for,
 )
@@ -53,6 +58,11 @@ KILL_AFTER_ACCEPTED = (2_000, 25_000)
 STREAM_RATE = 5_000
 # A killed worker holds its partitions until the groups give up on it: the broker's shortest
 # session (group.min.session.timeout.ms); one worker needs no settling after its assignment.
+# The rebalance test: a fortnight of a larger organisation, streamed slowly enough that the
+# second worker joins and leaves while records still arrive.
+REBALANCE_STREAM_RATE = 500
+REBALANCE_HOLD_S = 2
+RESTORE_LINE = re.compile(r"teams partition \d+ restored from (\d+) log records in ([\d.]+) s")
 FAST_RECOVERY = {"TEAMPULSE_GROUP_SESSION_TIMEOUT_S": "6", "TEAMPULSE_GROUP_SETTLE_S": "0.2"}
 
 
@@ -74,6 +84,16 @@ def crash_input() -> tuple[list[dict], list[dict], list[bytes]]:
     records = [
         item if isinstance(item, bytes) else orjson.dumps(item)
         for item in inject_faults(events, seed=13, duplicate_rate=0.01, malformed_rate=0.0)
+    ]
+    return events, org.roster_records(), records
+
+
+def rebalance_input() -> tuple[list[dict], list[dict], list[bytes]]:
+    org = build_organisation(seed=19, people=500, teams=40, departments=6, divisions=2)
+    events = list(generate_events(org, AS_OF_EPOCH - DAYS * 86400, AS_OF_EPOCH, seed=19))
+    records = [
+        item if isinstance(item, bytes) else orjson.dumps(item)
+        for item in inject_faults(events, seed=19, duplicate_rate=0.02, malformed_rate=0.0)
     ]
     return events, org.roster_records(), records
 
@@ -274,10 +294,11 @@ def test_a_worker_killed_five_times_while_200000_events_stream_in_publishes_the_
         worker.kill()  # SIGKILL: no commit, no flush, no goodbye
         started = time.monotonic()
         worker = current = deployment.start_worker()
+        before = published_teams(last)
         wait_for(
-            lambda: published_teams(current.metrics()),  # noqa: B023
+            lambda: published_teams(current.metrics()) >= before,  # noqa: B023
             timeout=120,
-            what="the restarted worker publishing again",
+            what="the restarted worker publishing every team it had published",
             interval=0.1,
         )
         kills.append((counted(last), time.monotonic() - started))
@@ -288,9 +309,166 @@ def test_a_worker_killed_five_times_while_200000_events_stream_in_publishes_the_
     expected = reference_series(expected_snapshot)
     assert_exported_exactly_once([worker], expected, set(expected_snapshot.teams))
     handled = sum(n for n, _ in kills) + counted(worker.metrics())
-    restores = [line for w in deployment.workers for line in w.log_lines("restored from")]
+    restores = [
+        (float(seconds), int(records))
+        for w in deployment.workers[1:]
+        for records, seconds in RESTORE_LINE.findall(w.log_path.read_text(errors="replace"))
+    ]
     print(
-        f"\n{len(records)} records, {KILLS} kills: published again after "
-        f"{', '.join(f'{s:.1f}' for _, s in kills)} s; the teams stage handled "
-        f"{handled - len(records):.0f} records again; last restores: {restores[-3:]}"
+        f"\n{len(records)} records, {KILLS} kills at {[int(n) for n, _ in kills]} records "
+        f"handled: every team published again after "
+        f"{', '.join(f'{s:.1f}' for _, s in kills)} s; the teams stage handled at least "
+        f"{handled - len(records):.0f} records twice; teams partition restores logged "
+        f"(seconds, log records): {restores}"
     )
+
+
+def prometheus_scrape_interval_s() -> float:
+    """The scrape interval of the worker job in the shipped Prometheus configuration."""
+    config = yaml.safe_load((REPO / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    job = next(j for j in config["scrape_configs"] if j["job_name"] == "teampulse-worker")
+    interval = job.get("scrape_interval", config["global"]["scrape_interval"])
+    return parse_duration(interval)
+
+
+@dataclass
+class Sample:
+    at: float  # monotonic
+    teams: list[set[str]]  # per worker: the teams its /metrics published (none if no answer)
+    order: list[int]  # the workers in the order they were scraped
+
+    def published(self) -> set[str]:
+        return set().union(*self.teams)
+
+
+class Sampler(threading.Thread):
+    """Scrapes every worker's /metrics once per export interval, one after the other, in
+    alternating order. A worker that does not answer publishes nothing, as Prometheus would
+    see it."""
+
+    def __init__(self, workers: list[WorkerProcess], interval: float) -> None:
+        super().__init__(daemon=True)
+        self.workers, self.interval = workers, interval
+        self.samples: list[Sample] = []
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            started = time.monotonic()
+            workers = list(self.workers)
+            order = list(range(len(workers)))
+            if len(self.samples) % 2:
+                order.reverse()
+            teams: list[set[str]] = [set() for _ in workers]
+            for index in order:
+                text = workers[index].metrics_text() if workers[index].alive() else None
+                teams[index] = published_teams(parse_metrics(text)) if text else set()
+            self.samples.append(Sample(started, teams, order))
+            self.done.wait(max(0.0, self.interval - (time.monotonic() - started)))
+
+    def doubled(self) -> list[tuple[float, str]]:
+        """(time, team) of every sample that proves a team published by two workers at once.
+
+        Scrapes are sequential, so a team moving from A to B between the two scrapes shows
+        on both when A is scraped first, though no instant had it on both. Such a sample
+        proves nothing; one that scraped B (the new owner) first does, and so does a team
+        on both in two samples running (their scrape orders differ)."""
+        found = []
+        for previous, sample in itertools.pairwise(self.samples):
+            for first, second in itertools.combinations(range(len(sample.teams)), 2):
+                for team in sample.teams[first] & sample.teams[second]:
+                    before = [
+                        w
+                        for w in (first, second)
+                        if w < len(previous.teams) and team in previous.teams[w]
+                    ]
+                    if len(before) == 1:  # it moved: proof only if the new owner came first
+                        (giver,) = before
+                        receiver = second if giver == first else first
+                        if sample.order.index(receiver) > sample.order.index(giver):
+                            continue
+                    found.append((sample.at, team))
+        return found
+
+    def longest_gaps(self, teams: set[str]) -> dict[str, tuple[float, float]]:
+        """Per team, the longest time from a sample without it to the next one with it, and
+        when that began."""
+        gaps = dict.fromkeys(teams, (0.0, 0.0))
+        missing_since: dict[str, float] = {}
+        for sample in [*self.samples, Sample(float("inf"), [teams], [0])]:
+            published = sample.published()
+            for team in teams:
+                if team in published:
+                    if team in missing_since:
+                        began = missing_since.pop(team)
+                        gap = min(sample.at, self.samples[-1].at) - began
+                        gaps[team] = max(gaps[team], (gap, began))
+                else:
+                    missing_since.setdefault(team, sample.at)
+        return gaps
+
+    def handover(self, old: int, new: int, after: float) -> dict[str, float]:
+        """Per team that moved from worker `old` to worker `new` after `after`: the time from
+        its last sample on the old owner to its first sample on the new one."""
+        last_seen: dict[str, float] = {}
+        moved: dict[str, float] = {}
+        for sample in self.samples:
+            on_old = sample.teams[old] if old < len(sample.teams) else set()
+            on_new = sample.teams[new] if new < len(sample.teams) else set()
+            for team in on_old:
+                last_seen[team] = sample.at
+            if sample.at >= after:
+                for team in on_new - set(moved):
+                    if team in last_seen:
+                        moved[team] = sample.at - last_seen[team]
+        return moved
+
+
+def test_a_worker_that_joins_and_leaves_mid_stream_moves_every_team_without_doubling_or_gaps(
+    deployment: Deployment,
+):
+    """One worker, a second joins mid-stream and later leaves. Scraped every export interval:
+    no team is published by both at once, none is missing longer than Prometheus's scrape
+    interval, and the gauges end exact."""
+    events, roster, records = rebalance_input()
+    expected_snapshot = reference_for(events, roster, deployment.settings, AS_OF_EPOCH)
+    expected = reference_series(expected_snapshot)
+    teams = set(expected_snapshot.teams)
+    deployment.send_roster(roster)
+    first = deployment.start_worker()
+    wait_for(lambda: published_teams(first.metrics()) == teams, timeout=120, what="all teams")
+    sampler = Sampler(deployment.workers, deployment.settings.export_interval_s)
+    sampler.start()
+    stream = deployment.stream(records, per_second=REBALANCE_STREAM_RATE)
+    wait_for(lambda: stream.sent >= len(records) * 0.2, timeout=120, what="a fifth sent")
+
+    joined = time.monotonic()
+    second = deployment.start_worker()  # the sampler sees it from its next round
+    wait_for(lambda: published_teams(second.metrics()), timeout=120, what="the second's teams")
+    moved_in = published_teams(second.metrics())
+    time.sleep(REBALANCE_HOLD_S)  # the join's take-over is over before the leave begins
+    wait_for(lambda: stream.sent >= len(records) * 0.6, timeout=120, what="three fifths sent")
+    assert stream.sent < len(records), "the second worker should leave mid-stream"
+    left = time.monotonic()
+    second.stop()  # SIGTERM: it leaves the group, its partitions move back
+    stream.join(timeout=120)
+    assert_exported_exactly_once([first], expected, teams)
+    sampler.done.set()
+    sampler.join()
+
+    joining = sampler.handover(0, 1, after=joined)
+    leaving = sampler.handover(1, 0, after=left)
+    gaps = sampler.longest_gaps(teams)
+    longest, began = max(gaps.values())
+    print(
+        f"\n{len(records)} records, {len(teams)} teams; take-over (a team's last sample on "
+        f"its old owner to its first on the new, sampled every "
+        f"{deployment.settings.export_interval_s} s): on the join {len(joining)} teams, "
+        f"longest {max(joining.values()):.2f} s; on the leave {len(leaving)} teams, longest "
+        f"{max(leaving.values()):.2f} s; longest gap of a team {longest:.2f} s, from "
+        f"{began - joined:.1f} s after the join (the leave: {left - joined:.1f} s); "
+        f"{len(sampler.samples)} samples"
+    )
+    assert set(joining) == moved_in and set(leaving) == moved_in
+    assert [(round(at - joined, 2), team) for at, team in sampler.doubled()] == []
+    assert longest <= prometheus_scrape_interval_s(), sorted(gaps.items())
