@@ -80,11 +80,23 @@ class PartitionedState(Generic[State]):
         # Called with a partition once its state is restored (the worker publishes at once
         # instead of at its next export tick).
         self.after_restore: Callable[[int], object] = lambda _partition: None
+        # One logger per stage: its lines are not collapsed with another stage's (the
+        # worker collapses repeated lines per logger and format string).
+        self._log = log.getChild(name)
+        # The partitions of the latest assignment still restoring, since when, and the log
+        # records replayed so far: one summary line when they are all ready.
+        self._restoring: set[int] = set()
+        self._restoring_since = 0.0
+        self._restoring_records = 0
 
     def assign(self, partitions: set[int]) -> None:
         for partition in set(self.states) - partitions:
             self.revoke(partition)
-        for partition in partitions - set(self.states):
+        taken = partitions - set(self.states)
+        if taken and not self._restoring:
+            self._restoring_since, self._restoring_records = time.monotonic(), 0
+        self._restoring |= taken
+        for partition in taken:
             self.states[partition] = self._new_state(partition)
             self.positions[partition] = NO_LOG_POSITION
             self._ready[partition] = asyncio.Event()
@@ -97,6 +109,7 @@ class PartitionedState(Generic[State]):
         self.states.pop(partition, None)
         self.positions.pop(partition, None)
         self._ready.pop(partition, None)
+        self._restoring.discard(partition)
 
     def logged(self, partition: int, offset: int) -> None:
         """Kafka acknowledged a log record of `partition` at `offset`."""
@@ -159,7 +172,7 @@ class PartitionedState(Generic[State]):
                 replayed = await self._replay_log(partition)
                 break
             except KafkaError as exc:
-                log.warning(
+                self._log.warning(
                     "%s partition %d not restored yet (%r); trying again in %.0f s",
                     self.name,
                     partition,
@@ -170,7 +183,7 @@ class PartitionedState(Generic[State]):
                 if partition in self.states:  # a partial replay must not count twice
                     self.states[partition] = self._new_state(partition)
                     self.positions[partition] = NO_LOG_POSITION
-        log.info(
+        self._log.info(
             "%s partition %d restored from %d log records in %.2f s",
             self.name,
             partition,
@@ -181,3 +194,12 @@ class PartitionedState(Generic[State]):
         if ready is not None:
             ready.set()
             self.after_restore(partition)
+            self._restoring.discard(partition)
+            self._restoring_records += replayed
+            if not self._restoring:
+                self._log.info(
+                    "%s: the assigned partitions are restored from %d log records in %.2f s",
+                    self.name,
+                    self._restoring_records,
+                    time.monotonic() - self._restoring_since,
+                )
