@@ -23,8 +23,9 @@ to `HotStages`; Faust keeps the app, the web views, the timers and the low-volum
   and every change of its partitions is followed at once by an export tick
   (`after_assignment`), so a partition that moved away leaves this worker's /metrics before
   its new owner has restored it; a stopping worker withdraws its teams before it leaves.
-* A failed send rewinds every partition to its last commit and reads on: what was applied
-  is applied again and counts once (event ids, idempotent facts).
+* A failed send rewinds every partition to its last commit and rebuilds every state from its
+  log (which is at least as far as the commit), then reads on: what is read again counts
+  once (event ids, idempotent facts), and what the lost log records held is logged again.
 """
 
 from __future__ import annotations
@@ -345,6 +346,8 @@ class HotConsumer(Service):
     async def _rewind(self, consumer: AIOKafkaConsumer) -> None:
         log.exception("sending a batch failed; the records after the last commit are read again")
         self._in_flight.clear()
+        self.teams.reload()
+        self.threads.reload()
         for tp, offset in self._resume_at.items():
             with contextlib.suppress(IllegalStateError):  # revoked meanwhile
                 consumer.seek(tp, offset)

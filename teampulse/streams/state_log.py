@@ -102,6 +102,16 @@ class PartitionedState(Generic[State]):
             self._ready[partition] = asyncio.Event()
             self._restores[partition] = asyncio.create_task(self._restore(partition))
 
+    def reload(self) -> None:
+        """Rebuilds every partition this worker owns from its log. After a failed send the
+        memory can hold records whose log record never reached Kafka; read again, they
+        would count as already applied and never be logged, so a later restore would lack
+        them."""
+        owned = set(self.states)
+        for partition in owned:
+            self.revoke(partition)
+        self.assign(owned)
+
     def revoke(self, partition: int) -> None:
         task = self._restores.pop(partition, None)
         if task is not None:
