@@ -33,7 +33,7 @@ async def test_a_reload_rebuilds_each_partition_from_its_log_alone(
     state: PartitionedState[list[bytes]] = PartitionedState(
         "teams",
         cast(TopicT, LogTopic(topic)),
-        kafka_bootstrap,
+        {"bootstrap_servers": kafka_bootstrap},
         lambda _p: [],
         lambda applied, record: applied.append(record),
     )

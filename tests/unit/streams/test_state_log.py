@@ -44,7 +44,11 @@ def test_an_empty_batch_writes_nothing() -> None:
 
 def test_a_partitions_log_position_only_grows_and_only_while_it_is_owned() -> None:
     state: PartitionedState[list[bytes]] = PartitionedState(
-        "teams", cast(TopicT, None), "unused:9092", lambda _p: [], lambda s, r: s.append(r)
+        "teams",
+        cast(TopicT, None),
+        {"bootstrap_servers": "unused:9092"},
+        lambda _p: [],
+        lambda s, r: s.append(r),
     )
     state.positions[0] = NO_LOG_POSITION  # as assign() leaves a partition it takes
 
