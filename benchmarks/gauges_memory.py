@@ -6,9 +6,9 @@ thread partition, facts routed back to teams), for 30 and then 60 simulated days
 the state's size as tracemalloc sees it, then the apply throughput and the cost of counts().
 
 State is bounded by the retention: the longest window or the baseline's reach, plus the
-lateness. With the defaults the baseline reaches furthest (its oldest sample is the 1-day
-score 4 weeks back: 29 days) and the retention is 31 days, so the state still grows a little
-between day 30 and day 31 and is flat after that: `--days 30 45 60` shows the plateau, and
+lateness. With the defaults the baseline reaches furthest (its oldest sample is the 20-hour
+score 4 weeks back: 28 days 20 hours) and the retention is 30 days 20 hours, so the state still
+grows a little up to then and is flat after that: `--days 30 45 60` shows the plateau, and
 `--baseline-samples 3` (the 28-day window reaches furthest: retention 30 days) shows 30 and
 60 days alike.
 

@@ -16,10 +16,11 @@ Each scenario's events go through the streaming core exactly as the worker appli
 (validation and pseudonymisation, roster resolution, `TeamState`, `ThreadBook` with its
 facts routed back), and every simulated hour the published team snapshots are read, the
 series the worker exports are written down (change ratio, baseline, 7-day participation,
-adoption ratio, team info). Those series become the `input_series` of a generated promtool
-test over `deploy/prometheus/rules/teampulse-alerts.yml` itself, evaluated once per simulated
-hour, so the rule file stays the only definition of an alert: its thresholds, joins, `for:`
-and `offset`. The firing `ALERTS` series are read back with PromQL (first firing hour of each
+team size, adoption ratio and members trained, team info). Those series become the
+`input_series` of a generated promtool test over
+`deploy/prometheus/rules/teampulse-alerts.yml` itself, evaluated once per simulated hour, so
+the rule file stays the only definition of an alert: its thresholds, joins, `for:` and
+`offset`. The firing `ALERTS` series are read back with PromQL (first firing hour of each
 alert per day) from promtool's report.
 
 Figures: per alert, recall (scripted drops alerted, and hours from the drop to firing) and
@@ -149,6 +150,7 @@ def simulate(name: str, scenario: Scenario, seed: int, config: GaugeConfig) -> R
                 continue
             labels = {"team": team}
             record("teampulse_team_info", {**labels, **snapshot.info}, hour, 1.0)
+            record("teampulse_team_members", labels, hour, snapshot.plain.get("members"))
             for gauge in ("engagement_change_ratio", "engagement_baseline"):
                 record(f"teampulse_team_{gauge}", labels, hour, snapshot.plain.get(gauge))
             seven = snapshot.windowed.get("7d", {})
@@ -159,12 +161,10 @@ def simulate(name: str, scenario: Scenario, seed: int, config: GaugeConfig) -> R
                 seven.get("participation_ratio"),
             )
             for initiative, adoption in snapshot.initiatives.items():
-                record(
-                    "teampulse_adoption_ratio",
-                    {**labels, "initiative": initiative},
-                    hour,
-                    adoption.ratio,
-                )
+                named = {**labels, "initiative": initiative}
+                record("teampulse_adoption_ratio", named, hour, adoption.ratio)
+                trained = float(adoption.stage_members["knowledge"])
+                record("teampulse_adoption_members", {**named, "stage": "knowledge"}, hour, trained)
 
     hour = 0
     for event in events:

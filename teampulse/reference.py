@@ -209,6 +209,7 @@ def window_counts(history: TeamHistory, first: int, last: int, config: GaugeConf
     contributions = Counter(e.actor for e in events if e.type in (POSTED, REPLIED))
     replied = [t for t in threads if t.replies_from_others > 0]
     return WindowCounts(
+        events=len(events),
         active_members=len({e.actor for e in events}),
         learning_ms=sum(
             formulas.learning_millis(e.duration_s) for e in events if e.type.startswith("learning.")
@@ -257,14 +258,24 @@ def baseline_of(
     history: TeamHistory, members: int, as_of: float, config: GaugeConfig
 ) -> float | None:
     """Mean of the baseline-window score at the same time of earlier weeks; silent ones left out."""
+    return _baseline_samples(history, members, as_of, config)[0]
+
+
+def _baseline_samples(
+    history: TeamHistory, members: int, as_of: float, config: GaugeConfig
+) -> tuple[float | None, float | None]:
+    """The baseline and the mean number of events of the samples it is the mean of."""
     window_s = config.baseline_window_s
     width = window_s // config.bucket_s
     samples: list[float | None] = []
+    events: list[float | None] = []
     for last in baseline_sample_ends(as_of, config):
         counts = window_counts(history, last - width + 1, last, config)
         active = counts.active_members > 0
         samples.append(engagement_score_of(counts, members, window_s, config) if active else None)
-    return formulas.baseline_mean(samples)
+        events.append(counts.events if active else None)
+    baseline = formulas.baseline_mean(samples)
+    return baseline, formulas.baseline_mean(events) if baseline is not None else None
 
 
 def team_counts(
@@ -274,7 +285,7 @@ def team_counts(
         label: window_counts(history, *window_range(as_of, seconds, config.bucket_s), config)
         for label, seconds in config.windows.items()
     }
-    baseline = baseline_of(history, members, as_of, config)
+    baseline, evidence = _baseline_samples(history, members, as_of, config)
     current = None
     if baseline is not None:
         window_s = config.baseline_window_s
@@ -288,6 +299,7 @@ def team_counts(
         baseline_members=members if weighted else 0,
         baseline_sum=members * baseline if weighted and baseline is not None else 0.0,
         current_sum=members * current if weighted and current is not None else 0.0,
+        baseline_events=evidence if weighted and evidence is not None else 0.0,
     )
 
 

@@ -150,14 +150,14 @@ PLAIN: tuple[Gauge, ...] = (
     Gauge("members", "Active members on the roster", "people", False, "count"),
     Gauge(
         "engagement_baseline",
-        "Mean 1-day engagement score at this time of the week, 1-4 weeks back (the normal)",
+        "Mean 20-hour engagement score at this time of the week, 1-4 weeks back (the normal)",
         "score",
         False,
         "score",
     ),
     Gauge(
         "engagement_change_ratio",
-        "1-day engagement score / baseline - 1 (-0.4 = down 40 % against its normal)",
+        "20-hour engagement score / baseline - 1 (-0.5 = down 50 % against its normal)",
         "ratio",
         False,
         "ratio",

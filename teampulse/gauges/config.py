@@ -105,11 +105,13 @@ class QualityScoring(_Strict):
 
 class BaselineScoring(_Strict):
     # The score compared with its normal: the engagement score of this trailing window.
-    window: str = "1d"
+    window: str = "20h"
     # Its normal: the mean of the same window `every` before now, 2 x `every` before, ...
     # `samples` times: with a week, a Tuesday afternoon is compared with Tuesday afternoons.
     every: str = "7d"
     samples: int = Field(default=4, ge=1)
+    # The change ratio is left out while the samples held fewer events than this on average.
+    min_events: float = Field(default=25, ge=0)
 
 
 class ScoringConfig(_Strict):

@@ -22,6 +22,7 @@ __all__ = ["TeamCounts", "WindowCounts"]
 
 # Counts that add up across buckets and across teams.
 ADDITIVE = (
+    "events",
     "active_members",
     "learning_ms",
     "starts",
@@ -40,6 +41,7 @@ ADDITIVE = (
 
 @dataclass(frozen=True, slots=True)
 class WindowCounts:
+    events: int = 0  # accepted events (the evidence a baseline rests on)
     active_members: int = 0  # distinct people with an accepted event (per team; summed above)
     learning_ms: int = 0  # learning time in whole milliseconds
     starts: int = 0
@@ -98,6 +100,9 @@ class TeamCounts:
     baseline_members: int = 0
     baseline_sum: float = 0.0
     current_sum: float = 0.0
+    # Events per baseline sample (the mean over the defined samples), summed in a merge: the
+    # change ratio is defined only when its normal rests on enough of them.
+    baseline_events: float = 0.0
 
     @classmethod
     def empty(cls, config: GaugeConfig, members: int = 0) -> TeamCounts:
@@ -132,6 +137,7 @@ class TeamCounts:
             baseline_members=sum(p.baseline_members for p in parts),
             baseline_sum=sum(p.baseline_sum for p in parts),
             current_sum=sum(p.current_sum for p in parts),
+            baseline_events=sum(p.baseline_events for p in parts),
         )
 
     def to_wire(self) -> dict[str, Any]:
@@ -142,6 +148,7 @@ class TeamCounts:
             "baseline_members": self.baseline_members,
             "baseline_sum": self.baseline_sum,
             "current_sum": self.current_sum,
+            "baseline_events": self.baseline_events,
         }
 
     @classmethod
@@ -155,4 +162,5 @@ class TeamCounts:
             baseline_members=int(wire.get("baseline_members", 0)),
             baseline_sum=float(wire.get("baseline_sum", 0.0)),
             current_sum=float(wire.get("current_sum", 0.0)),
+            baseline_events=float(wire.get("baseline_events", 0.0)),
         )

@@ -136,7 +136,8 @@ def snapshot_from_counts(
         baseline = counts.baseline_sum / counts.baseline_members
         plain["engagement_baseline"] = baseline
         change = formulas.change_ratio(counts.current_sum, counts.baseline_sum)
-        if change is not None:
+        # A normal of a handful of events (a night, a weekend) swings by 100 % on chance alone.
+        if change is not None and counts.baseline_events >= config.scoring.baseline.min_events:
             plain["engagement_change_ratio"] = change
     zero = (0,) * len(EVIDENCE_STAGES)
     initiatives = {

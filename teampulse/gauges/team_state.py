@@ -50,6 +50,7 @@ class _Activity:
     """One person's part of one bucket: what `forget` subtracts from the bucket's sums."""
 
     __slots__ = (
+        "events",
         "posts",
         "replies",
         "reactions",
@@ -60,6 +61,7 @@ class _Activity:
     )
 
     def __init__(self) -> None:
+        self.events = 0
         self.posts = 0
         self.replies = 0
         self.reactions = 0
@@ -77,6 +79,7 @@ class _Bucket:
     """What landed in one hour of event time."""
 
     __slots__ = (
+        "events",
         "people",
         "learning_ms",
         "starts",
@@ -91,6 +94,7 @@ class _Bucket:
 
     def __init__(self) -> None:
         # Buckets are many and mostly small, so they hold few containers, made when needed.
+        self.events = 0
         self.people: dict[str, _Activity] = {}  # actor -> their part of the sums below
         self.learning_ms = 0
         self.starts = 0
@@ -108,6 +112,7 @@ class _Tally:
     """Buckets merged: people with their contributions, everything else as sums."""
 
     __slots__ = (
+        "events",
         "people",
         "learning_ms",
         "starts",
@@ -125,6 +130,7 @@ class _Tally:
     )
 
     def __init__(self) -> None:
+        self.events = 0
         self.people: dict[str, int] = {}
         self.learning_ms = 0
         self.starts = 0
@@ -149,6 +155,7 @@ class _Tally:
             mine[actor] = mine.get(actor, 0) + n
 
     def add_bucket(self, bucket: _Bucket) -> None:
+        self.events += bucket.events
         mine = self.people
         for actor, activity in bucket.people.items():
             mine[actor] = mine.get(actor, 0) + activity.posts + activity.replies
@@ -175,6 +182,7 @@ class _Tally:
                     self.cross_team_interactions += crossing
 
     def add(self, other: _Tally) -> None:
+        self.events += other.events
         self._add_people(other.people)
         self.learning_ms += other.learning_ms
         self.starts += other.starts
@@ -192,6 +200,7 @@ class _Tally:
 
     def to_counts(self) -> WindowCounts:
         return WindowCounts(
+            events=self.events,
             active_members=len(self.people),
             learning_ms=self.learning_ms,
             starts=self.starts,
@@ -242,8 +251,9 @@ class TeamState:
         self._changes: dict[int, int] = {}  # day -> how many changes landed in it
         self._days: dict[int, tuple[int, _Tally]] = {}  # day -> (its counter, aggregate)
         self._pieces: _Pieces = {}  # bucket ranges read by the last export
-        # (last bucket of the window, members, value); samples end a week or more before it
-        self._baseline: tuple[int, int, float | None] | None = None
+        # (last bucket of the window, members, value, events per sample); samples end a week
+        # or more before it
+        self._baseline: tuple[int, int, float | None, float | None] | None = None
         self._baseline_step = config.baseline_every_s // config.bucket_s
 
     # --- applying ---------------------------------------------------------------------------
@@ -272,6 +282,8 @@ class TeamState:
         activity = bucket.people.get(actor)
         if activity is None:
             activity = bucket.people[actor] = _Activity()
+        bucket.events += 1
+        activity.events += 1
         kind = event.type
         if kind == POSTED:
             bucket.posts += 1
@@ -362,6 +374,7 @@ class TeamState:
                 activity = bucket.people.pop(person, None)
                 if activity is None:
                     continue
+                bucket.events -= activity.events
                 bucket.posts -= activity.posts
                 bucket.replies -= activity.replies
                 bucket.reactions -= activity.reactions
@@ -441,7 +454,7 @@ class TeamState:
             label: self._range(*window_range(as_of, seconds, self._bucket_s), used).to_counts()
             for label, seconds in self.config.windows.items()
         }
-        baseline = self.baseline(as_of, members)
+        baseline, evidence = self._baseline_of(as_of, members)
         baseline_members, baseline_sum, current_sum = 0, 0.0, 0.0
         if baseline is not None:
             window_s = self.config.baseline_window_s
@@ -464,6 +477,7 @@ class TeamState:
             baseline_members=baseline_members,
             baseline_sum=baseline_sum,
             current_sum=current_sum,
+            baseline_events=evidence if baseline_members and evidence is not None else 0.0,
         )
 
     def baseline(self, as_of: float, members: int) -> float | None:
@@ -472,22 +486,28 @@ class TeamState:
         Samples whose window holds no accepted event (before the team started, or a spell of
         silence) are left out, so an idle spell does not redefine normal.
         """
+        return self._baseline_of(as_of, members)[0]
+
+    def _baseline_of(self, as_of: float, members: int) -> tuple[float | None, float | None]:
+        """The baseline and the mean number of events of the samples it is the mean of."""
         last_bucket = bucket_of(as_of, self._bucket_s)
         if self._baseline is not None and self._baseline[:2] == (last_bucket, members):
-            return self._baseline[2]
+            return self._baseline[2], self._baseline[3]
         window_s = self.config.baseline_window_s
         width = window_s // self._bucket_s
         samples: list[float | None] = []
+        events: list[float | None] = []
         for last in baseline_sample_ends(as_of, self.config):
             sample = self._range(last - width + 1, last, None).to_counts()
+            active = sample.active_members > 0
             samples.append(
-                engagement_score_of(sample, members, window_s, self.config)
-                if sample.active_members > 0
-                else None
+                engagement_score_of(sample, members, window_s, self.config) if active else None
             )
+            events.append(sample.events if active else None)
         value = formulas.baseline_mean(samples)
-        self._baseline = (last_bucket, members, value)
-        return value
+        evidence = formulas.baseline_mean(events) if value is not None else None
+        self._baseline = (last_bucket, members, value, evidence)
+        return value, evidence
 
     def _range(self, first: int, last: int, used: _Pieces | None) -> _Tally:
         """Aggregate of buckets first..last from at most three cached pieces: the part of the

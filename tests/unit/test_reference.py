@@ -8,6 +8,7 @@ people their department holds beyond comet, so the department is published.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -194,13 +195,30 @@ def test_a_week_later_the_morning_is_the_baseline() -> None:
 
     plain = snapshot.teams["atlas"].plain
     day_score = snapshot.teams["atlas"].windowed["1d"]["engagement_score"]
-    # The sample a week back is the last 24 hours as of last Monday noon: the morning's 1-day
-    # score (test_the_engaged_team); the samples 2, 3 and 4 weeks back saw nothing and are
-    # left out, so the baseline is that one score.
-    assert plain["engagement_baseline"] == pytest.approx(0.715039, abs=1e-6)
+    # The sample a week back is the last 20 hours as of last Monday noon: the morning's score
+    # over 20 hours (test_the_engaged_team's counts, their targets 20/24 of a day's); the
+    # samples 2, 3 and 4 weeks back saw nothing and are left out, so the baseline is that one
+    # score.
+    assert plain["engagement_baseline"] == pytest.approx(0.761706, abs=1e-6)
     # These 24 hours: a1 started a course, that is all: 0.40 x 1/5 = 0.08
     assert day_score == pytest.approx(0.08)
-    assert plain["engagement_change_ratio"] == pytest.approx(0.08 / 0.715039 - 1, abs=1e-6)
+    # A morning of a dozen events is too little to compare with (min_events 25).
+    assert "engagement_change_ratio" not in plain
+
+
+def test_a_baseline_of_enough_events_gives_the_change_ratio() -> None:
+    later = MONDAY + 7 * 86_400 + 12 * HOUR
+    quiet_monday = [ev("w1", "learning.started", "a1", "atlas", 7 * 24 + 9, content="c-3")]
+    baseline = CONFIG.scoring.baseline.model_copy(update={"min_events": 1})
+    config = dataclasses.replace(
+        CONFIG, scoring=CONFIG.scoring.model_copy(update={"baseline": baseline})
+    )
+
+    snapshot = reference_snapshot(MORNING + quiet_monday, roster(), config, later)
+
+    # These 20 hours: a1 started a course, that is all: 0.40 x 1/5 = 0.08
+    change = snapshot.teams["atlas"].plain["engagement_change_ratio"]
+    assert change == pytest.approx(0.08 / 0.761706 - 1, abs=1e-6)
 
 
 def test_admission_counts_duplicates_and_late_events() -> None:

@@ -23,7 +23,7 @@ def published_gauges() -> tuple[set[str], set[str]]:
     config = GaugeConfig()
     counts = TeamCounts(
         members=5, windows={label: BUSY_WEEK for label in config.windows},
-        baseline_members=5, baseline_sum=2.0, current_sum=1.5,
+        baseline_members=5, baseline_sum=2.0, current_sum=1.5, baseline_events=40.0,
     )  # fmt: skip
     snapshot = snapshot_from_counts("team", "alpha", counts, 5, config, 0.0)
     return set(snapshot.windowed["7d"]), set(snapshot.plain)

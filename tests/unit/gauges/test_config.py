@@ -40,9 +40,10 @@ def test_the_shipped_configuration_loads_with_three_initiatives() -> None:
 
 def test_retention_covers_the_baseline_reach_plus_lateness() -> None:
     config = GaugeConfig()
-    # 4 samples a week apart, the oldest one's 1-day window: 29 days; plus 48 h lateness.
-    assert config.baseline_lookback_s == 29 * 86_400
-    assert config.retention_s == 31 * 86_400
+    # 4 samples a week apart, the oldest one's 20-hour window: 28 days 20 hours; plus 48 h
+    # lateness.
+    assert config.baseline_lookback_s == 28 * 86_400 + 20 * 3600
+    assert config.retention_s == 30 * 86_400 + 20 * 3600
 
 
 def test_retention_follows_the_longest_window_when_it_reaches_further() -> None:

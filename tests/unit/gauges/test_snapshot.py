@@ -87,7 +87,10 @@ def test_people_who_left_cannot_push_adoption_past_everyone() -> None:
 
 
 def test_plain_gauges_carry_members_baseline_and_change() -> None:
-    counts = TeamCounts(members=8, baseline_members=8, baseline_sum=8 * 0.5, current_sum=8 * 0.3)
+    counts = TeamCounts(
+        members=8, baseline_members=8, baseline_sum=8 * 0.5, current_sum=8 * 0.3,
+        baseline_events=25.0,
+    )  # fmt: skip
 
     snapshot = snapshot_from_counts("team", "alpha", counts, 8, CONFIG, AS_OF)
 
@@ -96,6 +99,17 @@ def test_plain_gauges_carry_members_baseline_and_change() -> None:
         "engagement_baseline": 0.5,
         "engagement_change_ratio": pytest.approx(-0.4),
     }
+
+
+def test_no_change_ratio_while_the_baseline_rests_on_fewer_than_25_events() -> None:
+    counts = TeamCounts(
+        members=8, baseline_members=8, baseline_sum=8 * 0.5, current_sum=8 * 0.3,
+        baseline_events=24.75,
+    )  # fmt: skip
+
+    snapshot = snapshot_from_counts("team", "alpha", counts, 8, CONFIG, AS_OF)
+
+    assert snapshot.plain == {"members": 8, "engagement_baseline": 0.5}
 
 
 def test_a_team_without_a_baseline_has_no_baseline_gauges() -> None:

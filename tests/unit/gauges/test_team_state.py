@@ -143,6 +143,7 @@ def test_counts_of_a_scripted_day() -> None:
     day = team.counts(T0 + 12 * HOUR, members=6).windows["1d"]
 
     assert day == WindowCounts(
+        events=9,
         active_members=5,
         learning_ms=1_500_500,
         starts=1,
@@ -204,12 +205,13 @@ def test_state_is_bounded_by_the_retention() -> None:
         if hour % 6 == 0:
             team.counts(T0 + hour * HOUR, members=5)
 
-    # 31 days (the baseline's reach, 4 weeks + its 1-day window, beyond the 28 d window; + 2 d
-    # lateness) behind the watermark, which sits at the start of the current hour, plus it.
-    assert len(team._buckets) == 31 * 24 + 1
+    # 30 days 20 hours (the baseline's reach, 4 weeks + its 20-hour window, beyond the 28 d
+    # window; + 2 d lateness) behind the watermark, which sits at the start of the current
+    # hour, plus it.
+    assert len(team._buckets) == 30 * 24 + 20 + 1
     assert len(team._seen) == 48 + 1  # ids of the last 48 h only: older repeats are late
-    assert len(team._changes) == 32  # the days those hours touch, no older
-    assert len(team._days) <= 32
+    assert len(team._changes) == 31  # the days those hours touch, no older
+    assert len(team._days) <= 31
 
 
 def test_counts_read_twice_with_an_event_between_see_the_event() -> None:
