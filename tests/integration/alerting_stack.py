@@ -8,7 +8,11 @@ rules are loaded from a test-only copy generated from `deploy/prometheus/rules/`
 subquery ranges and steps, `offset`) is divided by SPEED, everything else (expressions,
 thresholds, labels, annotations) is the file as committed. The pipeline and recording rules
 measure the pipeline on the wall clock and are loaded unchanged. Alertmanager runs
-`deploy/alertmanager/alertmanager.yml` with only its webhook URLs pointed at `WebhookReceiver`.
+`deploy/alertmanager/alertmanager.yml` with its webhook URLs pointed at `WebhookReceiver` and
+its group and repeat timers divided by SPEED too (at least a second): they stand for how long
+L&D waits for a message, which passes in simulated time (`group_wait: 5m` of the
+informational alerts would be 16 simulated hours). Prometheus finds its targets in a file
+(`Prometheus.set_targets`), so a test can add a worker or take one away while it runs.
 """
 
 from __future__ import annotations
@@ -64,6 +68,19 @@ def scaled_expr(expr: str, speed: float) -> str:
 
     expr = _RANGE.sub(window, expr)
     return _OFFSET.sub(lambda m: f"offset {scaled(m.group(1), speed)}", expr)
+
+
+def scaled_timer(text: str, speed: float) -> str:
+    """An Alertmanager timer divided by `speed`, at least a second."""
+    return f"{max(1000, math.ceil(duration_seconds(text) * 1000 / speed))}ms"
+
+
+def scaled_routes(route: dict[str, Any], speed: float) -> None:
+    for timer in ("group_wait", "group_interval", "repeat_interval"):
+        if timer in route:
+            route[timer] = scaled_timer(route[timer], speed)
+    for child in route.get("routes", []):
+        scaled_routes(child, speed)
 
 
 def scaled_rule_file(source: Path, speed: float) -> dict[str, Any]:
@@ -124,14 +141,16 @@ class WebhookReceiver:
 
 
 class Alertmanager:
-    def __init__(self, workdir: Path, receiver: WebhookReceiver) -> None:
+    def __init__(self, workdir: Path, receiver: WebhookReceiver, speed: float = 1.0) -> None:
         path = binary("alertmanager", "prometheus-alertmanager")
         if path is None:
             raise RuntimeError("no alertmanager binary (Debian package prometheus-alertmanager)")
         config = yaml.safe_load(ALERTMANAGER_CONFIG.read_text(encoding="utf-8"))
-        for entry in config["receivers"]:  # only the URLs change
+        for entry in config["receivers"]:  # the URLs change, and the timers at a speed
             for hook in entry.get("webhook_configs", []):
                 hook["url"] = f"{receiver.url}/alerts/{entry['name']}"
+        if speed != 1.0:
+            scaled_routes(config["route"], speed)
         workdir.mkdir(parents=True, exist_ok=True)
         config_file = workdir / "alertmanager.yml"
         config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
@@ -171,6 +190,8 @@ class Prometheus:
                 (rules / source.name).write_text(text, encoding="utf-8")
             else:
                 shutil.copy(source, rules / source.name)
+        self.targets_file = workdir / "targets.json"
+        self.set_targets(targets)
         config = {
             "global": {"scrape_interval": INTERVAL, "evaluation_interval": INTERVAL},
             "rule_files": [str(rules / "*.yml")],
@@ -180,7 +201,12 @@ class Prometheus:
                 ]
             },
             "scrape_configs": [
-                {"job_name": "teampulse-worker", "static_configs": [{"targets": targets}]}
+                {
+                    "job_name": "teampulse-worker",
+                    "file_sd_configs": [
+                        {"files": [str(self.targets_file)], "refresh_interval": INTERVAL}
+                    ],
+                }
             ],
         }
         config_file = workdir / "prometheus.yml"
@@ -200,6 +226,12 @@ class Prometheus:
         )
         wait_for(lambda: _ready(self.url), 30, "Prometheus to become ready")
         self.started = time.monotonic()
+
+    def set_targets(self, targets: list[str]) -> None:
+        """The workers Prometheus scrapes from now on (it rereads the file within a second)."""
+        draft = self.targets_file.with_suffix(".draft")
+        draft.write_text(json.dumps([{"targets": targets}]), encoding="utf-8")
+        draft.replace(self.targets_file)
 
     def api(self, path: str, **params: str) -> Any:
         url = f"{self.url}/api/v1/{path}"

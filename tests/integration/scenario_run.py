@@ -7,6 +7,12 @@ of history arrive as a backfill at once; Prometheus starts scraping once the wor
 up with it, as monitoring would watch a deployment from its first live day (a backfill's own
 transient values are not what the alerts are for, and docs/operations.md says backfills raise
 the lag alerts). From then on, every second, the firing alerts are recorded.
+
+With `second_worker_down`, Prometheus starts with the history instead, scraping a second
+worker target where nothing listens: WorkerDown (`for: 2m` of wall time) is pending while
+the history is taken in and fires about when the live days begin, and the live worker joins
+the targets once it has caught up (`ScenarioRun.down_target`; `Prometheus.set_targets`
+takes it away again).
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from tests.integration.worker_harness import (
 _DAY_LOGGED = re.compile(r"day (\d+) of ")  # run_scenario's progress line
 SPEED = 2016  # a simulated week in five minutes, a simulated hour in 1.8 s
 HISTORY_TIMEOUT_S = 180
+WORKER_DOWN_TIMEOUT_S = 180  # its `for: 2m` runs on the wall clock from Prometheus's start
 LabelSet = tuple[tuple[str, str], ...]
 
 
@@ -52,6 +59,8 @@ class ScenarioRun:
     seen: dict[LabelSet, float] = field(default_factory=dict)
     # scenario day N -> simulated day (on this run's count) the simulator logged reaching it
     days_sent: dict[int, float] = field(default_factory=dict)
+    live_target: str = ""  # host:port of the worker's /metrics
+    down_target: str | None = None  # a second worker target that does not answer
 
     def simulated_day(self) -> float:
         """Days since the scenario's start (the history begins at day 0, 'now' is day 35),
@@ -95,7 +104,9 @@ def last_monday(t: float) -> float:
     return (day - (day + 3) % 7) * 86_400  # 1970-01-01 was a Thursday
 
 
-def start_scenario(name: str, root: Path, kafka: str, redis_url: str) -> ScenarioRun:
+def start_scenario(
+    name: str, root: Path, kafka: str, redis_url: str, second_worker_down: bool = False
+) -> ScenarioRun:
     """Start the run with the simulated 'now' at the last Monday 00:00 UTC, so that the
     scripted day 36 begins on a Tuesday at about 01:00 whatever the wall clock says: the
     drop benchmarks/signal.py measures at 18 hours (other times of day: 9-26 hours)."""
@@ -121,7 +132,14 @@ def start_scenario(name: str, root: Path, kafka: str, redis_url: str) -> Scenari
         cwd=REPO,
     )
     worker = WorkerProcess(env, root / "worker.log", free_port()).start()
-    wait_for(worker.metrics_text, 90, "the worker's /metrics")
+    receiver: WebhookReceiver | None = None
+    alertmanager: Alertmanager | None = None
+    prometheus: Prometheus | None = None
+    down_target = f"127.0.0.1:{free_port()}" if second_worker_down else None
+    if down_target is not None:
+        receiver = WebhookReceiver().start()
+        alertmanager = Alertmanager(root / "alertmanager", receiver, SPEED)
+        prometheus = Prometheus(root / "prometheus", [down_target], alertmanager, SPEED)
 
     def caught_up() -> bool:
         """Every input and internal topic drained, and events of the last hours counted."""
@@ -142,14 +160,35 @@ def start_scenario(name: str, root: Path, kafka: str, redis_url: str) -> Scenari
             time.sleep(1)
         return True
 
-    wait_for(settled, HISTORY_TIMEOUT_S, f"the worker to take in the {name} history", 1)
-    receiver = WebhookReceiver().start()
-    alertmanager = Alertmanager(root / "alertmanager", receiver)
+    try:
+        wait_for(worker.metrics_text, 90, "the worker's /metrics")
+        wait_for(settled, HISTORY_TIMEOUT_S, f"the worker to take in the {name} history", 1)
+        if prometheus is not None:  # the live worker joins once the down one is alerted on
+            watched = prometheus
+            wait_for(lambda: _worker_down(watched), WORKER_DOWN_TIMEOUT_S, "WorkerDown", 1)
+    except BaseException:
+        if prometheus is not None:
+            prometheus.stop()
+        if alertmanager is not None:
+            alertmanager.stop()
+        if receiver is not None:
+            receiver.stop()
+        raise
     target = f"127.0.0.1:{worker.web_port}"
-    prometheus = Prometheus(root / "prometheus", [target], alertmanager, SPEED)
+    if prometheus is None or receiver is None or alertmanager is None:
+        receiver = WebhookReceiver().start()
+        alertmanager = Alertmanager(root / "alertmanager", receiver, SPEED)
+        prometheus = Prometheus(root / "prometheus", [target], alertmanager, SPEED)
+    else:
+        prometheus.set_targets([str(down_target), target])
     return ScenarioRun(
-        name, root, worker, simulator, receiver, alertmanager, prometheus, instant, wall
-    )
+        name, root, worker, simulator, receiver, alertmanager, prometheus, instant, wall,
+        live_target=target, down_target=down_target,
+    )  # fmt: skip
+
+
+def _worker_down(prometheus: Prometheus) -> bool:
+    return any(alert["alertname"] == "WorkerDown" for alert in prometheus.firing())
 
 
 def simulated_now(instant: float) -> float:
