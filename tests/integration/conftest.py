@@ -30,17 +30,10 @@ def connector_stack(
         stop_connector_stack(stack)
 
 
-def _scenario(
-    name: str,
-    tmp_path_factory: pytest.TempPathFactory,
-    kafka: str,
-    redis: str,
-    second_worker_down: bool = False,
-):
+def _scenario(name: str, tmp_path_factory: pytest.TempPathFactory, kafka: str, redis: str):
     if shutil.which("prometheus") is None:
         pytest.skip("needs the prometheus binary on PATH (deploy/stack/up.sh installs it)")
-    root = tmp_path_factory.mktemp(name)
-    run = start_scenario(name, root, kafka, redis, second_worker_down=second_worker_down)
+    run = start_scenario(name, tmp_path_factory.mktemp(name), kafka, redis)
     try:
         yield run
     finally:
@@ -59,13 +52,3 @@ def steady_run(
     tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str, redis_url: str
 ) -> Iterator[ScenarioRun]:
     yield from _scenario("steady", tmp_path_factory, kafka_bootstrap, redis_url)
-
-
-@pytest.fixture(scope="session")
-def adoption_stalls_run(
-    tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str, redis_url: str
-) -> Iterator[ScenarioRun]:
-    """adoption-stalls, with a second worker target down from the start (WorkerDown)."""
-    yield from _scenario(
-        "adoption-stalls", tmp_path_factory, kafka_bootstrap, redis_url, second_worker_down=True
-    )
