@@ -298,6 +298,7 @@ def test_forgetting_a_person_removes_exactly_their_part_of_every_count() -> None
 
     day = team.counts(T0 + 12 * HOUR, members=6).windows["1d"]
     assert day == WindowCounts(
+        events=3,  # bob e3 and e6, cem e9
         active_members=2,  # bob, cem
         learning_ms=300_000,
         starts=0,
