@@ -24,8 +24,8 @@ At the end of every simulated week it records (docs/benchmarks.md explains each 
 The gauges keep 31 days of event time (the 29-day reach of the baseline plus 48 h lateness;
 docs/gauges.md) and the Redis history `--redis-history-days` (set for the run below its
 default 90 days so that its trimming happens inside the run). After the later of the two
-horizons every judged figure must stay flat: the verdict compares the first weekly sample at
-or after the horizon with the last, and the run exits 1 when one grew by more than
+horizons every judged figure must stay flat: the verdict compares the sample of the week after
+the horizon with the last, and the run exits 1 when one grew by more than
 `--tolerance`. The figures are written as JSON under benchmarks/results/soak/.
 """
 
@@ -138,7 +138,7 @@ class Verdict:
     @property
     def flat(self) -> bool | None:
         """True when within tolerance, False when it grew, None without two samples to
-        compare (the run ended before a sample after the horizon)."""
+        compare (the run ended too soon after the horizon)."""
         if self.ratio is None:
             return None
         return self.ratio <= 1 + self.tolerance
@@ -177,9 +177,12 @@ def state_entries(metrics_text: str) -> dict[str, int]:
 def judge(
     samples: Sequence[Sample], horizon: float, tolerance: float, measures: Sequence[str] = ()
 ) -> list[Verdict]:
-    """Per measure: the first sample at or after the horizon against the last sample."""
+    """Per measure: the sample of the week after the horizon (the first a week or more past
+    it) against the last sample. A week, because state that expires some time after its last
+    use outlives the horizon a little: a thread is kept 31 days after its last post, and
+    threads take replies for days."""
     names = list(measures) or list(JUDGED)
-    after = [s for s in samples if s.day >= horizon]
+    after = [s for s in samples if s.day >= horizon + WEEK_DAYS]
     reference = after[0] if len(after) >= 2 else None
     last = after[-1] if len(after) >= 2 else None
     verdicts = []
@@ -229,7 +232,9 @@ def render_verdicts(verdicts: Sequence[Verdict]) -> str:
     for v in verdicts:
         label = JUDGED.get(v.measure, v.measure)
         if v.flat is None:
-            lines.append(f"{label:<18} inconclusive: fewer than two samples after the horizon")
+            lines.append(
+                f"{label:<18} inconclusive: fewer than two samples a week after the horizon"
+            )
             continue
         word = "flat" if v.flat else "GROWING"
         lines.append(
@@ -262,7 +267,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--tolerance",
         type=float,
         default=0.10,
-        help="largest growth (last / first sample after the horizon - 1) counted as flat",
+        help="largest growth (last / the week after the horizon's sample - 1) counted as flat",
     )
     parser.add_argument(
         "--kafka-log-dir",
@@ -478,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
         print("verdict: GROWING (" + ", ".join(JUDGED[v.measure] for v in growing) + ")")
         return 1
     if inconclusive:
-        print(f"verdict: inconclusive: run longer than {horizon:g} + {2 * WEEK_DAYS} days")
+        print(f"verdict: inconclusive: run more than {horizon + 2 * WEEK_DAYS:g} days")
         return 2
     print("verdict: flat")
     return 0
