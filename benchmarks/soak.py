@@ -124,6 +124,8 @@ class Sample:
     state_log_bytes: int | None = None
     redis_used_memory: int = 0
     redis_keys: int = 0
+    peak_rss_bytes: int = 0  # VmHWM: the most the worker has held since it started
+    max_behind: int = 0  # the most events left to do seen at the daily looks of the week
 
 
 @dataclass(frozen=True)
@@ -198,7 +200,7 @@ def judge(
 
 def behind_after_horizon(samples: Sequence[Sample], horizon: float, events: float) -> list[Sample]:
     """Samples after the horizon where the worker had more than `events` left to do."""
-    return [s for s in samples if s.day >= horizon and s.sent - s.counted > events]
+    return [s for s in samples if s.day >= horizon and s.max_behind > events]
 
 
 def _mib(value: float | None) -> str:
@@ -209,7 +211,7 @@ def render_table(samples: Sequence[Sample], horizon: float) -> str:
     """The weekly figures as plain text, one line per sample; `*` marks samples after the
     horizon."""
     header = (
-        f"{'day':>5}  {'sent':>9}  {'behind':>7}  {'RSS MiB':>8}  {'entries':>9}  "
+        f"{'day':>5}  {'sent':>9}  {'behind':>7}  {'RSS MiB':>8}  {'peak':>6}  {'entries':>9}  "
         f"{'buckets':>8}  {'ids':>7}  {'threads':>7}  {'posts':>8}  {'adopt':>6}  "
         f"{'data MiB':>8}  {'log MiB':>8}  {'Redis MiB':>9}  {'keys':>6}"
     )
@@ -218,7 +220,8 @@ def render_table(samples: Sequence[Sample], horizon: float) -> str:
         e = s.entries
         lines.append(
             f"{s.day:>4.0f}{'*' if s.day >= horizon else ' '}  {s.sent:>9,}  "
-            f"{s.sent - s.counted:>7,}  {_mib(s.rss_bytes):>8}  {s.state_entries:>9,}  "
+            f"{s.max_behind:>7,}  {_mib(s.rss_bytes):>8}  {_mib(s.peak_rss_bytes):>6}  "
+            f"{s.state_entries:>9,}  "
             f"{e.get('teams/buckets', 0):>8,}  {e.get('teams/event_ids', 0):>7,}  "
             f"{e.get('threads/threads', 0):>7,}  {e.get('threads/posts', 0):>8,}  "
             f"{e.get('teams/adoption_records', 0):>6,}  {_mib(s.data_dir_bytes):>8}  "
@@ -318,7 +321,11 @@ class Soak:
     log_dir: Path | None
     samples: list[Sample] = field(default_factory=list)
 
-    def sample(self, day: float, sent: int) -> Sample:
+    def behind(self, sent: int) -> int:
+        """Events sent that the worker has not finished with yet."""
+        return sent - int(counted_events(self.worker.metrics()))
+
+    def sample(self, day: float, sent: int, max_behind: int) -> Sample:
         text = self.worker.metrics()
         entries = state_entries(text)
         used, keys = _redis_figures(self.client, self.pipeline.redis_prefix)
@@ -328,6 +335,7 @@ class Soak:
             sent=sent,
             counted=int(counted_events(text)),
             rss_bytes=self.worker.status("VmRSS"),
+            peak_rss_bytes=self.worker.peak_rss(),
             state_entries=sum(entries.get(f"{s}/{k}", 0) for s, k in TIME_BOUNDED_KINDS),
             entries=entries,
             data_dir_bytes=_directory_bytes(Path(self.worker.env["TEAMPULSE_DATA_DIR"])),
@@ -337,6 +345,7 @@ class Soak:
             redis_used_memory=used,
             redis_keys=keys,
         )
+        sample.max_behind = max(max_behind, sample.sent - sample.counted)
         self.samples.append(sample)
         return sample
 
@@ -361,6 +370,7 @@ class Soak:
         await producer.start()
         sent, pending = 0, []
         due = sample_days(self.args.days)
+        looked_at_day, max_behind = 0, 0  # the worker's backlog, looked at once a day
         upcoming = next(events)
         bar = tqdm(total=math.ceil(self.args.days), desc="simulated days", unit=" day")
         try:
@@ -376,8 +386,12 @@ class Soak:
                     pending.clear()
                 day = (now - self.start) / DAY_S
                 bar.update(min(math.floor(day), bar.total) - bar.n)
+                if math.floor(day) > looked_at_day:
+                    looked_at_day = math.floor(day)
+                    max_behind = max(max_behind, self.behind(sent))
                 while due and due[0] <= day:
-                    bar.write(self._line(self.sample(due.pop(0), sent)))
+                    bar.write(self._line(self.sample(due.pop(0), sent, max_behind)))
+                    max_behind = 0
                 if now >= end:
                     break
                 await asyncio.sleep(PACE_S)
@@ -390,8 +404,9 @@ class Soak:
     def _line(self, s: Sample) -> str:
         mark = "*" if s.day >= self.horizon else " "
         return (
-            f"day {s.day:>3.0f}{mark} sent {s.sent:>9,} behind {s.sent - s.counted:>7,} "
-            f"RSS {_mib(s.rss_bytes)} MiB, state {s.state_entries:,} entries, "
+            f"day {s.day:>3.0f}{mark} sent {s.sent:>9,} behind {s.max_behind:>7,} "
+            f"RSS {_mib(s.rss_bytes)} MiB (peak {_mib(s.peak_rss_bytes)}), "
+            f"state {s.state_entries:,} entries, "
             f"Redis {_mib(s.redis_used_memory)} MiB in {s.redis_keys:,} keys"
         )
 

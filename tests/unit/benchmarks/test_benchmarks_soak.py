@@ -116,8 +116,8 @@ def test_the_table_marks_the_samples_after_the_horizon() -> None:
 
 def test_samples_after_the_horizon_with_a_backlog_are_named() -> None:
     samples = weeks([80, 120, 150, 170, 180, 190, 200])
-    samples[1].counted -= 50_000  # day 14: before the horizon, not named
-    samples[5].counted -= 30_000  # day 42
+    samples[1].max_behind = 50_000  # day 14: before the horizon, not named
+    samples[5].max_behind = 30_000  # day 42
 
     lagging = behind_after_horizon(samples, horizon=31, events=5000)
 
