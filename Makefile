@@ -19,8 +19,10 @@ ALLOW_NO_TESTS ?= 0
 # Arguments of `make bench`, e.g. make bench BENCH_ARGS='--events 50000 --latency-seconds 20'
 BENCH_ARGS  ?=
 BENCH_STAMP := $(VENV)/.teampulse-bench-installed
+# Arguments of `make soak`, e.g. make soak SOAK_ARGS='--days 60 --minutes 8'
+SOAK_ARGS   ?=
 
-.PHONY: help venv up down wipe tools test demo lint bench
+.PHONY: help venv up down wipe tools test demo lint bench soak
 
 help:
 	@echo "TeamPulse make targets:"
@@ -34,6 +36,9 @@ help:
 	@echo "  lint   ruff, plus checks of the stack scripts and Prometheus/Alertmanager configs"
 	@echo "  bench  venv (+ the bench extra) + up + one benchmark run: table, benchmarks/results/*.json"
 	@echo "         (BENCH_ARGS='--events 50000 --latency-seconds 20' for a short run)"
+	@echo "  soak   venv + up + 90 compressed simulated days through one worker: RSS, state and Redis"
+	@echo "         memory every simulated week, flat after the retention horizon or exit 1"
+	@echo "         (SOAK_ARGS='--days 60 --minutes 8'; benchmarks/results/soak/*.json)"
 
 venv: $(VENV_STAMP)
 	@:
@@ -88,6 +93,10 @@ $(BENCH_STAMP): $(VENV_STAMP)
 bench: $(BENCH_STAMP) up
 	@echo "[make] running the benchmarks $(BENCH_ARGS)"
 	@"$(VENV)/bin/python" -m benchmarks.run $(BENCH_ARGS)
+
+soak: venv up
+	@echo "[make] running the soak $(SOAK_ARGS)"
+	@"$(VENV)/bin/python" -m benchmarks.soak $(SOAK_ARGS)
 
 lint: venv
 	@echo "[make] ruff check"

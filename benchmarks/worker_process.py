@@ -56,6 +56,7 @@ POLLED_METRICS = urllib.parse.urlencode(
             "teampulse_events_total",
             "teampulse_export_duration_seconds_count",
             "teampulse_faust_messages_received_per_topic_total",
+            "teampulse_state_entries",  # the soak's state size
         )
     ]
 )

@@ -39,7 +39,7 @@ from teampulse.sinks.redis_connection import redis_client, redis_connection_prob
 from teampulse.sinks.redis_writer import RedisKeys, RedisWriter
 from teampulse.streams.app import build_app, declare_topics
 from teampulse.streams.erasure_reader import ErasureReader
-from teampulse.streams.health import PipelineHealth
+from teampulse.streams.health import PipelineHealth, StateEntries
 from teampulse.streams.pipeline import Pipeline
 from teampulse.streams.roster_reader import RosterReader
 
@@ -100,6 +100,7 @@ def create_worker(settings: Settings) -> faust.App:
         clock,
     )
     pipeline.register()
+    StateEntries(pipeline.state_entries, registry)
 
     def send_team_counts(key: bytes, value: bytes) -> None:
         topics.team_counts.send_soon(key=key, value=value)

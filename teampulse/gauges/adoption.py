@@ -164,6 +164,11 @@ class AdoptionBook:
                     changed = True
         return changed
 
+    @property
+    def progress_records(self) -> int:
+        """People with progress kept, summed over initiatives: what this book holds."""
+        return sum(len(people) for people in self._people)
+
     def stage_counts(self) -> dict[str, tuple[int, ...]]:
         """initiative -> members whose highest stage is awareness .. reinforcement."""
         return {

@@ -447,6 +447,16 @@ class TeamState:
             self._baseline = None  # inside the stretch the cached baseline sampled
 
     # --- reading ----------------------------------------------------------------------------
+    def state_entries(self) -> dict[str, int]:
+        """How much this team holds, by kind: hourly buckets, remembered event ids and
+        adoption progress records. The first two stay bounded by the retention and the
+        lateness; the last by the people the team has seen."""
+        return {
+            "buckets": len(self._buckets),
+            "event_ids": len(self._seen),
+            "adoption_records": self._adoption.progress_records,
+        }
+
     def counts(self, as_of: float, members: int) -> TeamCounts:
         """The team's sufficient statistics for every window ending at `as_of`."""
         used: _Pieces = {}

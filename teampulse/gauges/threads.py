@@ -143,10 +143,15 @@ class _Thread:
     # Posts removed by erasures, plus one per erasure: a summary after an erasure has a
     # higher version than every summary before it, so it wins whatever order they arrive in.
     erased: int = 0
+    forgotten: int = 0  # posts dropped behind the retention while the thread lives on
+    # Earliest event time among the posts held besides the root: where forgetting old posts
+    # of a thread that stays active starts.
+    oldest_at: float = float("inf")
 
     @property
     def version(self) -> int:
-        return len(self.posts) + self.erased
+        """Posts ever known, plus one per erasure: never decreases."""
+        return len(self.posts) + self.erased + self.forgotten
 
 
 class ThreadBook:
@@ -155,9 +160,15 @@ class ThreadBook:
     def __init__(self, config: GaugeConfig) -> None:
         self._config = config
         self._threads: dict[str, _Thread] = {}
+        self._posts = 0  # posts held over all threads, kept as they come and go
 
     def __len__(self) -> int:
         return len(self._threads)
+
+    @property
+    def posts(self) -> int:
+        """Posts held over all threads (each thread keeps every post until it expires)."""
+        return self._posts
 
     def apply(self, event: Event) -> list[ThreadFact]:
         """Record an accepted `posted` or `replied` event; return the facts to route to teams."""
@@ -190,7 +201,9 @@ class ThreadBook:
             parent=event.parent if event.type == REPLIED else None,
         )
         thread.posts[post_id] = post
+        self._posts += 1
         thread.last_at = max(thread.last_at, post.at)
+        thread.oldest_at = min(thread.oldest_at, post.at)
         if post.is_reply:
             if thread.repliers is None:
                 thread.repliers = {}
@@ -218,11 +231,17 @@ class ThreadBook:
         return facts
 
     def expire(self, now_event_time: float) -> int:
-        """Forget threads idle for longer than the retention; returns how many were dropped."""
+        """Forget threads idle for longer than the retention, and the posts older than the
+        retention of threads still active (not their root, nor their counts), so a thread
+        that lives for months holds no more than the retention's posts. Returns how many
+        threads were dropped."""
         horizon = now_event_time - self._config.retention_s
         idle = [tid for tid, thread in self._threads.items() if thread.last_at < horizon]
         for tid in idle:
-            del self._threads[tid]
+            self._posts -= len(self._threads.pop(tid).posts)
+        for thread in self._threads.values():
+            if thread.oldest_at < horizon:
+                self._forget_posts_before(thread, horizon)
         return len(idle)
 
     def forget(self, people: set[str]) -> list[ThreadFact]:
@@ -252,6 +271,7 @@ class ThreadBook:
         old_root_post = thread.posts[old_root] if old_root is not None else None
         for post_id in gone:
             del thread.posts[post_id]
+        self._posts -= len(gone)
         thread.erased += len(gone) + 1
         if thread.repliers:
             for person in people:
@@ -282,6 +302,24 @@ class ThreadBook:
         if summary is not None:
             facts.append(summary)
         return facts
+
+    def _forget_posts_before(self, thread: _Thread, horizon: float) -> None:
+        old = [pid for pid, p in thread.posts.items() if p.at < horizon and pid != thread.root]
+        for pid in old:
+            del thread.posts[pid]
+        self._posts -= len(old)
+        thread.forgotten += len(old)
+        if thread.waiting:  # a forgotten reply no longer waits for its parent
+            gone = set(old)
+            for parent in list(thread.waiting):
+                replies = [r for r in thread.waiting[parent] if r not in gone]
+                if replies:
+                    thread.waiting[parent] = replies
+                else:
+                    del thread.waiting[parent]
+        thread.oldest_at = min(
+            (p.at for pid, p in thread.posts.items() if pid != thread.root), default=float("inf")
+        )
 
     # --- facts ----------------------------------------------------------------------------
     @staticmethod

@@ -15,6 +15,8 @@ batch is recorded atomically and a scrape never sees half of it.
     teampulse_redis_write_failures_total             counter  failed Redis flushes
     teampulse_redis_pending_keys                     gauge    keys waiting to be written
     teampulse_export_duration_seconds                histogram  one export tick
+    teampulse_state_entries{stage, kind}             gauge    entries of the in-memory state
+                                                               (StateEntries, read at scrape)
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from prometheus_client.metrics_core import (
     CounterMetricFamily,
@@ -35,7 +37,7 @@ from prometheus_client.utils import floatToGoString
 
 from teampulse.contract.rejections import Reason
 
-__all__ = ["BoundedLabel", "BulkHistogram", "PipelineHealth"]
+__all__ = ["BoundedLabel", "BulkHistogram", "PipelineHealth", "StateEntries"]
 
 log = logging.getLogger(__name__)
 
@@ -240,3 +242,28 @@ class PipelineHealth(Collector):
                 "teampulse_export_duration_seconds", "Seconds one export tick took."
             )
         yield from (events, dead, lag, consumer, last, failures, pending, export)
+
+
+class StateEntries(Collector):
+    """`teampulse_state_entries{stage, kind}`: the size of the worker's in-memory state,
+    read from `source` at each scrape (counts kept by the state itself, no walk over
+    events). Flat once event time has passed the retention; growth beyond it is a leak."""
+
+    def __init__(
+        self,
+        source: Callable[[], Mapping[tuple[str, str], int]],
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self._source = source
+        if registry is not None:
+            registry.register(self)
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "teampulse_state_entries",
+            "Entries of the worker's in-memory state, by stage and kind.",
+            labels=["stage", "kind"],
+        )
+        for (stage, kind), count in sorted(self._source().items()):
+            family.add_metric([stage, kind], count)
+        yield family

@@ -34,11 +34,19 @@ from teampulse.streams.partitions import RollupInputs, TeamPartition, ThreadPart
 from teampulse.streams.roster_reader import RosterReader
 from teampulse.streams.state_log import NO_LOG_POSITION, PartitionedState
 
-__all__ = ["Pipeline", "PipelineHealthSink"]
+__all__ = ["STATE_ENTRY_KINDS", "Pipeline", "PipelineHealthSink"]
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
+# (stage, kind) of the in-memory state entries the worker reports (Pipeline.state_entries).
+STATE_ENTRY_KINDS = (
+    ("teams", "buckets"),
+    ("teams", "event_ids"),
+    ("teams", "adoption_records"),
+    ("threads", "threads"),
+    ("threads", "posts"),
+)
 # What the stages report; teampulse.streams.health.PipelineHealth implements it.
 PipelineHealthSink = HealthSink
 
@@ -157,6 +165,19 @@ class Pipeline:
         state = self.teams.states[partition]
         changed, state.changed = state.changed, set()
         return changed
+
+    def state_entries(self) -> dict[tuple[str, str], int]:
+        """Entries of the in-memory state of the partitions this worker holds, by (stage,
+        kind): what must stay flat once event time has passed the retention."""
+        totals = dict.fromkeys(STATE_ENTRY_KINDS, 0)
+        for partition in self.teams.states.values():
+            for team in partition.teams.values():
+                for kind, count in team.state_entries().items():
+                    totals[("teams", kind)] += count
+        for threads in self.threads.states.values():
+            totals[("threads", "threads")] += len(threads.book)
+            totals[("threads", "posts")] += threads.book.posts
+        return totals
 
     def _rollup_owner(self) -> RollupInputs | None:
         # team-counts has one partition: at most one worker owns the roll-ups

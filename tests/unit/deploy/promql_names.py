@@ -44,6 +44,7 @@ def _exported() -> dict[str, frozenset[str]]:
         "teampulse_last_event_timestamp_seconds": {"source"},
         "teampulse_redis_write_failures_total": set(),
         "teampulse_redis_pending_keys": set(),
+        "teampulse_state_entries": {"stage", "kind"},
         "teampulse_cardinality_refused_total": {"kind"},
         "teampulse_cardinality_refused_keys": {"kind"},
         "up": set(),

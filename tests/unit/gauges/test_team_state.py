@@ -214,6 +214,18 @@ def test_state_is_bounded_by_the_retention() -> None:
     assert len(team._days) <= 31
 
 
+def test_state_entries_report_buckets_ids_and_adoption_records_within_the_horizons() -> None:
+    team = TeamState("alpha", CONFIG)
+    for hour in range(60 * 24):  # 60 days, one event an hour
+        team.apply_event(event(f"e{hour}", hour * HOUR))
+
+    assert team.state_entries() == {
+        "buckets": 31 * 24 + 1,
+        "event_ids": 48 + 1,
+        "adoption_records": 0,  # learning.progressed without an initiative is no evidence
+    }
+
+
 def test_counts_read_twice_with_an_event_between_see_the_event() -> None:
     team = TeamState("alpha", CONFIG)
     team.apply_event(event("e1", 10 * DAY))

@@ -176,6 +176,60 @@ def test_idle_threads_expire_after_the_retention() -> None:
     assert len(book) == 1
 
 
+def test_the_posts_held_count_goes_down_when_a_thread_expires() -> None:
+    book = ThreadBook(CONFIG)
+    book.apply(post("p1", "ann", "alpha", 0, thread="old"))
+    book.apply(reply("r1", "bob", "alpha", 60, parent="p1", thread="old"))
+    book.apply(post("p2", "bob", "alpha", 86_400, thread="recent"))
+    book.apply(post("p2", "bob", "alpha", 86_400, thread="recent"))  # a repeat holds nothing
+
+    assert book.posts == 3
+    book.expire(T0 + CONFIG.retention_s + 120)
+    assert book.posts == 1
+
+
+def test_the_posts_held_count_goes_down_when_a_person_is_erased() -> None:
+    book = ThreadBook(CONFIG)
+    book.apply(post("p1", "ann", "alpha", 0))
+    book.apply(reply("r1", "bob", "alpha", 60, parent="p1"))
+
+    book.forget({"bob"})
+
+    assert book.posts == 1
+
+
+def test_a_thread_active_for_months_holds_only_the_retentions_posts() -> None:
+    book = ThreadBook(CONFIG)
+    book.apply(post("p0", "ann", "alpha", 0))
+    for day in range(1, 121):  # a reply a day for four months, each to the previous post
+        parent = "p0" if day == 1 else f"r{day - 1}"
+        book.apply(reply(f"r{day}", "bob", "beta", day * 86_400, parent=parent))
+        book.expire(T0 + day * 86_400)
+
+    # The root and the replies of the last 31 days (the retention) are held, no older.
+    assert book.posts == 1 + 31 + 1
+    (summary, *links) = book.apply(reply("r121", "cid", "alpha", 121 * 86_400, parent="r120"))
+    assert isinstance(summary, ThreadSummary)
+    assert (summary.root, summary.replies, summary.version) == ("p0", 121, 122)
+    assert [link.parent_team for link in links if isinstance(link, ReplyLink)] == [
+        "beta",
+        "beta",
+    ]
+
+
+def test_a_reply_to_a_forgotten_post_of_an_active_thread_counts_but_is_not_joined() -> None:
+    book = ThreadBook(CONFIG)
+    book.apply(post("p0", "ann", "alpha", 0))
+    book.apply(reply("r1", "bob", "beta", 86_400, parent="p0"))
+    book.apply(reply("r2", "bob", "beta", 40 * 86_400, parent="p0"))
+    book.expire(T0 + 40 * 86_400)  # r1 is 39 days old: forgotten; the root stays
+
+    (summary, *links) = book.apply(reply("r3", "cid", "gamma", 41 * 86_400, parent="r1"))
+
+    assert isinstance(summary, ThreadSummary) and summary.replies == 3
+    assert links == []
+
+
 def test_a_reply_keeps_its_thread_alive() -> None:
     book = ThreadBook(CONFIG)
     book.apply(post("p1", "ann", "alpha", 0))

@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from teampulse.contract.rejections import Reason
-from teampulse.streams.health import PipelineHealth
+from teampulse.streams.health import PipelineHealth, StateEntries
 
 
 def scrape(registry: CollectorRegistry, family: str) -> dict[tuple[str, frozenset], float]:
@@ -143,3 +143,14 @@ def test_redis_and_export_metrics(registry):
     assert export[key("teampulse_export_duration_seconds_bucket", le="0.025")] == 0
     assert export[key("teampulse_export_duration_seconds_bucket", le="0.05")] == 1
     assert export[key("teampulse_export_duration_seconds_count")] == 1
+
+
+def test_state_entries_are_read_from_their_source_at_each_scrape(registry):
+    sizes = {("teams", "buckets"): 744, ("threads", "posts"): 12}
+    StateEntries(lambda: sizes, registry)
+    sizes[("teams", "buckets")] = 745  # the state changed after registration
+
+    assert scrape(registry, "teampulse_state_entries") == {
+        key("teampulse_state_entries", stage="teams", kind="buckets"): 745,
+        key("teampulse_state_entries", stage="threads", kind="posts"): 12,
+    }
