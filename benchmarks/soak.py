@@ -22,10 +22,10 @@ At the end of every simulated week it records (docs/benchmarks.md explains each 
 * Redis `INFO memory` used_memory and the number of keys of the run's prefix.
 
 The gauges keep about 31 days of event time (the baseline's reach plus 48 h lateness, read
-from the gauge configuration; docs/gauges.md) and the Redis history `--redis-history-days` (set for the run below its
-default 90 days so that its trimming happens inside the run). After the later of the two
-horizons every judged figure must stay flat: the verdict compares the sample of the week after
-the horizon with the last, and the run exits 1 when one grew by more than
+from the gauge configuration; docs/gauges.md) and the Redis history `--redis-history-days`
+(set for the run below its default 90 days so that its trimming happens inside the run). After
+the later of the two horizons every judged figure must stay flat: the verdict compares the
+sample of the week after the horizon with the last, and the run exits 1 when one grew by more than
 `--tolerance`. The figures are written as JSON under benchmarks/results/soak/.
 """
 

@@ -220,7 +220,7 @@ def test_state_entries_report_buckets_ids_and_adoption_records_within_the_horizo
         team.apply_event(event(f"e{hour}", hour * HOUR))
 
     assert team.state_entries() == {
-        "buckets": 31 * 24 + 1,
+        "buckets": CONFIG.retention_s // 3600 + 1,
         "event_ids": 48 + 1,
         "adoption_records": 0,  # learning.progressed without an initiative is no evidence
     }

@@ -206,8 +206,8 @@ def test_a_thread_active_for_months_holds_only_the_retentions_posts() -> None:
         book.apply(reply(f"r{day}", "bob", "beta", day * 86_400, parent=parent))
         book.expire(T0 + day * 86_400)
 
-    # The root and the replies of the last 31 days (the retention) are held, no older.
-    assert book.posts == 1 + 31 + 1
+    # The root and the replies of the retention's last whole days are held, no older.
+    assert book.posts == 1 + CONFIG.retention_s // 86_400 + 1
     (summary, *links) = book.apply(reply("r121", "cid", "alpha", 121 * 86_400, parent="r120"))
     assert isinstance(summary, ThreadSummary)
     assert (summary.root, summary.replies, summary.version) == ("p0", 121, 122)
