@@ -18,6 +18,7 @@ __all__ = [
     "ADOPTION",
     "ADOPTION_BY_NAME",
     "GAUGES",
+    "gauge_metric_names",
     "PLAIN",
     "WINDOWED",
     "Gauge",
@@ -210,3 +211,16 @@ def info_metric_name(scope: str) -> str:
 
 def info_help(scope: str) -> str:
     return f"Org path of the {scope} (department, division labels); always 1"
+
+
+def gauge_metric_names(scopes: tuple[str, ...]) -> frozenset[str]:
+    """Every metric name the gauges of these scopes can have."""
+    return frozenset(
+        name
+        for scope in scopes
+        for name in (
+            *(metric_name(scope, g) for g in GAUGES),
+            *(adoption_metric_name(scope, g) for g in ADOPTION_BY_NAME),
+            info_metric_name(scope),
+        )
+    )

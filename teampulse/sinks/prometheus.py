@@ -52,7 +52,7 @@ from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
 
 from teampulse.gauges import catalog
-from teampulse.gauges.model import ScopeSnapshot
+from teampulse.gauges.model import SCOPES, ScopeSnapshot
 from teampulse.settings import Settings
 from teampulse.sinks.sink import Publication
 
@@ -66,6 +66,7 @@ METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 # person-shaped ever reaching a label through `ScopeSnapshot.info`.
 INFO_LABELS = ("department", "division")
 GUARD_KINDS = ("team", "initiative")
+GAUGE_METRIC_NAMES = catalog.gauge_metric_names(SCOPES)
 
 # Sample is a NamedTuple; building it through tuple.__new__ skips its Python-level __new__,
 # the largest single cost of building a scrape.
@@ -220,7 +221,9 @@ class GaugeCollector(Collector):
         garbage collector nothing to traverse."""
         teams, rollups = self._teams, self._rollups
         blocks: dict[str, list[str]] = {}
-        for entry in self._entries(teams, rollups):
+        # A poller asking for a few counters must not cost the text of every team's series.
+        wanted = names is None or not GAUGE_METRIC_NAMES.isdisjoint(names)
+        for entry in self._entries(teams, rollups) if wanted else ():
             if entry.text is None:
                 entry.text = self._text(entry)
             for name, block in entry.text:

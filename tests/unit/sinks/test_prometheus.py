@@ -356,6 +356,8 @@ def test_a_page_asked_for_some_names_holds_those_metrics_only(registry):
         "alpha": 7.0,
         "beta": 7.0,
     }
+    counters_only = collector.metrics_page(registry, ["teampulse_events_total"]).decode()
+    assert "teampulse_team_" not in counters_only and "teampulse_events_total" in counters_only
     whole = {
         f.name for f in text_string_to_metric_families(collector.metrics_page(registry).decode())
     }
