@@ -28,7 +28,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from collections.abc import Set as AbstractSet
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -89,10 +89,12 @@ UNKNOWN_PATH = "unknown"
 class Admission:
     accepted: list[Event]  # in arrival order, each with its team set
     outcomes: Counter[str]  # accepted / duplicate / late
+    stale: list[Event] = field(default_factory=list)  # behind the retention: adoption only
 
 
 def admit(events: Iterable[Event], roster: Roster, config: GaugeConfig) -> Admission:
     accepted: list[Event] = []
+    stale: list[Event] = []
     outcomes: Counter[str] = Counter()
     watermark: dict[str, float] = {}  # latest accepted event time per team
     stream_watermark: dict[tuple[str, str | None], float] = {}  # ... per team and input stream
@@ -110,7 +112,8 @@ def admit(events: Iterable[Event], roster: Roster, config: GaugeConfig) -> Admis
         if team in watermark and bucket_of(event.occurred_at, config.bucket_s) < expired_before(
             watermark[team], config.retention_s, config.bucket_s
         ):
-            outcomes["late"] += 1  # older than anything the gauges keep
+            outcomes["late"] += 1  # older than anything the windows keep ...
+            stale.append(event)  # ... but evidence for adoption, which keeps no window
             continue
         if event.id in seen[team]:
             outcomes["duplicate"] += 1
@@ -122,7 +125,7 @@ def admit(events: Iterable[Event], roster: Roster, config: GaugeConfig) -> Admis
         )
         accepted.append(event)
         outcomes["accepted"] += 1
-    return Admission(accepted, outcomes)
+    return Admission(accepted, outcomes, stale)
 
 
 # --- 2. the thread join ------------------------------------------------------------------------
@@ -195,6 +198,7 @@ class TeamHistory:
     events: list[Event]
     threads: list[Thread]
     links: list[Link]
+    stale: list[Event] = field(default_factory=list)
 
 
 def window_counts(history: TeamHistory, first: int, last: int, config: GaugeConfig) -> WindowCounts:
@@ -295,7 +299,7 @@ def team_counts(
     return TeamCounts(
         members=members,
         windows=windows,
-        adoption=adoption_counts(history.events, config),
+        adoption=adoption_counts(history.events + history.stale, config),
         baseline_members=members if weighted else 0,
         baseline_sum=members * baseline if weighted and baseline is not None else 0.0,
         current_sum=members * current if weighted and current is not None else 0.0,
@@ -322,7 +326,8 @@ def reference_counts(
 ) -> dict[str, TeamCounts]:
     """TeamCounts of every team that has an accepted event or a thread fact."""
     events, roster = without_erased(events, roster, erased)
-    accepted = admit(events, roster, config).accepted
+    admission = admit(events, roster, config)
+    accepted = admission.accepted
     threads, links = join_threads(accepted)
     teams = (
         {str(e.team) for e in accepted}
@@ -336,6 +341,7 @@ def reference_counts(
             events=[e for e in accepted if e.team == team],
             threads=[t for t in threads if t.team == team],
             links=[link for link in links if link.involves(team)],
+            stale=[e for e in admission.stale if e.team == team],
         )
         result[team] = team_counts(history, roster.team_size(team), as_of, config)
     return result

@@ -41,7 +41,11 @@ from teampulse.gauges.threads import ThreadFact, ThreadSummary
 
 __all__ = ["TeamState"]
 
-Outcome = Literal["accepted", "duplicate", "late"]
+# stale: behind the retention, so in no window, but evidence for adoption, which has none;
+# reported as late. Which events are stale depends on how far the fastest input stream has
+# run ahead, so counting them for adoption keeps adoption independent of the reading speed
+# of each partition (and of how many workers read them).
+Outcome = Literal["accepted", "duplicate", "late", "stale"]
 
 _LEARNING_PREFIX = "learning."
 
@@ -266,7 +270,8 @@ class TeamState:
         if self.watermark is not None and index < expired_before(
             self.watermark, self.config.retention_s, self._bucket_s
         ):
-            return "late"  # behind the retention: its bucket is gone, it cannot count
+            self._adoption.apply(event)  # its bucket is gone; adoption keeps no window
+            return "stale"
         if event.id in self._seen:
             return "duplicate"
         self._seen.add(event.id)

@@ -330,13 +330,16 @@ class HotStages:
                     outcomes[event.source]["erased"] += 1
                     continue
                 outcome = state.apply_event(event)
-                outcomes[event.source][outcome] += 1
                 if outcome == "accepted":
                     ops.append(event_op(raw))
-                elif outcome == "late":
+                elif outcome == "late" or outcome == "stale":
+                    if outcome == "stale":  # its adoption evidence must survive a restart
+                        ops.append(event_op(raw))
+                    outcomes[event.source]["late"] += 1
                     report.reasons[Reason.LATE.value] += 1
                     self._dead_letter(outbox, raw, record, LATE, now)
                     continue
+                outcomes[event.source][outcome] += 1
                 # A duplicate is forwarded too: its first delivery may have been applied
                 # here just before a crash that lost the forward (the thread stage is
                 # idempotent per post).

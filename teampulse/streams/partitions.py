@@ -48,7 +48,7 @@ class TeamPartition:
     def apply_event(self, event: Event) -> str:
         assert event.team is not None, "the ingest stage resolves every event's team"
         outcome = self.team(event.team).apply_event(event)
-        if outcome == "accepted":
+        if outcome == "accepted" or outcome == "stale":
             self.changed.add(event.team)
         return outcome
 

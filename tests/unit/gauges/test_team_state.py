@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from teampulse.contract.event import Event
-from teampulse.gauges.config import BaselineScoring, GaugeConfig, ScoringConfig
+from teampulse.gauges.config import (
+    BaselineScoring,
+    EvidenceMatcher,
+    GaugeConfig,
+    InitiativeConfig,
+    ScoringConfig,
+)
 from teampulse.gauges.counts import WindowCounts
 from teampulse.gauges.team_state import TeamState
 from teampulse.gauges.threads import ReplyLink, ThreadSummary
@@ -77,7 +83,26 @@ def test_a_stream_behind_the_retention_is_late_whatever_its_own_watermark() -> N
     team.apply_event(event("a1", 60 * DAY, origin="events:0"))
 
     assert team.apply_event(event("b1", 60 * DAY - CONFIG.retention_s - HOUR,
-                                  origin="events:1")) == "late"  # fmt: skip
+                                  origin="events:1")) == "stale"  # fmt: skip
+
+
+def test_an_event_behind_the_retention_counts_for_adoption_only() -> None:
+    practice = InitiativeConfig(
+        id="agile", stages={"ability": (EvidenceMatcher(type=("adoption.practiced",)),)}
+    )
+    config = GaugeConfig(initiatives=(practice,))
+    team = TeamState("alpha", config)
+    team.apply_event(event("a1", 60 * DAY, origin="events:0"))
+    practised = event(
+        "b1", 60 * DAY - config.retention_s - HOUR, "eve", "adoption.practiced",
+        practice="retro", initiative="agile", origin="events:1",
+    )  # fmt: skip
+
+    assert team.apply_event(practised) == "stale"
+
+    counts = team.counts(T0 + 60 * DAY, members=5)
+    assert counts.windows["28d"].active_members == 1  # ann; eve's bucket is gone
+    assert counts.adoption["agile"] == (0, 0, 0, 1, 0)  # eve: ability
 
 
 def test_an_id_is_remembered_while_the_slowest_stream_could_repeat_it_on_time() -> None:

@@ -352,3 +352,15 @@ def test_a_new_erasure_is_applied_before_the_next_records_and_corrects_the_threa
     ]
     day = hot.teams.states[1].teams["atlas"].counts(T0 + 3600, 5).windows["1d"]  # type: ignore[attr-defined]
     assert (day.active_members, day.replies, day.posts) == (1, 0, 1)
+
+
+def test_an_event_behind_the_retention_is_dead_lettered_as_late_and_logged_for_adoption():
+    ahead = internal("e1", 60 * 86_400, origin="t.events:0")
+    behind = internal("e2", 60 * 86_400 - GaugeConfig().retention_s - 3600, origin="t.events:1")
+    batch = [record("t.by-team", 0, 0, ahead), record("t.by-team", 0, 1, behind)]
+    outbox, reasons = run(stages(), {("t.by-team", 0): batch})
+    [(_, _, letter)] = outbox.to("t.deadletter")
+    assert orjson.loads(letter)["reason"] == "late"
+    [(_, _, log_record)] = outbox.to("t.team-state")
+    assert [op["e"]["id"] for op in orjson.loads(log_record)] == ["e1", "e2"]
+    assert reasons == Counter({"late": 1})
