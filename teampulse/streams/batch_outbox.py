@@ -75,6 +75,10 @@ class BatchOutbox:
         self._records[(topic, partition)].append((key, value))
         self.count += 1
 
+    def destinations(self) -> set[tuple[str, int]]:
+        """The (topic, partition) pairs the records added so far go to."""
+        return set(self._records)
+
     async def flush(self) -> list[asyncio.Future[Any]]:
         """Hand every record to the producer; returns the futures of the broker's
         acknowledgements (the caller decides when to wait for them)."""

@@ -229,9 +229,10 @@ class HotConsumer(Service):
 
     async def _hand_over_caught_up(self, consumer: AIOKafkaConsumer) -> None:
         """Hands records over in memory for the internal partitions read up to where they
-        ended at the assignment. Before that, what an earlier owner of an input partition
-        forwarded may still be unread, and records of one input stream would reach a state
-        out of their order (which decides what is late)."""
+        ended at the assignment and not forwarded to since. Before that, what an earlier
+        owner of an input partition (or this worker) forwarded may still be unread, and
+        records of one input stream would reach a state out of their order (which decides
+        what is late)."""
         unknown = [tp for tp, end in self._catching_up.items() if end is None]
         if unknown:
             try:
@@ -293,6 +294,12 @@ class HotConsumer(Service):
         outbox = BatchOutbox(self._producer)
         by_partition = {(tp.topic, tp.partition): batch for tp, batch in records.items()}
         report = await self.stages.process(by_partition, outbox)
+        # A partition this worker forwarded to since its assignment holds records of this
+        # worker's input streams that it has not read yet: handed over in memory from now on,
+        # later records of those streams would overtake them. It stays on Kafka until the
+        # next assignment.
+        for topic, partition in outbox.destinations():
+            self._catching_up.pop(TopicPartition(topic, partition), None)
         for tp, batch in records.items():
             self._resume_at.setdefault(tp, batch[0].offset)
         try:
