@@ -5,7 +5,8 @@ body once and hands the pure mapper's result (teampulse.connectors) here:
 * ids already written recently are duplicates (a platform's retry): counted, not written;
 * the rest go through the POST /events path: validated as canonical events, produced to the
   events topic, and acknowledged by Kafka before the platform gets its answer;
-* every outcome is counted in `teampulse_connector_records_total{platform,outcome,reason}`.
+* every outcome is counted in `teampulse_connector_records_total{platform,outcome,reason}`,
+  including the items a platform's rules say to acknowledge and drop (`discarded`).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class ConnectorIntake:
         self.records = Counter(
             "teampulse_connector_records",
             "Records received from discussion platforms and Caliper, by outcome "
-            "(written, duplicate, ignored, refused) and reason",
+            "(written, duplicate, ignored, discarded, refused) and reason",
             ["platform", "outcome", "reason"],
             registry=endpoint.registry,
         )
@@ -84,8 +85,9 @@ class ConnectorIntake:
         self, platform: str, mapped: Mapped, answer: Callable[[int, int], web.StreamResponse]
     ) -> web.StreamResponse:
         """Write what is new; `answer(written, duplicates)` once Kafka acknowledged it."""
-        for reason, count in mapped.ignored.items():
-            self.records.labels(platform, "ignored", reason).inc(count)
+        for outcome, reasons in (("ignored", mapped.ignored), ("discarded", mapped.discarded)):
+            for reason, count in reasons.items():
+                self.records.labels(platform, outcome, reason).inc(count)
         recent = self.endpoint.recent[EVENTS_ROUTE]
         fresh: dict[str, dict[str, Any]] = {}
         duplicates = 0

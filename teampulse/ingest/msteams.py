@@ -2,7 +2,9 @@
 lifecycleNotificationUrl of a Microsoft Graph subscription (docs/connectors/msteams.md).
 
 Graph first validates each URL: a POST (or GET) with `?validationToken=...` that must be
-echoed as text/plain within 10 s. Notifications are answered 202 once written.
+echoed as text/plain within 10 s. Notifications are answered 202 once written; those that
+are not genuine (clientState, dataSignature) are discarded and counted, and the answer is the
+same 202, as Graph's guidance asks.
 """
 
 from __future__ import annotations
@@ -69,22 +71,27 @@ class MsTeamsNotifications:
         payload = intake.json(body)
         if isinstance(payload, web.Response):
             return payload
-        problem = msteams.client_state_problem(payload, self.client_state)
-        if problem is not None:
-            return intake.refuse(
-                msteams.SOURCE, 401, problem.value, "clientState differs from the subscription's"
-            )
-        limited = intake.rate_limited(msteams.SOURCE)
-        if limited is not None:
-            return limited
         result = msteams.map_notifications(
-            payload, intake.config.msteams, intake.pseudonymiser, self.private_key
+            payload,
+            self.client_state,
+            intake.config.msteams,
+            intake.pseudonymiser,
+            self.private_key,
         )
         if isinstance(result, Rejection):
             return intake.rejected(msteams.SOURCE, result)
         for reason, count in result.ignored.items():
             if reason.startswith("lifecycle_"):
                 log.warning("Graph lifecycle notification %s x%d", reason, count)
+        for reason, count in result.discarded.items():
+            # Graph asks to investigate where such notifications come from; the answer to
+            # the sender stays 202.
+            log.warning("Graph notification discarded as not genuine: %s x%d", reason, count)
+        if result.events:
+            # Only genuine notifications take from the bucket, so forgeries cannot exhaust it.
+            limited = intake.rate_limited(msteams.SOURCE)
+            if limited is not None:
+                return limited
         return await intake.write(msteams.SOURCE, result, lambda _w, _d: web.Response(status=202))
 
 
