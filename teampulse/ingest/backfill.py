@@ -45,8 +45,9 @@ from teampulse.contract.timestamps import (
     parse_iso8601_timestamp,
     parse_rfc3339,
 )
-from teampulse.ingest.http import DIGEST_HEADER, VERSION_HEADER
 from teampulse.ingest.produce import Outgoing, RecordChecker, RejectionTally
+from teampulse.ingest.write import DIGEST_HEADER
+from teampulse.ingest.xapi_syntax import VERSION_HEADER
 from teampulse.kafka.sender import KafkaSender
 from teampulse.kafka.topics import ensure_topics
 from teampulse.settings import Settings

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from teampulse.connectors import caliper
 from teampulse.contract.rejections import Rejection
-from teampulse.ingest.connectors import ConnectorIntake
+from teampulse.ingest.connectors import ConnectorIntake, Guard
 
 __all__ = ["PATH", "CaliperSensorEndpoint", "add_routes"]
 
@@ -24,6 +24,9 @@ JSON_TYPES = ("application/json", "application/ld+json")
 class CaliperSensorEndpoint:
     def __init__(self, intake: ConnectorIntake) -> None:
         self.intake = intake
+        # No signature of its own, and the rate is the Bearer token's, both checked by the
+        # endpoint's middleware.
+        self.guard = Guard(platform=caliper.SOURCE)
 
     async def post(self, request: web.Request) -> web.StreamResponse:
         intake = self.intake
@@ -34,10 +37,7 @@ class CaliperSensorEndpoint:
                 "unsupported_media_type",
                 f"Content-Type must be application/json, got {request.content_type[:60]!r}",
             )
-        body = await intake.body(request)
-        if isinstance(body, web.Response):
-            return body
-        envelope = intake.json(body)
+        envelope = await intake.guarded(request, self.guard)
         if isinstance(envelope, web.Response):
             return envelope
         result = caliper.map_envelope(envelope, intake.config.caliper, intake.pseudonymiser)

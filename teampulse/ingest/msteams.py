@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from teampulse.connectors import msteams
 from teampulse.connectors.graph_subscription import LIFECYCLE_PATH, NOTIFICATIONS_PATH
 from teampulse.contract.rejections import Rejection
-from teampulse.ingest.connectors import ConnectorIntake, disabled
+from teampulse.ingest.connectors import ConnectorIntake, Guard
 
 __all__ = ["PATHS", "MsTeamsNotifications", "add_routes", "load_private_key"]
 
@@ -51,6 +51,13 @@ class MsTeamsNotifications:
         self.intake = intake
         self.client_state = intake.settings.msteams_client_state
         self.private_key = load_private_key(intake.settings.msteams_private_key_file)
+        # The clientState travels inside each notification, so the mapper checks it; the
+        # platform's rate is taken only for genuine ones.
+        self.guard = Guard(
+            platform=msteams.SOURCE,
+            enabled_by="TEAMPULSE_MSTEAMS_CLIENT_STATE",
+            secret=self.client_state,
+        )
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         token = request.query.get("validationToken")
@@ -62,13 +69,8 @@ class MsTeamsNotifications:
             return self.intake.refuse(
                 msteams.SOURCE, 400, "validation", "a GET must carry ?validationToken="
             )
-        if not self.client_state:
-            return disabled("TEAMPULSE_MSTEAMS_CLIENT_STATE")
         intake = self.intake
-        body = await intake.body(request)
-        if isinstance(body, web.Response):
-            return body
-        payload = intake.json(body)
+        payload = await intake.guarded(request, self.guard)
         if isinstance(payload, web.Response):
             return payload
         result = msteams.map_notifications(
