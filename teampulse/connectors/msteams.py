@@ -17,7 +17,8 @@ endpoints that fail; and an answer that differs would tell a forger what it got 
   discussion.replied to the thread's root (Teams threads are one level deep); every
   reaction in the resource -> discussion.reacted; `updated`: only its reactions (each one
   keyed by message, user and reaction, so a re-sent update counts each reaction once);
-* system messages, bot messages (`from.application`) and deletions are ignored.
+* system messages, bot messages (`from.application`), deletions and messages of chats
+  rather than channels are ignored.
 """
 
 from __future__ import annotations
@@ -176,8 +177,11 @@ def map_message(
     identity = message.get("channelIdentity")
     channel = text_of(identity.get("channelId")) if type(identity) is dict else None
     message_id = text_of(message.get("id"))
-    if channel is None or message_id is None:
-        return schema_problem("chatMessage: id and channelIdentity.channelId are required")
+    if channel is None:
+        # A one-to-one or group chat's message: genuine, so acknowledged, but not measured.
+        return Mapped().ignore("not_channel_message")
+    if message_id is None:
+        return schema_problem("chatMessage: id is required")
     route = config.route(channel)
     post = f"msteams:{channel}:{message_id}"
     root_id = text_of(message.get("replyToId"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 from aiohttp import web
@@ -12,6 +13,8 @@ from teampulse.contract.rejections import Rejection
 from teampulse.ingest.connectors import ConnectorIntake, Guard
 
 __all__ = ["PATH", "PATHS", "SlackEvents", "add_routes"]
+
+log = logging.getLogger(__name__)
 
 PATH = "/slack/events"
 PATHS = (PATH,)
@@ -49,6 +52,11 @@ class SlackEvents:
             return refused
         if isinstance(result, slack.Challenge):
             return web.Response(text=result.challenge, content_type="text/plain")
+        if payload.get("type") == "app_rate_limited":  # a Mapped result: payload is an object
+            log.warning(
+                "Slack is rate-limiting this app's events (more than it may send an hour "
+                "from one workspace): some events are not delivered"
+            )
         return await intake.write(slack.SOURCE, result, lambda _w, _d: web.Response(status=200))
 
 

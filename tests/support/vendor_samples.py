@@ -37,6 +37,9 @@ SOURCES = {
         "Slack, docs.slack.dev/reference/events/reaction_added, the example payload "
         "(one trailing comma removed, which makes the published text invalid JSON)"
     ),
+    "slack/app_rate_limited.json": (
+        "Slack, docs.slack.dev/reference/events/app_rate_limited, the example payload"
+    ),
     "msgraph/change-notification.json": (
         "Microsoft Graph, learn.microsoft.com/graph/change-notifications-delivery-webhooks, "
         "'Change notification example'"

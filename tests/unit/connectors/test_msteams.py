@@ -226,3 +226,15 @@ def test_a_lifecycle_notification_with_another_client_state_is_discarded(
 ):
     result = notified(config, pseudonymiser, key, {"value": [lifecycle("missed", "a guess")]})
     assert (dict(result.ignored), dict(result.discarded)) == ({}, {"bad_client_state": 1})
+
+
+def test_a_genuine_chat_message_outside_a_channel_is_ignored(config, pseudonymiser, key):
+    """A message of a one-to-one or group chat (`chatId`, no `channelIdentity`), as a
+    subscription to chats sends: genuine, so answered 2xx like any, and not measured."""
+    message = chat_message("1565293727947", ALICE, CHANNEL, "2026-03-02T10:00:00Z")
+    message["channelIdentity"] = None
+    message["chatId"] = "19:2da4c29f6d7041eca70b638b43d45437@thread.v2"
+    result = notified(
+        config, pseudonymiser, key, documented_rich_notification(key.public_key(), message)
+    )
+    assert (result.events, dict(result.ignored)) == ([], {"not_channel_message": 1})

@@ -242,6 +242,14 @@ def test_a_reaction_event_of_an_irregular_shape_is_ignored(config, pseudonymiser
     assert result == Mapped(ignored={"irregular_reaction": 1})  # type: ignore[arg-type]
 
 
+def test_the_app_rate_limited_notice_is_taken_and_ignored(config, pseudonymiser):
+    """docs.slack.dev/reference/events/app_rate_limited: a delivery without an inner event,
+    sent when Slack limits the app; answering it 2xx keeps the app from failing further."""
+    delivery = vendor_sample("slack/app_rate_limited.json")
+    result = slack.map_delivery(delivery, config.slack, pseudonymiser)
+    assert result == Mapped(ignored={"delivery_app_rate_limited": 1})  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("missing", ["event_id", "team_id", "event"])
 def test_a_callback_without_the_documented_wrapper_is_refused(config, pseudonymiser, missing):
     """The outer event wrapper is the same for every event (docs.slack.dev/apis/events-api,
