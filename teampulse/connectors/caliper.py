@@ -63,7 +63,7 @@ def _id(node: Any) -> str | None:
     return None
 
 
-def envelope_problem(envelope: Any) -> Rejection | UnsupportedDataVersion | None:
+def _envelope_problem(envelope: Any) -> Rejection | UnsupportedDataVersion | None:
     """Why `envelope` is not a Caliper envelope this endpoint reads, or None."""
     if type(envelope) is not dict:
         return schema_problem("a Caliper envelope is a JSON object")
@@ -96,7 +96,7 @@ def envelope_problem(envelope: Any) -> Rejection | UnsupportedDataVersion | None
 def map_envelope(
     envelope: Any, config: CaliperConfig, pseudonymiser: Pseudonymiser
 ) -> Mapped | Rejection | UnsupportedDataVersion:
-    problem = envelope_problem(envelope)
+    problem = _envelope_problem(envelope)
     if problem is not None:
         return problem
     mapped = Mapped()

@@ -46,7 +46,7 @@ class CaliperSensorEndpoint:
         if isinstance(result, Rejection):
             return intake.rejected(caliper.SOURCE, result)
         # "The Endpoint SHOULD send back successful responses with an empty body" (6.1).
-        return await intake.write(caliper.SOURCE, result, lambda _w, _d: web.Response(status=200))
+        return await intake.write(caliper.SOURCE, result, 200)
 
 
 def add_routes(app: web.Application, intake: ConnectorIntake) -> None:

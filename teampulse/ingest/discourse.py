@@ -37,7 +37,7 @@ class DiscourseWebhook:
         )
         if isinstance(result, Rejection):
             return intake.rejected(discourse.SOURCE, result)
-        return await intake.write(discourse.SOURCE, result, lambda _w, _d: web.Response(status=200))
+        return await intake.write(discourse.SOURCE, result, 200)
 
 
 def add_routes(app: web.Application, intake: ConnectorIntake) -> None:

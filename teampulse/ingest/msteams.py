@@ -94,7 +94,7 @@ class MsTeamsNotifications:
             limited = intake.rate_limited(msteams.SOURCE)
             if limited is not None:
                 return limited
-        return await intake.write(msteams.SOURCE, result, lambda _w, _d: web.Response(status=202))
+        return await intake.write(msteams.SOURCE, result, 202)
 
 
 def add_routes(app: web.Application, intake: ConnectorIntake) -> None:

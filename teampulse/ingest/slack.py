@@ -57,7 +57,7 @@ class SlackEvents:
                 "Slack is rate-limiting this app's events (more than it may send an hour "
                 "from one workspace): some events are not delivered"
             )
-        return await intake.write(slack.SOURCE, result, lambda _w, _d: web.Response(status=200))
+        return await intake.write(slack.SOURCE, result, 200)
 
 
 def add_routes(app: web.Application, intake: ConnectorIntake) -> None:
