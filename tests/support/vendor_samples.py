@@ -25,6 +25,13 @@ SOURCES = {
         "IMS Caliper 1.1 example fixture: github.com/IMSGlobal/caliper-spec, branch develop, "
         "fixtures/v1p1/caliperEnvelopeEventSingle.json"
     ),
+    **{
+        f"cmi5/{name}.json": (
+            "cmi5, github.com/AICC/CMI-5_Spec_Current, branch gh-pages, "
+            f"samples/scenarios/01-typical-non_credit_session/{name}.json"
+        )
+        for name in ("01-launched_statement", "04-initialized_statement", "05-terminated_statement")
+    },
     "slack/message.channels.json": (
         "Slack, docs.slack.dev/reference/events/message.channels, the example payload "
         "(one trailing comma removed, which makes the published text invalid JSON)"
