@@ -1,6 +1,8 @@
 """IMS Caliper 1.1/1.2 Sensor API envelopes -> canonical events (docs/connectors/caliper.md).
 
-An envelope is `{sensor, sendTime, dataVersion, data: [...]}`; each event in `data` is
+An envelope is `{sensor, sendTime, dataVersion, data: [...]}`, all four required (Caliper 1.2
+§5.2); `dataVersion` must be the Context IRI of 1.1 or 1.2, whole: any other is a version
+this endpoint cannot support, which §6.1 answers 422 rather than 400. Each event in `data` is
 mapped by its `type` and `action` through `caliper.actions` of connectors.yaml:
 * MessageEvent -> discussion.posted, or discussion.replied when the Message has `replyTo`
   (thread: the Message's `isPartOf` Thread; channel: that Thread's Forum);
@@ -14,6 +16,7 @@ the event's `group` may be routed to a team or initiative like a channel.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from teampulse.connectors.canonical import Mapped, door_actor, iso8601_event_time, schema_problem
@@ -21,11 +24,34 @@ from teampulse.connectors.config import IGNORE, CaliperConfig
 from teampulse.contract.events import MAX_NAME_CHARS
 from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.rejections import Rejection
+from teampulse.contract.timestamps import parse_iso8601_timestamp
 
-__all__ = ["SOURCE", "map_envelope", "map_event"]
+__all__ = [
+    "SOURCE",
+    "SUPPORTED_DATA_VERSIONS",
+    "UnsupportedDataVersion",
+    "map_envelope",
+    "map_event",
+]
 
 SOURCE = "caliper"
-DATA_VERSION_PREFIX = "http://purl.imsglobal.org/ctx/caliper/v1p"
+SUPPORTED_DATA_VERSIONS = (
+    "http://purl.imsglobal.org/ctx/caliper/v1p1",
+    "http://purl.imsglobal.org/ctx/caliper/v1p2",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class UnsupportedDataVersion:
+    """A well-formed envelope of a Caliper version this endpoint does not read (HTTP 422)."""
+
+    version: str
+
+    @property
+    def detail(self) -> str:
+        return f"dataVersion {self.version[:100]!r} is not supported; send " + " or ".join(
+            SUPPORTED_DATA_VERSIONS
+        )
 
 
 def _id(node: Any) -> str | None:
@@ -37,18 +63,44 @@ def _id(node: Any) -> str | None:
     return None
 
 
-def map_envelope(
-    envelope: Any, config: CaliperConfig, pseudonymiser: Pseudonymiser
-) -> Mapped | Rejection:
+def _envelope_problem(envelope: Any) -> Rejection | UnsupportedDataVersion | None:
+    """Why `envelope` is not a Caliper envelope this endpoint reads, or None."""
     if type(envelope) is not dict:
         return schema_problem("a Caliper envelope is a JSON object")
-    data, version = envelope.get("data"), envelope.get("dataVersion")
-    if type(envelope.get("sensor")) is not str or type(data) is not list:
-        return schema_problem("envelope: `sensor` (string) and `data` (array) are required")
-    if type(version) is not str or not version.startswith(DATA_VERSION_PREFIX):
-        return schema_problem(f"dataVersion: expected {DATA_VERSION_PREFIX}1 or ...v1p2")
+    sensor, send_time, version, data = (
+        envelope.get(k) for k in ("sensor", "sendTime", "dataVersion", "data")
+    )
+    # Lenient on the form of sendTime: any ISO 8601 instant, not only the millisecond UTC
+    # form the spec asks of sensors, since nothing here reads it.
+    malformed = (
+        ("sensor", "a string", type(sensor) is not str or not sensor),
+        (
+            "sendTime",
+            "an ISO 8601 instant",
+            type(send_time) is not str or parse_iso8601_timestamp(send_time) is None,
+        ),
+        ("dataVersion", "a Caliper Context IRI", type(version) is not str),
+        ("data", "an array of one or more events", type(data) is not list or not data),
+    )
+    for name, form, wrong in malformed:
+        if wrong:
+            return schema_problem(
+                f"envelope: {name} must be {form}; sensor, sendTime, dataVersion and data "
+                "are required (Caliper 1.2, 5.2)"
+            )
+    if version not in SUPPORTED_DATA_VERSIONS:
+        return UnsupportedDataVersion(str(version))
+    return None
+
+
+def map_envelope(
+    envelope: Any, config: CaliperConfig, pseudonymiser: Pseudonymiser
+) -> Mapped | Rejection | UnsupportedDataVersion:
+    problem = _envelope_problem(envelope)
+    if problem is not None:
+        return problem
     mapped = Mapped()
-    for index, item in enumerate(data):
+    for index, item in enumerate(envelope["data"]):
         result = map_event(item, config, pseudonymiser)
         if isinstance(result, Rejection):
             return Rejection(result.reason, f"data[{index}]: {result.detail}")

@@ -1,7 +1,8 @@
 """What every connector returns, and the rules they share for ids, people and time.
 
 A delivery maps to a `Mapped`: canonical event dicts to write, plus the items it ignored
-with a reason (a bot message, an edit, a session event) so the endpoint can count them.
+with a reason (a bot message, an edit, a session event) and the items it discarded as not
+genuine (a Graph notification without our clientState), so the endpoint can count them.
 A delivery that is not what the platform documents is a `Rejection` (reason code and
 detail, teampulse.contract.rejections), answered 400.
 
@@ -42,14 +43,20 @@ CanonicalEvent = dict[str, Any]
 class Mapped:
     events: list[CanonicalEvent] = field(default_factory=list)
     ignored: Counter[str] = field(default_factory=Counter)  # reason -> items
+    discarded: Counter[str] = field(default_factory=Counter)  # reason -> items
 
     def ignore(self, reason: str) -> Mapped:
         self.ignored[reason] += 1
         return self
 
+    def discard(self, reason: str) -> Mapped:
+        self.discarded[reason] += 1
+        return self
+
     def extend(self, other: Mapped) -> None:
         self.events.extend(other.events)
         self.ignored.update(other.ignored)
+        self.discarded.update(other.discarded)
 
 
 def door_actor(pseudonymiser: Pseudonymiser, identity: str) -> str:

@@ -1,8 +1,12 @@
 """Microsoft Graph change notifications for Teams channel messages -> canonical events
 (docs/connectors/msteams.md).
 
-A notification request is `{"value": [...]}`. Each item must carry the subscription's
-`clientState`; otherwise the whole request is refused. Then:
+A notification request is `{"value": [...]}`, possibly batching the notifications of several
+subscriptions. Graph's guidance is to answer 2xx and then judge each notification: one
+without the subscription's `clientState`, or whose content fails its `dataSignature` (or
+does not decrypt with our key), is not genuine and is discarded, counted by reason, while
+the rest of the request is taken. (Graph retries any other answer for hours and throttles
+endpoints that fail; and an answer that differs would tell a forger what it got wrong.) Then:
 * lifecycle notifications (`lifecycleEvent`: reauthorizationRequired, subscriptionRemoved,
   missed) are counted under their name; the subscription command renews or re-creates;
 * a chatMessage arrives as rich notification (`includeResourceData`): `encryptedContent`
@@ -13,7 +17,8 @@ A notification request is `{"value": [...]}`. Each item must carry the subscript
   discussion.replied to the thread's root (Teams threads are one level deep); every
   reaction in the resource -> discussion.reacted; `updated`: only its reactions (each one
   keyed by message, user and reaction, so a re-sent update counts each reaction once);
-* system messages, bot messages (`from.application`) and deletions are ignored.
+* system messages, bot messages (`from.application`), deletions and messages of chats
+  rather than channels are ignored.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+from enum import StrEnum
 from typing import Any
 
 import orjson
@@ -39,32 +45,38 @@ from teampulse.connectors.canonical import (
     text_of,
 )
 from teampulse.connectors.config import PlatformConfig
-from teampulse.connectors.signatures import SignatureProblem
 from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.rejections import Rejection
 
-__all__ = ["SOURCE", "client_state_problem", "decrypt_resource", "map_message", "map_notifications"]
+__all__ = [
+    "SOURCE",
+    "NotGenuine",
+    "decrypt_resource",
+    "map_message",
+    "map_notifications",
+]
 
 SOURCE = "msteams"
 LIFECYCLE_EVENTS = ("reauthorizationRequired", "subscriptionRemoved", "missed")
 AES_IV_BYTES = 16
 
 
-def client_state_problem(payload: Any, client_state: str) -> SignatureProblem | None:
-    """Every item of a notification request must carry our clientState (constant time)."""
-    items = payload.get("value") if type(payload) is dict else None
-    if type(items) is not list or not items:
-        return None  # not a notification at all: the mapper refuses it with its reason
-    for item in items:
-        offered = item.get("clientState") if type(item) is dict else None
-        if type(offered) is not str or not hmac.compare_digest(
-            offered.encode(), client_state.encode()
-        ):
-            return SignatureProblem.CLIENT_STATE
-    return None
+class NotGenuine(StrEnum):
+    """Why a notification was discarded: the reasons of its count on /metrics."""
+
+    CLIENT_STATE = "bad_client_state"  # not the clientState of our subscription
+    DATA_SIGNATURE = "bad_data_signature"  # the content was changed after Graph signed it
+    UNDECRYPTABLE = "undecryptable"  # the content is not encrypted for our key
 
 
-def decrypt_resource(encrypted: Any, private_key: rsa.RSAPrivateKey) -> dict[str, Any] | Rejection:
+def _ours(item: dict[str, Any], client_state: str) -> bool:
+    offered = item.get("clientState")
+    return type(offered) is str and hmac.compare_digest(offered.encode(), client_state.encode())
+
+
+def decrypt_resource(
+    encrypted: Any, private_key: rsa.RSAPrivateKey
+) -> dict[str, Any] | NotGenuine | Rejection:
     """The chatMessage of a rich notification's `encryptedContent`."""
     if type(encrypted) is not dict:
         return schema_problem("encryptedContent: an object is required")
@@ -76,10 +88,10 @@ def decrypt_resource(encrypted: Any, private_key: rsa.RSAPrivateKey) -> dict[str
         )
         signature = base64.b64decode(encrypted["dataSignature"], validate=True)
     except (KeyError, TypeError, ValueError, binascii.Error, InvalidKey):
-        return schema_problem("encryptedContent: data, dataKey, dataSignature do not decrypt")
+        return NotGenuine.UNDECRYPTABLE
     expected = hmac.new(key, data, hashlib.sha256).digest()
     if not hmac.compare_digest(expected, signature):
-        return schema_problem("encryptedContent: dataSignature does not match the data")
+        return NotGenuine.DATA_SIGNATURE  # and, as Graph says, not decrypted
     try:
         decryptor = Cipher(algorithms.AES(key), modes.CBC(key[:AES_IV_BYTES])).decryptor()
         padded = decryptor.update(data) + decryptor.finalize()
@@ -94,16 +106,20 @@ def decrypt_resource(encrypted: Any, private_key: rsa.RSAPrivateKey) -> dict[str
 
 def map_notifications(
     payload: Any,
+    client_state: str,
     config: PlatformConfig,
     pseudonymiser: Pseudonymiser,
     private_key: rsa.RSAPrivateKey | None,
 ) -> Mapped | Rejection:
-    """A notification request body whose clientState was checked -> what to write."""
+    """A notification request body -> what to write, ignore and discard."""
     items = payload.get("value") if type(payload) is dict else None
     if type(items) is not list:
         return schema_problem('a Graph notification request is {"value": [...]}')
     mapped = Mapped()
     for index, item in enumerate(items):
+        if type(item) is dict and not _ours(item, client_state):
+            mapped.discard(NotGenuine.CLIENT_STATE)
+            continue
         result = _item(item, config, pseudonymiser, private_key)
         if isinstance(result, Rejection):
             return Rejection(result.reason, f"value[{index}]: {result.detail}")
@@ -132,6 +148,8 @@ def _item(
     if private_key is None:
         return Mapped().ignore("no_decryption_key")
     message = decrypt_resource(item["encryptedContent"], private_key)
+    if isinstance(message, NotGenuine):
+        return Mapped().discard(message)
     if isinstance(message, Rejection):
         return message
     tenant = text_of(item.get("tenantId")) or "tenant"
@@ -159,8 +177,11 @@ def map_message(
     identity = message.get("channelIdentity")
     channel = text_of(identity.get("channelId")) if type(identity) is dict else None
     message_id = text_of(message.get("id"))
-    if channel is None or message_id is None:
-        return schema_problem("chatMessage: id and channelIdentity.channelId are required")
+    if channel is None:
+        # A one-to-one or group chat's message: genuine, so acknowledged, but not measured.
+        return Mapped().ignore("not_channel_message")
+    if message_id is None:
+        return schema_problem("chatMessage: id is required")
     route = config.route(channel)
     post = f"msteams:{channel}:{message_id}"
     root_id = text_of(message.get("replyToId"))

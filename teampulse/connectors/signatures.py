@@ -11,4 +11,3 @@ class SignatureProblem(StrEnum):
     MISSING = "missing_signature"  # no signature (or timestamp) header at all
     STALE = "stale_timestamp"  # signed too long ago, or in the future: a replay
     BAD = "bad_signature"  # the signature does not match the body and the secret
-    CLIENT_STATE = "bad_client_state"  # a Graph notification without our clientState

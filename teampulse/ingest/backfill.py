@@ -27,7 +27,6 @@ import hashlib
 import os
 import re
 import sys
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -46,8 +45,9 @@ from teampulse.contract.timestamps import (
     parse_iso8601_timestamp,
     parse_rfc3339,
 )
-from teampulse.ingest.http import DIGEST_HEADER, VERSION_HEADER
-from teampulse.ingest.produce import Outgoing, RecordChecker, rejection_report
+from teampulse.ingest.produce import Outgoing, RecordChecker, RejectionTally
+from teampulse.ingest.write import DIGEST_HEADER
+from teampulse.ingest.xapi_syntax import VERSION_HEADER
 from teampulse.kafka.sender import KafkaSender
 from teampulse.kafka.topics import ensure_topics
 from teampulse.settings import Settings
@@ -76,7 +76,6 @@ SINCE_MARGIN_S = 0.001
 REMEMBERED_S = 0.002
 # Statuses with which an LRS says a saved `more` link is no longer valid.
 EXPIRED_LINK = frozenset({400, 404, 410})
-REPORTED_REJECTIONS = 20
 STATE_VERSION = 1
 
 
@@ -277,23 +276,14 @@ def save_cursor(path: Path, cursor: Cursor) -> None:
 
 # ---------------------------------------------------------------------------- summary
 @dataclass
-class BackfillSummary:
+class BackfillSummary(RejectionTally):
     resumed: bool = False
     pages: int = 0
     read: int = 0
     sent: int = 0
     skipped: int = 0  # sent or dead-lettered by an earlier page
-    rejected: int = 0
-    reasons: Counter[str] = field(default_factory=Counter)
-    rejections: list[str] = field(default_factory=list)
     finished: bool = False
     state: Path | None = None
-
-    def reject(self, where: str, rejection: Rejection) -> None:
-        self.rejected += 1
-        self.reasons[rejection.reason.value] += 1
-        if len(self.rejections) < REPORTED_REJECTIONS:
-            self.rejections.append(f"{where}: {rejection.reason.value}: {rejection.detail}")
 
     def __str__(self) -> str:
         how = "resumed" if self.resumed else "started"
@@ -303,7 +293,7 @@ class BackfillSummary:
             f"sent {self.sent}, done before {self.skipped}, rejected {self.rejected} "
             "(to the dead-letter topic)"
         ]
-        lines += rejection_report(self.reasons, self.rejections, self.rejected)
+        lines += self.rejection_lines()
         if self.state is not None:
             lines.append(f"cursor saved in {self.state}")
         return "\n".join(lines)

@@ -1,7 +1,9 @@
 """POST /caliper/events: an IMS Caliper Sensor API endpoint (docs/connectors/caliper.md).
 
 The sensor authenticates with a Bearer token from TEAMPULSE_INGEST_CREDENTIALS, checked by
-the endpoint's middleware like every LRS client.
+the endpoint's middleware like every LRS client. The answers are those of Caliper 1.2 §6.1:
+200 with an empty body, 400 for a malformed envelope, 415 for a body that is not JSON by its
+Content-Type, 422 for a dataVersion this endpoint does not read.
 """
 
 from __future__ import annotations
@@ -10,36 +12,41 @@ from aiohttp import web
 
 from teampulse.connectors import caliper
 from teampulse.contract.rejections import Rejection
-from teampulse.ingest.connectors import ConnectorIntake
+from teampulse.ingest.connectors import ConnectorIntake, Guard
 
 __all__ = ["PATH", "CaliperSensorEndpoint", "add_routes"]
 
 PATH = "/caliper/events"
+# JSON-LD is JSON: sensors that label it so are taken as well (a leniency, written down).
+JSON_TYPES = ("application/json", "application/ld+json")
 
 
 class CaliperSensorEndpoint:
     def __init__(self, intake: ConnectorIntake) -> None:
         self.intake = intake
+        # No signature of its own, and the rate is the Bearer token's, both checked by the
+        # endpoint's middleware.
+        self.guard = Guard(platform=caliper.SOURCE)
 
     async def post(self, request: web.Request) -> web.StreamResponse:
         intake = self.intake
-        body = await intake.body(request)
-        if isinstance(body, web.Response):
-            return body
-        envelope = intake.json(body)
+        if request.content_type not in JSON_TYPES:
+            return intake.refuse(
+                caliper.SOURCE,
+                415,
+                "unsupported_media_type",
+                f"Content-Type must be application/json, got {request.content_type[:60]!r}",
+            )
+        envelope = await intake.guarded(request, self.guard)
         if isinstance(envelope, web.Response):
             return envelope
         result = caliper.map_envelope(envelope, intake.config.caliper, intake.pseudonymiser)
+        if isinstance(result, caliper.UnsupportedDataVersion):
+            return intake.refuse(caliper.SOURCE, 422, "unsupported_data_version", result.detail)
         if isinstance(result, Rejection):
             return intake.rejected(caliper.SOURCE, result)
-        ignored = sum(result.ignored.values())
-
-        def answer(written: int, duplicates: int) -> web.StreamResponse:
-            return web.json_response(
-                {"written": written, "duplicates": duplicates, "ignored": ignored}
-            )
-
-        return await intake.write(caliper.SOURCE, result, answer)
+        # "The Endpoint SHOULD send back successful responses with an empty body" (6.1).
+        return await intake.write(caliper.SOURCE, result, 200)
 
 
 def add_routes(app: web.Application, intake: ConnectorIntake) -> None:

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from teampulse.connectors import discourse
 from teampulse.contract.rejections import Rejection
-from teampulse.ingest.connectors import ConnectorIntake, disabled
+from teampulse.ingest.connectors import ConnectorIntake, Guard
 
 __all__ = ["PATH", "PATHS", "DiscourseWebhook", "add_routes"]
 
@@ -17,24 +17,19 @@ PATHS = (PATH,)
 class DiscourseWebhook:
     def __init__(self, intake: ConnectorIntake) -> None:
         self.intake = intake
-        self.secret = intake.settings.discourse_webhook_secret
+        secret = intake.settings.discourse_webhook_secret
+        self.guard = Guard(
+            platform=discourse.SOURCE,
+            enabled_by="TEAMPULSE_DISCOURSE_WEBHOOK_SECRET",
+            secret=secret,
+            signature=lambda headers, body: discourse.signature_problem(secret, headers, body),
+            signature_headers="X-Discourse-Event-Signature: sha256=<hmac>",
+            rate_limited=True,
+        )
 
     async def post(self, request: web.Request) -> web.StreamResponse:
-        if not self.secret:
-            return disabled("TEAMPULSE_DISCOURSE_WEBHOOK_SECRET")
         intake = self.intake
-        body = await intake.body(request)
-        if isinstance(body, web.Response):
-            return body
-        problem = discourse.signature_problem(self.secret, request.headers, body)
-        if problem is not None:
-            return intake.refuse(
-                discourse.SOURCE, 401, problem.value, "X-Discourse-Event-Signature: sha256=<hmac>"
-            )
-        limited = intake.rate_limited(discourse.SOURCE)
-        if limited is not None:
-            return limited
-        payload = intake.json(body)
+        payload = await intake.guarded(request, self.guard)
         if isinstance(payload, web.Response):
             return payload
         result = discourse.map_delivery(
@@ -42,7 +37,7 @@ class DiscourseWebhook:
         )
         if isinstance(result, Rejection):
             return intake.rejected(discourse.SOURCE, result)
-        return await intake.write(discourse.SOURCE, result, lambda _w, _d: web.Response(status=200))
+        return await intake.write(discourse.SOURCE, result, 200)
 
 
 def add_routes(app: web.Application, intake: ConnectorIntake) -> None:

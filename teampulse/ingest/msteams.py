@@ -2,7 +2,9 @@
 lifecycleNotificationUrl of a Microsoft Graph subscription (docs/connectors/msteams.md).
 
 Graph first validates each URL: a POST (or GET) with `?validationToken=...` that must be
-echoed as text/plain within 10 s. Notifications are answered 202 once written.
+echoed as text/plain within 10 s. Notifications are answered 202 once written; those that
+are not genuine (clientState, dataSignature) are discarded and counted, and the answer is the
+same 202, as Graph's guidance asks.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from teampulse.connectors import msteams
 from teampulse.connectors.graph_subscription import LIFECYCLE_PATH, NOTIFICATIONS_PATH
 from teampulse.contract.rejections import Rejection
-from teampulse.ingest.connectors import ConnectorIntake, disabled
+from teampulse.ingest.connectors import ConnectorIntake, Guard
 
 __all__ = ["PATHS", "MsTeamsNotifications", "add_routes", "load_private_key"]
 
@@ -49,6 +51,13 @@ class MsTeamsNotifications:
         self.intake = intake
         self.client_state = intake.settings.msteams_client_state
         self.private_key = load_private_key(intake.settings.msteams_private_key_file)
+        # The clientState travels inside each notification, so the mapper checks it; the
+        # platform's rate is taken only for genuine ones.
+        self.guard = Guard(
+            platform=msteams.SOURCE,
+            enabled_by="TEAMPULSE_MSTEAMS_CLIENT_STATE",
+            secret=self.client_state,
+        )
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         token = request.query.get("validationToken")
@@ -60,32 +69,32 @@ class MsTeamsNotifications:
             return self.intake.refuse(
                 msteams.SOURCE, 400, "validation", "a GET must carry ?validationToken="
             )
-        if not self.client_state:
-            return disabled("TEAMPULSE_MSTEAMS_CLIENT_STATE")
         intake = self.intake
-        body = await intake.body(request)
-        if isinstance(body, web.Response):
-            return body
-        payload = intake.json(body)
+        payload = await intake.guarded(request, self.guard)
         if isinstance(payload, web.Response):
             return payload
-        problem = msteams.client_state_problem(payload, self.client_state)
-        if problem is not None:
-            return intake.refuse(
-                msteams.SOURCE, 401, problem.value, "clientState differs from the subscription's"
-            )
-        limited = intake.rate_limited(msteams.SOURCE)
-        if limited is not None:
-            return limited
         result = msteams.map_notifications(
-            payload, intake.config.msteams, intake.pseudonymiser, self.private_key
+            payload,
+            self.client_state,
+            intake.config.msteams,
+            intake.pseudonymiser,
+            self.private_key,
         )
         if isinstance(result, Rejection):
             return intake.rejected(msteams.SOURCE, result)
         for reason, count in result.ignored.items():
             if reason.startswith("lifecycle_"):
                 log.warning("Graph lifecycle notification %s x%d", reason, count)
-        return await intake.write(msteams.SOURCE, result, lambda _w, _d: web.Response(status=202))
+        for reason, count in result.discarded.items():
+            # Graph asks to investigate where such notifications come from; the answer to
+            # the sender stays 202.
+            log.warning("Graph notification discarded as not genuine: %s x%d", reason, count)
+        if result.events:
+            # Only genuine notifications take from the bucket, so forgeries cannot exhaust it.
+            limited = intake.rate_limited(msteams.SOURCE)
+            if limited is not None:
+                return limited
+        return await intake.write(msteams.SOURCE, result, 202)
 
 
 def add_routes(app: web.Application, intake: ConnectorIntake) -> None:

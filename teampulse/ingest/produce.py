@@ -38,7 +38,7 @@ __all__ = [
     "ProduceSummary",
     "RecordChecker",
     "check_records",
-    "rejection_report",
+    "RejectionTally",
     "kind_of",
     "produce_file",
 ]
@@ -55,31 +55,14 @@ class Outgoing:
     value: bytes
 
 
-def rejection_report(reasons: Counter[str], rejections: list[str], rejected: int) -> list[str]:
-    """The lines a summary gives its refusals: counts by reason, then the first ones."""
-    lines = []
-    if reasons:
-        lines.append(
-            "rejected by reason: " + ", ".join(f"{r} {n}" for r, n in reasons.most_common())
-        )
-    lines += [f"  {line}" for line in rejections]
-    if rejected > len(rejections):
-        lines.append(f"  ... and {rejected - len(rejections)} more")
-    return lines
-
-
 @dataclass
-class ProduceSummary:
-    read: int = 0
-    sent: Counter[str] = field(default_factory=Counter)  # kind -> records sent
+class RejectionTally:
+    """The records a command refused: counted by reason, the first ones kept with where they
+    were, for its summary."""
+
     rejected: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
     rejections: list[str] = field(default_factory=list)  # "line 3: schema: score: ..."
-    held_back: int = 0  # valid records not sent because of fail_on_reject
-
-    @property
-    def accepted(self) -> int:
-        return sum(self.sent.values())
 
     def reject(self, where: str, rejection: Rejection) -> None:
         self.rejected += 1
@@ -87,10 +70,34 @@ class ProduceSummary:
         if len(self.rejections) < REPORTED_REJECTIONS:
             self.rejections.append(f"{where}: {rejection.reason.value}: {rejection.detail}")
 
+    def rejection_lines(self) -> list[str]:
+        """Counts by reason, then the first refusals."""
+        lines = []
+        if self.reasons:
+            lines.append(
+                "rejected by reason: "
+                + ", ".join(f"{r} {n}" for r, n in self.reasons.most_common())
+            )
+        lines += [f"  {line}" for line in self.rejections]
+        if self.rejected > len(self.rejections):
+            lines.append(f"  ... and {self.rejected - len(self.rejections)} more")
+        return lines
+
+
+@dataclass
+class ProduceSummary(RejectionTally):
+    read: int = 0
+    sent: Counter[str] = field(default_factory=Counter)  # kind -> records sent
+    held_back: int = 0  # valid records not sent because of fail_on_reject
+
+    @property
+    def accepted(self) -> int:
+        return sum(self.sent.values())
+
     def __str__(self) -> str:
         sent = ", ".join(f"{n} {kind}" for kind, n in sorted(self.sent.items())) or "nothing"
         lines = [f"read {self.read} records: sent {sent}; rejected {self.rejected}"]
-        lines += rejection_report(self.reasons, self.rejections, self.rejected)
+        lines += self.rejection_lines()
         if self.held_back:
             lines.append(
                 f"nothing sent: {self.held_back} valid records held back because "

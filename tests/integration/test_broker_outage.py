@@ -23,7 +23,8 @@ import pytest
 from aiohttp import ClientSession, ClientTimeout
 from aiohttp.test_utils import TestServer
 
-from teampulse.ingest.http import build_ingest_app, ingest_producer
+from teampulse.ingest.http import build_ingest_app
+from teampulse.ingest.producer import ingest_producer
 from teampulse.kafka.topics import ensure_topics
 from teampulse.settings import Settings, settings_from_environment
 from teampulse.simulation import build_organisation, generate_events, inject_faults

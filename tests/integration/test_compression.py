@@ -11,7 +11,8 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from teampulse.ingest.http import DIGEST_HEADER, ENDPOINT, build_ingest_app, recall_recent_ids
+from teampulse.ingest.http import ENDPOINT, build_ingest_app
+from teampulse.ingest.write import DIGEST_HEADER, recall_recent_ids
 from teampulse.kafka.topics import ensure_topics
 from teampulse.settings import settings_from_environment
 from tests.integration.worker_harness import (
@@ -114,8 +115,8 @@ async def test_the_ingest_recall_reads_records_of_every_codec(
         record = (statement_id.encode(), b"{}", [(DIGEST_HEADER, digests[statement_id])])
         await produce_compressed(kafka_bootstrap, settings.topic("xapi"), codec, [record])
     app = build_ingest_app(settings, producer=None, insecure_no_auth=True)  # type: ignore[arg-type]
-    endpoint = app[ENDPOINT]
+    writer = app[ENDPOINT].writer
 
-    assert await recall_recent_ids(settings, endpoint) == len(CODECS)
+    assert await recall_recent_ids(settings, writer) == len(CODECS)
     for statement_id, digest in digests.items():
-        assert endpoint.recent["xapi"].digest_of(statement_id) == digest
+        assert writer.recent["xapi"].digest_of(statement_id) == digest

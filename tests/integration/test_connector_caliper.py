@@ -5,7 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from tests.integration.connector_stack import CALIPER_TOKEN
+from tests.integration.connector_stack import CALIPER_TOKEN, ConnectorStack
+from tests.support.vendor_samples import vendor_sample
 
 pytestmark = pytest.mark.integration
 
@@ -87,18 +88,31 @@ EVENTS = (
 )
 
 
+def counts(stack: ConnectorStack) -> tuple[float, float, float]:
+    return (
+        stack.connector_count("caliper", "written"),
+        stack.connector_count("caliper", "duplicate"),
+        stack.connector_count("caliper", "ignored", "SessionEvent.LoggedIn"),
+    )
+
+
 def test_an_envelope_lands_in_the_learning_and_conversation_gauges(connector_stack):
     stack = connector_stack
+    written, duplicates, ignored = counts(stack)
     answer = stack.post("/caliper/events", envelope(*EVENTS), BEARER)
-    assert (answer.status, answer.json()) == (200, {"written": 3, "duplicates": 0, "ignored": 1})
+    # Caliper 1.2, 6.1: a success is 2xx, by best practice 200, with an empty body.
+    assert (answer.status, answer.body) == (200, b"")
+    assert counts(stack) == (written + 3, duplicates, ignored + 1)
     stack.wait_gauge("team_starts", 1, team="granite", window=WEEK)
     stack.wait_gauge("team_assessments_passed", 1, team="granite", window=WEEK)
     stack.wait_gauge("team_posts", 1, team="granite", window=WEEK)
 
 
 def test_the_same_envelope_sent_again_writes_nothing(connector_stack):
+    written, duplicates, ignored = counts(connector_stack)
     answer = connector_stack.post("/caliper/events", envelope(*EVENTS), BEARER)
-    assert (answer.status, answer.json()) == (200, {"written": 0, "duplicates": 3, "ignored": 1})
+    assert (answer.status, answer.body) == (200, b"")
+    assert counts(connector_stack) == (written, duplicates + 3, ignored + 1)
 
 
 def test_an_envelope_without_the_bearer_token_is_401(connector_stack):
@@ -114,3 +128,57 @@ def test_an_event_without_event_time_refuses_the_envelope_with_its_index(connect
         "error": "bad_timestamp",
         "detail": "data[1]: eventTime: an ISO 8601 instant is required",
     }
+
+
+# --- the Caliper 1.2 endpoint rules (6.1 HTTP Responses), on the specification's examples -------
+# IMSGlobal/caliper-spec fixtures/v1p2 and v1p1 caliperEnvelopeEventSingle.json (sources in
+# tests/support/vendor_samples.py); their one event is an AssessmentEvent Started.
+V1P2 = "caliper/v1p2-caliperEnvelopeEventSingle.json"
+V1P1 = "caliper/v1p1-caliperEnvelopeEventSingle.json"
+
+
+def received(stack: ConnectorStack) -> float:
+    """Events of the specification's examples taken: written the first time, then duplicates."""
+    return stack.connector_count("caliper", "written") + stack.connector_count(
+        "caliper", "duplicate"
+    )
+
+
+@pytest.mark.parametrize("sample", [V1P2, V1P1])
+def test_the_specifications_example_envelope_is_taken_with_an_empty_200(connector_stack, sample):
+    before = received(connector_stack)
+    answer = connector_stack.post("/caliper/events", orjson.dumps(vendor_sample(sample)), BEARER)
+    assert (answer.status, answer.body) == (200, b"")
+    assert received(connector_stack) == before + 1
+
+
+@pytest.mark.parametrize("required", ["sensor", "sendTime", "dataVersion", "data"])
+def test_an_envelope_without_a_required_property_is_400_and_counts_nothing(
+    connector_stack, required
+):
+    malformed = vendor_sample(V1P2)
+    malformed["data"][0]["id"] = f"urn:uuid:{required}-missing"  # would be new if taken
+    del malformed[required]
+    before = received(connector_stack)
+    answer = connector_stack.post("/caliper/events", orjson.dumps(malformed), BEARER)
+    assert (answer.status, answer.json()["error"]) == (400, "schema")
+    assert required in answer.json()["detail"]
+    assert received(connector_stack) == before
+
+
+@pytest.mark.parametrize(
+    "version",
+    ["http://purl.imsglobal.org/ctx/caliper/v1p3", "http://purl.imsglobal.org/ctx/caliper/v1p25"],
+)
+def test_a_data_version_this_endpoint_cannot_support_is_422(connector_stack, version):
+    unsupported = {**vendor_sample(V1P2), "dataVersion": version}
+    before = received(connector_stack)
+    answer = connector_stack.post("/caliper/events", orjson.dumps(unsupported), BEARER)
+    assert (answer.status, answer.json()["error"]) == (422, "unsupported_data_version")
+    assert received(connector_stack) == before
+
+
+def test_a_body_that_is_not_json_by_its_content_type_is_415(connector_stack):
+    headers = {**BEARER, "Content-Type": "text/plain"}
+    answer = connector_stack.post("/caliper/events", orjson.dumps(vendor_sample(V1P2)), headers)
+    assert (answer.status, answer.json()["error"]) == (415, "unsupported_media_type")

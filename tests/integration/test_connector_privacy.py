@@ -93,7 +93,10 @@ def send_one_of_each(stack: ConnectorStack) -> list[str]:
         },
         "eventTime": "2026-03-02T23:40:00.000Z",
     }
-    caliper_headers = {"Authorization": f"Bearer {CALIPER_TOKEN}"}
+    caliper_headers = {
+        "Authorization": f"Bearer {CALIPER_TOKEN}",
+        "Content-Type": "application/json",  # required of a sensor (Caliper 1.2, 5.4)
+    }
     assert (
         stack.post("/caliper/events", orjson.dumps(envelope(posted)), caliper_headers).status == 200
     )

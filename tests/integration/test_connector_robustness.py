@@ -35,7 +35,7 @@ from tests.support.json_mutations import mutations
 
 pytestmark = pytest.mark.integration
 
-ANSWERS = {200, 202, 400, 401, 409, 413}
+ANSWERS = {200, 202, 400, 401, 409, 413, 422}
 
 
 def slack_request(payload: Any) -> tuple[str, bytes, dict[str, str]]:

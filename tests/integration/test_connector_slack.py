@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from tests.integration.connector_stack import NOW, SLACK_SECRET, ConnectorStack
+from tests.support.vendor_samples import vendor_sample
 
 pytestmark = pytest.mark.integration
 
@@ -142,11 +143,39 @@ def test_a_replayed_old_signature_is_401_stale(connector_stack):
     assert (answer.status, answer.json()["error"]) == (401, "stale_timestamp")
 
 
-def test_an_unmappable_delivery_is_400_and_tells_slack_not_to_retry(connector_stack):
-    body = callback("Ev08BROKEN", message("U0ALICE", "not-a-ts"))
+def test_a_callback_without_slacks_wrapper_is_400_and_tells_slack_not_to_retry(connector_stack):
+    delivery = vendor_sample("slack/message.channels.json")  # docs.slack.dev, message.channels
+    del delivery["event_id"]
+    body = orjson.dumps(delivery)
     answer = connector_stack.post("/slack/events", body, signed(body))
     assert (answer.status, answer.json()["error"]) == (400, "schema")
     assert answer.headers["X-Slack-No-Retry"] == "1"
+
+
+# Slack counts every answer but a 2xx as a failed delivery and disables the subscriptions of
+# an app that fails too often (docs.slack.dev/reference/events/app_rate_limited): an event
+# TeamPulse does not use, whatever its shape, is answered 200 and counted as ignored.
+
+
+def test_message_replied_as_the_events_api_sends_it_is_200_and_ignored(connector_stack):
+    """docs.slack.dev/reference/events/message/message_replied, its example payload, without
+    the subtype, which (the page's "bug alert") the Events API leaves out."""
+    stack = connector_stack
+    delivery = vendor_sample("slack/message_replied.json")
+    del delivery["event"]["subtype"]
+    delivery["event_id"] = "Ev09REPLIED"
+    before = stack.connector_count("slack", "ignored", "hidden_message")
+    body = orjson.dumps(delivery)
+    answer = stack.post("/slack/events", body, signed(body))
+    assert answer.status == 200 and "X-Slack-No-Retry" not in answer.headers
+    assert stack.connector_count("slack", "ignored", "hidden_message") == before + 1
+
+
+def test_a_message_of_an_irregular_shape_is_200_and_ignored(connector_stack):
+    stack = connector_stack
+    before = stack.connector_count("slack", "ignored", "irregular_message")
+    assert deliver(stack, callback("Ev08IRREGULAR", message("U0ALICE", "not-a-ts"))) == 200
+    assert stack.connector_count("slack", "ignored", "irregular_message") == before + 1
 
 
 def test_a_signed_body_that_is_not_json_is_400(connector_stack):

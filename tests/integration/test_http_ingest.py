@@ -33,14 +33,10 @@ from hypothesis import strategies as st
 from teampulse.contract.event import Event
 from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.xapi import XapiMapper
-from teampulse.ingest.http import (
-    DIGEST_HEADER,
-    ENDPOINT,
-    IngestConfigError,
-    build_ingest_app,
-    ingest_producer,
-    recall_recent_ids,
-)
+from teampulse.ingest.credentials import IngestConfigError
+from teampulse.ingest.http import ENDPOINT, build_ingest_app
+from teampulse.ingest.producer import ingest_producer
+from teampulse.ingest.write import DIGEST_HEADER, recall_recent_ids
 from teampulse.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -683,7 +679,7 @@ async def test_a_restart_remembers_known_ids_from_the_topic(
         await fresh_producer.start()
         try:
             restarted = build_ingest_app(settings, fresh_producer)
-            assert await recall_recent_ids(settings, restarted[ENDPOINT]) == 1
+            assert await recall_recent_ids(settings, restarted[ENDPOINT].writer) == 1
             server = TestServer(restarted, host="127.0.0.1")
             await server.start_server()
             try:

@@ -29,7 +29,9 @@ from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 from aiokafka import AIOKafkaConsumer
 
-from teampulse.ingest.http import ENDPOINT, build_ingest_app, ingest_producer, recall_recent_ids
+from teampulse.ingest.http import ENDPOINT, build_ingest_app
+from teampulse.ingest.producer import ingest_producer
+from teampulse.ingest.write import recall_recent_ids
 from teampulse.kafka.reading import topic_partitions
 from teampulse.kafka.security import kafka_client_options
 from teampulse.settings import Settings, settings_from_environment
@@ -125,7 +127,7 @@ async def post_week_over_http(settings: Settings) -> int:
     try:
         app = build_ingest_app(settings, producer)
         # The recall reads the topics with the same TLS + SASL options (nothing there yet).
-        assert await recall_recent_ids(settings, app[ENDPOINT]) == 0
+        assert await recall_recent_ids(settings, app[ENDPOINT].writer) == 0
         server = TestServer(app, host="127.0.0.1")
         await server.start_server()
         try:

@@ -108,3 +108,74 @@ def test_an_io_library_in_the_pure_core_is_caught() -> None:
     assert violations("gauges", "import redis.asyncio\n") == [
         "the pure core imports the I/O library redis.asyncio"
     ]
+
+
+def module_name(path: Path) -> str:
+    """teampulse/ingest/http.py -> 'teampulse.ingest.http'; a package's __init__ -> its name."""
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(path): path for path in PACKAGE.rglob("*.py")}
+
+
+def package_imports(source: str) -> set[str]:
+    """The modules of the package that `source` imports, wherever the import is (inside a
+    function, under TYPE_CHECKING): `from teampulse.ingest import slack` imports the module
+    teampulse.ingest.slack."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                submodule = f"{node.module}.{alias.name}"
+                found.add(submodule if submodule in MODULES else node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found & MODULES.keys()
+
+
+def import_circle(graph: dict[str, set[str]]) -> list[str]:
+    """One circle of imports in `graph` (module -> the modules it imports), as the path that
+    comes back to its start, or [] when there is none."""
+    done: set[str] = set()
+
+    def visit(module: str, path: list[str]) -> list[str]:
+        if module in path:
+            return [*path[path.index(module) :], module]
+        if module in done:
+            return []
+        for imported in sorted(graph.get(module, ())):
+            circle = visit(imported, [*path, module])
+            if circle:
+                return circle
+        done.add(module)
+        return []
+
+    for module in sorted(graph):
+        circle = visit(module, [])
+        if circle:
+            return circle
+    return []
+
+
+def test_no_module_imports_itself_through_others() -> None:
+    graph = {name: package_imports(path.read_text()) - {name} for name, path in MODULES.items()}
+    assert import_circle(graph) == []
+
+
+def test_an_import_circle_is_caught() -> None:
+    graph = {
+        "teampulse.ingest.http": {"teampulse.ingest.connectors"},
+        "teampulse.ingest.connectors": {"teampulse.ingest.slack"},
+        "teampulse.ingest.slack": {"teampulse.ingest.connectors"},
+    }
+    assert import_circle(graph) == [
+        "teampulse.ingest.connectors",
+        "teampulse.ingest.slack",
+        "teampulse.ingest.connectors",
+    ]
+
+
+def test_an_import_of_a_module_named_in_from_import_is_an_import_of_that_module() -> None:
+    source = "def mount():\n    from teampulse.ingest import slack, connectors\n"
+    assert package_imports(source) == {"teampulse.ingest.slack", "teampulse.ingest.connectors"}

@@ -18,7 +18,12 @@ from tests.support.connector_payloads import (
     MESSAGE_POSTED,
     envelope,
 )
+from tests.support.vendor_samples import vendor_sample
 from tests.unit.connectors.connector_constants import keyed
+
+# The specification's own example envelopes (sources in tests/support/vendor_samples.py).
+V1P2_ENVELOPE = "caliper/v1p2-caliperEnvelopeEventSingle.json"
+V1P1_ENVELOPE = "caliper/v1p1-caliperEnvelopeEventSingle.json"
 
 
 def event_of(kind: str, action: str, object_id: str, **extra: Any) -> dict[str, Any]:
@@ -133,21 +138,88 @@ def test_an_envelope_of_several_events_maps_each(config, pseudonymiser):
     assert [e["type"] for e in result.events] == ["discussion.posted", "learning.assessed"]
 
 
-def test_an_envelope_without_data_is_refused_as_schema(config, pseudonymiser):
-    result = caliper.map_envelope(
-        {"sensor": "s", "dataVersion": CONTEXT}, config.caliper, pseudonymiser
-    )
-    assert isinstance(result, Rejection) and result.reason is Reason.SCHEMA
-
-
-def test_an_unknown_data_version_is_refused(config, pseudonymiser):
-    bad = {**envelope(MESSAGE_POSTED), "dataVersion": "http://example.org/v9"}
-    result = caliper.map_envelope(bad, config.caliper, pseudonymiser)
-    assert isinstance(result, Rejection) and "dataVersion" in result.detail
-
-
 def test_an_event_without_event_time_is_refused_naming_its_index(config, pseudonymiser):
     broken = {**GRADED, "eventTime": None}
     result = caliper.map_envelope(envelope(MESSAGE_POSTED, broken), config.caliper, pseudonymiser)
     assert isinstance(result, Rejection)
     assert (result.reason, result.detail.split(":")[0]) == (Reason.BAD_TIMESTAMP, "data[1]")
+
+
+# --- the Caliper 1.2 Sensor API rules (§5.2 Envelope, §6.1 HTTP Responses) ---------------------
+
+
+@pytest.mark.parametrize("sample", [V1P2_ENVELOPE, V1P1_ENVELOPE])
+def test_the_specifications_example_envelope_is_mapped(config, pseudonymiser, sample):
+    """IMSGlobal/caliper-spec fixtures/v1p2 and v1p1 caliperEnvelopeEventSingle.json."""
+    result = caliper.map_envelope(vendor_sample(sample), config.caliper, pseudonymiser)
+    assert isinstance(result, Mapped), result
+    [event] = result.events
+    assert (event["id"], event["type"], event["content"]) == (
+        "caliper:urn:uuid:c51570e4-f8ed-4c18-bb3a-dfe51b2cc594",
+        "learning.started",
+        "https://example.edu/terms/201601/courses/7/sections/1/assess/1",
+    )
+
+
+@pytest.mark.parametrize("required", ["sensor", "sendTime", "dataVersion", "data"])
+def test_an_envelope_without_a_required_property_is_malformed(config, pseudonymiser, required):
+    """§5.2: sensor, sendTime, dataVersion and data are required; §6.1: a malformed envelope
+    is answered 400. The spec's v1p2 example envelope with one property removed."""
+    envelope_ = vendor_sample(V1P2_ENVELOPE)
+    del envelope_[required]
+    result = caliper.map_envelope(envelope_, config.caliper, pseudonymiser)
+    assert isinstance(result, Rejection), result
+    assert result.reason is Reason.SCHEMA and required in result.detail
+
+
+@pytest.mark.parametrize(
+    ("prop", "value"),
+    [
+        ("sensor", 1),
+        ("sendTime", "when the sensor felt like it"),
+        ("dataVersion", ["http://purl.imsglobal.org/ctx/caliper/v1p2"]),
+        ("data", []),  # "an ordered collection of one or more" events or entities
+        ("data", {"type": "Event"}),
+    ],
+)
+def test_an_envelope_property_of_the_wrong_form_is_malformed(config, pseudonymiser, prop, value):
+    envelope_ = {**vendor_sample(V1P2_ENVELOPE), prop: value}
+    result = caliper.map_envelope(envelope_, config.caliper, pseudonymiser)
+    assert isinstance(result, Rejection) and prop in result.detail, result
+
+
+def test_events_without_an_envelope_are_malformed(config, pseudonymiser):
+    """§6.1: a message without an enclosing envelope is answered 400."""
+    [bare_event] = vendor_sample(V1P2_ENVELOPE)["data"]
+    result = caliper.map_envelope(bare_event, config.caliper, pseudonymiser)
+    assert isinstance(result, Rejection) and result.reason is Reason.SCHEMA
+
+
+@pytest.mark.parametrize(
+    "version",
+    [
+        "http://purl.imsglobal.org/ctx/caliper/v1p0",
+        "http://purl.imsglobal.org/ctx/caliper/v1p3",
+        "http://purl.imsglobal.org/ctx/caliper/v1p",
+        "http://purl.imsglobal.org/ctx/caliper/v1p2-draft",
+        "http://purl.imsglobal.org/ctx/caliper/v1p1/extension",
+        "https://purl.imsglobal.org/ctx/caliper/v1p2",
+        "1.2",
+    ],
+)
+def test_a_data_version_this_endpoint_does_not_support_is_unprocessable(
+    config, pseudonymiser, version
+):
+    """§6.1: a dataVersion the endpoint cannot support is answered 422, not 400; only the
+    Context IRIs of 1.1 and 1.2 are supported, compared whole (no prefix)."""
+    envelope_ = {**vendor_sample(V1P2_ENVELOPE), "dataVersion": version}
+    result = caliper.map_envelope(envelope_, config.caliper, pseudonymiser)
+    assert result == caliper.UnsupportedDataVersion(version)
+
+
+def test_the_unprocessable_answer_names_the_supported_versions():
+    detail = caliper.UnsupportedDataVersion("http://example.org/v9").detail
+    assert detail == (
+        "dataVersion 'http://example.org/v9' is not supported; send "
+        "http://purl.imsglobal.org/ctx/caliper/v1p1 or http://purl.imsglobal.org/ctx/caliper/v1p2"
+    )

@@ -16,6 +16,7 @@ from teampulse.connectors.config import ConnectorConfig
 from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.rejections import Rejection
 from tests.support.connector_payloads import (
+    CLIENT_STATE,
     GRADED,
     MESSAGE_POSTED,
     callback,
@@ -48,7 +49,7 @@ TEAMS_MESSAGE = chat_message(
 
 
 def answered(result: object) -> bool:
-    return isinstance(result, Mapped | Rejection | slack.Challenge)
+    return isinstance(result, Mapped | Rejection | slack.Challenge | caliper.UnsupportedDataVersion)
 
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -87,7 +88,8 @@ def test_teams_answers_any_chat_message(resource: Any, created: bool):
 @FUZZ
 @given(mutations({"value": [notification(TEAMS_MESSAGE, KEY.public_key())]}))
 def test_teams_answers_any_notification(payload: Any):
-    assert answered(msteams.map_notifications(payload, CONFIG.msteams, PSEUDONYMISER, KEY))
+    result = msteams.map_notifications(payload, CLIENT_STATE, CONFIG.msteams, PSEUDONYMISER, KEY)
+    assert answered(result)
 
 
 @pytest.mark.parametrize("payload", [SLACK, DISCOURSE, CALIPER])

@@ -14,6 +14,7 @@ from teampulse.connectors.canonical import Mapped
 from teampulse.connectors.signatures import SignatureProblem
 from teampulse.contract.rejections import Reason, Rejection
 from tests.support.connector_payloads import callback, message
+from tests.support.vendor_samples import vendor_sample
 from tests.unit.connectors.connector_constants import NOW, keyed
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"  # the example secret of Slack's docs
@@ -175,11 +176,85 @@ def test_bots_edits_and_notices_are_ignored_with_their_reason(config, pseudonymi
     assert result == Mapped(ignored={reason: 1})  # type: ignore[arg-type]
 
 
-def test_a_message_without_a_user_is_refused_as_schema(config, pseudonymiser):
-    result = slack.map_delivery(callback(message(user=None)), config.slack, pseudonymiser)
-    assert isinstance(result, Rejection) and result.reason is Reason.SCHEMA
-
-
 def test_the_raw_user_id_never_appears_in_the_event(config, pseudonymiser):
     event = mapped_one(slack.map_delivery(callback(message()), config.slack, pseudonymiser))
     assert "U2147483697" not in orjson.dumps(event).decode()
+
+
+# --- Slack's rules, on the samples of Slack's own documentation -------------------------------
+# Slack counts every answer but a 2xx as a failed delivery and disables the event
+# subscriptions of an app that fails too often (docs.slack.dev/reference/events/app_rate_limited),
+# so an event TeamPulse does not use is ignored, never refused.
+
+
+def test_the_documented_channel_message_is_a_post(config, pseudonymiser):
+    """docs.slack.dev/reference/events/message.channels, its example payload."""
+    delivery = vendor_sample("slack/message.channels.json")
+    event = mapped_one(slack.map_delivery(delivery, config.slack, pseudonymiser))
+    assert (event["id"], event["type"], event["post"], event["length"]) == (
+        "slack:Ev123ABC456",
+        "discussion.posted",
+        "slack:T123ABC456:C123ABC456:1355517523.000005",
+        len("Live long and prospect."),
+    )
+
+
+def test_message_replied_as_the_events_api_delivers_it_is_ignored(config, pseudonymiser):
+    """docs.slack.dev/reference/events/message/message_replied: "This event is missing the
+    subtype field when dispatched over the Events API", and it carries no user of its own
+    (the reply itself arrives as its own message event)."""
+    delivery = vendor_sample("slack/message_replied.json")
+    del delivery["event"]["subtype"]
+    result = slack.map_delivery(delivery, config.slack, pseudonymiser)
+    assert result == Mapped(ignored={"hidden_message": 1})  # type: ignore[arg-type]
+
+
+def test_message_replied_with_its_documented_subtype_is_ignored(config, pseudonymiser):
+    delivery = vendor_sample("slack/message_replied.json")
+    result = slack.map_delivery(delivery, config.slack, pseudonymiser)
+    assert result == Mapped(ignored={"subtype_message_replied": 1})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("missing", ["user", "channel", "ts"])
+def test_a_message_event_of_an_irregular_shape_is_ignored(config, pseudonymiser, missing):
+    """The documented channel message with a field removed: Slack sent it, so it is answered
+    2xx and counted as ignored."""
+    delivery = vendor_sample("slack/message.channels.json")
+    del delivery["event"][missing]
+    result = slack.map_delivery(delivery, config.slack, pseudonymiser)
+    assert result == Mapped(ignored={"irregular_message": 1})  # type: ignore[arg-type]
+
+
+def test_the_documented_reaction_is_a_reaction_to_its_message(config, pseudonymiser):
+    """docs.slack.dev/reference/events/reaction_added, its example payload."""
+    delivery = vendor_sample("slack/reaction_added.json")
+    event = mapped_one(slack.map_delivery(delivery, config.slack, pseudonymiser))
+    assert (event["type"], event["parent"]) == (
+        "discussion.reacted",
+        "slack:T123ABC456:C123ABC456:1360782400.498405",
+    )
+
+
+def test_a_reaction_event_of_an_irregular_shape_is_ignored(config, pseudonymiser):
+    delivery = vendor_sample("slack/reaction_added.json")
+    del delivery["event"]["user"]
+    result = slack.map_delivery(delivery, config.slack, pseudonymiser)
+    assert result == Mapped(ignored={"irregular_reaction": 1})  # type: ignore[arg-type]
+
+
+def test_the_app_rate_limited_notice_is_taken_and_ignored(config, pseudonymiser):
+    """docs.slack.dev/reference/events/app_rate_limited: a delivery without an inner event,
+    sent when Slack limits the app; answering it 2xx keeps the app from failing further."""
+    delivery = vendor_sample("slack/app_rate_limited.json")
+    result = slack.map_delivery(delivery, config.slack, pseudonymiser)
+    assert result == Mapped(ignored={"delivery_app_rate_limited": 1})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("missing", ["event_id", "team_id", "event"])
+def test_a_callback_without_the_documented_wrapper_is_refused(config, pseudonymiser, missing):
+    """The outer event wrapper is the same for every event (docs.slack.dev/apis/events-api,
+    "Callback field"): a signed request without it is not a delivery of Slack's."""
+    delivery = vendor_sample("slack/message.channels.json")
+    del delivery[missing]
+    result = slack.map_delivery(delivery, config.slack, pseudonymiser)
+    assert isinstance(result, Rejection) and result.reason is Reason.SCHEMA

@@ -1,4 +1,4 @@
-"""The pure parts of the HTTP edge: credentials and the per-user assumed xAPI version."""
+"""The pure parts of admission: credentials and the per-user assumed xAPI version."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import hmac
 
 import pytest
 
-from teampulse.ingest import http
-from teampulse.ingest.http import Credentials, IngestConfigError, assumed_versions
+from teampulse.ingest import credentials
+from teampulse.ingest.credentials import Credentials, IngestConfigError
+from teampulse.ingest.xapi_syntax import assumed_versions
 from teampulse.settings import Settings
 
 
@@ -90,7 +91,7 @@ def test_every_configured_credential_is_compared_whichever_matches(
         compared.append((len(a), len(b)))
         return real(a, b)
 
-    monkeypatch.setattr(http.hmac, "compare_digest", counting)
+    monkeypatch.setattr(credentials.hmac, "compare_digest", counting)
     Credentials.parse(CONFIGURED).identify(header)
     # No early exit on a match, and every comparison is between digests of one length, so
     # neither the count nor the lengths depend on which secret, if any, was offered.
