@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from teampulse.settings import Settings
+from teampulse.settings import Settings, SettingsError, read_settings
 from teampulse.simulation.scenarios import SCENARIOS
 
 __all__ = ["main"]
@@ -39,10 +39,10 @@ cli = typer.Typer(
 
 def _settings() -> Settings:
     try:
-        return Settings()
-    except Exception as exc:  # pydantic's message names the variable and the rule
-        typer.echo(f"invalid TEAMPULSE_* setting: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        return read_settings()
+    except SettingsError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
 
 
 def _logging(level: str, repeat_interval_s: float = 0.0) -> None:
@@ -300,9 +300,11 @@ def msteams_subscribe(
     from teampulse.settings import parse_duration
 
     settings = _settings()
-    asyncio.run(
-        keep_subscribed(settings, settings.now_source(), parse_duration(renew_every), typer.echo)
-    )
+    try:
+        every_s = parse_duration(renew_every)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--renew-every") from None
+    asyncio.run(keep_subscribed(settings, settings.now_source(), every_s, typer.echo))
 
 
 def main() -> None:

@@ -117,3 +117,17 @@ def test_forget_without_a_broker_says_nothing_was_erased(monkeypatch) -> None:
 
     assert result.exit_code == 1
     assert "nothing was erased: cannot reach Kafka at 127.0.0.1:1" in result.output
+
+
+@pytest.mark.parametrize("name", ["worker", "ingest", "topics", "forget"])
+def test_a_bad_setting_stops_a_command_with_one_line_and_exit_2(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEAMPULSE_BUCKET", "1hr")
+    result = CliRunner().invoke(cli, [name, "someone@example.com"] if name == "forget" else [name])
+    assert result.exit_code == 2
+    assert result.output.splitlines() == [
+        "invalid setting TEAMPULSE_BUCKET='1hr': '1hr' is not a duration: write a number and "
+        "one unit letter (s, m, h, d or w) such as '48h' or '7d', or a bare number of seconds; "
+        "unset it for the default 1h (docs/configuration.md lists every setting)"
+    ]
