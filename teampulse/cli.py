@@ -37,12 +37,17 @@ cli = typer.Typer(
 )
 
 
-def _settings() -> Settings:
+def _settings(reads_config: bool = False) -> Settings:
+    """The settings, or exit 2 with one line per bad variable. A command that reads the YAML
+    configuration says on stderr which files came from TEAMPULSE_CONFIG_DIR."""
     try:
-        return read_settings()
+        settings = read_settings()
     except SettingsError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
+    if reads_config:
+        typer.echo(settings.config_origins(), err=True)
+    return settings
 
 
 def _logging(level: str, repeat_interval_s: float = 0.0) -> None:
@@ -62,7 +67,7 @@ def worker(
     """Run the Faust worker: ingest, gauges, /metrics and the read API on TEAMPULSE_WEB_PORT."""
     from teampulse.worker import run_worker
 
-    run_worker(_settings(), loglevel)
+    run_worker(_settings(reads_config=True), loglevel)
 
 
 @cli.command()
@@ -75,7 +80,7 @@ def ingest(
     """Serve the xAPI statements endpoint and POST /events on TEAMPULSE_INGEST_PORT."""
     from teampulse.ingest.http import serve_ingest
 
-    settings = _settings()
+    settings = _settings(reads_config=True)
     _logging(loglevel, settings.log_repeat_interval_s)
     asyncio.run(serve_ingest(settings, insecure_no_auth=insecure_no_auth))
 
@@ -225,7 +230,7 @@ def replay(
     """Compute every gauge for a historical export with the reference model (no Kafka)."""
     from teampulse.reference import print_snapshot, replay_file, write_snapshot
 
-    settings = _settings()
+    settings = _settings(reads_config=True)
     snapshot = replay_file(file, settings, roster_path=roster, as_of=as_of, forget=forget or ())
     if output is not None:
         write_snapshot(snapshot, output)
@@ -286,7 +291,7 @@ def demo(
     """Run the worker and a realistic simulated feed; print where to look."""
     from teampulse.ops.demo import run_demo
 
-    raise typer.Exit(run_demo(_settings(), seconds))
+    raise typer.Exit(run_demo(_settings(reads_config=True), seconds))
 
 
 @cli.command("msteams-subscribe")

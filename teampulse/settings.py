@@ -17,6 +17,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
+    "CONFIG_FILES",
     "DEV_PSEUDONYM_SECRET",
     "PACKAGED_CONFIG_DIR",
     "Settings",
@@ -32,6 +33,9 @@ __all__ = [
 # The configuration that ships with the code is package data, so a plain `pip install` finds
 # it; TEAMPULSE_CONFIG_DIR points elsewhere.
 PACKAGED_CONFIG_DIR = Path(str(resources.files("teampulse") / "config"))
+# The YAML files of a config folder; each one missing from TEAMPULSE_CONFIG_DIR is read from
+# the shipped folder, so a folder holding only the file one changes is a whole configuration.
+CONFIG_FILES = ("connectors.yaml", "initiatives.yaml", "scoring.yaml", "xapi-verbs.yaml")
 DEV_PSEUDONYM_SECRET = "teampulse-dev-secret-change-me"
 
 
@@ -106,7 +110,9 @@ class Settings(BaseSettings):
     )
     topic_partitions: int = Field(4, ge=1, description="Partitions of the topics TeamPulse creates")
     config_dir: Path = Field(
-        PACKAGED_CONFIG_DIR, description="Folder of initiatives/xAPI/scoring YAML"
+        PACKAGED_CONFIG_DIR,
+        description="Folder of connectors.yaml, initiatives.yaml, scoring.yaml and "
+        "xapi-verbs.yaml; a file it lacks is read from the shipped defaults (logged at start)",
     )
     data_dir: Path = Field(Path(".teampulse-data"), description="Worker's local data folder")
 
@@ -268,6 +274,16 @@ class Settings(BaseSettings):
         # An exported but empty variable means "not set", not the current folder.
         return None if value == "" else value
 
+    @field_validator("config_dir")
+    @classmethod
+    def _config_dir_exists(cls, value: Path) -> Path:
+        if not value.is_dir():
+            raise ValueError(
+                "not a folder: create it and put there the YAML files you change (the others "
+                "come from the shipped defaults)"
+            )
+        return value
+
     @field_validator("windows")
     @classmethod
     def _windows_parse(cls, value: str) -> str:
@@ -314,6 +330,25 @@ class Settings(BaseSettings):
         return value
 
     # --- derived values ----------------------------------------------------------------
+    def config_file(self, name: str) -> Path:
+        """The config file `name` (one of CONFIG_FILES): TEAMPULSE_CONFIG_DIR's own, else the
+        shipped default."""
+        own = self.config_dir / name
+        return own if own.is_file() else PACKAGED_CONFIG_DIR / name
+
+    def config_origins(self) -> str:
+        """Where each config file comes from, in one line for the start-up log."""
+        if self.config_dir == PACKAGED_CONFIG_DIR:
+            return "config: the shipped defaults (TEAMPULSE_CONFIG_DIR is not set)"
+        own = [
+            name for name in CONFIG_FILES if self.config_file(name) != PACKAGED_CONFIG_DIR / name
+        ]
+        shipped = [name for name in CONFIG_FILES if name not in own]
+        return (
+            f"config: {', '.join(own) or 'nothing'} from {self.config_dir}; "
+            f"{', '.join(shipped) or 'nothing'} from the shipped defaults"
+        )
+
     def topic(self, name: str) -> str:
         """Full topic name of a logical topic ('events', 'xapi', 'roster', ...)."""
         return f"{self.topic_prefix}{name}"
@@ -394,7 +429,7 @@ _FIXES = {
 
 
 def _explain(error: Mapping[str, object]) -> str:
-    """One pydantic error -> `TEAMPULSE_X='value': what is wrong; the default and the doc`."""
+    """One pydantic error -> `TEAMPULSE_<NAME>=value: what is wrong; the default and the doc`."""
     loc = error.get("loc") or ("?",)
     name = str(loc[0])  # type: ignore[index]
     kind = str(error.get("type"))

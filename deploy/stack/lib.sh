@@ -3,16 +3,16 @@
 # Shared settings and helpers for the local service stack scripts
 # (up.sh, down.sh, kafka-fetch.sh, ensure-packages.sh). Source it; do not run it.
 #
-# Environment knobs (all optional):
-#   TEAMPULSE_STACK_DIR                data/log/pid folder            (default: <repo>/.stack)
-#   TEAMPULSE_KAFKA_LIBS_DIR           Kafka jar cache                (default: <repo>/.stack/kafka-libs)
-#   TEAMPULSE_KAFKA_PORT               Kafka client listener          (default: 9092)
-#   TEAMPULSE_KAFKA_CONTROLLER_PORT    KRaft controller listener      (default: 19093)
-#   TEAMPULSE_KAFKA_HEAP_OPTS          JVM heap for the broker        (default: -Xmx1g -Xms256m)
-#   TEAMPULSE_REDIS_PORT               Redis                          (default: 6379)
-#   TEAMPULSE_PROMETHEUS_PORT          Prometheus                     (default: 9090)
-#   TEAMPULSE_ALERTMANAGER_PORT        Alertmanager                   (default: 9093)
-#   TEAMPULSE_WORKER_TARGETS           host:port[,host:port...] scraped as job teampulse-worker
+# Environment knobs (all optional; docs/configuration.md shows this list, a test keeps them equal):
+#   TEAMPULSE_STACK_DIR                data, log and pid folder (default: <repo>/.stack)
+#   TEAMPULSE_KAFKA_LIBS_DIR           Kafka jar cache (default: <repo>/.stack/kafka-libs)
+#   TEAMPULSE_KAFKA_PORT               Kafka client listener (default: 9092)
+#   TEAMPULSE_KAFKA_CONTROLLER_PORT    KRaft controller listener (default: 19093)
+#   TEAMPULSE_KAFKA_HEAP_OPTS          JVM heap of the broker (default: -Xmx1g -Xms256m)
+#   TEAMPULSE_REDIS_PORT               Redis (default: 6379)
+#   TEAMPULSE_PROMETHEUS_PORT          Prometheus (default: 9090)
+#   TEAMPULSE_ALERTMANAGER_PORT        Alertmanager (default: 9093)
+#   TEAMPULSE_WORKER_TARGETS           host:port[,host:port...] Prometheus scrapes as job teampulse-worker (default: 127.0.0.1:$TEAMPULSE_WEB_PORT)
 #   TEAMPULSE_STACK_TIMEOUT            seconds to wait for each service to answer (default: 90)
 #   TEAMPULSE_STOP_TIMEOUT             seconds to wait after SIGTERM before SIGKILL (default: 20)
 
@@ -33,6 +33,8 @@ KAFKA_HEAP_OPTS="${TEAMPULSE_KAFKA_HEAP_OPTS:--Xmx1g -Xms256m}"
 REDIS_PORT="${TEAMPULSE_REDIS_PORT:-6379}"
 PROMETHEUS_PORT="${TEAMPULSE_PROMETHEUS_PORT:-9090}"
 ALERTMANAGER_PORT="${TEAMPULSE_ALERTMANAGER_PORT:-9093}"
+# The worker's web port moves its scrape target too, unless the targets are given.
+WORKER_TARGETS="${TEAMPULSE_WORKER_TARGETS:-127.0.0.1:${TEAMPULSE_WEB_PORT:-6066}}"
 STACK_TIMEOUT="${TEAMPULSE_STACK_TIMEOUT:-90}"
 STOP_TIMEOUT="${TEAMPULSE_STOP_TIMEOUT:-20}"
 STACK_HOST="127.0.0.1"

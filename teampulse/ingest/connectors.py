@@ -18,7 +18,7 @@ from aiohttp import web
 from prometheus_client import Counter
 
 from teampulse.connectors.canonical import Mapped
-from teampulse.connectors.config import ConnectorConfig
+from teampulse.connectors.config import CONNECTORS_FILE, ConnectorConfig
 from teampulse.contract.intake import Refusal, plan_events
 from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.rejections import Rejection
@@ -42,7 +42,7 @@ class ConnectorIntake:
     def __init__(self, endpoint: IngestEndpoint) -> None:
         self.endpoint = endpoint
         self.settings = endpoint.settings
-        self.config = ConnectorConfig.load(endpoint.settings.config_dir)
+        self.config = ConnectorConfig.load(endpoint.settings.config_file(CONNECTORS_FILE))
         self.pseudonymiser = Pseudonymiser(endpoint.settings.pseudonym_secret)
         self.records = Counter(
             "teampulse_connector_records",

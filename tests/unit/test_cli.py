@@ -131,3 +131,33 @@ def test_a_bad_setting_stops_a_command_with_one_line_and_exit_2(
         "one unit letter (s, m, h, d or w) such as '48h' or '7d', or a bare number of seconds; "
         "unset it for the default 1h (docs/configuration.md lists every setting)"
     ]
+
+
+def test_replay_with_a_config_folder_holding_only_initiatives_uses_them_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "initiatives.yaml").write_text(
+        "initiatives:\n  - id: pilot\n    stages:\n      awareness: [{type: learning.started}]\n"
+    )
+    events = tmp_path / "events.ndjson"
+    events.write_text("\n".join(json.dumps(e) for e in week.scripted_events()) + "\n")
+    roster = tmp_path / "roster.json"
+    roster.write_text(json.dumps(week.roster_records()))
+    output = tmp_path / "gauges.json"
+    monkeypatch.setenv("TEAMPULSE_CONFIG_DIR", str(config))
+
+    result = CliRunner().invoke(
+        cli,
+        ["replay", str(events), "--roster", str(roster), "--as-of", week.AS_OF]
+        + ["--output", str(output)],
+    )
+
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == (
+        f"config: initiatives.yaml from {config}; "
+        "connectors.yaml, scoring.yaml, xapi-verbs.yaml from the shipped defaults"
+    )
+    gauges = json.loads(output.read_text())
+    assert list(gauges["teams"]["atlas"]["initiatives"]) == ["pilot"]

@@ -3,19 +3,14 @@ from pathlib import Path
 import pytest
 
 from teampulse.settings import (
+    CONFIG_FILES,
+    PACKAGED_CONFIG_DIR,
     Settings,
     SettingsError,
     compressed_clock,
     parse_duration,
     read_settings,
-    settings_reference,
 )
-
-DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
-
-
-def test_configuration_doc_lists_every_setting_as_the_code_defines_it():
-    assert settings_reference() in DOC.read_text()
 
 
 @pytest.mark.parametrize(
@@ -188,3 +183,41 @@ def test_two_bad_settings_give_one_line_each(monkeypatch: pytest.MonkeyPatch) ->
         "invalid setting TEAMPULSE_TOPIC_PARTITIONS",
         "invalid setting TEAMPULSE_LATENESS",
     ]
+
+
+# --- the config folder: each file it lacks comes from the shipped defaults -------------------
+
+
+def test_a_config_folder_with_only_connectors_yaml_reads_the_other_files_shipped(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "connectors.yaml").write_text("slack: {channels: {}}\n")
+    settings = Settings(config_dir=tmp_path)
+
+    assert {name: settings.config_file(name) for name in CONFIG_FILES} == {
+        "connectors.yaml": tmp_path / "connectors.yaml",
+        "initiatives.yaml": PACKAGED_CONFIG_DIR / "initiatives.yaml",
+        "scoring.yaml": PACKAGED_CONFIG_DIR / "scoring.yaml",
+        "xapi-verbs.yaml": PACKAGED_CONFIG_DIR / "xapi-verbs.yaml",
+    }
+    assert settings.config_origins() == (
+        f"config: connectors.yaml from {tmp_path}; "
+        "initiatives.yaml, scoring.yaml, xapi-verbs.yaml from the shipped defaults"
+    )
+
+
+def test_without_a_config_folder_every_file_is_shipped() -> None:
+    assert Settings().config_origins() == (
+        "config: the shipped defaults (TEAMPULSE_CONFIG_DIR is not set)"
+    )
+
+
+def test_a_config_folder_that_does_not_exist_is_refused_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    missing = tmp_path / "conf"
+    assert _refusal(monkeypatch, "TEAMPULSE_CONFIG_DIR", str(missing)) == (
+        f"invalid setting TEAMPULSE_CONFIG_DIR={str(missing)!r}: not a folder: create it and "
+        "put there the YAML files you change (the others come from the shipped defaults); "
+        "unset it for the default teampulse/config (docs/configuration.md lists every setting)"
+    )
