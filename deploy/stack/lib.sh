@@ -105,6 +105,77 @@ port_owner() {
   fi
 }
 
+# Pids of the processes listening on PORT (those of this user; needs ss).
+port_pids() {
+  if command -v ss >/dev/null 2>&1; then
+    ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u
+  fi
+}
+
+# The variables that place a stack: its folder and the ports down.sh checks.
+STACK_PLACE_VARS=(TEAMPULSE_STACK_DIR TEAMPULSE_KAFKA_PORT TEAMPULSE_KAFKA_CONTROLLER_PORT
+  TEAMPULSE_REDIS_PORT TEAMPULSE_PROMETHEUS_PORT TEAMPULSE_ALERTMANAGER_PORT)
+
+# This stack's placing variables as NAME=VALUE lines (up.sh keeps them in the stack dir).
+stack_place() {
+  printf '%s\n' "TEAMPULSE_STACK_DIR=$STACK_DIR" "TEAMPULSE_KAFKA_PORT=$KAFKA_PORT" \
+    "TEAMPULSE_KAFKA_CONTROLLER_PORT=$KAFKA_CONTROLLER_PORT" "TEAMPULSE_REDIS_PORT=$REDIS_PORT" \
+    "TEAMPULSE_PROMETHEUS_PORT=$PROMETHEUS_PORT" "TEAMPULSE_ALERTMANAGER_PORT=$ALERTMANAGER_PORT"
+}
+
+# The exact `make down` for a stack placed by the NAME=VALUE lines on stdin: the variables
+# that differ from the defaults, then `make down`.
+down_command() {
+  local line name value prefix=""
+  while IFS= read -r line; do
+    name="${line%%=*}"
+    value="${line#*=}"
+    case "$name" in
+      TEAMPULSE_STACK_DIR) [[ "$value" == "$REPO_ROOT/.stack" ]] && continue ;;
+      TEAMPULSE_KAFKA_PORT) [[ "$value" == 9092 ]] && continue ;;
+      TEAMPULSE_KAFKA_CONTROLLER_PORT) [[ "$value" == 19093 ]] && continue ;;
+      TEAMPULSE_REDIS_PORT) [[ "$value" == 6379 ]] && continue ;;
+      TEAMPULSE_PROMETHEUS_PORT) [[ "$value" == 9090 ]] && continue ;;
+      TEAMPULSE_ALERTMANAGER_PORT) [[ "$value" == 9093 ]] && continue ;;
+      *) continue ;;
+    esac
+    prefix+="$name=$(printf '%q' "$value") "
+  done
+  printf '%smake down' "$prefix"
+}
+
+# The stack dir whose pid files name PID: every service runs in its stack dir or names a
+# path inside it on its command line, so the folders above those paths are the candidates.
+process_stack_dir() {
+  local pid="$1" arg path candidates=()
+  candidates+=("$(readlink "/proc/$pid/cwd" 2>/dev/null || true)")
+  while IFS= read -r -d '' arg; do
+    arg="${arg#*=}"
+    [[ "$arg" == /* ]] && candidates+=("$arg")
+  done < "/proc/$pid/cmdline" 2>/dev/null
+  for path in "${candidates[@]}"; do
+    while [[ "$path" == /?* ]]; do
+      if grep -qsx "$pid" "$path"/pids/*.pid; then
+        echo "$path"
+        return 0
+      fi
+      path="$(dirname "$path")"
+    done
+  done
+  return 1
+}
+
+# The placing variables of the stack that started PID (empty if no stack script did).
+process_place() {
+  local dir
+  dir="$(process_stack_dir "$1")" || return 0
+  if [[ -f "$dir/place" ]]; then
+    cat "$dir/place"
+  else
+    echo "TEAMPULSE_STACK_DIR=$dir"
+  fi
+}
+
 pid_file() { echo "$PID_DIR/$1.pid"; }
 log_file() { echo "$LOG_DIR/$1.log"; }
 

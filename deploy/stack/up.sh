@@ -39,6 +39,8 @@ done
 t0=$SECONDS
 acquire_stack_lock
 mkdir -p "$PID_DIR" "$LOG_DIR"
+# Kept for a `make down` run with other variables, to name the one that stops this stack.
+stack_place > "$STACK_DIR/place"
 log "stack dir: $(pretty_path "$STACK_DIR"); services: ${selected[*]}"
 
 "$STACK_SCRIPTS_DIR/ensure-packages.sh" "${selected[@]}"
@@ -305,4 +307,5 @@ for s in "${selected[@]}"; do
     alertmanager) printf '  %-13s %s\n' alertmanager "http://$STACK_HOST:$ALERTMANAGER_PORT" ;;
   esac
 done
-log "logs: $(pretty_path "$LOG_DIR")/   stop: deploy/stack/down.sh   (--wipe also deletes data)"
+log "logs: $(pretty_path "$LOG_DIR")/"
+log "stop it with: $(stack_place | down_command)   (make wipe also deletes the data)"
