@@ -253,8 +253,13 @@ def forget(
     """Erase a person (GDPR art. 17): every worker removes them from all its state."""
     import os
 
+    from teampulse.contract.erasure import identifier_doubt
     from teampulse.ingest.erasure import ForgetError, record_erasures
 
+    for identifier in person:
+        doubt = identifier_doubt(identifier)
+        if doubt is not None:
+            typer.echo(f"warning: {doubt}", err=True)
     settings = _settings()
     now = settings.now_source()()
     try:
