@@ -219,7 +219,11 @@ def replay(
     file: Annotated[Path, typer.Argument(help="Canonical events, JSON array or NDJSON")],
     roster: Annotated[Path | None, typer.Option(help="Roster records, JSON or NDJSON")] = None,
     as_of: Annotated[
-        str | None, typer.Option(help="RFC 3339 instant; default: the latest event time")
+        str | None,
+        typer.Option(
+            help="RFC 3339 instant the gauges are computed at; default: the latest event "
+            "time. Give a worker's 'now' to compare with it (docs/gauges.md)"
+        ),
     ] = None,
     output: Annotated[Path | None, typer.Option(help="Write JSON here instead of a table")] = None,
     forget: Annotated[
