@@ -27,6 +27,7 @@ from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.xapi import XapiMapper
 from teampulse.gauges.config import load_gauge_config
 from teampulse.gauges.snapshot import publishable
+from teampulse.kafka.coordinator_log import quiet_coordinator_start
 from teampulse.kafka.log_limit import limit_repeated_messages
 from teampulse.kafka.security import kafka_client_options
 from teampulse.kafka.topics import ensure_topics
@@ -308,6 +309,7 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     # the default thresholds the collector runs every 700 allocations and its older
     # generations walk all of them; our state has no reference cycles to reclaim in a hurry.
     gc.set_threshold(*GC_THRESHOLDS)
+    quiet_coordinator_start()
     if settings.pseudonym_secret == DEV_PSEUDONYM_SECRET:
         log.warning("TEAMPULSE_PSEUDONYM_SECRET is the development default: set it in production")
     _check_port_free(settings.web_host, settings.web_port)
