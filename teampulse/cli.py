@@ -33,8 +33,54 @@ ScenarioName = StrEnum("ScenarioName", {name: name for name in SCENARIOS})  # ty
 cli = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
-    help="TeamPulse: real-time per-team engagement, conversation and adoption gauges.",
+    help="TeamPulse: real-time per-team engagement, conversation and adoption gauges. "
+    "Every command reads its settings from TEAMPULSE_* environment variables "
+    "(docs/configuration.md lists them all).",
 )
+
+# The settings each command depends on most, shown under its --help: the options are few, the
+# environment carries the rest.
+KAFKA = ("TEAMPULSE_KAFKA_BOOTSTRAP", "TEAMPULSE_KAFKA_SECURITY_PROTOCOL", "TEAMPULSE_TOPIC_PREFIX")
+COMMAND_SETTINGS: dict[str, tuple[str, ...]] = {
+    "worker": (
+        *KAFKA,
+        "TEAMPULSE_REDIS_URL",
+        "TEAMPULSE_WEB_PORT",
+        "TEAMPULSE_APP_ID",
+        "TEAMPULSE_PSEUDONYM_SECRET",
+        "TEAMPULSE_CONFIG_DIR",
+        "TEAMPULSE_WINDOWS",
+        "TEAMPULSE_LATENESS",
+        "TEAMPULSE_MIN_GROUP_SIZE",
+    ),
+    "ingest": (
+        *KAFKA,
+        "TEAMPULSE_INGEST_PORT",
+        "TEAMPULSE_INGEST_CREDENTIALS",
+        "TEAMPULSE_INGEST_RATE_PER_S",
+        "TEAMPULSE_CONFIG_DIR",
+        "TEAMPULSE_SLACK_SIGNING_SECRET",
+    ),
+    "produce": (*KAFKA, "TEAMPULSE_MAX_EVENT_BYTES"),
+    "backfill": (*KAFKA, "TEAMPULSE_BACKFILL_LRS_CREDENTIALS", "TEAMPULSE_BACKFILL_PAGE_LIMIT"),
+    "simulate": (*KAFKA, "TEAMPULSE_CLOCK"),
+    "replay": ("TEAMPULSE_CONFIG_DIR", "TEAMPULSE_WINDOWS", "TEAMPULSE_PSEUDONYM_SECRET"),
+    "forget": (*KAFKA, "TEAMPULSE_PSEUDONYM_SECRET"),
+    "topics": (*KAFKA, "TEAMPULSE_TOPIC_PARTITIONS", "TEAMPULSE_INPUT_RETENTION"),
+    "demo": (*KAFKA, "TEAMPULSE_REDIS_URL", "TEAMPULSE_WEB_PORT"),
+    "msteams-subscribe": (
+        "TEAMPULSE_MSTEAMS_RESOURCE",
+        "TEAMPULSE_MSTEAMS_PUBLIC_URL",
+        "TEAMPULSE_MSTEAMS_CLIENT_ID",
+    ),
+}
+
+
+def _settings_epilog(command: str) -> str:
+    return (
+        f"Settings: {', '.join(COMMAND_SETTINGS[command])} and the other TEAMPULSE_* "
+        "variables (docs/configuration.md lists every one with its default)."
+    )
 
 
 def _settings(reads_config: bool = False) -> Settings:
@@ -60,7 +106,7 @@ def _logging(level: str, repeat_interval_s: float = 0.0) -> None:
         limit_repeated_messages(logging.getLogger(), repeat_interval_s)
 
 
-@cli.command()
+@cli.command(epilog=_settings_epilog("worker"))
 def worker(
     loglevel: Annotated[str, typer.Option(help="debug, info, warning")] = "info",
 ) -> None:
@@ -70,7 +116,7 @@ def worker(
     run_worker(_settings(reads_config=True), loglevel)
 
 
-@cli.command()
+@cli.command(epilog=_settings_epilog("ingest"))
 def ingest(
     insecure_no_auth: Annotated[
         bool, typer.Option(help="Serve without credentials (local experiments only)")
@@ -85,7 +131,7 @@ def ingest(
     asyncio.run(serve_ingest(settings, insecure_no_auth=insecure_no_auth))
 
 
-@cli.command()
+@cli.command(epilog=_settings_epilog("produce"))
 def produce(
     file: Annotated[
         Path | None, typer.Argument(help="JSON array or NDJSON; '-' or none: stdin")
@@ -110,7 +156,7 @@ def produce(
         raise typer.Exit(1)
 
 
-@cli.command()
+@cli.command(epilog=_settings_epilog("backfill"))
 def backfill(
     lrs: Annotated[str, typer.Option(help="The LRS's xAPI endpoint, e.g. https://lrs/xAPI/")],
     since: Annotated[
@@ -168,7 +214,7 @@ def backfill(
     typer.echo(str(summary), err=True)
 
 
-@cli.command()
+@cli.command(epilog=_settings_epilog("simulate"))
 def simulate(
     days: Annotated[float, typer.Option(help="Days of history to backfill before now")] = 28,
     live_seconds: Annotated[
@@ -214,7 +260,7 @@ def simulate(
     )
 
 
-@cli.command()
+@cli.command(epilog=_settings_epilog("replay"))
 def replay(
     file: Annotated[Path, typer.Argument(help="Canonical events, JSON array or NDJSON")],
     roster: Annotated[Path | None, typer.Option(help="Roster records, JSON or NDJSON")] = None,
@@ -243,7 +289,7 @@ def replay(
         print_snapshot(snapshot, sys.stdout)
 
 
-@cli.command()
+@cli.command(epilog=_settings_epilog("forget"))
 def forget(
     person: Annotated[
         list[str],
@@ -280,7 +326,7 @@ def forget(
     )
 
 
-@cli.command()
+@cli.command(epilog=_settings_epilog("topics"))
 def topics() -> None:
     """Create TeamPulse's Kafka topics (the worker also does this at start)."""
     from teampulse.kafka.topics import ensure_topics
@@ -291,7 +337,7 @@ def topics() -> None:
         typer.echo("retention updated: " + ", ".join(changes.retention_updated))
 
 
-@cli.command()
+@cli.command(epilog=_settings_epilog("demo"))
 def demo(
     seconds: Annotated[
         float | None, typer.Option(envvar="DEMO_SECONDS", help="Stop after N seconds")
@@ -303,7 +349,7 @@ def demo(
     raise typer.Exit(run_demo(_settings(reads_config=True), seconds))
 
 
-@cli.command("msteams-subscribe")
+@cli.command("msteams-subscribe", epilog=_settings_epilog("msteams-subscribe"))
 def msteams_subscribe(
     renew_every: Annotated[
         str, typer.Option(help="Keep renewing at this interval (e.g. 45m); default: once")

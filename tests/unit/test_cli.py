@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from teampulse.cli import cli
+from teampulse.cli import COMMAND_SETTINGS, cli
+from teampulse.settings import Settings
 from tests.support import scripted_week as week
 
 SUBCOMMANDS = [
@@ -30,6 +31,19 @@ def test_every_subcommand_has_help(name: str) -> None:
     result = CliRunner().invoke(cli, [name, "--help"])
     assert result.exit_code == 0, result.output
     assert "Usage" in result.output
+
+
+@pytest.mark.parametrize("name", SUBCOMMANDS)
+def test_every_subcommand_help_points_at_its_settings_and_the_doc(name: str) -> None:
+    output = " ".join(CliRunner().invoke(cli, [name, "--help"], terminal_width=300).output.split())
+    assert "docs/configuration.md lists every one with its default" in output
+    assert all(variable in output for variable in COMMAND_SETTINGS[name])
+
+
+def test_the_settings_named_in_the_help_exist() -> None:
+    named = {variable for variables in COMMAND_SETTINGS.values() for variable in variables}
+    assert {v.removeprefix("TEAMPULSE_").lower() for v in named} <= set(Settings.model_fields)
+    assert set(COMMAND_SETTINGS) == set(SUBCOMMANDS)
 
 
 def test_replay_computes_the_scripted_week_from_files(tmp_path: Path, monkeypatch) -> None:
