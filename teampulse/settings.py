@@ -119,7 +119,10 @@ class Settings(BaseSettings):
     # --- HTTP ports -------------------------------------------------------------------
     web_host: str = Field("127.0.0.1", description="Worker web server bind address")
     web_port: int = Field(
-        6066, ge=1, le=65535, description="Worker web server port (/metrics, /teams)"
+        6066,
+        ge=1,
+        le=65535,
+        description="Worker web server port (/metrics, the read API of docs/read-api.md)",
     )
     ingest_host: str = Field("127.0.0.1", description="xAPI/events HTTP endpoint bind address")
     ingest_port: int = Field(8080, ge=1, le=65535, description="xAPI/events HTTP endpoint port")

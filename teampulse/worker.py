@@ -36,6 +36,7 @@ from teampulse.settings import DEV_PSEUDONYM_SECRET, Settings
 from teampulse.sinks.exporter import Exporter, team_partition
 from teampulse.sinks.overview import read_overview, render_overview
 from teampulse.sinks.prometheus import GaugeCollector
+from teampulse.sinks.read_api import register_read_api_extras
 from teampulse.sinks.redis_connection import redis_client, redis_connection_problem
 from teampulse.sinks.redis_writer import RedisKeys, RedisWriter
 from teampulse.streams.app import build_app, declare_topics
@@ -161,6 +162,7 @@ def create_worker(settings: Settings) -> faust.App:
     _register_metrics_page(app, registry, collector)
     _register_read_api(app, pipeline, exporter)
     _register_overview_page(app, settings, clock)
+    register_read_api_extras(app, settings)
     return app
 
 
