@@ -46,6 +46,7 @@ DURATION_FIX = (
     "or a bare number of seconds"
 )
 SETTINGS_DOC = "docs/configuration.md"
+REDIS_URL_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 class SettingsError(ValueError):
@@ -276,6 +277,29 @@ class Settings(BaseSettings):
     def _empty_path_is_none(cls, value: object) -> object:
         # An exported but empty variable means "not set", not the current folder.
         return None if value == "" else value
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _bootstrap_parse(cls, value: str) -> str:
+        servers = [server.strip() for server in value.split(",")]
+        for server in servers:
+            host, _, port = server.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(
+                    f"{server!r} is not host:port: write comma-separated host:port pairs "
+                    "such as 'kafka-1:9092,kafka-2:9092'"
+                )
+        return ",".join(servers)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_parse(cls, value: str) -> str:
+        if not value.startswith(REDIS_URL_SCHEMES):
+            raise ValueError(
+                "not a Redis URL: write redis://host:port/db, rediss://user:password@host:port/db "
+                "(TLS) or unix:///path/to/socket"
+            )
+        return value
 
     @field_validator("config_dir")
     @classmethod

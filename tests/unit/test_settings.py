@@ -147,6 +147,24 @@ def _refusal(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> str:
             "invalid setting TEAMPULSE_MIN_GROUP_SIZE='0': must be at least 1; unset it for the "
             "default 5 (docs/configuration.md lists every setting)",
         ),
+        # an address list
+        (
+            "TEAMPULSE_KAFKA_BOOTSTRAP",
+            "kafka-1:9092,nonsense",
+            "invalid setting TEAMPULSE_KAFKA_BOOTSTRAP='kafka-1:9092,nonsense': 'nonsense' is "
+            "not host:port: write comma-separated host:port pairs such as "
+            "'kafka-1:9092,kafka-2:9092'; unset it for the default 127.0.0.1:9092 "
+            "(docs/configuration.md lists every setting)",
+        ),
+        # a URL
+        (
+            "TEAMPULSE_REDIS_URL",
+            "localhost:6379",
+            "invalid setting TEAMPULSE_REDIS_URL='localhost:6379': not a Redis URL: write "
+            "redis://host:port/db, rediss://user:password@host:port/db (TLS) or "
+            "unix:///path/to/socket; unset it for the default redis://127.0.0.1:6379/0 "
+            "(docs/configuration.md lists every setting)",
+        ),
         # a number of seconds
         (
             "TEAMPULSE_EXPORT_INTERVAL_S",
