@@ -93,7 +93,36 @@ def _settings(reads_config: bool = False) -> Settings:
         raise typer.Exit(2) from None
     if reads_config:
         typer.echo(settings.config_origins(), err=True)
+        _check_config(settings)
     return settings
+
+
+def _check_config(settings: Settings) -> None:
+    """Read every config file once before anything starts: a mistake is a few lines naming
+    the file and the entry, not a traceback from deep inside the worker."""
+    import yaml
+
+    from teampulse.connectors.config import CONNECTORS_FILE, ConnectorConfig
+    from teampulse.contract.xapi import VERB_MAP_FILE, VerbMap
+    from teampulse.gauges.config import load_gauge_config
+
+    verbs = settings.config_file(VERB_MAP_FILE)
+    try:
+        load_gauge_config(settings)
+        ConnectorConfig.load(settings.config_file(CONNECTORS_FILE))
+        VerbMap.load(verbs)
+    except yaml.YAMLError as exc:
+        problem = f"{verbs}: not valid YAML: {exc}"
+    except (ValueError, SystemExit) as exc:  # ConnectorConfigError is a SystemExit
+        problem = str(exc)
+    else:
+        return
+    typer.echo(
+        f"{problem}\nfix that file, or remove it from TEAMPULSE_CONFIG_DIR to use the shipped "
+        "default (docs/configuration.md)",
+        err=True,
+    )
+    raise typer.Exit(2)
 
 
 def _logging(level: str, repeat_interval_s: float = 0.0) -> None:

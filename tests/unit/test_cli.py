@@ -175,3 +175,44 @@ def test_replay_with_a_config_folder_holding_only_initiatives_uses_them_and_says
     )
     gauges = json.loads(output.read_text())
     assert list(gauges["teams"]["atlas"]["initiatives"]) == ["pilot"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "problem"),
+    [
+        (
+            "scoring.yaml",
+            "engagement: {wieghts: {}}\n",
+            ["scoring.yaml is invalid:", "  engagement.wieghts: Extra inputs are not permitted"],
+        ),
+        (
+            "connectors.yaml",
+            "slack: {channels: {C1: {}}}\n",
+            ["connectors.yaml is invalid:"],
+        ),
+        (
+            "xapi-verbs.yaml",
+            "verbs: {'http://example.com/verbs/did': nothing}\n",
+            ["{folder}/xapi-verbs.yaml: verb http://example.com/verbs/did: type must be one of"],
+        ),
+    ],
+)
+def test_a_bad_config_file_stops_a_command_naming_the_file_and_the_fix(
+    name: str, content: str, problem: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / name).write_text(content)
+    monkeypatch.setenv("TEAMPULSE_CONFIG_DIR", str(tmp_path))
+    events = tmp_path / "events.json"
+    events.write_text("[]")
+
+    result = CliRunner().invoke(cli, ["replay", str(events)])
+
+    assert result.exit_code == 2
+    lines = result.output.splitlines()
+    assert lines[0].startswith(f"config: {name} from {tmp_path}")
+    expected = [line.format(folder=tmp_path) for line in problem]
+    assert [line[: len(e)] for line, e in zip(lines[1:], expected, strict=False)] == expected
+    assert lines[-1] == (
+        "fix that file, or remove it from TEAMPULSE_CONFIG_DIR to use the shipped default "
+        "(docs/configuration.md)"
+    )
