@@ -307,10 +307,20 @@ def replay(
     ] = None,
 ) -> None:
     """Compute every gauge for a historical export with the reference model (no Kafka)."""
+    from teampulse.contract.timestamps import format_rfc3339
     from teampulse.reference import print_snapshot, replay_file, write_snapshot
 
     settings = _settings(reads_config=True)
     snapshot = replay_file(file, settings, roster_path=roster, as_of=as_of, forget=forget or ())
+    # A worker computes as of its clock, replay as of the file's end: say which one this is.
+    instant = format_rfc3339(snapshot.as_of, "seconds")
+    typer.echo(
+        f"as of {instant} (--as-of)"
+        if as_of is not None
+        else f"as of {instant}, the latest event in the file; pass --as-of to compare with a "
+        "worker, which computes as of its clock",
+        err=True,
+    )
     if output is not None:
         write_snapshot(snapshot, output)
         typer.echo(f"wrote {output}", err=True)

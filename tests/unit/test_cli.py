@@ -66,6 +66,7 @@ def test_replay_computes_the_scripted_week_from_files(tmp_path: Path, monkeypatc
         ],
     )
     assert result.exit_code == 0, result.output
+    assert f"as of {week.AS_OF} (--as-of)" in result.output.splitlines()
     gauges = json.loads(output.read_text())
     assert gauges["teams"]["atlas"]["windowed"]["7d"]["participation_ratio"] == 1.0
     assert gauges["teams"]["borealis"]["windowed"]["7d"]["participation_ratio"] == 0.4
@@ -216,3 +217,17 @@ def test_a_bad_config_file_stops_a_command_naming_the_file_and_the_fix(
         "fix that file, or remove it from TEAMPULSE_CONFIG_DIR to use the shipped default "
         "(docs/configuration.md)"
     )
+
+
+def test_replay_without_as_of_says_it_computes_as_of_the_latest_event(tmp_path: Path) -> None:
+    events = tmp_path / "events.ndjson"
+    events.write_text("\n".join(json.dumps(e) for e in week.scripted_events()) + "\n")
+    latest = max(e["occurred_at"] for e in week.scripted_events())
+
+    result = CliRunner().invoke(cli, ["replay", str(events), "--output", str(tmp_path / "g.json")])
+
+    assert result.exit_code == 0, result.output
+    assert (
+        f"as of {latest[:19]}Z, the latest event in the file; pass --as-of to compare with a "
+        "worker, which computes as of its clock"
+    ) in result.output.splitlines()
