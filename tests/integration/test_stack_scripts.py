@@ -3,9 +3,12 @@ does not report success while that stack keeps its ports (a real redis-server, v
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -19,6 +22,7 @@ PORT_VARIABLES = (
     "TEAMPULSE_PROMETHEUS_PORT",
     "TEAMPULSE_ALERTMANAGER_PORT",
 )
+TARGETS_TIMEOUT_S = 60
 SCRIPT_TIMEOUT_S = 180  # a loaded machine; redis itself starts in well under a second
 
 
@@ -92,3 +96,24 @@ def test_down_with_another_stack_dir_fails_and_names_the_command_that_works(
     assert stopped.returncode == 0, stopped.stderr
     assert "stack stopped" in stopped.stdout
     assert not _redis_answers(ports["TEAMPULSE_REDIS_PORT"])
+
+
+def test_a_moved_worker_port_moves_the_stack_s_scrape_target(tmp_path: Path) -> None:
+    ports = dict(zip(PORT_VARIABLES, _free_ports(len(PORT_VARIABLES)), strict=True))
+    env = _stack_env(tmp_path / "stack", ports)
+    env["TEAMPULSE_WEB_PORT"] = "6399"
+    try:
+        started = _run(["bash", str(STACK / "up.sh"), "prometheus"], env)
+        assert started.returncode == 0, started.stderr + started.stdout
+
+        url = f"http://127.0.0.1:{ports['TEAMPULSE_PROMETHEUS_PORT']}/api/v1/targets"
+        deadline = time.monotonic() + TARGETS_TIMEOUT_S
+        scraped: list[str] = []
+        while not scraped and time.monotonic() < deadline:  # discovery takes a moment
+            time.sleep(0.5)
+            with urllib.request.urlopen(url, timeout=10) as response:
+                targets = json.load(response)["data"]["activeTargets"]
+            scraped = [t["scrapeUrl"] for t in targets if t["labels"]["job"] == "teampulse-worker"]
+        assert scraped == ["http://127.0.0.1:6399/metrics"]
+    finally:
+        _run(["bash", str(STACK / "down.sh")], env)
