@@ -67,18 +67,22 @@ for s in "${check_services[@]}"; do
   done
 done
 if [[ ${#busy[@]} -gt 0 ]]; then
-  # A busy port means something of a stack still runs: this one's, if its process outlived
-  # the stop, or another stack dir's (make down run with other variables than make up).
-  failed=1
+  # A busy port fails the stop when a stack still holds it: this one, if its process outlived
+  # the stop, or another stack dir's (make down run with other variables than make up). A
+  # listener no stack started (a Redis of the machine's own) is only reported.
   others=()
   for port in "${busy[@]}"; do
     warn "port $port is still in use (not by a process this stack recorded): $(port_owner "$port")"
+    for s in "${stopped_services[@]}"; do
+      for p in $(service_ports "$s"); do [[ "$p" == "$port" ]] && failed=1; done
+    done
     for pid in $(port_pids "$port"); do
       place="$(process_place "$pid")"
       [[ -n "$place" ]] && others+=("$(down_command <<< "$place")")
     done
   done
   if [[ ${#others[@]} -gt 0 ]]; then
+    failed=1
     mapfile -t others < <(printf '%s\n' "${others[@]}" | sort -u)
     for command in "${others[@]}"; do
       warn "those ports belong to a stack started with other variables; stop it with: $command"

@@ -117,3 +117,16 @@ def test_a_moved_worker_port_moves_the_stack_s_scrape_target(tmp_path: Path) -> 
         assert scraped == ["http://127.0.0.1:6399/metrics"]
     finally:
         _run(["bash", str(STACK / "down.sh")], env)
+
+
+def test_down_reports_but_leaves_a_listener_no_stack_started(tmp_path: Path) -> None:
+    ports = dict(zip(PORT_VARIABLES, _free_ports(len(PORT_VARIABLES)), strict=True))
+    with socket.socket() as foreign:  # this test's own listener, on the stack's Redis port
+        foreign.bind(("127.0.0.1", ports["TEAMPULSE_REDIS_PORT"]))
+        foreign.listen()
+
+        done = _run(["bash", str(STACK / "down.sh")], _stack_env(tmp_path / "stack", ports))
+
+    assert done.returncode == 0, done.stderr
+    assert f"port {ports['TEAMPULSE_REDIS_PORT']} is still in use" in done.stderr
+    assert "stop it with" not in done.stderr
