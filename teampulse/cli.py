@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from teampulse.settings import Settings
+from teampulse.settings import Settings, SettingsError, read_settings
 from teampulse.simulation.scenarios import SCENARIOS
 
 __all__ = ["main"]
@@ -33,16 +33,96 @@ ScenarioName = StrEnum("ScenarioName", {name: name for name in SCENARIOS})  # ty
 cli = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
-    help="TeamPulse: real-time per-team engagement, conversation and adoption gauges.",
+    help="TeamPulse: real-time per-team engagement, conversation and adoption gauges. "
+    "Every command reads its settings from TEAMPULSE_* environment variables "
+    "(docs/configuration.md lists them all).",
 )
 
+# The settings each command depends on most, shown under its --help: the options are few, the
+# environment carries the rest.
+KAFKA = ("TEAMPULSE_KAFKA_BOOTSTRAP", "TEAMPULSE_KAFKA_SECURITY_PROTOCOL", "TEAMPULSE_TOPIC_PREFIX")
+COMMAND_SETTINGS: dict[str, tuple[str, ...]] = {
+    "worker": (
+        *KAFKA,
+        "TEAMPULSE_REDIS_URL",
+        "TEAMPULSE_WEB_PORT",
+        "TEAMPULSE_APP_ID",
+        "TEAMPULSE_PSEUDONYM_SECRET",
+        "TEAMPULSE_CONFIG_DIR",
+        "TEAMPULSE_WINDOWS",
+        "TEAMPULSE_LATENESS",
+        "TEAMPULSE_MIN_GROUP_SIZE",
+    ),
+    "ingest": (
+        *KAFKA,
+        "TEAMPULSE_INGEST_PORT",
+        "TEAMPULSE_INGEST_CREDENTIALS",
+        "TEAMPULSE_INGEST_RATE_PER_S",
+        "TEAMPULSE_CONFIG_DIR",
+        "TEAMPULSE_SLACK_SIGNING_SECRET",
+    ),
+    "produce": (*KAFKA, "TEAMPULSE_MAX_EVENT_BYTES"),
+    "backfill": (*KAFKA, "TEAMPULSE_BACKFILL_LRS_CREDENTIALS", "TEAMPULSE_BACKFILL_PAGE_LIMIT"),
+    "simulate": (*KAFKA, "TEAMPULSE_CLOCK"),
+    "replay": ("TEAMPULSE_CONFIG_DIR", "TEAMPULSE_WINDOWS", "TEAMPULSE_PSEUDONYM_SECRET"),
+    "forget": (*KAFKA, "TEAMPULSE_PSEUDONYM_SECRET"),
+    "topics": (*KAFKA, "TEAMPULSE_TOPIC_PARTITIONS", "TEAMPULSE_INPUT_RETENTION"),
+    "demo": (*KAFKA, "TEAMPULSE_REDIS_URL", "TEAMPULSE_WEB_PORT"),
+    "msteams-subscribe": (
+        "TEAMPULSE_MSTEAMS_RESOURCE",
+        "TEAMPULSE_MSTEAMS_PUBLIC_URL",
+        "TEAMPULSE_MSTEAMS_CLIENT_ID",
+    ),
+}
 
-def _settings() -> Settings:
+
+def _settings_epilog(command: str) -> str:
+    return (
+        f"Settings: {', '.join(COMMAND_SETTINGS[command])} and the other TEAMPULSE_* "
+        "variables (docs/configuration.md lists every one with its default)."
+    )
+
+
+def _settings(reads_config: bool = False) -> Settings:
+    """The settings, or exit 2 with one line per bad variable. A command that reads the YAML
+    configuration says on stderr which files came from TEAMPULSE_CONFIG_DIR."""
     try:
-        return Settings()
-    except Exception as exc:  # pydantic's message names the variable and the rule
-        typer.echo(f"invalid TEAMPULSE_* setting: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        settings = read_settings()
+    except SettingsError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    if reads_config:
+        typer.echo(settings.config_origins(), err=True)
+        _check_config(settings)
+    return settings
+
+
+def _check_config(settings: Settings) -> None:
+    """Read every config file once before anything starts: a mistake is a few lines naming
+    the file and the entry, not a traceback from deep inside the worker."""
+    import yaml
+
+    from teampulse.connectors.config import CONNECTORS_FILE, ConnectorConfig
+    from teampulse.contract.xapi import VERB_MAP_FILE, VerbMap
+    from teampulse.gauges.config import load_gauge_config
+
+    verbs = settings.config_file(VERB_MAP_FILE)
+    try:
+        load_gauge_config(settings)
+        ConnectorConfig.load(settings.config_file(CONNECTORS_FILE))
+        VerbMap.load(verbs)
+    except yaml.YAMLError as exc:
+        problem = f"{verbs}: not valid YAML: {exc}"
+    except (ValueError, SystemExit) as exc:  # ConnectorConfigError is a SystemExit
+        problem = str(exc)
+    else:
+        return
+    typer.echo(
+        f"{problem}\nfix that file, or remove it from TEAMPULSE_CONFIG_DIR to use the shipped "
+        "default (docs/configuration.md)",
+        err=True,
+    )
+    raise typer.Exit(2)
 
 
 def _logging(level: str, repeat_interval_s: float = 0.0) -> None:
@@ -55,17 +135,17 @@ def _logging(level: str, repeat_interval_s: float = 0.0) -> None:
         limit_repeated_messages(logging.getLogger(), repeat_interval_s)
 
 
-@cli.command()
+@cli.command(epilog=_settings_epilog("worker"))
 def worker(
     loglevel: Annotated[str, typer.Option(help="debug, info, warning")] = "info",
 ) -> None:
     """Run the Faust worker: ingest, gauges, /metrics and the read API on TEAMPULSE_WEB_PORT."""
     from teampulse.worker import run_worker
 
-    run_worker(_settings(), loglevel)
+    run_worker(_settings(reads_config=True), loglevel)
 
 
-@cli.command()
+@cli.command(epilog=_settings_epilog("ingest"))
 def ingest(
     insecure_no_auth: Annotated[
         bool, typer.Option(help="Serve without credentials (local experiments only)")
@@ -75,12 +155,12 @@ def ingest(
     """Serve the xAPI statements endpoint and POST /events on TEAMPULSE_INGEST_PORT."""
     from teampulse.ingest.http import serve_ingest
 
-    settings = _settings()
+    settings = _settings(reads_config=True)
     _logging(loglevel, settings.log_repeat_interval_s)
     asyncio.run(serve_ingest(settings, insecure_no_auth=insecure_no_auth))
 
 
-@cli.command()
+@cli.command(epilog=_settings_epilog("produce"))
 def produce(
     file: Annotated[
         Path | None, typer.Argument(help="JSON array or NDJSON; '-' or none: stdin")
@@ -105,7 +185,7 @@ def produce(
         raise typer.Exit(1)
 
 
-@cli.command()
+@cli.command(epilog=_settings_epilog("backfill"))
 def backfill(
     lrs: Annotated[str, typer.Option(help="The LRS's xAPI endpoint, e.g. https://lrs/xAPI/")],
     since: Annotated[
@@ -163,7 +243,7 @@ def backfill(
     typer.echo(str(summary), err=True)
 
 
-@cli.command()
+@cli.command(epilog=_settings_epilog("simulate"))
 def simulate(
     days: Annotated[float, typer.Option(help="Days of history to backfill before now")] = 28,
     live_seconds: Annotated[
@@ -209,12 +289,16 @@ def simulate(
     )
 
 
-@cli.command()
+@cli.command(epilog=_settings_epilog("replay"))
 def replay(
     file: Annotated[Path, typer.Argument(help="Canonical events, JSON array or NDJSON")],
     roster: Annotated[Path | None, typer.Option(help="Roster records, JSON or NDJSON")] = None,
     as_of: Annotated[
-        str | None, typer.Option(help="RFC 3339 instant; default: the latest event time")
+        str | None,
+        typer.Option(
+            help="RFC 3339 instant the gauges are computed at; default: the latest event "
+            "time. Give a worker's 'now' to compare with it (docs/gauges.md)"
+        ),
     ] = None,
     output: Annotated[Path | None, typer.Option(help="Write JSON here instead of a table")] = None,
     forget: Annotated[
@@ -223,10 +307,20 @@ def replay(
     ] = None,
 ) -> None:
     """Compute every gauge for a historical export with the reference model (no Kafka)."""
+    from teampulse.contract.timestamps import format_rfc3339
     from teampulse.reference import print_snapshot, replay_file, write_snapshot
 
-    settings = _settings()
+    settings = _settings(reads_config=True)
     snapshot = replay_file(file, settings, roster_path=roster, as_of=as_of, forget=forget or ())
+    # A worker computes as of its clock, replay as of the file's end: say which one this is.
+    instant = format_rfc3339(snapshot.as_of, "seconds")
+    typer.echo(
+        f"as of {instant} (--as-of)"
+        if as_of is not None
+        else f"as of {instant}, the latest event in the file; pass --as-of to compare with a "
+        "worker, which computes as of its clock",
+        err=True,
+    )
     if output is not None:
         write_snapshot(snapshot, output)
         typer.echo(f"wrote {output}", err=True)
@@ -234,7 +328,7 @@ def replay(
         print_snapshot(snapshot, sys.stdout)
 
 
-@cli.command()
+@cli.command(epilog=_settings_epilog("forget"))
 def forget(
     person: Annotated[
         list[str],
@@ -248,8 +342,13 @@ def forget(
     """Erase a person (GDPR art. 17): every worker removes them from all its state."""
     import os
 
+    from teampulse.contract.erasure import identifier_doubt
     from teampulse.ingest.erasure import ForgetError, record_erasures
 
+    for identifier in person:
+        doubt = identifier_doubt(identifier)
+        if doubt is not None:
+            typer.echo(f"warning: {doubt}", err=True)
     settings = _settings()
     now = settings.now_source()()
     try:
@@ -266,7 +365,7 @@ def forget(
     )
 
 
-@cli.command()
+@cli.command(epilog=_settings_epilog("topics"))
 def topics() -> None:
     """Create TeamPulse's Kafka topics (the worker also does this at start)."""
     from teampulse.kafka.topics import ensure_topics
@@ -277,7 +376,7 @@ def topics() -> None:
         typer.echo("retention updated: " + ", ".join(changes.retention_updated))
 
 
-@cli.command()
+@cli.command(epilog=_settings_epilog("demo"))
 def demo(
     seconds: Annotated[
         float | None, typer.Option(envvar="DEMO_SECONDS", help="Stop after N seconds")
@@ -286,10 +385,10 @@ def demo(
     """Run the worker and a realistic simulated feed; print where to look."""
     from teampulse.ops.demo import run_demo
 
-    raise typer.Exit(run_demo(_settings(), seconds))
+    raise typer.Exit(run_demo(_settings(reads_config=True), seconds))
 
 
-@cli.command("msteams-subscribe")
+@cli.command("msteams-subscribe", epilog=_settings_epilog("msteams-subscribe"))
 def msteams_subscribe(
     renew_every: Annotated[
         str, typer.Option(help="Keep renewing at this interval (e.g. 45m); default: once")
@@ -300,9 +399,11 @@ def msteams_subscribe(
     from teampulse.settings import parse_duration
 
     settings = _settings()
-    asyncio.run(
-        keep_subscribed(settings, settings.now_source(), parse_duration(renew_every), typer.echo)
-    )
+    try:
+        every_s = parse_duration(renew_every)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--renew-every") from None
+    asyncio.run(keep_subscribed(settings, settings.now_source(), every_s, typer.echo))
 
 
 def main() -> None:

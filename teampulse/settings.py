@@ -6,22 +6,26 @@ Every tunable of the product lives here with its default; docs/configuration.md 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from collections.abc import Callable, Mapping
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
+    "CONFIG_FILES",
     "DEV_PSEUDONYM_SECRET",
     "PACKAGED_CONFIG_DIR",
     "Settings",
+    "SettingsError",
     "compressed_clock",
     "load_settings",
     "parse_duration",
+    "read_settings",
     "settings_from_environment",
     "settings_reference",
 ]
@@ -29,16 +33,39 @@ __all__ = [
 # The configuration that ships with the code is package data, so a plain `pip install` finds
 # it; TEAMPULSE_CONFIG_DIR points elsewhere.
 PACKAGED_CONFIG_DIR = Path(str(resources.files("teampulse") / "config"))
+# The YAML files of a config folder; each one missing from TEAMPULSE_CONFIG_DIR is read from
+# the shipped folder, so a folder holding only the file one changes is a whole configuration.
+CONFIG_FILES = ("connectors.yaml", "initiatives.yaml", "scoring.yaml", "xapi-verbs.yaml")
 DEV_PSEUDONYM_SECRET = "teampulse-dev-secret-change-me"
+
+
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw]?)")
+DURATION_FIX = (
+    "write a number and one unit letter (s, m, h, d or w) such as '48h' or '7d', "
+    "or a bare number of seconds"
+)
+SETTINGS_DOC = "docs/configuration.md"
+REDIS_URL_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+class SettingsError(ValueError):
+    """A TEAMPULSE_* variable that cannot be read: one line per variable, naming it and the fix."""
 
 
 def parse_duration(text: str) -> int:
     """'48h', '7d', '30m', '90s' or a bare number of seconds -> seconds."""
-    text = text.strip().lower()
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-    if text and text[-1] in units:
-        return int(float(text[:-1]) * units[text[-1]])
-    return int(float(text))
+    match = _DURATION.fullmatch(text.strip().lower())
+    if match is None:
+        raise ValueError(f"{text!r} is not a duration: {DURATION_FIX}")
+    number, unit = match.groups()
+    return int(float(number) * DURATION_UNITS[unit or "s"])
+
+
+def _positive_duration(value: str) -> str:
+    if parse_duration(value) <= 0:
+        raise ValueError(f"{value!r} must be longer than 0 seconds, such as '1h'")
+    return value
 
 
 class Settings(BaseSettings):
@@ -82,17 +109,24 @@ class Settings(BaseSettings):
         "teampulse",
         description="Faust app id = Kafka consumer group (the hot topics: `<id>.hot`)",
     )
-    topic_partitions: int = Field(4, description="Partitions of the topics TeamPulse creates")
+    topic_partitions: int = Field(4, ge=1, description="Partitions of the topics TeamPulse creates")
     config_dir: Path = Field(
-        PACKAGED_CONFIG_DIR, description="Folder of initiatives/xAPI/scoring YAML"
+        PACKAGED_CONFIG_DIR,
+        description="Folder of connectors.yaml, initiatives.yaml, scoring.yaml and "
+        "xapi-verbs.yaml; a file it lacks is read from the shipped defaults (logged at start)",
     )
     data_dir: Path = Field(Path(".teampulse-data"), description="Worker's local data folder")
 
     # --- HTTP ports -------------------------------------------------------------------
     web_host: str = Field("127.0.0.1", description="Worker web server bind address")
-    web_port: int = Field(6066, description="Worker web server port (/metrics, /teams)")
+    web_port: int = Field(
+        6066,
+        ge=1,
+        le=65535,
+        description="Worker web server port (/metrics, the read API of docs/read-api.md)",
+    )
     ingest_host: str = Field("127.0.0.1", description="xAPI/events HTTP endpoint bind address")
-    ingest_port: int = Field(8080, description="xAPI/events HTTP endpoint port")
+    ingest_port: int = Field(8080, ge=1, le=65535, description="xAPI/events HTTP endpoint port")
     ingest_credentials: str = Field(
         "", description="Comma-separated 'user:secret' (Basic) and bare tokens (Bearer)"
     )
@@ -102,28 +136,32 @@ class Settings(BaseSettings):
         "from that Basic user without X-Experience-API-Version are read as that version "
         "(an upstream LRS that forwards without the header); everyone else gets 400",
     )
-    ingest_max_body_bytes: int = Field(5_000_000, description="Largest accepted request body")
+    ingest_max_body_bytes: int = Field(5_000_000, ge=1, description="Largest accepted request body")
     ingest_write_timeout_s: float = Field(
         5.0,
+        gt=0,
         description="Longest wait for Kafka to take a request's records; past it the answer "
         "is 503 and none of them is ever written",
     )
-    ingest_retry_after_s: int = Field(5, description="Retry-After of a 503 (Kafka unavailable)")
+    ingest_retry_after_s: int = Field(
+        5, ge=0, description="Retry-After of a 503 (Kafka unavailable)"
+    )
     ingest_rate_per_s: float = Field(
         50.0,
+        ge=0,
         description="Requests per second each credential (and each signed connector) may "
         "send, on average; past it the answer is 429 with Retry-After. 0 turns the limit off",
     )
     ingest_rate_burst: int = Field(
-        200, description="Requests a credential may send at once before the rate applies"
+        200, ge=1, description="Requests a credential may send at once before the rate applies"
     )
 
     # --- backfill from an LRS ---------------------------------------------------------
     backfill_lrs_credentials: str = Field(
         "", description="'user:secret' (Basic) with which `teampulse backfill` reads the LRS"
     )
-    backfill_page_limit: int = Field(500, description="Statements asked for per LRS page")
-    backfill_timeout_s: float = Field(60.0, description="Longest wait for one LRS page")
+    backfill_page_limit: int = Field(500, ge=1, description="Statements asked for per LRS page")
+    backfill_timeout_s: float = Field(60.0, gt=0, description="Longest wait for one LRS page")
 
     # --- discussion-platform and Caliper connectors (docs/connectors/) ---------------------
     slack_signing_secret: str = Field(
@@ -153,15 +191,17 @@ class Settings(BaseSettings):
         "https://login.microsoftonline.com", description="Entra ID token endpoint base"
     )
     msteams_subscription_minutes: int = Field(
-        55, description="Lifetime asked for a subscription (Graph allows up to 60 for messages)"
+        55,
+        ge=1,
+        description="Lifetime asked for a subscription (Graph allows up to 60 for messages)",
     )
     discourse_webhook_secret: str = Field(
         "", description="Secret of the Discourse webhook; empty: /discourse/webhook refuses (403)"
     )
 
     # --- validation -------------------------------------------------------------------
-    max_event_bytes: int = Field(65_536, description="Largest accepted Kafka record")
-    future_skew_s: int = Field(300, description="How far in the future an event may lie")
+    max_event_bytes: int = Field(65_536, ge=1, description="Largest accepted Kafka record")
+    future_skew_s: int = Field(300, ge=0, description="How far in the future an event may lie")
     pseudonym_secret: str = Field(
         DEV_PSEUDONYM_SECRET, description="Key of the person-id hash; set it in production"
     )
@@ -178,9 +218,9 @@ class Settings(BaseSettings):
     )
 
     # --- privacy and limits ----------------------------------------------------------
-    min_group_size: int = Field(5, description="Smallest group whose gauges are published")
-    max_teams: int = Field(2000, description="Cardinality guard: most teams exported")
-    max_initiatives: int = Field(50, description="Cardinality guard: most initiatives")
+    min_group_size: int = Field(5, ge=1, description="Smallest group whose gauges are published")
+    max_teams: int = Field(2000, ge=1, description="Cardinality guard: most teams exported")
+    max_initiatives: int = Field(50, ge=0, description="Cardinality guard: most initiatives")
 
     # --- retention of the Kafka topics TeamPulse creates (docs/privacy.md) -------------
     input_retention: str = Field(
@@ -194,27 +234,32 @@ class Settings(BaseSettings):
     )
 
     # --- throughput -------------------------------------------------------------------
-    batch_max: int = Field(2000, description="Most records processed as one batch")
-    batch_within_s: float = Field(0.1, description="Longest wait to fill a batch")
+    batch_max: int = Field(2000, ge=1, description="Most records processed as one batch")
+    batch_within_s: float = Field(0.1, ge=0, description="Longest wait to fill a batch")
     group_settle_s: float = Field(
         3.0,
+        ge=0,
         description="A starting worker waits this long after its latest partition assignment "
         "before processing, so workers started together share the first assignment",
     )
     group_session_timeout_s: float = Field(
         10.0,
+        gt=0,
         description="How long the consumer groups wait for a worker that stopped answering "
         "(killed, frozen, cut off) before its partitions move to the others; the broker "
         "allows 6 s to 300 s by default (group.min/max.session.timeout.ms)",
     )
-    export_interval_s: float = Field(0.5, description="How often gauges are recomputed")
-    redis_flush_interval_s: float = Field(0.5, description="How often Redis is written")
-    redis_history_days: int = Field(90, description="Days of daily history kept in Redis")
-    redis_stream_maxlen: int = Field(10_000, description="Approximate length of the updates stream")
+    export_interval_s: float = Field(0.5, gt=0, description="How often gauges are recomputed")
+    redis_flush_interval_s: float = Field(0.5, gt=0, description="How often Redis is written")
+    redis_history_days: int = Field(90, ge=1, description="Days of daily history kept in Redis")
+    redis_stream_maxlen: int = Field(
+        10_000, ge=1, description="Approximate length of the updates stream"
+    )
 
     # --- logging ---------------------------------------------------------------------
     log_repeat_interval_s: float = Field(
         10.0,
+        ge=0,
         description="A log message repeated within this interval is written once, then once "
         "more with the count of repeats (0 writes every line)",
     )
@@ -233,28 +278,66 @@ class Settings(BaseSettings):
         # An exported but empty variable means "not set", not the current folder.
         return None if value == "" else value
 
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _bootstrap_parse(cls, value: str) -> str:
+        servers = [server.strip() for server in value.split(",")]
+        for server in servers:
+            host, _, port = server.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(
+                    f"{server!r} is not host:port: write comma-separated host:port pairs "
+                    "such as 'kafka-1:9092,kafka-2:9092'"
+                )
+        return ",".join(servers)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_parse(cls, value: str) -> str:
+        if not value.startswith(REDIS_URL_SCHEMES):
+            raise ValueError(
+                "not a Redis URL: write redis://host:port/db, rediss://user:password@host:port/db "
+                "(TLS) or unix:///path/to/socket"
+            )
+        return value
+
+    @field_validator("config_dir")
+    @classmethod
+    def _config_dir_exists(cls, value: Path) -> Path:
+        if not value.is_dir():
+            raise ValueError(
+                "not a folder: create it and put there the YAML files you change (the others "
+                "come from the shipped defaults)"
+            )
+        return value
+
     @field_validator("windows")
     @classmethod
     def _windows_parse(cls, value: str) -> str:
         names = [w.strip() for w in value.split(",") if w.strip()]
         if not names:
-            raise ValueError("TEAMPULSE_WINDOWS needs at least one window such as '7d'")
+            raise ValueError("needs at least one window, such as '1d,7d,28d'")
         for name in names:
-            parse_duration(name)
+            _positive_duration(name)
         return ",".join(names)
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket_parse(cls, value: str) -> str:
+        return _positive_duration(value)
+
+    @field_validator("lateness")
+    @classmethod
+    def _lateness_parse(cls, value: str) -> str:
+        parse_duration(value)
+        return value
 
     @field_validator("input_retention", "deadletter_retention", "state_log_retention")
     @classmethod
     def _retention_parse(cls, value: str) -> str:
         if value == "auto":
             return value
-        try:
-            seconds = parse_duration(value)
-        except ValueError as exc:
-            raise ValueError(f"a retention must be a duration such as '7d', not {value!r}") from exc
-        if seconds <= 0:
-            raise ValueError(f"a retention must be positive, not {value!r}")
-        return value
+        return _positive_duration(value)
 
     @field_validator("clock")
     @classmethod
@@ -267,13 +350,32 @@ class Settings(BaseSettings):
                     raise ValueError("the speed must be a positive number")
             except ValueError as exc:
                 raise ValueError(
-                    "TEAMPULSE_CLOCK must be 'wall', an RFC 3339 instant such as "
+                    "must be 'wall', an RFC 3339 instant such as "
                     "2026-03-02T12:00:00Z, or an instant and a speed such as "
                     "2026-03-02T12:00:00Z*1000"
                 ) from exc
         return value
 
     # --- derived values ----------------------------------------------------------------
+    def config_file(self, name: str) -> Path:
+        """The config file `name` (one of CONFIG_FILES): TEAMPULSE_CONFIG_DIR's own, else the
+        shipped default."""
+        own = self.config_dir / name
+        return own if own.is_file() else PACKAGED_CONFIG_DIR / name
+
+    def config_origins(self) -> str:
+        """Where each config file comes from, in one line for the start-up log."""
+        if self.config_dir == PACKAGED_CONFIG_DIR:
+            return "config: the shipped defaults (TEAMPULSE_CONFIG_DIR is not set)"
+        own = [
+            name for name in CONFIG_FILES if self.config_file(name) != PACKAGED_CONFIG_DIR / name
+        ]
+        shipped = [name for name in CONFIG_FILES if name not in own]
+        return (
+            f"config: {', '.join(own) or 'nothing'} from {self.config_dir}; "
+            f"{', '.join(shipped) or 'nothing'} from the shipped defaults"
+        )
+
     def topic(self, name: str) -> str:
         """Full topic name of a logical topic ('events', 'xapi', 'roster', ...)."""
         return f"{self.topic_prefix}{name}"
@@ -334,6 +436,51 @@ def load_settings(**overrides: object) -> Settings:
     return Settings(**overrides)  # type: ignore[arg-type]
 
 
+def read_settings() -> Settings:
+    """The settings of this process's environment; SettingsError names every bad variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError("\n".join(_explain(error) for error in exc.errors())) from None
+
+
+_FIXES = {
+    "int_parsing": "not a whole number",
+    "int_from_float": "not a whole number",
+    "float_parsing": "not a number",
+    "bool_parsing": "not true or false",
+    "greater_than": "must be greater than {gt:g}",
+    "greater_than_equal": "must be at least {ge:g}",
+    "less_than_equal": "must be at most {le:g}",
+}
+
+
+def _explain(error: Mapping[str, object]) -> str:
+    """One pydantic error -> `TEAMPULSE_<NAME>=value: what is wrong; the default and the doc`."""
+    loc = error.get("loc") or ("?",)
+    name = str(loc[0])  # type: ignore[index]
+    kind = str(error.get("type"))
+    context = error.get("ctx")
+    if kind == "value_error":
+        problem = str(error.get("msg")).removeprefix("Value error, ")
+    elif kind in _FIXES:
+        problem = _FIXES[kind].format(**(context if isinstance(context, dict) else {}))
+    else:
+        problem = str(error.get("msg"))
+    default = f"; unset it for the default {_shown_default(name)}"
+    return (
+        f"invalid setting TEAMPULSE_{name.upper()}={error.get('input')!r}: {problem}"
+        f"{default} ({SETTINGS_DOC} lists every setting)"
+    )
+
+
+def _shown_default(name: str) -> str:
+    default = Settings.model_fields[name].default
+    if default == PACKAGED_CONFIG_DIR:
+        return "teampulse/config"  # the package's folder, wherever it is installed
+    return str(default)
+
+
 def settings_from_environment(env: Mapping[str, str]) -> Settings:
     """The settings a process started with `env` would read (its TEAMPULSE_* entries)."""
     prefix = "TEAMPULSE_"
@@ -346,8 +493,7 @@ def settings_reference() -> str:
     """The Markdown table of every setting, as docs/configuration.md shows it."""
     rows = ["| variable | default | meaning |", "|---|---|---|"]
     for name, spec in Settings.model_fields.items():
-        default = spec.default
-        if isinstance(default, Path):
-            default = "teampulse/config" if default == PACKAGED_CONFIG_DIR else default
-        rows.append(f"| `TEAMPULSE_{name.upper()}` | `{default}` | {spec.description} |")
+        rows.append(
+            f"| `TEAMPULSE_{name.upper()}` | `{_shown_default(name)}` | {spec.description} |"
+        )
     return "\n".join(rows)

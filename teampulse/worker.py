@@ -27,6 +27,7 @@ from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.xapi import XapiMapper
 from teampulse.gauges.config import load_gauge_config
 from teampulse.gauges.snapshot import publishable
+from teampulse.kafka.coordinator_log import quiet_coordinator_start
 from teampulse.kafka.log_limit import limit_repeated_messages
 from teampulse.kafka.security import kafka_client_options
 from teampulse.kafka.topics import ensure_topics
@@ -35,6 +36,7 @@ from teampulse.settings import DEV_PSEUDONYM_SECRET, Settings
 from teampulse.sinks.exporter import Exporter, team_partition
 from teampulse.sinks.overview import read_overview, render_overview
 from teampulse.sinks.prometheus import GaugeCollector
+from teampulse.sinks.read_api import register_read_api_extras
 from teampulse.sinks.redis_connection import redis_client, redis_connection_problem
 from teampulse.sinks.redis_writer import RedisKeys, RedisWriter
 from teampulse.streams.app import build_app, declare_topics
@@ -160,6 +162,7 @@ def create_worker(settings: Settings) -> faust.App:
     _register_metrics_page(app, registry, collector)
     _register_read_api(app, pipeline, exporter)
     _register_overview_page(app, settings, clock)
+    register_read_api_extras(app, settings)
     return app
 
 
@@ -308,6 +311,7 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     # the default thresholds the collector runs every 700 allocations and its older
     # generations walk all of them; our state has no reference cycles to reclaim in a hurry.
     gc.set_threshold(*GC_THRESHOLDS)
+    quiet_coordinator_start()
     if settings.pseudonym_secret == DEV_PSEUDONYM_SECRET:
         log.warning("TEAMPULSE_PSEUDONYM_SECRET is the development default: set it in production")
     _check_port_free(settings.web_host, settings.web_port)

@@ -67,16 +67,27 @@ for s in "${check_services[@]}"; do
   done
 done
 if [[ ${#busy[@]} -gt 0 ]]; then
+  # A busy port fails the stop when a stack still holds it: this one, if its process outlived
+  # the stop, or another stack dir's (make down run with other variables than make up). A
+  # listener no stack started (a Redis of the machine's own) is only reported.
+  others=()
   for port in "${busy[@]}"; do
     warn "port $port is still in use (not by a process this stack recorded): $(port_owner "$port")"
-  done
-  # A busy port after we stopped its service is a failure; a foreign listener on a
-  # service we never started is only reported.
-  for port in "${busy[@]}"; do
     for s in "${stopped_services[@]}"; do
       for p in $(service_ports "$s"); do [[ "$p" == "$port" ]] && failed=1; done
     done
+    for pid in $(port_pids "$port"); do
+      place="$(process_place "$pid")"
+      [[ -n "$place" ]] && others+=("$(down_command <<< "$place")")
+    done
   done
+  if [[ ${#others[@]} -gt 0 ]]; then
+    failed=1
+    mapfile -t others < <(printf '%s\n' "${others[@]}" | sort -u)
+    for command in "${others[@]}"; do
+      warn "those ports belong to a stack started with other variables; stop it with: $command"
+    done
+  fi
 else
   ports=""
   for s in "${check_services[@]}"; do ports+="$(service_ports "$s") "; done
@@ -97,6 +108,6 @@ if [[ $wipe -eq 1 ]]; then
 fi
 
 if [[ $failed -ne 0 ]]; then
-  die "some processes could not be stopped (see warnings above)"
+  die "the stack is not stopped: some processes could not be stopped or its ports are still in use (see warnings above)"
 fi
 log "stack stopped"

@@ -3,16 +3,16 @@
 # Shared settings and helpers for the local service stack scripts
 # (up.sh, down.sh, kafka-fetch.sh, ensure-packages.sh). Source it; do not run it.
 #
-# Environment knobs (all optional):
-#   TEAMPULSE_STACK_DIR                data/log/pid folder            (default: <repo>/.stack)
-#   TEAMPULSE_KAFKA_LIBS_DIR           Kafka jar cache                (default: <repo>/.stack/kafka-libs)
-#   TEAMPULSE_KAFKA_PORT               Kafka client listener          (default: 9092)
-#   TEAMPULSE_KAFKA_CONTROLLER_PORT    KRaft controller listener      (default: 19093)
-#   TEAMPULSE_KAFKA_HEAP_OPTS          JVM heap for the broker        (default: -Xmx1g -Xms256m)
-#   TEAMPULSE_REDIS_PORT               Redis                          (default: 6379)
-#   TEAMPULSE_PROMETHEUS_PORT          Prometheus                     (default: 9090)
-#   TEAMPULSE_ALERTMANAGER_PORT        Alertmanager                   (default: 9093)
-#   TEAMPULSE_WORKER_TARGETS           host:port[,host:port...] scraped as job teampulse-worker
+# Environment knobs (all optional; docs/configuration.md shows this list, a test keeps them equal):
+#   TEAMPULSE_STACK_DIR                data, log and pid folder (default: <repo>/.stack)
+#   TEAMPULSE_KAFKA_LIBS_DIR           Kafka jar cache (default: <repo>/.stack/kafka-libs)
+#   TEAMPULSE_KAFKA_PORT               Kafka client listener (default: 9092)
+#   TEAMPULSE_KAFKA_CONTROLLER_PORT    KRaft controller listener (default: 19093)
+#   TEAMPULSE_KAFKA_HEAP_OPTS          JVM heap of the broker (default: -Xmx1g -Xms256m)
+#   TEAMPULSE_REDIS_PORT               Redis (default: 6379)
+#   TEAMPULSE_PROMETHEUS_PORT          Prometheus (default: 9090)
+#   TEAMPULSE_ALERTMANAGER_PORT        Alertmanager (default: 9093)
+#   TEAMPULSE_WORKER_TARGETS           host:port[,host:port...] Prometheus scrapes as job teampulse-worker (default: 127.0.0.1:$TEAMPULSE_WEB_PORT)
 #   TEAMPULSE_STACK_TIMEOUT            seconds to wait for each service to answer (default: 90)
 #   TEAMPULSE_STOP_TIMEOUT             seconds to wait after SIGTERM before SIGKILL (default: 20)
 
@@ -33,6 +33,8 @@ KAFKA_HEAP_OPTS="${TEAMPULSE_KAFKA_HEAP_OPTS:--Xmx1g -Xms256m}"
 REDIS_PORT="${TEAMPULSE_REDIS_PORT:-6379}"
 PROMETHEUS_PORT="${TEAMPULSE_PROMETHEUS_PORT:-9090}"
 ALERTMANAGER_PORT="${TEAMPULSE_ALERTMANAGER_PORT:-9093}"
+# The worker's web port moves its scrape target too, unless the targets are given.
+WORKER_TARGETS="${TEAMPULSE_WORKER_TARGETS:-127.0.0.1:${TEAMPULSE_WEB_PORT:-6066}}"
 STACK_TIMEOUT="${TEAMPULSE_STACK_TIMEOUT:-90}"
 STOP_TIMEOUT="${TEAMPULSE_STOP_TIMEOUT:-20}"
 STACK_HOST="127.0.0.1"
@@ -100,6 +102,77 @@ port_in_use() {
 port_owner() {
   if command -v ss >/dev/null 2>&1; then
     ss -Hltnp "sport = :$1" 2>/dev/null | head -n 3
+  fi
+}
+
+# Pids of the processes listening on PORT (those of this user; needs ss).
+port_pids() {
+  if command -v ss >/dev/null 2>&1; then
+    ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u
+  fi
+}
+
+# The variables that place a stack: its folder and the ports down.sh checks.
+STACK_PLACE_VARS=(TEAMPULSE_STACK_DIR TEAMPULSE_KAFKA_PORT TEAMPULSE_KAFKA_CONTROLLER_PORT
+  TEAMPULSE_REDIS_PORT TEAMPULSE_PROMETHEUS_PORT TEAMPULSE_ALERTMANAGER_PORT)
+
+# This stack's placing variables as NAME=VALUE lines (up.sh keeps them in the stack dir).
+stack_place() {
+  printf '%s\n' "TEAMPULSE_STACK_DIR=$STACK_DIR" "TEAMPULSE_KAFKA_PORT=$KAFKA_PORT" \
+    "TEAMPULSE_KAFKA_CONTROLLER_PORT=$KAFKA_CONTROLLER_PORT" "TEAMPULSE_REDIS_PORT=$REDIS_PORT" \
+    "TEAMPULSE_PROMETHEUS_PORT=$PROMETHEUS_PORT" "TEAMPULSE_ALERTMANAGER_PORT=$ALERTMANAGER_PORT"
+}
+
+# The exact `make down` for a stack placed by the NAME=VALUE lines on stdin: the variables
+# that differ from the defaults, then `make down`.
+down_command() {
+  local line name value prefix=""
+  while IFS= read -r line; do
+    name="${line%%=*}"
+    value="${line#*=}"
+    case "$name" in
+      TEAMPULSE_STACK_DIR) [[ "$value" == "$REPO_ROOT/.stack" ]] && continue ;;
+      TEAMPULSE_KAFKA_PORT) [[ "$value" == 9092 ]] && continue ;;
+      TEAMPULSE_KAFKA_CONTROLLER_PORT) [[ "$value" == 19093 ]] && continue ;;
+      TEAMPULSE_REDIS_PORT) [[ "$value" == 6379 ]] && continue ;;
+      TEAMPULSE_PROMETHEUS_PORT) [[ "$value" == 9090 ]] && continue ;;
+      TEAMPULSE_ALERTMANAGER_PORT) [[ "$value" == 9093 ]] && continue ;;
+      *) continue ;;
+    esac
+    prefix+="$name=$(printf '%q' "$value") "
+  done
+  printf '%smake down' "$prefix"
+}
+
+# The stack dir whose pid files name PID: every service runs in its stack dir or names a
+# path inside it on its command line, so the folders above those paths are the candidates.
+process_stack_dir() {
+  local pid="$1" arg path candidates=()
+  candidates+=("$(readlink "/proc/$pid/cwd" 2>/dev/null || true)")
+  while IFS= read -r -d '' arg; do
+    arg="${arg#*=}"
+    [[ "$arg" == /* ]] && candidates+=("$arg")
+  done < "/proc/$pid/cmdline" 2>/dev/null
+  for path in "${candidates[@]}"; do
+    while [[ "$path" == /?* ]]; do
+      if grep -qsx "$pid" "$path"/pids/*.pid; then
+        echo "$path"
+        return 0
+      fi
+      path="$(dirname "$path")"
+    done
+  done
+  return 1
+}
+
+# The placing variables of the stack that started PID (empty if no stack script did).
+process_place() {
+  local dir
+  dir="$(process_stack_dir "$1")" || return 0
+  if [[ -f "$dir/place" ]]; then
+    cat "$dir/place"
+  else
+    echo "TEAMPULSE_STACK_DIR=$dir"
   fi
 }
 

@@ -39,6 +39,8 @@ done
 t0=$SECONDS
 acquire_stack_lock
 mkdir -p "$PID_DIR" "$LOG_DIR"
+# Kept for a `make down` run with other variables, to name the one that stops this stack.
+stack_place > "$STACK_DIR/place"
 log "stack dir: $(pretty_path "$STACK_DIR"); services: ${selected[*]}"
 
 "$STACK_SCRIPTS_DIR/ensure-packages.sh" "${selected[@]}"
@@ -183,24 +185,23 @@ PROM_SRC="$REPO_ROOT/deploy/prometheus/prometheus.yml"
 PROM_CONFIG=""
 
 # Chooses the config file: the repo file, or an effective copy in the stack dir
-# when TEAMPULSE_WORKER_TARGETS / a non-default Alertmanager port is set.
+# when the worker targets (TEAMPULSE_WORKER_TARGETS or TEAMPULSE_WEB_PORT) or the
+# Alertmanager port are not the defaults.
 prepare_prometheus() {
   mkdir -p "$PROM_DIR/data"
-  if [[ -z "${TEAMPULSE_WORKER_TARGETS:-}" && "$ALERTMANAGER_PORT" == "9093" ]]; then
+  if [[ "$WORKER_TARGETS" == "127.0.0.1:6066" && "$ALERTMANAGER_PORT" == "9093" ]]; then
     PROM_CONFIG="$PROM_SRC"
     return 0
   fi
   local worker_targets='"127.0.0.1:6066"' t list=""
-  if [[ -n "${TEAMPULSE_WORKER_TARGETS:-}" ]]; then
-    IFS=',' read -ra parts <<< "$TEAMPULSE_WORKER_TARGETS"
-    for t in "${parts[@]}"; do
-      t="${t//[[:space:]]/}"
-      [[ -z "$t" ]] && continue
-      [[ "$t" =~ ^[A-Za-z0-9._-]+:[0-9]+$ ]] || die "TEAMPULSE_WORKER_TARGETS: '$t' is not host:port"
-      list+="${list:+, }\"$t\""
-    done
-    [[ -n "$list" ]] && worker_targets="$list"
-  fi
+  IFS=',' read -ra parts <<< "$WORKER_TARGETS"
+  for t in "${parts[@]}"; do
+    t="${t//[[:space:]]/}"
+    [[ -z "$t" ]] && continue
+    [[ "$t" =~ ^[A-Za-z0-9._-]+:[0-9]+$ ]] || die "TEAMPULSE_WORKER_TARGETS: '$t' is not host:port"
+    list+="${list:+, }\"$t\""
+  done
+  [[ -n "$list" ]] && worker_targets="$list"
   PROM_CONFIG="$PROM_DIR/prometheus.yml"
   sed -e "s|^\([[:space:]]*- targets:\).*# @worker-targets.*\$|\1 [$worker_targets]  # @worker-targets (generated from TEAMPULSE_WORKER_TARGETS)|" \
       -e "s|^\([[:space:]]*- targets:\).*# @alertmanager-targets.*\$|\1 [\"$STACK_HOST:$ALERTMANAGER_PORT\"]  # @alertmanager-targets (generated)|" \
@@ -306,4 +307,5 @@ for s in "${selected[@]}"; do
     alertmanager) printf '  %-13s %s\n' alertmanager "http://$STACK_HOST:$ALERTMANAGER_PORT" ;;
   esac
 done
-log "logs: $(pretty_path "$LOG_DIR")/   stop: deploy/stack/down.sh   (--wipe also deletes data)"
+log "logs: $(pretty_path "$LOG_DIR")/"
+log "stop it with: $(stack_place | down_command)   (make wipe also deletes the data)"

@@ -122,11 +122,8 @@ class ConnectorConfig(BaseModel):
             raise ConnectorConfigError(f"{name} is invalid:\n" + "\n".join(lines)) from exc
 
     @classmethod
-    def load(cls, config_dir: Path) -> ConnectorConfig:
-        """`connectors.yaml` of the config folder; a missing file means no channel routes."""
-        path = config_dir / CONNECTORS_FILE
-        if not path.exists():
-            return cls()
+    def load(cls, path: Path) -> ConnectorConfig:
+        """A `connectors.yaml` (settings.config_file(CONNECTORS_FILE) finds the one to use)."""
         try:
             raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as exc:

@@ -20,7 +20,7 @@ import orjson
 
 from teampulse.contract.pseudonym import Pseudonymiser
 
-__all__ = ["Erasure", "decode_erasure", "erasure_of", "key_check"]
+__all__ = ["Erasure", "decode_erasure", "erasure_of", "identifier_doubt", "key_check"]
 
 KEY_CHECK_TEXT = b"teampulse erasure key check"
 KEY_CHECK_CHARS = 16
@@ -54,6 +54,19 @@ def erasure_of(identifier: str, secret: str, now: float) -> Erasure:
         raise ValueError("an empty identifier names no one")
     pseudonym = Pseudonymiser(secret, cache_size=1).person(text)
     return Erasure(pseudonym, now, key_check(secret))
+
+
+def identifier_doubt(identifier: str) -> str | None:
+    """Why an identifier probably names no one, or None. An account without its `|name` is
+    what a shell leaves of an unquoted `account:<homePage>|<name>` (the `|` became a pipe)."""
+    text = identifier.strip()
+    if text.startswith("account:") and "|" not in text:
+        return (
+            f"{identifier!r} has no '|<name>' part, so it names an account nobody has; an "
+            "unquoted | is a shell pipe: quote the identifier, "
+            "'account:<homePage>|<name>', and run forget again"
+        )
+    return None
 
 
 def decode_erasure(value: bytes | None) -> Erasure | None:

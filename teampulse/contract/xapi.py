@@ -223,7 +223,7 @@ class XapiMapper:
         self._pseudonymiser = pseudonymiser
         self._events = EventValidator(settings, pseudonymiser)
         self.verb_map = verb_map or VerbMap.load(
-            verb_map_path or settings.config_dir / VERB_MAP_FILE
+            verb_map_path or settings.config_file(VERB_MAP_FILE)
         )
 
     def check(self, statement: object) -> str | None:

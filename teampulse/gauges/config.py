@@ -262,8 +262,6 @@ class GaugeConfig:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        return {}
     try:
         loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -302,10 +300,10 @@ def parse_initiatives(
 def load_gauge_config(settings: Settings) -> GaugeConfig:
     """Settings + `scoring.yaml` + `initiatives.yaml` (in settings.config_dir), validated.
 
-    A missing file means the documented defaults (scoring) or no initiatives.
+    A file the config folder lacks is read from the shipped defaults (Settings.config_file).
     """
-    scoring = parse_scoring(_read_yaml(settings.config_dir / "scoring.yaml"))
-    initiatives = parse_initiatives(_read_yaml(settings.config_dir / "initiatives.yaml"))
+    scoring = parse_scoring(_read_yaml(settings.config_file("scoring.yaml")))
+    initiatives = parse_initiatives(_read_yaml(settings.config_file("initiatives.yaml")))
     if len(initiatives) > settings.max_initiatives:
         raise GaugeConfigError(
             f"initiatives.yaml defines {len(initiatives)} initiatives; the cardinality guard"

@@ -22,7 +22,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter
 
 from teampulse.connectors.canonical import Mapped
-from teampulse.connectors.config import ConnectorConfig
+from teampulse.connectors.config import CONNECTORS_FILE, ConnectorConfig
 from teampulse.connectors.signatures import SignatureProblem
 from teampulse.contract.events import EventValidator
 from teampulse.contract.intake import Refusal, plan_events
@@ -73,7 +73,7 @@ class ConnectorIntake:
         self.gate = gate
         self.writer = writer
         self.validator = validator
-        self.config = ConnectorConfig.load(settings.config_dir)
+        self.config = ConnectorConfig.load(settings.config_file(CONNECTORS_FILE))
         self.pseudonymiser = Pseudonymiser(settings.pseudonym_secret)
         self.records = Counter(
             "teampulse_connector_records",

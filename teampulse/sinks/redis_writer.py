@@ -59,6 +59,7 @@ __all__ = [
     "RedisWriter",
     "State",
     "Withdrawal",
+    "PUBLISHED_DECIMALS",
     "format_value",
     "initiative_fields",
     "json_number",
@@ -181,18 +182,21 @@ class Withdrawal:
 State = ScopeSnapshot | Withdrawal
 
 
+# Decimal places of every number written to Redis: a millionth of a ratio is below anything a
+# reader can act on, and a fixed precision keeps float noise out of the published values.
+PUBLISHED_DECIMALS = 6
+
+
 def format_value(value: float) -> str:
-    """A gauge as a hash field value: integral values without '.0' (counts), floats in
-    their shortest round-trip form."""
-    number = float(value)
-    if number.is_integer() and abs(number) < 2**53:
-        return str(int(number))
-    return repr(number)
+    """A gauge as a hash field value: rounded to PUBLISHED_DECIMALS, whole values without
+    '.0' (counts), others in their shortest form (docs/redis-keys.md)."""
+    return str(json_number(value))
 
 
 def json_number(value: float) -> int | float:
-    """The same number as `format_value`, for JSON: counts without '.0'."""
-    number = float(value)
+    """A gauge as a JSON number, rounded to PUBLISHED_DECIMALS: a ratio of 1/3 is 0.333333,
+    and float noise (0.9999999999999999) is 1. Counts are whole numbers without '.0'."""
+    number = round(float(value), PUBLISHED_DECIMALS) + 0.0  # + 0.0 turns -0.0 into 0.0
     return int(number) if number.is_integer() and abs(number) < 2**53 else number
 
 

@@ -76,6 +76,11 @@ def test_the_wheel_carries_the_shipped_configuration(installed) -> None:
     assert shipped == ["connectors.yaml", "initiatives.yaml", "scoring.yaml", "xapi-verbs.yaml"]
 
 
+def test_the_wheel_carries_the_read_api_description(installed) -> None:
+    _, target = installed
+    assert (target / "teampulse" / "sinks" / "openapi.yaml").is_file()
+
+
 def test_replay_works_from_a_folder_outside_the_checkout(installed, tmp_path: Path) -> None:
     _, target = installed
     (tmp_path / "events.ndjson").write_text(

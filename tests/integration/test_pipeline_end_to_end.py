@@ -24,6 +24,7 @@ import redis
 from teampulse.gauges.model import OrgSnapshot
 from teampulse.kafka.topics import ensure_topics
 from teampulse.settings import Settings, settings_from_environment
+from teampulse.sinks.redis_writer import json_number
 from tests.integration.expectations import (
     mismatches,
     published_teams,
@@ -198,6 +199,43 @@ def test_read_api_serves_published_teams_and_404s_the_rest(pipeline):
     assert status == 200 and body["stage_members"]["ability"] == 1
     status, _ = worker.get_json("/teams/nobody-knows")
     assert status == 404
+
+
+def test_read_api_serves_exactly_the_published_rollups(pipeline):
+    worker, settings = pipeline
+    published = {(r.scope, r.key): r for r in reference(settings).rollups}
+    # sales, go-to-market and the organisation would each reveal dune's three people (by
+    # subtraction of the published groups inside them): only these two are published
+    assert set(published) == {("department", "engineering"), ("division", "product")}
+    departments = sorted(key for scope, key in published if scope == "department")
+    wait_for(
+        lambda: worker.get_json("/departments") == (200, {"departments": departments}),
+        timeout=60,
+        what="the published departments on GET /departments",
+    )
+    for (scope, key), expected in published.items():
+        status, body = worker.get_json("/org" if scope == "org" else f"/{scope}s/{key}")
+        assert status == 200, (scope, key, body)
+        assert body["windowed"] == {
+            window: {g: json_number(v) for g, v in gauges.items() if v is not None}
+            for window, gauges in expected.windowed.items()
+        }
+        assert body["plain"] == {
+            g: json_number(v) for g, v in expected.plain.items() if v is not None
+        }
+        assert set(body["initiatives"]) == set(expected.initiatives)
+    for withheld in ("/departments/sales", "/divisions/go-to-market", "/org"):
+        status, body = worker.get_json(withheld)
+        assert status == 404 and "not published" in body["detail"], withheld
+    assert worker.get_json("/divisions") == (200, {"divisions": ["product"]})
+
+
+def test_the_worker_serves_its_openapi_description(pipeline):
+    worker, _ = pipeline
+    status, document = worker.get_json("/openapi.json")
+    assert status == 200
+    assert document["openapi"].startswith("3.")
+    assert {"/teams/{team}", "/departments/{department}", "/org"} <= set(document["paths"])
 
 
 def test_pipeline_health_counts_every_event_and_reports_lag(pipeline):

@@ -18,6 +18,7 @@ import redis
 from teampulse.kafka.topics import ensure_topics
 from teampulse.settings import settings_from_environment
 from teampulse.simulation import build_organisation, live_events
+from teampulse.sinks.redis_writer import format_value
 from tests.integration.worker_harness import (
     WorkerProcess,
     free_port,
@@ -157,7 +158,7 @@ def test_worker_rides_out_a_redis_outage_and_catches_up(kafka_bootstrap: str, tm
                     exported = samples.get(
                         (f"teampulse_team_{name}", (("team", team), ("window", window)))
                     )
-                    if exported is None or float(stored.get(field, "nan")) != exported:
+                    if exported is None or stored.get(field) != format_value(exported):
                         return False
             return bool(client.smembers("tp:teams"))
 

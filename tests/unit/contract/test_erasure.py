@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from teampulse.contract.erasure import Erasure, decode_erasure, erasure_of, key_check
+import pytest
+
+from teampulse.contract.erasure import (
+    Erasure,
+    decode_erasure,
+    erasure_of,
+    identifier_doubt,
+    key_check,
+)
 from teampulse.contract.pseudonym import Pseudonymiser
 
 SECRET = "erasure-secret"
@@ -41,3 +49,18 @@ def test_what_is_not_an_erasure_decodes_to_none() -> None:
     assert decode_erasure(b"{nope") is None
     assert decode_erasure(b'{"pseudonym": "x"}') is None
     assert decode_erasure(Erasure("x", NOW, "k").to_wire()) == Erasure("x", NOW, "k")
+
+
+def test_an_account_without_its_name_is_doubted_with_the_quoting_fix() -> None:
+    assert identifier_doubt("account:https://lms.example.com") == (
+        "'account:https://lms.example.com' has no '|<name>' part, so it names an account "
+        "nobody has; an unquoted | is a shell pipe: quote the identifier, "
+        "'account:<homePage>|<name>', and run forget again"
+    )
+
+
+@pytest.mark.parametrize(
+    "identifier", ["account:https://lms.example.com|jdoe", "jane.doe@example.com", "E10442"]
+)
+def test_a_whole_identifier_raises_no_doubt(identifier: str) -> None:
+    assert identifier_doubt(identifier) is None

@@ -124,12 +124,16 @@ def test_initiative_fields_hold_stage_counts_and_omit_undefined_ratios():
     ]
 
 
-def test_values_are_written_in_their_shortest_exact_form():
-    assert [format_value(v) for v in (12.0, 0.1, 1 / 3, 1772452800.25, -0.0)] == [
+def test_values_are_written_rounded_to_six_decimals_without_trailing_zeros():
+    values = (12.0, 0.1, 1 / 3, 1772452800.25, -0.0, 0.9999999999999999, 2 / 3, -1e-9)
+    assert [format_value(v) for v in values] == [
         "12",
         "0.1",
-        "0.3333333333333333",
+        "0.333333",
         "1772452800.25",
+        "0",
+        "1",
+        "0.666667",
         "0",
     ]
 
