@@ -521,6 +521,8 @@ def scope_fields(snapshot: ScopeSnapshot) -> list[str]:
     for path in PATH_FIELDS:
         if path in snapshot.info and path != snapshot.scope:
             flat += (path, snapshot.info[path])
+    if snapshot.drop_signal is not None:
+        flat += ("drop_signal", snapshot.drop_signal)
     return flat
 
 
