@@ -34,8 +34,9 @@ import sys
 
 # Run as `python benchmarks/signal.py`, this file's folder comes first on sys.path, and this
 # file would shadow the standard library's `signal` (which subprocess and asyncio import).
+# It is replaced by the repository's root, where `benchmarks` is a package.
 if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
-    del sys.path[0]
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 import argparse
 import dataclasses
@@ -53,6 +54,7 @@ from pathlib import Path
 import orjson
 import yaml
 
+from benchmarks import signal_grid
 from teampulse.contract.event import Event
 from teampulse.contract.events import EventValidator
 from teampulse.contract.pseudonym import Pseudonymiser
@@ -365,8 +367,18 @@ def drop_runs(quick: bool) -> list[tuple[str, Scenario, int]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one drop, 42 steady days")
+    parser.add_argument(
+        "--grid", action="store_true", help="the drop signal over sizes, activity and drops"
+    )
     args = parser.parse_args(argv)
     config = load_gauge_config(Settings())
+    if args.grid:
+        began = time.monotonic()
+        print(signal_grid.HEADER)
+        cells = signal_grid.grid(config, args.quick)
+        signal_grid.summary(cells)
+        print(f"\n({time.monotonic() - began:.0f} s)")
+        return 0
     figures = Figures()
     began = time.monotonic()
 

@@ -131,13 +131,15 @@ class DropSignalScoring(_Strict):
     # Evidence (log-likelihood ratio, divided by the dispersion) at which the state is drop:
     # threshold + threshold_per_log_events x ln(expected events per working day). Calibrated by
     # simulation to about 0.05 false drops per team-month (benchmarks/signal.py).
-    threshold: float = Field(default=4.0, gt=0)
+    threshold: float = Field(default=6.0, gt=0)
     threshold_per_log_events: float = Field(default=0.5, ge=0)
     # The share of the drop threshold at which the state is watch (shown, notifies no one).
     watch_share: float = Field(default=0.5, gt=0, lt=1)
-    # The rest of the organisation's observed / expected events over the last day: the
-    # team's expected count is multiplied by it (never raised), and below
-    # org_hold_ratio a team's drop is held at watch (the whole organisation is quiet).
+    # The rest of the organisation's observed / expected events over the `org_window_hours`
+    # before each hour (plus `org_prior_events` on both sides): the team's expected count is
+    # multiplied by it (never raised), and below org_hold_ratio a team's drop is held at
+    # watch (the whole organisation is quiet).
+    org_window_hours: int = Field(default=3, ge=1)
     org_prior_events: float = Field(default=20.0, gt=0)
     org_hold_ratio: float = Field(default=0.7, gt=0, le=1)
     # Weight (in degrees of freedom) of the organisation's pooled dispersion in a team's.

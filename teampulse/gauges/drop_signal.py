@@ -5,7 +5,7 @@ over days (a one-sided lower CUSUM, Lucas 1985) instead of comparing two short w
 
 * expected events in each bucket of the span = the team's level (events per week over its
   reference weeks) x the organisation's share of a week's events in that hour of the week,
-  x the rest of the organisation's observed / expected events over the last day (never
+  x the rest of the organisation's observed / expected events over the hours before (never
   above 1): a public holiday lowers what every team is expected to do;
 * evidence S = max(0, S + k x expected - observed) over the span, k tuned for a fall to
   `tuned_drop` of the usual, turned into a log-likelihood ratio and divided by the
@@ -188,17 +188,18 @@ def drop_signal(
     last = math.floor(as_of / config.bucket_s)
     elapsed = (as_of - last * config.bucket_s) / config.bucket_s  # of the current bucket
     prior = cfg.org_prior_events
+    org_window = cfg.org_window_hours * 3600 // config.bucket_s or 1
     rho = 1 - cfg.tuned_drop
     k = (1 - rho) / math.log(1 / rho)
     cusum = 0.0
-    observed_day = expected_day = 0.0  # the rest's trailing 24 buckets
+    observed_day = expected_day = 0.0  # the rest's trailing buckets
     ratio = 1.0
     expected_week = 0.0
     trailing: list[tuple[float, float]] = []
     for i in range(span):
         position = i % week
         share = elapsed if i == span - 1 else 1.0
-        # The rest's last 24 complete buckets before this one: a bucket's own events are not
+        # The rest's last complete buckets before this one: a bucket's own events are not
         # waited for, and the current bucket moves only this team's figures.
         ratio = (observed_day + prior) / (expected_day + prior)
         expected = base[position] * share * min(1.0, ratio)
@@ -209,7 +210,7 @@ def drop_signal(
         trailing.append((rest_recent[i], rest_expected))
         observed_day += rest_recent[i]
         expected_day += rest_expected
-        if len(trailing) > per_day:
+        if len(trailing) > org_window:
             gone_observed, gone_expected = trailing.pop(0)
             observed_day -= gone_observed
             expected_day -= gone_expected
