@@ -13,7 +13,7 @@ After 5 weeks of history:
 * steady teams run for 8 weeks, with a public holiday on the Wednesday of the third week
   (everyone, the organisation included, at a tenth of a usual day);
 * drops: activity falls by 30 %, 50 % or 75 %, or half the members go silent, at 00:00,
-  09:00 or 13:00 of a Monday, Wednesday or Friday of week 6, and stays down for 3 weeks.
+  09:00 or 13:00 of each weekday of week 6, and stays down for 3 weeks.
 
 Every hour the pure drop signal (`gauges.drop_signal`, the code the worker runs) is computed
 from the hourly counts, as `TeamState.counts` would hand them over (tests prove those equal).
@@ -59,8 +59,8 @@ ORG_TEAMS, ORG_TEAM_SIZE, ORG_RATE = 20, 10, 2.3
 SIZES = (5, 8, 12, 20, 40)
 RATES = (0.5, 1.0, 2.0, 3.0)
 DROPS = ("30%", "50%", "75%", "half silent")
-STARTS = ((0, 0), (2, 9), (4, 13))  # (weekday of week 6, hour)
-STEADY_TEAMS = 6
+STARTS = ((0, 0), (1, 9), (2, 13), (3, 9), (4, 13))  # (weekday of week 6, hour)
+STEADY_TEAMS = 12
 TEAM_MONTH_DAYS = 30
 RECALL_WORKING_DAYS = 15
 

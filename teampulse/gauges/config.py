@@ -135,8 +135,9 @@ class DropSignalScoring(_Strict):
     threshold_per_log_events: float = Field(default=0.5, ge=0)
     # The share of the drop threshold at which the state is watch (shown, notifies no one).
     watch_share: float = Field(default=0.5, gt=0, lt=1)
-    # The rest of the organisation's observed / expected events over the `org_window_hours`
-    # before each hour (plus `org_prior_events` on both sides): the team's expected count is
+    # The rest of the organisation's observed / expected events over each hour and the ones
+    # just before it, `org_window_hours` in all (plus `org_prior_events` on both sides,
+    # so a small organisation's ratio stays near 1): the team's expected count is
     # multiplied by it (never raised), and below org_hold_ratio a team's drop is held at
     # watch (the whole organisation is quiet).
     org_window_hours: int = Field(default=3, ge=1)

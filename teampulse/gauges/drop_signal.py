@@ -61,10 +61,9 @@ class OrgActivity:
     df: int  # ... and of its degrees of freedom
 
     def judged_by(self) -> tuple[object, ...]:
-        """What of it a team's signal reads: all but the current bucket's events (and the
-        active members), so events landing in the current bucket leave it unchanged."""
+        """What of it a team's signal reads (all but the active members)."""
         a = self.activity
-        return a.recent[:-1], a.profile, a.days, self.chi2, self.df
+        return a.recent, a.profile, a.days, self.chi2, self.df
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,14 +198,9 @@ def drop_signal(
     for i in range(span):
         position = i % week
         share = elapsed if i == span - 1 else 1.0
-        # The rest's last complete buckets before this one: a bucket's own events are not
-        # waited for, and the current bucket moves only this team's figures.
-        ratio = (observed_day + prior) / (expected_day + prior)
-        expected = base[position] * share * min(1.0, ratio)
-        cusum = max(0.0, cusum + k * expected - recent[i])
-        if i >= span - week:
-            expected_week += expected
-        rest_expected = rest_profile[position] * rest_scale
+        # The rest over this bucket and the ones just before it: the first hour of a holiday
+        # is judged by the holiday itself.
+        rest_expected = rest_profile[position] * rest_scale * share
         trailing.append((rest_recent[i], rest_expected))
         observed_day += rest_recent[i]
         expected_day += rest_expected
@@ -214,6 +208,11 @@ def drop_signal(
             gone_observed, gone_expected = trailing.pop(0)
             observed_day -= gone_observed
             expected_day -= gone_expected
+        ratio = (observed_day + prior) / (expected_day + prior)
+        expected = base[position] * share * min(1.0, ratio)
+        cusum = max(0.0, cusum + k * expected - recent[i])
+        if i >= span - week:
+            expected_week += expected
 
     own_chi2, own_df = dispersion_evidence(team.days, weeks)
     pooled = org.chi2 / org.df if org.df else 1.0
@@ -227,7 +226,7 @@ def drop_signal(
         state = "drop"
     elif evidence >= cfg.watch_share * threshold:
         state = "watch"
-    held = state == "drop" and ratio < cfg.org_hold_ratio  # the last day before this bucket
+    held = state == "drop" and ratio < cfg.org_hold_ratio  # the rest over the last hours
     if held:
         state = "watch"
     if state == "ok" and usual_active is not None and members > 0:

@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from teampulse.gauges import catalog
+from teampulse.sinks.overview import STATE_WORDS
 
 __all__ = ["AlertLine", "Summary", "TeamLine", "render", "summarise"]
 
@@ -35,6 +36,7 @@ class TeamLine:
     engagement: float | None = None
     change: float | None = None
     participation: float | None = None
+    signal: str | None = None  # the drop signal's state
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,8 @@ def summarise(metrics_text: str, alerts: list[Mapping[str, Any]]) -> Summary:
                 line.participation = value
             elif name == CHANGE:
                 line.change = value
+            elif name == catalog.DROP_SIGNAL_METRIC and value == 1:
+                line.signal = labels.get("state")
     summary.teams = sorted(
         (t for t in teams.values() if t.engagement is not None),
         key=lambda t: (t.engagement, t.team),
@@ -113,7 +117,7 @@ def render(summary: Summary, urls: Mapping[str, str]) -> Group:
         _percent(summary.org_engagement),
     )
     teams = Table(title=f"least engaged teams ({WINDOW})", title_justify="left", expand=False)
-    for column in ("team", "engagement", "vs baseline", "participation"):
+    for column in ("team", "engagement", "vs baseline", "participation", "activity"):
         teams.add_column(column, justify="left" if column == "team" else "right")
     for line in summary.teams[:SHOWN_TEAMS]:
         teams.add_row(
@@ -121,6 +125,10 @@ def render(summary: Summary, urls: Mapping[str, str]) -> Group:
             _percent(line.engagement),
             _percent(line.change, signed=True),
             _percent(line.participation),
+            Text(
+                STATE_WORDS.get(line.signal, line.signal) if line.signal else "–",
+                style={"drop": "bold red", "watch": "yellow"}.get(line.signal or "", ""),
+            ),
         )
     alerts = Table(title="alerts (Prometheus)", title_justify="left")
     for column in ("alert", "state", "how many", "for"):

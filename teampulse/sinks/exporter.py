@@ -27,6 +27,9 @@ __all__ = ["Exporter", "team_partition"]
 
 log = logging.getLogger(__name__)
 
+# How often, at most, every team's drop signal follows the rest of the organisation within
+# a bucket (a recounted team always gets the organisation of the moment).
+ORG_REJUDGE_S = 60.0
 # (team key, record value) of a team's latest counts, for the roll-up owner.
 SendTeamCounts = Callable[[bytes, bytes], None]
 
@@ -56,7 +59,9 @@ class Exporter:
     _rollup_bucket: int | None = None
     _rollups_published: list[ScopeSnapshot] | None = None
     _org: OrgActivity | None = None
-    _org_judged_by: tuple[object, ...] | None = None
+    _org_judged_by: tuple[object, ...] | None = None  # the organisation all teams were judged by
+    _rejudged_bucket: int | None = None
+    _rejudged_at: float = -math.inf
 
     def published(self, team: str) -> ScopeSnapshot | None:
         """The team's latest published snapshot, if this worker owns and publishes it."""
@@ -111,10 +116,17 @@ class Exporter:
             del self._exported[gone]
         # Every team's drop signal is set against the organisation: when what the signals
         # read of it moved, every team is judged again, not only the recounted ones.
+        # Events arrive all the time somewhere in the organisation, so the others are judged
+        # again when the bucket moves and otherwise at most every ORG_REJUDGE_S (each
+        # snapshot stays exact as of its own instant).
+        due = bucket != self._rejudged_bucket or now - self._rejudged_at >= ORG_REJUDGE_S
         org = self._org_activity() if recounted or self._org is None else self._org
         judged_by = org.judged_by()
-        rejudge = judged_by != self._org_judged_by
-        self._org, self._org_judged_by = org, judged_by
+        rejudge = due and judged_by != self._org_judged_by
+        if rejudge or self._org_judged_by is None:
+            self._org_judged_by = judged_by
+            self._rejudged_bucket, self._rejudged_at = bucket, now
+        self._org = org
         for team, exported in self._exported.items():
             if team not in recounted and not rejudge:
                 if exported.snapshot is not None:
