@@ -1,5 +1,6 @@
-"""Tenants through the worker, against the real stack: the tenant the ingest edge wrote in a
-record's header travels with the event into the team state; a record whose tenant cannot be
+"""Tenants through the worker, against the real stack: the tenant the ingest edge (or
+`teampulse produce --tenant`) wrote in a record's header travels with the event into the team
+state; a record whose tenant cannot be
 established (no header, or a tenant the file does not hold) goes to the dead-letter topic with
 reason `unknown_tenant`, and the worker carries on."""
 
@@ -19,6 +20,7 @@ from aiokafka import AIOKafkaProducer
 
 from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.ingest.http import build_ingest_app
+from teampulse.ingest.produce import produce_file
 from teampulse.ingest.producer import ingest_producer
 from teampulse.kafka.topics import ensure_topics
 from teampulse.settings import Settings, settings_from_environment
@@ -106,6 +108,10 @@ def test_the_tenant_travels_with_the_event_and_an_unattributable_record_dead_let
     assert asyncio.run(through_the_edge(settings, b"acme-lms:acme-secret", event("e-acme"))) == 200
     globex_sent = event("e-globex", tenant="acme")  # a forged tenant in the payload
     assert asyncio.run(through_the_edge(settings, b"globex-lms:globex-secret", globex_sent)) == 200
+    produced = tmp_path / "events.ndjson"
+    produced.write_bytes(orjson.dumps(event("e-produced", actor="john@example.com")))
+    summary = asyncio.run(produce_file(settings, produced, tenant="acme", progress=False))
+    assert summary.sent == {"events": 1}
     asyncio.run(straight_to_kafka(kafka_bootstrap, events_topic, event("e-nobody"), []))
     ghost = [(TENANT_HEADER, b"ghost")]
     asyncio.run(straight_to_kafka(kafka_bootstrap, events_topic, event("e-ghost"), ghost))
@@ -119,10 +125,10 @@ def test_the_tenant_travels_with_the_event_and_an_unattributable_record_dead_let
                 outcome = dict(labels).get("outcome", "")
                 if name == "teampulse_events_total" and value:
                     found[outcome] = found.get(outcome, 0) + value
-            return found if found.get("accepted", 0) + found.get("rejected", 0) >= 4 else None
+            return found if found.get("accepted", 0) + found.get("rejected", 0) >= 5 else None
 
-        assert wait_for(outcomes, timeout=90, what="the four records handled") == {
-            "accepted": 2,
+        assert wait_for(outcomes, timeout=90, what="the five records handled") == {
+            "accepted": 3,
             "rejected": 2,
         }
         letters = wait_for(
@@ -149,7 +155,10 @@ def test_the_tenant_travels_with_the_event_and_an_unattributable_record_dead_let
             pseudonym = Pseudonymiser(key).person("jane.doe@example.com")
             assert f'"actor":"{pseudonym}"'.encode() in state
             assert f'"tenant":"{tenant}"'.encode() in state
-        assert state.count(b'"tenant":"acme"') == 1  # globex's forged field changed nothing
+        # `produce --tenant acme` keyed its person with acme's key too
+        john = Pseudonymiser(ACME_KEY).person("john@example.com")
+        assert f'"actor":"{john}"'.encode() in state
+        assert state.count(b'"tenant":"acme"') == 2  # globex's forged field changed nothing
         assert b"jane" not in state
         assert worker.alive()
     finally:
