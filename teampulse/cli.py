@@ -61,7 +61,7 @@ COMMAND_SETTINGS: dict[str, tuple[str, ...]] = {
         "TEAMPULSE_CONFIG_DIR",
         "TEAMPULSE_SLACK_SIGNING_SECRET",
     ),
-    "produce": (*KAFKA, "TEAMPULSE_MAX_EVENT_BYTES"),
+    "produce": (*KAFKA, "TEAMPULSE_MAX_EVENT_BYTES", "TEAMPULSE_TENANTS_FILE"),
     "backfill": (*KAFKA, "TEAMPULSE_BACKFILL_LRS_CREDENTIALS", "TEAMPULSE_BACKFILL_PAGE_LIMIT"),
     "simulate": (*KAFKA, "TEAMPULSE_CLOCK"),
     "replay": ("TEAMPULSE_CONFIG_DIR", "TEAMPULSE_WINDOWS", "TEAMPULSE_PSEUDONYM_SECRET"),
@@ -169,6 +169,10 @@ def produce(
         RecordKind | None, typer.Option(help="Record kind; default: detect per record")
     ] = None,
     fail_on_reject: Annotated[bool, typer.Option(help="Exit 1 if any record is rejected")] = False,
+    tenant: Annotated[
+        str | None,
+        typer.Option(help="Send as this tenant of TEAMPULSE_TENANTS_FILE (docs/tenancy.md)"),
+    ] = None,
 ) -> None:
     """Send canonical events, xAPI statements or roster records from a file to Kafka."""
     from teampulse.ingest.produce import produce_file
@@ -178,7 +182,7 @@ def produce(
         typer.echo(f"no such file: {path}", err=True)
         raise typer.Exit(2)
     summary = asyncio.run(
-        produce_file(_settings(), path, kind.value if kind else None, fail_on_reject)
+        produce_file(_settings(), path, kind.value if kind else None, fail_on_reject, tenant=tenant)
     )
     typer.echo(str(summary), err=True)
     if fail_on_reject and summary.rejected:

@@ -199,6 +199,16 @@ class Settings(BaseSettings):
         "", description="Secret of the Discourse webhook; empty: /discourse/webhook refuses (403)"
     )
 
+    # --- tenants (docs/tenancy.md) ---------------------------------------------------
+    tenants_file: Path | None = Field(
+        None,
+        description="YAML file of the tenants, their credentials, connector secrets and "
+        "pseudonym keys; unset: one implicit tenant from the settings above",
+    )
+    tenants_reload_s: float = Field(
+        5.0, gt=0, description="How often the tenants file is checked for changes"
+    )
+
     # --- validation -------------------------------------------------------------------
     max_event_bytes: int = Field(65_536, ge=1, description="Largest accepted Kafka record")
     future_skew_s: int = Field(300, ge=0, description="How far in the future an event may lie")
@@ -271,6 +281,7 @@ class Settings(BaseSettings):
         "redis_ssl_ca_file",
         "redis_ssl_cert_file",
         "redis_ssl_key_file",
+        "tenants_file",
         mode="before",
     )
     @classmethod

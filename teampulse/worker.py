@@ -44,6 +44,7 @@ from teampulse.streams.erasure_reader import ErasureReader
 from teampulse.streams.health import PipelineHealth, StateEntries
 from teampulse.streams.pipeline import Pipeline
 from teampulse.streams.roster_reader import RosterReader
+from teampulse.tenancy.source import TenantsSource
 
 __all__ = ["consumer_lag", "create_worker", "run_worker"]
 
@@ -81,6 +82,7 @@ def create_worker(settings: Settings) -> faust.App:
     topics = declare_topics(app, settings)
     config = load_gauge_config(settings)
     clock = settings.now_source()
+    tenants = TenantsSource(settings)  # refuses to start on a tenants file with a problem
     pseudonymiser = Pseudonymiser(settings.pseudonym_secret)
     kafka = kafka_client_options(settings)
     erasures = ErasureReader(kafka, topics.erasures_name, key_check(settings.pseudonym_secret))
@@ -100,6 +102,7 @@ def create_worker(settings: Settings) -> faust.App:
         XapiMapper(settings, pseudonymiser),
         health,
         clock,
+        tenants,
     )
     pipeline.register()
     StateEntries(pipeline.state_entries, registry)
@@ -148,6 +151,10 @@ def create_worker(settings: Settings) -> faust.App:
         took = time.perf_counter() - started
         not_before = started + took * EXPORT_PAUSE_FACTOR
         health.observe_export_duration(took)
+
+    @app.timer(settings.tenants_reload_s)
+    async def reload_tenants() -> None:
+        tenants.reload_if_changed()
 
     @app.timer(UNDECODABLE_REPORT_INTERVAL_S)
     async def report_undecodable() -> None:

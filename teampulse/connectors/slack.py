@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from slack_sdk.signature import Clock, SignatureVerifier
 
 from teampulse.connectors.canonical import (
@@ -35,7 +36,7 @@ from teampulse.connectors.signatures import SignatureProblem
 from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.rejections import Rejection
 
-__all__ = ["SOURCE", "Challenge", "map_delivery", "signature_problem"]
+__all__ = ["SOURCE", "Challenge", "map_delivery", "signature_problem", "workspace_of"]
 
 SOURCE = "slack"
 MAX_SIGNATURE_AGE_S = 300  # Slack's documented replay window, the SDK's too
@@ -81,6 +82,17 @@ def signature_problem(
     if expected is None or not hmac.compare_digest(expected, signature):
         return SignatureProblem.BAD
     return None
+
+
+def workspace_of(body: bytes) -> str | None:
+    """The workspace (`team_id`) a delivery names, read before its signature is checked, to
+    know whose signing secret to check it with; None when it names none (url_verification)
+    or is not JSON (the signature check and the mapper refuse it then)."""
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return text_of(payload.get("team_id")) if type(payload) is dict else None
 
 
 def _ts_time(ts: Any) -> str | None:

@@ -75,6 +75,10 @@ class Event(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
     # Where the pipeline read the event ("topic:partition"): lateness is judged per input
     # stream, so one partition consumed ahead of another does not make the other's late.
     origin: str | None = None
+    # The tenant whose credential brought the event in (docs/tenancy.md), set by the ingest
+    # stage from the record's header; None for the one implicit tenant of a deployment
+    # without a tenants file, so its records are what they were before tenants existed.
+    tenant: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
         """Compact dict: fields that are None or empty are left out."""

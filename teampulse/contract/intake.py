@@ -44,6 +44,7 @@ __all__ = [
 ]
 
 LRS_SET_PROPERTIES = ("id", "stored", "authority", "version")
+Rewrite = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 def content_digest(record: dict[str, Any], ignored: Iterable[str] = ()) -> bytes | None:
@@ -174,10 +175,13 @@ def plan_statements(
     statement_id: str | None = None,
     version: str | None = None,
     attached: frozenset[str] = frozenset(),
+    keyed: Rewrite | None = None,
 ) -> Intake | Refusal:
     """xAPI statements (already parsed) -> what to write. `stored` is the LRS's RFC 3339 "now";
     `statement_id` is the `statementId` of a PUT; `version` the X-Experience-API-Version;
-    `attached` the SHA-2 hashes of the raw attachment parts sent with them."""
+    `attached` the SHA-2 hashes of the raw attachment parts sent with them; `keyed` rewrites
+    a valid statement before it is written (a tenant's person ids keyed at the door), while
+    its digest stays that of the statement as sent, so a re-sent statement still matches."""
     planned: list[tuple[str, dict[str, Any], bytes]] = []
     for index, statement in enumerate(statements):
         problem = statement_problem(statement, version=version, attached=attached)
@@ -198,6 +202,8 @@ def plan_statements(
         # What the LRS sets: the id, `stored`, and `timestamp` when the statement has none.
         record = {**statement, "id": record_id, "stored": stored}
         record.setdefault("timestamp", stored)
+        if keyed is not None:
+            record = keyed(record)
         planned.append((record_id, record, digest))
     return _settle(planned, recent, max_record_bytes, "statement")
 
@@ -209,9 +215,11 @@ def plan_events(
     *,
     now: float,
     max_record_bytes: int,
+    keyed: Rewrite | None = None,
 ) -> Intake | Refusal:
     """Canonical events (already parsed) -> what to write. They are written as received (the
-    pipeline pseudonymises and validates again, like any producer's record)."""
+    pipeline pseudonymises and validates again, like any producer's record), or as `keyed`
+    rewrites them once valid (as for statements)."""
     planned: list[tuple[str, dict[str, Any], bytes]] = []
     for index, record in enumerate(records):
         result = validator.validate(record, now)
@@ -220,5 +228,5 @@ def plan_events(
         digest = content_digest(record)
         if digest is None:
             return _unencodable("record", index)
-        planned.append((result.id, record, digest))
+        planned.append((result.id, record if keyed is None else keyed(record), digest))
     return _settle(planned, recent, max_record_bytes, "record")

@@ -16,7 +16,9 @@ unlike a bare `mbox_sha1sum`, the pseudonym cannot be reversed with a list of e-
 
 A connector that keys a person at the door (teampulse.connectors) writes `pseudonym:<hex>`;
 that is already a pseudonym and is kept as is, so the pipeline lands on the same person as
-a roster record naming the raw identity (both sides need the same secret).
+a roster record naming the raw identity (both sides need the same secret). An xAPI actor
+keyed at the door (a tenant's statement, docs/tenancy.md) is the account
+`{homePage: PSEUDONYM_HOME_PAGE, name: <hex>}`, kept as is the same way.
 """
 
 from __future__ import annotations
@@ -25,11 +27,18 @@ import hashlib
 import hmac
 from functools import lru_cache
 
-__all__ = ["PSEUDONYM_PREFIX", "Pseudonymiser", "email_identity", "identity_of"]
+__all__ = [
+    "PSEUDONYM_HOME_PAGE",
+    "PSEUDONYM_PREFIX",
+    "Pseudonymiser",
+    "email_identity",
+    "identity_of",
+]
 
 PSEUDONYM_HEX_CHARS = 32  # 128 bits of the HMAC: collisions are out of reach for any company
 PSEUDONYM_CACHE_SIZE = 100_000  # distinct people remembered; the hot path repeats actors
 PSEUDONYM_PREFIX = "pseudonym:"
+PSEUDONYM_HOME_PAGE = "urn:teampulse:pseudonym"  # an xAPI account whose name is a pseudonym
 _HEX = frozenset("0123456789abcdef")
 
 
@@ -99,6 +108,8 @@ class Pseudonymiser:
             return self.person("sha1:" + sha1)
         account = actor.get("account")
         if isinstance(account, dict):
+            if account.get("homePage") == PSEUDONYM_HOME_PAGE:
+                return self.person(f"{PSEUDONYM_PREFIX}{account.get('name')}")
             return self.person(f"account:{account.get('homePage')}|{account.get('name')}")
         openid = actor.get("openid")
         if isinstance(openid, str):

@@ -39,6 +39,8 @@ class Reason(StrEnum):
     # levels, an integer beyond 64 bits), so it cannot be stored or forwarded
     UNDECODABLE = "undecodable"  # the Kafka client could not decode the record (a batch
     # failing its CRC check, an unknown codec): skipped, nothing of it can be kept
+    UNKNOWN_TENANT = "unknown_tenant"  # with tenants configured: no tenant header, or one
+    # naming a tenant the tenants file does not hold (docs/tenancy.md)
     INTERNAL = "internal"  # handling the record raised an unexpected error (a bug): the
     # record is kept in the dead-letter topic to replay once fixed
 

@@ -13,6 +13,7 @@ from aiohttp import web
 from teampulse.connectors import caliper
 from teampulse.contract.rejections import Rejection
 from teampulse.ingest.connectors import ConnectorIntake, Guard
+from teampulse.ingest.credentials import CALLER
 
 __all__ = ["PATH", "CaliperSensorEndpoint", "add_routes"]
 
@@ -37,16 +38,26 @@ class CaliperSensorEndpoint:
                 "unsupported_media_type",
                 f"Content-Type must be application/json, got {request.content_type[:60]!r}",
             )
-        envelope = await intake.guarded(request, self.guard)
-        if isinstance(envelope, web.Response):
-            return envelope
-        result = caliper.map_envelope(envelope, intake.config.caliper, intake.pseudonymiser)
+        admitted = await intake.guarded(request, self.guard)
+        if isinstance(admitted, web.Response):
+            return admitted
+        envelope, caller = admitted.payload, request[CALLER]
+        if caller.sensor is not None:
+            sent_by = envelope.get("sensor") if isinstance(envelope, dict) else None
+            if sent_by != caller.sensor:
+                return intake.refuse(
+                    caliper.SOURCE,
+                    403,
+                    "sensor_token",
+                    f"this token is sensor {caller.sensor}'s; the envelope names another sensor",
+                )
+        result = caliper.map_envelope(envelope, intake.config.caliper, caller.pseudonymiser)
         if isinstance(result, caliper.UnsupportedDataVersion):
             return intake.refuse(caliper.SOURCE, 422, "unsupported_data_version", result.detail)
         if isinstance(result, Rejection):
             return intake.rejected(caliper.SOURCE, result)
         # "The Endpoint SHOULD send back successful responses with an empty body" (6.1).
-        return await intake.write(caliper.SOURCE, result, 200)
+        return await intake.write(caliper.SOURCE, result, 200, caller)
 
 
 def add_routes(app: web.Application, intake: ConnectorIntake) -> None:

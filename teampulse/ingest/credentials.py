@@ -1,9 +1,11 @@
-"""Who may call the ingest endpoint: the configured credentials, and each caller's rate.
+"""Who may call the ingest endpoint: the configured credentials, the tenant each speaks
+for, and each caller's rate.
 
-TEAMPULSE_INGEST_CREDENTIALS lists Basic `user:secret` pairs and bare Bearer tokens; a
-request that carries none of them is 401, one past its credential's rate
-(TEAMPULSE_INGEST_RATE_PER_S, _BURST) is 429 with Retry-After. The signed connectors are
-callers too, each platform with its own bucket (docs/security.md).
+TEAMPULSE_INGEST_CREDENTIALS (or, with tenants, each tenant's `credentials`) lists Basic
+`user:secret` pairs and bare Bearer tokens; a request that carries none of them is 401, one
+of a suspended tenant 403, one past its rate 429 with Retry-After. Without tenants the rate
+is per credential (TEAMPULSE_INGEST_RATE_PER_S, _BURST) and each signed connector platform
+has its own bucket (docs/security.md); with tenants it is per tenant (docs/tenancy.md).
 """
 
 from __future__ import annotations
@@ -14,15 +16,27 @@ import hmac
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.ingest.rate_limit import RateLimiter
 from teampulse.ingest.responses import error_response, rate_limited_response
 from teampulse.settings import Settings
+from teampulse.tenancy.directory import IMPLICIT_TENANT, TenantDirectory
+from teampulse.tenancy.source import TenantsSource
 
-__all__ = ["Credentials", "Gate", "IngestConfigError", "require_credentials"]
+__all__ = [
+    "CALLER",
+    "Caller",
+    "Credentials",
+    "Gate",
+    "IngestConfigError",
+    "Keyring",
+    "require_credentials",
+    "suspended_response",
+]
 
 log = logging.getLogger(__name__)
 
@@ -61,30 +75,15 @@ class Credentials:
             return None
         return offered[1].split(b":", 1)[0].decode("utf-8", "replace")
 
-    def identify(self, authorization: str | None) -> str | None:
-        """Which configured credential `authorization` carries ('basic:<user>' or
-        'bearer:<n>'), or None. The offer is compared with every configured credential of
-        either scheme, each in constant time over digests of equal length, and the loop never
-        stops early: neither the time nor the answer's path tells which entry came close."""
-        offered = _offered(authorization)
-        if offered is None:
-            return None
-        scheme, secret = offered
-        wanted = hashlib.sha256(secret).digest()
-        found: str | None = None
-        for kind, index, candidate in self._all():
-            same = hmac.compare_digest(wanted, hashlib.sha256(candidate).digest())
-            if same and kind == scheme:
-                found = self._name(kind, index, candidate)
-        return found
-
-    def _all(self) -> list[tuple[str, int, bytes]]:
+    def all(self) -> list[tuple[str, int, bytes]]:
+        """(scheme, position within the scheme, the credential as a header carries it)."""
         return [("basic", i, c) for i, c in enumerate(self.basic)] + [
             ("bearer", i, c) for i, c in enumerate(self.bearer)
         ]
 
     @staticmethod
-    def _name(kind: str, index: int, candidate: bytes) -> str:
+    def name(kind: str, index: int, candidate: bytes) -> str:
+        """How logs and rate limits call a credential: 'basic:<user>' or 'bearer:<n>'."""
         # A Bearer token is a secret through and through: it is named by its position.
         if kind == "basic":
             return "basic:" + candidate.split(b":", 1)[0].decode("utf-8", "replace")
@@ -106,7 +105,76 @@ def _offered(authorization: str | None) -> tuple[str, bytes] | None:
     return None
 
 
+@dataclass(frozen=True)
+class Caller:
+    """Who a request comes from, once its credential is known: the tenant it speaks for, the
+    credential's name (for logs), the person-id keying of that tenant, and the headers that
+    carry the tenant on its records. A Caliper sensor's token speaks for that sensor only."""
+
+    tenant: str
+    name: str
+    pseudonymiser: Pseudonymiser = field(repr=False)
+    record_headers: tuple[tuple[str, bytes], ...] = ()
+    sensor: str | None = None
+
+
+CALLER = web.RequestKey("caller", Caller)  # who an admitted request comes from
+
+
+class Keyring:
+    """Every credential of every tenant, checked as one list: an offer is compared with all
+    of them, each in constant time, and the loop never stops early (see `Credentials`)."""
+
+    def __init__(self, directory: TenantDirectory) -> None:
+        self.directory = directory
+        # (scheme, secret as offered, tenant, name, sensor)
+        self.entries: list[tuple[str, bytes, str, str, str | None]] = []
+        for tenant in directory.tenants.values():
+            credentials = Credentials.parse(",".join(tenant.credentials))
+            for kind, index, candidate in credentials.all():
+                name = credentials.name(kind, index, candidate)
+                self.entries.append((kind, candidate, tenant.id, name, None))
+            for token, sensor in tenant.sensor_tokens.items():
+                self.entries.append(("bearer", token.encode(), tenant.id, "sensor", sensor))
+        self.users = frozenset(
+            entry[1].split(b":", 1)[0].decode() for entry in self.entries if entry[0] == "basic"
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.entries)
+
+    def identify(self, authorization: str | None) -> Caller | None:
+        """The caller whose credential `authorization` carries, or None. The offer is compared
+        with every credential of either scheme, each in constant time over digests of equal
+        length, and the loop never stops early: neither the time nor the answer's path tells
+        which entry came close."""
+        offered = _offered(authorization)
+        if offered is None:
+            return None
+        scheme, secret = offered
+        wanted = hashlib.sha256(secret).digest()
+        found: tuple[str, str, str | None] | None = None
+        for kind, candidate, tenant, name, sensor in self.entries:
+            same = hmac.compare_digest(wanted, hashlib.sha256(candidate).digest())
+            if same and kind == scheme:
+                found = (tenant, name, sensor)
+        if found is None:
+            return None
+        return self.caller(*found)
+
+    def caller(self, tenant: str, name: str, sensor: str | None = None) -> Caller:
+        return Caller(
+            tenant,
+            name,
+            self.directory.pseudonymiser(tenant),
+            tuple(self.directory.record_headers(tenant)),
+            sensor,
+        )
+
+
 def require_credentials(settings: Settings, insecure_no_auth: bool) -> None:
+    if settings.tenants_file is not None:
+        return  # each tenant brings its own credentials (or only signed connectors)
     if not Credentials.parse(settings.ingest_credentials) and not insecure_no_auth:
         raise IngestConfigError(
             "refusing to serve without credentials: set TEAMPULSE_INGEST_CREDENTIALS "
@@ -121,37 +189,80 @@ def _unauthorized() -> web.Response:
     return response
 
 
-class Gate:
-    """Admits a request by its credential and that credential's rate."""
+def suspended_response(tenant: str) -> web.Response:
+    return error_response(
+        403,
+        "tenant_suspended",
+        f"tenant {tenant} is suspended: its records are refused until it is resumed "
+        "(its data is kept)",
+    )
 
-    def __init__(self, settings: Settings) -> None:
+
+class Gate:
+    """Admits a request by its credential, and that credential's (or tenant's) rate."""
+
+    def __init__(self, settings: Settings, tenants: TenantsSource) -> None:
         self.settings = settings
-        self.credentials = Credentials.parse(settings.ingest_credentials)
+        self.tenants = tenants
+        self._keyring = Keyring(tenants.directory)
         # Requests are limited in real time, whatever clock the events are read with.
         self.rate_limiter = RateLimiter(
             settings.ingest_rate_per_s, settings.ingest_rate_burst, time.monotonic
         )
 
-    def admit(self, authorization: str | None) -> web.Response | None:
-        """None when the request may go on; else its 401 or 429. Checked before the body is
-        read, so a refused request costs little and writes nothing."""
-        if not self.credentials:
-            return self.rate_limited("anonymous")  # --insecure-no-auth: one shared bucket
-        caller = self.credentials.identify(authorization)
-        if caller is None:
-            return _unauthorized()
-        return self.rate_limited(caller)
+    @property
+    def keyring(self) -> Keyring:
+        """The credentials of the tenants in force (rebuilt after a reload)."""
+        if self._keyring.directory is not self.tenants.directory:
+            self._keyring = Keyring(self.tenants.directory)
+        return self._keyring
 
-    def rate_limited(self, caller: str) -> web.Response | None:
-        """The 429 for a caller whose bucket is empty, or None (a token was taken). Callers
-        are credentials ('basic:lrs', 'bearer:1') and signed connectors ('connector:slack')."""
-        wait_s = self.rate_limiter.wait_s(caller)
+    def admit(self, authorization: str | None) -> Caller | web.Response:
+        """The caller when the request may go on; else its 401, 403 or 429. Checked before
+        the body is read, so a refused request costs little and writes nothing."""
+        keyring = self.keyring
+        if not keyring and keyring.directory.implicit:
+            # --insecure-no-auth: one shared bucket
+            caller = keyring.caller(IMPLICIT_TENANT, "anonymous")
+        else:
+            found = keyring.identify(authorization)
+            if found is None:
+                return _unauthorized()
+            caller = found
+        refused = self.refused(caller.tenant, caller.name)
+        return caller if refused is None else refused
+
+    def refused(self, tenant_id: str, caller: str) -> web.Response | None:
+        """The 403 of a suspended tenant, the 429 of a caller past its rate, or None (a
+        token was taken). With tenants configured the bucket is the tenant's, shared by its
+        credentials and connectors, so one tenant's flood takes nothing from another's."""
+        directory = self.tenants.directory
+        tenant = directory.get(tenant_id)
+        if tenant is None:  # removed by a reload while the request was under way
+            return _unauthorized()
+        if tenant.suspended:
+            return suspended_response(tenant_id)
+        if directory.implicit:
+            wait_s = self.rate_limiter.wait_s(caller)
+        else:
+            wait_s = self.rate_limiter.wait_s(
+                f"tenant:{tenant_id}", tenant.rate_per_s, tenant.rate_burst
+            )
         if wait_s <= 0:
             return None
         retry_after = max(1, math.ceil(wait_s))
-        log.info("ingest request rate-limited caller=%s retry_after_s=%d", caller, retry_after)
-        return rate_limited_response(
+        log.info(
+            "ingest request rate-limited caller=%s tenant=%s retry_after_s=%d",
+            caller,
+            tenant_id,
             retry_after,
-            f"more than {self.settings.ingest_rate_burst} requests in a burst or "
-            f"{self.settings.ingest_rate_per_s:g}/s for this credential",
+        )
+        rate, burst = (
+            (self.settings.ingest_rate_per_s, self.settings.ingest_rate_burst)
+            if directory.implicit
+            else (tenant.rate_per_s, tenant.rate_burst)
+        )
+        whose = "this credential" if directory.implicit else f"tenant {tenant_id}"
+        return rate_limited_response(
+            retry_after, f"more than {burst} requests in a burst or {rate:g}/s for {whose}"
         )

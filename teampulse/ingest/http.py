@@ -22,10 +22,11 @@ other content is 409, with the same content a success without writing again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -39,9 +40,16 @@ from teampulse.contract.intake import plan_events, plan_statements
 from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.rejections import Rejection
 from teampulse.contract.timestamps import format_rfc3339
+from teampulse.ingest.caliper import PATH as CALIPER_PATH
 from teampulse.ingest.connector_routes import add_connector_routes
 from teampulse.ingest.connectors import ConnectorIntake
-from teampulse.ingest.credentials import Credentials, Gate, require_credentials
+from teampulse.ingest.credentials import (
+    CALLER,
+    Caller,
+    Credentials,
+    Gate,
+    require_credentials,
+)
 from teampulse.ingest.multipart import statements_and_parts
 from teampulse.ingest.producer import KafkaProducer, ingest_producer
 from teampulse.ingest.request_body import json_body, read_body
@@ -58,6 +66,8 @@ from teampulse.ingest.xapi_syntax import (
     statement_version,
 )
 from teampulse.settings import Settings
+from teampulse.tenancy.door import keyed_event, keyed_statement
+from teampulse.tenancy.source import TenantsSource
 
 __all__ = ["ENDPOINT", "IngestEndpoint", "build_ingest_app", "serve_ingest"]
 
@@ -78,11 +88,13 @@ class IngestEndpoint:
         clock: Callable[[], float],
         recent_ids: int = RECENT_IDS,
         registry: CollectorRegistry | None = None,
+        tenants: TenantsSource | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
-        self.gate = Gate(settings)
-        self.assumed_versions = assumed_versions(settings)
+        self.tenants = tenants or TenantsSource(settings)
+        self.gate = Gate(settings, self.tenants)
+        self.assumed_versions = assumed_versions(settings, self.gate.keyring.users)
         self.validator = EventValidator(settings, Pseudonymiser(settings.pseudonym_secret))
         self.open_paths = {"/xAPI/about", "/metrics"}  # no ingest credentials asked
         self.registry = registry or CollectorRegistry()
@@ -96,8 +108,28 @@ class IngestEndpoint:
 
     def connector_intake(self) -> ConnectorIntake:
         return ConnectorIntake(
-            self.settings, self.clock, self.gate, self.writer, self.validator, self.registry
+            self.settings,
+            self.clock,
+            self.gate,
+            self.writer,
+            self.validator,
+            self.registry,
+            self.tenants,
         )
+
+    async def tenants_reloading(self, _app: web.Application) -> AsyncIterator[None]:
+        """Checks the tenants file for changes while the endpoint serves (docs/tenancy.md)."""
+
+        async def reload_forever() -> None:
+            while True:
+                await asyncio.sleep(self.settings.tenants_reload_s)
+                self.tenants.reload_if_changed()
+
+        task = asyncio.create_task(reload_forever())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
     # ------------------------------------------------------------------ middleware
     @web.middleware
@@ -128,9 +160,14 @@ class IngestEndpoint:
             return await self._alternate_syntax(request)
         authorization = request.headers.get("Authorization")
         if request.path not in self.open_paths:
-            refused = self.gate.admit(authorization)
-            if refused is not None:
-                return refused
+            caller = self.gate.admit(authorization)
+            if isinstance(caller, web.Response):
+                return caller
+            if caller.sensor is not None and request.path != CALIPER_PATH:
+                return error_response(
+                    403, "sensor_token", f"a Caliper sensor's token may only post to {CALIPER_PATH}"
+                )
+            request[CALLER] = caller
         if request.path == "/xAPI/statements":
             version = self._version(request.headers.get(VERSION_HEADER), authorization)
             if isinstance(version, web.Response):
@@ -139,7 +176,7 @@ class IngestEndpoint:
         return await handler(request)
 
     def _version(self, asked: str | None, authorization: str | None) -> str | web.Response:
-        return statement_version(asked, authorization, self.gate.credentials, self.assumed_versions)
+        return statement_version(asked, authorization, self.gate.keyring, self.assumed_versions)
 
     async def _read(self, request: web.Request, *, multipart: bool = False) -> bytes | web.Response:
         return await read_body(request, self.settings.ingest_max_body_bytes, multipart=multipart)
@@ -163,9 +200,13 @@ class IngestEndpoint:
         if isinstance(form, web.Response):
             return form
         authorization = form.get("authorization")
-        refused = self.gate.admit(authorization)
-        if refused is not None:
-            return refused
+        caller = self.gate.admit(authorization)
+        if isinstance(caller, web.Response):
+            return caller
+        if caller.sensor is not None:
+            return error_response(
+                403, "sensor_token", f"a Caliper sensor's token may only post to {CALIPER_PATH}"
+            )
         version = self._version(form.get(VERSION_HEADER.lower()), authorization)
         if isinstance(version, web.Response):
             return version
@@ -175,8 +216,8 @@ class IngestEndpoint:
             return alternate_error(f"content must be application/json, got {content_type[:60]!r}")
         content = form.get("content", "").encode()
         if method == "PUT":
-            return await self._put_statement(content, [], form.get("statementid"), version)
-        return await self._post_statements(content, [], version)
+            return await self._put_statement(caller, content, [], form.get("statementid"), version)
+        return await self._post_statements(caller, content, [], version)
 
     # ------------------------------------------------------------------ routes
     async def about(self, request: web.Request) -> web.Response:
@@ -191,7 +232,7 @@ class IngestEndpoint:
         body = await self._statements_body(request)
         if isinstance(body, web.Response):
             return body
-        return await self._post_statements(*body, request[XAPI_VERSION])
+        return await self._post_statements(request[CALLER], *body, request[XAPI_VERSION])
 
     async def put_statement(self, request: web.Request) -> web.StreamResponse:
         statement_id = request.query.get("statementId")
@@ -202,7 +243,9 @@ class IngestEndpoint:
         body = await self._statements_body(request)
         if isinstance(body, web.Response):
             return body
-        return await self._put_statement(*body, statement_id, request[XAPI_VERSION])
+        return await self._put_statement(
+            request[CALLER], *body, statement_id, request[XAPI_VERSION]
+        )
 
     async def _statements_body(
         self, request: web.Request
@@ -216,7 +259,7 @@ class IngestEndpoint:
         )
 
     async def _post_statements(
-        self, body: bytes, parts: list[Part], version: str
+        self, caller: Caller, body: bytes, parts: list[Part], version: str
     ) -> web.StreamResponse:
         parsed = json_body(body)
         if isinstance(parsed, web.Response):
@@ -235,20 +278,31 @@ class IngestEndpoint:
         intake = planned(
             lambda: plan_statements(
                 statements,
-                self.writer.recent["xapi"],
+                self.writer.recent(caller.tenant, "xapi"),
                 stored=format_rfc3339(self.clock()),
                 new_id=lambda: str(uuid.uuid4()),
                 max_record_bytes=self.settings.max_event_bytes,
                 version=version,
                 attached=attached,
+                keyed=self._statement_keying(caller),
             )
         )
         return await self.writer.write(
-            "xapi", intake, len(statements), lambda i: web.json_response(i.ids)
+            "xapi",
+            intake,
+            len(statements),
+            lambda i: web.json_response(i.ids),
+            caller.tenant,
+            caller.record_headers,
         )
 
     async def _put_statement(
-        self, body: bytes, parts: list[Part], statement_id: str | None, version: str
+        self,
+        caller: Caller,
+        body: bytes,
+        parts: list[Part],
+        statement_id: str | None,
+        version: str,
     ) -> web.StreamResponse:
         if statement_id is None or _UUID.fullmatch(statement_id) is None:
             return error_response(400, "xapi_invalid", "statementId: a UUID parameter is required")
@@ -263,16 +317,24 @@ class IngestEndpoint:
         intake = planned(
             lambda: plan_statements(
                 [parsed],
-                self.writer.recent["xapi"],
+                self.writer.recent(caller.tenant, "xapi"),
                 stored=format_rfc3339(self.clock()),
                 new_id=lambda: str(uuid.uuid4()),
                 max_record_bytes=self.settings.max_event_bytes,
                 statement_id=statement_id,
                 version=version,
                 attached=attached,
+                keyed=self._statement_keying(caller),
             )
         )
-        return await self.writer.write("xapi", intake, 1, lambda i: web.Response(status=204))
+        return await self.writer.write(
+            "xapi",
+            intake,
+            1,
+            lambda i: web.Response(status=204),
+            caller.tenant,
+            caller.record_headers,
+        )
 
     async def post_events(self, request: web.Request) -> web.StreamResponse:
         body = await self._read(request)
@@ -281,13 +343,16 @@ class IngestEndpoint:
         records = self._events_in(body)
         if isinstance(records, web.Response):
             return records
+        caller = request[CALLER]
+        pseudonymiser = caller.pseudonymiser
         intake = planned(
             lambda: plan_events(
                 records,
-                self.writer.recent["events"],
+                self.writer.recent(caller.tenant, "events"),
                 self.validator,
                 now=self.clock(),
                 max_record_bytes=self.settings.max_event_bytes,
+                keyed=(lambda r: keyed_event(r, pseudonymiser)) if caller.record_headers else None,
             )
         )
         return await self.writer.write(
@@ -297,7 +362,18 @@ class IngestEndpoint:
             lambda i: web.json_response(
                 {"ids": i.ids, "written": len(i.new), "unchanged": len(i.unchanged)}
             ),
+            caller.tenant,
+            caller.record_headers,
         )
+
+    @staticmethod
+    def _statement_keying(caller: Caller) -> Callable[[dict[str, Any]], dict[str, Any]] | None:
+        """A tenant's statements are keyed at the door; the implicit tenant's are written as
+        sent (the pipeline keys them, as it always did)."""
+        if not caller.record_headers:
+            return None
+        pseudonymiser = caller.pseudonymiser
+        return lambda statement: keyed_statement(statement, pseudonymiser)
 
     @staticmethod
     def _events_in(body: bytes) -> list[Any] | web.Response:
@@ -332,6 +408,7 @@ def build_ingest_app(
     )
     app = web.Application(middlewares=[endpoint.middleware])
     app[ENDPOINT] = endpoint
+    app.cleanup_ctx.append(endpoint.tenants_reloading)
     app.router.add_post("/xAPI/statements", endpoint.post_statements, name="xapi_statements")
     app.router.add_put("/xAPI/statements", endpoint.put_statement, name="xapi_statement")
     app.router.add_get("/xAPI/about", endpoint.about, name="xapi_about")

@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from teampulse.connectors import msteams
+from teampulse.connectors.canonical import Mapped
 from teampulse.connectors.graph_subscription import LIFECYCLE_PATH, NOTIFICATIONS_PATH
 from teampulse.contract.rejections import Rejection
 from teampulse.ingest.connectors import ConnectorIntake, Guard
+from teampulse.ingest.credentials import Caller
+from teampulse.tenancy.directory import Signer, TenantDirectory
 
 __all__ = ["PATHS", "MsTeamsNotifications", "add_routes", "load_private_key"]
 
@@ -49,14 +53,14 @@ def load_private_key(path: Path | None) -> rsa.RSAPrivateKey | None:
 class MsTeamsNotifications:
     def __init__(self, intake: ConnectorIntake) -> None:
         self.intake = intake
-        self.client_state = intake.settings.msteams_client_state
         self.private_key = load_private_key(intake.settings.msteams_private_key_file)
         # The clientState travels inside each notification, so the mapper checks it; the
         # platform's rate is taken only for genuine ones.
         self.guard = Guard(
             platform=msteams.SOURCE,
             enabled_by="TEAMPULSE_MSTEAMS_CLIENT_STATE",
-            secret=self.client_state,
+            tenants_entry="msteams.entra_tenants",
+            enabled=TenantDirectory.has_graph,
         )
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -70,18 +74,64 @@ class MsTeamsNotifications:
                 msteams.SOURCE, 400, "validation", "a GET must carry ?validationToken="
             )
         intake = self.intake
-        payload = await intake.guarded(request, self.guard)
-        if isinstance(payload, web.Response):
-            return payload
-        result = msteams.map_notifications(
-            payload,
-            self.client_state,
-            intake.config.msteams,
-            intake.pseudonymiser,
-            self.private_key,
-        )
-        if isinstance(result, Rejection):
-            return intake.rejected(msteams.SOURCE, result)
+        admitted = await intake.guarded(request, self.guard)
+        if isinstance(admitted, web.Response):
+            return admitted
+        by_tenant = self._by_tenant(admitted.payload)
+        results: list[tuple[Caller, Mapped]] = []
+        for signer, payload in by_tenant.items():
+            caller = intake.gate.keyring.caller(signer.tenant, f"connector:{msteams.SOURCE}")
+            result = msteams.map_notifications(
+                payload,
+                signer.secret,
+                intake.config.msteams,
+                caller.pseudonymiser,
+                self.private_key,
+            )
+            if isinstance(result, Rejection):
+                return intake.rejected(msteams.SOURCE, result)
+            results.append((caller, result))
+        answer: web.StreamResponse = web.Response(status=202)
+        for caller, result in results:
+            self._log(result)
+            if result.events:
+                # Only genuine notifications take from the bucket, so forgeries cannot
+                # exhaust it.
+                limited = intake.rate_limited(msteams.SOURCE, caller)
+                if limited is not None:
+                    return limited
+            written = await intake.write(msteams.SOURCE, result, 202, caller)
+            if written.status >= 300:
+                return written
+            answer = written
+        return answer
+
+    def _by_tenant(self, payload: Any) -> dict[Signer, Any]:
+        """The notifications grouped by the tenant that holds their Entra tenant (`tenantId`),
+        each group checked with that tenant's clientState. Notifications of an Entra tenant no
+        tenant holds are discarded and counted, and the answer stays 202, as for any
+        notification that is not genuine."""
+        directory = self.intake.tenants.directory
+        items = payload.get("value") if type(payload) is dict else None
+        if type(items) is not list:
+            # The mapper refuses the request's shape; any tenant's clientState will do.
+            return {directory.graph_signers()[0]: payload}
+        groups: dict[Signer, list[Any]] = {}
+        unknown = 0
+        for item in items:
+            entra = item.get("tenantId") if type(item) is dict else None
+            signer = directory.graph_signer(entra if type(entra) is str else None)
+            if signer is None:
+                unknown += 1
+            else:
+                groups.setdefault(signer, []).append(item)
+        if unknown:
+            self.intake.records.labels(msteams.SOURCE, "discarded", "unknown_tenant").inc(unknown)
+            log.warning("Graph notification of an Entra tenant no tenant holds x%d", unknown)
+        return {signer: {**payload, "value": group} for signer, group in groups.items()}
+
+    @staticmethod
+    def _log(result: Mapped) -> None:
         for reason, count in result.ignored.items():
             if reason.startswith("lifecycle_"):
                 log.warning("Graph lifecycle notification %s x%d", reason, count)
@@ -89,12 +139,6 @@ class MsTeamsNotifications:
             # Graph asks to investigate where such notifications come from; the answer to
             # the sender stays 202.
             log.warning("Graph notification discarded as not genuine: %s x%d", reason, count)
-        if result.events:
-            # Only genuine notifications take from the bucket, so forgeries cannot exhaust it.
-            limited = intake.rate_limited(msteams.SOURCE)
-            if limited is not None:
-                return limited
-        return await intake.write(msteams.SOURCE, result, 202)
 
 
 def add_routes(app: web.Application, intake: ConnectorIntake) -> None:

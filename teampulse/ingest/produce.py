@@ -10,6 +10,11 @@ statement id (or the id derived from its content) or roster person.
 
 With `fail_on_reject`, the file is all or nothing: one rejected record and nothing is sent,
 so a fixed file can simply be sent again.
+
+With `tenant` (docs/tenancy.md), the command is that tenant's trusted producer: every record
+is checked as usual, then its person id is keyed with the tenant's pseudonym secret (from
+TEAMPULSE_TENANTS_FILE) and it is sent with the tenant's header, as the ingest endpoint
+writes a tenant's records.
 """
 
 from __future__ import annotations
@@ -26,11 +31,13 @@ from tqdm import tqdm
 from teampulse.contract.event import Event
 from teampulse.contract.events import EventValidator
 from teampulse.contract.framing import split_json_records
-from teampulse.contract.pseudonym import Pseudonymiser
+from teampulse.contract.pseudonym import PSEUDONYM_PREFIX, Pseudonymiser
 from teampulse.contract.rejections import Reason, Rejection
 from teampulse.contract.roster import RosterEntry, parse_roster_record
 from teampulse.contract.xapi import XapiMapper
 from teampulse.settings import Settings
+from teampulse.tenancy.directory import tenant_directory
+from teampulse.tenancy.door import keyed_event, keyed_statement
 
 __all__ = [
     "Kind",
@@ -39,6 +46,7 @@ __all__ = [
     "RecordChecker",
     "check_records",
     "RejectionTally",
+    "TenantKeying",
     "kind_of",
     "produce_file",
 ]
@@ -53,6 +61,28 @@ class Outgoing:
     kind: Kind
     key: bytes
     value: bytes
+
+
+@dataclass(frozen=True)
+class TenantKeying:
+    """Whose records a `produce --tenant` run sends: the tenant's person-id keying and the
+    headers its records carry."""
+
+    pseudonymiser: Pseudonymiser
+    headers: list[tuple[str, bytes]]
+
+    @classmethod
+    def of(cls, settings: Settings, tenant: str) -> TenantKeying:
+        directory = tenant_directory(settings)
+        if directory.implicit:
+            raise SystemExit(
+                "--tenant needs TEAMPULSE_TENANTS_FILE: without it there is one implicit "
+                "tenant, whose records carry no tenant"
+            )
+        if directory.get(tenant) is None:
+            known = ", ".join(sorted(directory.tenants))
+            raise SystemExit(f"--tenant {tenant}: no such tenant in the tenants file ({known})")
+        return cls(directory.pseudonymiser(tenant), directory.record_headers(tenant))
 
 
 @dataclass
@@ -124,8 +154,9 @@ def kind_of(record: Any) -> Kind | Rejection:
 class RecordChecker:
     """Validates one record of a given kind with the pipeline's core -> Outgoing or Rejection."""
 
-    def __init__(self, settings: Settings, now: float) -> None:
+    def __init__(self, settings: Settings, now: float, tenant: TenantKeying | None = None) -> None:
         pseudonymiser = Pseudonymiser(settings.pseudonym_secret)
+        self._tenant = tenant
         self._pseudonymiser = pseudonymiser
         self._events = EventValidator(settings, pseudonymiser)
         self._xapi = XapiMapper(settings, pseudonymiser)
@@ -146,6 +177,9 @@ class RecordChecker:
                     if isinstance(entry, Rejection)
                     else Rejection(Reason.ROSTER_INVALID, "a roster record needs a value")
                 )
+            if self._tenant is not None:
+                person = PSEUDONYM_PREFIX + self._tenant.pseudonymiser.person(str(record["person"]))
+                return Outgoing(kind, person.encode(), orjson.dumps({**record, "person": person}))
             return Outgoing(kind, str(record["person"]).encode(), value)
         if not isinstance(record, dict):
             return Rejection(Reason.NOT_OBJECT, "a record is a JSON object")
@@ -156,14 +190,22 @@ class RecordChecker:
         )
         if isinstance(result, Rejection):
             return result
+        if self._tenant is not None:
+            keying = self._tenant.pseudonymiser
+            door = keyed_statement if kind == "xapi" else keyed_event
+            value = orjson.dumps(door(record, keying))
         return Outgoing(kind, result.id.encode(), value)
 
 
 def check_records(
-    data: bytes, settings: Settings, kind: Kind | None, now: float
+    data: bytes,
+    settings: Settings,
+    kind: Kind | None,
+    now: float,
+    tenant: TenantKeying | None = None,
 ) -> tuple[list[Outgoing], ProduceSummary]:
     """The pure part of `produce`: what would be sent, and the summary of what was refused."""
-    checker = RecordChecker(settings, now)
+    checker = RecordChecker(settings, now, tenant)
     summary = ProduceSummary()
     outgoing: list[Outgoing] = []
     for framed in split_json_records(data):
@@ -192,14 +234,18 @@ async def produce_file(
     *,
     dry_run: bool = False,
     progress: bool = True,
+    tenant: str | None = None,
 ) -> ProduceSummary:
-    """Validate a file (None: stdin) and send its accepted records; returns the summary."""
+    """Validate a file (None: stdin) and send its accepted records, as `tenant`'s when one is
+    given; returns the summary."""
     if kind is not None and kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     chosen = cast(Kind | None, kind)
+    keying = TenantKeying.of(settings, tenant) if tenant is not None else None
     data = path.read_bytes() if path is not None else sys.stdin.buffer.read()
     now = settings.now_source()()
-    outgoing, summary = check_records(data, settings, chosen, now)
+    outgoing, summary = check_records(data, settings, chosen, now, keying)
+    headers = keying.headers if keying is not None else None
     if fail_on_reject and summary.rejected:
         summary.held_back = len(outgoing)
         return summary
@@ -216,7 +262,7 @@ async def produce_file(
     try:
         async with KafkaSender(settings) as sender:
             for record in outgoing:
-                await sender.send(settings.topic(record.kind), record.key, record.value)
+                await sender.send(settings.topic(record.kind), record.key, record.value, headers)
                 summary.sent[record.kind] += 1
                 bar.update()
     finally:

@@ -35,7 +35,7 @@ class TokenBucket:
 
 class RateLimiter:
     """The buckets by caller. Callers are configured credentials and connector platforms,
-    so the map stays as small as the configuration."""
+    or tenants, so the map stays as small as the configuration."""
 
     def __init__(self, rate_per_s: float, burst: int, clock: Callable[[], float]) -> None:
         self.rate_per_s = rate_per_s
@@ -43,18 +43,20 @@ class RateLimiter:
         self.clock = clock
         self.buckets: dict[str, TokenBucket] = {}
 
-    @property
-    def enabled(self) -> bool:
-        return self.rate_per_s > 0
-
-    def wait_s(self, caller: str) -> float:
-        """0.0 when `caller` may go ahead (a token is taken), else the seconds to wait."""
-        if not self.enabled:
+    def wait_s(
+        self, caller: str, rate_per_s: float | None = None, burst: int | None = None
+    ) -> float:
+        """0.0 when `caller` may go ahead (a token is taken), else the seconds to wait. A
+        caller with its own limit (a tenant's) passes it; a changed limit applies at once."""
+        rate = self.rate_per_s if rate_per_s is None else rate_per_s
+        size = float(self.burst if burst is None else max(1, burst))
+        if rate <= 0:
             return 0.0
         now = self.clock()
         bucket = self.buckets.get(caller)
         if bucket is None:
-            bucket = self.buckets[caller] = TokenBucket(
-                self.rate_per_s, float(self.burst), float(self.burst), now
-            )
+            bucket = self.buckets[caller] = TokenBucket(rate, size, size, now)
+        elif (bucket.rate_per_s, bucket.burst) != (rate, size):
+            bucket.rate_per_s, bucket.burst = rate, size
+            bucket.tokens = min(bucket.tokens, size)
         return bucket.take(now)

@@ -11,6 +11,7 @@ from teampulse.connectors import slack
 from teampulse.connectors.signatures import SignatureProblem
 from teampulse.contract.rejections import Rejection
 from teampulse.ingest.connectors import ConnectorIntake, Guard
+from teampulse.tenancy.directory import Signer, TenantDirectory
 
 __all__ = ["PATH", "PATHS", "SlackEvents", "add_routes"]
 
@@ -23,28 +24,41 @@ PATHS = (PATH,)
 class SlackEvents:
     def __init__(self, intake: ConnectorIntake) -> None:
         self.intake = intake
-        secret = intake.settings.slack_signing_secret
         # Even the url_verification handshake is signed: it is checked like any delivery.
         self.guard = Guard(
             platform=slack.SOURCE,
             enabled_by="TEAMPULSE_SLACK_SIGNING_SECRET",
-            secret=secret,
+            tenants_entry="slack.workspaces",
+            enabled=TenantDirectory.has_slack,
             signature=self._signature_problem,
+            signers=self._signers,
             signature_headers="X-Slack-Signature / X-Slack-Request-Timestamp",
             rate_limited=True,
         )
 
     def _signature_problem(
-        self, headers: Mapping[str, str], body: bytes
+        self, secret: str, headers: Mapping[str, str], body: bytes
     ) -> SignatureProblem | None:
-        return slack.signature_problem(self.guard.secret, headers, body, self.intake.now())
+        return slack.signature_problem(secret, headers, body, self.intake.now())
+
+    def _signers(self, _headers: Mapping[str, str], body: bytes) -> list[Signer]:
+        """The workspace's tenant; every tenant's secret for a delivery that names no
+        workspace (the url_verification handshake), the signature deciding."""
+        directory = self.intake.tenants.directory
+        workspace = slack.workspace_of(body)
+        if workspace is None:
+            return directory.slack_signers()
+        signer = directory.slack_signer(workspace)
+        return [signer] if signer is not None else []
 
     async def post(self, request: web.Request) -> web.StreamResponse:
         intake = self.intake
-        payload = await intake.guarded(request, self.guard)
-        if isinstance(payload, web.Response):
-            return payload
-        result = slack.map_delivery(payload, intake.config.slack, intake.pseudonymiser)
+        admitted = await intake.guarded(request, self.guard)
+        if isinstance(admitted, web.Response):
+            return admitted
+        payload, caller = admitted.payload, admitted.caller
+        assert caller is not None  # the guard checks a signature
+        result = slack.map_delivery(payload, intake.config.slack, caller.pseudonymiser)
         if isinstance(result, Rejection):
             refused = intake.rejected(slack.SOURCE, result)
             # Slack would send the same unmappable delivery three more times; say not to.
@@ -57,7 +71,7 @@ class SlackEvents:
                 "Slack is rate-limiting this app's events (more than it may send an hour "
                 "from one workspace): some events are not delivered"
             )
-        return await intake.write(slack.SOURCE, result, 200)
+        return await intake.write(slack.SOURCE, result, 200, caller)
 
 
 def add_routes(app: web.Application, intake: ConnectorIntake) -> None:

@@ -6,10 +6,11 @@ TEAMPULSE_INGEST_WRITE_TIMEOUT_S, the answer is 503 with Retry-After, and the re
 never written later (see `ingest_producer`): a client may retry, with or without ids, and
 nothing is doubled.
 
-Known ids are remembered in memory (RECENT_IDS per route, least recently used dropped first)
-and recalled at start from the digests this endpoint writes as a Kafka header on every
-record. Several endpoint processes do not share that memory: a statement re-sent to another
-process is written again, and the pipeline's dedupe by id counts it once.
+Known ids are remembered in memory (RECENT_IDS per route and tenant, least recently used
+dropped first: two tenants may use the same id) and recalled at start from the digests this
+endpoint writes as a Kafka header on every record, beside the tenant's header. Several
+endpoint processes do not share that memory: a statement re-sent to another process is
+written again, and the pipeline's dedupe by id counts it once.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from teampulse.ingest.producer import KafkaProducer
 from teampulse.ingest.responses import error_response, refusal_response
 from teampulse.kafka.security import kafka_client_options
 from teampulse.settings import Settings
+from teampulse.tenancy.directory import IMPLICIT_TENANT, TENANT_HEADER
 
 __all__ = [
     "DIGEST_HEADER",
@@ -72,9 +74,10 @@ class IngestWriter:
     ) -> None:
         self.settings = settings
         self.producer = producer
-        self.recent = {route: RecentIds(recent_ids) for route in ROUTES}
-        # (route, id) -> (digest, done) of the writes not yet acknowledged by Kafka
-        self.in_flight: dict[tuple[str, str], tuple[bytes, asyncio.Future[None]]] = {}
+        self.recent_capacity = recent_ids
+        self._recent: dict[tuple[str, str], RecentIds] = {}
+        # (tenant, route, id) -> (digest, done) of the writes not yet acknowledged by Kafka
+        self.in_flight: dict[tuple[str, str, str], tuple[bytes, asyncio.Future[None]]] = {}
         self.records = Counter(
             "teampulse_ingest_records",
             "Records received over HTTP, by outcome (written, unchanged, refused)",
@@ -82,14 +85,24 @@ class IngestWriter:
             registry=registry,
         )
 
+    def recent(self, tenant: str, route: str) -> RecentIds:
+        """The ids `tenant` wrote recently on `route`."""
+        found = self._recent.get((tenant, route))
+        if found is None:
+            found = self._recent[(tenant, route)] = RecentIds(self.recent_capacity)
+        return found
+
     async def write(
         self,
         route: str,
         intake: Intake | Refusal,
         received: int,
         answer: Callable[[Intake], web.StreamResponse],
+        tenant: str = IMPLICIT_TENANT,
+        headers: tuple[tuple[str, bytes], ...] = (),
     ) -> web.StreamResponse:
-        """Writes what `intake` plans and answers with `answer(intake)` once Kafka took it."""
+        """Writes what `intake` plans for `tenant` (its records carry `headers`) and answers
+        with `answer(intake)` once Kafka took it."""
         if isinstance(intake, Refusal):
             self.records.labels(route, "refused").inc(received)
             return refusal_response(intake)
@@ -98,7 +111,7 @@ class IngestWriter:
         waiting: list[asyncio.Future[None]] = []
         claimed: list[NewRecord] = []
         for record in intake.new:
-            flying = self.in_flight.get((route, record.id))
+            flying = self.in_flight.get((tenant, route, record.id))
             if flying is None:
                 claimed.append(record)
             elif flying[0] == record.digest:
@@ -110,11 +123,12 @@ class IngestWriter:
                 )
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         for record in claimed:
-            self.in_flight[(route, record.id)] = (record.digest, done)
+            self.in_flight[(tenant, route, record.id)] = (record.digest, done)
         try:
-            await self._send(self.settings.topic(route), claimed)
+            await self._send(self.settings.topic(route), claimed, headers)
+            recent = self.recent(tenant, route)
             for record in claimed:
-                self.recent[route].remember(record.id, record.digest)
+                recent.remember(record.id, record.digest)
             done.set_result(None)
             if waiting:
                 await asyncio.gather(*(asyncio.shield(w) for w in waiting))
@@ -131,7 +145,7 @@ class IngestWriter:
             return unavailable
         finally:
             for record in claimed:
-                self.in_flight.pop((route, record.id), None)
+                self.in_flight.pop((tenant, route, record.id), None)
         self.records.labels(route, "written").inc(len(claimed))
         self.records.labels(route, "unchanged").inc(received - len(claimed))
         response = answer(intake)
@@ -139,7 +153,9 @@ class IngestWriter:
         response.headers["X-TeamPulse-Unchanged"] = str(received - len(claimed))
         return response
 
-    async def _send(self, topic: str, records: list[NewRecord]) -> None:
+    async def _send(
+        self, topic: str, records: list[NewRecord], headers: tuple[tuple[str, bytes], ...]
+    ) -> None:
         """Hands the records to the producer and waits for every acknowledgement, for at most
         the write timeout; raises when any record is not acknowledged by then."""
         loop = asyncio.get_running_loop()
@@ -153,7 +169,7 @@ class IngestWriter:
                             topic,
                             value=record.value,
                             key=record.id.encode(),
-                            headers=[(DIGEST_HEADER, record.digest)],
+                            headers=[(DIGEST_HEADER, record.digest), *headers],
                         )
                     )
         except TimeoutError:
@@ -199,15 +215,18 @@ async def recall_recent_ids(settings: Settings, writer: IngestWriter) -> int:
             consumer.assign(partitions)
             ends = await consumer.end_offsets(partitions)
             starts = await consumer.beginning_offsets(partitions)
-            quota = writer.recent[route].capacity // len(partitions)
+            quota = writer.recent_capacity // len(partitions)
             for tp in partitions:
                 consumer.seek(tp, max(starts[tp], ends[tp] - quota))
             async for _tp, records in read_to_end(consumer, partitions):
                 for record in records:
-                    digest = dict(record.headers or ()).get(DIGEST_HEADER)
+                    headers = dict(record.headers or ())
+                    digest = headers.get(DIGEST_HEADER)
                     if digest is not None and record.key is not None:
                         record_id = record.key.decode("utf-8", "replace")
-                        writer.recent[route].remember(record_id, digest)
+                        tenant = headers.get(TENANT_HEADER, IMPLICIT_TENANT.encode())
+                        recent = writer.recent(tenant.decode("utf-8", "replace"), route)
+                        recent.remember(record_id, digest)
                         recalled += 1
     finally:
         await consumer.stop()

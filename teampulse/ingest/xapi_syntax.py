@@ -13,7 +13,7 @@ import urllib.parse
 
 from aiohttp import web
 
-from teampulse.ingest.credentials import Credentials, IngestConfigError
+from teampulse.ingest.credentials import Credentials, IngestConfigError, Keyring
 from teampulse.ingest.responses import error_response
 from teampulse.settings import Settings
 
@@ -34,11 +34,11 @@ _ACCEPTED_VERSION = re.compile(r"1\.0(?:\.[0-9]+)?|2\.0\.0")
 XAPI_VERSION = web.RequestKey("xapi_version", str)  # the version a statements request is read as
 
 
-def assumed_versions(settings: Settings) -> dict[str, str]:
+def assumed_versions(settings: Settings, users: frozenset[str]) -> dict[str, str]:
     """TEAMPULSE_INGEST_XAPI_VERSION_BY_USER ('ralph=1.0.3, lms=2.0.0') -> user -> version.
-    Each user must be a Basic user of TEAMPULSE_INGEST_CREDENTIALS, so that the exception
-    to the version rule is tied to one authenticated source."""
-    users = Credentials.parse(settings.ingest_credentials).users
+    Each user must be one of `users`, the Basic users of TEAMPULSE_INGEST_CREDENTIALS (or of
+    the tenants), so that the exception to the version rule is tied to one authenticated
+    source."""
     versions: dict[str, str] = {}
     for entry in settings.ingest_xapi_version_by_user.split(","):
         if not entry.strip():
@@ -61,7 +61,7 @@ def assumed_versions(settings: Settings) -> dict[str, str]:
 def statement_version(
     asked: str | None,
     authorization: str | None,
-    credentials: Credentials,
+    credentials: Credentials | Keyring,
     assumed: dict[str, str],
 ) -> str | web.Response:
     """The version a statements request is read as, or its 400."""

@@ -49,6 +49,7 @@ from teampulse.streams.partitions import TeamPartition, ThreadPartition, event_o
 from teampulse.streams.roster_reader import RosterReader
 from teampulse.streams.state_log import PartitionedState
 from teampulse.streams.wire import decode_fact, encode_fact
+from teampulse.tenancy.source import TenantsSource
 
 log = logging.getLogger(__name__)
 
@@ -142,8 +143,11 @@ class HotStages:
         threads: PartitionedState[ThreadPartition],
         clock: Callable[[], float],
         erased: AbstractSet[str] = frozenset(),
+        tenants: TenantsSource | None = None,
     ) -> None:
         self.topics = topics
+        # Who each input record belongs to (docs/tenancy.md); None: one implicit tenant.
+        self.tenants = tenants
         self.roster = roster
         self.validator = validator
         self.xapi = xapi
@@ -277,9 +281,19 @@ class HotStages:
         outcomes = report.outcomes
         lags = report.lags
         latest = report.latest
+        directory = self.tenants.directory if self.tenants is not None else None
+        tenant: str | None = None
         for record in batch:
             raw = record.value or b""
             try:
+                if directory is not None:
+                    found = directory.tenant_of_record(record.headers)
+                    if isinstance(found, Rejection):
+                        self._dead_letter(outbox, raw, record, found, now)
+                        outcomes[fallback_source]["rejected"] += 1
+                        report.reasons[found.reason.value] += 1
+                        continue
+                    tenant = found
                 result = parse(raw, now)
                 if isinstance(result, Rejection):
                     self._dead_letter(outbox, raw, record, result, now)
@@ -292,7 +306,7 @@ class HotStages:
                 team = resolve_team(result.team, result.actor, roster)
                 if result.team is None and team == UNASSIGNED_TEAM:
                     outcomes[result.source]["unassigned"] += 1
-                event = _replace(result, team=team, origin=origin)
+                event = _replace(result, team=team, origin=origin, tenant=tenant)
                 key = team.encode()
                 destination = partition_of(key)
                 if destination in direct:

@@ -33,6 +33,7 @@ from teampulse.streams.hot_stages import HealthSink, HotStages, HotTopics
 from teampulse.streams.partitions import RollupInputs, TeamPartition, ThreadPartition
 from teampulse.streams.roster_reader import RosterReader
 from teampulse.streams.state_log import NO_LOG_POSITION, PartitionedState
+from teampulse.tenancy.source import TenantsSource
 
 __all__ = ["STATE_ENTRY_KINDS", "Pipeline", "PipelineHealthSink"]
 
@@ -64,6 +65,7 @@ class Pipeline:
         xapi: XapiMapper,
         health: PipelineHealthSink,
         clock: Clock,
+        tenants: TenantsSource | None = None,
     ) -> None:
         self.app = app
         self.settings = settings
@@ -118,6 +120,7 @@ class Pipeline:
             self.threads,
             clock,
             erased,
+            tenants,
         )
         erasures.on_erased(roster.forget)
         erasures.on_erased(stages.erase)

@@ -119,4 +119,4 @@ async def test_the_ingest_recall_reads_records_of_every_codec(
 
     assert await recall_recent_ids(settings, writer) == len(CODECS)
     for statement_id, digest in digests.items():
-        assert writer.recent["xapi"].digest_of(statement_id) == digest
+        assert writer.recent("default", "xapi").digest_of(statement_id) == digest

@@ -15,7 +15,16 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "teampulse"
 
-CORE = {"settings", "contract", "connectors", "enrichment", "gauges", "reference", "simulation"}
+CORE = {
+    "settings",
+    "contract",
+    "connectors",
+    "enrichment",
+    "gauges",
+    "tenancy",
+    "reference",
+    "simulation",
+}
 ALLOWED: dict[str, set[str]] = {
     # the pure core
     "settings": set(),
@@ -23,6 +32,7 @@ ALLOWED: dict[str, set[str]] = {
     "connectors": {"settings", "contract"},
     "enrichment": {"settings", "contract"},
     "gauges": {"settings", "contract", "enrichment"},
+    "tenancy": {"settings", "contract", "gauges"},
     "reference": {"settings", "contract", "enrichment", "gauges"},
     "simulation": {"settings", "contract", "enrichment", "gauges"},
     # the I/O edges, in the order records flow

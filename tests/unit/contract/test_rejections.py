@@ -25,6 +25,7 @@ def test_reason_codes_are_the_documented_label_values():
         "roster_invalid",
         "unencodable",
         "undecodable",
+        "unknown_tenant",
         "internal",
     ]
 

@@ -62,3 +62,20 @@ def test_a_clock_that_steps_back_adds_no_tokens(clock: Clock):
 def test_a_rate_of_zero_admits_everything(clock: Clock):
     limiter = RateLimiter(rate_per_s=0.0, burst=1, clock=clock)
     assert [limiter.wait_s("basic:lrs") for _ in range(1000)] == [0.0] * 1000
+
+
+def test_a_caller_with_its_own_limit_gets_its_rate_and_burst(clock: Clock):
+    limiter = RateLimiter(rate_per_s=100.0, burst=100, clock=clock)
+    assert [limiter.wait_s("tenant:acme", 2.0, 2) for _ in range(3)] == [0.0, 0.0, 0.5]
+    clock.now += 0.5
+    assert limiter.wait_s("tenant:acme", 2.0, 2) == 0.0
+
+
+def test_a_changed_limit_applies_at_once_without_adding_tokens(clock: Clock):
+    limiter = RateLimiter(rate_per_s=1.0, burst=1, clock=clock)
+    for _ in range(5):
+        limiter.wait_s("tenant:acme", 10.0, 5)
+    # the limit is lowered by a reload: the bucket keeps what it has, capped at the new burst
+    assert limiter.wait_s("tenant:acme", 1.0, 1) == pytest.approx(1.0)
+    clock.now += 1.0
+    assert limiter.wait_s("tenant:acme", 1.0, 1) == 0.0

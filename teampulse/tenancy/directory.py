@@ -1,0 +1,203 @@
+"""Who a request or a record belongs to: the tenant directory the edges consult.
+
+Two modes, one interface:
+* implicit (TEAMPULSE_TENANTS_FILE unset): one tenant, `default`, holding the global
+  settings (TEAMPULSE_INGEST_CREDENTIALS, the connector secrets, TEAMPULSE_PSEUDONYM_SECRET).
+  Records carry no tenant header and everything works as it did before tenants existed;
+* configured: the tenants of the file. The tenant of a request is the tenant of the
+  credential or signing secret that proved it, never a field of the payload; the edge writes
+  it in the `teampulse-tenant` header of every record, and keys person ids with the tenant's
+  own pseudonym secret before anything reaches Kafka.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from teampulse.contract.pseudonym import Pseudonymiser
+from teampulse.contract.rejections import Reason, Rejection
+from teampulse.settings import Settings
+from teampulse.tenancy.config import TenantConfig, TenantsFile, forum_host, load_tenants
+
+__all__ = [
+    "IMPLICIT_TENANT",
+    "TENANT_HEADER",
+    "Tenant",
+    "TenantDirectory",
+    "tenant_directory",
+]
+
+IMPLICIT_TENANT = "default"
+TENANT_HEADER = "teampulse-tenant"
+MISSING_TENANT = Rejection(
+    Reason.UNKNOWN_TENANT,
+    f"no {TENANT_HEADER} header: with tenants configured, only the ingest endpoint and "
+    "`teampulse produce --tenant` may write the input topics",
+)
+Headers = Sequence[tuple[str, bytes]]
+
+
+@dataclass(frozen=True)
+class Tenant:
+    id: str
+    pseudonym_secret: str = field(repr=False)
+    credentials: tuple[str, ...] = field(default=(), repr=False)  # as in INGEST_CREDENTIALS
+    sensor_tokens: dict[str, str] = field(default_factory=dict, repr=False)  # token -> sensor
+    rate_per_s: float = 0.0  # 0: not limited
+    rate_burst: int = 1
+    suspended: bool = False
+
+
+@dataclass(frozen=True)
+class Signer:
+    """A tenant and the secret its platform signs with (or its Graph clientState)."""
+
+    tenant: str
+    secret: str = field(repr=False)
+
+
+class TenantDirectory:
+    def __init__(
+        self,
+        tenants: dict[str, Tenant],
+        *,
+        implicit: bool,
+        slack: dict[str, Signer] | None = None,
+        graph: dict[str, Signer] | None = None,
+        forums: dict[str, Signer] | None = None,
+    ) -> None:
+        self.tenants = tenants
+        self.implicit = implicit
+        self._slack = slack or {}
+        self._graph = graph or {}
+        self._forums = forums or {}
+        self._pseudonymisers: dict[str, Pseudonymiser] = {}
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def single(cls, settings: Settings) -> TenantDirectory:
+        """The one implicit tenant of a deployment without a tenants file."""
+        tenant = Tenant(
+            IMPLICIT_TENANT,
+            settings.pseudonym_secret,
+            tuple(e.strip() for e in settings.ingest_credentials.split(",") if e.strip()),
+            rate_per_s=settings.ingest_rate_per_s,
+            rate_burst=settings.ingest_rate_burst,
+        )
+        # In implicit mode a platform's one secret answers for any workspace, Entra tenant
+        # or forum, as before: the key "" stands for "whichever".
+        secrets = (
+            ("slack", settings.slack_signing_secret),
+            ("graph", settings.msteams_client_state),
+            ("forums", settings.discourse_webhook_secret),
+        )
+        signers = {
+            name: ({"": Signer(IMPLICIT_TENANT, secret)} if secret else {})
+            for name, secret in secrets
+        }
+        return cls({IMPLICIT_TENANT: tenant}, implicit=True, **signers)
+
+    @classmethod
+    def configured(cls, file: TenantsFile, settings: Settings) -> TenantDirectory:
+        tenants: dict[str, Tenant] = {}
+        slack: dict[str, Signer] = {}
+        graph: dict[str, Signer] = {}
+        forums: dict[str, Signer] = {}
+        for tenant_id, config in file.tenants.items():
+            tenants[tenant_id] = _tenant(tenant_id, config, settings)
+            slack.update((k, Signer(tenant_id, v)) for k, v in config.slack.workspaces.items())
+            graph.update((k, Signer(tenant_id, v)) for k, v in config.msteams.entra_tenants.items())
+            forums.update((k, Signer(tenant_id, v)) for k, v in config.discourse.forums.items())
+        return cls(tenants, implicit=False, slack=slack, graph=graph, forums=forums)
+
+    # ------------------------------------------------------------------ the edges' questions
+    def get(self, tenant_id: str) -> Tenant | None:
+        return self.tenants.get(tenant_id)
+
+    def pseudonymiser(self, tenant_id: str) -> Pseudonymiser:
+        """The tenant's person-id keying (one per tenant, kept: it caches)."""
+        found = self._pseudonymisers.get(tenant_id)
+        if found is None:
+            tenant = self.tenants[tenant_id]
+            found = self._pseudonymisers[tenant_id] = Pseudonymiser(tenant.pseudonym_secret)
+        return found
+
+    def slack_signer(self, workspace: str | None) -> Signer | None:
+        """Whose signing secret a delivery from Slack workspace `workspace` (team_id) must
+        carry; None when no tenant holds that workspace."""
+        if self.implicit:
+            return self._slack.get("")
+        return self._slack.get(workspace or "")
+
+    def slack_signers(self) -> list[Signer]:
+        """Every Slack secret: a url_verification handshake names no workspace."""
+        return list(self._slack.values())
+
+    def graph_signer(self, entra_tenant: str | None) -> Signer | None:
+        """The tenant (and its clientState) of a Graph notification's `tenantId`."""
+        if self.implicit:
+            return self._graph.get("")
+        return self._graph.get(entra_tenant or "")
+
+    def graph_signers(self) -> list[Signer]:
+        return list(self._graph.values())
+
+    def forum_signer(self, instance: str | None) -> Signer | None:
+        """The tenant (and its webhook secret) of a Discourse forum (X-Discourse-Instance)."""
+        if self.implicit:
+            return self._forums.get("")
+        return self._forums.get(forum_host(instance or ""))
+
+    def has_slack(self) -> bool:
+        return bool(self._slack)
+
+    def has_graph(self) -> bool:
+        return bool(self._graph)
+
+    def has_forums(self) -> bool:
+        return bool(self._forums)
+
+    # ------------------------------------------------------------------ records on Kafka
+    def record_headers(self, tenant_id: str) -> list[tuple[str, bytes]]:
+        """The headers that carry `tenant_id` on a record (none for the implicit tenant, so
+        a deployment without tenants writes exactly what it wrote before)."""
+        return [] if self.implicit else [(TENANT_HEADER, tenant_id.encode())]
+
+    def tenant_of_record(self, headers: Headers | None) -> str | None | Rejection:
+        """A record's tenant from its headers: None in implicit mode (whatever the headers
+        say), else the header's tenant, or the rejection that dead-letters the record."""
+        if self.implicit:
+            return None
+        for key, value in headers or ():
+            if key == TENANT_HEADER:
+                tenant = bytes(value).decode("utf-8", "replace")
+                if tenant in self.tenants:
+                    return tenant
+                return Rejection(
+                    Reason.UNKNOWN_TENANT,
+                    f"tenant {tenant[:64]!r} is not in the tenants file (deleted, or never "
+                    "created): its records cannot be attributed",
+                )
+        return MISSING_TENANT
+
+
+def _tenant(tenant_id: str, config: TenantConfig, settings: Settings) -> Tenant:
+    limit = config.rate_limit
+    return Tenant(
+        tenant_id,
+        config.pseudonym_secret,
+        config.credentials,
+        {token: sensor for sensor, token in config.caliper.sensors.items()},
+        rate_per_s=limit.per_s if limit is not None else settings.ingest_rate_per_s,
+        rate_burst=limit.burst if limit is not None else settings.ingest_rate_burst,
+        suspended=config.suspended,
+    )
+
+
+def tenant_directory(settings: Settings) -> TenantDirectory:
+    """The directory of TEAMPULSE_TENANTS_FILE, or the implicit tenant when it is unset.
+    Raises TenantConfigError with one line per problem."""
+    if settings.tenants_file is None:
+        return TenantDirectory.single(settings)
+    return TenantDirectory.configured(load_tenants(settings.tenants_file), settings)
