@@ -23,13 +23,14 @@ from teampulse.contract.rejections import Rejection
 from teampulse.contract.roster import RosterEntry, parse_roster_record
 from teampulse.enrichment.roster import Roster
 from teampulse.gauges.config import load_gauge_config
+from teampulse.gauges.model import OrgSnapshot
 from teampulse.reference import reference_snapshot
 from teampulse.settings import Settings
 from teampulse.simulation import Organisation
 from teampulse.simulation.feed import generate_events
 from teampulse.sinks.redis_writer import DAY_S, RedisKeys, add_past_days, history_entry
 
-__all__ = ["daily_history_entries", "write_daily_history"]
+__all__ = ["daily_history_entries", "latest_snapshot", "write_daily_history"]
 
 
 def _roster(org: Organisation, pseudonymiser: Pseudonymiser) -> Roster:
@@ -41,18 +42,34 @@ def _roster(org: Organisation, pseudonymiser: Pseudonymiser) -> Roster:
     return roster
 
 
-def daily_history_entries(
+def _events(
     settings: Settings, org: Organisation, start: float, end: float, seed: int
-) -> Iterator[dict[str, str]]:
-    """History members as of the last second of every whole UTC day between start and end."""
-    pseudonymiser = Pseudonymiser(settings.pseudonym_secret)
-    validator = EventValidator(settings, pseudonymiser)
+) -> list[Event]:
+    """The events the feed sends for these instants, as the worker admits them."""
+    validator = EventValidator(settings, Pseudonymiser(settings.pseudonym_secret))
     events: list[Event] = []
     for record in generate_events(org, start, end, seed):
         parsed = validator.validate(record, math.inf)
         if not isinstance(parsed, Rejection):
             events.append(parsed)
-    roster = _roster(org, pseudonymiser)
+    return events
+
+
+def latest_snapshot(
+    settings: Settings, org: Organisation, start: float, end: float, seed: int
+) -> OrgSnapshot:
+    """What a worker that read the whole history publishes as of `end`."""
+    roster = _roster(org, Pseudonymiser(settings.pseudonym_secret))
+    events = _events(settings, org, start, end, seed)
+    return reference_snapshot(events, roster, load_gauge_config(settings), end)
+
+
+def daily_history_entries(
+    settings: Settings, org: Organisation, start: float, end: float, seed: int
+) -> Iterator[dict[str, str]]:
+    """History members as of the last second of every whole UTC day between start and end."""
+    events = _events(settings, org, start, end, seed)
+    roster = _roster(org, Pseudonymiser(settings.pseudonym_secret))
     config = load_gauge_config(settings)
     keys = RedisKeys(settings.redis_prefix)
     windows = settings.window_seconds

@@ -113,18 +113,33 @@ async def _get_json(session: aiohttp.ClientSession, url: str, **params: str) -> 
 
 
 async def read_alerts(prometheus_url: str, alertmanager_url: str) -> tuple[list[AlertView], str]:
-    """Active alerts (Prometheus' firing and pending, marked silenced where Alertmanager holds
-    them so) and those that fired within RECENT but no longer do. The second value names what
-    could not be reached ("" when both answered): a page says so rather than "no alerts"."""
+    """What is firing (Alertmanager's active alerts, silenced or inhibited ones marked so),
+    what is about to fire (Prometheus' pending alerts) and what fired within RECENT but no
+    longer does (Prometheus' ALERTS history). The second value names what could not be
+    reached ("" when both answered): a page says so rather than "no alerts". Without
+    Alertmanager, Prometheus' own firing alerts stand in."""
     problems = []
     timeout = aiohttp.ClientTimeout(total=HTTP_TIMEOUT_S)
-    active: list[dict[str, Any]] = []
-    recent: list[dict[str, Any]] = []
-    held: set[tuple[tuple[str, str], ...]] = set()
+    views: dict[tuple[tuple[str, str], ...], AlertView] = {}
+    prometheus_active: list[dict[str, Any]] = []
+    recent: list[dict[str, str]] = []
     async with aiohttp.ClientSession(timeout=timeout) as session:
         try:
+            for alert in await _get_json(session, f"{alertmanager_url}/api/v2/alerts"):
+                labels = alert.get("labels", {})
+                views[_identity(labels)] = AlertView(
+                    name=labels.get("alertname", "?"),
+                    state="firing",
+                    labels=labels,
+                    annotations=alert.get("annotations", {}),
+                    since=alert.get("startsAt", ""),
+                    silenced=alert.get("status", {}).get("state") == "suppressed",
+                )
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            problems.append(f"Alertmanager at {alertmanager_url} did not answer ({exc})")
+        try:
             body = await _get_json(session, f"{prometheus_url}/api/v1/alerts")
-            active = body.get("data", {}).get("alerts", [])
+            prometheus_active = body.get("data", {}).get("alerts", [])
             body = await _get_json(
                 session,
                 f"{prometheus_url}/api/v1/query",
@@ -133,31 +148,27 @@ async def read_alerts(prometheus_url: str, alertmanager_url: str) -> tuple[list[
             recent = [r["metric"] for r in body.get("data", {}).get("result", [])]
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             problems.append(f"Prometheus at {prometheus_url} did not answer ({exc})")
-        try:
-            for alert in await _get_json(session, f"{alertmanager_url}/api/v2/alerts"):
-                if alert.get("status", {}).get("state") == "suppressed":
-                    held.add(_identity(alert.get("labels", {})))
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            problems.append(f"Alertmanager at {alertmanager_url} did not answer ({exc})")
-    views = [
-        AlertView(
-            name=a.get("labels", {}).get("alertname", "?"),
-            state=a.get("state", "?"),
-            labels=a.get("labels", {}),
-            annotations=a.get("annotations", {}),
-            since=a.get("activeAt", ""),
-            silenced=_identity(a.get("labels", {})) in held,
+    for alert in prometheus_active:
+        labels = alert.get("labels", {})
+        identity = _identity(labels)
+        if identity in views or (alert.get("state") == "firing" and not problems):
+            continue  # Alertmanager's word on a firing alert wins
+        views[identity] = AlertView(
+            name=labels.get("alertname", "?"),
+            state=alert.get("state", "?"),
+            labels=labels,
+            annotations=alert.get("annotations", {}),
+            since=alert.get("activeAt", ""),
         )
-        for a in active
-    ]
-    active_ids = {_identity(v.labels) for v in views}
     for labels in recent:
         labels = {k: v for k, v in labels.items() if k not in ("__name__", "alertstate")}
-        if _identity(labels) not in active_ids:
-            views.append(AlertView(labels.get("alertname", "?"), "resolved", labels))
+        identity = _identity(labels)
+        if identity not in views:
+            views[identity] = AlertView(labels.get("alertname", "?"), "resolved", labels)
     order = {"firing": 0, "pending": 1, "resolved": 2}
-    views.sort(key=lambda v: (order.get(v.state, 3), v.name, sorted(v.labels.items())))
-    return views, "; ".join(problems)
+    return sorted(
+        views.values(), key=lambda v: (order.get(v.state, 3), v.name, sorted(v.labels.items()))
+    ), "; ".join(problems)
 
 
 def _identity(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
