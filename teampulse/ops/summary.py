@@ -52,6 +52,7 @@ class Summary:
     alerts: list[AlertLine] = field(default_factory=list)
     accepted: int = 0
     org_engagement: float | None = None
+    attention: list[tuple[str, str]] = field(default_factory=list)  # (team, reasons in words)
 
 
 def parse_samples(text: str) -> Iterable[tuple[str, Mapping[str, str], float]]:
@@ -116,6 +117,13 @@ def render(summary: Summary, urls: Mapping[str, str]) -> Group:
         f"org engagement ({WINDOW}) ",
         _percent(summary.org_engagement),
     )
+    needing = Table(title="needs attention", title_justify="left", expand=False)
+    needing.add_column("team")
+    needing.add_column("why")
+    for team, reasons in summary.attention[:SHOWN_TEAMS]:
+        needing.add_row(Text(team, style="bold red"), reasons)
+    if not summary.attention:
+        needing.add_row("none", "every published team is within its usual range")
     teams = Table(title=f"least engaged teams ({WINDOW})", title_justify="left", expand=False)
     for column in ("team", "engagement", "vs baseline", "participation", "activity"):
         teams.add_column(column, justify="left" if column == "team" else "right")
@@ -144,4 +152,4 @@ def render(summary: Summary, urls: Mapping[str, str]) -> Group:
     if not summary.alerts:
         alerts.add_row("none", "", "", "")
     where = Text("\n".join(f"{name:<12} {url}" for name, url in urls.items()))
-    return Group(head, teams, alerts, where, Text("Stop with Ctrl-C.", style="dim"))
+    return Group(head, needing, teams, alerts, where, Text("Stop with Ctrl-C.", style="dim"))

@@ -22,6 +22,9 @@ SUBCOMMANDS = [
     "forget",
     "topics",
     "demo",
+    "web",
+    "notify",
+    "digest",
     "msteams-subscribe",
 ]
 

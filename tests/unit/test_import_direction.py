@@ -40,10 +40,15 @@ ALLOWED: dict[str, set[str]] = {
     "ingest": CORE | {"kafka"},
     "streams": CORE | {"kafka"},
     "sinks": CORE | {"kafka", "streams"},
+    # what reads the published figures back: the L&D web app, notifications, the digest
+    "web": CORE | {"sinks"},
+    "notify": CORE | {"sinks", "web"},
+    "digest": CORE | {"sinks", "web", "notify"},
     # the composition roots
-    "ops": CORE | {"kafka", "ingest", "streams", "sinks"},
+    "ops": CORE | {"kafka", "ingest", "streams", "sinks", "web"},
     "worker": CORE | {"kafka", "ingest", "streams", "sinks"},
-    "cli": CORE | {"kafka", "ingest", "streams", "sinks", "ops", "worker"},
+    "cli": CORE
+    | {"kafka", "ingest", "streams", "sinks", "web", "notify", "digest", "ops", "worker"},
 }
 IO_LIBRARIES = {"faust", "mode", "aiokafka", "redis", "aiohttp", "prometheus_client"}
 
