@@ -242,6 +242,12 @@ class Settings(BaseSettings):
     state_log_retention: str = Field(
         "auto", description="Retention of the state logs; 'auto' = the gauges' reach + 7 days"
     )
+    snapshot_interval_s: float = Field(
+        300.0,
+        gt=0,
+        description="How often each partition's state is snapshotted (when it changed): a "
+        "restore loads the latest snapshot and replays the state log after it only",
+    )
 
     # --- throughput -------------------------------------------------------------------
     batch_max: int = Field(2000, ge=1, description="Most records processed as one batch")
