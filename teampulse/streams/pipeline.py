@@ -33,12 +33,8 @@ from teampulse.streams.hot_consumer import HotConsumer
 from teampulse.streams.hot_stages import HealthSink, HotStages, HotTopics
 from teampulse.streams.partitions import RollupInputs, TeamPartition, ThreadPartition
 from teampulse.streams.roster_reader import RosterReader
-<<<<<<< HEAD
-from teampulse.streams.state_log import NO_LOG_POSITION, PartitionedState
-from teampulse.tenancy.source import TenantsSource
-=======
 from teampulse.streams.state_snapshots import dump_teams, dump_threads, load_teams, load_threads
->>>>>>> engine
+from teampulse.tenancy.source import TenantsSource
 
 __all__ = ["STATE_ENTRY_KINDS", "Pipeline", "PipelineHealthSink"]
 
