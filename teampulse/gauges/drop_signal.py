@@ -230,7 +230,10 @@ def drop_signal(
     if held:
         state = "watch"
     if state == "ok" and usual_active is not None and members > 0:
-        usual_share = min(1.0, usual_active / members)
+        # Laplace's rule over the reference weeks: a team whose members were all active every
+        # week is not certain to be so again (one person on leave is no signal).
+        weeks_seen = len(usual_weeks)
+        usual_share = (min(usual_active, members) * weeks_seen + 1) / (members * weeks_seen + 2)
         if binomial_cdf(team.active, members, usual_share) < cfg.members_alpha:
             state = "watch"
     spread = NORMAL_BAND_Z * math.sqrt(dispersion * expected_week)
