@@ -64,7 +64,7 @@ def test_a_quiet_day_for_the_whole_organisation_is_no_team_drop() -> None:
 
     assert judged(team(2, holiday), team(40, holiday)) == "ok"
     # Without the organisation going quiet too, the same day is evidence against the team.
-    assert judged(team(2, holiday), team(40)) == "drop"
+    assert judged(team(2, holiday), team(40)) == "watch"
 
 
 def test_without_five_expected_events_a_working_day_the_signal_says_so() -> None:
