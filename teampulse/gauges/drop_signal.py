@@ -194,7 +194,7 @@ def drop_signal(
     rho = 1 - cfg.tuned_drop
     k = (1 - rho) / math.log(1 / rho)
     cusum = 0.0
-    observed_day = expected_day = 0.0  # the rest's trailing buckets
+    rest_seen = rest_usual = 0.0  # the rest's events over the trailing buckets, and usually
     ratio = 1.0
     expected_week = 0.0
     trailing: list[tuple[float, float]] = []
@@ -205,13 +205,13 @@ def drop_signal(
         # is judged by the holiday itself.
         rest_expected = rest_profile[position] * rest_scale * share
         trailing.append((rest_recent[i], rest_expected))
-        observed_day += rest_recent[i]
-        expected_day += rest_expected
+        rest_seen += rest_recent[i]
+        rest_usual += rest_expected
         if len(trailing) > org_window:
             gone_observed, gone_expected = trailing.pop(0)
-            observed_day -= gone_observed
-            expected_day -= gone_expected
-        ratio = (observed_day + prior) / (expected_day + prior)
+            rest_seen -= gone_observed
+            rest_usual -= gone_expected
+        ratio = (rest_seen + prior) / (rest_usual + prior)
         expected = base[position] * share * min(1.0, ratio)
         cusum = max(0.0, cusum + k * expected - recent[i])
         if i >= span - week:
