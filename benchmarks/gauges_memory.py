@@ -5,12 +5,10 @@ core exactly as the `teams` and `threads` stages do (TeamState per team, ThreadB
 thread partition, facts routed back to teams), for 30 and then 60 simulated days, and prints
 the state's size as tracemalloc sees it, then the apply throughput and the cost of counts().
 
-State is bounded by the retention: the longest window or the baseline's reach, plus the
-lateness. With the defaults the baseline reaches furthest (its oldest sample is the 20-hour
-score 4 weeks back: 28 days 20 hours) and the retention is 30 days 20 hours, so the state still
-grows a little up to then and is flat after that: `--days 30 45 60` shows the plateau, and
-`--baseline-samples 3` (the 28-day window reaches furthest: retention 30 days) shows 30 and
-60 days alike.
+State is bounded by the retention: the longest window, the baseline's or the drop signal's
+reach, plus the lateness. With the defaults the drop signal reaches furthest (its 2-week
+span and 3 reference weeks: 35 days) and the retention is 37 days, so the state still grows
+a little up to then and is flat after that: `--days 30 45 60` shows the plateau.
 
     .venv/bin/python -m benchmarks.gauges_memory [--people 1000] [--teams 100] [--days 30 60]
 

@@ -164,19 +164,21 @@ def states(
     hours: range,
     total_hours: int,
     config: GaugeConfig,
+    rest_cache: dict[int, tuple[ActivityCounts, float, int]],
 ) -> Iterator[tuple[int, str, float | None]]:
     """(hour, state, expected events per working day) for each hour."""
     counts = hourly(team, total_hours)
     weeks = config.scoring.drop_signal.reference_weeks
     for t in hours:
         mine = activity(counts, team, t, config)
-        others = activity(rest, None, t, config)
-        chi2, df = 0.0, 0
-        for part in (mine, others):
-            if part.days:
-                c, d = dispersion_evidence(part.days, weeks)
-                chi2 += c
-                df += d
+        if t not in rest_cache:  # the rest of the organisation is the same for every team
+            others = activity(rest, None, t, config)
+            rest_cache[t] = (others, *dispersion_evidence(others.days, weeks))
+        others, chi2, df = rest_cache[t]
+        if mine.days:
+            c, d = dispersion_evidence(mine.days, weeks)
+            chi2 += c
+            df += d
         org = OrgActivity(ActivityCounts.merge([mine, others]), chi2, df)
         signal = drop_signal(mine, org, size, START + (t + 1) * HOUR - 0.001, config)
         yield t, signal.state, signal.expected_per_working_day
@@ -242,11 +244,12 @@ def run_cell(
     for _ in range(ORG_TEAMS):
         rest_people += simulate_team(rng, ORG_TEAM_SIZE, ORG_RATE, overdispersed, days)
     rest = hourly(rest_people, total)
+    cache: dict[int, tuple[ActivityCounts, float, int]] = {}
     live = range(COVERAGE_FROM_DAY * DAY_H, total)
     for _ in range(steady_teams):
         team = simulate_team(rng, size, rate, overdispersed, days)
         previous = "ok"
-        for t, state, expected in states(team, rest, size, live, total, config):
+        for t, state, expected in states(team, rest, size, live, total, config, cache):
             if expected is not None:
                 cell.expected_per_day.append(expected)
             day = t // DAY_H
@@ -274,7 +277,8 @@ def run_cell(
                     factor[h] = 1 - int(kind.rstrip("%")) / 100
             team = simulate_team(rng, size, rate, overdispersed, drop_days, factor, silent_from)
             first = None
-            for t, state, _ in states(team, rest, size, range(start, total), total, config):
+            hours = range(start, total)
+            for t, state, _ in states(team, rest, size, hours, total, config, cache):
                 if state == "drop":
                     first = t
                     break

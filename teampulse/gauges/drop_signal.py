@@ -10,7 +10,8 @@ over days (a one-sided lower CUSUM, Lucas 1985) instead of comparing two short w
 * evidence S = max(0, S + k x expected - observed) over the span, k tuned for a fall to
   `tuned_drop` of the usual, turned into a log-likelihood ratio and divided by the
   team's dispersion (variance / mean of its daily counts, pooled with the organisation's
-  while its own history is short): overdispersed teams need more evidence;
+  while its own history is short, and widened by the error of the team's estimated level):
+  overdispersed teams, and teams with a short reference, need more evidence;
 * drop when the evidence reaches the threshold (which grows with the log of the expected
   events per working day, so every size has about the same false-alarm rate), watch from
   `watch_share` of it; a drop while the whole organisation is quiet is held at watch;
@@ -48,6 +49,8 @@ WORKING_DAYS = 5  # of a week's seven 24-hour blocks, the busiest five are its w
 # Every hour of the week keeps this share of an even spread in the organisation's shape, so an
 # hour the organisation never used still expects a little of a team that does use it.
 SHAPE_FLOOR = 0.01
+# Working days over which the error of the team's estimated level is weighed against chance.
+LEVEL_HORIZON_DAYS = 2
 # The "normal" band shown around the expected count: about 95 % of usual weeks fall in it.
 NORMAL_BAND_Z = 1.96
 
@@ -191,7 +194,7 @@ def drop_signal(
     rho = 1 - cfg.tuned_drop
     k = (1 - rho) / math.log(1 / rho)
     cusum = 0.0
-    observed_day = expected_day = 0.0  # the rest's trailing buckets
+    rest_seen = rest_usual = 0.0  # the rest's events over the trailing buckets, and usually
     ratio = 1.0
     expected_week = 0.0
     trailing: list[tuple[float, float]] = []
@@ -202,13 +205,13 @@ def drop_signal(
         # is judged by the holiday itself.
         rest_expected = rest_profile[position] * rest_scale * share
         trailing.append((rest_recent[i], rest_expected))
-        observed_day += rest_recent[i]
-        expected_day += rest_expected
+        rest_seen += rest_recent[i]
+        rest_usual += rest_expected
         if len(trailing) > org_window:
             gone_observed, gone_expected = trailing.pop(0)
-            observed_day -= gone_observed
-            expected_day -= gone_expected
-        ratio = (observed_day + prior) / (expected_day + prior)
+            rest_seen -= gone_observed
+            rest_usual -= gone_expected
+        ratio = (rest_seen + prior) / (rest_usual + prior)
         expected = base[position] * share * min(1.0, ratio)
         cusum = max(0.0, cusum + k * expected - recent[i])
         if i >= span - week:
@@ -218,7 +221,10 @@ def drop_signal(
     pooled = org.chi2 / org.df if org.df else 1.0
     weight = cfg.dispersion_prior_df
     dispersion = (own_chi2 + weight * pooled) / (own_df + weight) if own_df + weight else 1.0
-    dispersion = max(1.0, dispersion)
+    # The level itself is estimated from the reference weeks: over the days the evidence
+    # builds up in, its error adds to the counts' own variance (more with fewer weeks).
+    level_error = LEVEL_HORIZON_DAYS * per_working_day / sum(team.profile)
+    dispersion = max(1.0, dispersion) * (1 + level_error)
     evidence = cusum * math.log(1 / rho) / dispersion
     threshold = cfg.threshold + cfg.threshold_per_log_events * math.log(per_working_day)
     state: DropState = "ok"
@@ -230,7 +236,10 @@ def drop_signal(
     if held:
         state = "watch"
     if state == "ok" and usual_active is not None and members > 0:
-        usual_share = min(1.0, usual_active / members)
+        # Laplace's rule over the reference weeks: a team whose members were all active every
+        # week is not certain to be so again (one person on leave is no signal).
+        weeks_seen = len(usual_weeks)
+        usual_share = (min(usual_active, members) * weeks_seen + 1) / (members * weeks_seen + 2)
         if binomial_cdf(team.active, members, usual_share) < cfg.members_alpha:
             state = "watch"
     spread = NORMAL_BAND_Z * math.sqrt(dispersion * expected_week)

@@ -14,7 +14,7 @@ from teampulse.enrichment.roster import Roster
 from teampulse.gauges.config import GaugeConfig
 from teampulse.gauges.counts import TeamCounts
 from teampulse.gauges.team_state import TeamState
-from teampulse.sinks.exporter import Exporter
+from teampulse.sinks.exporter import ORG_REJUDGE_S, Exporter
 from teampulse.sinks.sink import Publication
 
 T0 = 1_772_409_600.0  # 2026-03-02T00:00:00Z
@@ -197,3 +197,47 @@ def test_a_rollup_still_published_is_not_withdrawn() -> None:
     view.rollup_changed = True
 
     assert exporter.tick().withdrawn_rollups == ()
+
+
+def test_every_published_team_carries_a_drop_signal_state() -> None:
+    view = FakeView(Roster(members("alpha", 6) + members("quiet", 5)))
+    view.states["alpha"] = active_team("alpha", 4)
+    exporter, _, _ = exporter_for(view)
+
+    publication = exporter.tick()
+
+    # An hour of history is too little to judge: said so, not left blank.
+    assert {t: s.drop_signal for t, s in publication.teams.items()} == {
+        "alpha": "insufficient_activity",
+        "quiet": "insufficient_activity",
+    }
+
+
+def test_unchanged_teams_follow_the_organisation_at_most_once_a_minute() -> None:
+    view = FakeView(Roster(members("alpha", 6) + members("beta", 6)))
+    view.states["alpha"] = active_team("alpha", 4)
+    view.states["beta"] = active_team("beta", 4)
+    now = [T0]
+    sink = RecordingSink()
+    exporter = Exporter(
+        view, CONFIG, partitions=1, clock=lambda: now[0], sinks=[sink],
+        send_team_counts=lambda key, value: None,
+    )  # fmt: skip
+    exporter.tick()
+
+    def beta_event(n: int) -> None:
+        view.states["beta"].apply_event(
+            Event(id=f"late{n}", type="learning.started", occurred_at=T0 - 1800,
+                  actor="beta-0", source="lms", team="beta")
+        )  # fmt: skip
+        view.changed = {"beta"}
+
+    beta_event(1)
+    now[0] = T0 + 10
+    soon = exporter.tick()
+    beta_event(2)
+    now[0] = T0 + 10 + ORG_REJUDGE_S
+    later = exporter.tick()
+
+    assert set(soon.changed.teams) == {"beta"}
+    assert set(later.changed.teams) == {"alpha", "beta"}

@@ -285,14 +285,16 @@ def test_refused_keys_drop_back_when_the_excess_team_leaves(registry):
     assert samples[("teampulse_cardinality_refused_total", frozenset({("kind", "team")}))] == 1
 
 
-def test_no_label_other_than_scope_window_initiative_stage_and_org_path(registry):
+def test_no_label_other_than_scope_window_initiative_stage_org_path_and_state(registry):
     collector = GaugeCollector(Settings(), registry)
-    collector.publish_teams({"alpha": team("alpha"), "beta": team("beta")})
+    collector.publish_teams({"alpha": team("alpha", drop_signal="ok"), "beta": team("beta")})
     collector.publish_rollups([ScopeSnapshot("org", "org", AS_OF, plain={"members": 40.0})])
 
     labels = {name for key in scrape(registry) for name, _ in key[1]}
 
-    assert labels == {"team", "window", "initiative", "stage", "department", "division", "kind"}
+    assert labels == {
+        "team", "window", "initiative", "stage", "department", "division", "kind", "state"
+    }  # fmt: skip
 
 
 def test_the_cached_text_page_exposes_the_same_samples_as_prometheus_client(registry):
@@ -369,3 +371,24 @@ class Undescribed:
 
     def collect(self):  # type: ignore[no-untyped-def]
         yield GaugeMetricFamily("teampulse_lag", "lag", value=2.0)
+
+
+def test_the_drop_signal_is_one_sample_per_state_one_for_the_current(registry):
+    collector = GaugeCollector(Settings(), registry)
+    collector.publish_teams({"alpha": team("alpha", drop_signal="watch")})
+
+    samples = scrape(registry)
+
+    assert {
+        state: samples[
+            ("teampulse_team_drop_signal", frozenset({("team", "alpha"), ("state", state)}))
+        ]
+        for state in ("ok", "watch", "drop", "insufficient_activity")
+    } == {"ok": 0.0, "watch": 1.0, "drop": 0.0, "insufficient_activity": 0.0}
+
+
+def test_a_snapshot_without_a_drop_signal_exports_no_state(registry):
+    collector = GaugeCollector(Settings(), registry)
+    collector.publish_teams({"alpha": team("alpha")})
+
+    assert not [key for key in scrape(registry) if key[0] == "teampulse_team_drop_signal"]

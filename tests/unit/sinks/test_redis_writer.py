@@ -161,3 +161,25 @@ def test_key_names_follow_the_documented_layout():
 def test_log_lines_never_show_the_redis_password():
     assert redacted("redis://:s3cret@cache.internal:6380/2") == "redis://:***@cache.internal:6380/2"
     assert redacted("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+
+
+def test_a_team_hash_carries_its_drop_signal_state():
+    snapshot = ScopeSnapshot(
+        "team",
+        "alpha",
+        AS_OF,
+        windowed={"7d": {"activity_events": 14.0, "activity_expected_events": 36.25}},
+        plain={"members": 9.0},
+        drop_signal="drop",
+    )
+
+    assert scope_fields(snapshot) == [
+        "activity_events:7d",
+        "14",
+        "activity_expected_events:7d",
+        "36.25",
+        "members",
+        "9",
+        "drop_signal",
+        "drop",
+    ]
