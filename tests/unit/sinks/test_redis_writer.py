@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import orjson
+
 from teampulse.gauges.model import InitiativeSnapshot, OrgSnapshot, ScopeSnapshot
 from teampulse.settings import Settings
 from teampulse.sinks.redis_writer import (
     RedisKeys,
     RedisWriter,
     format_value,
+    history_entry,
     initiative_fields,
     redacted,
     scope_fields,
@@ -161,3 +164,23 @@ def test_key_names_follow_the_documented_layout():
 def test_log_lines_never_show_the_redis_password():
     assert redacted("redis://:s3cret@cache.internal:6380/2") == "redis://:***@cache.internal:6380/2"
     assert redacted("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+
+
+def test_the_history_member_carries_each_initiatives_adoption_ratio() -> None:
+    snapshot = ScopeSnapshot(
+        "team",
+        "alpha",
+        1772452800.25,
+        windowed={"1d": {"engagement_score": 0.42}},
+        initiatives={
+            "dw": InitiativeSnapshot({}, 8, 0.25, 0.5),
+            "new": InitiativeSnapshot({}, 8, None, None),
+        },
+    )
+
+    entry = history_entry(RedisKeys("tp:"), snapshot, "1d", 90)
+
+    member = orjson.loads(entry["member"])
+    assert member["adoption"] == {"dw": 0.25}
+    assert member["gauges"] == {"engagement_score:1d": 0.42}
+    assert entry["key"] == "tp:team:alpha:history"
