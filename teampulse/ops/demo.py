@@ -4,7 +4,7 @@ The worker and the web app run as child processes (their pids are recorded where
 `make down` finds them); the feed runs here: the roster, five weeks of history (so every
 baseline exists), the daily history of those weeks, then a live stream. The organisation is
 the demo's (teampulse/simulation/demo.py): its roll-ups publish, and its largest team has
-dropped since a day and a half, so its alert fires in the first minutes. The web app's URL
+dropped eight days ago, so its alert fires in the first minutes. The web app's URL
 is the first line printed.
 """
 
@@ -37,7 +37,7 @@ from teampulse.kafka.sender import KafkaSender
 from teampulse.ops.demo_history import write_daily_history
 from teampulse.ops.summary import Summary, render, summarise
 from teampulse.settings import Settings
-from teampulse.simulation.demo import demo_organisation
+from teampulse.simulation.demo import DROP_DAYS_AGO, demo_organisation
 from teampulse.sinks.redis_connection import redis_client
 from teampulse.sinks.redis_writer import DAY_S, RedisKeys
 from teampulse.web.model import attention
@@ -243,7 +243,7 @@ async def _feed_and_watch(settings: Settings, live_seconds: float, worker: subpr
         background.append(asyncio.create_task(daily_history()))
 
     print(
-        f"[demo] {dropping} (the largest team) dropped a day and a half ago: watch it on "
+        f"[demo] {dropping} (the largest team) dropped {DROP_DAYS_AGO:.0f} days ago: watch it on "
         f"{settings.webapp_url}/teams/{dropping}",
         flush=True,
     )
