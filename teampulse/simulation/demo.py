@@ -6,10 +6,10 @@
   themselves still publish nothing.
 * Its largest team drops: from `DROP_DAYS_AGO` days before the live feed starts, only
   STILL_ACTIVE of its members still show up (the `declining` archetype). Large, so that the
-  drop is far outside its normal range and its alert fires on the first evaluations; recent,
-  so that the live feed starts inside the drop; deep, so that it stays beyond the alert's
-  threshold however long the demo runs. Every other team keeps its own character (engaged,
-  steady, quiet, silo); none declines.
+  drop is far outside its normal range and its alert fires on the first evaluations; a week
+  and a day old, so that every window the alerts look at lies inside the drop; deep, so
+  that it stays beyond the alert's threshold however long the demo runs. Every other team
+  keeps its own character (engaged, steady, quiet, silo); none declines.
 """
 
 from __future__ import annotations
@@ -26,7 +26,10 @@ from teampulse.simulation.organisation import (
 
 __all__ = ["DROP_DAYS_AGO", "demo_organisation"]
 
-DROP_DAYS_AGO = 1.5
+# A week and a day: the whole of the last 7 days lies after the drop (so the 7-day activity
+# and participation show it fully), and so do the last 20 hours, compared with the same hours
+# of the weeks before (the change against its usual).
+DROP_DAYS_AGO = 8.0
 # Members of the dropping team who still show up after the drop (its least active ones): few
 # enough that the drop stays far beyond the alert's threshold while the live feed runs.
 STILL_ACTIVE = 2

@@ -81,6 +81,13 @@ def test_the_wheel_carries_the_read_api_description(installed) -> None:
     assert (target / "teampulse" / "sinks" / "openapi.yaml").is_file()
 
 
+def test_the_wheel_carries_the_runbooks_the_web_app_serves(installed) -> None:
+    _, target = installed
+    packaged = target / "teampulse" / "web" / "operations.md"
+    assert not packaged.is_symlink()  # the link in the checkout is shipped as the file
+    assert packaged.read_text() == (REPO / "docs" / "operations.md").read_text()
+
+
 def test_replay_works_from_a_folder_outside_the_checkout(installed, tmp_path: Path) -> None:
     _, target = installed
     (tmp_path / "events.ndjson").write_text(

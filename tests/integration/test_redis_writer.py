@@ -149,6 +149,7 @@ async def test_a_team_is_written_as_documented(redis, make_writer, unique_topic_
                     "reply_ratio:1d": 0.5,
                     "members": 7,
                 },
+                "adoption": {DW: 0.25},
             },
             DAY,
         )

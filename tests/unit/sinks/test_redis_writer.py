@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import orjson
+
 from teampulse.gauges.model import InitiativeSnapshot, OrgSnapshot, ScopeSnapshot
 from teampulse.settings import Settings
 from teampulse.sinks.redis_writer import (
     RedisKeys,
     RedisWriter,
     format_value,
+    history_entry,
     initiative_fields,
     redacted,
     scope_fields,
@@ -183,3 +186,23 @@ def test_a_team_hash_carries_its_drop_signal_state():
         "drop_signal",
         "drop",
     ]
+
+
+def test_the_history_member_carries_each_initiatives_adoption_ratio() -> None:
+    snapshot = ScopeSnapshot(
+        "team",
+        "alpha",
+        1772452800.25,
+        windowed={"1d": {"engagement_score": 0.42}},
+        initiatives={
+            "dw": InitiativeSnapshot({}, 8, 0.25, 0.5),
+            "new": InitiativeSnapshot({}, 8, None, None),
+        },
+    )
+
+    entry = history_entry(RedisKeys("tp:"), snapshot, "1d", 90)
+
+    member = orjson.loads(entry["member"])
+    assert member["adoption"] == {"dw": 0.25}
+    assert member["gauges"] == {"engagement_score:1d": 0.42}
+    assert entry["key"] == "tp:team:alpha:history"
