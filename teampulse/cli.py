@@ -66,7 +66,13 @@ COMMAND_SETTINGS: dict[str, tuple[str, ...]] = {
     "simulate": (*KAFKA, "TEAMPULSE_CLOCK"),
     "replay": ("TEAMPULSE_CONFIG_DIR", "TEAMPULSE_WINDOWS", "TEAMPULSE_PSEUDONYM_SECRET"),
     "forget": (*KAFKA, "TEAMPULSE_PSEUDONYM_SECRET"),
-    "topics": (*KAFKA, "TEAMPULSE_TOPIC_PARTITIONS", "TEAMPULSE_INPUT_RETENTION"),
+    "topics": (
+        *KAFKA,
+        "TEAMPULSE_TOPIC_PARTITIONS",
+        "TEAMPULSE_INPUT_RETENTION",
+        "TEAMPULSE_TENANTS_FILE",
+    ),
+    "tenant-relay": (*KAFKA, "TEAMPULSE_TENANTS_FILE", "TEAMPULSE_TENANTS_RELOAD_S"),
     "demo": (*KAFKA, "TEAMPULSE_REDIS_URL", "TEAMPULSE_WEB_PORT"),
     "msteams-subscribe": (
         "TEAMPULSE_MSTEAMS_RESOURCE",
@@ -369,12 +375,32 @@ def forget(
     )
 
 
+@cli.command("tenant-relay", epilog=_settings_epilog("tenant-relay"))
+def tenant_relay(
+    loglevel: Annotated[str, typer.Option(help="Logging level")] = "info",
+) -> None:
+    """Copy each tenant's own input topics into the shared ones, with its tenant."""
+    from teampulse.ingest.relay import TenantRelay
+    from teampulse.tenancy.source import TenantsSource
+
+    settings = _settings()
+    _logging(loglevel, settings.log_repeat_interval_s)
+    tenants = TenantsSource(settings)
+    if tenants.directory.implicit:
+        typer.echo("tenant-relay needs TEAMPULSE_TENANTS_FILE (docs/tenancy.md)", err=True)
+        raise typer.Exit(2)
+    asyncio.run(TenantRelay(settings, tenants, settings.now_source()).run())
+
+
 @cli.command(epilog=_settings_epilog("topics"))
 def topics() -> None:
     """Create TeamPulse's Kafka topics (the worker also does this at start)."""
     from teampulse.kafka.topics import ensure_topics
+    from teampulse.tenancy.directory import tenant_directory
 
-    changes = asyncio.run(ensure_topics(_settings()))
+    settings = _settings()
+    tenant_topics = tenant_directory(settings).tenant_topics()
+    changes = asyncio.run(ensure_topics(settings, tenant_topics))
     typer.echo("created: " + (", ".join(changes.created) or "nothing, all exist"))
     if changes.retention_updated:
         typer.echo("retention updated: " + ", ".join(changes.retention_updated))

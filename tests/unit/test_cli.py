@@ -16,6 +16,7 @@ SUBCOMMANDS = [
     "worker",
     "ingest",
     "produce",
+    "tenant-relay",
     "backfill",
     "simulate",
     "replay",
