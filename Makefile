@@ -30,7 +30,7 @@ help:
 	@echo "  up     start the local stack: Kafka, Redis, Prometheus, Alertmanager (SERVICES='kafka redis' for a subset)"
 	@echo "  down   stop everything the stack started (services and recorded app processes)"
 	@echo "  wipe   down, then delete the stack's data (Kafka log dir, Redis dump, Prometheus TSDB)"
-	@echo "  tools  install the Debian packages the tests run besides the services (docker-compose, openssl)"
+	@echo "  tools  install the Debian packages the tests run besides the services (docker-compose, openssl, chromium)"
 	@echo "  test   venv + up + tools + pytest (PYTEST_ARGS='...' passes arguments)"
 	@echo "  demo   venv + up + teampulse demo (DEMO_SECONDS=N stops it after N seconds)"
 	@echo "  lint   ruff, plus checks of the stack scripts and Prometheus/Alertmanager configs"
@@ -70,7 +70,7 @@ wipe:
 	@bash deploy/stack/down.sh --wipe
 
 tools:
-	@bash deploy/stack/ensure-packages.sh docker-compose openssl
+	@bash deploy/stack/ensure-packages.sh docker-compose openssl chromium
 
 test: venv up tools
 	@echo "[make] running pytest $(PYTEST_ARGS)"

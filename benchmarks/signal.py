@@ -15,9 +15,9 @@ What runs, all in simulated time (no Kafka, no clock):
 Each scenario's events go through the streaming core exactly as the worker applies them
 (validation and pseudonymisation, roster resolution, `TeamState`, `ThreadBook` with its
 facts routed back), and every simulated hour the published team snapshots are read, the
-series the worker exports are written down (change ratio, baseline, 7-day participation,
-team size, adoption ratio and members trained, team info). Those series become the
-`input_series` of a generated promtool test over
+series the worker exports are written down (drop signal state, change ratio, baseline,
+7-day participation, team size, adoption ratio and members trained, team info). Those series
+become the `input_series` of a generated promtool test over
 `deploy/prometheus/rules/teampulse-alerts.yml` itself, evaluated once per simulated hour, so
 the rule file stays the only definition of an alert: its thresholds, joins, `for:` and
 `offset`. The firing `ALERTS` series are read back with PromQL (first firing hour of each
@@ -34,8 +34,9 @@ import sys
 
 # Run as `python benchmarks/signal.py`, this file's folder comes first on sys.path, and this
 # file would shadow the standard library's `signal` (which subprocess and asyncio import).
+# It is replaced by the repository's root, where `benchmarks` is a package.
 if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
-    del sys.path[0]
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 import argparse
 import dataclasses
@@ -53,14 +54,17 @@ from pathlib import Path
 import orjson
 import yaml
 
+from benchmarks import signal_grid
 from teampulse.contract.event import Event
 from teampulse.contract.events import EventValidator
 from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.rejections import Rejection
 from teampulse.contract.roster import parse_roster_record
 from teampulse.enrichment.roster import Roster, resolve_team
+from teampulse.gauges.catalog import DROP_SIGNAL_METRIC
 from teampulse.gauges.config import GaugeConfig, load_gauge_config
-from teampulse.gauges.snapshot import team_snapshot
+from teampulse.gauges.drop_signal import DROP_STATES
+from teampulse.gauges.snapshot import org_activity_of, team_snapshot
 from teampulse.gauges.team_state import TeamState
 from teampulse.gauges.threads import ThreadBook
 from teampulse.settings import Settings
@@ -141,13 +145,29 @@ def simulate(name: str, scenario: Scenario, seed: int, config: GaugeConfig) -> R
 
     def export(hour: int) -> None:
         as_of = START + (hour + 1) * HOUR_S - 0.001  # the end of the simulated hour
+        counts = {
+            team: state.counts(as_of, roster.team_size(team)) for team, state in states.items()
+        }
+        org = org_activity_of(counts, roster, config)
         for team in roster.teams():
-            counts = states[team].counts(as_of, roster.team_size(team)) if team in states else None
             snapshot = team_snapshot(
-                team, counts, roster.team_size(team), roster.path(team), config, as_of
+                team,
+                counts.get(team),
+                roster.team_size(team),
+                roster.path(team),
+                config,
+                as_of,
+                org,
             )
             if snapshot is None:
                 continue
+            for state in DROP_STATES:
+                record(
+                    DROP_SIGNAL_METRIC,
+                    {"team": team, "state": state},
+                    hour,
+                    float(state == snapshot.drop_signal),
+                )
             labels = {"team": team}
             record("teampulse_team_info", {**labels, **snapshot.info}, hour, 1.0)
             record("teampulse_team_members", labels, hour, snapshot.plain.get("members"))
@@ -365,8 +385,18 @@ def drop_runs(quick: bool) -> list[tuple[str, Scenario, int]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one drop, 42 steady days")
+    parser.add_argument(
+        "--grid", action="store_true", help="the drop signal over sizes, activity and drops"
+    )
     args = parser.parse_args(argv)
     config = load_gauge_config(Settings())
+    if args.grid:
+        began = time.monotonic()
+        print(signal_grid.HEADER)
+        cells = signal_grid.grid(config, args.quick)
+        signal_grid.summary(cells)
+        print(f"\n({time.monotonic() - began:.0f} s)")
+        return 0
     figures = Figures()
     began = time.monotonic()
 

@@ -74,6 +74,23 @@ COMMAND_SETTINGS: dict[str, tuple[str, ...]] = {
     ),
     "tenant-relay": (*KAFKA, "TEAMPULSE_TENANTS_FILE", "TEAMPULSE_TENANTS_RELOAD_S"),
     "demo": (*KAFKA, "TEAMPULSE_REDIS_URL", "TEAMPULSE_WEB_PORT"),
+    "web": (
+        "TEAMPULSE_REDIS_URL",
+        "TEAMPULSE_WEBAPP_PORT",
+        "TEAMPULSE_PROMETHEUS_URL",
+        "TEAMPULSE_ALERTMANAGER_URL",
+    ),
+    "notify": (
+        "TEAMPULSE_NOTIFY_PORT",
+        "TEAMPULSE_NOTIFY_TEAMS_WEBHOOK_URL",
+        "TEAMPULSE_WEBAPP_PUBLIC_URL",
+    ),
+    "digest": (
+        "TEAMPULSE_REDIS_URL",
+        "TEAMPULSE_SMTP_HOST",
+        "TEAMPULSE_DIGEST_TO",
+        "TEAMPULSE_WEBAPP_PUBLIC_URL",
+    ),
     "msteams-subscribe": (
         "TEAMPULSE_MSTEAMS_RESOURCE",
         "TEAMPULSE_MSTEAMS_PUBLIC_URL",
@@ -434,6 +451,45 @@ def msteams_subscribe(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--renew-every") from None
     asyncio.run(keep_subscribed(settings, settings.now_source(), every_s, typer.echo))
+
+
+@cli.command(epilog=_settings_epilog("web"))
+def web() -> None:
+    """Serve the L&D web app: Organisation, Initiatives, Team and Alerts pages, runbooks."""
+    from teampulse.web.server import run_web
+
+    _logging("INFO")
+    run_web(_settings())
+
+
+@cli.command(epilog=_settings_epilog("notify"))
+def notify() -> None:
+    """Receive Alertmanager's webhook and post each alert to Microsoft Teams (Workflows)."""
+    from teampulse.notify.server import run_notify
+
+    _logging("INFO")
+    run_notify(_settings())
+
+
+@cli.command(epilog=_settings_epilog("digest"))
+def digest(
+    scope: Annotated[str, typer.Option(help="org, division:NAME or department:NAME")] = "org",
+    to: Annotated[
+        str, typer.Option(help="email, teams, slack, or html (write the e-mail's HTML to --out)")
+    ] = "email",
+    out: Annotated[Path, typer.Option(help="File --to html writes")] = Path("digest.html"),
+) -> None:
+    """Make the weekly digest of one scope from published figures and deliver it."""
+    from teampulse.digest.run import run_digest
+
+    try:
+        typer.echo(asyncio.run(run_digest(_settings(), scope, to, out)))
+    except ValueError as exc:  # DigestError
+        typer.echo(f"digest: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except RuntimeError as exc:  # DeliveryError
+        typer.echo(f"digest: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 def main() -> None:

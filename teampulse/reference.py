@@ -43,7 +43,7 @@ from teampulse.enrichment.roster import Roster, resolve_team
 from teampulse.gauges import formulas
 from teampulse.gauges.adoption import ABILITY, REINFORCEMENT, evidence_ranks, matchers_by_type
 from teampulse.gauges.config import EVIDENCE_STAGES, GaugeConfig, load_gauge_config
-from teampulse.gauges.counts import TeamCounts, WindowCounts
+from teampulse.gauges.counts import ActivityCounts, TeamCounts, WindowCounts
 from teampulse.gauges.eventtime import (
     baseline_sample_ends,
     bucket_of,
@@ -61,6 +61,7 @@ __all__ = [
     "TeamHistory",
     "Thread",
     "admit",
+    "activity_counts",
     "adoption_counts",
     "baseline_of",
     "join_threads",
@@ -282,6 +283,37 @@ def _baseline_samples(
     return baseline, formulas.baseline_mean(events) if baseline is not None else None
 
 
+def activity_counts(history: TeamHistory, as_of: float, config: GaugeConfig) -> ActivityCounts:
+    """Events per bucket over the drop signal's span and reference weeks, from the list."""
+    signal = config.scoring.drop_signal
+    week, per_day = config.buckets_per_week, config.buckets_per_day
+    last = bucket_of(as_of, config.bucket_s)
+    first = last - signal.span_weeks * week + 1
+    per_bucket = Counter(bucket_of(e.occurred_at, config.bucket_s) for e in history.events)
+
+    def active(start: int, end: int) -> int:
+        return len(
+            {
+                e.actor
+                for e in history.events
+                if start <= bucket_of(e.occurred_at, config.bucket_s) <= end
+            }
+        )
+
+    weeks = [first - (r + 1) * week for r in range(signal.reference_weeks)]  # their first bucket
+    return ActivityCounts.of(
+        recent=tuple(per_bucket[i] for i in range(first, last + 1)),
+        profile=tuple(sum(per_bucket[start + p] for start in weeks) for p in range(week)),
+        days=tuple(
+            sum(per_bucket[i] for i in range(start + d * per_day, start + (d + 1) * per_day))
+            for start in weeks
+            for d in range(7)
+        ),
+        active=active(last - week + 1, last),
+        usual_active=tuple(active(start, start + week - 1) for start in weeks),
+    )
+
+
 def team_counts(
     history: TeamHistory, members: int, as_of: float, config: GaugeConfig
 ) -> TeamCounts:
@@ -304,6 +336,7 @@ def team_counts(
         baseline_sum=members * baseline if weighted and baseline is not None else 0.0,
         current_sum=members * current if weighted and current is not None else 0.0,
         baseline_events=evidence if weighted and evidence is not None else 0.0,
+        activity=activity_counts(history, as_of, config),
     )
 
 

@@ -242,6 +242,12 @@ class Settings(BaseSettings):
     state_log_retention: str = Field(
         "auto", description="Retention of the state logs; 'auto' = the gauges' reach + 7 days"
     )
+    snapshot_interval_s: float = Field(
+        300.0,
+        gt=0,
+        description="How often each partition's state is snapshotted (when it changed): a "
+        "restore loads the latest snapshot and replays the state log after it only",
+    )
 
     # --- throughput -------------------------------------------------------------------
     batch_max: int = Field(2000, ge=1, description="Most records processed as one batch")
@@ -264,6 +270,45 @@ class Settings(BaseSettings):
     redis_history_days: int = Field(90, ge=1, description="Days of daily history kept in Redis")
     redis_stream_maxlen: int = Field(
         10_000, ge=1, description="Approximate length of the updates stream"
+    )
+
+    # --- the L&D web app, alert notifications and the digest (docs/operations.md) ------
+    webapp_host: str = Field("127.0.0.1", description="`teampulse web` bind address")
+    webapp_port: int = Field(6080, ge=1, le=65535, description="`teampulse web` port")
+    webapp_public_url: str = Field(
+        "",
+        description="The web app's address as readers reach it, for links in notifications "
+        "and the digest (empty: http://WEBAPP_HOST:WEBAPP_PORT)",
+    )
+    prometheus_url: str = Field(
+        "http://127.0.0.1:9090", description="Prometheus that the web app reads alerts from"
+    )
+    alertmanager_url: str = Field(
+        "http://127.0.0.1:9093", description="Alertmanager that the web app reads alerts from"
+    )
+    notify_host: str = Field("127.0.0.1", description="`teampulse notify` bind address")
+    notify_port: int = Field(
+        6081, ge=1, le=65535, description="`teampulse notify` port (Alertmanager's webhook)"
+    )
+    notify_teams_webhook_url: str = Field(
+        "",
+        description="Microsoft Teams Workflows webhook that `teampulse notify` posts alerts "
+        "to (an Adaptive Card per alert group)",
+    )
+    smtp_host: str = Field("127.0.0.1", description="SMTP server the digest is sent through")
+    smtp_port: int = Field(25, ge=1, le=65535, description="Port of that SMTP server")
+    smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS")
+    smtp_username: str = Field("", description="SMTP user (empty: no authentication)")
+    smtp_password: str = Field("", description="SMTP password")
+    digest_from: str = Field(
+        "teampulse@localhost", description="Sender address of the digest e-mail"
+    )
+    digest_to: str = Field("", description="Comma-separated recipients of the digest e-mail")
+    digest_slack_webhook_url: str = Field(
+        "", description="Slack incoming webhook the digest is posted to (`--to slack`)"
+    )
+    digest_teams_webhook_url: str = Field(
+        "", description="Teams Workflows webhook the digest is posted to (`--to teams`)"
     )
 
     # --- logging ---------------------------------------------------------------------
@@ -385,6 +430,13 @@ class Settings(BaseSettings):
         return (
             f"config: {', '.join(own) or 'nothing'} from {self.config_dir}; "
             f"{', '.join(shipped) or 'nothing'} from the shipped defaults"
+        )
+
+    @property
+    def webapp_url(self) -> str:
+        """Where readers reach the web app, without a trailing slash."""
+        return (self.webapp_public_url or f"http://{self.webapp_host}:{self.webapp_port}").rstrip(
+            "/"
         )
 
     def topic(self, name: str) -> str:

@@ -134,6 +134,9 @@ transaction.state.log.num.partitions=10
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
+# Time retention is enforced by a periodic check (5 min by default): once a second, a test
+# can watch a state log's old segments really deleted.
+log.retention.check.interval.ms=1000
 # Kafka 4.0.0 combined mode: after a restart the broker cannot re-register until
 # its previous session times out (KAFKA-19130, fixed after 4.0.0). A shorter
 # session (default 9 s) makes restarts faster; heartbeats are local and cheap.

@@ -19,7 +19,11 @@ __all__ = [
     "ADOPTION_BY_NAME",
     "GAUGES",
     "gauge_metric_names",
+    "DROP_SIGNAL_HELP",
+    "DROP_SIGNAL_METRIC",
     "PLAIN",
+    "SIGNAL_PLAIN",
+    "SIGNAL_WINDOWED",
     "WINDOWED",
     "Gauge",
     "Kind",
@@ -147,6 +151,63 @@ WINDOWED: tuple[Gauge, ...] = (
     ),
 )
 
+# The drop signal's figures (docs/gauges.md, "The drop signal"): teams only, one window.
+SIGNAL_WINDOWED: tuple[Gauge, ...] = (
+    Gauge(
+        "activity_events",
+        "Events in the window (what the drop signal counts)",
+        "events",
+        True,
+        "count",
+    ),
+    Gauge(
+        "activity_expected_events",
+        "Events the team usually has in this window (its level x the organisation's week,"
+        " adjusted for organisation-wide quiet days)",
+        "events",
+        True,
+        "count",
+    ),
+    Gauge(
+        "activity_normal_low_events",
+        "Lower end of the team's normal range of events for this window (about 95 % of weeks)",
+        "events",
+        True,
+        "count",
+    ),
+    Gauge(
+        "activity_normal_high_events",
+        "Upper end of the team's normal range of events for this window",
+        "events",
+        True,
+        "count",
+    ),
+    Gauge(
+        "usual_active_members",
+        "Distinct members active in a usual week (mean over the reference weeks)",
+        "people",
+        True,
+        "count",
+    ),
+)
+
+SIGNAL_PLAIN: tuple[Gauge, ...] = (
+    Gauge(
+        "activity_expected_working_day_events",
+        "Events the team usually has on a working day (below 5 its drop signal cannot judge)",
+        "events",
+        False,
+        "count",
+    ),
+    Gauge(
+        "drop_evidence_ratio",
+        "Evidence of a drop in activity / the drop threshold (1 = drop, watch from 0.5)",
+        "ratio",
+        False,
+        "ratio",
+    ),
+)
+
 PLAIN: tuple[Gauge, ...] = (
     Gauge("members", "Active members on the roster", "people", False, "count"),
     Gauge(
@@ -183,7 +244,13 @@ ADOPTION: tuple[Gauge, ...] = (
     ),
 )
 
-GAUGES: dict[str, Gauge] = {g.name: g for g in WINDOWED + PLAIN}
+GAUGES: dict[str, Gauge] = {g.name: g for g in WINDOWED + PLAIN + SIGNAL_WINDOWED + SIGNAL_PLAIN}
+# teampulse_team_drop_signal{team, state}: 1 for the team's current state, 0 for the others.
+DROP_SIGNAL_METRIC = "teampulse_team_drop_signal"
+DROP_SIGNAL_HELP = (
+    "Drop signal of the team's activity: 1 for the current state"
+    " (ok, watch, drop, insufficient_activity), 0 for the others"
+)
 ADOPTION_BY_NAME: dict[str, Gauge] = {g.name: g for g in ADOPTION}
 
 
@@ -222,5 +289,6 @@ def gauge_metric_names(scopes: tuple[str, ...]) -> frozenset[str]:
             *(metric_name(scope, g) for g in GAUGES),
             *(adoption_metric_name(scope, g) for g in ADOPTION_BY_NAME),
             info_metric_name(scope),
+            *((DROP_SIGNAL_METRIC,) if scope == "team" else ()),
         )
     )

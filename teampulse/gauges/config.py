@@ -22,6 +22,7 @@ from teampulse.settings import Settings, parse_duration
 
 __all__ = [
     "DAY_S",
+    "DropSignalScoring",
     "EVIDENCE_STAGES",
     "WEEK_S",
     "BaselineScoring",
@@ -114,10 +115,45 @@ class BaselineScoring(_Strict):
     min_events: float = Field(default=25, ge=0)
 
 
+class DropSignalScoring(_Strict):
+    """The drop signal on raw event counts (docs/gauges.md, "The drop signal")."""
+
+    # The evidence runs over the last `span_weeks` weeks; its normal is the team's level
+    # over the `reference_weeks` weeks before them, shaped by the organisation's week.
+    span_weeks: int = Field(default=2, ge=1)
+    reference_weeks: int = Field(default=3, ge=1)
+    # Weeks of the reference that must hold any event before the team is judged.
+    min_reference_weeks: int = Field(default=2, ge=1)
+    # Below this many expected events per working day the state is insufficient_activity.
+    min_expected_per_working_day: float = Field(default=5.0, gt=0)
+    # The fall in activity the detector is tuned for (0.5: half the usual count).
+    tuned_drop: float = Field(default=0.5, gt=0, lt=1)
+    # Evidence (log-likelihood ratio, divided by the dispersion) at which the state is drop:
+    # threshold + threshold_per_log_events x ln(expected events per working day). Calibrated by
+    # simulation to about 0.05 false drops per team-month (benchmarks/signal.py).
+    threshold: float = Field(default=6.0, gt=0)
+    threshold_per_log_events: float = Field(default=0.5, ge=0)
+    # The share of the drop threshold at which the state is watch (shown, notifies no one).
+    watch_share: float = Field(default=0.5, gt=0, lt=1)
+    # The rest of the organisation's observed / expected events over each hour and the ones
+    # just before it, `org_window_hours` in all (plus `org_prior_events` on both sides,
+    # so a small organisation's ratio stays near 1): the team's expected count is
+    # multiplied by it (never raised), and below org_hold_ratio a team's drop is held at
+    # watch (the whole organisation is quiet).
+    org_window_hours: int = Field(default=3, ge=1)
+    org_prior_events: float = Field(default=20.0, gt=0)
+    org_hold_ratio: float = Field(default=0.7, gt=0, le=1)
+    # Weight (in degrees of freedom) of the organisation's pooled dispersion in a team's.
+    dispersion_prior_df: float = Field(default=30.0, ge=0)
+    # Active members this improbable against the usual share (binomial) make the state watch.
+    members_alpha: float = Field(default=0.001, gt=0, lt=1)
+
+
 class ScoringConfig(_Strict):
     engagement: EngagementScoring = EngagementScoring()
     conversation_quality: QualityScoring = QualityScoring()
     baseline: BaselineScoring = BaselineScoring()
+    drop_signal: DropSignalScoring = DropSignalScoring()
 
 
 class EvidenceMatcher(_Strict):
@@ -241,21 +277,29 @@ class GaugeConfig:
     baseline_lookback_s: int = field(init=False, repr=False)  # reach of the oldest sample
     retention_s: int = field(init=False, repr=False)
     buckets_per_day: int = field(init=False, repr=False)
+    buckets_per_week: int = field(init=False, repr=False)
+    signal_lookback_s: int = field(init=False, repr=False)  # span + reference of the drop signal
 
     def _derive(self, baseline_window_s: int, baseline_every_s: int) -> None:
         """Retention: event time a team's buckets (and an idle thread) are kept behind its
-        watermark. The longest window or the baseline's reach (its oldest sample's window
-        starts `samples` x `every` + one baseline window before now), whichever is longer, plus the
+        watermark. The longest window, the baseline's reach (its oldest sample's window
+        starts `samples` x `every` + one baseline window before now) or the drop signal's
+        (its span and reference weeks), whichever is longest, plus the
         lateness: an event accepted now can land that far back, and a window as of any instant
         no earlier than `watermark - lateness` still finds every bucket it needs."""
         lookback = self.scoring.baseline.samples * baseline_every_s + baseline_window_s
+        signal = self.scoring.drop_signal
+        signal_lookback = (signal.span_weeks + signal.reference_weeks) * WEEK_S
         derived = {
             "longest_window_s": max(self.windows.values()),
             "baseline_window_s": baseline_window_s,
             "baseline_every_s": baseline_every_s,
             "baseline_lookback_s": lookback,
-            "retention_s": max(max(self.windows.values()), lookback) + self.lateness_s,
+            "retention_s": max(max(self.windows.values()), lookback, signal_lookback)
+            + self.lateness_s,
             "buckets_per_day": DAY_S // self.bucket_s,
+            "buckets_per_week": WEEK_S // self.bucket_s,
+            "signal_lookback_s": signal_lookback,
         }
         for name, value in derived.items():
             object.__setattr__(self, name, value)

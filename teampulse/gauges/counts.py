@@ -18,7 +18,7 @@ from typing import Any
 
 from teampulse.gauges.config import EVIDENCE_STAGES, GaugeConfig
 
-__all__ = ["TeamCounts", "WindowCounts"]
+__all__ = ["ActivityCounts", "TeamCounts", "WindowCounts"]
 
 # Counts that add up across buckets and across teams.
 ADDITIVE = (
@@ -88,6 +88,75 @@ class WindowCounts:
 
 
 @dataclass(frozen=True, slots=True)
+class ActivityCounts:
+    """Raw event counts by bucket, what the drop signal (`gauges.drop_signal`) reads.
+
+    Positions are relative to the bucket `as_of` falls in. `recent` holds the events of each
+    bucket of the signal's span, oldest first, the last one being the current (partial)
+    bucket. The reference weeks are the weeks before the span: `profile[p]` sums, over them,
+    the events at position p of the week (the same hour of the week as `recent[p]`,
+    `recent[p + week]`...); `days` holds each reference week's seven 24-hour blocks (the most
+    recent week first, each week's blocks oldest first); `usual_active` the distinct members
+    active in each reference week, and `active` those of the last week of the span.
+    Every field adds up across teams, so the organisation's activity is their merge.
+    """
+
+    recent: tuple[int, ...] = ()
+    profile: tuple[int, ...] = ()
+    days: tuple[int, ...] = ()
+    active: int = 0
+    usual_active: tuple[int, ...] = ()
+
+    @classmethod
+    def of(
+        cls,
+        recent: tuple[int, ...],
+        profile: tuple[int, ...],
+        days: tuple[int, ...],
+        active: int,
+        usual_active: tuple[int, ...],
+    ) -> ActivityCounts:
+        """The counts, or the empty ones when they hold no event: a team whose events all
+        left the span and the reference (or were erased) counts as a team without any."""
+        if not any(recent) and not any(profile):
+            return cls()
+        return cls(recent, profile, days, active, usual_active)
+
+    @staticmethod
+    def merge(parts: Sequence[ActivityCounts]) -> ActivityCounts:
+        def summed(name: str) -> tuple[int, ...]:
+            columns = [getattr(p, name) for p in parts if getattr(p, name)]
+            return tuple(sum(c) for c in zip(*columns, strict=True)) if columns else ()
+
+        return ActivityCounts(
+            recent=summed("recent"),
+            profile=summed("profile"),
+            days=summed("days"),
+            active=sum(p.active for p in parts),
+            usual_active=summed("usual_active"),
+        )
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "recent": list(self.recent),
+            "profile": list(self.profile),
+            "days": list(self.days),
+            "active": self.active,
+            "usual_active": list(self.usual_active),
+        }
+
+    @classmethod
+    def from_wire(cls, wire: Mapping[str, Any]) -> ActivityCounts:
+        return cls(
+            recent=tuple(int(n) for n in wire.get("recent", ())),
+            profile=tuple(int(n) for n in wire.get("profile", ())),
+            days=tuple(int(n) for n in wire.get("days", ())),
+            active=int(wire.get("active", 0)),
+            usual_active=tuple(int(n) for n in wire.get("usual_active", ())),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class TeamCounts:
     members: int  # the team size the counts were taken with (summed in a merge)
     windows: dict[str, WindowCounts] = field(default_factory=dict)
@@ -103,6 +172,7 @@ class TeamCounts:
     # Events per baseline sample (the mean over the defined samples), summed in a merge: the
     # change ratio is defined only when its normal rests on enough of them.
     baseline_events: float = 0.0
+    activity: ActivityCounts = ActivityCounts()
 
     @classmethod
     def empty(cls, config: GaugeConfig, members: int = 0) -> TeamCounts:
@@ -138,6 +208,7 @@ class TeamCounts:
             baseline_sum=sum(p.baseline_sum for p in parts),
             current_sum=sum(p.current_sum for p in parts),
             baseline_events=sum(p.baseline_events for p in parts),
+            activity=ActivityCounts.merge([p.activity for p in parts]),
         )
 
     def to_wire(self) -> dict[str, Any]:
@@ -149,6 +220,7 @@ class TeamCounts:
             "baseline_sum": self.baseline_sum,
             "current_sum": self.current_sum,
             "baseline_events": self.baseline_events,
+            "activity": self.activity.to_wire(),
         }
 
     @classmethod
@@ -163,4 +235,5 @@ class TeamCounts:
             baseline_sum=float(wire.get("baseline_sum", 0.0)),
             current_sum=float(wire.get("current_sum", 0.0)),
             baseline_events=float(wire.get("baseline_events", 0.0)),
+            activity=ActivityCounts.from_wire(wire.get("activity", {})),
         )

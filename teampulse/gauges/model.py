@@ -38,6 +38,8 @@ class ScopeSnapshot:
     plain: dict[str, float] = field(default_factory=dict)  # gauge -> value (members, baseline)
     initiatives: dict[str, InitiativeSnapshot] = field(default_factory=dict)
     info: dict[str, str] = field(default_factory=dict)  # org path of a team: department, division
+    # A team's drop signal state: ok | watch | drop | insufficient_activity (teams only).
+    drop_signal: str | None = None
 
 
 @dataclass(slots=True)

@@ -17,6 +17,7 @@ from teampulse.enrichment.roster import Roster
 from teampulse.gauges import formulas
 from teampulse.gauges.config import DAY_S, EVIDENCE_STAGES, GaugeConfig
 from teampulse.gauges.counts import TeamCounts, WindowCounts
+from teampulse.gauges.drop_signal import DropSignal, OrgActivity, drop_signal, org_activity
 from teampulse.gauges.model import (
     ORG_KEY,
     STAGES,
@@ -29,6 +30,7 @@ from teampulse.gauges.model import (
 __all__ = [
     "engagement_score_of",
     "initiative_snapshot",
+    "org_activity_of",
     "org_snapshot",
     "publishable",
     "rollup_snapshots",
@@ -155,6 +157,33 @@ def snapshot_from_counts(
     )
 
 
+def signal_gauges(signal: DropSignal) -> tuple[dict[str, float], dict[str, float]]:
+    """The drop signal's windowed gauges (its window) and plain gauges; undefined left out."""
+    windowed: dict[str, float | None] = {
+        "activity_events": signal.events,
+        "activity_expected_events": signal.expected,
+        "activity_normal_low_events": signal.normal_low,
+        "activity_normal_high_events": signal.normal_high,
+        "usual_active_members": signal.usual_active_members,
+    }
+    plain: dict[str, float | None] = {
+        "activity_expected_working_day_events": signal.expected_per_working_day,
+        "drop_evidence_ratio": signal.evidence_ratio,
+    }
+    return (
+        {k: v for k, v in windowed.items() if v is not None},
+        {k: v for k, v in plain.items() if v is not None},
+    )
+
+
+def org_activity_of(
+    team_counts: Mapping[str, TeamCounts], roster: Roster, config: GaugeConfig
+) -> OrgActivity:
+    """The organisation's activity: every team the roster places in it, sorted."""
+    teams = sorted(t for t in team_counts if t != UNASSIGNED_TEAM and roster.path(t) is not None)
+    return org_activity((team_counts[t].activity for t in teams), config)
+
+
 def publishable(team: str, members: int, path: tuple[str, str] | None, config: GaugeConfig) -> bool:
     """Privacy: only teams the roster knows, of at least the minimum group size."""
     return team != UNASSIGNED_TEAM and path is not None and members >= config.min_group_size
@@ -167,24 +196,36 @@ def team_snapshot(
     path: tuple[str, str] | None,
     config: GaugeConfig,
     as_of: float,
+    org: OrgActivity | None = None,
 ) -> ScopeSnapshot | None:
     """A team's published snapshot, or None when privacy forbids publishing it.
 
     `members` and `path` (department, division) come from the roster (`Roster.team_size`,
-    `Roster.path`); counts None means the team has no state yet (zero activity).
+    `Roster.path`); counts None means the team has no state yet (zero activity). `org` is
+    the organisation's activity the drop signal sets the team against (`org_activity_of`);
+    without it the team is its own organisation (its own week, no holiday adjustment).
     """
     if not publishable(team, members, path, config) or path is None:
         return None
     department, division = path
-    return snapshot_from_counts(
+    counts = counts if counts is not None else TeamCounts.empty(config, members)
+    snapshot = snapshot_from_counts(
         "team",
         team,
-        counts if counts is not None else TeamCounts.empty(config, members),
+        counts,
         members,
         config,
         as_of,
         info={"department": department, "division": division},
     )
+    if org is None:
+        org = org_activity([counts.activity], config)
+    signal = drop_signal(counts.activity, org, members, as_of, config)
+    windowed, plain = signal_gauges(signal)
+    snapshot.windowed.setdefault(signal.window, {}).update(windowed)
+    snapshot.plain.update(plain)
+    snapshot.drop_signal = signal.state
+    return snapshot
 
 
 def rollup_publishable(members: int, uncovered: int, config: GaugeConfig) -> bool:
@@ -251,9 +292,16 @@ def org_snapshot(
 ) -> OrgSnapshot:
     """Published teams and roll-ups of a whole organisation at one instant."""
     teams = {}
+    org = org_activity_of(team_counts, roster, config)
     for team in sorted(set(roster.teams()) | set(team_counts)):
         snapshot = team_snapshot(
-            team, team_counts.get(team), roster.team_size(team), roster.path(team), config, as_of
+            team,
+            team_counts.get(team),
+            roster.team_size(team),
+            roster.path(team),
+            config,
+            as_of,
+            org,
         )
         if snapshot is not None:
             teams[team] = snapshot

@@ -28,7 +28,7 @@ from teampulse.contract.event import ASSESSED, COMPLETED, POSTED, REACTED, REPLI
 from teampulse.gauges import formulas
 from teampulse.gauges.adoption import AdoptionBook
 from teampulse.gauges.config import GaugeConfig
-from teampulse.gauges.counts import TeamCounts, WindowCounts
+from teampulse.gauges.counts import ActivityCounts, TeamCounts, WindowCounts
 from teampulse.gauges.eventtime import (
     baseline_sample_ends,
     bucket_of,
@@ -259,6 +259,9 @@ class TeamState:
         # or more before it
         self._baseline: tuple[int, int, float | None, float | None] | None = None
         self._baseline_step = config.baseline_every_s // config.bucket_s
+        # (last bucket, change counters of the reference days, profile, days, usual active):
+        # the drop signal's reference weeks change only when a late event lands in them.
+        self._reference: tuple[int, tuple[int, ...], ActivityCounts] | None = None
 
     # --- applying ---------------------------------------------------------------------------
     def apply_event(self, event: Event) -> Outcome:
@@ -484,6 +487,7 @@ class TeamState:
                 baseline_members = members
                 baseline_sum = members * baseline
                 current_sum = members * current
+        activity = self._activity(as_of, windows, used)
         self._pieces = used  # keep only the aggregates still in use
         return TeamCounts(
             members=members,
@@ -493,6 +497,61 @@ class TeamState:
             baseline_sum=baseline_sum,
             current_sum=current_sum,
             baseline_events=evidence if baseline_members and evidence is not None else 0.0,
+            activity=activity,
+        )
+
+    def _activity(
+        self, as_of: float, windows: dict[str, WindowCounts], used: _Pieces
+    ) -> ActivityCounts:
+        """Events per bucket of the drop signal's span, and its reference weeks (cached)."""
+        signal = self.config.scoring.drop_signal
+        week = self.config.buckets_per_week
+        last = bucket_of(as_of, self._bucket_s)
+        first = last - signal.span_weeks * week + 1
+        buckets = self._buckets
+        recent = tuple(
+            bucket.events if (bucket := buckets.get(i)) is not None else 0
+            for i in range(first, last + 1)
+        )
+        week_s = week * self._bucket_s
+        label = next((k for k, v in self.config.windows.items() if v == week_s), None)
+        active = (
+            windows[label].active_members
+            if label is not None
+            else self._range(last - week + 1, last, used).to_counts().active_members
+        )
+        per_day = self._per_day
+        oldest = first - signal.reference_weeks * week
+        days_read = range(oldest // per_day, first // per_day + 1)
+        stamp = tuple(self._changes.get(d, 0) for d in days_read)
+        cached = self._reference
+        if cached is None or cached[:2] != (last, stamp):
+            profile = [0] * week
+            days: list[int] = []
+            usual: list[int] = []
+            for r in range(signal.reference_weeks):
+                start = first - (r + 1) * week
+                for p in range(week):
+                    bucket = buckets.get(start + p)
+                    if bucket is not None:
+                        profile[p] += bucket.events
+                for d in range(7):
+                    block = start + d * per_day
+                    days.append(
+                        sum(
+                            b.events
+                            for i in range(block, block + per_day)
+                            if (b := buckets.get(i)) is not None
+                        )
+                    )
+                usual.append(self._range(start, start + week - 1, None).to_counts().active_members)
+            reference = ActivityCounts(
+                profile=tuple(profile), days=tuple(days), usual_active=tuple(usual)
+            )
+            cached = self._reference = (last, stamp, reference)
+        reference = cached[2]
+        return ActivityCounts.of(
+            recent, reference.profile, reference.days, active, reference.usual_active
         )
 
     def baseline(self, as_of: float, members: int) -> float | None:

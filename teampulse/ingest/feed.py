@@ -117,12 +117,18 @@ async def run_simulation(
     seed: int,
     faults: bool,
     on_history_sent: Callable[[], Awaitable[None]] | None = None,
+    org: Organisation | None = None,
+    now: float | None = None,
 ) -> None:
     """Roster, `days` of history, then `live_seconds` of live feed (<0: forever).
-    `on_history_sent` runs once Kafka acknowledged the whole history."""
+    `on_history_sent` runs once Kafka acknowledged the whole history. `org` replaces the
+    seeded organisation of `people` and `teams` (the demo's); `now` (epoch seconds) is where
+    the history ends, the wall clock by default."""
     await ensure_topics(settings)
-    org = build_organisation(seed, people=people, teams=teams)
-    now = time.time()
+    if org is None:
+        org = build_organisation(seed, people=people, teams=teams)
+    if now is None:
+        now = time.time()
     async with KafkaSender(settings) as sender:
         roster_sent = await send_roster(sender, settings, org)
         log.info("roster: %d people sent to %s", roster_sent, settings.topic("roster"))

@@ -59,6 +59,10 @@ UNKNOWN_TOPIC = UnknownTopicOrPartitionError.errno
 INPUTS = ("events", "xapi")
 REPARTITIONED = ("by-team", "by-thread", "thread-facts")
 STATE_LOGS = ("team-state", "thread-state")
+SNAPSHOTS = ("team-snapshots", "thread-snapshots")
+# Compaction only cleans closed segments: rolled hourly, a snapshot that was replaced (and an
+# erased person's data in it) is gone within hours, not after the default week.
+SNAPSHOT_SEGMENT_MS = 3_600_000
 
 
 def state_log_retention(settings: Settings) -> dt.timedelta:
@@ -103,6 +107,10 @@ def topic_specs(settings: Settings, tenant_topics: Iterable[str] = ()) -> list[N
         }.items()
     ]
     specs.append(NewTopic(settings.topic("roster"), partitions, 1, topic_configs=compacted))
+    snapshots = {**compacted, "segment.ms": str(SNAPSHOT_SEGMENT_MS)}
+    specs.extend(
+        NewTopic(settings.topic(name), partitions, 1, topic_configs=snapshots) for name in SNAPSHOTS
+    )
     specs.append(NewTopic(settings.topic("team-counts"), 1, 1, topic_configs=compacted))
     # One record per erased person, kept for good: an erasure must outlive every replay.
     specs.append(NewTopic(settings.topic("erasures"), 1, 1, topic_configs=compacted))

@@ -1,7 +1,11 @@
-"""`teampulse demo`: the worker plus a realistic simulated feed, until interrupted.
+"""`teampulse demo`: the worker, the L&D web app and a simulated feed, until interrupted.
 
-The worker runs as a child process (its pid is recorded where `make down` finds it); the
-feed runs here: the roster, four weeks of history, then a live stream.
+The worker and the web app run as child processes (their pids are recorded where
+`make down` finds them); the feed runs here: the roster, five weeks of history (so every
+baseline exists), the daily history of those weeks, then a live stream. The organisation is
+the demo's (teampulse/simulation/demo.py): its roll-ups publish, and its largest team has
+dropped since a day and a half, so its alert fires in the first minutes. The web app's URL
+is the first line printed.
 """
 
 from __future__ import annotations
@@ -15,12 +19,14 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from redis.exceptions import RedisError
 from rich.console import Console
 from rich.live import Live
 
@@ -28,13 +34,20 @@ from teampulse.ingest.feed import run_simulation
 from teampulse.kafka.reading import read_to_end, topic_partitions
 from teampulse.kafka.security import kafka_client_options
 from teampulse.kafka.sender import KafkaSender
+from teampulse.ops.demo_history import write_daily_history
 from teampulse.ops.summary import Summary, render, summarise
 from teampulse.settings import Settings
+from teampulse.simulation.demo import demo_organisation
+from teampulse.sinks.redis_connection import redis_client
+from teampulse.sinks.redis_writer import DAY_S, RedisKeys
+from teampulse.web.model import attention
+from teampulse.web.reading import read_published
 
 __all__ = ["HISTORY_DAYS", "history_complete", "mark_history_complete", "run_demo"]
 
 STACK_DIR = Path(os.environ.get("TEAMPULSE_STACK_DIR", ".stack"))
-HISTORY_DAYS = 28
+HISTORY_DAYS = 35
+DEMO_SEED = 7
 LIVE_RATE = 20.0
 WORKER_START_TIMEOUT_S = 120
 STATUS_INTERVAL_S = 5.0
@@ -70,9 +83,21 @@ def _prometheus_url() -> str:
     return f"http://127.0.0.1:{os.environ.get('TEAMPULSE_PROMETHEUS_PORT', '9090')}"
 
 
+def _web_settings(settings: Settings) -> Settings:
+    """The web app reads the stack's Prometheus and Alertmanager, wherever they were moved."""
+    return settings.model_copy(
+        update={
+            "prometheus_url": _prometheus_url(),
+            "alertmanager_url": "http://127.0.0.1:"
+            + os.environ.get("TEAMPULSE_ALERTMANAGER_PORT", "9093"),
+        }
+    )
+
+
 def _urls(settings: Settings) -> dict[str, str]:
     worker = _worker_url(settings)
     return {
+        "web app": f"{settings.webapp_url}/",
         "teams page": f"{worker}/",
         "metrics": f"{worker}/metrics",
         "read API": f"{worker}/teams",
@@ -134,16 +159,15 @@ def run_demo(settings: Settings, seconds: float | None) -> int:
         signal.signal(ending, _interrupt)
     (STACK_DIR / "pids").mkdir(parents=True, exist_ok=True)
     (STACK_DIR / "logs").mkdir(parents=True, exist_ok=True)
-    log_path = STACK_DIR / "logs" / "worker.log"
-    with open(log_path, "ab") as worker_log:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "teampulse.cli", "worker"],
-            stdout=worker_log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    (STACK_DIR / "pids" / "worker.pid").write_text(str(worker.pid))
-    print(f"[demo] worker started (pid {worker.pid}, log {log_path})", flush=True)
+    print(f"[demo] open {settings.webapp_url}/ — the L&D web app", flush=True)
+    web_settings = _web_settings(settings)
+    web_env = {
+        **os.environ,
+        "TEAMPULSE_PROMETHEUS_URL": web_settings.prometheus_url,
+        "TEAMPULSE_ALERTMANAGER_URL": web_settings.alertmanager_url,
+    }
+    worker = _child("worker", os.environ)
+    web = _child("web", web_env)
     started = time.time()
     deadline = None if seconds is None else started + seconds
     try:
@@ -154,14 +178,31 @@ def run_demo(settings: Settings, seconds: float | None) -> int:
         print("\n[demo] interrupted", flush=True)
         return 0
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-        (STACK_DIR / "pids" / "worker.pid").unlink(missing_ok=True)
-        print("[demo] worker stopped", flush=True)
+        for name, child in (("web", web), ("worker", worker)):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGTERM)
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+            (STACK_DIR / "pids" / f"{name}.pid").unlink(missing_ok=True)
+            print(f"[demo] {name} stopped", flush=True)
+
+
+def _child(command: str, env: Mapping[str, str]) -> subprocess.Popen:
+    """`teampulse COMMAND` in a session of its own, its pid where `make down` finds it."""
+    log_path = STACK_DIR / "logs" / f"{command}.log"
+    with open(log_path, "ab") as log:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "teampulse.cli", command],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=dict(env),
+        )
+    (STACK_DIR / "pids" / f"{command}.pid").write_text(str(child.pid))
+    print(f"[demo] {command} started (pid {child.pid}, log {log_path})", flush=True)
+    return child
 
 
 async def _feed_and_watch(settings: Settings, live_seconds: float, worker: subprocess.Popen) -> int:
@@ -176,10 +217,33 @@ async def _feed_and_watch(settings: Settings, live_seconds: float, worker: subpr
         days = 0
         history_sent.set()
 
+    org, dropping = demo_organisation(DEMO_SEED, HISTORY_DAYS)
+    now = time.time()
+
+    async def daily_history() -> None:
+        client = redis_client(settings)
+        try:
+            added = await write_daily_history(
+                client, settings, org, now - HISTORY_DAYS * DAY_S, now, DEMO_SEED
+            )
+        finally:
+            await client.aclose()
+        if not Console().is_terminal:
+            print(f"[demo] daily history of the past {HISTORY_DAYS} days: {added} entries")
+
+    background: list[asyncio.Task[None]] = []
+
     async def mark_history() -> None:
         await mark_history_complete(settings)
         history_sent.set()
+        # beside the live feed: the charts fill in while the first figures come
+        background.append(asyncio.create_task(daily_history()))
 
+    print(
+        f"[demo] {dropping} (the largest team) dropped a day and a half ago: watch it on "
+        f"{settings.webapp_url}/teams/{dropping}",
+        flush=True,
+    )
     watcher = asyncio.create_task(_watch(settings, worker, history_sent))
     try:
         await run_simulation(
@@ -189,14 +253,17 @@ async def _feed_and_watch(settings: Settings, live_seconds: float, worker: subpr
             rate=LIVE_RATE,
             people=240,
             teams=24,
-            seed=7,
+            seed=DEMO_SEED,
             faults=True,
             on_history_sent=mark_history if days else None,
+            org=org,
+            now=now,
         )
     finally:
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
+        for task in [watcher, *background]:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
     return 0 if worker.poll() is None else 1
 
 
@@ -219,6 +286,8 @@ async def _watch(settings: Settings, worker: subprocess.Popen, history_sent: asy
                 )
                 return
             summary = await asyncio.to_thread(_summary, settings)
+            if summary is not None:
+                summary.attention = await _attention(settings)
             if summary is None:
                 if time.monotonic() - started > WORKER_START_TIMEOUT_S:
                     console.print("[demo] the worker does not answer yet; see its log")
@@ -226,13 +295,35 @@ async def _watch(settings: Settings, worker: subprocess.Popen, history_sent: asy
                 live.update(render(summary, urls), refresh=True)
             else:
                 firing = sum(a.state == "firing" for a in summary.alerts)
+                first = (
+                    f"; needs attention: {summary.attention[0][0]} ({summary.attention[0][1]})"
+                    if summary.attention
+                    else ""
+                )
                 print(
                     f"[demo] {len(summary.teams)} teams published, {summary.accepted:,} events "
                     f"accepted, org engagement (7d) {_share(summary.org_engagement)}, "
-                    f"{firing} alerts firing",
+                    f"{firing} alerts firing{first}",
                     flush=True,
                 )
             await asyncio.sleep(STATUS_INTERVAL_S)
+
+
+async def _attention(settings: Settings) -> list[tuple[str, str]]:
+    """The teams that need attention, most urgent first, with the reasons the web app gives;
+    empty while Redis does not answer (the rest of the summary still shows)."""
+    client = redis_client(settings, socket_timeout=2.0)
+    try:
+        published = await read_published(client, RedisKeys(settings.redis_prefix), days=1)
+    except RedisError:
+        return []
+    finally:
+        await client.aclose()
+    ranked = sorted(
+        ((attention(team), team) for team in published.teams),
+        key=lambda pair: (-pair[0].level, pair[1].change or 0.0, pair[1].key),
+    )
+    return [(team.key, "; ".join(need.reasons)) for need, team in ranked if need.needed]
 
 
 def _share(value: float | None) -> str:

@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from teampulse.gauges import catalog
+from teampulse.sinks.overview import STATE_WORDS
 
 __all__ = ["AlertLine", "Summary", "TeamLine", "render", "summarise"]
 
@@ -35,6 +36,7 @@ class TeamLine:
     engagement: float | None = None
     change: float | None = None
     participation: float | None = None
+    signal: str | None = None  # the drop signal's state
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class Summary:
     alerts: list[AlertLine] = field(default_factory=list)
     accepted: int = 0
     org_engagement: float | None = None
+    attention: list[tuple[str, str]] = field(default_factory=list)  # (team, reasons in words)
 
 
 def parse_samples(text: str) -> Iterable[tuple[str, Mapping[str, str], float]]:
@@ -75,6 +78,8 @@ def summarise(metrics_text: str, alerts: list[Mapping[str, Any]]) -> Summary:
                 line.participation = value
             elif name == CHANGE:
                 line.change = value
+            elif name == catalog.DROP_SIGNAL_METRIC and value == 1:
+                line.signal = labels.get("state")
     summary.teams = sorted(
         (t for t in teams.values() if t.engagement is not None),
         key=lambda t: (t.engagement, t.team),
@@ -112,8 +117,15 @@ def render(summary: Summary, urls: Mapping[str, str]) -> Group:
         f"org engagement ({WINDOW}) ",
         _percent(summary.org_engagement),
     )
+    needing = Table(title="needs attention", title_justify="left", expand=False)
+    needing.add_column("team")
+    needing.add_column("why")
+    for team, reasons in summary.attention[:SHOWN_TEAMS]:
+        needing.add_row(Text(team, style="bold red"), reasons)
+    if not summary.attention:
+        needing.add_row("none", "every published team is within its usual range")
     teams = Table(title=f"least engaged teams ({WINDOW})", title_justify="left", expand=False)
-    for column in ("team", "engagement", "vs baseline", "participation"):
+    for column in ("team", "engagement", "vs baseline", "participation", "activity"):
         teams.add_column(column, justify="left" if column == "team" else "right")
     for line in summary.teams[:SHOWN_TEAMS]:
         teams.add_row(
@@ -121,6 +133,10 @@ def render(summary: Summary, urls: Mapping[str, str]) -> Group:
             _percent(line.engagement),
             _percent(line.change, signed=True),
             _percent(line.participation),
+            Text(
+                STATE_WORDS.get(line.signal, line.signal) if line.signal else "–",
+                style={"drop": "bold red", "watch": "yellow"}.get(line.signal or "", ""),
+            ),
         )
     alerts = Table(title="alerts (Prometheus)", title_justify="left")
     for column in ("alert", "state", "how many", "for"):
@@ -136,4 +152,4 @@ def render(summary: Summary, urls: Mapping[str, str]) -> Group:
     if not summary.alerts:
         alerts.add_row("none", "", "", "")
     where = Text("\n".join(f"{name:<12} {url}" for name, url in urls.items()))
-    return Group(head, teams, alerts, where, Text("Stop with Ctrl-C.", style="dim"))
+    return Group(head, needing, teams, alerts, where, Text("Stop with Ctrl-C.", style="dim"))

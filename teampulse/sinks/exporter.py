@@ -18,14 +18,18 @@ from aiokafka.partitioner import murmur2
 
 from teampulse.gauges.config import GaugeConfig
 from teampulse.gauges.counts import TeamCounts
+from teampulse.gauges.drop_signal import OrgActivity
 from teampulse.gauges.model import OrgSnapshot, Scope, ScopeSnapshot
-from teampulse.gauges.snapshot import rollup_snapshots, team_snapshot
+from teampulse.gauges.snapshot import org_activity_of, rollup_snapshots, team_snapshot
 from teampulse.sinks.sink import Publication, Sink, TeamStateView
 
 __all__ = ["Exporter", "team_partition"]
 
 log = logging.getLogger(__name__)
 
+# How often, at most, every team's drop signal follows the rest of the organisation within
+# a bucket (a recounted team always gets the organisation of the moment).
+ORG_REJUDGE_S = 60.0
 # (team key, record value) of a team's latest counts, for the roll-up owner.
 SendTeamCounts = Callable[[bytes, bytes], None]
 
@@ -54,6 +58,10 @@ class Exporter:
     _exported: dict[str, _Exported] = field(default_factory=dict)
     _rollup_bucket: int | None = None
     _rollups_published: list[ScopeSnapshot] | None = None
+    _org: OrgActivity | None = None
+    _org_judged_by: tuple[object, ...] | None = None  # the organisation all teams were judged by
+    _rejudged_bucket: int | None = None
+    _rejudged_at: float = -math.inf
 
     def published(self, team: str) -> ScopeSnapshot | None:
         """The team's latest published snapshot, if this worker owns and publishes it."""
@@ -68,6 +76,7 @@ class Exporter:
         published: dict[str, ScopeSnapshot] = {}
         withdrawn: list[str] = []
         live_teams: set[str] = set()
+        recounted: dict[str, TeamCounts] = {}
         for partition in self.state.owned_partitions():
             states = self.state.team_states(partition)
             seq = self.state.log_position(partition)
@@ -86,8 +95,6 @@ class Exporter:
                     and previous.members == members
                     and team not in changed_here
                 ):
-                    if previous.snapshot is not None:
-                        published[team] = previous.snapshot
                     continue
                 team_state = states.get(team)
                 counts = (
@@ -95,21 +102,52 @@ class Exporter:
                     if team_state is not None
                     else TeamCounts.empty(self.config, members)
                 )
-                snapshot = team_snapshot(team, counts, members, roster.path(team), self.config, now)
-                if snapshot is None and previous is not None and previous.snapshot is not None:
-                    withdrawn.append(team)
-                self._exported[team] = _Exported(bucket, members, counts, snapshot)
+                recounted[team] = counts
+                self._exported[team] = _Exported(
+                    bucket, members, counts, previous.snapshot if previous is not None else None
+                )
                 self.send_team_counts(
                     team.encode(),
                     orjson.dumps(
                         {"team": team, "seq": seq, "as_of": now, "counts": counts.to_wire()}
                     ),
                 )
-                if snapshot is not None:
-                    published[team] = snapshot
-                    changed[team] = snapshot
         for gone in set(self._exported) - live_teams:
             del self._exported[gone]
+        # Every team's drop signal is set against the organisation: when what the signals
+        # read of it moved, every team is judged again, not only the recounted ones.
+        # Events arrive all the time somewhere in the organisation, so the others are judged
+        # again when the bucket moves and otherwise at most every ORG_REJUDGE_S (each
+        # snapshot stays exact as of its own instant).
+        due = bucket != self._rejudged_bucket or now - self._rejudged_at >= ORG_REJUDGE_S
+        org = self._org_activity() if recounted or self._org is None else self._org
+        judged_by = org.judged_by()
+        rejudge = due and judged_by != self._org_judged_by
+        if rejudge or self._org_judged_by is None:
+            self._org_judged_by = judged_by
+            self._rejudged_bucket, self._rejudged_at = bucket, now
+        self._org = org
+        for team, exported in self._exported.items():
+            if team not in recounted and not rejudge:
+                if exported.snapshot is not None:
+                    published[team] = exported.snapshot
+                continue
+            previous_snapshot = exported.snapshot
+            snapshot = team_snapshot(
+                team,
+                exported.counts,
+                exported.members,
+                roster.path(team),
+                self.config,
+                now,
+                org,
+            )
+            if snapshot is None and previous_snapshot is not None:
+                withdrawn.append(team)
+            exported.snapshot = snapshot
+            if snapshot is not None:
+                published[team] = snapshot
+                changed[team] = snapshot
         changed_rollups, withdrawn_rollups = self._refresh_rollups(now, bucket)
         publication = Publication(
             as_of=now,
@@ -122,6 +160,15 @@ class Exporter:
         for sink in self.sinks:
             sink.publish(publication)
         return publication
+
+    def _org_activity(self) -> OrgActivity:
+        """The organisation's activity from this worker's teams and, on the worker that owns
+        the roll-ups, every other team's latest counts. (On the other workers of a group a
+        team is set against the organisation its own worker holds: docs/scaling.md.)"""
+        counts = {team: exported.counts for team, exported in self._exported.items()}
+        for team, others in (self.state.rollup_inputs() or {}).items():
+            counts.setdefault(team, others)
+        return org_activity_of(counts, self.state.roster, self.config)
 
     def _refresh_rollups(
         self, now: float, bucket: int

@@ -1,7 +1,8 @@
 """The team overview page: what a person without Grafana looks at.
 
 One HTML page, no JavaScript: every published team with its engagement (and its change
-against its own baseline), conversation and adoption gauges, and a sparkline of the daily
+against its own baseline), its drop signal (events this week against its usual count),
+conversation and adoption gauges, and a sparkline of the daily
 engagement score over the last days of its Redis history. It reads only what the Redis
 writer published, so the privacy rules are those of the export: a team below the minimum
 group size has no hash and no row, and no person appears anywhere.
@@ -30,6 +31,9 @@ HISTORY_GAUGE = "engagement_score:1d"
 COLUMNS = (  # (hash field, heading, how to show it)
     ("engagement_score:7d", "engagement 7d", "percent"),
     ("engagement_change_ratio", "vs baseline", "signed_percent"),
+    ("drop_signal", "activity signal", "state"),
+    ("activity_events:7d", "events 7d", "count"),
+    ("activity_expected_events:7d", "usually 7d", "count"),
     ("participation_ratio:7d", "participation 7d", "percent"),
     ("posts:7d", "posts 7d", "count"),
     ("replies:7d", "replies 7d", "count"),
@@ -37,6 +41,15 @@ COLUMNS = (  # (hash field, heading, how to show it)
     ("cross_team_ratio:7d", "cross-team 7d", "percent"),
     ("conversation_quality_score:7d", "conversation quality 7d", "percent"),
 )
+
+
+# The drop signal's states in the words of the boards.
+STATE_WORDS = {
+    "ok": "as usual",
+    "watch": "watch",
+    "drop": "drop",
+    "insufficient_activity": "not enough activity yet",
+}
 
 
 @dataclass(frozen=True)
@@ -104,7 +117,8 @@ body {{ font-family: system-ui, sans-serif; margin: 1.5rem; color: #1d2330; }}
 table {{ border-collapse: collapse; }}
 th, td {{ padding: .3rem .6rem; border-bottom: 1px solid #dde1e8; text-align: right; }}
 th:first-child, td:first-child, td.adoption, th.adoption {{ text-align: left; }}
-td.down {{ color: #b3261e; font-weight: 600; }} td.up {{ color: #1b7a3a; }}
+td.down, td.drop {{ color: #b3261e; font-weight: 600; }} td.up {{ color: #1b7a3a; }}
+td.watch {{ color: #8a5a00; }}
 .spark polyline {{ fill: none; stroke: #3a6ea5; stroke-width: 1.5; }}
 .spark circle {{ fill: #3a6ea5; }}
 </style></head>
@@ -130,6 +144,8 @@ def _row(row: TeamRow) -> str:
         css = ""
         if shown == "signed_percent" and value is not None and float(value) != 0:
             css = ' class="down"' if float(value) < 0 else ' class="up"'
+        if shown == "state" and value in ("drop", "watch"):
+            css = f' class="{value}"'
         cells.append(f"<td{css}>{_shown(value, shown)}</td>")
     adoption = ", ".join(
         f"{html.escape(initiative)} {_shown(ratio, 'percent')}"
@@ -143,6 +159,8 @@ def _row(row: TeamRow) -> str:
 def _shown(value: str | None, shown: str) -> str:
     if value is None:
         return "–"
+    if shown == "state":
+        return html.escape(STATE_WORDS.get(value, value))
     number = float(value)
     if shown == "percent":
         return f"{number:.0%}"

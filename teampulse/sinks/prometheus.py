@@ -16,6 +16,7 @@ Naming (docs/metrics.md):
                                   teampulse_adoption_index{team, initiative}
     roll-up adoption              teampulse_{s}_adoption_members{s, initiative, stage}, ...
     org path                      teampulse_{s}_info{s, department, division} 1
+    drop signal of a team         teampulse_team_drop_signal{team, state} 1 (current) or 0
 
 An absent value (undefined ratio, median of nothing) yields no sample, never 0. No label
 ever carries a person: labels are scope keys, window, initiative, stage and the org path.
@@ -52,6 +53,7 @@ from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
 
 from teampulse.gauges import catalog
+from teampulse.gauges.drop_signal import DROP_STATES
 from teampulse.gauges.model import SCOPES, ScopeSnapshot
 from teampulse.settings import Settings
 from teampulse.sinks.sink import Publication
@@ -344,6 +346,12 @@ class GaugeCollector(Collector):
                 if label != scope and label in snapshot.info:
                     labels[label] = snapshot.info[label]
             yield name, labels, _label_text(labels), 1.0
+        if snapshot.drop_signal is not None and scope == "team":
+            name = catalog.DROP_SIGNAL_METRIC
+            self._help.setdefault(name, catalog.DROP_SIGNAL_HELP)
+            for state in DROP_STATES:
+                labels = {**base, "state": state}
+                yield name, labels, _label_text(labels), float(state == snapshot.drop_signal)
 
     def _gauge_name(self, scope: str, gauge: str) -> str:
         """Metric name of a gauge ('' when it cannot be exported), computed once."""

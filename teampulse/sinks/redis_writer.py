@@ -35,7 +35,7 @@ import datetime as dt
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +54,8 @@ from teampulse.streams.health import PipelineHealth
 
 __all__ = [
     "DAY_S",
+    "add_past_days",
+    "history_entry",
     "Key",
     "RedisKeys",
     "RedisWriter",
@@ -484,28 +486,66 @@ class RedisWriter:
         )
 
     def _history(self, snapshot: ScopeSnapshot) -> dict[str, str]:
-        """The day's history member: the shortest window's gauges and the plain gauges."""
-        day = math.floor(snapshot.as_of / DAY_S) * DAY_S
-        window = self._history_window
-        gauges = {
-            f"{g}:{window}": json_number(v)
-            for g, v in snapshot.windowed.get(window, {}).items()
-            if v is not None
-        }
-        gauges.update((g, json_number(v)) for g, v in snapshot.plain.items() if v is not None)
-        member = {
-            "day": dt.datetime.fromtimestamp(day, dt.UTC).date().isoformat(),
-            "as_of": json_number(snapshot.as_of),
-            "gauges": gauges,
-        }
-        keep_days = self.settings.redis_history_days
-        return {
-            "key": self.keys.history(snapshot.scope, snapshot.key),
-            "day": str(day),
-            "member": orjson.dumps(member, option=orjson.OPT_SORT_KEYS).decode(),
-            "keep_from": str(day - (keep_days - 1) * DAY_S),
-            "ttl": str(keep_days * DAY_S),
-        }
+        return history_entry(
+            self.keys, snapshot, self._history_window, self.settings.redis_history_days
+        )
+
+
+def history_entry(
+    keys: RedisKeys, snapshot: ScopeSnapshot, window: str, keep_days: int
+) -> dict[str, str]:
+    """The day's history member: the shortest window's gauges and the plain gauges."""
+    day = math.floor(snapshot.as_of / DAY_S) * DAY_S
+    gauges = {
+        f"{g}:{window}": json_number(v)
+        for g, v in snapshot.windowed.get(window, {}).items()
+        if v is not None
+    }
+    gauges.update((g, json_number(v)) for g, v in snapshot.plain.items() if v is not None)
+    member: dict[str, Any] = {
+        "day": dt.datetime.fromtimestamp(day, dt.UTC).date().isoformat(),
+        "as_of": json_number(snapshot.as_of),
+        "gauges": gauges,
+    }
+    # The adoption ratio per initiative, so an initiative's progress week by week can be
+    # drawn from the history alone (the web app's Initiatives page, the digest).
+    adoption = {
+        name: json_number(initiative.ratio)
+        for name, initiative in snapshot.initiatives.items()
+        if initiative.ratio is not None
+    }
+    if adoption:
+        member["adoption"] = adoption
+    return {
+        "key": keys.history(snapshot.scope, snapshot.key),
+        "day": str(day),
+        "member": orjson.dumps(member, option=orjson.OPT_SORT_KEYS).decode(),
+        "keep_from": str(day - (keep_days - 1) * DAY_S),
+        "ttl": str(keep_days * DAY_S),
+    }
+
+
+async def add_past_days(client: Redis, entries: Sequence[dict[str, str]]) -> int:
+    """Add history members of days a worker did not live through (the days of a backfill,
+    computed by the reference model from the same events). Only the history is touched; a
+    day that already has a member keeps it, since a worker's own record wins. Returns the
+    members added."""
+    pipe = client.pipeline(transaction=False)
+    for entry in entries:
+        pipe.zcount(entry["key"], entry["day"], entry["day"])
+    present = await pipe.execute() if entries else []
+    pipe = client.pipeline(transaction=False)
+    added = 0
+    for entry, count in zip(entries, present, strict=True):
+        if count:
+            continue
+        pipe.zadd(entry["key"], {entry["member"]: float(entry["day"])})
+        pipe.zremrangebyscore(entry["key"], "-inf", f"({entry['keep_from']}")
+        pipe.expire(entry["key"], int(entry["ttl"]))
+        added += 1
+    if added:
+        await pipe.execute()
+    return added
 
 
 def scope_fields(snapshot: ScopeSnapshot) -> list[str]:
@@ -521,6 +561,8 @@ def scope_fields(snapshot: ScopeSnapshot) -> list[str]:
     for path in PATH_FIELDS:
         if path in snapshot.info and path != snapshot.scope:
             flat += (path, snapshot.info[path])
+    if snapshot.drop_signal is not None:
+        flat += ("drop_signal", snapshot.drop_signal)
     return flat
 
 

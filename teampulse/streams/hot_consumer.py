@@ -51,12 +51,12 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import TopicPartition
 from mode import Service
 
+from teampulse.engine.state_store import MAX_LOG_RECORD_BYTES, PartitionedState, PendingSnapshot
 from teampulse.kafka.security import kafka_client_options
 from teampulse.settings import Settings
 from teampulse.streams.batch_outbox import BatchOutbox
 from teampulse.streams.hot_stages import HealthSink, HotStages, HotTopics
 from teampulse.streams.partitions import TeamPartition, ThreadPartition
-from teampulse.streams.state_log import MAX_LOG_RECORD_BYTES, PartitionedState
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +162,8 @@ class HotConsumer(Service):
         # Per partition, where to read again if a send fails: the last commit, or the first
         # offset read since the assignment.
         self._resume_at: dict[TopicPartition, int] = {}
+        # The snapshot being serialised and written (one at a time, off the batch lock).
+        self._snapshot: asyncio.Task[None] | None = None
         # Internal partitions owned but not yet handed over in memory, with the offset the
         # partition ended at when it was assigned (None until asked).
         self._catching_up: dict[TopicPartition, int | None] = {}
@@ -190,6 +192,8 @@ class HotConsumer(Service):
         await self._consumer.start()
 
     async def on_stop(self) -> None:
+        if self._snapshot is not None:
+            self._snapshot.cancel()
         async with self.batch_lock:  # let the batch in hand finish and commit
             await self.drain()
             if self._consumer is not None:
@@ -207,7 +211,9 @@ class HotConsumer(Service):
             return {tp.partition for tp in assigned if tp.topic == topic}
 
         self.stages.direct.clear()
-        self.teams.assign(owned(self.topics.by_team))
+        teams = owned(self.topics.by_team)
+        self.stages.teams_assigned(teams - set(self.teams.states))
+        self.teams.assign(teams)
         threads = owned(self.topics.by_thread)
         self.stages.threads_assigned(threads - set(self.threads.states))
         self.threads.assign(threads)
@@ -288,6 +294,7 @@ class HotConsumer(Service):
                     await self._handle(consumer, records)
                 else:
                     await self.drain()
+                await self._snapshot_if_due(consumer)
 
     async def _handle(self, consumer: AIOKafkaConsumer, records: dict) -> None:
         assert self._producer is not None
@@ -328,11 +335,12 @@ class HotConsumer(Service):
         except KafkaError:
             await self._rewind(consumer)
             return False
-        team_log = self.topics.team_state
+        stores = {store.log_topic: store for store in (self.teams, self.threads)}
         for metadata in acknowledged:
-            if metadata is not None and metadata.topic == team_log:
+            store = stores.get(metadata.topic) if metadata is not None else None
+            if store is not None:
                 # The base offset of the batch: a lower bound, which is all `positions` is.
-                self.teams.logged(metadata.partition, metadata.offset)
+                store.logged(metadata.partition, metadata.offset)
         try:
             if done.offsets:  # a batch that only applied erasures read nothing
                 await consumer.commit(done.offsets)
@@ -342,6 +350,63 @@ class HotConsumer(Service):
             log.warning("commit after a rebalance failed: %s", exc)
         self._resume_at.update(done.offsets)
         return True
+
+    # ------------------------------------------------------------------ snapshots
+    async def _snapshot_if_due(self, consumer: AIOKafkaConsumer) -> None:
+        """Starts the snapshot of one partition whose interval has passed (the caller holds
+        the batch lock). Its state is copied at once by a fork, after every applied batch is
+        acknowledged, so the log position it covers is exact; serialising and sending go on
+        while the next batches are applied."""
+        if self._snapshot is not None and not self._snapshot.done():
+            return
+        now = time.monotonic()
+        for store in (self.teams, self.threads):
+            due = store.snapshot_due(now)
+            if not due:
+                continue
+            await self.drain()
+            if self._in_flight:  # a failed send rewound: everything is being rebuilt
+                return
+            partition = due[0]
+            log_tp = TopicPartition(store.log_topic, partition)
+            try:
+                end = (await consumer.end_offsets([log_tp]))[log_tp]
+            except KafkaError as exc:
+                log.warning("no snapshot of %s partition %d now: %r", store.name, partition, exc)
+                return
+            if not store.is_ready(partition):  # revoked while the offsets were asked
+                return
+            inputs = {
+                tp.topic: offset
+                for tp, offset in self._resume_at.items()
+                if tp.partition == partition
+            }
+            pending = store.start_snapshot(partition, end - 1, inputs)
+            self._snapshot = asyncio.create_task(self._write_snapshot(store, pending))
+            return
+
+    async def _write_snapshot(self, store: PartitionedState[Any], pending: PendingSnapshot) -> None:
+        try:
+            records = await store.snapshot_records(pending)
+            producer = self._producer
+            codec = store.snapshots
+            if records is None or producer is None or codec is None:
+                return
+            acks = [
+                await producer.send(codec.topic, key=key, value=value, partition=pending.partition)
+                for key, value in records
+            ]
+            await asyncio.gather(*acks)
+            store.snapshot_written(pending)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - the next interval tries again
+            log.exception(
+                "the snapshot of %s partition %d failed; the next one is due in %.0f s",
+                store.name,
+                pending.partition,
+                self.settings.snapshot_interval_s,
+            )
 
     async def drain(self) -> None:
         """Wait for every batch in flight to be acknowledged and committed."""
@@ -353,6 +418,9 @@ class HotConsumer(Service):
     async def _rewind(self, consumer: AIOKafkaConsumer) -> None:
         log.exception("sending a batch failed; the records after the last commit are read again")
         self._in_flight.clear()
+        # Rebuilt from snapshots and logs, the states may hold erased people again.
+        self.stages.teams_assigned(set(self.teams.states))
+        self.stages.threads_assigned(set(self.threads.states))
         self.teams.reload()
         self.threads.reload()
         for tp, offset in self._resume_at.items():

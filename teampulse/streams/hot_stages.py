@@ -43,11 +43,11 @@ from teampulse.contract.event import (
 from teampulse.contract.event_structs import FastEventValidator
 from teampulse.contract.rejections import Reason, Rejection, dead_letter_record, internal_rejection
 from teampulse.contract.xapi import XapiMapper
+from teampulse.engine.state_store import PartitionedState
 from teampulse.enrichment.roster import resolve_team
 from teampulse.streams.batch_outbox import BatchOutbox, KeyPartitioner
 from teampulse.streams.partitions import TeamPartition, ThreadPartition, event_op, fact_op
 from teampulse.streams.roster_reader import RosterReader
-from teampulse.streams.state_log import PartitionedState
 from teampulse.streams.wire import decode_fact, encode_fact
 from teampulse.tenancy.source import TenantsSource
 
@@ -169,6 +169,13 @@ class HotStages:
             self._pending_teams.setdefault(partition, set()).update(people)
         for partition in self.threads.states:
             self._pending_threads.setdefault(partition, set()).update(people)
+
+    def teams_assigned(self, partitions: set[int]) -> None:
+        """Team partitions restored from a snapshot hold the people erased after it was
+        taken until every erasure known is applied to them (a log replay leaves them out)."""
+        if self._erased:
+            for partition in partitions:
+                self._pending_teams[partition] = set(self._erased)
 
     def threads_assigned(self, partitions: set[int]) -> None:
         """Thread partitions (re)built from their logs hold erased people's posts until every

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 import orjson
 
 from teampulse.contract.event import Event
+from teampulse.engine.state_store import NO_LOG_POSITION
 from teampulse.gauges.config import GaugeConfig
 from teampulse.gauges.counts import TeamCounts
 from teampulse.gauges.team_state import TeamState
 from teampulse.gauges.threads import ThreadBook, ThreadFact, fact_from_wire
-from teampulse.streams.state_log import NO_LOG_POSITION
 
 __all__ = ["RollupInputs", "TeamPartition", "ThreadPartition", "event_op", "fact_op"]
 

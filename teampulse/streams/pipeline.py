@@ -19,6 +19,7 @@ from faust.types import TopicT
 from teampulse.contract.event_structs import FastEventValidator
 from teampulse.contract.rejections import Reason, Rejection, dead_letter_record
 from teampulse.contract.xapi import XapiMapper
+from teampulse.engine.state_store import NO_LOG_POSITION, PartitionedState, SnapshotCodec
 from teampulse.enrichment.roster import Roster
 from teampulse.gauges.config import GaugeConfig
 from teampulse.gauges.counts import TeamCounts
@@ -32,7 +33,7 @@ from teampulse.streams.hot_consumer import HotConsumer
 from teampulse.streams.hot_stages import HealthSink, HotStages, HotTopics
 from teampulse.streams.partitions import RollupInputs, TeamPartition, ThreadPartition
 from teampulse.streams.roster_reader import RosterReader
-from teampulse.streams.state_log import NO_LOG_POSITION, PartitionedState
+from teampulse.streams.state_snapshots import dump_teams, dump_threads, load_teams, load_threads
 from teampulse.tenancy.source import TenantsSource
 
 __all__ = ["STATE_ENTRY_KINDS", "Pipeline", "PipelineHealthSink"]
@@ -79,23 +80,35 @@ class Pipeline:
         kafka = kafka_client_options(settings)
         self.teams: PartitionedState[TeamPartition] = PartitionedState(
             "teams",
-            topics.team_state_log,
+            topics.team_state_log.get_topic_name(),
             kafka,
             lambda _p: TeamPartition(config),
             lambda state, record: state.replay(record, erased),
             replay_after=erasures.ready,
+            snapshots=SnapshotCodec(
+                settings.topic("team-snapshots"),
+                dump_teams(config),
+                load_teams(config),
+                settings.snapshot_interval_s,
+            ),
         )
         self.threads: PartitionedState[ThreadPartition] = PartitionedState(
             "threads",
-            topics.thread_state_log,
+            topics.thread_state_log.get_topic_name(),
             kafka,
             lambda _p: ThreadPartition(config),
             ThreadPartition.replay,
+            snapshots=SnapshotCodec(
+                settings.topic("thread-snapshots"),
+                dump_threads(config),
+                load_threads(config),
+                settings.snapshot_interval_s,
+            ),
         )
         # The roll-up inputs are absolute values on a compacted topic: the topic is its own log.
         self.rollup_states: PartitionedState[RollupInputs] = PartitionedState(
             "rollups",
-            topics.team_counts,
+            topics.team_counts.get_topic_name(),
             kafka,
             lambda _p: RollupInputs(),
             RollupInputs.apply,

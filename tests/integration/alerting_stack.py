@@ -141,7 +141,14 @@ class WebhookReceiver:
 
 
 class Alertmanager:
-    def __init__(self, workdir: Path, receiver: WebhookReceiver, speed: float = 1.0) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        receiver: WebhookReceiver,
+        speed: float = 1.0,
+        receiver_extras: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        """`receiver_extras`: receiver name -> keys added to it (Slack, e-mail configs)."""
         path = binary("alertmanager", "prometheus-alertmanager")
         if path is None:
             raise RuntimeError("no alertmanager binary (Debian package prometheus-alertmanager)")
@@ -149,6 +156,13 @@ class Alertmanager:
         for entry in config["receivers"]:  # the URLs change, and the timers at a speed
             for hook in entry.get("webhook_configs", []):
                 hook["url"] = f"{receiver.url}/alerts/{entry['name']}"
+        # the templates, relative to the shipped config, wherever the copy is written
+        config["templates"] = [
+            str(ALERTMANAGER_CONFIG.parent / pattern) for pattern in config.get("templates", [])
+        ]
+        for entry in config["receivers"]:
+            extra = receiver_extras.get(entry["name"], {}) if receiver_extras else {}
+            entry.update(extra)
         if speed != 1.0:
             scaled_routes(config["route"], speed)
         workdir.mkdir(parents=True, exist_ok=True)

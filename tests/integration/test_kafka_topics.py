@@ -64,6 +64,7 @@ def test_topics_creates_every_record_topic_with_its_configured_retention(kafka_b
 
     logical = ["events", "xapi", "by-team", "by-thread", "thread-facts", "deadletter"]
     logical += ["team-state", "thread-state", "roster", "team-counts"]
+    logical += ["team-snapshots", "thread-snapshots"]
     names = [settings.topic(n) for n in logical]
     found = wait_for(
         lambda: _all(asyncio.run(own_settings(kafka_bootstrap, names)), names),
@@ -83,8 +84,13 @@ def test_topics_creates_every_record_topic_with_its_configured_retention(kafka_b
         "thread-state": str(37 * DAY_MS + 20 * DAY_MS // 24),
         "roster": None,  # compacted: the latest record per person stays until its tombstone
         "team-counts": None,
+        # compacted: the latest two snapshots of each partition, whatever their age
+        "team-snapshots": None,
+        "thread-snapshots": None,
     }
     assert found[settings.topic("roster")]["cleanup.policy"] == "compact"
+    for snapshots in ("team-snapshots", "thread-snapshots"):
+        assert found[settings.topic(snapshots)]["cleanup.policy"] == "compact"
 
 
 def test_topics_updates_the_retention_of_an_existing_topic_and_keeps_its_other_settings(

@@ -23,6 +23,9 @@ SUBCOMMANDS = [
     "forget",
     "topics",
     "demo",
+    "web",
+    "notify",
+    "digest",
     "msteams-subscribe",
 ]
 

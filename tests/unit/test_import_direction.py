@@ -37,13 +37,20 @@ ALLOWED: dict[str, set[str]] = {
     "simulation": {"settings", "contract", "enrichment", "gauges"},
     # the I/O edges, in the order records flow
     "kafka": CORE,
+    # the stream-processing runtime: nothing of the product's meaning
+    "engine": {"settings", "kafka"},
     "ingest": CORE | {"kafka"},
-    "streams": CORE | {"kafka"},
-    "sinks": CORE | {"kafka", "streams"},
+    "streams": CORE | {"kafka", "engine"},
+    "sinks": CORE | {"kafka", "engine", "streams"},
+    # what reads the published figures back: the L&D web app, notifications, the digest
+    "web": CORE | {"sinks"},
+    "notify": CORE | {"sinks", "web"},
+    "digest": CORE | {"sinks", "web", "notify"},
     # the composition roots
-    "ops": CORE | {"kafka", "ingest", "streams", "sinks"},
-    "worker": CORE | {"kafka", "ingest", "streams", "sinks"},
-    "cli": CORE | {"kafka", "ingest", "streams", "sinks", "ops", "worker"},
+    "ops": CORE | {"kafka", "engine", "ingest", "streams", "sinks", "web"},
+    "worker": CORE | {"kafka", "engine", "ingest", "streams", "sinks"},
+    "cli": CORE
+    | {"kafka", "engine", "ingest", "streams", "sinks", "web", "notify", "digest", "ops", "worker"},
 }
 IO_LIBRARIES = {"faust", "mode", "aiokafka", "redis", "aiohttp", "prometheus_client"}
 

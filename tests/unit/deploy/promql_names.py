@@ -37,6 +37,12 @@ def _exported() -> dict[str, frozenset[str]]:
             stage = {"stage"} if gauge.name == "members" else set()
             series[catalog.adoption_metric_name(scope, gauge.name)] = key | {"initiative"} | stage
     series["teampulse_team_info"] = {"team", "department", "division"}
+    # The drop signal: teams only.
+    for gauge in catalog.SIGNAL_WINDOWED:
+        series[catalog.metric_name("team", gauge.name)] = {"team", "window"}
+    for gauge in catalog.SIGNAL_PLAIN:
+        series[catalog.metric_name("team", gauge.name)] = {"team"}
+    series[catalog.DROP_SIGNAL_METRIC] = {"team", "state"}
     series |= {
         "teampulse_events_total": {"source", "outcome"},
         "teampulse_dead_letters_total": {"reason"},
@@ -90,7 +96,7 @@ def _fractions() -> frozenset[str]:
     for scope in ("team", *ROLLUP_SCOPES):
         names |= {
             catalog.metric_name(scope, gauge.name)
-            for gauge in catalog.WINDOWED + catalog.PLAIN
+            for gauge in catalog.WINDOWED + catalog.PLAIN + catalog.SIGNAL_PLAIN
             if gauge.unit in ("ratio", "score")
         }
         names |= {catalog.adoption_metric_name(scope, g) for g in ("ratio", "index")}

@@ -52,10 +52,13 @@ def test_the_compose_stack_has_the_services_the_local_stack_runs(docker_compose:
     config: dict[str, Any] = yaml.safe_load(compose_config(docker_compose).stdout)
     assert sorted(config["services"]) == [
         "alertmanager",
+        "digest",
         "grafana",
         "kafka",
+        "notify",
         "prometheus",
         "redis",
+        "web",
         "worker",
     ]
 

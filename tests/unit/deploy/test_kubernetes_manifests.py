@@ -84,12 +84,17 @@ def test_every_object_is_valid_against_the_pinned_kubernetes_schemas(obj: dict[s
 def test_the_base_holds_the_workers_the_ingest_endpoint_their_services_and_config() -> None:
     assert sorted(map(key, OBJECTS)) == [
         "ConfigMap/teampulse-config",
+        "CronJob/teampulse-digest",
         "Deployment/teampulse-ingest",
+        "Deployment/teampulse-notify",
+        "Deployment/teampulse-web",
         "HorizontalPodAutoscaler/teampulse-ingest",
         "Namespace/teampulse",
         "PodDisruptionBudget/teampulse-worker",
         "Secret/teampulse-secrets",
         "Service/teampulse-ingest",
+        "Service/teampulse-notify",
+        "Service/teampulse-web",
         "Service/teampulse-worker",
         "Service/teampulse-worker-web",
         "StatefulSet/teampulse-worker",
@@ -138,10 +143,18 @@ def test_every_config_map_value_is_one_the_settings_accept() -> None:
     Settings(**{k.removeprefix("TEAMPULSE_").lower(): v for k, v in env.items()})
 
 
-def test_the_pseudonym_key_and_ingest_credentials_come_from_the_secret() -> None:
+def test_the_pseudonym_key_credentials_and_webhooks_come_from_the_secret() -> None:
     config = find("ConfigMap", "teampulse-config")["data"]
     secrets = find("Secret", "teampulse-secrets")["stringData"]
-    assert set(secrets) == {"TEAMPULSE_PSEUDONYM_SECRET", "TEAMPULSE_INGEST_CREDENTIALS"}
+    assert set(secrets) == {
+        "TEAMPULSE_PSEUDONYM_SECRET",
+        "TEAMPULSE_INGEST_CREDENTIALS",
+        "TEAMPULSE_NOTIFY_TEAMS_WEBHOOK_URL",
+        "TEAMPULSE_SMTP_USERNAME",
+        "TEAMPULSE_SMTP_PASSWORD",
+        "TEAMPULSE_DIGEST_TEAMS_WEBHOOK_URL",
+        "TEAMPULSE_DIGEST_SLACK_WEBHOOK_URL",
+    }
     assert set(config) & set(secrets) == set()
     for kind, name in (("StatefulSet", WORKER), ("Deployment", INGEST)):
         sources = only_container(kind, name)["envFrom"]
@@ -229,3 +242,23 @@ def test_containers_run_the_image_user_not_root() -> None:
         context = pod_spec(kind, name)["securityContext"]
         assert context["runAsNonRoot"] is True
         assert f"--uid {context['runAsUser']} " in dockerfile, name
+
+
+def test_the_web_app_and_notify_serve_the_ports_their_probes_and_services_ask() -> None:
+    config = find("ConfigMap", "teampulse-config")["data"]
+    for name, setting in (("teampulse-web", "WEBAPP"), ("teampulse-notify", "NOTIFY")):
+        container = only_container("Deployment", name)
+        (port,) = container["ports"]
+        assert port["containerPort"] == int(config[f"TEAMPULSE_{setting}_PORT"]), name
+        assert config[f"TEAMPULSE_{setting}_HOST"] == "0.0.0.0", name
+        assert container["readinessProbe"]["httpGet"]["path"] == "/healthz", name
+        assert find("Service", name)["spec"]["ports"][0]["targetPort"] == port["name"], name
+
+
+def test_the_digest_runs_weekly_as_the_image_user() -> None:
+    job = find("CronJob", "teampulse-digest")["spec"]
+    assert job["schedule"] == "0 7 * * 1" and job["concurrencyPolicy"] == "Forbid"
+    pod = job["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    (container,) = pod["containers"]
+    assert container["args"][:2] == ["teampulse", "digest"]

@@ -38,12 +38,13 @@ def test_the_shipped_configuration_loads_with_three_initiatives() -> None:
     assert config.min_group_size == 5
 
 
-def test_retention_covers_the_baseline_reach_plus_lateness() -> None:
+def test_retention_covers_the_drop_signal_reach_plus_lateness() -> None:
     config = GaugeConfig()
-    # 4 samples a week apart, the oldest one's 20-hour window: 28 days 20 hours; plus 48 h
-    # lateness.
+    # The baseline reaches 28 days 20 hours back (4 samples a week apart, the oldest one's
+    # 20-hour window); the drop signal further: its 2-week span and 3 reference weeks.
     assert config.baseline_lookback_s == 28 * 86_400 + 20 * 3600
-    assert config.retention_s == 30 * 86_400 + 20 * 3600
+    assert config.signal_lookback_s == 35 * 86_400
+    assert config.retention_s == 37 * 86_400  # plus 48 h lateness
 
 
 def test_retention_follows_the_longest_window_when_it_reaches_further() -> None:

@@ -230,13 +230,13 @@ def test_state_is_bounded_by_the_retention() -> None:
         if hour % 6 == 0:
             team.counts(T0 + hour * HOUR, members=5)
 
-    # 30 days 20 hours (the baseline's reach, 4 weeks + its 20-hour window, beyond the 28 d
-    # window; + 2 d lateness) behind the watermark, which sits at the start of the current
-    # hour, plus it.
-    assert len(team._buckets) == 30 * 24 + 20 + 1
+    # 37 days (the drop signal's reach, its 2-week span and 3 reference weeks, beyond the
+    # baseline's 28 d 20 h and the 28 d window; + 2 d lateness) behind the watermark, which
+    # sits at the start of the current hour, plus it.
+    assert len(team._buckets) == 37 * 24 + 1
     assert len(team._seen) == 48 + 1  # ids of the last 48 h only: older repeats are late
-    assert len(team._changes) == 31  # the days those hours touch, no older
-    assert len(team._days) <= 31
+    assert len(team._changes) == 38  # the days those hours touch, no older
+    assert len(team._days) <= 38
 
 
 def test_state_entries_report_buckets_ids_and_adoption_records_within_the_horizons() -> None:

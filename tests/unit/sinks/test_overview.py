@@ -13,6 +13,9 @@ ATLAS = TeamRow(
         "participation_ratio:7d": "1",
         "posts:7d": "2",
         "replies:7d": "3",
+        "drop_signal": "drop",
+        "activity_events:7d": "14",
+        "activity_expected_events:7d": "36.2",
     },  # fmt: skip
     adoption={"digital-workplace": "0.4"},
     history=[0.5, None, 0.75],
@@ -26,6 +29,7 @@ def test_a_team_row_shows_its_gauges_as_people_read_them() -> None:
     assert "<td>62%</td>" in page  # engagement 7d
     assert '<td class="down">-45%</td>' in page  # against its own baseline
     assert "<td>100%</td>" in page  # participation
+    assert '<td class="drop">drop</td><td>14</td><td>36</td>' in page  # events vs usual
     assert "digital-workplace 40%" in page
     assert "1 teams published, as of 2026-03-02T12:00:00Z" in page
 
@@ -33,8 +37,14 @@ def test_a_team_row_shows_its_gauges_as_people_read_them() -> None:
 def test_an_undefined_gauge_shows_a_dash_not_zero() -> None:
     page = render_overview([ATLAS], AS_OF)
 
-    reply_ratio_cell = page.split('<tr data-team="atlas">')[1].split("</td>")[6]
+    reply_ratio_cell = page.split('<tr data-team="atlas">')[1].split("</td>")[9]
     assert reply_ratio_cell.endswith("–")
+
+
+def test_a_team_too_quiet_to_judge_says_so_instead_of_a_blank() -> None:
+    quiet = TeamRow(team="small", gauges={"drop_signal": "insufficient_activity"})
+
+    assert "<td>not enough activity yet</td>" in render_overview([quiet], AS_OF)
 
 
 def test_team_names_are_escaped() -> None:

@@ -7,6 +7,7 @@ import orjson
 import pytest
 
 from teampulse.contract.event import Event
+from teampulse.engine.state_store import frame_ops
 from teampulse.gauges.config import GaugeConfig
 from teampulse.gauges.counts import TeamCounts
 from teampulse.gauges.threads import ThreadBook, ThreadSummary
@@ -17,7 +18,6 @@ from teampulse.streams.partitions import (
     event_op,
     fact_op,
 )
-from teampulse.streams.state_log import frame_ops
 
 T0 = 1_772_409_600.0  # 2026-03-02T00:00:00Z
 HOUR = 3600.0

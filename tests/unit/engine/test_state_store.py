@@ -3,12 +3,9 @@ reordered; the log position of a partition."""
 
 from __future__ import annotations
 
-from typing import cast
-
 import orjson
-from faust.types import TopicT
 
-from teampulse.streams.state_log import (
+from teampulse.engine.state_store import (
     MAX_LOG_RECORD_BYTES,
     NO_LOG_POSITION,
     PartitionedState,
@@ -45,7 +42,7 @@ def test_an_empty_batch_writes_nothing() -> None:
 def test_a_partitions_log_position_only_grows_and_only_while_it_is_owned() -> None:
     state: PartitionedState[list[bytes]] = PartitionedState(
         "teams",
-        cast(TopicT, None),
+        "team-state",
         {"bootstrap_servers": "unused:9092"},
         lambda _p: [],
         lambda s, r: s.append(r),

@@ -4,25 +4,13 @@ from it again after a failed send, whatever the memory held meanwhile."""
 from __future__ import annotations
 
 import asyncio
-from typing import cast
 
 import pytest
-from faust.types import TopicT
 
-from teampulse.streams.state_log import PartitionedState
+from teampulse.engine.state_store import PartitionedState
 from tests.integration.worker_harness import produce
 
 pytestmark = pytest.mark.integration
-
-
-class LogTopic:
-    """The one thing PartitionedState asks of its log topic: the name."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def get_topic_name(self) -> str:
-        return self.name
 
 
 async def test_a_reload_rebuilds_each_partition_from_its_log_alone(
@@ -32,7 +20,7 @@ async def test_a_reload_rebuilds_each_partition_from_its_log_alone(
     await produce(kafka_bootstrap, topic, [(None, b"logged-1"), (None, b"logged-2")], partition=0)
     state: PartitionedState[list[bytes]] = PartitionedState(
         "teams",
-        cast(TopicT, LogTopic(topic)),
+        topic,
         {"bootstrap_servers": kafka_bootstrap},
         lambda _p: [],
         lambda applied, record: applied.append(record),

@@ -1,0 +1,253 @@
+"""The drop signal: has a team's activity fallen below its own normal? Judged on raw counts.
+
+Small teams produce a few events an hour, so the signal accumulates evidence on event counts
+over days (a one-sided lower CUSUM, Lucas 1985) instead of comparing two short windows:
+
+* expected events in each bucket of the span = the team's level (events per week over its
+  reference weeks) x the organisation's share of a week's events in that hour of the week,
+  x the rest of the organisation's observed / expected events over the hours before (never
+  above 1): a public holiday lowers what every team is expected to do;
+* evidence S = max(0, S + k x expected - observed) over the span, k tuned for a fall to
+  `tuned_drop` of the usual, turned into a log-likelihood ratio and divided by the
+  team's dispersion (variance / mean of its daily counts, pooled with the organisation's
+  while its own history is short): overdispersed teams need more evidence;
+* drop when the evidence reaches the threshold (which grows with the log of the expected
+  events per working day, so every size has about the same false-alarm rate), watch from
+  `watch_share` of it; a drop while the whole organisation is quiet is held at watch;
+* insufficient_activity while the reference holds too few weeks or too few events to judge.
+
+Active members (against the team's usual share, binomial) explain an alert and raise a
+watch on their own when half the team goes silent. docs/gauges.md explains it for L&D.
+Pure: counts in, a `DropSignal` out. The stream and the reference model call the same code.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from teampulse.gauges.config import GaugeConfig
+from teampulse.gauges.counts import ActivityCounts
+
+__all__ = [
+    "DROP_STATES",
+    "DropSignal",
+    "DropState",
+    "OrgActivity",
+    "binomial_cdf",
+    "dispersion_evidence",
+    "drop_signal",
+    "org_activity",
+]
+
+DropState = Literal["ok", "watch", "drop", "insufficient_activity"]
+DROP_STATES: tuple[DropState, ...] = ("ok", "watch", "drop", "insufficient_activity")
+WORKING_DAYS = 5  # of a week's seven 24-hour blocks, the busiest five are its working days
+# Every hour of the week keeps this share of an even spread in the organisation's shape, so an
+# hour the organisation never used still expects a little of a team that does use it.
+SHAPE_FLOOR = 0.01
+# The "normal" band shown around the expected count: about 95 % of usual weeks fall in it.
+NORMAL_BAND_Z = 1.96
+
+
+@dataclass(frozen=True, slots=True)
+class OrgActivity:
+    """The organisation's activity (the merge of its teams') and its pooled dispersion."""
+
+    activity: ActivityCounts
+    chi2: float  # sum over teams of their daily counts' Pearson statistic
+    df: int  # ... and of its degrees of freedom
+
+    def judged_by(self) -> tuple[object, ...]:
+        """What of it a team's signal reads (all but the active members)."""
+        a = self.activity
+        return a.recent, a.profile, a.days, self.chi2, self.df
+
+
+@dataclass(frozen=True, slots=True)
+class DropSignal:
+    state: DropState
+    window: str  # label of the week the figures below cover ("7d")
+    events: int  # observed in the last week
+    expected: float | None  # expected in the last week (None: not enough to judge)
+    normal_low: float | None
+    normal_high: float | None
+    expected_per_working_day: float | None
+    evidence_ratio: float | None  # evidence / drop threshold (1 = drop)
+    active_members: int
+    usual_active_members: float | None
+    held: bool = False  # a drop held at watch because the whole organisation is quiet
+
+
+def dispersion_evidence(days: Sequence[int], weeks: int) -> tuple[float, int]:
+    """Pearson statistic and degrees of freedom of the daily counts across reference weeks.
+
+    Each of the week's seven 24-hour blocks is compared with its mean over the weeks that
+    hold any event; for Poisson counts the statistic / df is about 1.
+    """
+    totals = [sum(days[7 * r : 7 * r + 7]) for r in range(weeks)]
+    kept = [r for r in range(weeks) if totals[r] > 0]
+    if len(kept) < 2:
+        return 0.0, 0
+    chi2, df = 0.0, 0
+    for block in range(7):
+        values = [days[7 * r + block] for r in kept]
+        mean = sum(values) / len(values)
+        if mean <= 0:
+            continue
+        chi2 += sum((v - mean) ** 2 for v in values) / mean
+        df += len(values) - 1
+    return chi2, df
+
+
+def org_activity(parts: Iterable[ActivityCounts], config: GaugeConfig) -> OrgActivity:
+    """The organisation from its teams; pass them in a fixed order (sorted by team)."""
+    parts = list(parts)
+    weeks = config.scoring.drop_signal.reference_weeks
+    chi2, df = 0.0, 0
+    for part in parts:
+        if part.days:
+            c, d = dispersion_evidence(part.days, weeks)
+            chi2 += c
+            df += d
+    return OrgActivity(activity=ActivityCounts.merge(parts), chi2=chi2, df=df)
+
+
+def binomial_cdf(k: int, n: int, p: float) -> float:
+    """P(X <= k) for X ~ Binomial(n, p)."""
+    if k >= n or p <= 0:
+        return 1.0
+    if k < 0:
+        return 0.0
+    if p >= 1:
+        return 0.0
+    return sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k + 1))
+
+
+def _weeks_with_events(days: Sequence[int], weeks: int) -> int:
+    return sum(1 for r in range(weeks) if sum(days[7 * r : 7 * r + 7]) > 0)
+
+
+def drop_signal(
+    team: ActivityCounts,
+    org: OrgActivity,
+    members: int,
+    as_of: float,
+    config: GaugeConfig,
+) -> DropSignal:
+    """The team's drop signal as of `as_of`, from its activity and the organisation's."""
+    cfg = config.scoring.drop_signal
+    week = config.buckets_per_week
+    per_day = config.buckets_per_day
+    weeks = cfg.reference_weeks
+    window = f"{week * config.bucket_s // 86_400}d"
+    recent = team.recent
+    events = sum(recent[-week:]) if recent else 0
+    totals = _week_totals(team.days, weeks)
+    usual_weeks = [n for n, d in zip(team.usual_active, totals, strict=False) if d > 0]
+    usual_active = sum(usual_weeks) / len(usual_weeks) if usual_weeks else None
+
+    def insufficient(per_working_day: float | None = None) -> DropSignal:
+        return DropSignal(
+            "insufficient_activity",
+            window,
+            events,
+            None,
+            None,
+            None,
+            per_working_day,
+            None,
+            team.active,
+            usual_active,
+        )
+
+    with_events = _weeks_with_events(team.days, weeks) if team.days else 0
+    if not recent or with_events < cfg.min_reference_weeks:
+        return insufficient()
+    level = sum(team.profile) / with_events  # the team's events in a usual week
+    org_profile = org.activity.profile
+    org_total = sum(org_profile)
+    floor = SHAPE_FLOOR * org_total / week
+    scale = level / (org_total * (1 + SHAPE_FLOOR))
+    base = [(n + floor) * scale for n in org_profile]  # expected events per hour of the week
+    blocks = sorted(sum(base[d * per_day : (d + 1) * per_day]) for d in range(7))
+    per_working_day = sum(blocks[-WORKING_DAYS:]) / WORKING_DAYS
+    if per_working_day < cfg.min_expected_per_working_day:
+        return insufficient(per_working_day)
+
+    # The rest of the organisation: observed against its own expected count, per bucket.
+    rest_recent = [o - t for o, t in zip(org.activity.recent, recent, strict=True)]
+    rest_profile = [o - t for o, t in zip(org_profile, team.profile, strict=True)]
+    rest_days = [o - t for o, t in zip(org.activity.days, team.days, strict=True)]
+    rest_weeks = _weeks_with_events(rest_days, weeks)
+    rest_scale = 1 / rest_weeks if rest_weeks else 0.0
+    span = len(recent)
+    last = math.floor(as_of / config.bucket_s)
+    elapsed = (as_of - last * config.bucket_s) / config.bucket_s  # of the current bucket
+    prior = cfg.org_prior_events
+    org_window = cfg.org_window_hours * 3600 // config.bucket_s or 1
+    rho = 1 - cfg.tuned_drop
+    k = (1 - rho) / math.log(1 / rho)
+    cusum = 0.0
+    observed_day = expected_day = 0.0  # the rest's trailing buckets
+    ratio = 1.0
+    expected_week = 0.0
+    trailing: list[tuple[float, float]] = []
+    for i in range(span):
+        position = i % week
+        share = elapsed if i == span - 1 else 1.0
+        # The rest over this bucket and the ones just before it: the first hour of a holiday
+        # is judged by the holiday itself.
+        rest_expected = rest_profile[position] * rest_scale * share
+        trailing.append((rest_recent[i], rest_expected))
+        observed_day += rest_recent[i]
+        expected_day += rest_expected
+        if len(trailing) > org_window:
+            gone_observed, gone_expected = trailing.pop(0)
+            observed_day -= gone_observed
+            expected_day -= gone_expected
+        ratio = (observed_day + prior) / (expected_day + prior)
+        expected = base[position] * share * min(1.0, ratio)
+        cusum = max(0.0, cusum + k * expected - recent[i])
+        if i >= span - week:
+            expected_week += expected
+
+    own_chi2, own_df = dispersion_evidence(team.days, weeks)
+    pooled = org.chi2 / org.df if org.df else 1.0
+    weight = cfg.dispersion_prior_df
+    dispersion = (own_chi2 + weight * pooled) / (own_df + weight) if own_df + weight else 1.0
+    dispersion = max(1.0, dispersion)
+    evidence = cusum * math.log(1 / rho) / dispersion
+    threshold = cfg.threshold + cfg.threshold_per_log_events * math.log(per_working_day)
+    state: DropState = "ok"
+    if evidence >= threshold:
+        state = "drop"
+    elif evidence >= cfg.watch_share * threshold:
+        state = "watch"
+    held = state == "drop" and ratio < cfg.org_hold_ratio  # the rest over the last hours
+    if held:
+        state = "watch"
+    if state == "ok" and usual_active is not None and members > 0:
+        usual_share = min(1.0, usual_active / members)
+        if binomial_cdf(team.active, members, usual_share) < cfg.members_alpha:
+            state = "watch"
+    spread = NORMAL_BAND_Z * math.sqrt(dispersion * expected_week)
+    return DropSignal(
+        state,
+        window,
+        events,
+        expected_week,
+        max(0.0, expected_week - spread),
+        expected_week + spread,
+        per_working_day,
+        evidence / threshold,
+        team.active,
+        usual_active,
+        held,
+    )
+
+
+def _week_totals(days: Sequence[int], weeks: int) -> list[int]:
+    return [sum(days[7 * r : 7 * r + 7]) for r in range(weeks)] if days else []

@@ -1,0 +1,141 @@
+"""`teampulse web`: the L&D web app, an aiohttp server apart from the workers.
+
+It reads only what is published (Redis) and what Prometheus and Alertmanager say about
+alerts, holds no state of its own, and so scales on its own: run as many as readers need.
+Redis away is a 503 page that names it; Prometheus or Alertmanager away leaves the figures
+and says that the alerts are unavailable.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from teampulse.settings import Settings
+from teampulse.sinks.redis_connection import redacted, redis_client
+from teampulse.sinks.redis_writer import RedisKeys
+from teampulse.web.pages import (
+    alerts_page,
+    initiatives_page,
+    not_found_page,
+    organisation_page,
+    runbook_page,
+    team_page,
+)
+from teampulse.web.reading import read_alerts, read_published, read_scopes
+from teampulse.web.runbooks import runbooks
+
+__all__ = ["make_app", "run_web"]
+
+log = logging.getLogger(__name__)
+REDIS_TIMEOUT_S = 2.0
+HTML = "text/html"
+
+
+def make_app(settings: Settings) -> web.Application:
+    keys = RedisKeys(settings.redis_prefix)
+    clients: list[Redis] = []  # made on the first request, in the server's event loop
+
+    def redis() -> Redis:
+        if not clients:
+            clients.append(
+                redis_client(
+                    settings,
+                    socket_timeout=REDIS_TIMEOUT_S,
+                    socket_connect_timeout=REDIS_TIMEOUT_S,
+                )
+            )
+        return clients[0]
+
+    def page(text: str, status: int = 200) -> web.Response:
+        return web.Response(text=text, content_type=HTML, status=status)
+
+    def unavailable(exc: RedisError) -> web.Response:
+        log.warning("Redis at %s did not answer: %s", redacted(settings.redis_url), exc)
+        return page(
+            not_found_page(
+                f"The published figures are read from Redis at {redacted(settings.redis_url)}, "
+                f"which did not answer ({exc}). Check TEAMPULSE_REDIS_URL and that Redis runs."
+            ),
+            503,
+        )
+
+    async def alerts() -> tuple[list, str]:
+        return await read_alerts(settings.prometheus_url, settings.alertmanager_url)
+
+    async def organisation(request: web.Request) -> web.Response:
+        try:
+            published = await read_published(redis(), keys)
+        except RedisError as exc:
+            return unavailable(exc)
+        return page(organisation_page(published, *await alerts()))
+
+    async def initiatives(request: web.Request) -> web.Response:
+        try:
+            published = await read_published(redis(), keys)
+        except RedisError as exc:
+            return unavailable(exc)
+        return page(initiatives_page(published))
+
+    async def team(request: web.Request) -> web.Response:
+        name = request.match_info["team"]
+        try:
+            found = await read_scopes(redis(), keys, "team", [name])
+        except RedisError as exc:
+            return unavailable(exc)
+        if not found:
+            return page(
+                not_found_page(
+                    f"Team {name!r} is unknown or not published (below the minimum group size)."
+                ),
+                404,
+            )
+        return page(team_page(found[0], *await alerts()))
+
+    async def alert_list(request: web.Request) -> web.Response:
+        return page(alerts_page(*await alerts()))
+
+    async def runbook(request: web.Request) -> web.Response:
+        name = request.match_info["name"].lower()
+        books = runbooks()
+        titles = {n: title for n, (title, _) in books.items()}
+        if name not in books:
+            return page(not_found_page(f"No runbook {name!r}; there are: {', '.join(titles)}"), 404)
+        title, markdown = books[name]
+        return page(runbook_page(title, markdown, titles))
+
+    async def runbook_index(request: web.Request) -> web.Response:
+        first = sorted(runbooks())[0]
+        raise web.HTTPFound(f"/runbooks/{first}")
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.Response(text="ok\n")
+
+    async def close(app: web.Application) -> None:
+        for client in clients:
+            await client.aclose()
+
+    app = web.Application()
+    app.router.add_get("/", organisation)
+    app.router.add_get("/initiatives", initiatives)
+    app.router.add_get("/teams/{team}", team)
+    app.router.add_get("/alerts", alert_list)
+    app.router.add_get("/runbooks", runbook_index)
+    app.router.add_get("/runbooks/{name}", runbook)
+    app.router.add_get("/healthz", healthz)
+    app.on_cleanup.append(close)
+    return app
+
+
+def run_web(settings: Settings) -> None:
+    print(f"[web] TeamPulse for L&D on {settings.webapp_url}/", flush=True)
+    web.run_app(
+        make_app(settings),
+        host=settings.webapp_host,
+        port=settings.webapp_port,
+        print=None,
+        access_log=None,
+    )

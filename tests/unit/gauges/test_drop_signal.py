@@ -1,0 +1,82 @@
+"""The drop signal's judgement on hand-made hourly counts (the figures are exact by design:
+a team doing exactly its usual count, a team at a quarter of it, a holiday for everyone)."""
+
+from __future__ import annotations
+
+from teampulse.gauges.config import GaugeConfig
+from teampulse.gauges.counts import ActivityCounts
+from teampulse.gauges.drop_signal import binomial_cdf, drop_signal, org_activity
+
+CONFIG = GaugeConfig()
+WEEK = 168
+T0 = 1_772_409_600.0  # a Monday, 00:00 UTC
+SPAN_WEEKS, REFERENCE_WEEKS = 2, 3
+AS_OF = T0 + (SPAN_WEEKS + REFERENCE_WEEKS) * WEEK * 3600 - 0.001  # end of a Sunday
+
+
+def usual_week(per_hour: int) -> list[int]:
+    """per_hour events in each working hour (9-17, Monday-Friday), none otherwise."""
+    return [per_hour if (h // 24) < 5 and 9 <= h % 24 < 17 else 0 for h in range(WEEK)]
+
+
+def team(per_hour: int, recent_scale: list[float] | None = None, active: int = 8) -> ActivityCounts:
+    week = usual_week(per_hour)
+    recent = week * SPAN_WEEKS
+    if recent_scale is not None:
+        recent = [round(n * s) for n, s in zip(recent, recent_scale, strict=True)]
+    return ActivityCounts(
+        recent=tuple(recent),
+        profile=tuple(n * REFERENCE_WEEKS for n in week),
+        days=tuple(sum(week[d * 24 : d * 24 + 24]) for d in range(7)) * REFERENCE_WEEKS,
+        active=active,
+        usual_active=(8,) * REFERENCE_WEEKS,
+    )
+
+
+def judged(me: ActivityCounts, rest: ActivityCounts, members: int = 8) -> str:
+    org = org_activity([me, rest], CONFIG)
+    return drop_signal(me, org, members, AS_OF, CONFIG).state
+
+
+def last_days(scale: float, days: int) -> list[float]:
+    """Scale on the last `days` working days of the span (its last week's Mon-Fri)."""
+    hours = WEEK * SPAN_WEEKS
+    first_day = 4 - days + 1  # Friday back
+    start = WEEK * (SPAN_WEEKS - 1) + first_day * 24
+    return [scale if start <= h < WEEK * (SPAN_WEEKS - 1) + 5 * 24 else 1.0 for h in range(hours)]
+
+
+def test_a_team_doing_its_usual_count_is_ok() -> None:
+    signal = drop_signal(team(2), org_activity([team(2), team(10)], CONFIG), 8, AS_OF, CONFIG)
+
+    assert signal.state == "ok"
+    assert signal.events == 80  # 2 an hour x 8 hours x 5 days
+    assert signal.expected is not None and 79 < signal.expected < 81
+    assert signal.normal_low is not None and signal.normal_low < 80 < (signal.normal_high or 0)
+
+
+def test_a_team_at_a_quarter_of_its_count_for_a_week_is_a_drop() -> None:
+    assert judged(team(2, last_days(0.25, 5)), team(10)) == "drop"
+
+
+def test_a_quiet_day_for_the_whole_organisation_is_no_team_drop() -> None:
+    holiday = last_days(0.1, 1)
+
+    assert judged(team(2, holiday), team(40, holiday)) == "ok"
+    # Without the organisation going quiet too, the same day is evidence against the team.
+    assert judged(team(2, holiday), team(40)) == "drop"
+
+
+def test_without_five_expected_events_a_working_day_the_signal_says_so() -> None:
+    signal = drop_signal(team(0), org_activity([team(0), team(10)], CONFIG), 8, AS_OF, CONFIG)
+
+    assert signal.state == "insufficient_activity"
+    assert signal.expected is None
+
+
+def test_half_the_team_silent_while_the_rest_keep_the_count_up_is_a_watch() -> None:
+    assert judged(team(2, active=3), team(10)) == "watch"
+
+
+def test_binomial_tail() -> None:
+    assert abs(binomial_cdf(3, 8, 0.75) - 0.0273) < 1e-4
