@@ -17,6 +17,7 @@ SUBCOMMANDS = [
     "ingest",
     "produce",
     "tenant-relay",
+    "tenant",
     "backfill",
     "simulate",
     "replay",
