@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -66,7 +67,14 @@ COMMAND_SETTINGS: dict[str, tuple[str, ...]] = {
     "simulate": (*KAFKA, "TEAMPULSE_CLOCK"),
     "replay": ("TEAMPULSE_CONFIG_DIR", "TEAMPULSE_WINDOWS", "TEAMPULSE_PSEUDONYM_SECRET"),
     "forget": (*KAFKA, "TEAMPULSE_PSEUDONYM_SECRET"),
-    "topics": (*KAFKA, "TEAMPULSE_TOPIC_PARTITIONS", "TEAMPULSE_INPUT_RETENTION"),
+    "topics": (
+        *KAFKA,
+        "TEAMPULSE_TOPIC_PARTITIONS",
+        "TEAMPULSE_INPUT_RETENTION",
+        "TEAMPULSE_TENANTS_FILE",
+    ),
+    "tenant-relay": (*KAFKA, "TEAMPULSE_TENANTS_FILE", "TEAMPULSE_TENANTS_RELOAD_S"),
+    "tenant": ("TEAMPULSE_TENANTS_FILE", "TEAMPULSE_TENANTS_RELOAD_S"),
     "demo": (*KAFKA, "TEAMPULSE_REDIS_URL", "TEAMPULSE_WEB_PORT"),
     "web": (
         "TEAMPULSE_REDIS_URL",
@@ -386,12 +394,129 @@ def forget(
     )
 
 
+tenant_app = typer.Typer(
+    help="Create, list, show, suspend, resume or delete a tenant of TEAMPULSE_TENANTS_FILE "
+    "(docs/tenancy.md); running processes pick the change up within TEAMPULSE_TENANTS_RELOAD_S.",
+    epilog=_settings_epilog("tenant"),
+    no_args_is_help=True,
+)
+cli.add_typer(tenant_app, name="tenant")
+
+
+def _tenants_file() -> Path:
+    settings = _settings()
+    if settings.tenants_file is None:
+        typer.echo("set TEAMPULSE_TENANTS_FILE to the tenants file (docs/tenancy.md)", err=True)
+        raise typer.Exit(2)
+    return settings.tenants_file
+
+
+def _tenant_change(change: Callable[[dict[str, Any]], dict[str, Any]], said: str) -> None:
+    from teampulse.ops.tenants import read_raw, write_raw
+    from teampulse.tenancy.config import TenantConfigError
+
+    path = _tenants_file()
+    try:
+        write_raw(path, change(read_raw(path)))
+    except TenantConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(said)
+
+
+@tenant_app.command("create")
+def tenant_create(tenant: Annotated[str, typer.Argument(help="The new tenant's id")]) -> None:
+    """Add a tenant with its own pseudonym key and one Basic credential (shown once)."""
+    from teampulse.tenancy.lifecycle import created
+
+    credential = ""
+
+    def change(raw: dict[str, Any]) -> dict[str, Any]:
+        nonlocal credential
+        changed, credential = created(raw, tenant)
+        return changed
+
+    _tenant_change(change, f"created tenant {tenant}")
+    typer.echo(f"its LRS credential (Basic user:secret), shown this once: {credential}")
+
+
+@tenant_app.command("list")
+def tenant_list() -> None:
+    """Each tenant, whether it is suspended, and what it is reached by (no secrets)."""
+    from teampulse.ops.tenants import read_raw
+    from teampulse.tenancy.lifecycle import listed
+
+    for line in listed(read_raw(_tenants_file())):
+        typer.echo(line)
+
+
+@tenant_app.command("show")
+def tenant_show(tenant: Annotated[str, typer.Argument(help="A tenant's id")]) -> None:
+    """A tenant's entry, its secrets masked."""
+    from teampulse.ops.tenants import read_raw
+    from teampulse.tenancy.config import TenantConfigError
+    from teampulse.tenancy.lifecycle import described
+
+    try:
+        typer.echo(described(read_raw(_tenants_file()), tenant), nl=False)
+    except TenantConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+
+
+@tenant_app.command("suspend")
+def tenant_suspend(tenant: Annotated[str, typer.Argument(help="A tenant's id")]) -> None:
+    """Refuse the tenant's requests (403 with the reason); its data is kept."""
+    from teampulse.tenancy.lifecycle import suspended
+
+    _tenant_change(lambda raw: suspended(raw, tenant, True), f"suspended tenant {tenant}")
+
+
+@tenant_app.command("resume")
+def tenant_resume(tenant: Annotated[str, typer.Argument(help="A tenant's id")]) -> None:
+    """Accept the tenant's requests again."""
+    from teampulse.tenancy.lifecycle import suspended
+
+    _tenant_change(lambda raw: suspended(raw, tenant, False), f"resumed tenant {tenant}")
+
+
+@tenant_app.command("delete")
+def tenant_delete(tenant: Annotated[str, typer.Argument(help="A tenant's id")]) -> None:
+    """Remove the tenant and destroy its pseudonym key; says what remains."""
+    from teampulse.tenancy.lifecycle import REMAINS_AFTER_DELETE, deleted
+
+    _tenant_change(
+        lambda raw: deleted(raw, tenant),
+        f"deleted tenant {tenant} and its pseudonym key; what remains: {REMAINS_AFTER_DELETE}",
+    )
+
+
+@cli.command("tenant-relay", epilog=_settings_epilog("tenant-relay"))
+def tenant_relay(
+    loglevel: Annotated[str, typer.Option(help="Logging level")] = "info",
+) -> None:
+    """Copy each tenant's own input topics into the shared ones, with its tenant."""
+    from teampulse.ingest.relay import TenantRelay
+    from teampulse.tenancy.source import TenantsSource
+
+    settings = _settings()
+    _logging(loglevel, settings.log_repeat_interval_s)
+    tenants = TenantsSource(settings)
+    if tenants.directory.implicit:
+        typer.echo("tenant-relay needs TEAMPULSE_TENANTS_FILE (docs/tenancy.md)", err=True)
+        raise typer.Exit(2)
+    asyncio.run(TenantRelay(settings, tenants, settings.now_source()).run())
+
+
 @cli.command(epilog=_settings_epilog("topics"))
 def topics() -> None:
     """Create TeamPulse's Kafka topics (the worker also does this at start)."""
     from teampulse.kafka.topics import ensure_topics
+    from teampulse.tenancy.directory import tenant_directory
 
-    changes = asyncio.run(ensure_topics(_settings()))
+    settings = _settings()
+    tenant_topics = tenant_directory(settings).tenant_topics()
+    changes = asyncio.run(ensure_topics(settings, tenant_topics))
     typer.echo("created: " + (", ".join(changes.created) or "nothing, all exist"))
     if changes.retention_updated:
         typer.echo("retention updated: " + ", ".join(changes.retention_updated))

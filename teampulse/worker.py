@@ -27,6 +27,7 @@ from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.xapi import XapiMapper
 from teampulse.gauges.config import load_gauge_config
 from teampulse.gauges.snapshot import publishable
+from teampulse.ingest.tenant_metrics import TenantsCollector
 from teampulse.kafka.coordinator_log import quiet_coordinator_start
 from teampulse.kafka.log_limit import limit_repeated_messages
 from teampulse.kafka.security import kafka_client_options
@@ -106,6 +107,7 @@ def create_worker(settings: Settings) -> faust.App:
     )
     pipeline.register()
     StateEntries(pipeline.state_entries, registry)
+    TenantsCollector(tenants, registry)
 
     def send_team_counts(key: bytes, value: bytes) -> None:
         topics.team_counts.send_soon(key=key, value=value)

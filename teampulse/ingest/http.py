@@ -54,6 +54,7 @@ from teampulse.ingest.multipart import statements_and_parts
 from teampulse.ingest.producer import KafkaProducer, ingest_producer
 from teampulse.ingest.request_body import json_body, read_body
 from teampulse.ingest.responses import error_response
+from teampulse.ingest.tenant_metrics import TenantsCollector
 from teampulse.ingest.write import RECENT_IDS, IngestWriter, planned, recall_recent_ids
 from teampulse.ingest.xapi_syntax import (
     SPOKEN_VERSIONS,
@@ -98,6 +99,7 @@ class IngestEndpoint:
         self.validator = EventValidator(settings, Pseudonymiser(settings.pseudonym_secret))
         self.open_paths = {"/xAPI/about", "/metrics"}  # no ingest credentials asked
         self.registry = registry or CollectorRegistry()
+        TenantsCollector(self.tenants, self.registry)
         self.writer = IngestWriter(settings, producer, self.registry, recent_ids)
         self.requests = Counter(
             "teampulse_ingest_http_requests",

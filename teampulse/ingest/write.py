@@ -84,6 +84,12 @@ class IngestWriter:
             ["route", "outcome"],
             registry=registry,
         )
+        self.tenant_records = Counter(
+            "teampulse_tenant_records",
+            "Records written to Kafka per tenant and route: each tenant's usage",
+            ["tenant", "route"],
+            registry=registry,
+        )
 
     def recent(self, tenant: str, route: str) -> RecentIds:
         """The ids `tenant` wrote recently on `route`."""
@@ -147,6 +153,7 @@ class IngestWriter:
             for record in claimed:
                 self.in_flight.pop((tenant, route, record.id), None)
         self.records.labels(route, "written").inc(len(claimed))
+        self.tenant_records.labels(tenant, route).inc(len(claimed))
         self.records.labels(route, "unchanged").inc(received - len(claimed))
         response = answer(intake)
         response.headers["X-TeamPulse-Written"] = str(len(claimed))

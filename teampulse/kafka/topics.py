@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -92,12 +93,18 @@ def retention_ms(settings: Settings) -> dict[str, int]:
     }
 
 
-def topic_specs(settings: Settings) -> list[NewTopic]:
+def topic_specs(settings: Settings, tenant_topics: Iterable[str] = ()) -> list[NewTopic]:
+    """Every topic TeamPulse needs; `tenant_topics`: the tenants' own input topics
+    (docs/tenancy.md), kept as long as the shared ones."""
     partitions = settings.topic_partitions
     compacted = {"cleanup.policy": "compact"}
+    inputs = parse_duration(settings.input_retention) * 1000
     specs = [
         NewTopic(settings.topic(name), partitions, 1, topic_configs={RETENTION: str(ms)})
-        for name, ms in retention_ms(settings).items()
+        for name, ms in {
+            **retention_ms(settings),
+            **dict.fromkeys(tenant_topics, inputs),
+        }.items()
     ]
     specs.append(NewTopic(settings.topic("roster"), partitions, 1, topic_configs=compacted))
     snapshots = {**compacted, "segment.ms": str(SNAPSHOT_SEGMENT_MS)}
@@ -176,7 +183,7 @@ class TopicChanges:
     retention_updated: list[str]
 
 
-async def ensure_topics(settings: Settings) -> TopicChanges:
+async def ensure_topics(settings: Settings, tenant_topics: Iterable[str] = ()) -> TopicChanges:
     """Create the missing topics and bring the retention of the others up to date."""
     admin = AIOKafkaAdminClient(**kafka_client_options(settings))
     for attempt in range(CONNECT_ATTEMPTS):
@@ -190,7 +197,7 @@ async def ensure_topics(settings: Settings) -> TopicChanges:
                 raise SystemExit(problem.message) from None
             await asyncio.sleep(1)
     try:
-        specs = topic_specs(settings)
+        specs = topic_specs(settings, tenant_topics)
         existing = set(await admin.list_topics())
         missing = [spec for spec in specs if spec.name not in existing]
         if missing:

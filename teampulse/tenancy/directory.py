@@ -23,6 +23,7 @@ from teampulse.tenancy.config import TenantConfig, TenantsFile, forum_host, load
 __all__ = [
     "IMPLICIT_TENANT",
     "TENANT_HEADER",
+    "TENANT_ROUTES",
     "Tenant",
     "TenantDirectory",
     "tenant_directory",
@@ -30,10 +31,11 @@ __all__ = [
 
 IMPLICIT_TENANT = "default"
 TENANT_HEADER = "teampulse-tenant"
+TENANT_ROUTES = ("events", "xapi")  # the input topics a tenant may have its own copy of
 MISSING_TENANT = Rejection(
     Reason.UNKNOWN_TENANT,
-    f"no {TENANT_HEADER} header: with tenants configured, only the ingest endpoint and "
-    "`teampulse produce --tenant` may write the input topics",
+    f"no {TENANT_HEADER} header: with tenants configured, only the ingest endpoint, "
+    "`teampulse tenant-relay` and `teampulse produce --tenant` may write the input topics",
 )
 Headers = Sequence[tuple[str, bytes]]
 
@@ -157,6 +159,19 @@ class TenantDirectory:
 
     def has_forums(self) -> bool:
         return bool(self._forums)
+
+    def tenant_topics(self) -> dict[str, tuple[str, str]]:
+        """The logical names of the tenants' own input topics (`tenant.<id>.events`, ...),
+        each with its tenant and route: where a tenant's own producers write, the topic
+        naming the tenant. A suspended tenant's are left out (its records wait there)."""
+        if self.implicit:
+            return {}
+        return {
+            f"tenant.{tenant.id}.{route}": (tenant.id, route)
+            for tenant in self.tenants.values()
+            if not tenant.suspended
+            for route in TENANT_ROUTES
+        }
 
     # ------------------------------------------------------------------ records on Kafka
     def record_headers(self, tenant_id: str) -> list[tuple[str, bytes]]:

@@ -33,6 +33,8 @@ class TenantsSource:
         self.settings = settings
         self.directory: TenantDirectory = tenant_directory(settings)  # refuses a bad file
         self._digest = self._read_digest()
+        # Why the file's current content is not in force (None: it is).
+        self.refused_problem: str | None = None
 
     def _read_digest(self) -> bytes | None:
         path = self.settings.tenants_file
@@ -58,6 +60,8 @@ class TenantsSource:
         except TenantConfigError as exc:
             problem = " | ".join(str(exc).splitlines())
             log.error("tenants file not reloaded, the previous tenants stay in force: %s", problem)
+            self.refused_problem = problem
             return Reload(changed=True, problem=problem)
+        self.refused_problem = None
         log.info("tenants file reloaded: %d tenants", len(self.directory.tenants))
         return Reload(changed=True)

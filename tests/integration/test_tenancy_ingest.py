@@ -27,6 +27,7 @@ from tests.integration.test_http_ingest import (
     start_ingest,
     statement,
 )
+from tests.integration.worker_harness import parse_metrics
 from tests.support.connector_payloads import INSTANCE, envelope, post
 from tests.support.connector_payloads import MESSAGE_POSTED as CALIPER_POSTED
 from tests.support.connector_payloads import headers as discourse_headers
@@ -101,6 +102,14 @@ async def test_two_tenants_records_land_with_their_tenant_and_their_own_pseudony
     assert globex_actor == "pseudonym:" + Pseudonymiser(GLOBEX_KEY).person(same_person)
     assert acme_actor != globex_actor
     assert b"jane" not in acme.value + globex.value
+    usage = await metrics(tenanted)
+    assert usage[("teampulse_tenant_records_total", (("route", "events"), ("tenant", "acme")))] == 1
+    assert usage[("teampulse_tenants", ())] == 2
+
+
+async def metrics(ingest: Ingest) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    async with ingest.http.get(ingest.url + "/metrics") as response:
+        return parse_metrics(await response.text())
 
 
 async def test_a_tenants_statement_reaches_kafka_without_the_persons_address(tenanted: Ingest):
@@ -179,6 +188,26 @@ async def test_a_suspended_tenant_is_refused_and_resumed_without_a_restart(tenan
     assert (await tenanted.post("/events", [canonical()], v1(GLOBEX))).status == 200
     path.write_text(yaml.safe_dump(TENANTS))
     await answer_becomes(tenanted, ACME, 200)
+
+
+async def test_a_broken_change_of_the_file_keeps_the_tenants_in_force_and_shows(
+    tenanted: Ingest,
+):
+    path = tenanted.settings.tenants_file
+    assert path is not None
+    broken = yaml.safe_load(path.read_text())
+    broken["tenants"]["acme"]["pseudonym_secret"] = "short"
+    broken["tenants"]["acme"]["credentials"] = ["acme-lms:rotated"]
+    path.write_text(yaml.safe_dump(broken))
+    deadline = asyncio.get_running_loop().time() + 20 * RELOAD_S
+    while (await metrics(tenanted))[("teampulse_tenants_file_refused", ())] != 1:
+        assert asyncio.get_running_loop().time() < deadline, "the refusal never showed"
+        await asyncio.sleep(RELOAD_S / 2)
+    assert (await tenanted.post("/events", [canonical()], v1(ACME))).status == 200
+    path.write_text(yaml.safe_dump(TENANTS))
+    while (await metrics(tenanted))[("teampulse_tenants_file_refused", ())] != 0:
+        assert asyncio.get_running_loop().time() < deadline + 20 * RELOAD_S
+        await asyncio.sleep(RELOAD_S / 2)
 
 
 async def answer_becomes(ingest: Ingest, authorization: str, status: int) -> ClientResponse:

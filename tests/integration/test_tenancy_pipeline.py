@@ -148,6 +148,7 @@ def test_the_tenant_travels_with_the_event_and_an_unattributable_record_dead_let
         assert details["e-nobody"].startswith("no teampulse-tenant header")
         samples = worker.metrics()
         assert samples[("teampulse_dead_letters_total", (("reason", "unknown_tenant"),))] == 2
+        assert samples[("teampulse_tenants", ())] == 2
 
         # The team state holds each event with its tenant and its tenant's pseudonym.
         state = b"".join(asyncio.run(read_topic(kafka_bootstrap, settings.topic("team-state"))))

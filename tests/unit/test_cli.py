@@ -16,6 +16,8 @@ SUBCOMMANDS = [
     "worker",
     "ingest",
     "produce",
+    "tenant-relay",
+    "tenant",
     "backfill",
     "simulate",
     "replay",

@@ -9,7 +9,7 @@ import yaml
 
 from teampulse.settings import Settings
 from teampulse.tenancy.config import TenantConfigError
-from teampulse.tenancy.source import TenantsSource
+from teampulse.tenancy.source import Reload, TenantsSource
 from tests.unit.tenancy.conftest import two_tenants
 
 
@@ -40,6 +40,10 @@ def test_a_broken_change_keeps_the_tenants_in_force_and_says_why(tenants_file: P
     assert "tenants.acme.pseudonym_secret" in reload.problem
     assert source.directory is before
     assert not source.reload_if_changed().changed  # the same broken file is not retried
+    assert source.refused_problem == reload.problem
+    tenants_file.write_text(yaml.safe_dump(two_tenants()))
+    assert source.reload_if_changed() == Reload(changed=True)
+    assert source.refused_problem is None
 
 
 def test_a_broken_file_at_start_refuses_to_start(tmp_path: Path):
