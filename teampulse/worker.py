@@ -119,6 +119,7 @@ def create_worker(settings: Settings) -> faust.App:
     # A partition that moved away leaves /metrics at once, one that arrived appears as soon
     # as it is restored: a team's series are missing only while its partition moves.
     pipeline.hot.after_assignment = exporter.tick
+    redis_writer.may_write = lambda: not pipeline.hot.lease.fenced()
     pipeline.teams.after_restore = lambda _partition: exporter.tick()
 
     @app.task
@@ -159,7 +160,13 @@ def create_worker(settings: Settings) -> faust.App:
     async def report_consumer_lag() -> None:
         health.set_consumer_lag({**consumer_lag(app), **await pipeline.hot.lags()})
 
-    _register_metrics_page(app, registry, collector)
+    def withdraw_if_fenced() -> None:
+        # A worker that wakes after a freeze may be asked for /metrics before its next export
+        # tick: what it published before the freeze may belong to another worker by now.
+        if pipeline.hot.lease.fenced():
+            exporter.tick()
+
+    _register_metrics_page(app, registry, collector, withdraw_if_fenced)
     _register_read_api(app, pipeline, exporter)
     _register_overview_page(app, settings, clock)
     register_read_api_extras(app, settings)
@@ -167,7 +174,10 @@ def create_worker(settings: Settings) -> faust.App:
 
 
 def _register_metrics_page(
-    app: faust.App, registry: CollectorRegistry, collector: GaugeCollector
+    app: faust.App,
+    registry: CollectorRegistry,
+    collector: GaugeCollector,
+    before_render: Callable[[], None],
 ) -> None:
     """/metrics with Faust's stream sensors, the pipeline health and the gauges.
 
@@ -179,6 +189,7 @@ def _register_metrics_page(
 
     @app.page("/metrics")
     async def metrics(web: View, request: Request) -> Response:
+        before_render()
         return cast(
             Response,
             AiohttpResponse(

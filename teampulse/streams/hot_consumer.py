@@ -51,6 +51,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import TopicPartition
 from mode import Service
 
+from teampulse.engine.membership import MembershipLease
 from teampulse.engine.state_store import MAX_LOG_RECORD_BYTES, PartitionedState, PendingSnapshot
 from teampulse.kafka.security import kafka_client_options
 from teampulse.settings import Settings
@@ -126,7 +127,7 @@ class _Rebalance(ConsumerRebalanceListener):
             self._hot.stages.direct.clear()
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        self._hot.assign(assigned)
+        self._hot.assigned_by_group(assigned)
 
 
 class HotConsumer(Service):
@@ -150,6 +151,8 @@ class HotConsumer(Service):
         self.threads = threads
         self.health = health
         self.batch_lock = asyncio.Lock()
+        # Whether this worker may still write what its partitions imply (fencing).
+        self.lease = MembershipLease(settings.group_session_timeout_s)
         self.assignor = OwnerAssignor(web_url, topics.by_team)
         self._ready = tuple(ready)  # set when the roster and the erasures are loaded
         self._consumer: AIOKafkaConsumer | None = None
@@ -182,6 +185,9 @@ class HotConsumer(Service):
         self._consumer = AIOKafkaConsumer(
             **kafka,
             group_id=f"{self.settings.app_id}.hot",
+            # Names the worker in the broker's logs; members are ordered by it in the range
+            # assignment, so a worker that rejoins keeps its place among the others.
+            client_id=f"{self.settings.app_id}.hot-{self.settings.web_port:05d}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             partition_assignment_strategy=(self.assignor,),
@@ -190,6 +196,7 @@ class HotConsumer(Service):
             session_timeout_ms=int(self.settings.group_session_timeout_s * 1000),
         )
         await self._consumer.start()
+        self.lease.watch(self._consumer._coordinator)
 
     async def on_stop(self) -> None:
         if self._snapshot is not None:
@@ -205,6 +212,22 @@ class HotConsumer(Service):
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None
+
+    def assigned_by_group(self, assigned: set[TopicPartition]) -> None:
+        consumer = self._consumer
+        member = consumer._coordinator.member_id if consumer is not None else ""
+        if self.lease.assigned(member):
+            # Another worker may have owned these partitions meanwhile: what this one holds
+            # lacks its changes, even for partitions it gets back. Rebuilt from the log.
+            log.warning(
+                "the group membership lapsed (frozen or cut off past the session timeout): "
+                "every partition state is dropped and restored again"
+            )
+            self._in_flight.clear()  # their commits fail: the group moved on
+            if self._snapshot is not None:
+                self._snapshot.cancel()
+            self.assign(set())
+        self.assign(assigned)
 
     def assign(self, assigned: set[TopicPartition]) -> None:
         def owned(topic: str) -> set[int]:
@@ -289,6 +312,12 @@ class HotConsumer(Service):
                 timeout_ms=timeout_ms, max_records=self.settings.batch_max
             )
             async with self.batch_lock:
+                if not self.lease.valid():
+                    # Fenced: nothing is applied or written until the group answers again;
+                    # what was read is read again then (or by the partitions' new owner).
+                    self._read_again(consumer, records)
+                    await asyncio.sleep(SETTLE_POLL_S)
+                    continue
                 # An erasure is applied even when no record arrives to carry it.
                 if records or self.stages.erasures_pending():
                     await self._handle(consumer, records)
@@ -309,6 +338,9 @@ class HotConsumer(Service):
             self._catching_up.pop(TopicPartition(topic, partition), None)
         for tp, batch in records.items():
             self._resume_at.setdefault(tp, batch[0].offset)
+        if not self.lease.valid():  # the lease ended while the batch was applied
+            await self._rewind(consumer, fenced=True)
+            return
         try:
             acks = await outbox.flush()
         except KafkaError:
@@ -390,7 +422,7 @@ class HotConsumer(Service):
             records = await store.snapshot_records(pending)
             producer = self._producer
             codec = store.snapshots
-            if records is None or producer is None or codec is None:
+            if records is None or producer is None or codec is None or not self.lease.valid():
                 return
             acks = [
                 await producer.send(codec.topic, key=key, value=value, partition=pending.partition)
@@ -415,8 +447,19 @@ class HotConsumer(Service):
             if not await self._complete_oldest(consumer):
                 return
 
-    async def _rewind(self, consumer: AIOKafkaConsumer) -> None:
-        log.exception("sending a batch failed; the records after the last commit are read again")
+    @staticmethod
+    def _read_again(consumer: AIOKafkaConsumer, records: dict) -> None:
+        for tp, batch in records.items():
+            with contextlib.suppress(IllegalStateError):  # revoked meanwhile
+                consumer.seek(tp, batch[0].offset)
+
+    async def _rewind(self, consumer: AIOKafkaConsumer, fenced: bool = False) -> None:
+        if fenced:
+            log.warning("the membership lease ended while a batch was applied; it is not sent")
+        else:
+            log.exception(
+                "sending a batch failed; the records after the last commit are read again"
+            )
         self._in_flight.clear()
         # Rebuilt from snapshots and logs, the states may hold erased people again.
         self.stages.teams_assigned(set(self.teams.states))

@@ -166,6 +166,8 @@ class Pipeline:
         return self.roster_reader.roster
 
     def owned_partitions(self) -> list[int]:
+        if self.hot.lease.fenced():  # fenced: another worker may own them by now
+            return []
         return [p for p in self.teams.states if self.teams.is_ready(p)]
 
     def team_states(self, partition: int) -> Mapping[str, TeamState]:
@@ -193,6 +195,8 @@ class Pipeline:
         return totals
 
     def _rollup_owner(self) -> RollupInputs | None:
+        if self.hot.lease.fenced():  # frozen past the session: Faust's group moved on too
+            return None
         # team-counts has one partition: at most one worker owns the roll-ups
         owned = [p for p in self.rollup_states.states if self.rollup_states.is_ready(p)]
         return self.rollup_states.states[owned[0]] if owned else None
