@@ -279,6 +279,21 @@ class HotConsumer(Service):
                 direct[tp.topic].add(tp.partition)
                 del self._catching_up[tp]
 
+    def _pause_restoring(self, consumer: AIOKafkaConsumer) -> None:
+        """No fetch for the partitions whose state is still restoring (their records would
+        only be read again), so the batches go on for the ready ones meanwhile."""
+        topics = self.topics
+        teams, threads = self.teams.restoring(), self.threads.restoring()
+        restoring = {TopicPartition(topics.by_team, p) for p in teams}
+        restoring |= {TopicPartition(topics.thread_facts, p) for p in teams}
+        restoring |= {TopicPartition(topics.by_thread, p) for p in threads}
+        restoring &= consumer.assignment()
+        paused = consumer.paused()
+        if paused - restoring:
+            consumer.resume(*(paused - restoring))
+        if restoring - paused:
+            consumer.pause(*(restoring - paused))
+
     async def _settled(self) -> None:
         """Workers started together join the group one after the other; processing from the
         first assignment would build state that moves seconds later. Kafka's broker has
@@ -308,6 +323,7 @@ class HotConsumer(Service):
                 return
             if self._catching_up:
                 await self._hand_over_caught_up(consumer)
+            self._pause_restoring(consumer)
             records = await consumer.getmany(
                 timeout_ms=timeout_ms, max_records=self.settings.batch_max
             )
@@ -349,7 +365,15 @@ class HotConsumer(Service):
         # Counted once handed to the producer, so a count never lags the records it counts
         # (a batch read again after a failed send is counted again, as after a crash).
         report.publish(self.health)
-        offsets = {tp: batch[-1].offset + 1 for tp, batch in records.items()}
+        # What a restoring partition read is read again once it is ready: not committed.
+        for (topic, partition), first in report.deferred.items():
+            with contextlib.suppress(IllegalStateError):  # revoked meanwhile
+                consumer.seek(TopicPartition(topic, partition), first)
+        offsets = {
+            tp: batch[-1].offset + 1
+            for tp, batch in records.items()
+            if (tp.topic, tp.partition) not in report.deferred
+        }
         self._in_flight.append(_InFlight(acks, offsets))
         # The next batch is read and applied while this one's records travel; a batch is
         # committed once its records and those of every batch before it are acknowledged.

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -90,6 +90,9 @@ class BatchReport:
     reasons: Counter[str] = field(default_factory=Counter)
     lags: list[float] = field(default_factory=list)
     latest: dict[str, float] = field(default_factory=dict)
+    # (topic, partition) -> first offset of records left unapplied because the partition's
+    # state is still restoring: read again (and not committed) once it is ready.
+    deferred: dict[tuple[str, int], int] = field(default_factory=dict)
 
     def publish(self, health: HealthSink) -> None:
         for source, counted in self.outcomes.items():
@@ -227,36 +230,41 @@ class HotStages:
             elif topic == topics.thread_facts:
                 to_facts[partition][:0] = [(r.value or b"", r) for r in batch]
         team_ops: dict[int, list[bytes]] = defaultdict(list)
+        # A partition still restoring holds up nothing: what it read waits on Kafka, what
+        # was handed over for it goes to Kafka (`_hold`), and the batch goes on.
         for partition, handed in to_teams.items():
-            state = await self.teams.ready(partition)
+            state = self.teams.ready_state(partition)
             if state is not None and partition in self._pending_teams:
                 self._apply_erasures(outbox)  # restored while this batch waited
             if state is not None:
                 self._teams(handed, state, team_ops[partition], outbox, report, now, to_threads)
             else:
-                self._spill(
-                    topics.by_team, partition, handed, outbox, lambda r: decode_wire(r).team
-                )
+                self._hold(
+                    topics.by_team, partition, handed, outbox, report, self.teams.states,
+                    lambda r: decode_wire(r).team,
+                )  # fmt: skip
         for partition, posts in to_threads.items():
-            thread_state = await self.threads.ready(partition)
+            thread_state = self.threads.ready_state(partition)
             if thread_state is not None and partition in self._pending_threads:
                 self._apply_erasures(outbox)
             if thread_state is not None:
                 self._threads(partition, posts, thread_state, outbox, report, now, to_facts)
             else:
-                self._spill(
-                    topics.by_thread, partition, posts, outbox, lambda r: decode_wire(r).thread
-                )
+                self._hold(
+                    topics.by_thread, partition, posts, outbox, report, self.threads.states,
+                    lambda r: decode_wire(r).thread,
+                )  # fmt: skip
         for partition, facts in to_facts.items():
-            state = await self.teams.ready(partition)
+            state = self.teams.ready_state(partition)
             if state is not None and partition in self._pending_teams:
                 self._apply_erasures(outbox)
             if state is not None:
                 self._facts(facts, state, team_ops[partition], outbox, report, now)
             else:
-                self._spill(
-                    topics.thread_facts, partition, facts, outbox, lambda r: decode_fact(r).team
-                )
+                self._hold(
+                    topics.thread_facts, partition, facts, outbox, report, self.teams.states,
+                    lambda r: decode_fact(r).team,
+                )  # fmt: skip
         for partition, ops in team_ops.items():
             self._append(topics.team_state, partition, ops, outbox)
         return report
@@ -410,6 +418,32 @@ class HotStages:
         self._append(self.topics.thread_state, partition, ops, outbox)
 
     # ------------------------------------------------------------------ shared by the stages
+    def _hold(
+        self,
+        topic: str,
+        partition: int,
+        handed: Sequence[tuple],
+        outbox: BatchOutbox,
+        report: BatchReport,
+        owned: Mapping[int, object],
+        key_of: Callable[[bytes], str | None],
+    ) -> None:
+        """What a partition that is not ready got in this batch: handed-over records go to
+        its topic, and so does every later one until the next assignment (records of one
+        input stream must not overtake each other); records read from its topic are read
+        again once it is restored, if it is still ours (then they are deferred)."""
+        if partition in owned:
+            first = next((r.offset for _raw, r, *_ in handed if r.topic == topic), None)
+            if first is not None:
+                report.deferred[(topic, partition)] = first
+            direct = {
+                self.topics.by_team: self.direct.teams,
+                self.topics.by_thread: self.direct.threads,
+                self.topics.thread_facts: self.direct.facts,
+            }[topic]
+            direct.discard(partition)
+        self._spill(topic, partition, handed, outbox, key_of)
+
     @staticmethod
     def _spill(
         topic: str,

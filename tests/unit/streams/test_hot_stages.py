@@ -46,13 +46,28 @@ class ReadyStates:
         self.states: dict = {}
         self._new = new
 
-    async def ready(self, partition: int):  # type: ignore[no-untyped-def]
+    def ready_state(self, partition: int):  # type: ignore[no-untyped-def]
         if partition not in self.states:
             self.states[partition] = self._new()
         return self.states[partition]
 
     def is_ready(self, partition: int) -> bool:
         return partition in self.states
+
+
+class Restoring(ReadyStates):
+    """Owns every partition; the ones named are still restoring."""
+
+    def __init__(self, new, restoring: set[int]) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(new)
+        self.states = {p: new() for p in range(PARTITIONS)}
+        self._restoring = restoring
+
+    def ready_state(self, partition: int):  # type: ignore[no-untyped-def]
+        return None if partition in self._restoring else self.states[partition]
+
+    def is_ready(self, partition: int) -> bool:
+        return partition not in self._restoring
 
 
 class RecordingOutbox:
@@ -303,7 +318,9 @@ def test_a_late_event_handed_over_is_dead_lettered_at_its_input_position():
 
 
 class NotOwned:
-    async def ready(self, partition: int) -> None:
+    states: dict = {}
+
+    def ready_state(self, partition: int) -> None:
         return None
 
 
@@ -364,3 +381,40 @@ def test_an_event_behind_the_retention_is_dead_lettered_as_late_and_logged_for_a
     [(_, _, log_record)] = outbox.to("t.team-state")
     assert [op["e"]["id"] for op in orjson.loads(log_record)] == ["e1", "e2"]
     assert reasons == Counter({"late": 1})
+
+
+# --- a partition still restoring -----------------------------------------------------------
+def test_a_restoring_partition_defers_what_it_read_while_a_ready_one_is_applied():
+    hot = stages()
+    config = GaugeConfig()
+    hot.teams = Restoring(lambda: TeamPartition(config), restoring={1})  # type: ignore[assignment]
+    batch = {
+        ("t.by-team", 0): [record("t.by-team", 0, 7, internal("ready", 0, team="atlas"))],
+        ("t.by-team", 1): [
+            record("t.by-team", 1, 40, internal("waits-1", 0, team="comet")),
+            record("t.by-team", 1, 41, internal("waits-2", 0, team="comet")),
+        ],
+    }
+    outbox = RecordingOutbox()
+
+    report = asyncio.run(hot.process(batch, outbox))  # type: ignore[arg-type]
+
+    assert set(hot.teams.states[0].teams) == {"atlas"}
+    assert hot.teams.states[1].teams == {}
+    assert report.deferred == {("t.by-team", 1): 40}
+    assert [p for p, _, _ in outbox.to("t.team-state")] == [0]
+    assert outbox.to("t.by-team") == []  # read from Kafka: read again, not sent again
+
+
+def test_records_handed_over_to_a_restoring_partition_go_to_kafka_and_stop_the_handover():
+    hot = stages()
+    config = GaugeConfig()
+    atlas = team_partition("atlas", PARTITIONS)
+    hot.teams = Restoring(lambda: TeamPartition(config), restoring={atlas})  # type: ignore[assignment]
+    hot.direct.teams.update(range(PARTITIONS))
+
+    outbox, _ = run(hot, {("t.events", 0): [record("t.events", 0, 0, canonical("e1"))]})
+
+    [(partition, key, value)] = outbox.to("t.by-team")
+    assert (partition, key, decode_wire(value).id) == (atlas, b"atlas", "e1")
+    assert atlas not in hot.direct.teams  # later records of the stream must not overtake it
