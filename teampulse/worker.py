@@ -104,16 +104,13 @@ def create_worker(settings: Settings) -> faust.App:
     pipeline.register()
     StateEntries(pipeline.state_entries, registry)
 
-    def send_team_counts(key: bytes, value: bytes) -> None:
-        topics.team_counts.send_soon(key=key, value=value)
-
     exporter = Exporter(
         pipeline,
         config,
         settings.topic_partitions,
         clock,
         sinks=[collector, redis_writer],
-        send_team_counts=send_team_counts,
+        send_team_counts=pipeline.hot.send_team_counts,
     )
 
     # A partition that moved away leaves /metrics at once, one that arrived appears as soon

@@ -149,7 +149,11 @@ class HotConsumer(Service):
         self.stages = stages
         self.teams = teams
         self.threads = threads
+        self.rollups = stages.rollups
         self.health = health
+        # Roll-up inputs (team key, counts) queued by the export tick, sent with the next
+        # batch through its acknowledged outbox.
+        self._team_counts: list[tuple[bytes, bytes]] = []
         self.batch_lock = asyncio.Lock()
         # Whether this worker may still write what its partitions imply (fencing).
         self.lease = MembershipLease(settings.group_session_timeout_s)
@@ -224,6 +228,7 @@ class HotConsumer(Service):
                 "every partition state is dropped and restored again"
             )
             self._in_flight.clear()  # their commits fail: the group moved on
+            self._team_counts.clear()  # counted from the state being dropped
             if self._snapshot is not None:
                 self._snapshot.cancel()
             self.assign(set())
@@ -240,6 +245,8 @@ class HotConsumer(Service):
         threads = owned(self.topics.by_thread)
         self.stages.threads_assigned(threads - set(self.threads.states))
         self.threads.assign(threads)
+        if self.rollups is not None:
+            self.rollups.assign(owned(self.topics.team_counts))
         self._resume_at.clear()
         self._catching_up = dict.fromkeys(
             (tp for tp in assigned if tp.topic in self._direct_sets()), None
@@ -287,6 +294,8 @@ class HotConsumer(Service):
         restoring = {TopicPartition(topics.by_team, p) for p in teams}
         restoring |= {TopicPartition(topics.thread_facts, p) for p in teams}
         restoring |= {TopicPartition(topics.by_thread, p) for p in threads}
+        if self.rollups is not None:
+            restoring |= {TopicPartition(topics.team_counts, p) for p in self.rollups.restoring()}
         restoring &= consumer.assignment()
         paused = consumer.paused()
         if paused - restoring:
@@ -335,7 +344,7 @@ class HotConsumer(Service):
                     await asyncio.sleep(SETTLE_POLL_S)
                     continue
                 # An erasure is applied even when no record arrives to carry it.
-                if records or self.stages.erasures_pending():
+                if records or self.stages.erasures_pending() or self._team_counts:
                     await self._handle(consumer, records)
                 else:
                     await self.drain()
@@ -346,6 +355,9 @@ class HotConsumer(Service):
         outbox = BatchOutbox(self._producer)
         by_partition = {(tp.topic, tp.partition): batch for tp, batch in records.items()}
         report = await self.stages.process(by_partition, outbox)
+        counts, self._team_counts = self._team_counts, []
+        for key, value in counts:
+            outbox.add(self.topics.team_counts, 0, key, value)
         # A partition this worker forwarded to since its assignment holds records of this
         # worker's input streams that it has not read yet: handed over in memory from now on,
         # later records of those streams would overtake them. It stays on Kafka until the
@@ -406,6 +418,11 @@ class HotConsumer(Service):
             log.warning("commit after a rebalance failed: %s", exc)
         self._resume_at.update(done.offsets)
         return True
+
+    def send_team_counts(self, key: bytes, value: bytes) -> None:
+        """Queues a team's latest counts for the roll-up owner (`team-counts` has one
+        partition): sent with the next batch, acknowledged before that batch commits."""
+        self._team_counts.append((key, value))
 
     # ------------------------------------------------------------------ snapshots
     async def _snapshot_if_due(self, consumer: AIOKafkaConsumer) -> None:

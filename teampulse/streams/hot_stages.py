@@ -46,7 +46,13 @@ from teampulse.contract.xapi import XapiMapper
 from teampulse.engine.state_store import PartitionedState
 from teampulse.enrichment.roster import resolve_team
 from teampulse.streams.batch_outbox import BatchOutbox, KeyPartitioner
-from teampulse.streams.partitions import TeamPartition, ThreadPartition, event_op, fact_op
+from teampulse.streams.partitions import (
+    RollupInputs,
+    TeamPartition,
+    ThreadPartition,
+    event_op,
+    fact_op,
+)
 from teampulse.streams.roster_reader import RosterReader
 from teampulse.streams.wire import decode_fact, encode_fact
 
@@ -77,9 +83,11 @@ class HotTopics:
     deadletter: str
     team_state: str
     thread_state: str
+    team_counts: str = ""  # the roll-up inputs; read by the hot group too when named
 
     def inputs(self) -> list[str]:
-        return [self.events, self.xapi, self.by_team, self.by_thread, self.thread_facts]
+        hot = [self.events, self.xapi, self.by_team, self.by_thread, self.thread_facts]
+        return [*hot, self.team_counts] if self.team_counts else hot
 
 
 @dataclass
@@ -145,8 +153,10 @@ class HotStages:
         threads: PartitionedState[ThreadPartition],
         clock: Callable[[], float],
         erased: AbstractSet[str] = frozenset(),
+        rollups: PartitionedState[RollupInputs] | None = None,
     ) -> None:
         self.topics = topics
+        self.rollups = rollups
         self.roster = roster
         self.validator = validator
         self.xapi = xapi
@@ -229,6 +239,8 @@ class HotStages:
                 to_threads[partition][:0] = [(r.value or b"", r) for r in batch]
             elif topic == topics.thread_facts:
                 to_facts[partition][:0] = [(r.value or b"", r) for r in batch]
+            elif topic == topics.team_counts:
+                self._rollup_inputs(partition, batch, outbox, report, now)
         team_ops: dict[int, list[bytes]] = defaultdict(list)
         # A partition still restoring holds up nothing: what it read waits on Kafka, what
         # was handed over for it goes to Kafka (`_hold`), and the batch goes on.
@@ -416,6 +428,30 @@ class HotStages:
             except Exception as exc:  # noqa: BLE001
                 self._internal(outbox, raw, record, report, now, "threads", exc)
         self._append(self.topics.thread_state, partition, ops, outbox)
+
+    def _rollup_inputs(
+        self,
+        partition: int,
+        batch: Sequence[ConsumerRecord],
+        outbox: BatchOutbox,
+        report: BatchReport,
+        now: float,
+    ) -> None:
+        """The latest counts of every team, for the roll-ups (absolute values: applying one
+        again changes nothing)."""
+        rollups = self.rollups
+        if rollups is None:
+            return
+        state = rollups.ready_state(partition)
+        if state is None:
+            if partition in rollups.states and batch:
+                report.deferred[(self.topics.team_counts, partition)] = batch[0].offset
+            return
+        for record in batch:
+            try:
+                state.apply(record.value or b"")
+            except Exception as exc:  # noqa: BLE001
+                self._internal(outbox, record.value or b"", record, report, now, "rollups", exc)
 
     # ------------------------------------------------------------------ shared by the stages
     def _hold(

@@ -27,6 +27,7 @@ TOPICS = HotTopics(
     deadletter="t.deadletter",
     team_state="t.team-state",
     thread_state="t.thread-state",
+    team_counts="t.team-counts",
 )
 EVENTS_0 = TopicPartition("t.events", 0)
 
@@ -45,6 +46,7 @@ class FakeProducer:
 
     def __init__(self) -> None:
         self.acks: list[asyncio.Future[Any]] = []
+        self.sent: list[tuple[str, int, list[tuple[bytes | None, bytes]]]] = []
 
     def create_batch(self) -> FakeBatch:
         return FakeBatch()
@@ -52,6 +54,7 @@ class FakeProducer:
     async def send_batch(self, batch: FakeBatch, topic: str, partition: int) -> asyncio.Future:
         ack: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.acks.append(ack)
+        self.sent.append((topic, partition, batch.records))
         return ack
 
 
@@ -72,6 +75,7 @@ class FakeStages:
 
     def __init__(self) -> None:
         self.direct = DirectRoutes()
+        self.rollups = None
 
     async def process(self, records: dict, outbox: BatchOutbox) -> BatchReport:
         for (_topic, _partition), batch in records.items():
@@ -195,3 +199,16 @@ async def test_a_worker_whose_lease_ended_sends_nothing_and_rebuilds(
     assert producer.acks == []
     assert consumer.seeks == [(EVENTS_0, 0)]
     assert teams.reloads == 1
+
+
+async def test_team_counts_leave_with_the_next_batch_through_the_acknowledged_outbox():
+    hot, consumer, producer, _ = hot_loop()
+    hot.send_team_counts(b"atlas", b'{"team": "atlas"}')
+
+    await hot._handle(consumer, batch(0, 0))  # type: ignore[arg-type]
+
+    assert ("t.team-counts", 0, [(b"atlas", b'{"team": "atlas"}')]) in producer.sent
+    for ack in producer.acks:
+        ack.set_result(None)
+    await hot.drain()
+    assert consumer.commits == [{EVENTS_0: 1}]  # committed once the counts were acknowledged

@@ -16,10 +16,11 @@ from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.rejections import Rejection
 from teampulse.contract.xapi import XapiMapper
 from teampulse.gauges.config import GaugeConfig
+from teampulse.gauges.counts import TeamCounts
 from teampulse.settings import Settings
 from teampulse.sinks.exporter import team_partition
 from teampulse.streams.hot_stages import HotStages, HotTopics
-from teampulse.streams.partitions import TeamPartition, ThreadPartition
+from teampulse.streams.partitions import RollupInputs, TeamPartition, ThreadPartition
 from teampulse.streams.roster_reader import RosterReader
 
 NOW = 1_772_496_000.0  # 2026-03-03T00:00:00Z
@@ -36,6 +37,7 @@ TOPICS = HotTopics(
     deadletter="t.deadletter",
     team_state="t.team-state",
     thread_state="t.thread-state",
+    team_counts="t.team-counts",
 )
 
 
@@ -418,3 +420,32 @@ def test_records_handed_over_to_a_restoring_partition_go_to_kafka_and_stop_the_h
     [(partition, key, value)] = outbox.to("t.by-team")
     assert (partition, key, decode_wire(value).id) == (atlas, b"atlas", "e1")
     assert atlas not in hot.direct.teams  # later records of the stream must not overtake it
+
+
+def counts_record(offset: int, team: str, seq: int) -> ConsumerRecord:
+    counts = TeamCounts.empty(GaugeConfig(), 6).to_wire()
+    value = orjson.dumps({"team": team, "seq": seq, "as_of": NOW, "counts": counts})
+    return record("t.team-counts", 0, offset, value)
+
+
+def test_roll_up_inputs_are_applied_by_their_owner_in_the_same_batches():
+    hot = stages()
+    hot.rollups = ReadyStates(RollupInputs)  # type: ignore[assignment]
+
+    run(hot, {("t.team-counts", 0): [counts_record(0, "atlas", 3), counts_record(1, "atlas", 2)]})
+
+    inputs = hot.rollups.states[0]
+    assert inputs.version["atlas"][0] == 3  # the further state wins, whatever the order
+
+
+def test_roll_up_inputs_wait_on_kafka_while_their_state_restores():
+    hot = stages()
+    hot.rollups = Restoring(RollupInputs, restoring={0})  # type: ignore[assignment]
+    outbox = RecordingOutbox()
+
+    report = asyncio.run(
+        hot.process({("t.team-counts", 0): [counts_record(5, "atlas", 1)]}, outbox)
+    )  # type: ignore[arg-type]
+
+    assert report.deferred == {("t.team-counts", 0): 5}
+    assert hot.rollups.states[0].counts == {}
