@@ -45,7 +45,7 @@ from teampulse.streams.health import PipelineHealth, StateEntries
 from teampulse.streams.pipeline import Pipeline
 from teampulse.streams.roster_reader import RosterReader
 
-__all__ = ["consumer_lag", "create_worker", "run_worker"]
+__all__ = ["create_worker", "run_worker"]
 
 log = logging.getLogger(__name__)
 
@@ -55,24 +55,6 @@ UNDECODABLE_REPORT_INTERVAL_S = 1.0
 GC_THRESHOLDS = (50_000, 20, 100)
 EXPORT_PAUSE_FACTOR = 3.0
 OVERVIEW_TIMEOUT_S = 2.0  # a page that waits longer for Redis answers 503 instead
-
-
-def consumer_lag(app: faust.App) -> dict[tuple[str, int], int]:
-    """Records not yet read per partition assigned to Faust's consumer (the low-volume
-    topics; the hot consumer reports its own): high watermark minus the next offset."""
-    consumer = app.consumer
-    lags: dict[tuple[str, int], int] = {}
-    for tp in app.assignor.assigned_actives():
-        try:
-            highwater = consumer.highwater(tp)
-        except (AssertionError, KeyError):  # not fetched yet
-            continue
-        if highwater is None:
-            continue
-        # Faust keeps the last offset it handed to a stream here; there is no public accessor.
-        read = consumer._read_offset.get(tp)  # type: ignore[attr-defined]
-        lags[(tp.topic, tp.partition)] = max(0, highwater - (read + 1 if read is not None else 0))
-    return lags
 
 
 def create_worker(settings: Settings) -> faust.App:
@@ -155,7 +137,9 @@ def create_worker(settings: Settings) -> faust.App:
 
     @app.timer(CONSUMER_LAG_INTERVAL_S)
     async def report_consumer_lag() -> None:
-        health.set_consumer_lag({**consumer_lag(app), **await pipeline.hot.lags()})
+        health.set_consumer_lag(
+            await pipeline.hot.lags()
+        )  # every partition read is the hot group's
 
     def withdraw_if_fenced() -> None:
         # A worker that wakes after a freeze may be asked for /metrics before its next export
