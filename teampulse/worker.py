@@ -47,7 +47,7 @@ from teampulse.streams.pipeline import Pipeline
 from teampulse.streams.roster_reader import RosterReader
 from teampulse.tenancy.source import TenantsSource
 
-__all__ = ["consumer_lag", "create_worker", "run_worker"]
+__all__ = ["create_worker", "run_worker"]
 
 log = logging.getLogger(__name__)
 
@@ -57,24 +57,6 @@ UNDECODABLE_REPORT_INTERVAL_S = 1.0
 GC_THRESHOLDS = (50_000, 20, 100)
 EXPORT_PAUSE_FACTOR = 3.0
 OVERVIEW_TIMEOUT_S = 2.0  # a page that waits longer for Redis answers 503 instead
-
-
-def consumer_lag(app: faust.App) -> dict[tuple[str, int], int]:
-    """Records not yet read per partition assigned to Faust's consumer (the low-volume
-    topics; the hot consumer reports its own): high watermark minus the next offset."""
-    consumer = app.consumer
-    lags: dict[tuple[str, int], int] = {}
-    for tp in app.assignor.assigned_actives():
-        try:
-            highwater = consumer.highwater(tp)
-        except (AssertionError, KeyError):  # not fetched yet
-            continue
-        if highwater is None:
-            continue
-        # Faust keeps the last offset it handed to a stream here; there is no public accessor.
-        read = consumer._read_offset.get(tp)  # type: ignore[attr-defined]
-        lags[(tp.topic, tp.partition)] = max(0, highwater - (read + 1 if read is not None else 0))
-    return lags
 
 
 def create_worker(settings: Settings) -> faust.App:
@@ -109,21 +91,19 @@ def create_worker(settings: Settings) -> faust.App:
     StateEntries(pipeline.state_entries, registry)
     TenantsCollector(tenants, registry)
 
-    def send_team_counts(key: bytes, value: bytes) -> None:
-        topics.team_counts.send_soon(key=key, value=value)
-
     exporter = Exporter(
         pipeline,
         config,
         settings.topic_partitions,
         clock,
         sinks=[collector, redis_writer],
-        send_team_counts=send_team_counts,
+        send_team_counts=pipeline.hot.send_team_counts,
     )
 
     # A partition that moved away leaves /metrics at once, one that arrived appears as soon
     # as it is restored: a team's series are missing only while its partition moves.
     pipeline.hot.after_assignment = exporter.tick
+    redis_writer.may_write = lambda: not pipeline.hot.lease.fenced()
     pipeline.teams.after_restore = lambda _partition: exporter.tick()
 
     @app.task
@@ -166,9 +146,17 @@ def create_worker(settings: Settings) -> faust.App:
 
     @app.timer(CONSUMER_LAG_INTERVAL_S)
     async def report_consumer_lag() -> None:
-        health.set_consumer_lag({**consumer_lag(app), **await pipeline.hot.lags()})
+        health.set_consumer_lag(
+            await pipeline.hot.lags()
+        )  # every partition read is the hot group's
 
-    _register_metrics_page(app, registry, collector)
+    def withdraw_if_fenced() -> None:
+        # A worker that wakes after a freeze may be asked for /metrics before its next export
+        # tick: what it published before the freeze may belong to another worker by now.
+        if pipeline.hot.lease.fenced():
+            exporter.tick()
+
+    _register_metrics_page(app, registry, collector, withdraw_if_fenced)
     _register_read_api(app, pipeline, exporter)
     _register_overview_page(app, settings, clock)
     register_read_api_extras(app, settings)
@@ -176,7 +164,10 @@ def create_worker(settings: Settings) -> faust.App:
 
 
 def _register_metrics_page(
-    app: faust.App, registry: CollectorRegistry, collector: GaugeCollector
+    app: faust.App,
+    registry: CollectorRegistry,
+    collector: GaugeCollector,
+    before_render: Callable[[], None],
 ) -> None:
     """/metrics with Faust's stream sensors, the pipeline health and the gauges.
 
@@ -188,6 +179,7 @@ def _register_metrics_page(
 
     @app.page("/metrics")
     async def metrics(web: View, request: Request) -> Response:
+        before_render()
         return cast(
             Response,
             AiohttpResponse(

@@ -191,6 +191,14 @@ class PartitionedState(Generic[State]):
         await event.wait()
         return self.states.get(partition)
 
+    def ready_state(self, partition: int) -> State | None:
+        """The state of a partition if it is ours and restored; None otherwise (no wait)."""
+        return self.states.get(partition) if self.is_ready(partition) else None
+
+    def restoring(self) -> set[int]:
+        """The partitions owned whose state is not restored yet."""
+        return {p for p in self.states if not self.is_ready(p)}
+
     def is_ready(self, partition: int) -> bool:
         event = self._ready.get(partition)
         return event is not None and event.is_set()

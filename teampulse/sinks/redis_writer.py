@@ -260,6 +260,9 @@ class RedisWriter:
         self._outage_started: float | None = None
         self._broken_keys: set[Key] = set()
         self._wake = asyncio.Event()  # set by flush_soon
+        # False while this worker is fenced (its group membership may have lapsed): what it
+        # queued is stale then, and its partitions' owner writes them.
+        self.may_write: Callable[[], bool] = lambda: True
 
     # --- producer side: never blocks -----------------------------------------------------
     def publish(self, publication: Publication) -> None:
@@ -362,6 +365,10 @@ class RedisWriter:
         (the states stay pending)."""
         if self._client is None or self._script is None:
             raise RuntimeError("RedisWriter.flush() before start()")
+        if not self.may_write():
+            self._pending.clear()
+            self._latest.clear()  # nor written again by a resync after an outage
+            return True
         batch, self._pending = self._pending, {}
         try:
             if batch:

@@ -51,6 +51,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import TopicPartition
 from mode import Service
 
+from teampulse.engine.membership import MembershipLease
 from teampulse.engine.state_store import MAX_LOG_RECORD_BYTES, PartitionedState, PendingSnapshot
 from teampulse.kafka.security import kafka_client_options
 from teampulse.settings import Settings
@@ -126,7 +127,7 @@ class _Rebalance(ConsumerRebalanceListener):
             self._hot.stages.direct.clear()
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        self._hot.assign(assigned)
+        self._hot.assigned_by_group(assigned)
 
 
 class HotConsumer(Service):
@@ -148,8 +149,14 @@ class HotConsumer(Service):
         self.stages = stages
         self.teams = teams
         self.threads = threads
+        self.rollups = stages.rollups
         self.health = health
+        # Roll-up inputs (team key, counts) queued by the export tick, sent with the next
+        # batch through its acknowledged outbox.
+        self._team_counts: list[tuple[bytes, bytes]] = []
         self.batch_lock = asyncio.Lock()
+        # Whether this worker may still write what its partitions imply (fencing).
+        self.lease = MembershipLease(settings.group_session_timeout_s)
         self.assignor = OwnerAssignor(web_url, topics.by_team)
         self._ready = tuple(ready)  # set when the roster and the erasures are loaded
         self._consumer: AIOKafkaConsumer | None = None
@@ -182,6 +189,9 @@ class HotConsumer(Service):
         self._consumer = AIOKafkaConsumer(
             **kafka,
             group_id=f"{self.settings.app_id}.hot",
+            # Names the worker in the broker's logs; members are ordered by it in the range
+            # assignment, so a worker that rejoins keeps its place among the others.
+            client_id=f"{self.settings.app_id}.hot-{self.settings.web_port:05d}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             partition_assignment_strategy=(self.assignor,),
@@ -190,6 +200,7 @@ class HotConsumer(Service):
             session_timeout_ms=int(self.settings.group_session_timeout_s * 1000),
         )
         await self._consumer.start()
+        self.lease.watch(self._consumer._coordinator)
 
     async def on_stop(self) -> None:
         if self._snapshot is not None:
@@ -206,6 +217,23 @@ class HotConsumer(Service):
             await self._producer.stop()
             self._producer = None
 
+    def assigned_by_group(self, assigned: set[TopicPartition]) -> None:
+        consumer = self._consumer
+        member = consumer._coordinator.member_id if consumer is not None else ""
+        if self.lease.assigned(member):
+            # Another worker may have owned these partitions meanwhile: what this one holds
+            # lacks its changes, even for partitions it gets back. Rebuilt from the log.
+            log.warning(
+                "the group membership lapsed (frozen or cut off past the session timeout): "
+                "every partition state is dropped and restored again"
+            )
+            self._in_flight.clear()  # their commits fail: the group moved on
+            self._team_counts.clear()  # counted from the state being dropped
+            if self._snapshot is not None:
+                self._snapshot.cancel()
+            self.assign(set())
+        self.assign(assigned)
+
     def assign(self, assigned: set[TopicPartition]) -> None:
         def owned(topic: str) -> set[int]:
             return {tp.partition for tp in assigned if tp.topic == topic}
@@ -217,6 +245,8 @@ class HotConsumer(Service):
         threads = owned(self.topics.by_thread)
         self.stages.threads_assigned(threads - set(self.threads.states))
         self.threads.assign(threads)
+        if self.rollups is not None:
+            self.rollups.assign(owned(self.topics.team_counts))
         self._resume_at.clear()
         self._catching_up = dict.fromkeys(
             (tp for tp in assigned if tp.topic in self._direct_sets()), None
@@ -256,6 +286,23 @@ class HotConsumer(Service):
                 direct[tp.topic].add(tp.partition)
                 del self._catching_up[tp]
 
+    def _pause_restoring(self, consumer: AIOKafkaConsumer) -> None:
+        """No fetch for the partitions whose state is still restoring (their records would
+        only be read again), so the batches go on for the ready ones meanwhile."""
+        topics = self.topics
+        teams, threads = self.teams.restoring(), self.threads.restoring()
+        restoring = {TopicPartition(topics.by_team, p) for p in teams}
+        restoring |= {TopicPartition(topics.thread_facts, p) for p in teams}
+        restoring |= {TopicPartition(topics.by_thread, p) for p in threads}
+        if self.rollups is not None:
+            restoring |= {TopicPartition(topics.team_counts, p) for p in self.rollups.restoring()}
+        restoring &= consumer.assignment()
+        paused = consumer.paused()
+        if paused - restoring:
+            consumer.resume(*(paused - restoring))
+        if restoring - paused:
+            consumer.pause(*(restoring - paused))
+
     async def _settled(self) -> None:
         """Workers started together join the group one after the other; processing from the
         first assignment would build state that moves seconds later. Kafka's broker has
@@ -285,12 +332,19 @@ class HotConsumer(Service):
                 return
             if self._catching_up:
                 await self._hand_over_caught_up(consumer)
+            self._pause_restoring(consumer)
             records = await consumer.getmany(
                 timeout_ms=timeout_ms, max_records=self.settings.batch_max
             )
             async with self.batch_lock:
+                if not self.lease.valid():
+                    # Fenced: nothing is applied or written until the group answers again;
+                    # what was read is read again then (or by the partitions' new owner).
+                    self._read_again(consumer, records)
+                    await asyncio.sleep(SETTLE_POLL_S)
+                    continue
                 # An erasure is applied even when no record arrives to carry it.
-                if records or self.stages.erasures_pending():
+                if records or self.stages.erasures_pending() or self._team_counts:
                     await self._handle(consumer, records)
                 else:
                     await self.drain()
@@ -301,6 +355,9 @@ class HotConsumer(Service):
         outbox = BatchOutbox(self._producer)
         by_partition = {(tp.topic, tp.partition): batch for tp, batch in records.items()}
         report = await self.stages.process(by_partition, outbox)
+        counts, self._team_counts = self._team_counts, []
+        for key, value in counts:
+            outbox.add(self.topics.team_counts, 0, key, value)
         # A partition this worker forwarded to since its assignment holds records of this
         # worker's input streams that it has not read yet: handed over in memory from now on,
         # later records of those streams would overtake them. It stays on Kafka until the
@@ -309,6 +366,9 @@ class HotConsumer(Service):
             self._catching_up.pop(TopicPartition(topic, partition), None)
         for tp, batch in records.items():
             self._resume_at.setdefault(tp, batch[0].offset)
+        if not self.lease.valid():  # the lease ended while the batch was applied
+            await self._rewind(consumer, fenced=True)
+            return
         try:
             acks = await outbox.flush()
         except KafkaError:
@@ -317,7 +377,15 @@ class HotConsumer(Service):
         # Counted once handed to the producer, so a count never lags the records it counts
         # (a batch read again after a failed send is counted again, as after a crash).
         report.publish(self.health)
-        offsets = {tp: batch[-1].offset + 1 for tp, batch in records.items()}
+        # What a restoring partition read is read again once it is ready: not committed.
+        for (topic, partition), first in report.deferred.items():
+            with contextlib.suppress(IllegalStateError):  # revoked meanwhile
+                consumer.seek(TopicPartition(topic, partition), first)
+        offsets = {
+            tp: batch[-1].offset + 1
+            for tp, batch in records.items()
+            if (tp.topic, tp.partition) not in report.deferred
+        }
         self._in_flight.append(_InFlight(acks, offsets))
         # The next batch is read and applied while this one's records travel; a batch is
         # committed once its records and those of every batch before it are acknowledged.
@@ -350,6 +418,11 @@ class HotConsumer(Service):
             log.warning("commit after a rebalance failed: %s", exc)
         self._resume_at.update(done.offsets)
         return True
+
+    def send_team_counts(self, key: bytes, value: bytes) -> None:
+        """Queues a team's latest counts for the roll-up owner (`team-counts` has one
+        partition): sent with the next batch, acknowledged before that batch commits."""
+        self._team_counts.append((key, value))
 
     # ------------------------------------------------------------------ snapshots
     async def _snapshot_if_due(self, consumer: AIOKafkaConsumer) -> None:
@@ -390,7 +463,7 @@ class HotConsumer(Service):
             records = await store.snapshot_records(pending)
             producer = self._producer
             codec = store.snapshots
-            if records is None or producer is None or codec is None:
+            if records is None or producer is None or codec is None or not self.lease.valid():
                 return
             acks = [
                 await producer.send(codec.topic, key=key, value=value, partition=pending.partition)
@@ -415,8 +488,19 @@ class HotConsumer(Service):
             if not await self._complete_oldest(consumer):
                 return
 
-    async def _rewind(self, consumer: AIOKafkaConsumer) -> None:
-        log.exception("sending a batch failed; the records after the last commit are read again")
+    @staticmethod
+    def _read_again(consumer: AIOKafkaConsumer, records: dict) -> None:
+        for tp, batch in records.items():
+            with contextlib.suppress(IllegalStateError):  # revoked meanwhile
+                consumer.seek(tp, batch[0].offset)
+
+    async def _rewind(self, consumer: AIOKafkaConsumer, fenced: bool = False) -> None:
+        if fenced:
+            log.warning("the membership lease ended while a batch was applied; it is not sent")
+        else:
+            log.exception(
+                "sending a batch failed; the records after the last commit are read again"
+            )
         self._in_flight.clear()
         # Rebuilt from snapshots and logs, the states may hold erased people again.
         self.stages.teams_assigned(set(self.teams.states))

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -46,7 +46,13 @@ from teampulse.contract.xapi import XapiMapper
 from teampulse.engine.state_store import PartitionedState
 from teampulse.enrichment.roster import resolve_team
 from teampulse.streams.batch_outbox import BatchOutbox, KeyPartitioner
-from teampulse.streams.partitions import TeamPartition, ThreadPartition, event_op, fact_op
+from teampulse.streams.partitions import (
+    RollupInputs,
+    TeamPartition,
+    ThreadPartition,
+    event_op,
+    fact_op,
+)
 from teampulse.streams.roster_reader import RosterReader
 from teampulse.streams.wire import decode_fact, encode_fact
 from teampulse.tenancy.source import TenantsSource
@@ -78,9 +84,11 @@ class HotTopics:
     deadletter: str
     team_state: str
     thread_state: str
+    team_counts: str = ""  # the roll-up inputs; read by the hot group too when named
 
     def inputs(self) -> list[str]:
-        return [self.events, self.xapi, self.by_team, self.by_thread, self.thread_facts]
+        hot = [self.events, self.xapi, self.by_team, self.by_thread, self.thread_facts]
+        return [*hot, self.team_counts] if self.team_counts else hot
 
 
 @dataclass
@@ -91,6 +99,9 @@ class BatchReport:
     reasons: Counter[str] = field(default_factory=Counter)
     lags: list[float] = field(default_factory=list)
     latest: dict[str, float] = field(default_factory=dict)
+    # (topic, partition) -> first offset of records left unapplied because the partition's
+    # state is still restoring: read again (and not committed) once it is ready.
+    deferred: dict[tuple[str, int], int] = field(default_factory=dict)
 
     def publish(self, health: HealthSink) -> None:
         for source, counted in self.outcomes.items():
@@ -144,10 +155,12 @@ class HotStages:
         clock: Callable[[], float],
         erased: AbstractSet[str] = frozenset(),
         tenants: TenantsSource | None = None,
+        rollups: PartitionedState[RollupInputs] | None = None,
     ) -> None:
         self.topics = topics
         # Who each input record belongs to (docs/tenancy.md); None: one implicit tenant.
         self.tenants = tenants
+        self.rollups = rollups
         self.roster = roster
         self.validator = validator
         self.xapi = xapi
@@ -230,37 +243,44 @@ class HotStages:
                 to_threads[partition][:0] = [(r.value or b"", r) for r in batch]
             elif topic == topics.thread_facts:
                 to_facts[partition][:0] = [(r.value or b"", r) for r in batch]
+            elif topic == topics.team_counts:
+                self._rollup_inputs(partition, batch, outbox, report, now)
         team_ops: dict[int, list[bytes]] = defaultdict(list)
+        # A partition still restoring holds up nothing: what it read waits on Kafka, what
+        # was handed over for it goes to Kafka (`_hold`), and the batch goes on.
         for partition, handed in to_teams.items():
-            state = await self.teams.ready(partition)
+            state = self.teams.ready_state(partition)
             if state is not None and partition in self._pending_teams:
                 self._apply_erasures(outbox)  # restored while this batch waited
             if state is not None:
                 self._teams(handed, state, team_ops[partition], outbox, report, now, to_threads)
             else:
-                self._spill(
-                    topics.by_team, partition, handed, outbox, lambda r: decode_wire(r).team
-                )
+                self._hold(
+                    topics.by_team, partition, handed, outbox, report, self.teams.states,
+                    lambda r: decode_wire(r).team,
+                )  # fmt: skip
         for partition, posts in to_threads.items():
-            thread_state = await self.threads.ready(partition)
+            thread_state = self.threads.ready_state(partition)
             if thread_state is not None and partition in self._pending_threads:
                 self._apply_erasures(outbox)
             if thread_state is not None:
                 self._threads(partition, posts, thread_state, outbox, report, now, to_facts)
             else:
-                self._spill(
-                    topics.by_thread, partition, posts, outbox, lambda r: decode_wire(r).thread
-                )
+                self._hold(
+                    topics.by_thread, partition, posts, outbox, report, self.threads.states,
+                    lambda r: decode_wire(r).thread,
+                )  # fmt: skip
         for partition, facts in to_facts.items():
-            state = await self.teams.ready(partition)
+            state = self.teams.ready_state(partition)
             if state is not None and partition in self._pending_teams:
                 self._apply_erasures(outbox)
             if state is not None:
                 self._facts(facts, state, team_ops[partition], outbox, report, now)
             else:
-                self._spill(
-                    topics.thread_facts, partition, facts, outbox, lambda r: decode_fact(r).team
-                )
+                self._hold(
+                    topics.thread_facts, partition, facts, outbox, report, self.teams.states,
+                    lambda r: decode_fact(r).team,
+                )  # fmt: skip
         for partition, ops in team_ops.items():
             self._append(topics.team_state, partition, ops, outbox)
         return report
@@ -423,7 +443,57 @@ class HotStages:
                 self._internal(outbox, raw, record, report, now, "threads", exc)
         self._append(self.topics.thread_state, partition, ops, outbox)
 
+    def _rollup_inputs(
+        self,
+        partition: int,
+        batch: Sequence[ConsumerRecord],
+        outbox: BatchOutbox,
+        report: BatchReport,
+        now: float,
+    ) -> None:
+        """The latest counts of every team, for the roll-ups (absolute values: applying one
+        again changes nothing)."""
+        rollups = self.rollups
+        if rollups is None:
+            return
+        state = rollups.ready_state(partition)
+        if state is None:
+            if partition in rollups.states and batch:
+                report.deferred[(self.topics.team_counts, partition)] = batch[0].offset
+            return
+        for record in batch:
+            try:
+                state.apply(record.value or b"")
+            except Exception as exc:  # noqa: BLE001
+                self._internal(outbox, record.value or b"", record, report, now, "rollups", exc)
+
     # ------------------------------------------------------------------ shared by the stages
+    def _hold(
+        self,
+        topic: str,
+        partition: int,
+        handed: Sequence[tuple],
+        outbox: BatchOutbox,
+        report: BatchReport,
+        owned: Mapping[int, object],
+        key_of: Callable[[bytes], str | None],
+    ) -> None:
+        """What a partition that is not ready got in this batch: handed-over records go to
+        its topic, and so does every later one until the next assignment (records of one
+        input stream must not overtake each other); records read from its topic are read
+        again once it is restored, if it is still ours (then they are deferred)."""
+        if partition in owned:
+            first = next((r.offset for _raw, r, *_ in handed if r.topic == topic), None)
+            if first is not None:
+                report.deferred[(topic, partition)] = first
+            direct = {
+                self.topics.by_team: self.direct.teams,
+                self.topics.by_thread: self.direct.threads,
+                self.topics.thread_facts: self.direct.facts,
+            }[topic]
+            direct.discard(partition)
+        self._spill(topic, partition, handed, outbox, key_of)
+
     @staticmethod
     def _spill(
         topic: str,

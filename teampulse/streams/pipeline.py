@@ -1,9 +1,10 @@
 """The pipeline's stages and their state: ingest -> teams <-> threads, and the roll-up owner.
 
-The hot topics (events, xapi, by-team, by-thread, thread-facts) are read in batches by
+Every topic the pipeline reads (events, xapi, by-team, by-thread, thread-facts, and the
+roll-up inputs on team-counts) is read in batches by one consumer group,
 `teampulse.streams.hot_consumer.HotConsumer`, a service of the Faust app, and handled by
-`teampulse.streams.hot_stages.HotStages`; the low-volume roll-up inputs stay a Faust agent.
-docs/architecture.md explains the split and its figures.
+`teampulse.streams.hot_stages.HotStages`; Faust runs no agent. docs/architecture.md explains
+the split and its figures.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 
 import faust
-from faust.types import TopicT
 
 from teampulse.contract.event_structs import FastEventValidator
 from teampulse.contract.rejections import Reason, Rejection, dead_letter_record
@@ -122,6 +122,7 @@ class Pipeline:
             deadletter=topics.deadletter.get_topic_name(),
             team_state=topics.team_state_log.get_topic_name(),
             thread_state=topics.thread_state_log.get_topic_name(),
+            team_counts=topics.team_counts.get_topic_name(),
         )
         stages = HotStages(
             hot_topics,
@@ -134,6 +135,7 @@ class Pipeline:
             clock,
             erased,
             tenants,
+            rollups=self.rollup_states,
         )
         erasures.on_erased(roster.forget)
         erasures.on_erased(stages.erase)
@@ -169,6 +171,8 @@ class Pipeline:
         return self.roster_reader.roster
 
     def owned_partitions(self) -> list[int]:
+        if self.hot.lease.fenced():  # fenced: another worker may own them by now
+            return []
         return [p for p in self.teams.states if self.teams.is_ready(p)]
 
     def team_states(self, partition: int) -> Mapping[str, TeamState]:
@@ -196,6 +200,8 @@ class Pipeline:
         return totals
 
     def _rollup_owner(self) -> RollupInputs | None:
+        if self.hot.lease.fenced():  # frozen past the session: another worker may own them
+            return None
         # team-counts has one partition: at most one worker owns the roll-ups
         owned = [p for p in self.rollup_states.states if self.rollup_states.is_ready(p)]
         return self.rollup_states.states[owned[0]] if owned else None
@@ -214,8 +220,6 @@ class Pipeline:
     # ------------------------------------------------------------------ wiring
     def register(self) -> None:
         app = self.app
-        app.agent(self.topics.team_counts, name="teampulse.rollups")(self._rollups_agent)
-        app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]
         # Started with the app (its clients connect at once); it joins the hot group once
         # the roster is loaded, and workers started together share the first assignment
         # (HotConsumer._consume, HotConsumer._settled).
@@ -228,22 +232,3 @@ class Pipeline:
         # be missing until the others noticed. Stopped first, it withdraws and leaves while
         # the web server still answers.
         await self.hot.stop()
-
-    async def _on_assigned(self, _sender: object, assigned: set, **_kwargs: object) -> None:
-        def owned(topic: TopicT) -> set[int]:
-            name = topic.get_topic_name()
-            return {tp.partition for tp in assigned if tp.topic == name}
-
-        self.rollup_states.assign(owned(self.topics.team_counts))
-
-    # ------------------------------------------------------------------ roll-ups
-    async def _rollups_agent(self, stream: faust.StreamT) -> None:
-        # take_events is faust-streaming's, missing from its StreamT stub
-        batches = stream.take_events(  # type: ignore[attr-defined]
-            self.settings.batch_max, self.settings.batch_within_s
-        )
-        async for batch in batches:
-            for record in batch:
-                state = await self.rollup_states.ready(record.message.partition)
-                if state is not None:
-                    state.apply(record.message.value or b"")

@@ -16,10 +16,11 @@ from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.rejections import Rejection
 from teampulse.contract.xapi import XapiMapper
 from teampulse.gauges.config import GaugeConfig
+from teampulse.gauges.counts import TeamCounts
 from teampulse.settings import Settings
 from teampulse.sinks.exporter import team_partition
 from teampulse.streams.hot_stages import HotStages, HotTopics
-from teampulse.streams.partitions import TeamPartition, ThreadPartition
+from teampulse.streams.partitions import RollupInputs, TeamPartition, ThreadPartition
 from teampulse.streams.roster_reader import RosterReader
 
 NOW = 1_772_496_000.0  # 2026-03-03T00:00:00Z
@@ -36,6 +37,7 @@ TOPICS = HotTopics(
     deadletter="t.deadletter",
     team_state="t.team-state",
     thread_state="t.thread-state",
+    team_counts="t.team-counts",
 )
 
 
@@ -46,13 +48,28 @@ class ReadyStates:
         self.states: dict = {}
         self._new = new
 
-    async def ready(self, partition: int):  # type: ignore[no-untyped-def]
+    def ready_state(self, partition: int):  # type: ignore[no-untyped-def]
         if partition not in self.states:
             self.states[partition] = self._new()
         return self.states[partition]
 
     def is_ready(self, partition: int) -> bool:
         return partition in self.states
+
+
+class Restoring(ReadyStates):
+    """Owns every partition; the ones named are still restoring."""
+
+    def __init__(self, new, restoring: set[int]) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(new)
+        self.states = {p: new() for p in range(PARTITIONS)}
+        self._restoring = restoring
+
+    def ready_state(self, partition: int):  # type: ignore[no-untyped-def]
+        return None if partition in self._restoring else self.states[partition]
+
+    def is_ready(self, partition: int) -> bool:
+        return partition not in self._restoring
 
 
 class RecordingOutbox:
@@ -303,7 +320,9 @@ def test_a_late_event_handed_over_is_dead_lettered_at_its_input_position():
 
 
 class NotOwned:
-    async def ready(self, partition: int) -> None:
+    states: dict = {}
+
+    def ready_state(self, partition: int) -> None:
         return None
 
 
@@ -364,3 +383,69 @@ def test_an_event_behind_the_retention_is_dead_lettered_as_late_and_logged_for_a
     [(_, _, log_record)] = outbox.to("t.team-state")
     assert [op["e"]["id"] for op in orjson.loads(log_record)] == ["e1", "e2"]
     assert reasons == Counter({"late": 1})
+
+
+# --- a partition still restoring -----------------------------------------------------------
+def test_a_restoring_partition_defers_what_it_read_while_a_ready_one_is_applied():
+    hot = stages()
+    config = GaugeConfig()
+    hot.teams = Restoring(lambda: TeamPartition(config), restoring={1})  # type: ignore[assignment]
+    batch = {
+        ("t.by-team", 0): [record("t.by-team", 0, 7, internal("ready", 0, team="atlas"))],
+        ("t.by-team", 1): [
+            record("t.by-team", 1, 40, internal("waits-1", 0, team="comet")),
+            record("t.by-team", 1, 41, internal("waits-2", 0, team="comet")),
+        ],
+    }
+    outbox = RecordingOutbox()
+
+    report = asyncio.run(hot.process(batch, outbox))  # type: ignore[arg-type]
+
+    assert set(hot.teams.states[0].teams) == {"atlas"}
+    assert hot.teams.states[1].teams == {}
+    assert report.deferred == {("t.by-team", 1): 40}
+    assert [p for p, _, _ in outbox.to("t.team-state")] == [0]
+    assert outbox.to("t.by-team") == []  # read from Kafka: read again, not sent again
+
+
+def test_records_handed_over_to_a_restoring_partition_go_to_kafka_and_stop_the_handover():
+    hot = stages()
+    config = GaugeConfig()
+    atlas = team_partition("atlas", PARTITIONS)
+    hot.teams = Restoring(lambda: TeamPartition(config), restoring={atlas})  # type: ignore[assignment]
+    hot.direct.teams.update(range(PARTITIONS))
+
+    outbox, _ = run(hot, {("t.events", 0): [record("t.events", 0, 0, canonical("e1"))]})
+
+    [(partition, key, value)] = outbox.to("t.by-team")
+    assert (partition, key, decode_wire(value).id) == (atlas, b"atlas", "e1")
+    assert atlas not in hot.direct.teams  # later records of the stream must not overtake it
+
+
+def counts_record(offset: int, team: str, seq: int) -> ConsumerRecord:
+    counts = TeamCounts.empty(GaugeConfig(), 6).to_wire()
+    value = orjson.dumps({"team": team, "seq": seq, "as_of": NOW, "counts": counts})
+    return record("t.team-counts", 0, offset, value)
+
+
+def test_roll_up_inputs_are_applied_by_their_owner_in_the_same_batches():
+    hot = stages()
+    hot.rollups = ReadyStates(RollupInputs)  # type: ignore[assignment]
+
+    run(hot, {("t.team-counts", 0): [counts_record(0, "atlas", 3), counts_record(1, "atlas", 2)]})
+
+    inputs = hot.rollups.states[0]
+    assert inputs.version["atlas"][0] == 3  # the further state wins, whatever the order
+
+
+def test_roll_up_inputs_wait_on_kafka_while_their_state_restores():
+    hot = stages()
+    hot.rollups = Restoring(RollupInputs, restoring={0})  # type: ignore[assignment]
+    outbox = RecordingOutbox()
+
+    report = asyncio.run(
+        hot.process({("t.team-counts", 0): [counts_record(5, "atlas", 1)]}, outbox)
+    )  # type: ignore[arg-type]
+
+    assert report.deferred == {("t.team-counts", 0): 5}
+    assert hot.rollups.states[0].counts == {}

@@ -1,0 +1,214 @@
+"""The batch loop's protocol, with a fake consumer and producer: a batch is committed only
+after its own acknowledgements and every earlier batch's; a revoke drains before it returns;
+a failed send rewinds to the last commit and rebuilds the state."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from aiokafka.errors import KafkaTimeoutError
+from aiokafka.structs import ConsumerRecord, TopicPartition
+
+from teampulse.engine.membership import MembershipLease
+from teampulse.settings import load_settings
+from teampulse.streams import hot_consumer
+from teampulse.streams.batch_outbox import BatchOutbox
+from teampulse.streams.hot_consumer import HotConsumer, _Rebalance
+from teampulse.streams.hot_stages import BatchReport, DirectRoutes, HotTopics
+
+TOPICS = HotTopics(
+    events="t.events",
+    xapi="t.xapi",
+    by_team="t.by-team",
+    by_thread="t.by-thread",
+    thread_facts="t.thread-facts",
+    deadletter="t.deadletter",
+    team_state="t.team-state",
+    thread_state="t.thread-state",
+    team_counts="t.team-counts",
+)
+EVENTS_0 = TopicPartition("t.events", 0)
+
+
+class FakeBatch:
+    def __init__(self) -> None:
+        self.records: list[tuple[bytes | None, bytes]] = []
+
+    def append(self, key: bytes | None, value: bytes, timestamp: None) -> object:
+        self.records.append((key, value))
+        return object()
+
+
+class FakeProducer:
+    """Every send_batch returns a future the test resolves (or fails) when it wants."""
+
+    def __init__(self) -> None:
+        self.acks: list[asyncio.Future[Any]] = []
+        self.sent: list[tuple[str, int, list[tuple[bytes | None, bytes]]]] = []
+
+    def create_batch(self) -> FakeBatch:
+        return FakeBatch()
+
+    async def send_batch(self, batch: FakeBatch, topic: str, partition: int) -> asyncio.Future:
+        ack: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.acks.append(ack)
+        self.sent.append((topic, partition, batch.records))
+        return ack
+
+
+class FakeConsumer:
+    def __init__(self) -> None:
+        self.commits: list[dict[TopicPartition, int]] = []
+        self.seeks: list[tuple[TopicPartition, int]] = []
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.commits.append(dict(offsets))
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.seeks.append((tp, offset))
+
+
+class FakeStages:
+    """Forwards every record it reads to by-team, as the ingest stage would."""
+
+    def __init__(self) -> None:
+        self.direct = DirectRoutes()
+        self.rollups = None
+
+    async def process(self, records: dict, outbox: BatchOutbox) -> BatchReport:
+        for (_topic, _partition), batch in records.items():
+            for record in batch:
+                outbox.add("t.by-team", 0, None, record.value)
+        return BatchReport()
+
+    def teams_assigned(self, partitions: set[int]) -> None:
+        pass
+
+    def threads_assigned(self, partitions: set[int]) -> None:
+        pass
+
+
+class FakeStates:
+    def __init__(self, log_topic: str) -> None:
+        self.log_topic = log_topic
+        self.states: dict[int, object] = {0: object()}
+        self.reloads = 0
+
+    def logged(self, partition: int, offset: int) -> None:
+        pass
+
+    def reload(self) -> None:
+        self.reloads += 1
+
+
+class Health:
+    def __getattr__(self, name: str) -> Any:  # noqa: ANN401 - records nothing
+        return lambda *args, **kwargs: None
+
+
+def record(offset: int) -> ConsumerRecord:
+    value = b'{"n": %d}' % offset
+    return ConsumerRecord("t.events", 0, offset, 0, 0, None, value, None, 0, len(value), ())
+
+
+def batch(first: int, last: int) -> dict[TopicPartition, list[ConsumerRecord]]:
+    return {EVENTS_0: [record(o) for o in range(first, last + 1)]}
+
+
+def hot_loop() -> tuple[HotConsumer, FakeConsumer, FakeProducer, FakeStates]:
+    teams = FakeStates("t.team-state")
+    hot = HotConsumer(
+        load_settings(),
+        TOPICS,
+        FakeStages(),  # type: ignore[arg-type]
+        teams,  # type: ignore[arg-type]
+        FakeStates("t.thread-state"),  # type: ignore[arg-type]
+        Health(),
+        (),
+        web_url="http://worker:6066",
+    )
+    consumer, producer = FakeConsumer(), FakeProducer()
+    hot._consumer, hot._producer = consumer, producer  # type: ignore[assignment]
+    hot.lease.assigned("member-1")
+    return hot, consumer, producer, teams
+
+
+async def test_a_batch_is_committed_only_after_its_own_and_every_earlier_acknowledgement():
+    hot, consumer, producer, _ = hot_loop()
+    await hot._handle(consumer, batch(0, 1))  # type: ignore[arg-type]
+    await hot._handle(consumer, batch(2, 3))  # type: ignore[arg-type]
+    first, second = producer.acks
+
+    second.set_result(None)  # the later batch is acknowledged first
+    await asyncio.sleep(0)
+    drained = asyncio.ensure_future(hot.drain())
+    await asyncio.sleep(0.01)
+    assert consumer.commits == []  # the earlier batch is still unacknowledged
+
+    first.set_result(None)
+    await asyncio.wait_for(drained, 1)
+    assert consumer.commits == [{EVENTS_0: 2}, {EVENTS_0: 4}]
+
+
+async def test_a_revoke_returns_only_once_every_applied_batch_is_committed():
+    hot, consumer, producer, _ = hot_loop()
+    await hot._handle(consumer, batch(0, 4))  # type: ignore[arg-type]
+
+    revoking = asyncio.ensure_future(_Rebalance(hot).on_partitions_revoked({EVENTS_0}))
+    await asyncio.sleep(0.01)
+    assert not revoking.done()
+    assert consumer.commits == []
+
+    producer.acks[0].set_result(None)
+    await asyncio.wait_for(revoking, 1)
+    assert consumer.commits == [{EVENTS_0: 5}]
+
+
+async def test_a_failed_send_rewinds_to_the_last_commit_and_rebuilds_the_state(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    monkeypatch.setattr(hot_consumer, "RETRY_AFTER_SEND_FAILURE_S", 0)
+    hot, consumer, producer, teams = hot_loop()
+    await hot._handle(consumer, batch(0, 1))  # type: ignore[arg-type]
+    producer.acks[0].set_result(None)
+    await hot.drain()
+    await hot._handle(consumer, batch(2, 3))  # type: ignore[arg-type]
+
+    producer.acks[1].set_exception(KafkaTimeoutError())
+    await hot.drain()
+
+    assert consumer.commits == [{EVENTS_0: 2}]  # the failed batch is not committed
+    assert consumer.seeks == [(EVENTS_0, 2)]  # read again from the last commit
+    assert teams.reloads == 1  # what the lost batch applied is forgotten
+
+
+async def test_a_worker_whose_lease_ended_sends_nothing_and_rebuilds(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    monkeypatch.setattr(hot_consumer, "RETRY_AFTER_SEND_FAILURE_S", 0)
+    hot, consumer, producer, teams = hot_loop()
+    now = [0.0]
+    hot.lease = MembershipLease(session_timeout_s=1.0, clock=lambda: now[0])
+    hot.lease.assigned("member-1")
+    now[0] = 30.0  # frozen past the session timeout
+
+    await hot._handle(consumer, batch(0, 1))  # type: ignore[arg-type]
+
+    assert producer.acks == []
+    assert consumer.seeks == [(EVENTS_0, 0)]
+    assert teams.reloads == 1
+
+
+async def test_team_counts_leave_with_the_next_batch_through_the_acknowledged_outbox():
+    hot, consumer, producer, _ = hot_loop()
+    hot.send_team_counts(b"atlas", b'{"team": "atlas"}')
+
+    await hot._handle(consumer, batch(0, 0))  # type: ignore[arg-type]
+
+    assert ("t.team-counts", 0, [(b"atlas", b'{"team": "atlas"}')]) in producer.sent
+    for ack in producer.acks:
+        ack.set_result(None)
+    await hot.drain()
+    assert consumer.commits == [{EVENTS_0: 1}]  # committed once the counts were acknowledged
