@@ -1,7 +1,7 @@
 """Does one tenant's flood starve another's live feed at the ingest endpoint?
 
     .venv/bin/python -m benchmarks.tenant_fairness [--seconds 10] [--flooders 16]
-        [--flood-rate 500] [--rate-b 20]
+        [--flood-rate 500] [--rate-b 20] [--idle-tenants 0]
 
 Runs `teampulse ingest` against the local stack's Kafka (TEAMPULSE_KAFKA_PORT or
 TEAMPULSE_KAFKA_BOOTSTRAP) with two tenants, then measures tenant B's steady feed (a
@@ -46,9 +46,18 @@ A_UNLIMITED = {"per_s": 1_000_000, "burst": 1_000_000}
 EVENTS_PER_REQUEST = 10
 
 
-def tenants(a_limit: dict[str, int]) -> dict:
+def tenants(a_limit: dict[str, int], idle: int) -> dict:
+    """The flooder, the steady tenant and `idle` more tenants of two credentials each, as a
+    platform with many customers would have."""
     return {
         "tenants": {
+            **{
+                f"idle-{i}": {
+                    "pseudonym_secret": f"idle-pseudonym-key-{i:06d}",
+                    "credentials": [f"idle-{i}:secret-{i}", f"idle-token-{i}-0123456789"],
+                }
+                for i in range(idle)
+            },
             "flooder": {
                 "pseudonym_secret": "flooder-pseudonym-key",
                 "credentials": ["flooder:flooder-secret"],
@@ -211,7 +220,7 @@ async def run(args: argparse.Namespace) -> None:
     )
     folder = Path(tempfile.mkdtemp(prefix="teampulse-fairness-"))
     tenants_file = folder / "tenants.yaml"
-    tenants_file.write_text(yaml.safe_dump(tenants(A_LIMIT)))
+    tenants_file.write_text(yaml.safe_dump(tenants(A_LIMIT, args.idle_tenants)))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
@@ -234,7 +243,7 @@ async def run(args: argparse.Namespace) -> None:
         alone, _ = await phase(events, args, flooding=False)
         print(f"phase 2/3: B while A floods, A limited, {args.seconds:g} s", file=sys.stderr)
         limited, limited_flood = await phase(events, args, flooding=True)
-        tenants_file.write_text(yaml.safe_dump(tenants(A_UNLIMITED)))
+        tenants_file.write_text(yaml.safe_dump(tenants(A_UNLIMITED, args.idle_tenants)))
         await asyncio.sleep(RELOAD_S * 3)  # the endpoint's own timer reloads the file
         print(f"phase 3/3: B while A floods, A unlimited, {args.seconds:g} s", file=sys.stderr)
         unlimited, unlimited_flood = await phase(events, args, flooding=True)
@@ -246,7 +255,8 @@ async def run(args: argparse.Namespace) -> None:
     offered = f"{args.flood_rate:g} requests/s" if args.flood_rate else "as fast as answered"
     print(
         f"\nB: {args.rate_b:g} requests/s of {EVENTS_PER_REQUEST} events; A: {args.flooders} "
-        f"connections, {offered}; {args.seconds:g} s per phase\n"
+        f"connections, {offered}; {args.idle_tenants} more tenants in the file; "
+        f"{args.seconds:g} s per phase\n"
     )
     print("| phase | B answered 200 | B p50 ms | B p99 ms | B p99 / alone | A 200/s | A 429/s |")
     print("|---|---|---|---|---|---|---|")
@@ -260,6 +270,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each phase")
     parser.add_argument("--flooders", type=int, default=16, help="A's concurrent connections")
     parser.add_argument("--rate-b", type=float, default=20.0, help="B's requests per second")
+    parser.add_argument(
+        "--idle-tenants", type=int, default=0, help="more tenants in the file, sending nothing"
+    )
     parser.add_argument(
         "--flood-rate", type=float, default=500.0, help="A's requests per second (0: unpaced)"
     )

@@ -309,6 +309,8 @@ class HotStages:
         lags = report.lags
         latest = report.latest
         directory = self.tenants.directory if self.tenants is not None else None
+        if directory is not None and directory.implicit:
+            directory = None  # one implicit tenant: no header to read, nothing per record
         tenant: str | None = None
         for record in batch:
             raw = record.value or b""
