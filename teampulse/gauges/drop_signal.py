@@ -25,6 +25,7 @@ Pure: counts in, a `DropSignal` out. The stream and the reference model call the
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -197,7 +198,7 @@ def drop_signal(
     rest_seen = rest_usual = 0.0  # the rest's events over the trailing buckets, and usually
     ratio = 1.0
     expected_week = 0.0
-    trailing: list[tuple[float, float]] = []
+    trailing: deque[tuple[float, float]] = deque()
     for i in range(span):
         position = i % week
         share = elapsed if i == span - 1 else 1.0
@@ -208,7 +209,7 @@ def drop_signal(
         rest_seen += rest_recent[i]
         rest_usual += rest_expected
         if len(trailing) > org_window:
-            gone_observed, gone_expected = trailing.pop(0)
+            gone_observed, gone_expected = trailing.popleft()
             rest_seen -= gone_observed
             rest_usual -= gone_expected
         ratio = (rest_seen + prior) / (rest_usual + prior)

@@ -79,9 +79,9 @@ def test_topics_creates_every_record_topic_with_its_configured_retention(kafka_b
         "by-thread": str(3 * DAY_MS),
         "thread-facts": str(3 * DAY_MS),
         "deadletter": str(9 * DAY_MS),
-        # the baseline reaches 4 weeks + 20 hours back, + 48h lateness + 7d margin
-        "team-state": str(37 * DAY_MS + 20 * DAY_MS // 24),
-        "thread-state": str(37 * DAY_MS + 20 * DAY_MS // 24),
+        # the drop signal reaches 5 weeks back, + 48h lateness + 7d margin
+        "team-state": str(44 * DAY_MS),
+        "thread-state": str(44 * DAY_MS),
         "roster": None,  # compacted: the latest record per person stays until its tombstone
         "team-counts": None,
         # compacted: the latest two snapshots of each partition, whatever their age
