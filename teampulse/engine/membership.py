@@ -10,10 +10,13 @@ So every write is allowed by a lease instead: it lasts `LEASE_SHARE` of the sess
 from the moment the latest successful heartbeat (or the assignment) was *sent*, which is
 before the coordinator received it, so the lease ends before the coordinator can have given
 the partitions away. A worker whose lease ended writes nothing (state log, snapshots, Redis,
-/metrics) until it has a new assignment; and a membership that lapsed (the lease ended, or
-the member id changed, as aiokafka resets it when the coordinator no longer knows it) drops
-all partition state before it applies anything again, even when the same partitions come
-back: whatever the other owner applied meanwhile is only in the log.
+/metrics) until the group confirms it: a heartbeat of the current member and generation
+answered without error (the broker was away, or the pause was shorter than the session;
+nobody got the partitions, since a reassignment moves the generation on) lets it go on with
+its state; otherwise the next assignment reports a lapse (the lease ended, or the member id
+changed, as aiokafka resets it when the coordinator no longer knows it), and all partition
+state is dropped before anything is applied again, even when the same partitions come back:
+whatever the other owner applied meanwhile is only in the log.
 
 Why a lease and not Kafka transactions or epochs carried by Redis writes: aiokafka's
 transactional offset commits carry no group generation (no KIP-447), so only one fixed
@@ -36,6 +39,7 @@ __all__ = ["LEASE_SHARE", "MembershipLease"]
 # sent: a margin for the heartbeat's own travel and the next heartbeat's interval.
 LEASE_SHARE = 0.8
 NO_MEMBER = ""
+NO_GENERATION = -1
 
 
 class MembershipLease:
@@ -46,7 +50,8 @@ class MembershipLease:
         self._clock = clock
         self._renewed_at: float | None = None  # None: no membership yet
         self._member = NO_MEMBER
-        self._lapsed = False  # the lease ended since the latest assignment
+        self._generation = NO_GENERATION
+        self._lapsed = False  # the lease ended, and the group has not confirmed us since
 
     def valid(self) -> bool:
         """May this worker write what its partitions' state implies now?"""
@@ -61,12 +66,23 @@ class MembershipLease:
         """Had a membership whose lease ended, and no new assignment yet."""
         return self._renewed_at is not None and not self.valid()
 
-    def renewed(self, sent_at: float) -> None:
-        """A heartbeat sent at `sent_at` was answered: the member is still in the group."""
-        if self._renewed_at is not None and not self._lapsed and sent_at > self._renewed_at:
+    def renewed(self, sent_at: float, member: str, generation: int) -> None:
+        """A heartbeat sent at `sent_at` by `member` in `generation` was answered without
+        error. If that is the current assignment's member and generation, the coordinator
+        still counted this worker the owner of its partitions when it received it (a
+        reassignment makes the generation move on): the lease runs again from `sent_at`,
+        also after it had ended (an outage of the broker, a pause shorter than the session),
+        and nothing needs rebuilding."""
+        if self._renewed_at is None or (member, generation) != (self._member, self._generation):
+            return
+        if sent_at > self._renewed_at:
             self._renewed_at = sent_at
+            if self._clock() - sent_at < self._length:
+                self._lapsed = False
 
-    def assigned(self, member: str, at: float | None = None) -> bool:
+    def assigned(
+        self, member: str, generation: int = NO_GENERATION, at: float | None = None
+    ) -> bool:
         """A new assignment (the group's answer, so the member is in it as of `at`).
         True when the membership lapsed since the previous one: every partition state this
         worker still holds must be dropped and rebuilt."""
@@ -75,6 +91,7 @@ class MembershipLease:
             self.valid()  # an expiry not yet noticed counts too
             lapsed = self._lapsed
         self._member = member
+        self._generation = generation
         self._renewed_at = self._clock() if at is None else at
         self._lapsed = False
         return lapsed
@@ -86,10 +103,12 @@ class MembershipLease:
 
         async def timed_heartbeat() -> bool:
             sent_at = self._clock()
-            member = coordinator.member_id
+            member, generation = coordinator.member_id, coordinator.generation
             answered = await heartbeat()
-            if answered and coordinator.member_id == member == self._member:
-                self.renewed(sent_at)
+            # aiokafka resets the member id and generation on an error that ends the
+            # membership; they are compared again after the answer.
+            if answered and (coordinator.member_id, coordinator.generation) == (member, generation):
+                self.renewed(sent_at, member, generation)
             return answered
 
         coordinator._do_heartbeat = timed_heartbeat

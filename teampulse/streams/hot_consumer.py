@@ -219,8 +219,10 @@ class HotConsumer(Service):
 
     def assigned_by_group(self, assigned: set[TopicPartition]) -> None:
         consumer = self._consumer
-        member = consumer._coordinator.member_id if consumer is not None else ""
-        if self.lease.assigned(member):
+        coordinator = consumer._coordinator if consumer is not None else None
+        member = coordinator.member_id if coordinator is not None else ""
+        generation = coordinator.generation if coordinator is not None else -1
+        if self.lease.assigned(member, generation):
             # Another worker may have owned these partitions meanwhile: what this one holds
             # lacks its changes, even for partitions it gets back. Rebuilt from the log.
             log.warning(
