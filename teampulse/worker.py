@@ -45,6 +45,7 @@ from teampulse.streams.erasure_reader import ErasureReader
 from teampulse.streams.health import PipelineHealth, StateEntries
 from teampulse.streams.pipeline import Pipeline
 from teampulse.streams.roster_reader import RosterReader
+from teampulse.streams.team_counts_reader import TeamCountsReader
 from teampulse.tenancy.source import TenantsSource
 
 __all__ = ["create_worker", "run_worker"]
@@ -70,6 +71,7 @@ def create_worker(settings: Settings) -> faust.App:
     kafka = kafka_client_options(settings)
     erasures = ErasureReader(kafka, topics.erasures_name, key_check(settings.pseudonym_secret))
     roster = RosterReader(kafka, topics.roster_name, pseudonymiser, erasures.erased)
+    team_counts = TeamCountsReader(kafka, topics.team_counts.get_topic_name())
     registry = CollectorRegistry()
     health = PipelineHealth(registry)
     collector = GaugeCollector(settings, registry)
@@ -81,6 +83,7 @@ def create_worker(settings: Settings) -> faust.App:
         config,
         roster,
         erasures,
+        team_counts,
         FastEventValidator(settings, pseudonymiser),
         XapiMapper(settings, pseudonymiser),
         health,
@@ -113,6 +116,10 @@ def create_worker(settings: Settings) -> faust.App:
     @app.task
     async def read_erasures() -> None:
         await erasures.run()
+
+    @app.task
+    async def read_team_counts() -> None:
+        await team_counts.run()
 
     @app.task
     async def start_redis_writer() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -27,10 +28,13 @@ __all__ = ["Exporter", "team_partition"]
 
 log = logging.getLogger(__name__)
 
-# How often, at most, every team's drop signal follows the rest of the organisation within
-# a bucket (a recounted team always gets the organisation of the moment).
-ORG_REJUDGE_S = 60.0
-# (team key, record value) of a team's latest counts, for the roll-up owner.
+# How often, at most, the teams that were not recounted are judged again because the rest
+# of the organisation moved (a recounted team always gets the organisation of the moment).
+# It bounds CPU, so it runs on the monotonic clock, not on the event clock (which a test or a
+# replay may freeze): a change waits at most this long, never forever.
+ORG_REJUDGE_S = 10.0
+# (team key, record value) of a team's latest counts, for every worker's organisation and
+# the roll-ups.
 SendTeamCounts = Callable[[bytes, bytes], None]
 
 
@@ -45,6 +49,7 @@ class _Exported:
     members: int
     counts: TeamCounts
     snapshot: ScopeSnapshot | None
+    judged_by: int = -1  # the version of the organisation its snapshot was set against
 
 
 @dataclass
@@ -55,13 +60,14 @@ class Exporter:
     clock: Callable[[], float]
     sinks: list[Sink]
     send_team_counts: SendTeamCounts
+    monotonic: Callable[[], float] = time.monotonic
     _exported: dict[str, _Exported] = field(default_factory=dict)
     _rollup_bucket: int | None = None
     _rollups_published: list[ScopeSnapshot] | None = None
     _org: OrgActivity | None = None
-    _org_judged_by: tuple[object, ...] | None = None  # the organisation all teams were judged by
-    _rejudged_bucket: int | None = None
-    _rejudged_at: float = -math.inf
+    _org_judged_by: tuple[object, ...] | None = None  # what the signals read of `_org`
+    _org_version: int = 0  # counts the changes of `_org_judged_by`
+    _rejudged_at: float = -math.inf  # monotonic
 
     def published(self, team: str) -> ScopeSnapshot | None:
         """The team's latest published snapshot, if this worker owns and publishes it."""
@@ -114,21 +120,29 @@ class Exporter:
                 )
         for gone in set(self._exported) - live_teams:
             del self._exported[gone]
-        # Every team's drop signal is set against the organisation: when what the signals
-        # read of it moved, every team is judged again, not only the recounted ones.
-        # Events arrive all the time somewhere in the organisation, so the others are judged
-        # again when the bucket moves and otherwise at most every ORG_REJUDGE_S (each
+        # Every team's drop signal is set against the whole organisation: when what the
+        # signals read of it moved (a team recounted here or by another worker, a bucket
+        # passed), every team is judged again, not only the recounted ones. Events arrive
+        # all the time somewhere in the organisation, so that happens at most every
+        # ORG_REJUDGE_S; a change left waiting is taken up by the first tick after it (each
         # snapshot stays exact as of its own instant).
-        due = bucket != self._rejudged_bucket or now - self._rejudged_at >= ORG_REJUDGE_S
-        org = self._org_activity() if recounted or self._org is None else self._org
-        judged_by = org.judged_by()
-        rejudge = due and judged_by != self._org_judged_by
-        if rejudge or self._org_judged_by is None:
-            self._org_judged_by = judged_by
-            self._rejudged_bucket, self._rejudged_at = bucket, now
+        org_moved = self.state.take_org_change()
+        org = self._org_activity() if recounted or org_moved or self._org is None else self._org
         self._org = org
+        judged_by = org.judged_by()
+        if judged_by != self._org_judged_by:
+            self._org_judged_by = judged_by
+            self._org_version += 1
+        version = self._org_version
+        rejudge = False
+        if self.monotonic() - self._rejudged_at >= ORG_REJUDGE_S:
+            rejudge = any(
+                e.judged_by != version for t, e in self._exported.items() if t not in recounted
+            )
+            if rejudge:
+                self._rejudged_at = self.monotonic()
         for team, exported in self._exported.items():
-            if team not in recounted and not rejudge:
+            if team not in recounted and not (rejudge and exported.judged_by != version):
                 if exported.snapshot is not None:
                     published[team] = exported.snapshot
                 continue
@@ -145,6 +159,7 @@ class Exporter:
             if snapshot is None and previous_snapshot is not None:
                 withdrawn.append(team)
             exported.snapshot = snapshot
+            exported.judged_by = version
             if snapshot is not None:
                 published[team] = snapshot
                 changed[team] = snapshot
@@ -162,12 +177,11 @@ class Exporter:
         return publication
 
     def _org_activity(self) -> OrgActivity:
-        """The organisation's activity from this worker's teams and, on the worker that owns
-        the roll-ups, every other team's latest counts. (On the other workers of a group a
-        team is set against the organisation its own worker holds: docs/scaling.md.)"""
-        counts = {team: exported.counts for team, exported in self._exported.items()}
-        for team, others in (self.state.rollup_inputs() or {}).items():
-            counts.setdefault(team, others)
+        """The whole organisation's activity: every team's latest counts as its owner
+        published them on `team-counts` (every worker follows that topic), this worker's
+        own teams as they are now."""
+        counts = dict(self.state.org_counts())
+        counts.update((team, exported.counts) for team, exported in self._exported.items())
         return org_activity_of(counts, self.state.roster, self.config)
 
     def _refresh_rollups(

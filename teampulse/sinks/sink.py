@@ -68,6 +68,15 @@ class TeamStateView(Protocol):
         """Teams whose state changed since the last call (the call resets the set)."""
         ...
 
+    def org_counts(self) -> Mapping[str, TeamCounts]:
+        """Every team's latest counts as published on `team-counts` (all workers' teams),
+        whatever partitions this worker owns: the organisation the drop signal reads."""
+        ...
+
+    def take_org_change(self) -> bool:
+        """Whether `org_counts` changed since the last call (the call resets it)."""
+        ...
+
     def rollup_inputs(self) -> Mapping[str, TeamCounts] | None:
         """Every team's latest counts if this worker owns the roll-ups, else None."""
         ...

@@ -34,6 +34,7 @@ from teampulse.streams.hot_stages import HealthSink, HotStages, HotTopics
 from teampulse.streams.partitions import RollupInputs, TeamPartition, ThreadPartition
 from teampulse.streams.roster_reader import RosterReader
 from teampulse.streams.state_snapshots import dump_teams, dump_threads, load_teams, load_threads
+from teampulse.streams.team_counts_reader import TeamCountsReader
 from teampulse.tenancy.source import TenantsSource
 
 __all__ = ["STATE_ENTRY_KINDS", "Pipeline", "PipelineHealthSink"]
@@ -62,6 +63,7 @@ class Pipeline:
         config: GaugeConfig,
         roster: RosterReader,
         erasures: ErasureReader,
+        team_counts: TeamCountsReader,
         validator: FastEventValidator,
         xapi: XapiMapper,
         health: PipelineHealthSink,
@@ -74,6 +76,7 @@ class Pipeline:
         self.config = config
         self.roster_reader = roster
         self.erasures = erasures
+        self.team_counts = team_counts
         erased = erasures.erased
         self.health = health
         self.clock = clock
@@ -205,6 +208,12 @@ class Pipeline:
         # team-counts has one partition: at most one worker owns the roll-ups
         owned = [p for p in self.rollup_states.states if self.rollup_states.is_ready(p)]
         return self.rollup_states.states[owned[0]] if owned else None
+
+    def org_counts(self) -> Mapping[str, TeamCounts]:
+        return self.team_counts.latest.counts
+
+    def take_org_change(self) -> bool:
+        return self.team_counts.take_change()
 
     def rollup_inputs(self) -> Mapping[str, TeamCounts] | None:
         owner = self._rollup_owner()

@@ -7,12 +7,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import orjson
+import pytest
 
 from teampulse.contract.event import Event
 from teampulse.contract.roster import RosterEntry
 from teampulse.enrichment.roster import Roster
 from teampulse.gauges.config import GaugeConfig
 from teampulse.gauges.counts import TeamCounts
+from teampulse.gauges.snapshot import org_snapshot
 from teampulse.gauges.team_state import TeamState
 from teampulse.sinks.exporter import ORG_REJUDGE_S, Exporter
 from teampulse.sinks.sink import Publication
@@ -30,6 +32,8 @@ class FakeView:
     changed: set[str] = field(default_factory=set)
     rollups: dict[str, TeamCounts] | None = None
     rollup_changed: bool = False
+    org: dict[str, TeamCounts] = field(default_factory=dict)  # as followed on team-counts
+    org_changed: bool = False
     position: int = 41
 
     def owned_partitions(self) -> list[int]:
@@ -43,6 +47,13 @@ class FakeView:
 
     def take_changed_teams(self, partition: int) -> set[str]:
         changed, self.changed = self.changed, set()
+        return changed
+
+    def org_counts(self) -> Mapping[str, TeamCounts]:
+        return self.org
+
+    def take_org_change(self) -> bool:
+        changed, self.org_changed = self.org_changed, False
         return changed
 
     def rollup_inputs(self) -> Mapping[str, TeamCounts] | None:
@@ -213,15 +224,16 @@ def test_every_published_team_carries_a_drop_signal_state() -> None:
     }
 
 
-def test_unchanged_teams_follow_the_organisation_at_most_once_a_minute() -> None:
+def test_unchanged_teams_follow_the_organisation_at_most_every_org_rejudge_s_of_real_time() -> None:
     view = FakeView(Roster(members("alpha", 6) + members("beta", 6)))
     view.states["alpha"] = active_team("alpha", 4)
     view.states["beta"] = active_team("beta", 4)
-    now = [T0]
+    monotonic = [0.0]
     sink = RecordingSink()
+    # The event clock stands still (a frozen clock, a replay): the throttle must not.
     exporter = Exporter(
-        view, CONFIG, partitions=1, clock=lambda: now[0], sinks=[sink],
-        send_team_counts=lambda key, value: None,
+        view, CONFIG, partitions=1, clock=lambda: T0, sinks=[sink],
+        send_team_counts=lambda key, value: None, monotonic=lambda: monotonic[0],
     )  # fmt: skip
     exporter.tick()
 
@@ -233,11 +245,54 @@ def test_unchanged_teams_follow_the_organisation_at_most_once_a_minute() -> None
         view.changed = {"beta"}
 
     beta_event(1)
-    now[0] = T0 + 10
-    soon = exporter.tick()
+    monotonic[0] = 1.0
+    first = exporter.tick()  # the first change is taken up at once
     beta_event(2)
-    now[0] = T0 + 10 + ORG_REJUDGE_S
-    later = exporter.tick()
+    monotonic[0] = 2.0
+    soon = exporter.tick()
+    monotonic[0] = 1.0 + ORG_REJUDGE_S
+    settled = exporter.tick()  # nothing recounted: the change left waiting
 
+    assert set(first.changed.teams) == {"alpha", "beta"}
     assert set(soon.changed.teams) == {"beta"}
-    assert set(later.changed.teams) == {"alpha", "beta"}
+    assert set(settled.changed.teams) == {"alpha"}
+
+
+def six_weeks_of(team: str, people: int, per_day: int, first_hour: int) -> TeamState:
+    state = TeamState(team, CONFIG)
+    for day in reversed(range(42)):  # in time order: older ones would be late
+        for n in range(per_day):
+            state.apply_event(
+                Event(id=f"{team}-{day}-{n}", type="learning.started",
+                      occurred_at=T0 - 86400 * (day + 1) + 3600 * (first_hour + n % 8),
+                      actor=f"{team}-{n % people}", source="lms", team=team)
+            )  # fmt: skip
+    return state
+
+
+def two_partition_exporter(view: FakeView) -> Exporter:
+    return Exporter(view, CONFIG, partitions=2, clock=lambda: T0, sinks=[],
+                    send_team_counts=lambda key, value: None)  # fmt: skip
+
+
+def test_a_team_is_judged_against_the_whole_organisation_whichever_worker_owns_it() -> None:
+    roster = Roster(members("alpha", 6) + members("zeta", 6))
+    alpha, zeta = (
+        six_weeks_of("alpha", 6, 40, first_hour=9),
+        six_weeks_of("zeta", 6, 200, first_hour=14),
+    )
+    whole = {"alpha": alpha.counts(T0, 6), "zeta": zeta.counts(T0, 6)}
+    expected = org_snapshot(whole, roster, CONFIG, T0).teams["alpha"]
+    # alpha on partition 0, which the view owns; zeta on partition 1, another worker's
+    alone = FakeView(roster, states={"alpha": alpha})  # without what another worker owns
+    beside = FakeView(roster, states={"alpha": alpha}, org={"zeta": whole["zeta"]})
+
+    judged_alone = two_partition_exporter(alone).tick().teams["alpha"]
+    judged_beside = two_partition_exporter(beside).tick().teams["alpha"]
+
+    # The sums run in another order: equal to the last bits, as the reference comparisons are.
+    assert judged_beside.plain == pytest.approx(expected.plain, rel=1e-9)
+    assert judged_beside.windowed["7d"] == pytest.approx(expected.windowed["7d"], rel=1e-9)
+    assert judged_beside.drop_signal == expected.drop_signal
+    # zeta's rhythm is part of the organisation's
+    assert judged_alone.plain != pytest.approx(expected.plain, rel=1e-6)
