@@ -33,7 +33,7 @@ help:
 	@echo "  tools  install the Debian packages the tests run besides the services (docker-compose, openssl, chromium)"
 	@echo "  test   venv + up + tools + pytest (PYTEST_ARGS='...' passes arguments)"
 	@echo "  demo   venv + up + teampulse demo (DEMO_SECONDS=N stops it after N seconds)"
-	@echo "  lint   ruff, plus checks of the stack scripts and Prometheus/Alertmanager configs"
+	@echo "  lint   ruff, mypy, shellcheck of the stack scripts, promtool and amtool on the configs (installs what is missing)"
 	@echo "  bench  venv (+ the bench extra) + up + one benchmark run: table, benchmarks/results/*.json"
 	@echo "         (BENCH_ARGS='--events 50000 --latency-seconds 20' for a short run)"
 	@echo "  soak   venv + up + 90 compressed simulated days through one worker: RSS, state and Redis"
@@ -99,6 +99,7 @@ soak: venv up
 	@"$(VENV)/bin/python" -m benchmarks.soak $(SOAK_ARGS)
 
 lint: venv
+	@bash deploy/stack/ensure-packages.sh shellcheck prometheus alertmanager
 	@echo "[make] ruff check"
 	@"$(VENV)/bin/ruff" check .
 	@echo "[make] ruff format --check"
@@ -107,11 +108,7 @@ lint: venv
 	@"$(VENV)/bin/mypy" teampulse benchmarks
 	@echo "[make] checking stack scripts and monitoring configs"
 	@for f in deploy/stack/*.sh .ci/run; do bash -n "$$f" || exit 1; done
-	@if command -v shellcheck >/dev/null 2>&1; then shellcheck -x deploy/stack/*.sh .ci/run; \
-	  else echo "[make] (shellcheck not installed; skipped)"; fi
-	@if command -v promtool >/dev/null 2>&1; then \
-	  promtool check config deploy/prometheus/prometheus.yml deploy/prometheus/prometheus.compose.yml >/dev/null; \
-	  else echo "[make] (promtool not installed; Prometheus config not checked)"; fi
-	@if command -v amtool >/dev/null 2>&1; then amtool check-config deploy/alertmanager/alertmanager.yml >/dev/null; \
-	  else echo "[make] (amtool not installed; Alertmanager config not checked)"; fi
+	@shellcheck -x deploy/stack/*.sh .ci/run
+	@promtool check config deploy/prometheus/prometheus.yml deploy/prometheus/prometheus.compose.yml >/dev/null
+	@amtool check-config deploy/alertmanager/alertmanager.yml >/dev/null
 	@echo "[make] lint passed"

@@ -7,6 +7,7 @@
 #   ensure-packages.sh chromium        # a tool the tests use (not a stack service)
 #   ensure-packages.sh docker-compose  # another: `make tools` runs it before the tests
 #   ensure-packages.sh openssl         # certificates for the TLS tests (`make tools` too)
+#   ensure-packages.sh shellcheck prometheus alertmanager  # what `make lint` checks with
 #
 # Package services are never started by the install (no systemd here; up.sh runs
 # the binaries itself).
@@ -53,7 +54,9 @@ find_missing() {
       # `docker-compose config` validates docker-compose.yml without a Docker engine.
       docker-compose) need docker-compose docker-compose ;;
       openssl) need openssl openssl ;;
-      *) die "unknown service '$s' (expected: ${STACK_SERVICES[*]}, chromium, docker-compose or openssl)" ;;
+      # `make lint` checks the stack scripts with it.
+      shellcheck) need shellcheck shellcheck ;;
+      *) die "unknown service '$s' (expected: ${STACK_SERVICES[*]}, chromium, docker-compose, openssl or shellcheck)" ;;
     esac
   done
 }
