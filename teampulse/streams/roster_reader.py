@@ -11,27 +11,20 @@ of their team's size too.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError
-
 from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.rejections import Rejection
 from teampulse.contract.roster import RosterEntry, parse_roster_record
+from teampulse.engine.compacted_reader import CompactedTopicReader, ConsumerRecord, TopicPartition
 from teampulse.enrichment.roster import Roster
-from teampulse.kafka.reading import read_to_end, topic_partitions
 
 __all__ = ["RosterReader"]
 
 log = logging.getLogger(__name__)
-
-METADATA_RETRY_S = 1.0
-LOAD_RETRY_S = 2.0
 
 
 class RosterReader:
@@ -44,59 +37,13 @@ class RosterReader:
     ) -> None:
         self.roster = Roster()
         self._erased = erased
-        self.ready = asyncio.Event()
         self.rejected = 0
-        self._kafka = kafka  # kafka_client_options: where and how to connect
-        self._topic = topic
         self._pseudonymiser = pseudonymiser
-
-    async def run(self) -> None:
-        consumer = await self._loaded()
-        try:
-            while True:  # aiokafka rides out an outage from here on by itself
-                batches = await consumer.getmany(timeout_ms=500, max_records=5000)
-                for tp, records in batches.items():
-                    self._apply_all(tp, records)
-        finally:
-            await consumer.stop()
-
-    async def _loaded(self) -> AIOKafkaConsumer:
-        """A consumer that has read the roster to its end. While Kafka cannot be reached (an
-        outage as the worker starts) it tries again every LOAD_RETRY_S instead of raising,
-        which would crash the whole worker; re-applying records is idempotent."""
-        consumer = await self._started()
-        while True:
-            try:
-                partitions = await self._partitions(consumer)
-                consumer.assign(partitions)
-                await consumer.seek_to_beginning(*partitions)
-                async for tp, records in read_to_end(consumer, partitions):
-                    self._apply_all(tp, records)
-            except KafkaError as exc:
-                log.warning("roster not loaded yet (%r); trying again in %.0f s", exc, LOAD_RETRY_S)
-                await asyncio.sleep(LOAD_RETRY_S)
-                continue
-            log.info("roster loaded: %d people", len(self.roster))
-            self.ready.set()
-            return consumer
-
-    async def _started(self) -> AIOKafkaConsumer:
-        while True:
-            consumer = AIOKafkaConsumer(**self._kafka, enable_auto_commit=False, group_id=None)
-            try:
-                await consumer.start()
-                return consumer
-            except KafkaError as exc:  # not started: nothing of it to stop
-                log.warning("roster reader cannot reach Kafka (%r); trying again", exc)
-                await asyncio.sleep(LOAD_RETRY_S)
-
-    async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
-        while True:
-            found = await topic_partitions(consumer, self._topic)
-            if found:
-                return found
-            log.info("roster topic %s not found yet; waiting for it", self._topic)
-            await asyncio.sleep(METADATA_RETRY_S)
+        self._reader = CompactedTopicReader(
+            kafka, topic, "roster", self._apply_all, lambda: f"{len(self.roster)} people"
+        )
+        self.ready = self._reader.ready
+        self.run = self._reader.run
 
     def forget(self, people: set[str]) -> None:
         """Erasure: take these people out of the roster (later records of theirs are left out)."""
