@@ -35,9 +35,9 @@ import pytest
 import redis
 from aiokafka import AIOKafkaConsumer
 
+from teampulse.kafka.reading import topic_partitions
 from teampulse.kafka.topics import ensure_topics
 from teampulse.settings import Settings, settings_from_environment
-from teampulse.streams.roster_reader import topic_partitions
 from tests.integration.worker_harness import (
     REPO,
     WorkerProcess,
