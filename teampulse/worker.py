@@ -38,7 +38,7 @@ from teampulse.settings import DEV_PSEUDONYM_SECRET, Settings
 from teampulse.sinks.exporter import Exporter, team_partition
 from teampulse.sinks.overview import read_overview, render_overview
 from teampulse.sinks.prometheus import GaugeCollector
-from teampulse.sinks.read_api import as_tenant_sees, reader, register_read_api_extras
+from teampulse.sinks.read_api import as_tenant_sees, reader, refused, register_read_api_extras
 from teampulse.sinks.redis_connection import redis_client, redis_connection_problem
 from teampulse.sinks.redis_writer import RedisKeys, RedisWriter
 from teampulse.streams.app import build_app, declare_topics
@@ -47,6 +47,7 @@ from teampulse.streams.health import PipelineHealth, StateEntries
 from teampulse.streams.pipeline import Pipeline
 from teampulse.streams.roster_reader import RosterReader
 from teampulse.streams.team_counts_reader import TeamCountsReader
+from teampulse.tenancy.read_access import ReadRefusal
 from teampulse.tenancy.source import TenantsSource
 
 __all__ = ["create_worker", "run_worker"]
@@ -216,9 +217,9 @@ def _routed_to_team_owner(
     def decorate(handler: TeamView) -> TeamView:
         @functools.wraps(handler)
         async def routed(web: View, request: Request, team: str, **kwargs: str) -> Response:
-            tenant = reader(tenants, web, request)
-            if isinstance(tenant, Response):
-                return tenant
+            tenant = reader(tenants, request)
+            if isinstance(tenant, ReadRefusal):
+                return refused(web, tenant)
             key = scoped(tenant, team)
             partition = team_partition(key, partitions)
             owner = pipeline.hot.assignor.owners.get(partition)
@@ -249,9 +250,9 @@ def _register_read_api(
 
     @app.page("/teams")
     async def list_teams(web: View, request: Request) -> Response:
-        tenant = reader(tenants, web, request)
-        if isinstance(tenant, Response):
-            return tenant
+        tenant = reader(tenants, request)
+        if isinstance(tenant, ReadRefusal):
+            return refused(web, tenant)
         roster = exporter.state.roster
         teams = [
             unscoped(t)
@@ -298,9 +299,9 @@ def _register_overview_page(
 
     @app.page("/")
     async def overview(web: View, request: Request) -> Response:
-        tenant = reader(tenants, web, request)
-        if isinstance(tenant, Response):
-            return tenant
+        tenant = reader(tenants, request)
+        if isinstance(tenant, ReadRefusal):
+            return refused(web, tenant)
         if not client:
             client.append(redis_client(settings, socket_timeout=OVERVIEW_TIMEOUT_S))
         try:

@@ -38,6 +38,7 @@ __all__ = [
     "as_tenant_sees",
     "openapi_document",
     "reader",
+    "refused",
     "register_read_api_extras",
 ]
 
@@ -52,17 +53,18 @@ def openapi_document() -> dict[str, Any]:
     return document
 
 
-def reader(tenants: TenantsSource, web: View, request: Request) -> str | None | Response:
+def reader(tenants: TenantsSource, request: Request) -> str | None | ReadRefusal:
     """The tenant whose figures the request may read (None: the one implicit tenant), or
-    the 401 that answers it."""
-    found = reader_tenant(tenants.directory, request.headers.get("Authorization"))
-    if isinstance(found, ReadRefusal):
-        return web.json(
-            {"error": found.error, "detail": found.detail},
-            status=401,
-            headers={"WWW-Authenticate": 'Bearer realm="teampulse"'},
-        )
-    return found
+    why not (`refused` answers it)."""
+    return reader_tenant(tenants.directory, request.headers.get("Authorization"))
+
+
+def refused(web: View, refusal: ReadRefusal) -> Response:
+    return web.json(
+        {"error": refusal.error, "detail": refusal.detail},
+        status=401,
+        headers={"WWW-Authenticate": 'Bearer realm="teampulse"'},
+    )
 
 
 def as_tenant_sees(snapshot: ScopeSnapshot) -> dict[str, Any]:
@@ -91,9 +93,9 @@ def register_read_api_extras(app: faust.App, settings: Settings, tenants: Tenant
         )
 
     async def rollup(web: View, request: Request, scope: Any, key: str) -> Response:
-        tenant = reader(tenants, web, request)
-        if isinstance(tenant, Response):
-            return tenant
+        tenant = reader(tenants, request)
+        if isinstance(tenant, ReadRefusal):
+            return refused(web, tenant)
         keys = all_keys.of_tenant(tenant)
         try:
             body = await read_rollup(redis(), keys, scope, key)
@@ -112,9 +114,9 @@ def register_read_api_extras(app: faust.App, settings: Settings, tenants: Tenant
         return web.json(body)
 
     async def names(web: View, request: Request, scope: Any, plural: str) -> Response:
-        tenant = reader(tenants, web, request)
-        if isinstance(tenant, Response):
-            return tenant
+        tenant = reader(tenants, request)
+        if isinstance(tenant, ReadRefusal):
+            return refused(web, tenant)
         keys = all_keys.of_tenant(tenant)
         try:
             return web.json({plural: await read_rollup_names(redis(), keys, scope)})
