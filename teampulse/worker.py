@@ -26,6 +26,7 @@ from teampulse.contract.event_structs import FastEventValidator
 from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.tenant_scope import scoped, tenant_of, unscoped
 from teampulse.contract.xapi import XapiMapper
+from teampulse.engine.undecodable import skip_undecodable_records, take_skipped
 from teampulse.gauges.config import load_gauge_config
 from teampulse.gauges.snapshot import publishable
 from teampulse.ingest.tenant_metrics import TenantsCollector
@@ -33,7 +34,6 @@ from teampulse.kafka.coordinator_log import quiet_coordinator_start
 from teampulse.kafka.log_limit import limit_repeated_messages
 from teampulse.kafka.security import kafka_client_options
 from teampulse.kafka.topics import ensure_topics
-from teampulse.kafka.undecodable import skip_undecodable_records, take_skipped
 from teampulse.settings import DEV_PSEUDONYM_SECRET, Settings
 from teampulse.sinks.exporter import Exporter, team_partition
 from teampulse.sinks.overview import read_overview, render_overview
@@ -102,7 +102,7 @@ def create_worker(settings: Settings) -> faust.App:
         settings.topic_partitions,
         clock,
         sinks=[collector, redis_writer],
-        send_team_counts=pipeline.hot.send_team_counts,
+        send_team_counts=pipeline.send_team_counts,
     )
 
     # A partition that moved away leaves /metrics at once, one that arrived appears as soon
