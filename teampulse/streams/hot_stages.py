@@ -42,6 +42,7 @@ from teampulse.contract.event import (
 )
 from teampulse.contract.event_structs import FastEventValidator
 from teampulse.contract.rejections import Reason, Rejection, dead_letter_record, internal_rejection
+from teampulse.contract.tenant_scope import scoped, unscoped
 from teampulse.contract.xapi import XapiMapper
 from teampulse.engine.batch_outbox import BatchOutbox
 from teampulse.engine.partitioner import KeyPartitioner
@@ -63,6 +64,22 @@ log = logging.getLogger(__name__)
 
 LATE = Rejection(Reason.LATE, "older than its input stream's latest event minus the lateness")
 _replace = msgspec.structs.replace
+
+
+def _in_tenant(event: Event, tenant: str, team: str, origin: str) -> Event:
+    """The event with every id that keys state scoped to its tenant: its id (dedupe), its
+    team (routing, team state) and its thread, post and parent (the thread join), so two
+    tenants using the same ids never meet in any state."""
+    return _replace(
+        event,
+        id=scoped(tenant, event.id),
+        team=team,
+        thread=None if event.thread is None else scoped(tenant, event.thread),
+        post=None if event.post is None else scoped(tenant, event.post),
+        parent=None if event.parent is None else scoped(tenant, event.parent),
+        origin=origin,
+        tenant=tenant,
+    )
 
 
 class HealthSink(Protocol):
@@ -333,10 +350,13 @@ class HotStages:
                 if result.actor in erased:
                     outcomes[result.source]["erased"] += 1
                     continue
-                team = resolve_team(result.team, result.actor, roster)
-                if result.team is None and team == UNASSIGNED_TEAM:
+                team = resolve_team(result.team, result.actor, roster, tenant)
+                if result.team is None and unscoped(team) == UNASSIGNED_TEAM:
                     outcomes[result.source]["unassigned"] += 1
-                event = _replace(result, team=team, origin=origin, tenant=tenant)
+                if tenant is None:
+                    event = _replace(result, team=team, origin=origin)
+                else:
+                    event = _in_tenant(result, tenant, team, origin)
                 key = team.encode()
                 destination = partition_of(key)
                 if destination in direct:
