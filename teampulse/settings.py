@@ -261,7 +261,7 @@ class Settings(BaseSettings):
     group_session_timeout_s: float = Field(
         10.0,
         gt=0,
-        description="How long the consumer groups wait for a worker that stopped answering "
+        description="How long the consumer group waits for a worker that stopped answering "
         "(killed, frozen, cut off) before its partitions move to the others; the broker "
         "allows 6 s to 300 s by default (group.min/max.session.timeout.ms)",
     )
