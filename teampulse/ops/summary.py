@@ -18,8 +18,9 @@ from rich.text import Text
 
 from teampulse.gauges import catalog
 from teampulse.sinks.overview import STATE_WORDS
+from teampulse.web.reading import pending_words
 
-__all__ = ["AlertLine", "Summary", "TeamLine", "render", "summarise"]
+__all__ = ["AlertLine", "Summary", "TeamLine", "pending_summary", "render", "summarise"]
 
 SHOWN_TEAMS = 12  # the least engaged first: those are the ones to look at
 SHOWN_SCOPES = 2  # labels of the first alerts of a kind; the rest are counted
@@ -44,6 +45,7 @@ class AlertLine:
     name: str
     state: str  # firing | pending
     labels: str  # the alert's scope, e.g. "team=finance-vertex"
+    fires_in: float | None = None  # pending: seconds until it fires if it holds
 
 
 @dataclass
@@ -53,6 +55,7 @@ class Summary:
     accepted: int = 0
     org_engagement: float | None = None
     attention: list[tuple[str, str]] = field(default_factory=list)  # (team, reasons in words)
+    notification: list[str] = field(default_factory=list)  # the latest Teams card's lines
 
 
 def parse_samples(text: str) -> Iterable[tuple[str, Mapping[str, str], float]]:
@@ -94,12 +97,25 @@ def summarise(metrics_text: str, alerts: list[Mapping[str, Any]]) -> Summary:
                     for k, v in sorted(alert.get("labels", {}).items())
                     if k in ("team", "initiative", "source", "department")
                 ),
+                alert.get("fires_in"),
             )
             for alert in alerts
         ),
         key=lambda a: (a.state != "firing", a.name, a.labels),
     )
     return summary
+
+
+def pending_summary(pending: Iterable[AlertLine]) -> str:
+    """ "TeamEngagementDropped team=x fires in about 1 min; ...": what is about to fire."""
+    return "; ".join(
+        " ".join(
+            part
+            for part in (a.name, a.labels, pending_words(a.fires_in).removeprefix("pending, "))
+            if part
+        )
+        for a in pending
+    )
 
 
 def _percent(value: float | None, signed: bool = False) -> Text:
@@ -144,12 +160,26 @@ def render(summary: Summary, urls: Mapping[str, str]) -> Group:
     grouped: dict[tuple[str, str], list[str]] = {}
     for alert in summary.alerts:
         grouped.setdefault((alert.name, alert.state), []).append(alert.labels)
+    soonest: dict[str, float] = {}  # per pending alert, the first of its kind to fire
+    for alert in summary.alerts:
+        if alert.state == "pending" and alert.fires_in is not None:
+            soonest[alert.name] = min(alert.fires_in, soonest.get(alert.name, alert.fires_in))
     for (name, state), scopes in grouped.items():  # one row per alert and state: one screen
         style = "bold red" if state == "firing" else "yellow"
+        if state == "pending":
+            state = pending_words(soonest.get(name))
         shown = "; ".join(s for s in scopes[:SHOWN_SCOPES] if s)
         more = f" (+{len(scopes) - SHOWN_SCOPES} more)" if len(scopes) > SHOWN_SCOPES else ""
         alerts.add_row(Text(name, style=style), state, str(len(scopes)), shown + more)
     if not summary.alerts:
         alerts.add_row("none", "", "", "")
+    card = Table(
+        title="latest notification (the Teams card teampulse notify posted)",
+        title_justify="left",
+        show_header=False,
+    )
+    card.add_column("line")
+    for text in summary.notification or ["none yet: an alert notifies once it fires"]:
+        card.add_row(text)
     where = Text("\n".join(f"{name:<12} {url}" for name, url in urls.items()))
-    return Group(head, needing, teams, alerts, where, Text("Stop with Ctrl-C.", style="dim"))
+    return Group(head, needing, teams, alerts, card, where, Text("Stop with Ctrl-C.", style="dim"))
