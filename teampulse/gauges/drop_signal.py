@@ -12,10 +12,16 @@ over days (a one-sided lower CUSUM, Lucas 1985) instead of comparing two short w
   team's dispersion (variance / mean of its daily counts, pooled with the organisation's
   while its own history is short, and widened by the error of the team's estimated level):
   overdispersed teams, and teams with a short reference, need more evidence;
+* the evidence runs over completed buckets only, so the state moves once an hour (and with
+  late events), never within one;
+* a second CUSUM, tuned to a steep fall (`fast_tuned_drop`), with its own threshold: the
+  state follows the surer of the two, so a team that all but stops is alerted sooner;
 * drop when the evidence reaches the threshold (which grows with the log of the expected
   events per working day, so every size has about the same false-alarm rate), watch from
   `watch_share` of it; a drop while the whole organisation is quiet is held at watch;
-* insufficient_activity while the reference holds too few weeks or too few events to judge.
+* insufficient_activity while the reference holds too few weeks, or while even the upper end
+  of the level's range (the estimate plus LEVEL_GATE_Z standard errors) is below the minimum
+  of expected events per working day.
 
 Active members (against the team's usual share, binomial) explain an alert and raise a
 watch on their own when half the team goes silent. docs/gauges.md explains it for L&D.

@@ -248,7 +248,7 @@ async def _feed_and_watch(
 
     inbox_runner = await start_inbox(inbox, kept_in, notified)
     print(
-        f"[demo] notify started: Alertmanager's L&D alerts become Teams cards, shown here and "
+        f"[demo] notifications: Alertmanager's L&D alerts become Teams cards, shown here and "
         f"kept in {kept_in}",
         flush=True,
     )

@@ -7,6 +7,7 @@ baseline, the alerts Prometheus has firing or pending, and how much the pipeline
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -107,15 +108,22 @@ def summarise(metrics_text: str, alerts: list[Mapping[str, Any]]) -> Summary:
 
 
 def pending_summary(pending: Iterable[AlertLine]) -> str:
-    """ "TeamEngagementDropped team=x fires in about 1 min; ...": what is about to fire."""
-    return "; ".join(
-        " ".join(
-            part
-            for part in (a.name, a.labels, pending_words(a.fires_in).removeprefix("pending, "))
-            if part
-        )
-        for a in pending
-    )
+    """ "TeamEngagementDropped team=x fires in about 1 min; AdoptionStalled x2 fires in about
+    24 h": what is about to fire, one part per alert, the first of its kind to fire."""
+    kinds: dict[str, list[AlertLine]] = {}
+    for alert in pending:
+        kinds.setdefault(alert.name, []).append(alert)
+    parts = []
+    for name, alerts in sorted(kinds.items(), key=lambda kind: _soonest(kind[1]) or math.inf):
+        which = alerts[0].labels if len(alerts) == 1 else f"x{len(alerts)}"
+        when = pending_words(_soonest(alerts)).removeprefix("pending, ")
+        parts.append(" ".join(part for part in (name, which, when) if part))
+    return "; ".join(parts)
+
+
+def _soonest(alerts: Iterable[AlertLine]) -> float | None:
+    known = [a.fires_in for a in alerts if a.fires_in is not None]
+    return min(known) if known else None
 
 
 def _percent(value: float | None, signed: bool = False) -> Text:
@@ -160,14 +168,12 @@ def render(summary: Summary, urls: Mapping[str, str]) -> Group:
     grouped: dict[tuple[str, str], list[str]] = {}
     for alert in summary.alerts:
         grouped.setdefault((alert.name, alert.state), []).append(alert.labels)
-    soonest: dict[str, float] = {}  # per pending alert, the first of its kind to fire
-    for alert in summary.alerts:
-        if alert.state == "pending" and alert.fires_in is not None:
-            soonest[alert.name] = min(alert.fires_in, soonest.get(alert.name, alert.fires_in))
     for (name, state), scopes in grouped.items():  # one row per alert and state: one screen
         style = "bold red" if state == "firing" else "yellow"
         if state == "pending":
-            state = pending_words(soonest.get(name))
+            state = pending_words(
+                _soonest(a for a in summary.alerts if a.name == name and a.state == "pending")
+            )
         shown = "; ".join(s for s in scopes[:SHOWN_SCOPES] if s)
         more = f" (+{len(scopes) - SHOWN_SCOPES} more)" if len(scopes) > SHOWN_SCOPES else ""
         alerts.add_row(Text(name, style=style), state, str(len(scopes)), shown + more)

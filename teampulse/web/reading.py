@@ -82,7 +82,9 @@ def pending_words(fires_in: float | None) -> str:
         return "pending"
     if fires_in < 60:
         return "pending, fires within a minute"
-    return f"pending, fires in about {math.ceil(fires_in / 60)} min"
+    if fires_in < 2 * 3600:
+        return f"pending, fires in about {math.ceil(fires_in / 60)} min"
+    return f"pending, fires in about {round(fires_in / 3600)} h"
 
 
 async def read_rule_durations(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from teampulse.ops.summary import pending_summary, render, summarise
+from teampulse.ops.summary import AlertLine, pending_summary, render, summarise
 
 METRICS = """\
 # TYPE teampulse_events_total counter
@@ -77,3 +77,15 @@ def test_the_screen_shows_the_latest_teams_card() -> None:
     console.print(render(summary, {}))
 
     assert "FIRING TeamEngagementDropped: Team borealis is far less active" in console.export_text()
+
+
+def test_pending_alerts_are_summed_up_per_kind_soonest_first() -> None:
+    pending = [
+        AlertLine("AdoptionStalled", "pending", "team=a", 86_400.0),
+        AlertLine("AdoptionStalled", "pending", "team=b", 80_000.0),
+        AlertLine("TeamEngagementDropped", "pending", "team=c", 30.0),
+    ]
+
+    assert pending_summary(pending) == (
+        "TeamEngagementDropped team=c fires within a minute; AdoptionStalled x2 fires in about 22 h"
+    )
