@@ -81,6 +81,7 @@ COMMAND_SETTINGS: dict[str, tuple[str, ...]] = {
         "TEAMPULSE_WEBAPP_PORT",
         "TEAMPULSE_PROMETHEUS_URL",
         "TEAMPULSE_ALERTMANAGER_URL",
+        "TEAMPULSE_TENANTS_FILE",
     ),
     "notify": (
         "TEAMPULSE_NOTIFY_PORT",

@@ -24,7 +24,9 @@ from yarl import URL
 from teampulse.contract.erasure import key_check
 from teampulse.contract.event_structs import FastEventValidator
 from teampulse.contract.pseudonym import Pseudonymiser
+from teampulse.contract.tenant_scope import scoped, tenant_of, unscoped
 from teampulse.contract.xapi import XapiMapper
+from teampulse.engine.undecodable import skip_undecodable_records, take_skipped
 from teampulse.gauges.config import load_gauge_config
 from teampulse.gauges.snapshot import publishable
 from teampulse.ingest.tenant_metrics import TenantsCollector
@@ -32,12 +34,11 @@ from teampulse.kafka.coordinator_log import quiet_coordinator_start
 from teampulse.kafka.log_limit import limit_repeated_messages
 from teampulse.kafka.security import kafka_client_options
 from teampulse.kafka.topics import ensure_topics
-from teampulse.kafka.undecodable import skip_undecodable_records, take_skipped
 from teampulse.settings import DEV_PSEUDONYM_SECRET, Settings
 from teampulse.sinks.exporter import Exporter, team_partition
 from teampulse.sinks.overview import read_overview, render_overview
 from teampulse.sinks.prometheus import GaugeCollector
-from teampulse.sinks.read_api import register_read_api_extras
+from teampulse.sinks.read_api import as_tenant_sees, reader, refused, register_read_api_extras
 from teampulse.sinks.redis_connection import redis_client, redis_connection_problem
 from teampulse.sinks.redis_writer import RedisKeys, RedisWriter
 from teampulse.streams.app import build_app, declare_topics
@@ -46,6 +47,7 @@ from teampulse.streams.health import PipelineHealth, StateEntries
 from teampulse.streams.pipeline import Pipeline
 from teampulse.streams.roster_reader import RosterReader
 from teampulse.streams.team_counts_reader import TeamCountsReader
+from teampulse.tenancy.read_access import ReadRefusal
 from teampulse.tenancy.source import TenantsSource
 
 __all__ = ["create_worker", "run_worker"]
@@ -70,7 +72,7 @@ def create_worker(settings: Settings) -> faust.App:
     pseudonymiser = Pseudonymiser(settings.pseudonym_secret)
     kafka = kafka_client_options(settings)
     erasures = ErasureReader(kafka, topics.erasures_name, key_check(settings.pseudonym_secret))
-    roster = RosterReader(kafka, topics.roster_name, pseudonymiser, erasures.erased)
+    roster = RosterReader(kafka, topics.roster_name, pseudonymiser, erasures.erased, tenants)
     team_counts = TeamCountsReader(kafka, topics.team_counts.get_topic_name())
     registry = CollectorRegistry()
     health = PipelineHealth(registry)
@@ -100,7 +102,7 @@ def create_worker(settings: Settings) -> faust.App:
         settings.topic_partitions,
         clock,
         sinks=[collector, redis_writer],
-        send_team_counts=pipeline.hot.send_team_counts,
+        send_team_counts=pipeline.send_team_counts,
     )
 
     # A partition that moved away leaves /metrics at once, one that arrived appears as soon
@@ -164,9 +166,9 @@ def create_worker(settings: Settings) -> faust.App:
             exporter.tick()
 
     _register_metrics_page(app, registry, collector, withdraw_if_fenced)
-    _register_read_api(app, pipeline, exporter)
-    _register_overview_page(app, settings, clock)
-    register_read_api_extras(app, settings)
+    _register_read_api(app, pipeline, exporter, tenants)
+    _register_overview_page(app, settings, clock, tenants)
+    register_read_api_extras(app, settings, tenants)
     return app
 
 
@@ -203,20 +205,27 @@ def _register_metrics_page(
 TeamView = Callable[..., Awaitable[Response]]
 
 
-def _routed_to_team_owner(app: faust.App, pipeline: Pipeline) -> Callable[[TeamView], TeamView]:
+def _routed_to_team_owner(
+    app: faust.App, pipeline: Pipeline, tenants: TenantsSource
+) -> Callable[[TeamView], TeamView]:
     """Serve a team's request on the worker that owns its `by-team` partition (the hot
-    consumer's assignor publishes the owners), forwarding it there if that is another one."""
+    consumer's assignor publishes the owners), forwarding it there if that is another one.
+    The handler gets the team's key inside the reader's tenant (its read token decides)."""
     own_url = app.conf.canonical_url
     partitions = pipeline.settings.topic_partitions
 
     def decorate(handler: TeamView) -> TeamView:
         @functools.wraps(handler)
         async def routed(web: View, request: Request, team: str, **kwargs: str) -> Response:
-            partition = team_partition(team, partitions)
+            tenant = reader(tenants, request)
+            if isinstance(tenant, ReadRefusal):
+                return refused(web, tenant)
+            key = scoped(tenant, team)
+            partition = team_partition(key, partitions)
             owner = pipeline.hot.assignor.owners.get(partition)
             here = partition in pipeline.teams.states
             if here or owner is None or URL(owner) == own_url:
-                return await handler(web, request, team, **kwargs)
+                return await handler(web, request, key, **kwargs)
             target = URL(owner)
             url = request.url.with_host(target.host or "").with_port(target.port)
             async with app.http_client.get(url, headers=request.headers) as response:
@@ -231,19 +240,25 @@ def _routed_to_team_owner(app: faust.App, pipeline: Pipeline) -> Callable[[TeamV
     return decorate
 
 
-def _register_read_api(app: faust.App, pipeline: Pipeline, exporter: Exporter) -> None:
-    routed = _routed_to_team_owner(app, pipeline)
+def _register_read_api(
+    app: faust.App, pipeline: Pipeline, exporter: Exporter, tenants: TenantsSource
+) -> None:
+    routed = _routed_to_team_owner(app, pipeline, tenants)
 
     def not_found(web: View, what: str) -> Response:
         return web.json({"error": "not_found", "detail": what}, status=404)
 
     @app.page("/teams")
     async def list_teams(web: View, request: Request) -> Response:
+        tenant = reader(tenants, request)
+        if isinstance(tenant, ReadRefusal):
+            return refused(web, tenant)
         roster = exporter.state.roster
         teams = [
-            t
+            unscoped(t)
             for t in roster.teams()
-            if publishable(t, roster.team_size(t), roster.path(t), exporter.config)
+            if tenant_of(t) == tenant
+            and publishable(t, roster.team_size(t), roster.path(t), exporter.config)
         ]
         return web.json({"teams": teams})
 
@@ -252,18 +267,22 @@ def _register_read_api(app: faust.App, pipeline: Pipeline, exporter: Exporter) -
     async def get_team(web: View, request: Request, team: str) -> Response:
         snapshot = exporter.published(team)
         if snapshot is None:
-            return not_found(web, f"team {team!r} is unknown or below the minimum group size")
-        return web.json(asdict(snapshot))
+            return not_found(
+                web, f"team {unscoped(team)!r} is unknown or below the minimum group size"
+            )
+        return web.json(as_tenant_sees(snapshot))
 
     @app.page("/teams/{team}/initiatives/{initiative}")
     @routed
     async def get_initiative(web: View, request: Request, team: str, initiative: str) -> Response:
         snapshot = exporter.published(team)
         if snapshot is None or initiative not in snapshot.initiatives:
-            return not_found(web, f"no gauges for team {team!r} and initiative {initiative!r}")
+            return not_found(
+                web, f"no gauges for team {unscoped(team)!r} and initiative {initiative!r}"
+            )
         return web.json(
             {
-                "team": team,
+                "team": unscoped(team),
                 "initiative": initiative,
                 "as_of": snapshot.as_of,
                 **asdict(snapshot.initiatives[initiative]),
@@ -271,17 +290,22 @@ def _register_read_api(app: faust.App, pipeline: Pipeline, exporter: Exporter) -
         )
 
 
-def _register_overview_page(app: faust.App, settings: Settings, clock: Callable[[], float]) -> None:
+def _register_overview_page(
+    app: faust.App, settings: Settings, clock: Callable[[], float], tenants: TenantsSource
+) -> None:
     """`/`: the team overview page, read from Redis (every worker shows every team)."""
-    keys = RedisKeys(settings.redis_prefix)
+    all_keys = RedisKeys(settings.redis_prefix)
     client: list[Redis] = []  # made on the first request, in the worker's event loop
 
     @app.page("/")
     async def overview(web: View, request: Request) -> Response:
+        tenant = reader(tenants, request)
+        if isinstance(tenant, ReadRefusal):
+            return refused(web, tenant)
         if not client:
             client.append(redis_client(settings, socket_timeout=OVERVIEW_TIMEOUT_S))
         try:
-            rows = await read_overview(client[0], keys)
+            rows = await read_overview(client[0], all_keys.of_tenant(tenant))
         except RedisError as exc:
             return web.text(
                 f"the team overview reads Redis, which did not answer: {exc}", status=503

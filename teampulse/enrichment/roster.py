@@ -11,6 +11,7 @@ from collections import Counter
 
 from teampulse.contract.event import UNASSIGNED_TEAM
 from teampulse.contract.roster import RosterEntry
+from teampulse.contract.tenant_scope import scoped, tenant_of
 
 __all__ = ["Roster", "RosterEntry", "resolve_team"]
 
@@ -61,6 +62,17 @@ class Roster:
         return len(self._people)
 
 
-def resolve_team(sent_team: str | None, actor: str, roster: Roster) -> str:
-    """The team an event counts for (see the module docstring)."""
-    return sent_team or roster.team_of(actor) or UNASSIGNED_TEAM
+def resolve_team(
+    sent_team: str | None, actor: str, roster: Roster, tenant: str | None = None
+) -> str:
+    """The team an event counts for (see the module docstring), inside the event's tenant
+    (teampulse.contract.tenant_scope): the roster's team of a person only counts when the
+    roster record came from the same tenant."""
+    if tenant is None:
+        return sent_team or roster.team_of(actor) or UNASSIGNED_TEAM
+    if sent_team:
+        return scoped(tenant, sent_team)
+    listed = roster.team_of(actor)
+    if listed is not None and tenant_of(listed) == tenant:
+        return listed
+    return scoped(tenant, UNASSIGNED_TEAM)

@@ -18,8 +18,14 @@ Naming (docs/metrics.md):
     org path                      teampulse_{s}_info{s, department, division} 1
     drop signal of a team         teampulse_team_drop_signal{team, state} 1 (current) or 0
 
+With tenants configured (docs/tenancy.md), every team and roll-up series carries a
+`tenant` label first (`teampulse_team_x{tenant="acme", team="red", ...}`,
+`teampulse_org_x{tenant="acme", window="7d"}`) and its scope keys are the names the tenant
+knows; without tenants the series are exactly as above.
+
 An absent value (undefined ratio, median of nothing) yields no sample, never 0. No label
-ever carries a person: labels are scope keys, window, initiative, stage and the org path.
+ever carries a person: labels are tenant, scope keys, window, initiative, stage and the org
+path.
 
 Cardinality guard: a worker exports at most `max_teams` teams and `max_initiatives`
 initiatives per publication. The excess (names sorted, the first N kept, so the choice is
@@ -52,6 +58,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
 
+from teampulse.contract.tenant_scope import split, unscoped
 from teampulse.gauges import catalog
 from teampulse.gauges.drop_signal import DROP_STATES
 from teampulse.gauges.model import SCOPES, ScopeSnapshot
@@ -187,11 +194,13 @@ class GaugeCollector(Collector):
         for name in names:
             if name not in seen:
                 seen.add(name)
+                tenant, plain = split(name)
                 log.warning(
-                    "cardinality guard: %s %r is not exported to Prometheus: more than %d %ss "
-                    "on this worker (TEAMPULSE_MAX_%sS raises the limit)",
+                    "cardinality guard: %s%s %r is not exported to Prometheus: more than %d "
+                    "%ss on this worker (TEAMPULSE_MAX_%sS raises the limit)",
+                    "" if tenant is None else f"tenant={tenant} ",
                     kind,
-                    name,
+                    plain,
                     limit,
                     kind,
                     kind.upper(),
@@ -306,7 +315,11 @@ class GaugeCollector(Collector):
         """(metric name, labels, labels as exposition text, value) of every sample of a
         snapshot, by the naming rules of the module docstring."""
         scope = snapshot.scope
-        base: dict[str, str] = {} if scope == "org" else {scope: snapshot.key}
+        tenant, key = split(snapshot.key)
+        # A tenant's series carry its id first; without tenants they are what they were.
+        base: dict[str, str] = {} if tenant is None else {"tenant": tenant}
+        if scope != "org":
+            base[scope] = key
         names = self._names.setdefault(scope, {})
         for window, gauges in snapshot.windowed.items():
             labels = {**base, "window": window}
@@ -344,7 +357,7 @@ class GaugeCollector(Collector):
             labels = dict(base)
             for label in INFO_LABELS:
                 if label != scope and label in snapshot.info:
-                    labels[label] = snapshot.info[label]
+                    labels[label] = unscoped(snapshot.info[label])
             yield name, labels, _label_text(labels), 1.0
         if snapshot.drop_signal is not None and scope == "team":
             name = catalog.DROP_SIGNAL_METRIC

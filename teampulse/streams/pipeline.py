@@ -1,10 +1,10 @@
 """The pipeline's stages and their state: ingest -> teams <-> threads, and the roll-up owner.
 
 Every topic the pipeline reads (events, xapi, by-team, by-thread, thread-facts, and the
-roll-up inputs on team-counts) is read in batches by one consumer group,
-`teampulse.streams.hot_consumer.HotConsumer`, a service of the Faust app, and handled by
-`teampulse.streams.hot_stages.HotStages`; Faust runs no agent. docs/architecture.md explains
-the split and its figures.
+roll-up inputs on team-counts) is read in batches by one consumer group, the engine's
+`teampulse.engine.batch_loop.BatchLoop`, a service of the Faust app, and handled by
+`teampulse.streams.hot_stages.HotStages` (through `StagesHandler`); Faust
+runs no agent. docs/architecture.md explains the split and its figures.
 """
 
 from __future__ import annotations
@@ -19,20 +19,21 @@ import faust
 from teampulse.contract.event_structs import FastEventValidator
 from teampulse.contract.rejections import Reason, Rejection, dead_letter_record
 from teampulse.contract.xapi import XapiMapper
+from teampulse.engine.batch_loop import BatchLoop
 from teampulse.engine.state_store import NO_LOG_POSITION, PartitionedState, SnapshotCodec
+from teampulse.engine.undecodable import SkippedRecord
 from teampulse.enrichment.roster import Roster
 from teampulse.gauges.config import GaugeConfig
 from teampulse.gauges.counts import TeamCounts
 from teampulse.gauges.team_state import TeamState
 from teampulse.kafka.security import kafka_client_options
-from teampulse.kafka.undecodable import SkippedRecord
 from teampulse.settings import Settings
 from teampulse.streams.app import Topics
 from teampulse.streams.erasure_reader import ErasureReader
-from teampulse.streams.hot_consumer import HotConsumer
 from teampulse.streams.hot_stages import HealthSink, HotStages, HotTopics
 from teampulse.streams.partitions import RollupInputs, TeamPartition, ThreadPartition
 from teampulse.streams.roster_reader import RosterReader
+from teampulse.streams.stage_handler import StagesHandler
 from teampulse.streams.state_snapshots import dump_teams, dump_threads, load_teams, load_threads
 from teampulse.streams.team_counts_reader import TeamCountsReader
 from teampulse.tenancy.source import TenantsSource
@@ -142,15 +143,13 @@ class Pipeline:
         )
         erasures.on_erased(roster.forget)
         erasures.on_erased(stages.erase)
-        self.hot = HotConsumer(
+        self._team_counts_topic = hot_topics.team_counts
+        self.hot = BatchLoop(
             settings,
-            hot_topics,
-            stages,
-            self.teams,
-            self.threads,
-            health,
+            StagesHandler(stages, health),
             (roster.ready, erasures.ready),
             web_url=f"http://{settings.web_host}:{settings.web_port}",
+            routed_topic=hot_topics.by_team,
         )
 
     async def report_undecodable(self, skipped: Sequence[SkippedRecord]) -> None:
@@ -226,12 +225,17 @@ class Pipeline:
         changed, owner.changed = owner.changed, False
         return changed
 
+    def send_team_counts(self, key: bytes, value: bytes) -> None:
+        """Queues a team's latest counts for the roll-up owner (`team-counts` has one
+        partition): sent with the next batch, acknowledged before that batch commits."""
+        self.hot.send_with_next_batch(self._team_counts_topic, 0, key, value)
+
     # ------------------------------------------------------------------ wiring
     def register(self) -> None:
         app = self.app
         # Started with the app (its clients connect at once); it joins the hot group once
         # the roster is loaded, and workers started together share the first assignment
-        # (HotConsumer._consume, HotConsumer._settled).
+        # (BatchLoop._consume, BatchLoop._settled).
         app.add_dependency(self.hot)
         app.on_before_shutdown.connect(self._leave_hot_group)  # type: ignore[arg-type]
 

@@ -5,6 +5,7 @@ tenants:
   acme:                                   # the tenant id: a-z, 0-9 and '-', up to 63
     pseudonym_secret: "..."               # its own person-id key (>= 16 characters)
     credentials: ["acme-lms:secret", "a-bearer-token"]  # Basic 'user:secret', bare Bearer
+    read_tokens: ["..."]                  # the read API's and web app's Bearer tokens
     rate_limit: {per_s: 50, burst: 200}   # requests, all its credentials and connectors
     slack: {workspaces: {T0ACME: "signing secret"}}      # Slack team_id -> signing secret
     msteams: {entra_tenants: {"<tenant guid>": "clientState"}}
@@ -123,6 +124,8 @@ def forum_host(instance: str) -> str:
 class TenantConfig(_Strict):
     pseudonym_secret: str = Field(min_length=MIN_SECRET_CHARS)
     credentials: tuple[str, ...] = ()
+    # Bearer tokens of the read API and the web app: they see this tenant's figures only.
+    read_tokens: tuple[str, ...] = ()
     rate_limit: RateLimit | None = None  # None: TEAMPULSE_INGEST_RATE_PER_S / _BURST
     slack: SlackWorkspaces = Field(default_factory=SlackWorkspaces)
     msteams: GraphTenants = Field(default_factory=GraphTenants)
@@ -145,6 +148,16 @@ class TenantConfig(_Strict):
             user, colon, secret = entry.partition(":")
             if colon and (not user or not secret):
                 raise ValueError("a Basic credential needs both a user and a secret")
+        return value
+
+    @field_validator("read_tokens")
+    @classmethod
+    def _read_tokens(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for token in value:
+            if len(token) < MIN_SECRET_CHARS or token != token.strip() or ":" in token:
+                raise ValueError(
+                    f"a read token is at least {MIN_SECRET_CHARS} characters, without blanks or ':'"
+                )
         return value
 
     @field_validator("retention")
@@ -205,6 +218,8 @@ def _claims(tenants: Mapping[str, TenantConfig]) -> Iterator[tuple[str, str, str
             yield "Bearer token", token, tenant
         for sensor in config.caliper.sensors:
             yield "Caliper sensor", sensor, tenant
+        for token in config.read_tokens:
+            yield "read token", token, tenant
         for workspace in config.slack.workspaces:
             yield "Slack workspace", workspace, tenant
         for entra in config.msteams.entra_tenants:
@@ -220,7 +235,7 @@ def _double_claims(tenants: Mapping[str, TenantConfig]) -> list[str]:
         earlier = seen.setdefault((what, ident), tenant)
         if earlier != tenant:
             # A token is a secret: the line names the tenants, never the token.
-            shown = "one" if what == "Bearer token" else repr(ident)
+            shown = "one" if what in ("Bearer token", "read token") else repr(ident)
             problems.append(f"tenants: {what} {shown} is claimed by both {earlier} and {tenant}")
     # A token given twice within one tenant (a credential and a sensor's) is ambiguous too:
     # which sensor would it speak for?

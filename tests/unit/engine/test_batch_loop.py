@@ -11,24 +11,12 @@ import pytest
 from aiokafka.errors import KafkaTimeoutError
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
+from teampulse.engine import batch_loop
+from teampulse.engine.batch_loop import BatchLoop, HandledBatch, _Rebalance
+from teampulse.engine.batch_outbox import BatchOutbox
 from teampulse.engine.membership import MembershipLease
 from teampulse.settings import load_settings
-from teampulse.streams import hot_consumer
-from teampulse.streams.batch_outbox import BatchOutbox
-from teampulse.streams.hot_consumer import HotConsumer, _Rebalance
-from teampulse.streams.hot_stages import BatchReport, DirectRoutes, HotTopics
 
-TOPICS = HotTopics(
-    events="t.events",
-    xapi="t.xapi",
-    by_team="t.by-team",
-    by_thread="t.by-thread",
-    thread_facts="t.thread-facts",
-    deadletter="t.deadletter",
-    team_state="t.team-state",
-    thread_state="t.thread-state",
-    team_counts="t.team-counts",
-)
 EVENTS_0 = TopicPartition("t.events", 0)
 
 
@@ -70,42 +58,60 @@ class FakeConsumer:
         self.seeks.append((tp, offset))
 
 
-class FakeStages:
-    """Forwards every record it reads to by-team, as the ingest stage would."""
-
-    def __init__(self) -> None:
-        self.direct = DirectRoutes()
-        self.rollups = None
-
-    async def process(self, records: dict, outbox: BatchOutbox) -> BatchReport:
-        for (_topic, _partition), batch in records.items():
-            for record in batch:
-                outbox.add("t.by-team", 0, None, record.value)
-        return BatchReport()
-
-    def teams_assigned(self, partitions: set[int]) -> None:
-        pass
-
-    def threads_assigned(self, partitions: set[int]) -> None:
-        pass
-
-
 class FakeStates:
     def __init__(self, log_topic: str) -> None:
         self.log_topic = log_topic
-        self.states: dict[int, object] = {0: object()}
-        self.reloads = 0
+        self.positions: dict[int, int] = {}
 
     def logged(self, partition: int, offset: int) -> None:
+        self.positions[partition] = offset
+
+    def snapshot_due(self, now: float) -> list[int]:
+        return []
+
+
+class ForwardingHandler:
+    """Forwards every record it reads to one internal topic, as the ingest stage would."""
+
+    def __init__(self) -> None:
+        self.teams = FakeStates("t.team-state")
+        self.rebuilds = 0
+        self.revokes = 0
+        self.sent_batches = 0
+
+    def inputs(self) -> list[str]:
+        return ["t.events"]
+
+    def in_memory_routes(self) -> dict[str, set[int]]:
+        return {}
+
+    def stores(self) -> list[FakeStates]:
+        return [self.teams]
+
+    def assigned(self, assigned: set[TopicPartition]) -> None:
         pass
 
-    def reload(self) -> None:
-        self.reloads += 1
+    def revoked(self) -> None:
+        self.revokes += 1
 
+    def rebuild(self) -> None:
+        self.rebuilds += 1
 
-class Health:
-    def __getattr__(self, name: str) -> Any:  # noqa: ANN401 - records nothing
-        return lambda *args, **kwargs: None
+    def restoring(self) -> set[TopicPartition]:
+        return set()
+
+    def has_work(self) -> bool:
+        return False
+
+    async def handle(self, records: dict, outbox: BatchOutbox) -> HandledBatch:
+        for (_topic, _partition), batch in records.items():
+            for record in batch:
+                outbox.add("t.by-team", 0, None, record.value)
+
+        def sent() -> None:
+            self.sent_batches += 1
+
+        return HandledBatch({}, sent)
 
 
 def record(offset: int) -> ConsumerRecord:
@@ -117,22 +123,19 @@ def batch(first: int, last: int) -> dict[TopicPartition, list[ConsumerRecord]]:
     return {EVENTS_0: [record(o) for o in range(first, last + 1)]}
 
 
-def hot_loop() -> tuple[HotConsumer, FakeConsumer, FakeProducer, FakeStates]:
-    teams = FakeStates("t.team-state")
-    hot = HotConsumer(
+def hot_loop() -> tuple[BatchLoop, FakeConsumer, FakeProducer, ForwardingHandler]:
+    handler = ForwardingHandler()
+    hot = BatchLoop(
         load_settings(),
-        TOPICS,
-        FakeStages(),  # type: ignore[arg-type]
-        teams,  # type: ignore[arg-type]
-        FakeStates("t.thread-state"),  # type: ignore[arg-type]
-        Health(),
+        handler,  # type: ignore[arg-type]
         (),
         web_url="http://worker:6066",
+        routed_topic="t.by-team",
     )
     consumer, producer = FakeConsumer(), FakeProducer()
     hot._consumer, hot._producer = consumer, producer  # type: ignore[assignment]
     hot.lease.assigned("member-1")
-    return hot, consumer, producer, teams
+    return hot, consumer, producer, handler
 
 
 async def test_a_batch_is_committed_only_after_its_own_and_every_earlier_acknowledgement():
@@ -153,7 +156,7 @@ async def test_a_batch_is_committed_only_after_its_own_and_every_earlier_acknowl
 
 
 async def test_a_revoke_returns_only_once_every_applied_batch_is_committed():
-    hot, consumer, producer, _ = hot_loop()
+    hot, consumer, producer, handler = hot_loop()
     await hot._handle(consumer, batch(0, 4))  # type: ignore[arg-type]
 
     revoking = asyncio.ensure_future(_Rebalance(hot).on_partitions_revoked({EVENTS_0}))
@@ -164,13 +167,14 @@ async def test_a_revoke_returns_only_once_every_applied_batch_is_committed():
     producer.acks[0].set_result(None)
     await asyncio.wait_for(revoking, 1)
     assert consumer.commits == [{EVENTS_0: 5}]
+    assert handler.revokes == 1  # told only once the batch was committed
 
 
 async def test_a_failed_send_rewinds_to_the_last_commit_and_rebuilds_the_state(
     monkeypatch: pytest.MonkeyPatch,
 ):
-    monkeypatch.setattr(hot_consumer, "RETRY_AFTER_SEND_FAILURE_S", 0)
-    hot, consumer, producer, teams = hot_loop()
+    monkeypatch.setattr(batch_loop, "RETRY_AFTER_SEND_FAILURE_S", 0)
+    hot, consumer, producer, handler = hot_loop()
     await hot._handle(consumer, batch(0, 1))  # type: ignore[arg-type]
     producer.acks[0].set_result(None)
     await hot.drain()
@@ -181,14 +185,14 @@ async def test_a_failed_send_rewinds_to_the_last_commit_and_rebuilds_the_state(
 
     assert consumer.commits == [{EVENTS_0: 2}]  # the failed batch is not committed
     assert consumer.seeks == [(EVENTS_0, 2)]  # read again from the last commit
-    assert teams.reloads == 1  # what the lost batch applied is forgotten
+    assert handler.rebuilds == 1  # what the lost batch applied is forgotten
 
 
 async def test_a_worker_whose_lease_ended_sends_nothing_and_rebuilds(
     monkeypatch: pytest.MonkeyPatch,
 ):
-    monkeypatch.setattr(hot_consumer, "RETRY_AFTER_SEND_FAILURE_S", 0)
-    hot, consumer, producer, teams = hot_loop()
+    monkeypatch.setattr(batch_loop, "RETRY_AFTER_SEND_FAILURE_S", 0)
+    hot, consumer, producer, handler = hot_loop()
     now = [0.0]
     hot.lease = MembershipLease(session_timeout_s=1.0, clock=lambda: now[0])
     hot.lease.assigned("member-1")
@@ -198,12 +202,12 @@ async def test_a_worker_whose_lease_ended_sends_nothing_and_rebuilds(
 
     assert producer.acks == []
     assert consumer.seeks == [(EVENTS_0, 0)]
-    assert teams.reloads == 1
+    assert handler.rebuilds == 1
 
 
-async def test_team_counts_leave_with_the_next_batch_through_the_acknowledged_outbox():
+async def test_records_queued_by_others_leave_with_the_next_batch_through_the_acknowledged_outbox():
     hot, consumer, producer, _ = hot_loop()
-    hot.send_team_counts(b"atlas", b'{"team": "atlas"}')
+    hot.send_with_next_batch("t.team-counts", 0, b"atlas", b'{"team": "atlas"}')
 
     await hot._handle(consumer, batch(0, 0))  # type: ignore[arg-type]
 

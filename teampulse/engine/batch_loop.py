@@ -1,31 +1,34 @@
-"""The hot topics read in batches of thousands by one aiokafka consumer inside the Faust app.
+"""The batch loop: one consumer group reads its topics in batches of thousands and drives a handler.
 
 Faust's per-message consumer path costs 105-150 µs of CPU per record and hop (a
 `wait_first` with four Tasks per message, per-event acks and sensors), so no batching inside
-an agent can lift a worker above about 10,000 records/s per hop. This service reads the input
-topics and the internal ones (`HotTopics.inputs`) with `getmany` and hands each result whole
-to `HotStages`; Faust keeps the app, the web views, the timers and the low-volume agents.
+an agent can lift a worker above about 10,000 records/s per hop. This service reads every
+topic its handler names (`BatchHandler.inputs`) with `getmany` and hands each result whole to
+the handler (`BatchHandler.handle`), which queues what the batch produces on an outbox. It
+knows topics, partitions, offsets and states with logs; what a record means is the handler's.
 
-* Group: `<app id>.hot`, beside Faust's own group (its assignor protocol is Faust's). The
-  assignor gives every member the same partition numbers of every hot topic (Kafka's range
-  assignment over equal partition counts), so a member owns `by-team` p and `thread-facts` p
-  together, and it publishes which worker's web server owns each `by-team` partition, for
-  the read API.
+* Group: `<app id>.hot`, the app's one consumer group. The assignor gives every member the
+  same partition numbers of every topic (Kafka's range assignment over equal partition
+  counts), so a member owns partition p of each stage's topic together, and it publishes
+  which worker's web server owns each partition of the routed topic, for the read API.
 * A batch is applied under a lock and handed to the producer; its input offsets are committed
   once Kafka has acknowledged everything it produced and everything earlier batches produced
   (up to MAX_BATCHES_IN_FLIGHT batches wait for acknowledgements while the next one is
   applied). A rebalance takes the lock and waits until every applied batch is committed
   before partitions are revoked, so a revoked partition's state never lags its commit;
-  assigned partitions replay their state logs before their records are applied
-  (`PartitionedState.ready`). Erasures go the same way, as a batch of their own when no
-  record arrives (`HotStages.erase`).
-* A worker joins the group only once it can publish (the roster loaded, the app started),
-  and every change of its partitions is followed at once by an export tick
-  (`after_assignment`), so a partition that moved away leaves this worker's /metrics before
-  its new owner has restored it; a stopping worker withdraws its teams before it leaves.
-* A failed send rewinds every partition to its last commit and rebuilds every state from its
-  log (which is at least as far as the commit), then reads on: what is read again counts
-  once (event ids, idempotent facts), and what the lost log records held is logged again.
+  assigned partitions restore their states before their records are applied
+  (`PartitionedState.ready`), and a partition still restoring is paused while the ready ones
+  go on. Work the handler has without a record (`BatchHandler.has_work`: erasures) and
+  records queued by others (`send_with_next_batch`) go out as a batch of their own.
+* A worker joins the group only once it can publish (the `ready` events), and every change
+  of its partitions is followed at once by `after_assignment`, so a partition that moved away
+  leaves this worker's outputs before its new owner has restored it; a stopping worker
+  withdraws its partitions before it leaves.
+* A worker whose membership lapsed (`MembershipLease`) applies and sends nothing, and drops
+  every partition state when the group answers again, even for partitions it gets back.
+* A failed send rewinds every partition to its last commit and has the handler rebuild every
+  state from its log (which is at least as far as the commit), then reads on: what is read
+  again must count once (the handler's updates are idempotent).
 """
 
 from __future__ import annotations
@@ -35,29 +38,23 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
-from aiokafka.cluster import ClusterMetadata
-from aiokafka.coordinator.assignors.range import RangePartitionAssignor
-from aiokafka.coordinator.protocol import (
-    ConsumerProtocolMemberAssignment,
-    ConsumerProtocolMemberMetadata,
-)
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
-from aiokafka.structs import TopicPartition
 from mode import Service
 
+from teampulse.engine.assignor import OwnerAssignor
+from teampulse.engine.batch_outbox import BatchOutbox
 from teampulse.engine.membership import MembershipLease
+from teampulse.engine.records import Records, TopicPartition
 from teampulse.engine.state_store import MAX_LOG_RECORD_BYTES, PartitionedState, PendingSnapshot
 from teampulse.kafka.security import kafka_client_options
 from teampulse.settings import Settings
-from teampulse.streams.batch_outbox import BatchOutbox
-from teampulse.streams.hot_stages import HealthSink, HotStages, HotTopics
-from teampulse.streams.partitions import TeamPartition, ThreadPartition
+
+__all__ = ["BatchHandler", "BatchLoop", "HandledBatch"]
 
 log = logging.getLogger(__name__)
 
@@ -75,38 +72,58 @@ MAX_BATCHES_IN_FLIGHT = 2
 HEARTBEAT_INTERVAL_MS = 500
 
 
-class OwnerAssignor(RangePartitionAssignor):
-    """Range assignment, plus the web URL of the owner of every `by-team` partition."""
+@dataclass
+class HandledBatch:
+    """What the loop needs back from a handled batch."""
 
-    name = "teampulse-range"
+    # (topic, partition) -> first offset of the records left unapplied because the
+    # partition's state is still restoring: read again once it is ready, not committed.
+    deferred: Mapping[tuple[str, int], int]
+    # Called once the batch is handed to the producer (counts never lag what they count).
+    on_sent: Callable[[], object] = lambda: None
 
-    def __init__(self, url: str, by_team: str) -> None:
-        self._url = url
-        self._by_team = by_team
-        self.owners: dict[int, str] = {}
 
-    def metadata(self, topics: Iterable[str]) -> ConsumerProtocolMemberMetadata:  # type: ignore[override]
-        return ConsumerProtocolMemberMetadata(self.version, list(topics), self._url.encode())
+class BatchHandler(Protocol):
+    """What the loop drives. Called under the batch lock, one call at a time."""
 
-    def assign(  # type: ignore[override]
-        self, cluster: ClusterMetadata, members: Mapping[str, ConsumerProtocolMemberMetadata]
-    ) -> dict[str, ConsumerProtocolMemberAssignment]:
-        assigned = RangePartitionAssignor.assign(cluster, members)
-        owners: dict[int, str] = {}
-        for member, assignment in assigned.items():
-            url = members[member].user_data.decode()
-            for topic, partitions in assignment.assignment:
-                if topic == self._by_team:
-                    owners.update(dict.fromkeys(partitions, url))
-        shared = orjson.dumps({str(p): url for p, url in owners.items()})
-        return {
-            member: ConsumerProtocolMemberAssignment(self.version, a.assignment, shared)
-            for member, a in assigned.items()
-        }
+    def inputs(self) -> list[str]:
+        """The topics the group reads."""
+        ...
 
-    def on_assignment(self, assignment: ConsumerProtocolMemberAssignment) -> None:  # type: ignore[override]
-        shared = orjson.loads(assignment.user_data or b"{}")
-        self.owners = {int(p): url for p, url in shared.items()}
+    def in_memory_routes(self) -> Mapping[str, set[int]]:
+        """Per internal topic, the live set of partitions whose next stage runs in this
+        process: the loop adds a partition once it has caught up with it, the handler hands
+        records bound for it over in memory and removes one it must not (restoring)."""
+        ...
+
+    def stores(self) -> Sequence[PartitionedState[Any]]:
+        """The states with a log: their positions advance on acknowledgements, and they are
+        snapshotted when due."""
+        ...
+
+    def assigned(self, assigned: set[TopicPartition]) -> None:
+        """The partitions this worker owns from now on (empty: drop every state)."""
+        ...
+
+    def revoked(self) -> None:
+        """Partitions are about to move; every applied batch is committed."""
+        ...
+
+    def rebuild(self) -> None:
+        """A send failed or the membership lapsed: rebuild every state from its log."""
+        ...
+
+    def restoring(self) -> set[TopicPartition]:
+        """Input partitions whose state is not ready yet (not fetched meanwhile)."""
+        ...
+
+    def has_work(self) -> bool:
+        """Whether a batch without records would change something (pending erasures)."""
+        ...
+
+    async def handle(self, records: Records, outbox: BatchOutbox) -> HandledBatch:
+        """Applies one batch; queues on `outbox` everything it produces."""
+        ...
 
 
 @dataclass
@@ -118,46 +135,38 @@ class _InFlight:
 
 
 class _Rebalance(ConsumerRebalanceListener):
-    def __init__(self, hot: HotConsumer) -> None:
-        self._hot = hot
+    def __init__(self, loop: BatchLoop) -> None:
+        self._loop = loop
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        async with self._hot.batch_lock:  # no batch is half applied ...
-            await self._hot.drain()  # ... and every applied one is committed
-            self._hot.stages.direct.clear()
+        async with self._loop.batch_lock:  # no batch is half applied ...
+            await self._loop.drain()  # ... and every applied one is committed
+            self._loop.handler.revoked()
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        self._hot.assigned_by_group(assigned)
+        self._loop.assigned_by_group(assigned)
 
 
-class HotConsumer(Service):
+class BatchLoop(Service):
     def __init__(
         self,
         settings: Settings,
-        topics: HotTopics,
-        stages: HotStages,
-        teams: PartitionedState[TeamPartition],
-        threads: PartitionedState[ThreadPartition],
-        health: HealthSink,
+        handler: BatchHandler,
         ready: Iterable[asyncio.Event],
         web_url: str,
+        routed_topic: str,
         **kwargs: object,
     ) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.settings = settings
-        self.topics = topics
-        self.stages = stages
-        self.teams = teams
-        self.threads = threads
-        self.rollups = stages.rollups
-        self.health = health
-        # Roll-up inputs (team key, counts) queued by the export tick, sent with the next
-        # batch through its acknowledged outbox.
-        self._team_counts: list[tuple[bytes, bytes]] = []
+        self.handler = handler
+        # (topic, partition, key, value) queued by others (the export tick's roll-up
+        # inputs), sent with the next batch through its acknowledged outbox.
+        self._queued: list[tuple[str, int, bytes | None, bytes]] = []
         self.batch_lock = asyncio.Lock()
         # Whether this worker may still write what its partitions imply (fencing).
         self.lease = MembershipLease(settings.group_session_timeout_s)
-        self.assignor = OwnerAssignor(web_url, topics.by_team)
+        self.assignor = OwnerAssignor(web_url, routed_topic)
         self._ready = tuple(ready)  # set when the roster and the erasures are loaded
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
@@ -230,40 +239,19 @@ class HotConsumer(Service):
                 "every partition state is dropped and restored again"
             )
             self._in_flight.clear()  # their commits fail: the group moved on
-            self._team_counts.clear()  # counted from the state being dropped
+            self._queued.clear()  # computed from the state being dropped
             if self._snapshot is not None:
                 self._snapshot.cancel()
             self.assign(set())
         self.assign(assigned)
 
     def assign(self, assigned: set[TopicPartition]) -> None:
-        def owned(topic: str) -> set[int]:
-            return {tp.partition for tp in assigned if tp.topic == topic}
-
-        self.stages.direct.clear()
-        teams = owned(self.topics.by_team)
-        self.stages.teams_assigned(teams - set(self.teams.states))
-        self.teams.assign(teams)
-        threads = owned(self.topics.by_thread)
-        self.stages.threads_assigned(threads - set(self.threads.states))
-        self.threads.assign(threads)
-        if self.rollups is not None:
-            self.rollups.assign(owned(self.topics.team_counts))
+        self.handler.assigned(assigned)
         self._resume_at.clear()
-        self._catching_up = dict.fromkeys(
-            (tp for tp in assigned if tp.topic in self._direct_sets()), None
-        )
+        routes = self.handler.in_memory_routes()
+        self._catching_up = dict.fromkeys((tp for tp in assigned if tp.topic in routes), None)
         self._assigned_at = time.monotonic()
         self.after_assignment()
-
-    def _direct_sets(self) -> dict[str, set[int]]:
-        direct = self.stages.direct
-        topics = self.topics
-        return {
-            topics.by_team: direct.teams,
-            topics.by_thread: direct.threads,
-            topics.thread_facts: direct.facts,
-        }
 
     async def _hand_over_caught_up(self, consumer: AIOKafkaConsumer) -> None:
         """Hands records over in memory for the internal partitions read up to where they
@@ -277,7 +265,7 @@ class HotConsumer(Service):
                 self._catching_up.update(await consumer.end_offsets(unknown))
             except KafkaError:
                 return  # asked again before the next batch
-        direct = self._direct_sets()
+        direct = self.handler.in_memory_routes()
         for tp, end in list(self._catching_up.items()):
             try:
                 position = await consumer.position(tp)
@@ -291,14 +279,7 @@ class HotConsumer(Service):
     def _pause_restoring(self, consumer: AIOKafkaConsumer) -> None:
         """No fetch for the partitions whose state is still restoring (their records would
         only be read again), so the batches go on for the ready ones meanwhile."""
-        topics = self.topics
-        teams, threads = self.teams.restoring(), self.threads.restoring()
-        restoring = {TopicPartition(topics.by_team, p) for p in teams}
-        restoring |= {TopicPartition(topics.thread_facts, p) for p in teams}
-        restoring |= {TopicPartition(topics.by_thread, p) for p in threads}
-        if self.rollups is not None:
-            restoring |= {TopicPartition(topics.team_counts, p) for p in self.rollups.restoring()}
-        restoring &= consumer.assignment()
+        restoring = self.handler.restoring() & consumer.assignment()
         paused = consumer.paused()
         if paused - restoring:
             consumer.resume(*(paused - restoring))
@@ -325,7 +306,7 @@ class HotConsumer(Service):
         consumer = self._consumer
         if consumer is None:
             return
-        consumer.subscribe(self.topics.inputs(), listener=_Rebalance(self))
+        consumer.subscribe(self.handler.inputs(), listener=_Rebalance(self))
         await self._settled()
         timeout_ms = int(self.settings.batch_within_s * 1000)
         while not self.should_stop:
@@ -346,7 +327,7 @@ class HotConsumer(Service):
                     await asyncio.sleep(SETTLE_POLL_S)
                     continue
                 # An erasure is applied even when no record arrives to carry it.
-                if records or self.stages.erasures_pending() or self._team_counts:
+                if records or self._queued or self.handler.has_work():
                     await self._handle(consumer, records)
                 else:
                     await self.drain()
@@ -356,10 +337,10 @@ class HotConsumer(Service):
         assert self._producer is not None
         outbox = BatchOutbox(self._producer)
         by_partition = {(tp.topic, tp.partition): batch for tp, batch in records.items()}
-        report = await self.stages.process(by_partition, outbox)
-        counts, self._team_counts = self._team_counts, []
-        for key, value in counts:
-            outbox.add(self.topics.team_counts, 0, key, value)
+        handled = await self.handler.handle(by_partition, outbox)
+        queued, self._queued = self._queued, []
+        for topic, partition, key, value in queued:
+            outbox.add(topic, partition, key, value)
         # A partition this worker forwarded to since its assignment holds records of this
         # worker's input streams that it has not read yet: handed over in memory from now on,
         # later records of those streams would overtake them. It stays on Kafka until the
@@ -378,15 +359,15 @@ class HotConsumer(Service):
             return
         # Counted once handed to the producer, so a count never lags the records it counts
         # (a batch read again after a failed send is counted again, as after a crash).
-        report.publish(self.health)
+        handled.on_sent()
         # What a restoring partition read is read again once it is ready: not committed.
-        for (topic, partition), first in report.deferred.items():
+        for (topic, partition), first in handled.deferred.items():
             with contextlib.suppress(IllegalStateError):  # revoked meanwhile
                 consumer.seek(TopicPartition(topic, partition), first)
         offsets = {
             tp: batch[-1].offset + 1
             for tp, batch in records.items()
-            if (tp.topic, tp.partition) not in report.deferred
+            if (tp.topic, tp.partition) not in handled.deferred
         }
         self._in_flight.append(_InFlight(acks, offsets))
         # The next batch is read and applied while this one's records travel; a batch is
@@ -405,7 +386,7 @@ class HotConsumer(Service):
         except KafkaError:
             await self._rewind(consumer)
             return False
-        stores = {store.log_topic: store for store in (self.teams, self.threads)}
+        stores = {store.log_topic: store for store in self.handler.stores()}
         for metadata in acknowledged:
             store = stores.get(metadata.topic) if metadata is not None else None
             if store is not None:
@@ -421,10 +402,12 @@ class HotConsumer(Service):
         self._resume_at.update(done.offsets)
         return True
 
-    def send_team_counts(self, key: bytes, value: bytes) -> None:
-        """Queues a team's latest counts for the roll-up owner (`team-counts` has one
-        partition): sent with the next batch, acknowledged before that batch commits."""
-        self._team_counts.append((key, value))
+    def send_with_next_batch(
+        self, topic: str, partition: int, key: bytes | None, value: bytes
+    ) -> None:
+        """Queues a record to be sent with the next batch, acknowledged before that batch
+        commits (a batch of its own when no record arrives)."""
+        self._queued.append((topic, partition, key, value))
 
     # ------------------------------------------------------------------ snapshots
     async def _snapshot_if_due(self, consumer: AIOKafkaConsumer) -> None:
@@ -435,7 +418,7 @@ class HotConsumer(Service):
         if self._snapshot is not None and not self._snapshot.done():
             return
         now = time.monotonic()
-        for store in (self.teams, self.threads):
+        for store in self.handler.stores():
             due = store.snapshot_due(now)
             if not due:
                 continue
@@ -504,11 +487,7 @@ class HotConsumer(Service):
                 "sending a batch failed; the records after the last commit are read again"
             )
         self._in_flight.clear()
-        # Rebuilt from snapshots and logs, the states may hold erased people again.
-        self.stages.teams_assigned(set(self.teams.states))
-        self.stages.threads_assigned(set(self.threads.states))
-        self.teams.reload()
-        self.threads.reload()
+        self.handler.rebuild()
         for tp, offset in self._resume_at.items():
             with contextlib.suppress(IllegalStateError):  # revoked meanwhile
                 consumer.seek(tp, offset)
