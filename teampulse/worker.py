@@ -41,6 +41,7 @@ from teampulse.sinks.prometheus import GaugeCollector
 from teampulse.sinks.read_api import as_tenant_sees, reader, refused, register_read_api_extras
 from teampulse.sinks.redis_connection import redis_client, redis_connection_problem
 from teampulse.sinks.redis_writer import RedisKeys, RedisWriter, tenant_prefix
+from teampulse.sinks.tenant_usage import TenantUsage
 from teampulse.streams.app import build_app, declare_topics
 from teampulse.streams.erasure_reader import ErasureReader
 from teampulse.streams.health import PipelineHealth, StateEntries
@@ -76,7 +77,7 @@ def create_worker(settings: Settings) -> faust.App:
     team_counts = TeamCountsReader(kafka, topics.team_counts.get_topic_name())
     registry = CollectorRegistry()
     health = PipelineHealth(registry)
-    collector = GaugeCollector(settings, registry)
+    collector = GaugeCollector(settings, registry, tenants.directory_team_quota)
     redis_writer = RedisWriter(settings, health)
     pipeline = Pipeline(
         app,
@@ -95,6 +96,7 @@ def create_worker(settings: Settings) -> faust.App:
     pipeline.register()
     StateEntries(pipeline.state_entries, registry)
     TenantsCollector(tenants, registry)
+    TenantUsage(pipeline.tenant_events, roster.roster, collector, registry)
 
     exporter = Exporter(
         pipeline,

@@ -152,6 +152,7 @@ class Pipeline:
         )
         erasures.on_erased(roster.forget)
         erasures.on_erased(stages.erase)
+        self.tenant_events = stages.tenant_events  # each tenant's events, for its usage
         self._team_counts_topic = hot_topics.team_counts
         self.hot = BatchLoop(
             settings,

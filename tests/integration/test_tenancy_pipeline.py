@@ -269,6 +269,17 @@ def nothing_leaks(worker: WorkerProcess, settings: Settings, bootstrap: str) -> 
         if name == "teampulse_org_members"
     }
     assert orgs == {"acme": 10, "globex": 6}
+    usage = {
+        (name, dict(labels)["tenant"]): value
+        for (name, labels), value in worker.metrics().items()
+        if name.startswith("teampulse_tenant_") and "tenant" in dict(labels)
+    }
+    assert usage[("teampulse_tenant_people", "acme")] == 10
+    assert usage[("teampulse_tenant_people", "globex")] == 6
+    # acme: e-acme, e-produced, c-0..c-4; globex: e-globex, c-0, c-1
+    assert usage[("teampulse_tenant_events_total", "acme")] == 7
+    assert usage[("teampulse_tenant_events_total", "globex")] == 3
+    assert usage[("teampulse_tenant_teams", "acme")] == 2
 
     # Redis: each tenant's keys under its own prefix, nothing at the top.
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
