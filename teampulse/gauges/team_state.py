@@ -8,9 +8,15 @@ the bucket of their event time; thread facts land in the bucket of the thread's 
 the reply. Buckets behind `watermark - retention` are dropped, and event ids are remembered
 only while a repeat of the event could still be on time, so state stays bounded.
 
-Each bucket also keeps what every person contributed to it (`_Activity`), and the event ids
-are remembered with their actor, so an erasure (`forget`) removes a person exactly: the
-bucket's sums lose that person's part, as if their events had never arrived.
+Each bucket keeps what every person contributed to it, and the event ids are remembered with
+their actor, so an erasure (`forget`) removes a person exactly: the bucket's sums lose that
+person's part, as if their events had never arrived. The sums are not stored apart from the
+parts: a bucket's figures are the sum of its people's rows.
+
+The rows are compact (`_Day`): one day of buckets is two flat integer arrays, a row per
+(bucket, person) that had an event, with people as small integers interned per team. A row
+costs 72 bytes instead of the 400-odd of an object per bucket and per person; it is what
+makes the state a third of what it was per person (docs/architecture.md).
 
 `counts(as_of, members)` is called often (about once a second per changed team), so it
 merges whole-day aggregates that are computed once and cached until an event or fact lands
@@ -20,8 +26,8 @@ in that day: its cost grows with days and people, not with events or buckets.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
-from sys import intern
+from array import array
+from collections.abc import Callable
 from typing import Literal
 
 from teampulse.contract.event import ASSESSED, COMPLETED, POSTED, REACTED, REPLIED, STARTED, Event
@@ -50,66 +56,50 @@ Outcome = Literal["accepted", "duplicate", "late", "stale"]
 _LEARNING_PREFIX = "learning."
 
 
-class _Activity:
-    """One person's part of one bucket: what `forget` subtracts from the bucket's sums."""
-
-    __slots__ = (
-        "events",
-        "posts",
-        "replies",
-        "reactions",
-        "learning_ms",
-        "starts",
-        "completions",
-        "assessments_passed",
-    )
-
-    def __init__(self) -> None:
-        self.events = 0
-        self.posts = 0
-        self.replies = 0
-        self.reactions = 0
-        self.learning_ms = 0
-        self.starts = 0
-        self.completions = 0
-        self.assessments_passed = 0
-
-    @property
-    def contributions(self) -> int:
-        return self.posts + self.replies
+# The columns of a row: one person's part of one bucket.
+_EVENTS, _POSTS, _REPLIES, _REACTIONS, _LEARNING_MS, _STARTS, _COMPLETIONS, _PASSED = range(8)
+_WIDTH = 8
+_EMPTY_ROW = array("q", bytes(8 * _WIDTH))
 
 
-class _Bucket:
-    """What landed in one hour of event time."""
+def _lowest_bit(mask: int) -> int:
+    return (mask & -mask).bit_length() - 1
 
-    __slots__ = (
-        "events",
-        "people",
-        "learning_ms",
-        "starts",
-        "completions",
-        "assessments_passed",
-        "posts",
-        "replies",
-        "reactions",
-        "summaries",
-        "links",
-    )
+
+class _Day:
+    """The buckets of one day of event time, compactly.
+
+    `keys[r]` is `person * buckets_per_day + bucket offset` of row r, and `parts[r * _WIDTH:
+    (r + 1) * _WIDTH]` that person's counts in that bucket. Thread facts are few beside
+    events and keep their own maps, by bucket offset. `present` has bit `offset` set for
+    every bucket that exists (an event or a fact landed in it, and it was not dropped).
+    """
+
+    __slots__ = ("keys", "parts", "present", "summaries", "links")
 
     def __init__(self) -> None:
-        # Buckets are many and mostly small, so they hold few containers, made when needed.
-        self.events = 0
-        self.people: dict[str, _Activity] = {}  # actor -> their part of the sums below
-        self.learning_ms = 0
-        self.starts = 0
-        self.completions = 0
-        self.assessments_passed = 0
-        self.posts = 0
-        self.replies = 0
-        self.reactions = 0
-        self.summaries: dict[tuple[str, str], ThreadSummary] | None = None  # (thread, root)
-        # reply id -> crossing teams? (None: removed by an erasure, for good)
-        self.links: dict[str, bool | None] | None = None
+        self.keys = array("q")
+        self.parts = array("q")
+        self.present = 0
+        # offset -> (thread, root) -> summary
+        self.summaries: dict[int, dict[tuple[str, str], ThreadSummary]] | None = None
+        # offset -> reply id -> crossing teams? (None: removed by an erasure, for good)
+        self.links: dict[int, dict[str, bool | None]] | None = None
+
+    def keep_rows(self, keep: Callable[[int], bool]) -> list[int]:
+        """Keep the rows whose key passes; returns the keys of the rows dropped."""
+        keys, parts = self.keys, self.parts
+        kept_keys, kept_parts = array("q"), array("q")
+        dropped = []
+        for row, key in enumerate(keys):
+            if keep(key):
+                kept_keys.append(key)
+                kept_parts.extend(parts[row * _WIDTH : (row + 1) * _WIDTH])
+            else:
+                dropped.append(key)
+        if dropped:
+            self.keys, self.parts = kept_keys, kept_parts
+        return dropped
 
 
 class _Tally:
@@ -135,7 +125,7 @@ class _Tally:
 
     def __init__(self) -> None:
         self.events = 0
-        self.people: dict[str, int] = {}
+        self.people: dict[int, int] = {}  # person (interned per team) -> contributions
         self.learning_ms = 0
         self.starts = 0
         self.completions = 0
@@ -150,7 +140,7 @@ class _Tally:
         self.cross_team_interactions = 0
         self.latencies: list[float] = []
 
-    def _add_people(self, people: dict[str, int]) -> None:
+    def _add_people(self, people: dict[int, int]) -> None:
         mine = self.people
         if not mine:
             mine.update(people)
@@ -158,29 +148,42 @@ class _Tally:
         for actor, n in people.items():
             mine[actor] = mine.get(actor, 0) + n
 
-    def add_bucket(self, bucket: _Bucket) -> None:
-        self.events += bucket.events
+    def add_buckets(self, day: _Day, per_day: int, first: int, last: int) -> None:
+        """Add the buckets of offsets first..last of one day."""
         mine = self.people
-        for actor, activity in bucket.people.items():
-            mine[actor] = mine.get(actor, 0) + activity.posts + activity.replies
-        self.learning_ms += bucket.learning_ms
-        self.starts += bucket.starts
-        self.completions += bucket.completions
-        self.assessments_passed += bucket.assessments_passed
-        self.posts += bucket.posts
-        self.replies += bucket.replies
-        self.reactions += bucket.reactions
-        for summary in bucket.summaries.values() if bucket.summaries else ():
-            if not summary.current:
+        parts = day.parts
+        whole = first == 0 and last == per_day - 1
+        for row, key in enumerate(day.keys):
+            if not whole and not first <= key % per_day <= last:
                 continue
-            self.threads_started += 1
-            self.thread_replies += summary.replies
-            latency = summary.first_reply_latency
-            if latency is not None:
-                self.threads_replied += 1
-                self.latencies.append(latency)
-        if bucket.links:
-            for crossing in bucket.links.values():
+            at = row * _WIDTH
+            self.events += parts[at]
+            posts, replies = parts[at + _POSTS], parts[at + _REPLIES]
+            self.posts += posts
+            self.replies += replies
+            self.reactions += parts[at + _REACTIONS]
+            self.learning_ms += parts[at + _LEARNING_MS]
+            self.starts += parts[at + _STARTS]
+            self.completions += parts[at + _COMPLETIONS]
+            self.assessments_passed += parts[at + _PASSED]
+            person = key // per_day
+            mine[person] = mine.get(person, 0) + posts + replies
+        for offset, summaries in day.summaries.items() if day.summaries else ():
+            if not first <= offset <= last:
+                continue
+            for summary in summaries.values():
+                if not summary.current:
+                    continue
+                self.threads_started += 1
+                self.thread_replies += summary.replies
+                latency = summary.first_reply_latency
+                if latency is not None:
+                    self.threads_replied += 1
+                    self.latencies.append(latency)
+        for offset, links in day.links.items() if day.links else ():
+            if not first <= offset <= last:
+                continue
+            for crossing in links.values():
                 if crossing is not None:
                     self.reply_interactions += 1
                     self.cross_team_interactions += crossing
@@ -239,10 +242,12 @@ class TeamState:
         self._bucket_s = config.bucket_s
         self._per_day = config.buckets_per_day
         self._lateness_s = config.lateness_s
-        self._buckets: dict[int, _Bucket] = {}
+        self._days_held: dict[int, _Day] = {}  # day -> its buckets
+        self._person_ids: dict[str, int] = {}  # pseudonym -> small integer, in this team
+        self._next_person = 0
         self._seen: set[str] = set()
         # bucket -> (event ids, their actors): the ids an erasure forgets are the person's
-        self._ids_by_bucket: dict[int, tuple[list[str], list[str]]] = {}
+        self._ids_by_bucket: dict[int, tuple[list[str], array[int]]] = {}
         self._ids_from = -(2**62)  # ids of buckets below this were forgotten
         self._kept_from = -(2**62)  # buckets below this were dropped
         # From these, expire() has something to do: the watermark from which a bucket falls
@@ -254,6 +259,7 @@ class TeamState:
         # when read, so applying an event only bumps its day's counter.
         self._changes: dict[int, int] = {}  # day -> how many changes landed in it
         self._days: dict[int, tuple[int, _Tally]] = {}  # day -> (its counter, aggregate)
+        self._hours: dict[int, tuple[int, tuple[int, ...]]] = {}  # day -> (counter, events/bucket)
         self._pieces: _Pieces = {}  # bucket ranges read by the last export
         # (last bucket of the window, members, value, events per sample); samples end a week
         # or more before it
@@ -278,43 +284,46 @@ class TeamState:
         if event.id in self._seen:
             return "duplicate"
         self._seen.add(event.id)
-        actor = intern(event.actor)  # one copy of each pseudonym, however many buckets hold it
+        person = self._person_ids.get(event.actor)
+        if person is None:
+            person = self._person_ids[event.actor] = self._next_person
+            self._next_person += 1
         ids = self._ids_by_bucket.get(index)
         if ids is None:
-            self._ids_by_bucket[index] = ([event.id], [actor])
+            self._ids_by_bucket[index] = ([event.id], array("q", (person,)))
         else:
             ids[0].append(event.id)
-            ids[1].append(actor)
+            ids[1].append(person)
 
-        bucket = self._bucket(index)
-        activity = bucket.people.get(actor)
-        if activity is None:
-            activity = bucket.people[actor] = _Activity()
-        bucket.events += 1
-        activity.events += 1
+        per_day = self._per_day
+        day_index, offset = divmod(index, per_day)
+        day = self._day_of(day_index)
+        day.present |= 1 << offset
+        key = person * per_day + offset
+        keys = day.keys
+        if key in keys:
+            at = keys.index(key) * _WIDTH
+        else:
+            at = len(keys) * _WIDTH
+            keys.append(key)
+            day.parts.extend(_EMPTY_ROW)
+        parts = day.parts
+        parts[at] += 1
         kind = event.type
         if kind == POSTED:
-            bucket.posts += 1
-            activity.posts += 1
+            parts[at + _POSTS] += 1
         elif kind == REPLIED:
-            bucket.replies += 1
-            activity.replies += 1
+            parts[at + _REPLIES] += 1
         elif kind == REACTED:
-            bucket.reactions += 1
-            activity.reactions += 1
+            parts[at + _REACTIONS] += 1
         elif kind.startswith(_LEARNING_PREFIX):
-            millis = formulas.learning_millis(event.duration_s)
-            bucket.learning_ms += millis
-            activity.learning_ms += millis
+            parts[at + _LEARNING_MS] += formulas.learning_millis(event.duration_s)
             if kind == STARTED:
-                bucket.starts += 1
-                activity.starts += 1
+                parts[at + _STARTS] += 1
             elif kind == COMPLETED:
-                bucket.completions += 1
-                activity.completions += 1
+                parts[at + _COMPLETIONS] += 1
             elif kind == ASSESSED and event.success is True:
-                bucket.assessments_passed += 1
-                activity.assessments_passed += 1
+                parts[at + _PASSED] += 1
         self._adoption.apply(event)
         self._touch(index)
         ids_due = False
@@ -341,22 +350,27 @@ class TeamState:
             index = bucket_of(fact.started_at, self._bucket_s)
             if index < self._kept_from:
                 return
-            bucket = self._bucket(index)
-            if bucket.summaries is None:
-                bucket.summaries = {}
+            day_index, offset = divmod(index, self._per_day)
+            day = self._day_of(day_index)
+            day.present |= 1 << offset
+            if day.summaries is None:
+                day.summaries = {}
+            summaries = day.summaries.setdefault(offset, {})
             key = (fact.thread, fact.root)
-            known = bucket.summaries.get(key)
+            known = summaries.get(key)
             if known is not None and (known.version > fact.version or known == fact):
                 return
-            bucket.summaries[key] = fact
+            summaries[key] = fact
         else:
             index = bucket_of(fact.at, self._bucket_s)
             if index < self._kept_from:
                 return
-            bucket = self._bucket(index)
-            if bucket.links is None:
-                bucket.links = {}
-            links = bucket.links
+            day_index, offset = divmod(index, self._per_day)
+            day = self._day_of(day_index)
+            day.present |= 1 << offset
+            if day.links is None:
+                day.links = {}
+            links = day.links.setdefault(offset, {})
             if fact.reply in links:
                 crossing = links[fact.reply]
                 if crossing is None:
@@ -376,28 +390,20 @@ class TeamState:
         """
         if not people:
             return False
+        # Their numbers go too, so nothing of theirs stays; if they come back they are new.
+        persons = {self._person_ids.pop(p) for p in people if p in self._person_ids}
         touched: list[int] = []
-        for index, bucket in self._buckets.items():
-            for person in people:
-                activity = bucket.people.pop(person, None)
-                if activity is None:
-                    continue
-                bucket.events -= activity.events
-                bucket.posts -= activity.posts
-                bucket.replies -= activity.replies
-                bucket.reactions -= activity.reactions
-                bucket.learning_ms -= activity.learning_ms
-                bucket.starts -= activity.starts
-                bucket.completions -= activity.completions
-                bucket.assessments_passed -= activity.assessments_passed
-                touched.append(index)
+        per_day = self._per_day
+        for day_index, day in self._days_held.items():
+            for key in day.keep_rows(lambda key: key // per_day not in persons) if persons else ():
+                touched.append(day_index * per_day + key % per_day)
         for ids, actors in self._ids_by_bucket.values():
-            if people.isdisjoint(actors):
+            if persons.isdisjoint(actors):
                 continue
-            kept = [(i, a) for i, a in zip(ids, actors, strict=True) if a not in people]
-            self._seen.difference_update(i for i, a in zip(ids, actors, strict=True) if a in people)
-            ids[:] = [i for i, _ in kept]
-            actors[:] = [a for _, a in kept]
+            pairs = list(zip(ids, actors, strict=True))
+            self._seen.difference_update(i for i, a in pairs if a in persons)
+            ids[:] = [i for i, a in pairs if a not in persons]
+            actors[:] = array("q", (a for _, a in pairs if a not in persons))
         adoption_changed = self._adoption.forget(people)
         for index in touched:
             self._touch(index)
@@ -418,33 +424,40 @@ class TeamState:
             for index in [i for i in self._ids_by_bucket if i < ids_from]:
                 self._seen.difference_update(self._ids_by_bucket.pop(index)[0])
         if kept_from > self._kept_from:
-            buckets = self._buckets
-            # No bucket below the previous horizon exists (events and facts behind it are
-            # refused), so the buckets to drop are the few indices between the two horizons;
-            # the first time, or after a long silence, a scan is shorter.
-            dropped: Iterable[int] = (
-                range(self._kept_from, kept_from)
-                if kept_from - self._kept_from <= len(buckets)
-                else [i for i in buckets if i < kept_from]
-            )
             self._kept_from = kept_from
-            for index in dropped:
-                if buckets.pop(index, None) is not None:
-                    self._touch(index)
-            gone = kept_from // self._per_day  # days before this one are entirely dropped
-            for day in [d for d in self._changes if d < gone]:
-                del self._changes[day]  # (a cache still holding it mismatches and recomputes)
-            for day in [d for d in self._days if d < gone]:
-                del self._days[day]
+            per_day = self._per_day
+            gone = kept_from // per_day  # days before this one are entirely dropped
+            # A bucket dropped is a change of its day (the caches holding it recompute) and of
+            # the baseline if it sampled it.
+            for day_index in [d for d in self._days_held if d < gone]:
+                present = self._days_held.pop(day_index).present
+                if present:
+                    self._touch(day_index * per_day + _lowest_bit(present))
+            first = kept_from - gone * per_day  # buckets of day `gone` before this go
+            day = self._days_held.get(gone)
+            dropped = day.present & ((1 << first) - 1) if day is not None else 0
+            if day is not None and dropped:
+                day.present &= ~dropped
+                day.keep_rows(lambda key: key % per_day >= first)
+                for facts in (day.summaries, day.links):
+                    for offset in [o for o in facts or () if o < first]:
+                        del facts[offset]  # type: ignore[union-attr]
+                self._touch(gone * per_day + _lowest_bit(dropped))
+            for day_index in [d for d in self._changes if d < gone]:
+                del self._changes[day_index]  # (a cache still holding it mismatches and recomputes)
+            for day_index in [d for d in self._days if d < gone]:
+                del self._days[day_index]
+            for day_index in [d for d in self._hours if d < gone]:
+                del self._hours[day_index]
         # Nothing moves until a watermark reaches the next bucket boundary of its horizon.
         self._next_ids_expiry = (self._ids_from + 1) * self._bucket_s + self._lateness_s
         self._next_expiry = (self._kept_from + 1) * self._bucket_s + self.config.retention_s
 
-    def _bucket(self, index: int) -> _Bucket:
-        bucket = self._buckets.get(index)
-        if bucket is None:
-            bucket = self._buckets[index] = _Bucket()
-        return bucket
+    def _day_of(self, day_index: int) -> _Day:
+        day = self._days_held.get(day_index)
+        if day is None:
+            day = self._days_held[day_index] = _Day()
+        return day
 
     def _touch(self, index: int) -> None:
         """Something changed in this bucket: forget the aggregates that include it."""
@@ -460,7 +473,7 @@ class TeamState:
         adoption progress records. The first two stay bounded by the retention and the
         lateness; the last by the people the team has seen."""
         return {
-            "buckets": len(self._buckets),
+            "buckets": sum(day.present.bit_count() for day in self._days_held.values()),
             "event_ids": len(self._seen),
             "adoption_records": self._adoption.progress_records,
         }
@@ -508,11 +521,7 @@ class TeamState:
         week = self.config.buckets_per_week
         last = bucket_of(as_of, self._bucket_s)
         first = last - signal.span_weeks * week + 1
-        buckets = self._buckets
-        recent = tuple(
-            bucket.events if (bucket := buckets.get(i)) is not None else 0
-            for i in range(first, last + 1)
-        )
+        recent = tuple(self._events_per_bucket(first, last))
         week_s = week * self._bucket_s
         label = next((k for k, v in self.config.windows.items() if v == week_s), None)
         active = (
@@ -531,19 +540,10 @@ class TeamState:
             usual: list[int] = []
             for r in range(signal.reference_weeks):
                 start = first - (r + 1) * week
+                events = self._events_per_bucket(start, start + week - 1)
                 for p in range(week):
-                    bucket = buckets.get(start + p)
-                    if bucket is not None:
-                        profile[p] += bucket.events
-                for d in range(7):
-                    block = start + d * per_day
-                    days.append(
-                        sum(
-                            b.events
-                            for i in range(block, block + per_day)
-                            if (b := buckets.get(i)) is not None
-                        )
-                    )
+                    profile[p] += events[p]
+                days.extend(sum(events[d * per_day : (d + 1) * per_day]) for d in range(7))
                 usual.append(self._range(start, start + week - 1, None).to_counts().active_members)
             reference = ActivityCounts(
                 profile=tuple(profile), days=tuple(days), usual_active=tuple(usual)
@@ -650,12 +650,37 @@ class TeamState:
         return cached[1]
 
     def _aggregate(self, first: int, last: int) -> _Tally:
-        buckets = self._buckets
-        if not buckets:
+        """Buckets first..last of one day."""
+        per_day = self._per_day
+        day_index = first // per_day
+        day = self._days_held.get(day_index)
+        if day is None:
             return _EMPTY_TALLY
         tally = _Tally()
-        for index in range(first, last + 1):
-            bucket = buckets.get(index)
-            if bucket is not None:
-                tally.add_bucket(bucket)
+        tally.add_buckets(day, per_day, first - day_index * per_day, last - day_index * per_day)
         return tally
+
+    def _events_per_bucket(self, first: int, last: int) -> list[int]:
+        """Accepted events of each bucket first..last (any days), from per-day caches."""
+        per_day = self._per_day
+        events: list[int] = []
+        for day_index in range(first // per_day, last // per_day + 1):
+            start = day_index * per_day
+            hours = self._day_events(day_index)
+            events.extend(hours[max(first - start, 0) : min(last - start, per_day - 1) + 1])
+        return events
+
+    def _day_events(self, day_index: int) -> tuple[int, ...]:
+        stamp = self._changes.get(day_index, 0)
+        day = self._days_held.get(day_index)
+        if stamp == 0 or day is None:
+            return (0,) * self._per_day
+        cached = self._hours.get(day_index)
+        if cached is None or cached[0] != stamp:
+            per_day = self._per_day
+            hours = [0] * per_day
+            parts = day.parts
+            for row, key in enumerate(day.keys):
+                hours[key % per_day] += parts[row * _WIDTH]
+            cached = self._hours[day_index] = (stamp, tuple(hours))
+        return cached[1]

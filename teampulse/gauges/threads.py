@@ -27,6 +27,8 @@ nothing. Applying an event twice emits the same facts again. Reactions are not j
 
 from __future__ import annotations
 
+import heapq
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from sys import intern
@@ -161,6 +163,12 @@ class ThreadBook:
         self._config = config
         self._threads: dict[str, _Thread] = {}
         self._posts = 0  # posts held over all threads, kept as they come and go
+        # What expiry reads, so it touches only what expires instead of every thread. Both
+        # are heaps of (time, thread id) and may hold stale entries (lazily skipped):
+        # `_by_last` one entry per thread, at most as late as its `last_at`, moved on when
+        # it comes up early; `_by_oldest` an entry for every value `oldest_at` took.
+        self._by_last: list[tuple[float, str]] = []
+        self._by_oldest: list[tuple[float, str]] = []
 
     def __len__(self) -> int:
         return len(self._threads)
@@ -180,6 +188,7 @@ class ThreadBook:
         thread = self._threads.get(thread_id)
         if thread is None:
             thread = self._threads[thread_id] = _Thread()
+            heapq.heappush(self._by_last, (event.occurred_at, thread_id))
         post_id = post_id_of(event)
         facts: list[ThreadFact] = []
         if post_id in thread.posts:  # seen before: repeat the facts, change nothing
@@ -203,7 +212,9 @@ class ThreadBook:
         thread.posts[post_id] = post
         self._posts += 1
         thread.last_at = max(thread.last_at, post.at)
-        thread.oldest_at = min(thread.oldest_at, post.at)
+        if post.at < thread.oldest_at:
+            thread.oldest_at = post.at
+            heapq.heappush(self._by_oldest, (post.at, thread_id))
         if post.is_reply:
             if thread.repliers is None:
                 thread.repliers = {}
@@ -236,13 +247,26 @@ class ThreadBook:
         that lives for months holds no more than the retention's posts. Returns how many
         threads were dropped."""
         horizon = now_event_time - self._config.retention_s
-        idle = [tid for tid, thread in self._threads.items() if thread.last_at < horizon]
-        for tid in idle:
-            self._posts -= len(self._threads.pop(tid).posts)
-        for thread in self._threads.values():
-            if thread.oldest_at < horizon:
+        threads, by_last, by_oldest = self._threads, self._by_last, self._by_oldest
+        idle = 0
+        while by_last and by_last[0][0] < horizon:
+            _, tid = heapq.heappop(by_last)
+            thread = threads.get(tid)
+            if thread is None:
+                continue
+            if thread.last_at < horizon:
+                self._posts -= len(threads.pop(tid).posts)
+                idle += 1
+            else:  # posted to since its entry was made: comes up again at its last post
+                heapq.heappush(by_last, (thread.last_at, tid))
+        while by_oldest and by_oldest[0][0] < horizon:
+            oldest_at, tid = heapq.heappop(by_oldest)
+            thread = threads.get(tid)
+            if thread is not None and thread.oldest_at == oldest_at:
                 self._forget_posts_before(thread, horizon)
-        return len(idle)
+                if thread.oldest_at != math.inf:
+                    heapq.heappush(by_oldest, (thread.oldest_at, tid))
+        return idle
 
     def forget(self, people: set[str]) -> list[ThreadFact]:
         """Erasure: remove these people's posts; return the facts that correct the teams."""

@@ -220,7 +220,7 @@ def test_facts_for_expired_buckets_are_ignored() -> None:
 
     counts = team.counts(T0 + 40 * DAY, members=5)
     assert counts.windows["28d"].reply_interactions == 1
-    assert len(team._buckets) == 2  # the bucket of e1 and of r2, none created for r1
+    assert team.state_entries()["buckets"] == 2  # the bucket of e1 and of r2, none created for r1
 
 
 def test_state_is_bounded_by_the_retention() -> None:
@@ -233,7 +233,7 @@ def test_state_is_bounded_by_the_retention() -> None:
     # 37 days (the drop signal's reach, its 2-week span and 3 reference weeks, beyond the
     # baseline's 28 d 20 h and the 28 d window; + 2 d lateness) behind the watermark, which
     # sits at the start of the current hour, plus it.
-    assert len(team._buckets) == 37 * 24 + 1
+    assert team.state_entries()["buckets"] == 37 * 24 + 1
     assert len(team._seen) == 48 + 1  # ids of the last 48 h only: older repeats are late
     assert len(team._changes) == 38  # the days those hours touch, no older
     assert len(team._days) <= 38
