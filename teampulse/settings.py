@@ -208,6 +208,15 @@ class Settings(BaseSettings):
     tenants_reload_s: float = Field(
         5.0, gt=0, description="How often the tenants file is checked for changes"
     )
+    admin_host: str = Field("127.0.0.1", description="`teampulse tenant-admin` bind address")
+    admin_port: int = Field(
+        6091, ge=1, le=65535, description="`teampulse tenant-admin` port (the tenant admin API)"
+    )
+    admin_token: str = Field(
+        "",
+        description="Bearer token of the tenant admin API (at least 16 characters); empty: "
+        "`teampulse tenant-admin` refuses to start",
+    )
 
     # --- validation -------------------------------------------------------------------
     max_event_bytes: int = Field(65_536, ge=1, description="Largest accepted Kafka record")

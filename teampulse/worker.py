@@ -41,7 +41,8 @@ from teampulse.sinks.overview import read_overview, render_overview
 from teampulse.sinks.prometheus import GaugeCollector
 from teampulse.sinks.read_api import as_tenant_sees, reader, refused, register_read_api_extras
 from teampulse.sinks.redis_connection import redis_client, redis_connection_problem
-from teampulse.sinks.redis_writer import RedisKeys, RedisWriter
+from teampulse.sinks.redis_writer import RedisKeys, RedisWriter, tenant_prefix
+from teampulse.sinks.tenant_usage import TenantUsage
 from teampulse.streams.erasure_reader import ErasureReader
 from teampulse.streams.health import PipelineHealth, StateEntries
 from teampulse.streams.pipeline import Pipeline, Topics
@@ -76,7 +77,7 @@ def create_worker(settings: Settings) -> faust.App:
     team_counts = TeamCountsReader(kafka, topics.team_counts)
     registry = CollectorRegistry()
     health = PipelineHealth(registry)
-    collector = GaugeCollector(settings, registry)
+    collector = GaugeCollector(settings, registry, tenants.directory_team_quota)
     redis_writer = RedisWriter(settings, health)
     pipeline = Pipeline(
         settings,
@@ -106,6 +107,7 @@ def create_worker(settings: Settings) -> faust.App:
 
     StateEntries(pipeline.state_entries, registry)
     TenantsCollector(tenants, registry)
+    TenantUsage(pipeline.tenant_events, roster.roster, collector, registry)
 
     exporter = Exporter(
         pipeline,
@@ -120,7 +122,13 @@ def create_worker(settings: Settings) -> faust.App:
     # as it is restored: a team's series are missing only while its partition moves.
     pipeline.hot.after_assignment = exporter.tick
     redis_writer.may_write = lambda: not pipeline.hot.lease.fenced()
-    pipeline.teams.after_restore = lambda _partition: exporter.tick()
+
+    def restored(partition: int) -> None:
+        # A snapshot taken before a tenant was deleted still holds its teams.
+        pipeline.teams.states[partition].drop_tenants(tenants.knows)
+        exporter.tick()
+
+    pipeline.teams.after_restore = restored
 
     @app.task
     async def read_roster() -> None:
@@ -156,7 +164,11 @@ def create_worker(settings: Settings) -> faust.App:
 
     @app.timer(settings.tenants_reload_s)
     async def reload_tenants() -> None:
-        tenants.reload_if_changed()
+        before = set(tenants.directory.tenants)
+        reload = tenants.reload_if_changed()
+        deleted = before - set(tenants.directory.tenants) if reload.changed else set()
+        if deleted and not tenants.directory.implicit:
+            await _forget_deleted_tenants(deleted, tenants, pipeline, exporter, redis_writer)
 
     @app.timer(UNDECODABLE_REPORT_INTERVAL_S)
     async def report_undecodable() -> None:
@@ -181,6 +193,42 @@ def create_worker(settings: Settings) -> faust.App:
     _register_overview_page(app, settings, clock, tenants)
     register_read_api_extras(app, settings, tenants)
     return app
+
+
+async def _forget_deleted_tenants(
+    deleted: set[str],
+    tenants: TenantsSource,
+    pipeline: Pipeline,
+    exporter: Exporter,
+    redis_writer: RedisWriter,
+) -> None:
+    """A tenant gone from the tenants file (`teampulse tenant delete`): its teams' state,
+    roster people, series and Redis keys go at once (docs/tenancy.md, "Deleting a
+    tenant"). Every worker does it for what it holds; the Redis keys are deleted by each,
+    which is idempotent."""
+    teams = pipeline.drop_tenants(tenants.knows)
+    exporter.forget_tenants(tenants.knows)
+    exporter.tick()
+    for tenant in sorted(deleted):
+        try:
+            keys = await redis_writer.delete_tenant(tenant)
+        except RedisError as exc:
+            log.error(
+                "tenant=%s deleted, but its Redis keys could not be removed (%s): delete the "
+                "keys under %s by hand",
+                tenant,
+                exc,
+                tenant_prefix(pipeline.settings.redis_prefix, tenant),
+            )
+            keys = 0
+        log.info(
+            "tenant=%s deleted: its state (%d teams on this worker), roster, series and %d "
+            "Redis keys are removed; its records on the input topics and the state log stay "
+            "until their retention, ignored",
+            tenant,
+            teams,
+            keys,
+        )
 
 
 def _register_metrics_page(

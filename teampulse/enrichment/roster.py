@@ -8,6 +8,7 @@ event's team: the team its producer sent, else the roster's team of its actor, e
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 from teampulse.contract.event import UNASSIGNED_TEAM
 from teampulse.contract.roster import RosterEntry
@@ -37,6 +38,15 @@ class Roster:
             self._team_sizes[previous.team] -= 1
             if self._team_sizes[previous.team] <= 0:
                 del self._team_sizes[previous.team]
+
+    def drop_tenants(self, known: Callable[[str | None], bool]) -> int:
+        """A deleted tenant's people leave the roster (their teams carry the tenant)."""
+        gone = [p for p, entry in self._people.items() if not known(tenant_of(entry.team))]
+        for person in gone:
+            self.remove(person)
+        for team in [t for t in self._paths if not known(tenant_of(t))]:
+            del self._paths[team]
+        return len(gone)
 
     def entries(self) -> list[RosterEntry]:
         """Every person's latest entry (active or not)."""

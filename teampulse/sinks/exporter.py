@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import orjson
 from aiokafka.partitioner import murmur2
 
+from teampulse.contract.tenant_scope import tenant_of
 from teampulse.gauges.config import GaugeConfig
 from teampulse.gauges.counts import TeamCounts
 from teampulse.gauges.model import OrgSnapshot, Scope, ScopeSnapshot
@@ -77,6 +78,14 @@ class Exporter:
         """The team's latest published snapshot, if this worker owns and publishes it."""
         exported = self._exported.get(team)
         return exported.snapshot if exported is not None else None
+
+    def forget_tenants(self, known: Callable[[str | None], bool]) -> None:
+        """A deleted tenant's teams and roll-ups leave the next publication, so its series
+        leave /metrics (its state is gone from the partitions and the roster already)."""
+        for team in [t for t in self._exported if not known(tenant_of(t))]:
+            del self._exported[team]
+        self._rollup_bucket = None  # recompute the roll-ups without it at the next tick
+        self._org = None
 
     def tick(self) -> Publication:
         now = self.clock()

@@ -46,7 +46,7 @@ from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError, RedisError
 
-from teampulse.contract.tenant_scope import split, unscoped
+from teampulse.contract.tenant_scope import split, tenant_of, unscoped
 from teampulse.gauges.model import InitiativeSnapshot, OrgSnapshot, Scope, ScopeSnapshot
 from teampulse.settings import Settings
 from teampulse.sinks.redis_connection import redacted, redis_client
@@ -289,6 +289,31 @@ class RedisWriter:
         # False while this worker is fenced (its group membership may have lapsed): what it
         # queued is stale then, and its partitions' owner writes them.
         self.may_write: Callable[[], bool] = lambda: True
+
+    # --- tenants ----------------------------------------------------------------------------
+    async def delete_tenant(self, tenant: str) -> int:
+        """A deleted tenant: nothing of it is written again, and every key under its prefix
+        is removed; returns how many keys were removed. Raises RedisError when Redis does
+        not answer (the caller says so: the keys stay until someone deletes them)."""
+        for latest in (self._latest, self._pending):
+            for key in [k for k in latest if tenant_of(k[1]) == tenant]:
+                del latest[key]
+        client = self._client or redis_client(self.settings)
+        try:
+            removed = 0
+            pattern = tenant_prefix(self.settings.redis_prefix, tenant) + "*"
+            batch: list[str] = []
+            async for key in client.scan_iter(match=pattern, count=1000):
+                batch.append(key)
+                if len(batch) >= 1000:
+                    removed += await client.unlink(*batch)
+                    batch.clear()
+            if batch:
+                removed += await client.unlink(*batch)
+            return removed
+        finally:
+            if client is not self._client:
+                await client.aclose()
 
     # --- producer side: never blocks -----------------------------------------------------
     def publish(self, publication: Publication) -> None:

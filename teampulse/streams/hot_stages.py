@@ -189,6 +189,9 @@ class HotStages:
         self.direct = DirectRoutes()
         self._partitions = partitions
         self._erased = erased
+        # Events each tenant brought into the pipeline through this worker (its usage, for
+        # billing: teampulse_tenant_events_total); empty without tenants.
+        self.tenant_events: Counter[str] = Counter()
         # partition -> people erased since its state was built, not yet removed from it
         self._pending_teams: dict[int, set[str]] = {}
         self._pending_threads: dict[int, set[str]] = {}
@@ -357,6 +360,7 @@ class HotStages:
                     event = _replace(result, team=team, origin=origin)
                 else:
                     event = _in_tenant(result, tenant, team, origin)
+                    self.tenant_events[tenant] += 1
                 key = team.encode()
                 destination = partition_of(key)
                 if destination in direct:

@@ -28,7 +28,13 @@ from teampulse.kafka.security import kafka_client_options
 from teampulse.settings import Settings
 from teampulse.streams.erasure_reader import ErasureReader
 from teampulse.streams.hot_stages import HealthSink, HotStages, HotTopics
-from teampulse.streams.partitions import RollupInputs, TeamPartition, ThreadPartition
+from teampulse.streams.partitions import (
+    KnownTenant,
+    RollupInputs,
+    TeamPartition,
+    ThreadPartition,
+    every_tenant,
+)
 from teampulse.streams.roster_reader import RosterReader
 from teampulse.streams.stage_handler import StagesHandler
 from teampulse.streams.state_snapshots import dump_teams, dump_threads, load_teams, load_threads
@@ -109,6 +115,9 @@ class Pipeline:
         self.erasures = erasures
         self.team_counts = team_counts
         erased = erasures.erased
+        # A deleted tenant's records stay in the state log until its retention; a replay
+        # leaves them out (docs/tenancy.md, "Deleting a tenant").
+        known = tenants.knows if tenants is not None else every_tenant
         self.health = health
         self.clock = clock
         kafka = kafka_client_options(settings)
@@ -117,7 +126,7 @@ class Pipeline:
             topics.team_state_log,
             kafka,
             lambda _p: TeamPartition(config),
-            lambda state, record: state.replay(record, erased),
+            lambda state, record: state.replay(record, erased, known),
             replay_after=erasures.ready,
             snapshots=SnapshotCodec(
                 settings.topic("team-snapshots"),
@@ -173,6 +182,7 @@ class Pipeline:
         )
         erasures.on_erased(roster.forget)
         erasures.on_erased(stages.erase)
+        self.tenant_events = stages.tenant_events  # each tenant's events, for its usage
         self._team_counts_topic = hot_topics.team_counts
         self.hot = BatchLoop(
             settings,
@@ -231,6 +241,16 @@ class Pipeline:
             totals[("threads", "threads")] += len(threads.book)
             totals[("threads", "posts")] += threads.book.posts
         return totals
+
+    def drop_tenants(self, known: KnownTenant) -> int:
+        """Everything this worker holds of tenants `known` no longer knows: their teams'
+        state, roster people and latest counts; returns how many teams' state left."""
+        dropped = sum(state.drop_tenants(known) for state in self.teams.states.values())
+        self.roster.drop_tenants(known)
+        self.team_counts.latest.drop_tenants(known)
+        for inputs in self.rollup_states.states.values():
+            inputs.drop_tenants(known)
+        return dropped
 
     def _rollup_owner(self) -> RollupInputs | None:
         if self.hot.lease.fenced():  # frozen past the session: another worker may own them

@@ -12,6 +12,7 @@ tenants:
     discourse: {forums: {"forum.acme.example": "webhook secret"}}  # X-Discourse-Instance
     caliper: {sensors: {"https://lms.acme.example/sensor": "sensor token"}}
     min_group_size: 5
+    max_teams: 200                         # teams exported to Prometheus, per worker
     retention: 400d
     alert_route: l-and-d-acme
     organisation: "Acme Corp"
@@ -132,6 +133,9 @@ class TenantConfig(_Strict):
     discourse: DiscourseForums = Field(default_factory=DiscourseForums)
     caliper: CaliperSensors = Field(default_factory=CaliperSensors)
     min_group_size: int | None = Field(None, ge=1)
+    # Teams of the tenant a worker exports to Prometheus at most (the rest are counted and
+    # logged, as by TEAMPULSE_MAX_TEAMS); None: only TEAMPULSE_MAX_TEAMS applies.
+    max_teams: int | None = Field(None, ge=1)
     retention: str | None = None
     alert_route: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:-]{1,100}$")
     organisation: str | None = Field(None, min_length=1, max_length=200)

@@ -50,6 +50,7 @@ class Tenant:
     rate_per_s: float = 0.0  # 0: not limited
     rate_burst: int = 1
     suspended: bool = False
+    max_teams: int | None = None  # None: TEAMPULSE_MAX_TEAMS alone
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,11 @@ class TenantDirectory:
         """Whose figures a read token shows (one lookup by digest, whatever the number of
         tenants, as for ingest credentials)."""
         return self._readers.get(_digest(token))
+
+    def team_quota(self, tenant_id: str) -> int | None:
+        """The most teams of the tenant a worker exports (None: no quota of its own)."""
+        tenant = self.tenants.get(tenant_id)
+        return tenant.max_teams if tenant is not None else None
 
     def pseudonymiser(self, tenant_id: str) -> Pseudonymiser:
         """The tenant's person-id keying (one per tenant, kept: it caches)."""
@@ -229,6 +235,7 @@ def _tenant(tenant_id: str, config: TenantConfig, settings: Settings) -> Tenant:
         rate_per_s=limit.per_s if limit is not None else settings.ingest_rate_per_s,
         rate_burst=limit.burst if limit is not None else settings.ingest_rate_burst,
         suspended=config.suspended,
+        max_teams=config.max_teams,
     )
 
 

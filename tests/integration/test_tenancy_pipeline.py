@@ -24,15 +24,18 @@ import redis
 import yaml
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import ConsumerRecord
 
 from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.ingest.http import build_ingest_app
 from teampulse.ingest.produce import produce_file
 from teampulse.ingest.producer import ingest_producer
 from teampulse.kafka.topics import ensure_topics
+from teampulse.ops.tenants import read_raw, write_raw
 from teampulse.settings import Settings, settings_from_environment
 from teampulse.tenancy.directory import TENANT_HEADER
+from teampulse.tenancy.lifecycle import deleted, suspended
 from teampulse.web.server import make_app
 from tests.integration.worker_harness import (
     WorkerProcess,
@@ -128,6 +131,7 @@ def test_the_tenant_travels_with_the_event_and_an_unattributable_record_dead_let
         clock=AS_OF,
         data_dir=str(tmp_path / "data"),
         tenants_file=str(tenants_file),
+        tenants_reload_s="0.5",
     )
     settings = settings_from_environment(env)
     asyncio.run(ensure_topics(settings))
@@ -208,6 +212,7 @@ def test_the_tenant_travels_with_the_event_and_an_unattributable_record_dead_let
         assert b"jane" not in state
         assert worker.alive()
         nothing_leaks(worker, settings, kafka_bootstrap)
+        suspend_resume_and_delete(worker, settings, kafka_bootstrap, tenants_file)
     finally:
         worker.stop()
     # The log names tenants where it names a record's owner, never a person.
@@ -264,6 +269,17 @@ def nothing_leaks(worker: WorkerProcess, settings: Settings, bootstrap: str) -> 
         if name == "teampulse_org_members"
     }
     assert orgs == {"acme": 10, "globex": 6}
+    usage = {
+        (name, dict(labels)["tenant"]): value
+        for (name, labels), value in worker.metrics().items()
+        if name.startswith("teampulse_tenant_") and "tenant" in dict(labels)
+    }
+    assert usage[("teampulse_tenant_people", "acme")] == 10
+    assert usage[("teampulse_tenant_people", "globex")] == 6
+    # acme: e-acme, e-produced, c-0..c-4; globex: e-globex, c-0, c-1
+    assert usage[("teampulse_tenant_events_total", "acme")] == 7
+    assert usage[("teampulse_tenant_events_total", "globex")] == 3
+    assert usage[("teampulse_tenant_teams", "acme")] == 2
 
     # Redis: each tenant's keys under its own prefix, nothing at the top.
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
@@ -311,6 +327,111 @@ def nothing_leaks(worker: WorkerProcess, settings: Settings, bootstrap: str) -> 
     for topic in ("team-state", "team-counts", "roster"):  # one worker: by-team in memory
         raw = b"".join(asyncio.run(read_topic(bootstrap, settings.topic(topic))))
         assert raw and b"@example.com" not in raw, topic
+
+
+def suspend_resume_and_delete(
+    worker: WorkerProcess, settings: Settings, bootstrap: str, tenants_file: Path
+) -> None:
+    """The lifecycle of acme while globex carries on: suspended (refused with the reason,
+    data kept), resumed, deleted (its state, series, Redis keys and key gone; a replay of its
+    input records dead-letters instead of rebuilding it)."""
+    write_raw(tenants_file, suspended(read_raw(tenants_file), "acme", True))
+    refused = asyncio.run(through_the_edge_body(settings, b"acme-lms:acme-secret", event("s-1")))
+    assert refused[0] == 403 and refused[1]["error"] == "tenant_suspended", refused
+    assert ("acme", "red") in teams_on_metrics(worker)  # its data is kept
+    write_raw(tenants_file, suspended(read_raw(tenants_file), "acme", False))
+    assert asyncio.run(through_the_edge(settings, b"acme-lms:acme-secret", event("s-2"))) == 200
+
+    acme_input = [
+        r
+        for r in asyncio.run(read_topic_records(bootstrap, settings.topic("events")))
+        if (TENANT_HEADER, b"acme") in list(r.headers)
+    ]
+    assert len(acme_input) >= 8  # e-acme, s-2 and what `produce --tenant acme` sent
+    write_raw(tenants_file, deleted(read_raw(tenants_file), "acme"))
+    assert ACME_KEY not in tenants_file.read_text()  # its pseudonym key is destroyed
+
+    wait_for(
+        lambda: {t for t, _ in teams_on_metrics(worker)} == {"globex"},
+        timeout=30,
+        what="acme's series gone from /metrics, globex's kept",
+    )
+    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    try:
+        prefix = settings.redis_prefix
+        left = wait_for(
+            lambda: not list(client.scan_iter(f"{prefix}tenant:acme:*")) and ["none"],
+            timeout=10,
+            what="acme's Redis keys removed",
+        )
+        assert left == ["none"]
+        assert client.hget(f"{prefix}tenant:globex:team:red", "members") == "6"
+    finally:
+        client.close()
+    assert get(worker.url + "/teams", bearer(ACME_READ))[0] == 401  # its read token is gone
+    assert worker.log_lines("tenant=acme deleted")
+
+    # Replaying its input records (written with its header) cannot rebuild its gauges.
+    letters_before = worker.metrics()[
+        ("teampulse_dead_letters_total", (("reason", "unknown_tenant"),))
+    ]
+    for record in acme_input:
+        asyncio.run(
+            straight_to_kafka(bootstrap, settings.topic("events"), orjson.loads(record.value),
+                              list(record.headers))
+        )  # fmt: skip
+    wait_for(
+        lambda: (
+            worker.metrics()[("teampulse_dead_letters_total", (("reason", "unknown_tenant"),))]
+            == letters_before + len(acme_input)
+        ),
+        timeout=30,
+        what="the replayed records dead-lettered as unknown_tenant",
+    )
+    assert {t for t, _ in teams_on_metrics(worker)} == {"globex"}
+
+
+def teams_on_metrics(worker: WorkerProcess) -> set[tuple[str, str]]:
+    return {
+        (dict(labels).get("tenant", ""), dict(labels)["team"])
+        for (name, labels), _ in worker.metrics().items()
+        if name == "teampulse_team_members"
+    }
+
+
+async def through_the_edge_body(
+    settings: Settings, user_and_secret: bytes, sent: dict
+) -> tuple[int, Any]:
+    producer = ingest_producer(settings)
+    await producer.start()
+    server = TestServer(build_ingest_app(settings, producer), host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with ClientSession() as http:
+            response = await http.post(
+                str(server.make_url("/events")),
+                data=orjson.dumps([sent]),
+                headers={"Authorization": "Basic " + base64.b64encode(user_and_secret).decode()},
+            )
+            return response.status, await response.json()
+    finally:
+        await server.close()
+        await producer.stop()
+
+
+async def read_topic_records(bootstrap: str, topic: str) -> list[ConsumerRecord]:
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        found: list[ConsumerRecord] = []
+        while batch := await consumer.getmany(timeout_ms=2000):
+            for records in batch.values():
+                found.extend(records)
+        return found
+    finally:
+        await consumer.stop()
 
 
 async def web_pages(settings: Settings) -> None:

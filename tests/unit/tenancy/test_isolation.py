@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections import Counter
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
@@ -19,6 +20,7 @@ from teampulse.settings import Settings
 from teampulse.sinks.prometheus import GaugeCollector
 from teampulse.sinks.read_api import as_tenant_sees
 from teampulse.sinks.redis_writer import RedisKeys, history_entry
+from teampulse.sinks.tenant_usage import TenantUsage
 from teampulse.tenancy.config import parse_tenants
 from teampulse.tenancy.directory import TenantDirectory
 from teampulse.tenancy.read_access import ReadRefusal, reader_tenant
@@ -202,3 +204,36 @@ def test_a_read_token_claimed_by_two_tenants_is_refused_without_showing_it() -> 
     assert "read token one is claimed by both acme and globex" in str(refused.value)
     assert ACME_READ not in str(refused.value)
     assert unscoped(scoped("acme", "x")) == "x"
+
+
+def test_a_tenants_team_quota_holds_its_teams_and_usage_counts_what_each_exports() -> None:
+    registry = CollectorRegistry()
+    collector = GaugeCollector(
+        Settings(), registry, team_quota=lambda tenant: 1 if tenant == "acme" else None
+    )
+    keys = [scoped(t, name) for t in ("acme", "globex") for name in ("blue", "red")]
+    collector.publish_teams({key: team_snapshot(key) for key in keys})
+    roster = Roster(
+        [RosterEntry(f"{t}-{n}", scoped(t, "red"), "d", "v") for t in ("acme", "globex")
+         for n in range(3 if t == "acme" else 4)]
+    )  # fmt: skip
+    events = Counter({"acme": 7, "globex": 3})
+    TenantUsage(events, roster, collector, registry)
+
+    page = collector.metrics_page(registry).decode()
+    samples = {
+        (sample.name, sample.labels.get("tenant", "")): sample.value
+        for family in text_string_to_metric_families(page)
+        for sample in family.samples
+    }
+
+    assert 'tenant="acme",team="red"' not in page  # "blue" comes first and is kept
+    assert 'tenant="acme",team="blue"' in page and 'tenant="globex",team="red"' in page
+    assert samples[("teampulse_tenant_teams", "acme")] == 1
+    assert samples[("teampulse_tenant_teams", "globex")] == 2
+    assert samples[("teampulse_tenant_teams_refused", "acme")] == 1
+    assert samples[("teampulse_tenant_events_total", "acme")] == 7
+    assert samples[("teampulse_tenant_people", "globex")] == 4
+    # series as rendered by the last page: acme's one team has half of globex's two
+    series = collector.usage()
+    assert series["globex"][1] == 2 * series["acme"][1] > 0
