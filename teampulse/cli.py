@@ -75,12 +75,19 @@ COMMAND_SETTINGS: dict[str, tuple[str, ...]] = {
     ),
     "tenant-relay": (*KAFKA, "TEAMPULSE_TENANTS_FILE", "TEAMPULSE_TENANTS_RELOAD_S"),
     "tenant": ("TEAMPULSE_TENANTS_FILE", "TEAMPULSE_TENANTS_RELOAD_S"),
+    "tenant-admin": (
+        "TEAMPULSE_TENANTS_FILE",
+        "TEAMPULSE_ADMIN_HOST",
+        "TEAMPULSE_ADMIN_PORT",
+        "TEAMPULSE_ADMIN_TOKEN",
+    ),
     "demo": (*KAFKA, "TEAMPULSE_REDIS_URL", "TEAMPULSE_WEB_PORT"),
     "web": (
         "TEAMPULSE_REDIS_URL",
         "TEAMPULSE_WEBAPP_PORT",
         "TEAMPULSE_PROMETHEUS_URL",
         "TEAMPULSE_ALERTMANAGER_URL",
+        "TEAMPULSE_TENANTS_FILE",
     ),
     "notify": (
         "TEAMPULSE_NOTIFY_PORT",
@@ -506,6 +513,14 @@ def tenant_relay(
         typer.echo("tenant-relay needs TEAMPULSE_TENANTS_FILE (docs/tenancy.md)", err=True)
         raise typer.Exit(2)
     asyncio.run(TenantRelay(settings, tenants, settings.now_source()).run())
+
+
+@cli.command("tenant-admin", epilog=_settings_epilog("tenant-admin"))
+def tenant_admin() -> None:
+    """Serve the tenant commands as an authenticated HTTP API (docs/tenancy.md)."""
+    from teampulse.ops.admin_api import run_admin
+
+    run_admin(_settings())
 
 
 @cli.command(epilog=_settings_epilog("topics"))

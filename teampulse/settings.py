@@ -107,7 +107,7 @@ class Settings(BaseSettings):
     topic_prefix: str = Field("teampulse.", description="Prefix of every Kafka topic name")
     app_id: str = Field(
         "teampulse",
-        description="Faust app id = Kafka consumer group (the hot topics: `<id>.hot`)",
+        description="App id; the worker's one Kafka consumer group is `<id>.hot`",
     )
     topic_partitions: int = Field(4, ge=1, description="Partitions of the topics TeamPulse creates")
     config_dir: Path = Field(
@@ -207,6 +207,15 @@ class Settings(BaseSettings):
     )
     tenants_reload_s: float = Field(
         5.0, gt=0, description="How often the tenants file is checked for changes"
+    )
+    admin_host: str = Field("127.0.0.1", description="`teampulse tenant-admin` bind address")
+    admin_port: int = Field(
+        6091, ge=1, le=65535, description="`teampulse tenant-admin` port (the tenant admin API)"
+    )
+    admin_token: str = Field(
+        "",
+        description="Bearer token of the tenant admin API (at least 16 characters); empty: "
+        "`teampulse tenant-admin` refuses to start",
     )
 
     # --- validation -------------------------------------------------------------------

@@ -24,7 +24,9 @@ from yarl import URL
 from teampulse.contract.erasure import key_check
 from teampulse.contract.event_structs import FastEventValidator
 from teampulse.contract.pseudonym import Pseudonymiser
+from teampulse.contract.tenant_scope import scoped, tenant_of, unscoped
 from teampulse.contract.xapi import XapiMapper
+from teampulse.engine.undecodable import skip_undecodable_records, take_skipped
 from teampulse.gauges.config import load_gauge_config
 from teampulse.gauges.snapshot import publishable
 from teampulse.ingest.tenant_metrics import TenantsCollector
@@ -32,20 +34,21 @@ from teampulse.kafka.coordinator_log import quiet_coordinator_start
 from teampulse.kafka.log_limit import limit_repeated_messages
 from teampulse.kafka.security import kafka_client_options
 from teampulse.kafka.topics import ensure_topics
-from teampulse.kafka.undecodable import skip_undecodable_records, take_skipped
 from teampulse.settings import DEV_PSEUDONYM_SECRET, Settings
+from teampulse.shell import build_app
 from teampulse.sinks.exporter import Exporter, team_partition
 from teampulse.sinks.overview import read_overview, render_overview
 from teampulse.sinks.prometheus import GaugeCollector
-from teampulse.sinks.read_api import register_read_api_extras
+from teampulse.sinks.read_api import as_tenant_sees, reader, refused, register_read_api_extras
 from teampulse.sinks.redis_connection import redis_client, redis_connection_problem
-from teampulse.sinks.redis_writer import RedisKeys, RedisWriter
-from teampulse.streams.app import build_app, declare_topics
+from teampulse.sinks.redis_writer import RedisKeys, RedisWriter, tenant_prefix
+from teampulse.sinks.tenant_usage import TenantUsage
 from teampulse.streams.erasure_reader import ErasureReader
 from teampulse.streams.health import PipelineHealth, StateEntries
-from teampulse.streams.pipeline import Pipeline
+from teampulse.streams.pipeline import Pipeline, Topics
 from teampulse.streams.roster_reader import RosterReader
 from teampulse.streams.team_counts_reader import TeamCountsReader
+from teampulse.tenancy.read_access import ReadRefusal
 from teampulse.tenancy.source import TenantsSource
 
 __all__ = ["create_worker", "run_worker"]
@@ -63,21 +66,20 @@ OVERVIEW_TIMEOUT_S = 2.0  # a page that waits longer for Redis answers 503 inste
 def create_worker(settings: Settings) -> faust.App:
     skip_undecodable_records()
     app = build_app(settings)
-    topics = declare_topics(app, settings)
+    topics = Topics.of(settings)
     config = load_gauge_config(settings)
     clock = settings.now_source()
     tenants = TenantsSource(settings)  # refuses to start on a tenants file with a problem
     pseudonymiser = Pseudonymiser(settings.pseudonym_secret)
     kafka = kafka_client_options(settings)
-    erasures = ErasureReader(kafka, topics.erasures_name, key_check(settings.pseudonym_secret))
-    roster = RosterReader(kafka, topics.roster_name, pseudonymiser, erasures.erased)
-    team_counts = TeamCountsReader(kafka, topics.team_counts.get_topic_name())
+    erasures = ErasureReader(kafka, topics.erasures, key_check(settings.pseudonym_secret))
+    roster = RosterReader(kafka, topics.roster, pseudonymiser, erasures.erased, tenants)
+    team_counts = TeamCountsReader(kafka, topics.team_counts)
     registry = CollectorRegistry()
     health = PipelineHealth(registry)
-    collector = GaugeCollector(settings, registry)
+    collector = GaugeCollector(settings, registry, tenants.directory_team_quota)
     redis_writer = RedisWriter(settings, health)
     pipeline = Pipeline(
-        app,
         settings,
         topics,
         config,
@@ -90,9 +92,22 @@ def create_worker(settings: Settings) -> faust.App:
         clock,
         tenants,
     )
-    pipeline.register()
+    # Started with the app (its clients connect at once); it joins the group once the roster
+    # is loaded, and workers started together share the first assignment.
+    app.add_dependency(pipeline.hot)
+
+    async def leave_the_group(_sender: object, **_kwargs: object) -> None:
+        # Faust stops its web server before the app's dependencies: stopped then, the batch
+        # loop would leave the group only after /metrics went dark, and the teams would be
+        # missing until the others noticed. Stopped first, it withdraws and leaves while the
+        # web server still answers.
+        await pipeline.hot.stop()
+
+    app.on_before_shutdown.connect(leave_the_group)  # type: ignore[arg-type]
+
     StateEntries(pipeline.state_entries, registry)
     TenantsCollector(tenants, registry)
+    TenantUsage(pipeline.tenant_events, roster.roster, collector, registry)
 
     exporter = Exporter(
         pipeline,
@@ -100,14 +115,20 @@ def create_worker(settings: Settings) -> faust.App:
         settings.topic_partitions,
         clock,
         sinks=[collector, redis_writer],
-        send_team_counts=pipeline.hot.send_team_counts,
+        send_team_counts=pipeline.send_team_counts,
     )
 
     # A partition that moved away leaves /metrics at once, one that arrived appears as soon
     # as it is restored: a team's series are missing only while its partition moves.
     pipeline.hot.after_assignment = exporter.tick
     redis_writer.may_write = lambda: not pipeline.hot.lease.fenced()
-    pipeline.teams.after_restore = lambda _partition: exporter.tick()
+
+    def restored(partition: int) -> None:
+        # A snapshot taken before a tenant was deleted still holds its teams.
+        pipeline.teams.states[partition].drop_tenants(tenants.knows)
+        exporter.tick()
+
+    pipeline.teams.after_restore = restored
 
     @app.task
     async def read_roster() -> None:
@@ -143,13 +164,17 @@ def create_worker(settings: Settings) -> faust.App:
 
     @app.timer(settings.tenants_reload_s)
     async def reload_tenants() -> None:
-        tenants.reload_if_changed()
+        before = set(tenants.directory.tenants)
+        reload = tenants.reload_if_changed()
+        deleted = before - set(tenants.directory.tenants) if reload.changed else set()
+        if deleted and not tenants.directory.implicit:
+            await _forget_deleted_tenants(deleted, tenants, pipeline, exporter, redis_writer)
 
     @app.timer(UNDECODABLE_REPORT_INTERVAL_S)
     async def report_undecodable() -> None:
         skipped = take_skipped()
         if skipped:
-            await pipeline.report_undecodable(skipped)
+            pipeline.report_undecodable(skipped)
 
     @app.timer(CONSUMER_LAG_INTERVAL_S)
     async def report_consumer_lag() -> None:
@@ -164,10 +189,46 @@ def create_worker(settings: Settings) -> faust.App:
             exporter.tick()
 
     _register_metrics_page(app, registry, collector, withdraw_if_fenced)
-    _register_read_api(app, pipeline, exporter)
-    _register_overview_page(app, settings, clock)
-    register_read_api_extras(app, settings)
+    _register_read_api(app, pipeline, exporter, tenants)
+    _register_overview_page(app, settings, clock, tenants)
+    register_read_api_extras(app, settings, tenants)
     return app
+
+
+async def _forget_deleted_tenants(
+    deleted: set[str],
+    tenants: TenantsSource,
+    pipeline: Pipeline,
+    exporter: Exporter,
+    redis_writer: RedisWriter,
+) -> None:
+    """A tenant gone from the tenants file (`teampulse tenant delete`): its teams' state,
+    roster people, series and Redis keys go at once (docs/tenancy.md, "Deleting a
+    tenant"). Every worker does it for what it holds; the Redis keys are deleted by each,
+    which is idempotent."""
+    teams = pipeline.drop_tenants(tenants.knows)
+    exporter.forget_tenants(tenants.knows)
+    exporter.tick()
+    for tenant in sorted(deleted):
+        try:
+            keys = await redis_writer.delete_tenant(tenant)
+        except RedisError as exc:
+            log.error(
+                "tenant=%s deleted, but its Redis keys could not be removed (%s): delete the "
+                "keys under %s by hand",
+                tenant,
+                exc,
+                tenant_prefix(pipeline.settings.redis_prefix, tenant),
+            )
+            keys = 0
+        log.info(
+            "tenant=%s deleted: its state (%d teams on this worker), roster, series and %d "
+            "Redis keys are removed; its records on the input topics and the state log stay "
+            "until their retention, ignored",
+            tenant,
+            teams,
+            keys,
+        )
 
 
 def _register_metrics_page(
@@ -203,20 +264,27 @@ def _register_metrics_page(
 TeamView = Callable[..., Awaitable[Response]]
 
 
-def _routed_to_team_owner(app: faust.App, pipeline: Pipeline) -> Callable[[TeamView], TeamView]:
+def _routed_to_team_owner(
+    app: faust.App, pipeline: Pipeline, tenants: TenantsSource
+) -> Callable[[TeamView], TeamView]:
     """Serve a team's request on the worker that owns its `by-team` partition (the hot
-    consumer's assignor publishes the owners), forwarding it there if that is another one."""
+    consumer's assignor publishes the owners), forwarding it there if that is another one.
+    The handler gets the team's key inside the reader's tenant (its read token decides)."""
     own_url = app.conf.canonical_url
     partitions = pipeline.settings.topic_partitions
 
     def decorate(handler: TeamView) -> TeamView:
         @functools.wraps(handler)
         async def routed(web: View, request: Request, team: str, **kwargs: str) -> Response:
-            partition = team_partition(team, partitions)
+            tenant = reader(tenants, request)
+            if isinstance(tenant, ReadRefusal):
+                return refused(web, tenant)
+            key = scoped(tenant, team)
+            partition = team_partition(key, partitions)
             owner = pipeline.hot.assignor.owners.get(partition)
             here = partition in pipeline.teams.states
             if here or owner is None or URL(owner) == own_url:
-                return await handler(web, request, team, **kwargs)
+                return await handler(web, request, key, **kwargs)
             target = URL(owner)
             url = request.url.with_host(target.host or "").with_port(target.port)
             async with app.http_client.get(url, headers=request.headers) as response:
@@ -231,19 +299,25 @@ def _routed_to_team_owner(app: faust.App, pipeline: Pipeline) -> Callable[[TeamV
     return decorate
 
 
-def _register_read_api(app: faust.App, pipeline: Pipeline, exporter: Exporter) -> None:
-    routed = _routed_to_team_owner(app, pipeline)
+def _register_read_api(
+    app: faust.App, pipeline: Pipeline, exporter: Exporter, tenants: TenantsSource
+) -> None:
+    routed = _routed_to_team_owner(app, pipeline, tenants)
 
     def not_found(web: View, what: str) -> Response:
         return web.json({"error": "not_found", "detail": what}, status=404)
 
     @app.page("/teams")
     async def list_teams(web: View, request: Request) -> Response:
+        tenant = reader(tenants, request)
+        if isinstance(tenant, ReadRefusal):
+            return refused(web, tenant)
         roster = exporter.state.roster
         teams = [
-            t
+            unscoped(t)
             for t in roster.teams()
-            if publishable(t, roster.team_size(t), roster.path(t), exporter.config)
+            if tenant_of(t) == tenant
+            and publishable(t, roster.team_size(t), roster.path(t), exporter.config)
         ]
         return web.json({"teams": teams})
 
@@ -252,18 +326,22 @@ def _register_read_api(app: faust.App, pipeline: Pipeline, exporter: Exporter) -
     async def get_team(web: View, request: Request, team: str) -> Response:
         snapshot = exporter.published(team)
         if snapshot is None:
-            return not_found(web, f"team {team!r} is unknown or below the minimum group size")
-        return web.json(asdict(snapshot))
+            return not_found(
+                web, f"team {unscoped(team)!r} is unknown or below the minimum group size"
+            )
+        return web.json(as_tenant_sees(snapshot))
 
     @app.page("/teams/{team}/initiatives/{initiative}")
     @routed
     async def get_initiative(web: View, request: Request, team: str, initiative: str) -> Response:
         snapshot = exporter.published(team)
         if snapshot is None or initiative not in snapshot.initiatives:
-            return not_found(web, f"no gauges for team {team!r} and initiative {initiative!r}")
+            return not_found(
+                web, f"no gauges for team {unscoped(team)!r} and initiative {initiative!r}"
+            )
         return web.json(
             {
-                "team": team,
+                "team": unscoped(team),
                 "initiative": initiative,
                 "as_of": snapshot.as_of,
                 **asdict(snapshot.initiatives[initiative]),
@@ -271,17 +349,22 @@ def _register_read_api(app: faust.App, pipeline: Pipeline, exporter: Exporter) -
         )
 
 
-def _register_overview_page(app: faust.App, settings: Settings, clock: Callable[[], float]) -> None:
+def _register_overview_page(
+    app: faust.App, settings: Settings, clock: Callable[[], float], tenants: TenantsSource
+) -> None:
     """`/`: the team overview page, read from Redis (every worker shows every team)."""
-    keys = RedisKeys(settings.redis_prefix)
+    all_keys = RedisKeys(settings.redis_prefix)
     client: list[Redis] = []  # made on the first request, in the worker's event loop
 
     @app.page("/")
     async def overview(web: View, request: Request) -> Response:
+        tenant = reader(tenants, request)
+        if isinstance(tenant, ReadRefusal):
+            return refused(web, tenant)
         if not client:
             client.append(redis_client(settings, socket_timeout=OVERVIEW_TIMEOUT_S))
         try:
-            rows = await read_overview(client[0], keys)
+            rows = await read_overview(client[0], all_keys.of_tenant(tenant))
         except RedisError as exc:
             return web.text(
                 f"the team overview reads Redis, which did not answer: {exc}", status=503

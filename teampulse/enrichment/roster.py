@@ -8,9 +8,11 @@ event's team: the team its producer sent, else the roster's team of its actor, e
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 from teampulse.contract.event import UNASSIGNED_TEAM
 from teampulse.contract.roster import RosterEntry
+from teampulse.contract.tenant_scope import scoped, tenant_of
 
 __all__ = ["Roster", "RosterEntry", "resolve_team"]
 
@@ -37,6 +39,15 @@ class Roster:
             if self._team_sizes[previous.team] <= 0:
                 del self._team_sizes[previous.team]
 
+    def drop_tenants(self, known: Callable[[str | None], bool]) -> int:
+        """A deleted tenant's people leave the roster (their teams carry the tenant)."""
+        gone = [p for p, entry in self._people.items() if not known(tenant_of(entry.team))]
+        for person in gone:
+            self.remove(person)
+        for team in [t for t in self._paths if not known(tenant_of(t))]:
+            del self._paths[team]
+        return len(gone)
+
     def entries(self) -> list[RosterEntry]:
         """Every person's latest entry (active or not)."""
         return list(self._people.values())
@@ -61,6 +72,17 @@ class Roster:
         return len(self._people)
 
 
-def resolve_team(sent_team: str | None, actor: str, roster: Roster) -> str:
-    """The team an event counts for (see the module docstring)."""
-    return sent_team or roster.team_of(actor) or UNASSIGNED_TEAM
+def resolve_team(
+    sent_team: str | None, actor: str, roster: Roster, tenant: str | None = None
+) -> str:
+    """The team an event counts for (see the module docstring), inside the event's tenant
+    (teampulse.contract.tenant_scope): the roster's team of a person only counts when the
+    roster record came from the same tenant."""
+    if tenant is None:
+        return sent_team or roster.team_of(actor) or UNASSIGNED_TEAM
+    if sent_team:
+        return scoped(tenant, sent_team)
+    listed = roster.team_of(actor)
+    if listed is not None and tenant_of(listed) == tenant:
+        return listed
+    return scoped(tenant, UNASSIGNED_TEAM)

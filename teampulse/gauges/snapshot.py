@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from teampulse.contract.event import UNASSIGNED_TEAM
+from teampulse.contract.tenant_scope import scoped, tenant_of
 from teampulse.enrichment.roster import Roster
 from teampulse.gauges import formulas
 from teampulse.gauges.config import DAY_S, EVIDENCE_STAGES, GaugeConfig
@@ -30,7 +32,9 @@ from teampulse.gauges.model import (
 __all__ = [
     "engagement_score_of",
     "initiative_snapshot",
+    "Organisations",
     "org_activity_of",
+    "organisations_of",
     "org_snapshot",
     "publishable",
     "rollup_snapshots",
@@ -184,6 +188,39 @@ def org_activity_of(
     return org_activity((team_counts[t].activity for t in teams), config)
 
 
+@dataclass(frozen=True, slots=True)
+class Organisations:
+    """The organisation of every tenant (the one implicit tenant's under None): a team's
+    drop signal is set against its own tenant's teams, never against another tenant's."""
+
+    by_tenant: Mapping[str | None, OrgActivity]
+
+    def of(self, team: str) -> OrgActivity | None:
+        return self.by_tenant.get(tenant_of(team))
+
+    def judged_by(self) -> tuple[object, ...]:
+        return tuple(
+            (tenant, self.by_tenant[tenant].judged_by())
+            for tenant in sorted(self.by_tenant, key=lambda t: t or "")
+        )
+
+
+def organisations_of(
+    team_counts: Mapping[str, TeamCounts], roster: Roster, config: GaugeConfig
+) -> Organisations:
+    """Each tenant's organisation: every team the roster places in it, sorted."""
+    teams: dict[str | None, list[str]] = defaultdict(list)
+    for team in sorted(team_counts):
+        if team != UNASSIGNED_TEAM and roster.path(team) is not None:
+            teams[tenant_of(team)].append(team)
+    return Organisations(
+        {
+            tenant: org_activity((team_counts[t].activity for t in members), config)
+            for tenant, members in teams.items()
+        }
+    )
+
+
 def publishable(team: str, members: int, path: tuple[str, str] | None, config: GaugeConfig) -> bool:
     """Privacy: only teams the roster knows, of at least the minimum group size."""
     return team != UNASSIGNED_TEAM and path is not None and members >= config.min_group_size
@@ -247,7 +284,8 @@ def rollup_snapshots(
     Every roster team counts (also the small ones and those without events yet). Groups are
     decided bottom-up (departments, divisions, the organisation), each against every
     published group below it: a group is published when `rollup_publishable` says so.
-    Teams the roster does not know (and `unassigned`) belong to no group.
+    Teams the roster does not know (and `unassigned`) belong to no group. Each tenant is
+    an organisation of its own (its roster's department and division names are scoped to it).
     """
     groups: dict[tuple[Scope, str], list[str]] = defaultdict(list)
     published_teams: set[str] = set()
@@ -260,7 +298,7 @@ def rollup_snapshots(
         department, division = path
         groups[("department", department)].append(team)
         groups[("division", division)].append(team)
-        groups[("org", ORG_KEY)].append(team)
+        groups[("org", scoped(tenant_of(team), ORG_KEY))].append(team)
     published_groups: list[frozenset[str]] = []  # team sets of the roll-ups published so far
     snapshots = []
     for (scope, key), teams in sorted(groups.items(), key=_group_order):
@@ -292,7 +330,7 @@ def org_snapshot(
 ) -> OrgSnapshot:
     """Published teams and roll-ups of a whole organisation at one instant."""
     teams = {}
-    org = org_activity_of(team_counts, roster, config)
+    organisations = organisations_of(team_counts, roster, config)
     for team in sorted(set(roster.teams()) | set(team_counts)):
         snapshot = team_snapshot(
             team,
@@ -301,7 +339,7 @@ def org_snapshot(
             roster.path(team),
             config,
             as_of,
-            org,
+            organisations.of(team),
         )
         if snapshot is not None:
             teams[team] = snapshot

@@ -424,9 +424,9 @@ async def serve_ingest(settings: Settings, *, insecure_no_auth: bool = False) ->
     """Run the endpoint on TEAMPULSE_INGEST_HOST:TEAMPULSE_INGEST_PORT until cancelled."""
     from aiokafka.errors import KafkaConnectionError
 
+    from teampulse.engine.undecodable import skip_undecodable_records
     from teampulse.kafka.security import kafka_connection_problem
     from teampulse.kafka.topics import ensure_topics
-    from teampulse.kafka.undecodable import skip_undecodable_records
 
     require_credentials(settings, insecure_no_auth)
     skip_undecodable_records()  # the recall steps over (and logs) what it cannot decode

@@ -17,11 +17,16 @@ from dataclasses import dataclass, field
 import orjson
 from aiokafka.partitioner import murmur2
 
+from teampulse.contract.tenant_scope import tenant_of
 from teampulse.gauges.config import GaugeConfig
 from teampulse.gauges.counts import TeamCounts
-from teampulse.gauges.drop_signal import OrgActivity
 from teampulse.gauges.model import OrgSnapshot, Scope, ScopeSnapshot
-from teampulse.gauges.snapshot import org_activity_of, rollup_snapshots, team_snapshot
+from teampulse.gauges.snapshot import (
+    Organisations,
+    organisations_of,
+    rollup_snapshots,
+    team_snapshot,
+)
 from teampulse.sinks.sink import Publication, Sink, TeamStateView
 
 __all__ = ["Exporter", "team_partition"]
@@ -64,7 +69,7 @@ class Exporter:
     _exported: dict[str, _Exported] = field(default_factory=dict)
     _rollup_bucket: int | None = None
     _rollups_published: list[ScopeSnapshot] | None = None
-    _org: OrgActivity | None = None
+    _org: Organisations | None = None
     _org_judged_by: tuple[object, ...] | None = None  # what the signals read of `_org`
     _org_version: int = 0  # counts the changes of `_org_judged_by`
     _rejudged_at: float = -math.inf  # monotonic
@@ -73,6 +78,14 @@ class Exporter:
         """The team's latest published snapshot, if this worker owns and publishes it."""
         exported = self._exported.get(team)
         return exported.snapshot if exported is not None else None
+
+    def forget_tenants(self, known: Callable[[str | None], bool]) -> None:
+        """A deleted tenant's teams and roll-ups leave the next publication, so its series
+        leave /metrics (its state is gone from the partitions and the roster already)."""
+        for team in [t for t in self._exported if not known(tenant_of(t))]:
+            del self._exported[team]
+        self._rollup_bucket = None  # recompute the roll-ups without it at the next tick
+        self._org = None
 
     def tick(self) -> Publication:
         now = self.clock()
@@ -154,7 +167,7 @@ class Exporter:
                 roster.path(team),
                 self.config,
                 now,
-                org,
+                org.of(team),
             )
             if snapshot is None and previous_snapshot is not None:
                 withdrawn.append(team)
@@ -176,13 +189,13 @@ class Exporter:
             sink.publish(publication)
         return publication
 
-    def _org_activity(self) -> OrgActivity:
-        """The whole organisation's activity: every team's latest counts as its owner
+    def _org_activity(self) -> Organisations:
+        """Each tenant's whole organisation: every team's latest counts as its owner
         published them on `team-counts` (every worker follows that topic), this worker's
         own teams as they are now."""
         counts = dict(self.state.org_counts())
         counts.update((team, exported.counts) for team, exported in self._exported.items())
-        return org_activity_of(counts, self.state.roster, self.config)
+        return organisations_of(counts, self.state.roster, self.config)
 
     def _refresh_rollups(
         self, now: float, bucket: int

@@ -18,8 +18,14 @@ Naming (docs/metrics.md):
     org path                      teampulse_{s}_info{s, department, division} 1
     drop signal of a team         teampulse_team_drop_signal{team, state} 1 (current) or 0
 
+With tenants configured (docs/tenancy.md), every team and roll-up series carries a
+`tenant` label first (`teampulse_team_x{tenant="acme", team="red", ...}`,
+`teampulse_org_x{tenant="acme", window="7d"}`) and its scope keys are the names the tenant
+knows; without tenants the series are exactly as above.
+
 An absent value (undefined ratio, median of nothing) yields no sample, never 0. No label
-ever carries a person: labels are scope keys, window, initiative, stage and the org path.
+ever carries a person: labels are tenant, scope keys, window, initiative, stage and the org
+path.
 
 Cardinality guard: a worker exports at most `max_teams` teams and `max_initiatives`
 initiatives per publication. The excess (names sorted, the first N kept, so the choice is
@@ -43,7 +49,7 @@ import logging
 import math
 import re
 import threading
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from prometheus_client.exposition import generate_latest
@@ -52,6 +58,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
 
+from teampulse.contract.tenant_scope import split, tenant_of, unscoped
 from teampulse.gauges import catalog
 from teampulse.gauges.drop_signal import DROP_STATES
 from teampulse.gauges.model import SCOPES, ScopeSnapshot
@@ -94,6 +101,7 @@ class _Built:
     initiatives: frozenset[str]  # the guard's choice the rendering was made with
     samples: tuple[tuple[str, list[Sample]], ...] | None = None  # for collect()
     text: tuple[tuple[str, str], ...] | None = None  # for exposition()
+    series: int = 0  # samples of the text, once made (a tenant's usage)
 
 
 class _Fixed:
@@ -131,8 +139,16 @@ class GaugeCollector(Collector):
     another thread sees the old or the new publication, never a mix of both.
     """
 
-    def __init__(self, settings: Settings, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        registry: CollectorRegistry | None = None,
+        team_quota: Callable[[str], int | None] = lambda _tenant: None,
+    ) -> None:
         self.max_teams = settings.max_teams
+        # A tenant's own limit on its teams (`max_teams` of the tenants file), within max_teams
+        self.team_quota = team_quota
+        self.refused_by_quota: dict[str, int] = {}  # tenant -> teams over its quota right now
         self.max_initiatives = settings.max_initiatives
         self._teams = _Publication()
         self._rollups = _Publication()
@@ -154,9 +170,57 @@ class GaugeCollector(Collector):
     def publish_teams(self, snapshots: Mapping[str, ScopeSnapshot]) -> None:
         """Replace the set of teams this worker exports (the teams of its active partitions)."""
         names = sorted(snapshots)
+        over_quota = self._over_tenant_quota(names)
+        if over_quota:
+            names = [name for name in names if name not in over_quota]
         kept, refused = names[: self.max_teams], names[self.max_teams :]
         self._note_refused("team", refused)
+        refused += sorted(over_quota)
         self._teams = self._guarded(self._teams, [snapshots[name] for name in kept], refused)
+
+    def _over_tenant_quota(self, names: list[str]) -> set[str]:
+        """Teams beyond their tenant's `max_teams` (names sorted: the first ones are kept, so
+        the choice is stable), logged once per team."""
+        counted: dict[str, int] = {}
+        over: set[str] = set()
+        for name in names:
+            tenant = tenant_of(name)
+            if tenant is None:
+                continue
+            quota = self.team_quota(tenant)
+            seen = counted[tenant] = counted.get(tenant, 0) + 1
+            if quota is not None and seen > quota:
+                over.add(name)
+                if name not in self._refused_ever["team"]:
+                    self._refused_ever["team"].add(name)
+                    log.warning(
+                        "tenant=%s team %r is not exported to Prometheus: the tenant's "
+                        "max_teams (%d) is reached (raise it in the tenants file)",
+                        tenant,
+                        unscoped(name),
+                        quota,
+                    )
+        refused: dict[str, int] = {}
+        for name in over:
+            tenant = tenant_of(name) or ""
+            refused[tenant] = refused.get(tenant, 0) + 1
+        self.refused_by_quota = refused
+        return over
+
+    def usage(self) -> dict[str, tuple[int, int]]:
+        """tenant -> (teams published, series exported) on this worker, as of the last
+        scrape's rendering (what billing and the series quota read)."""
+        teams: dict[str, int] = {}
+        for snapshot in self._teams.snapshots:
+            tenant = tenant_of(snapshot.key)
+            if tenant is not None:
+                teams[tenant] = teams.get(tenant, 0) + 1
+        series: dict[str, int] = {}
+        for entry in self._built.values():
+            tenant = tenant_of(entry.snapshot.key)
+            if tenant is not None:
+                series[tenant] = series.get(tenant, 0) + entry.series
+        return {t: (teams.get(t, 0), series.get(t, 0)) for t in teams.keys() | series.keys()}
 
     def publish_rollups(self, snapshots: Iterable[ScopeSnapshot] | None) -> None:
         """Replace the department/division/org snapshots; None when this worker no longer
@@ -187,11 +251,13 @@ class GaugeCollector(Collector):
         for name in names:
             if name not in seen:
                 seen.add(name)
+                tenant, plain = split(name)
                 log.warning(
-                    "cardinality guard: %s %r is not exported to Prometheus: more than %d %ss "
-                    "on this worker (TEAMPULSE_MAX_%sS raises the limit)",
+                    "cardinality guard: %s%s %r is not exported to Prometheus: more than %d "
+                    "%ss on this worker (TEAMPULSE_MAX_%sS raises the limit)",
+                    "" if tenant is None else f"tenant={tenant} ",
                     kind,
-                    name,
+                    plain,
                     limit,
                     kind,
                     kind.upper(),
@@ -298,6 +364,7 @@ class GaugeCollector(Collector):
             if lines is None:
                 lines = by_name[name] = []
             lines.append(f"{name}{text} {_number(value)}\n")
+        entry.series = sum(len(lines) for lines in by_name.values())
         return tuple((name, "".join(lines)) for name, lines in by_name.items())
 
     def _points(
@@ -306,7 +373,11 @@ class GaugeCollector(Collector):
         """(metric name, labels, labels as exposition text, value) of every sample of a
         snapshot, by the naming rules of the module docstring."""
         scope = snapshot.scope
-        base: dict[str, str] = {} if scope == "org" else {scope: snapshot.key}
+        tenant, key = split(snapshot.key)
+        # A tenant's series carry its id first; without tenants they are what they were.
+        base: dict[str, str] = {} if tenant is None else {"tenant": tenant}
+        if scope != "org":
+            base[scope] = key
         names = self._names.setdefault(scope, {})
         for window, gauges in snapshot.windowed.items():
             labels = {**base, "window": window}
@@ -344,7 +415,7 @@ class GaugeCollector(Collector):
             labels = dict(base)
             for label in INFO_LABELS:
                 if label != scope and label in snapshot.info:
-                    labels[label] = snapshot.info[label]
+                    labels[label] = unscoped(snapshot.info[label])
             yield name, labels, _label_text(labels), 1.0
         if snapshot.drop_signal is not None and scope == "team":
             name = catalog.DROP_SIGNAL_METRIC

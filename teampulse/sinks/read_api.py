@@ -5,10 +5,15 @@
 roll-up that is not published is a 404, as a team below the minimum group size is.
 `GET /openapi.json` serves `openapi.yaml` beside this module, the description of every route
 the worker serves (docs/read-api.md is its prose).
+
+With tenants configured, every route answers a tenant-scoped read token only, from that
+tenant's figures (teampulse.tenancy.read_access); `reader` is that check for the worker's
+routes and `as_tenant_sees` shows a snapshot with the names its tenant knows.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -19,13 +24,23 @@ from faust.web import Request, Response, View
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from teampulse.gauges.model import ORG_KEY
+from teampulse.contract.tenant_scope import unscoped
+from teampulse.gauges.model import ORG_KEY, ScopeSnapshot
 from teampulse.settings import Settings
 from teampulse.sinks.redis_connection import redis_client
 from teampulse.sinks.redis_writer import RedisKeys
 from teampulse.sinks.rollup_reader import read_rollup, read_rollup_names
+from teampulse.tenancy.read_access import ReadRefusal, reader_tenant
+from teampulse.tenancy.source import TenantsSource
 
-__all__ = ["OPENAPI_FILE", "openapi_document", "register_read_api_extras"]
+__all__ = [
+    "OPENAPI_FILE",
+    "as_tenant_sees",
+    "openapi_document",
+    "reader",
+    "refused",
+    "register_read_api_extras",
+]
 
 OPENAPI_FILE = "openapi.yaml"
 READ_TIMEOUT_S = 2.0  # a route that waits longer for Redis answers 503 instead
@@ -38,8 +53,30 @@ def openapi_document() -> dict[str, Any]:
     return document
 
 
-def register_read_api_extras(app: faust.App, settings: Settings) -> None:
-    keys = RedisKeys(settings.redis_prefix)
+def reader(tenants: TenantsSource, request: Request) -> str | None | ReadRefusal:
+    """The tenant whose figures the request may read (None: the one implicit tenant), or
+    why not (`refused` answers it)."""
+    return reader_tenant(tenants.directory, request.headers.get("Authorization"))
+
+
+def refused(web: View, refusal: ReadRefusal) -> Response:
+    return web.json(
+        {"error": refusal.error, "detail": refusal.detail},
+        status=401,
+        headers={"WWW-Authenticate": 'Bearer realm="teampulse"'},
+    )
+
+
+def as_tenant_sees(snapshot: ScopeSnapshot) -> dict[str, Any]:
+    """A snapshot's JSON body with its key and org path as its tenant names them."""
+    body = asdict(snapshot)
+    body["key"] = unscoped(snapshot.key)
+    body["info"] = {name: unscoped(value) for name, value in snapshot.info.items()}
+    return body
+
+
+def register_read_api_extras(app: faust.App, settings: Settings, tenants: TenantsSource) -> None:
+    all_keys = RedisKeys(settings.redis_prefix)
     client: list[Redis] = []  # made on the first request, in the worker's event loop
 
     def redis() -> Redis:
@@ -55,7 +92,11 @@ def register_read_api_extras(app: faust.App, settings: Settings) -> None:
             status=503,
         )
 
-    async def rollup(web: View, scope: Any, key: str) -> Response:
+    async def rollup(web: View, request: Request, scope: Any, key: str) -> Response:
+        tenant = reader(tenants, request)
+        if isinstance(tenant, ReadRefusal):
+            return refused(web, tenant)
+        keys = all_keys.of_tenant(tenant)
         try:
             body = await read_rollup(redis(), keys, scope, key)
         except RedisError as exc:
@@ -72,7 +113,11 @@ def register_read_api_extras(app: faust.App, settings: Settings) -> None:
             )
         return web.json(body)
 
-    async def names(web: View, scope: Any, plural: str) -> Response:
+    async def names(web: View, request: Request, scope: Any, plural: str) -> Response:
+        tenant = reader(tenants, request)
+        if isinstance(tenant, ReadRefusal):
+            return refused(web, tenant)
+        keys = all_keys.of_tenant(tenant)
         try:
             return web.json({plural: await read_rollup_names(redis(), keys, scope)})
         except RedisError as exc:
@@ -80,23 +125,23 @@ def register_read_api_extras(app: faust.App, settings: Settings) -> None:
 
     @app.page("/departments")
     async def list_departments(web: View, request: Request) -> Response:
-        return await names(web, "department", "departments")
+        return await names(web, request, "department", "departments")
 
     @app.page("/departments/{department}")
     async def get_department(web: View, request: Request, department: str) -> Response:
-        return await rollup(web, "department", department)
+        return await rollup(web, request, "department", department)
 
     @app.page("/divisions")
     async def list_divisions(web: View, request: Request) -> Response:
-        return await names(web, "division", "divisions")
+        return await names(web, request, "division", "divisions")
 
     @app.page("/divisions/{division}")
     async def get_division(web: View, request: Request, division: str) -> Response:
-        return await rollup(web, "division", division)
+        return await rollup(web, request, "division", division)
 
     @app.page("/org")
     async def get_org(web: View, request: Request) -> Response:
-        return await rollup(web, "org", ORG_KEY)
+        return await rollup(web, request, "org", ORG_KEY)
 
     @app.page("/openapi.json")
     async def openapi(web: View, request: Request) -> Response:

@@ -46,6 +46,7 @@ from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError, RedisError
 
+from teampulse.contract.tenant_scope import split, tenant_of, unscoped
 from teampulse.gauges.model import InitiativeSnapshot, OrgSnapshot, Scope, ScopeSnapshot
 from teampulse.settings import Settings
 from teampulse.sinks.redis_connection import redacted, redis_client
@@ -58,6 +59,7 @@ __all__ = [
     "history_entry",
     "Key",
     "RedisKeys",
+    "tenant_prefix",
     "RedisWriter",
     "State",
     "Withdrawal",
@@ -203,11 +205,30 @@ def json_number(value: float) -> int | float:
 
 
 class RedisKeys:
-    """Names of the keys of one prefix (docs/redis-keys.md)."""
+    """Names of the keys of one prefix (docs/redis-keys.md).
+
+    A tenant's keys live under a prefix of their own, `{prefix}tenant:{id}:` (`of_tenant`),
+    with the same layout inside it: its hashes, indexes, history and its own update stream,
+    so a reader given one tenant's keys cannot name another's, and deleting a tenant is
+    deleting one prefix. Without tenants every key is directly under `{prefix}`."""
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
         self.updates = f"{prefix}updates"  # the stream and the pub/sub channel
+        self._tenants: dict[str, RedisKeys] = {}
+
+    def of_tenant(self, tenant: str | None) -> RedisKeys:
+        if tenant is None:
+            return self
+        keys = self._tenants.get(tenant)
+        if keys is None:
+            keys = self._tenants[tenant] = RedisKeys(tenant_prefix(self.prefix, tenant))
+        return keys
+
+    def scoped(self, key: str) -> tuple[RedisKeys, str]:
+        """The keys of a scoped name's tenant, and the name its tenant knows."""
+        tenant, name = split(key)
+        return self.of_tenant(tenant), name
 
     def scope_hash(self, scope: str, key: str) -> str:
         return f"{self.prefix}org" if scope == "org" else f"{self.prefix}{scope}:{key}"
@@ -226,6 +247,11 @@ class RedisKeys:
 
     def tombstone(self, scope: str, key: str) -> str:
         return f"{self.scope_hash(scope, key)}:withdrawn"
+
+
+def tenant_prefix(prefix: str, tenant: str) -> str:
+    """Where every Redis key of one tenant starts."""
+    return f"{prefix}tenant:{tenant}:"
 
 
 class RedisWriter:
@@ -263,6 +289,31 @@ class RedisWriter:
         # False while this worker is fenced (its group membership may have lapsed): what it
         # queued is stale then, and its partitions' owner writes them.
         self.may_write: Callable[[], bool] = lambda: True
+
+    # --- tenants ----------------------------------------------------------------------------
+    async def delete_tenant(self, tenant: str) -> int:
+        """A deleted tenant: nothing of it is written again, and every key under its prefix
+        is removed; returns how many keys were removed. Raises RedisError when Redis does
+        not answer (the caller says so: the keys stay until someone deletes them)."""
+        for latest in (self._latest, self._pending):
+            for key in [k for k in latest if tenant_of(k[1]) == tenant]:
+                del latest[key]
+        client = self._client or redis_client(self.settings)
+        try:
+            removed = 0
+            pattern = tenant_prefix(self.settings.redis_prefix, tenant) + "*"
+            batch: list[str] = []
+            async for key in client.scan_iter(match=pattern, count=1000):
+                batch.append(key)
+                if len(batch) >= 1000:
+                    removed += await client.unlink(*batch)
+                    batch.clear()
+            if batch:
+                removed += await client.unlink(*batch)
+            return removed
+        finally:
+            if client is not self._client:
+                await client.aclose()
 
     # --- producer side: never blocks -----------------------------------------------------
     def publish(self, publication: Publication) -> None:
@@ -463,7 +514,8 @@ class RedisWriter:
 
     # --- payloads -------------------------------------------------------------------------
     def _payload(self, state: State) -> bytes:
-        keys, scope, key = self.keys, state.scope, state.key
+        scope = state.scope
+        keys, key = self.keys.scoped(state.key)
         common = {
             "scope": scope,
             "key": key,
@@ -523,8 +575,9 @@ def history_entry(
     }
     if adoption:
         member["adoption"] = adoption
+    tenant_keys, name = keys.scoped(snapshot.key)
     return {
-        "key": keys.history(snapshot.scope, snapshot.key),
+        "key": tenant_keys.history(snapshot.scope, name),
         "day": str(day),
         "member": orjson.dumps(member, option=orjson.OPT_SORT_KEYS).decode(),
         "keep_from": str(day - (keep_days - 1) * DAY_S),
@@ -567,7 +620,7 @@ def scope_fields(snapshot: ScopeSnapshot) -> list[str]:
             flat += (gauge, format_value(value))
     for path in PATH_FIELDS:
         if path in snapshot.info and path != snapshot.scope:
-            flat += (path, snapshot.info[path])
+            flat += (path, unscoped(snapshot.info[path]))
     if snapshot.drop_signal is not None:
         flat += ("drop_signal", snapshot.drop_signal)
     return flat

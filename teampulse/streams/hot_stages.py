@@ -1,12 +1,13 @@
 """What one batch of hot records does: ingest -> teams <-> threads, as plain loops.
 
-The hot consumer hands over everything one `getmany` returned (thousands of records from
-the input topics and the internal ones). Each record is decoded once; an event crosses the
-ingest stage's validation once and is encoded once (`encode_wire`); what a later stage
-forwards (a by-team record to the thread stage, an applied record to a state log) is the
-bytes it read. Destination partitions are computed here, so the outbox sends whole Kafka
-batches, and each stage appends one state-log record per partition per batch. Outcomes are
-counted per batch and reported once the batch is handed to Kafka.
+The engine's batch loop hands over (through `StagesHandler`) everything one `getmany`
+returned (thousands of records from the input topics and the internal ones). Each record is
+decoded once; an event crosses the ingest stage's validation once and is encoded once
+(`encode_wire`); what a later stage forwards (a by-team record to the thread stage, an
+applied record to a state log) is the bytes it read. Destination partitions are computed
+here, so the outbox sends whole Kafka batches, and each stage appends one state-log record
+per partition per batch. Outcomes are counted per batch and reported once the batch is
+handed to Kafka.
 
 An exception while handling one record is caught for that record alone: the record goes to
 the dead-letter topic with reason `internal` and the rest of the batch carries on.
@@ -31,7 +32,6 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import msgspec
-from aiokafka.structs import ConsumerRecord
 
 from teampulse.contract.event import (
     DISCUSSION_TYPES,
@@ -42,10 +42,13 @@ from teampulse.contract.event import (
 )
 from teampulse.contract.event_structs import FastEventValidator
 from teampulse.contract.rejections import Reason, Rejection, dead_letter_record, internal_rejection
+from teampulse.contract.tenant_scope import scoped, unscoped
 from teampulse.contract.xapi import XapiMapper
+from teampulse.engine.batch_outbox import BatchOutbox
+from teampulse.engine.partitioner import KeyPartitioner
+from teampulse.engine.records import ConsumerRecord, Records
 from teampulse.engine.state_store import PartitionedState
 from teampulse.enrichment.roster import resolve_team
-from teampulse.streams.batch_outbox import BatchOutbox, KeyPartitioner
 from teampulse.streams.partitions import (
     RollupInputs,
     TeamPartition,
@@ -61,6 +64,22 @@ log = logging.getLogger(__name__)
 
 LATE = Rejection(Reason.LATE, "older than its input stream's latest event minus the lateness")
 _replace = msgspec.structs.replace
+
+
+def _in_tenant(event: Event, tenant: str, team: str, origin: str) -> Event:
+    """The event with every id that keys state scoped to its tenant: its id (dedupe), its
+    team (routing, team state) and its thread, post and parent (the thread join), so two
+    tenants using the same ids never meet in any state."""
+    return _replace(
+        event,
+        id=scoped(tenant, event.id),
+        team=team,
+        thread=None if event.thread is None else scoped(tenant, event.thread),
+        post=None if event.post is None else scoped(tenant, event.post),
+        parent=None if event.parent is None else scoped(tenant, event.parent),
+        origin=origin,
+        tenant=tenant,
+    )
 
 
 class HealthSink(Protocol):
@@ -114,7 +133,6 @@ class BatchReport:
             health.record_last_event(source, occurred_at)
 
 
-Records = dict[tuple[str, int], list[ConsumerRecord]]
 # What a stage hands to the next one in process: the record's bytes (as they would have
 # crossed Kafka) and the input record it came from (named by dead letters and warnings).
 Handover = list[tuple[bytes, ConsumerRecord]]
@@ -128,7 +146,7 @@ class DirectRoutes:
 
     A record bound for one of them is handed over in memory instead of crossing Kafka: the
     receiving state's log records it, and the input offsets are committed only after that
-    log is acknowledged, exactly as for a record read back from the topic. `HotConsumer`
+    log is acknowledged, exactly as for a record read back from the topic. The batch loop
     adds a partition once it owns it and has read the topic's partition up to where it
     ended at the assignment, so a stream's records still reach a state in their order."""
 
@@ -171,6 +189,9 @@ class HotStages:
         self.direct = DirectRoutes()
         self._partitions = partitions
         self._erased = erased
+        # Events each tenant brought into the pipeline through this worker (its usage, for
+        # billing: teampulse_tenant_events_total); empty without tenants.
+        self.tenant_events: Counter[str] = Counter()
         # partition -> people erased since its state was built, not yet removed from it
         self._pending_teams: dict[int, set[str]] = {}
         self._pending_threads: dict[int, set[str]] = {}
@@ -332,10 +353,14 @@ class HotStages:
                 if result.actor in erased:
                     outcomes[result.source]["erased"] += 1
                     continue
-                team = resolve_team(result.team, result.actor, roster)
-                if result.team is None and team == UNASSIGNED_TEAM:
+                team = resolve_team(result.team, result.actor, roster, tenant)
+                if result.team is None and unscoped(team) == UNASSIGNED_TEAM:
                     outcomes[result.source]["unassigned"] += 1
-                event = _replace(result, team=team, origin=origin, tenant=tenant)
+                if tenant is None:
+                    event = _replace(result, team=team, origin=origin)
+                else:
+                    event = _in_tenant(result, tenant, team, origin)
+                    self.tenant_events[tenant] += 1
                 key = team.encode()
                 destination = partition_of(key)
                 if destination in direct:

@@ -6,21 +6,39 @@ teams changed since the last export; all arithmetic lives in the core.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 import orjson
 
 from teampulse.contract.event import Event
+from teampulse.contract.tenant_scope import tenant_of
 from teampulse.engine.state_store import NO_LOG_POSITION
 from teampulse.gauges.config import GaugeConfig
 from teampulse.gauges.counts import TeamCounts
 from teampulse.gauges.team_state import TeamState
 from teampulse.gauges.threads import ThreadBook, ThreadFact, fact_from_wire
 
-__all__ = ["RollupInputs", "TeamPartition", "ThreadPartition", "event_op", "fact_op"]
+__all__ = [
+    "KnownTenant",
+    "RollupInputs",
+    "TeamPartition",
+    "ThreadPartition",
+    "event_op",
+    "every_tenant",
+    "fact_op",
+]
 
 THREAD_EXPIRY_EVERY_S = 3600.0
+# Whether a tenant is one of the tenants file (None: the implicit tenant, always known).
+KnownTenant = Callable[[str | None], bool]
+
+
+def every_tenant(_tenant: str | None) -> bool:
+    return True
+
+
 EVENT_OP = b'{"e":'
 FACT_OP = b'{"f":'
 
@@ -62,17 +80,33 @@ class TeamPartition:
             if state.forget(people):
                 self.changed.add(name)
 
-    def replay(self, record: bytes, erased: AbstractSet[str] = frozenset()) -> None:
+    def drop_tenants(self, known: KnownTenant) -> int:
+        """A deleted tenant's teams leave the partition (docs/tenancy.md); how many left."""
+        gone = [name for name in self.teams if not known(tenant_of(name))]
+        for name in gone:
+            del self.teams[name]
+            self.changed.discard(name)
+        return len(gone)
+
+    def replay(
+        self,
+        record: bytes,
+        erased: AbstractSet[str] = frozenset(),
+        known: KnownTenant = every_tenant,
+    ) -> None:
         """Apply one state-log record; events of erased people are left out, which is what
         applying them and then the erasure would leave (the facts that correct their threads
-        are in the log after the ones they correct)."""
+        are in the log after the ones they correct). So are a deleted tenant's events and
+        facts: its log records stay until the log's retention, and must not rebuild it."""
         for op in orjson.loads(record):
             if "e" in op:
                 event = Event.from_wire(op["e"])
-                if event.actor not in erased:
+                if event.actor not in erased and known(event.tenant):
                     self.apply_event(event)
             else:
-                self.apply_fact(fact_from_wire(op["f"]))
+                fact = fact_from_wire(op["f"])
+                if known(tenant_of(fact.team)):
+                    self.apply_fact(fact)
 
 
 @dataclass
@@ -127,6 +161,12 @@ class RollupInputs:
     counts: dict[str, TeamCounts] = field(default_factory=dict)
     version: dict[str, tuple[int, float]] = field(default_factory=dict)
     changed: bool = False
+
+    def drop_tenants(self, known: KnownTenant) -> None:
+        for team in [t for t in self.counts if not known(tenant_of(t))]:
+            del self.counts[team]
+            self.version.pop(team, None)
+            self.changed = True
 
     def apply(self, record: bytes) -> None:
         message = orjson.loads(record)

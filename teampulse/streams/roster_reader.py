@@ -7,6 +7,11 @@ they arrive; `ready` is set once the records present at start-up have been read,
 the first events are not resolved against an empty roster. An erased person's entry is left
 out, whenever it arrives (the erasure reader's set, `forget`): an erasure takes the person out
 of their team's size too.
+
+With tenants configured, a roster record belongs to the tenant of its `teampulse-tenant`
+header (set by `teampulse produce --tenant`), and its team, department and division are
+scoped to that tenant (teampulse.contract.tenant_scope): two tenants' teams of the same name
+have their own sizes and org paths. A record without a known tenant is rejected and counted.
 """
 
 from __future__ import annotations
@@ -19,8 +24,10 @@ from typing import Any
 from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.rejections import Rejection
 from teampulse.contract.roster import RosterEntry, parse_roster_record
+from teampulse.contract.tenant_scope import scoped
 from teampulse.engine.compacted_reader import CompactedTopicReader, ConsumerRecord, TopicPartition
 from teampulse.enrichment.roster import Roster
+from teampulse.tenancy.source import TenantsSource
 
 __all__ = ["RosterReader"]
 
@@ -34,8 +41,10 @@ class RosterReader:
         topic: str,
         pseudonymiser: Pseudonymiser,
         erased: AbstractSet[str] = frozenset(),
+        tenants: TenantsSource | None = None,
     ) -> None:
         self.roster = Roster()
+        self._tenants = tenants
         self._erased = erased
         self.rejected = 0
         self._pseudonymiser = pseudonymiser
@@ -51,17 +60,27 @@ class RosterReader:
             self.roster.remove(person)
 
     def _apply_all(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
+        directory = self._tenants.directory if self._tenants is not None else None
         for record in records:
-            self._apply(record.key, record.value, tp, record.offset)
+            tenant: str | None | Rejection = None
+            if directory is not None:
+                tenant = directory.tenant_of_record(record.headers)
+            self._apply(record.key, record.value, tp, record.offset, tenant)
 
     def _apply(
-        self, key: bytes | None, value: bytes | None, tp: TopicPartition, offset: int
+        self,
+        key: bytes | None,
+        value: bytes | None,
+        tp: TopicPartition,
+        offset: int,
+        tenant: str | None | Rejection = None,
     ) -> None:
-        parsed = parse_roster_record(key, value, self._pseudonymiser)
-        if isinstance(parsed, RosterEntry):
-            if parsed.person not in self._erased:
-                self.roster.apply(parsed)
-        elif isinstance(parsed, Rejection):
+        parsed = (
+            tenant
+            if isinstance(tenant, Rejection)
+            else parse_roster_record(key, value, self._pseudonymiser)
+        )
+        if isinstance(parsed, Rejection):
             self.rejected += 1
             log.warning(
                 "roster record rejected topic=%s partition=%d offset=%d reason=%s",
@@ -70,5 +89,15 @@ class RosterReader:
                 offset,
                 parsed.reason,
             )
-        else:
+        elif isinstance(parsed, str):
             self.roster.remove(parsed)
+        elif parsed.person not in self._erased:
+            if isinstance(tenant, str):
+                parsed = RosterEntry(
+                    parsed.person,
+                    scoped(tenant, parsed.team),
+                    scoped(tenant, parsed.department),
+                    scoped(tenant, parsed.division),
+                    parsed.active,
+                )
+            self.roster.apply(parsed)

@@ -5,12 +5,14 @@ tenants:
   acme:                                   # the tenant id: a-z, 0-9 and '-', up to 63
     pseudonym_secret: "..."               # its own person-id key (>= 16 characters)
     credentials: ["acme-lms:secret", "a-bearer-token"]  # Basic 'user:secret', bare Bearer
+    read_tokens: ["..."]                  # the read API's and web app's Bearer tokens
     rate_limit: {per_s: 50, burst: 200}   # requests, all its credentials and connectors
     slack: {workspaces: {T0ACME: "signing secret"}}      # Slack team_id -> signing secret
     msteams: {entra_tenants: {"<tenant guid>": "clientState"}}
     discourse: {forums: {"forum.acme.example": "webhook secret"}}  # X-Discourse-Instance
     caliper: {sensors: {"https://lms.acme.example/sensor": "sensor token"}}
     min_group_size: 5
+    max_teams: 200                         # teams exported to Prometheus, per worker
     retention: 400d
     alert_route: l-and-d-acme
     organisation: "Acme Corp"
@@ -123,12 +125,17 @@ def forum_host(instance: str) -> str:
 class TenantConfig(_Strict):
     pseudonym_secret: str = Field(min_length=MIN_SECRET_CHARS)
     credentials: tuple[str, ...] = ()
+    # Bearer tokens of the read API and the web app: they see this tenant's figures only.
+    read_tokens: tuple[str, ...] = ()
     rate_limit: RateLimit | None = None  # None: TEAMPULSE_INGEST_RATE_PER_S / _BURST
     slack: SlackWorkspaces = Field(default_factory=SlackWorkspaces)
     msteams: GraphTenants = Field(default_factory=GraphTenants)
     discourse: DiscourseForums = Field(default_factory=DiscourseForums)
     caliper: CaliperSensors = Field(default_factory=CaliperSensors)
     min_group_size: int | None = Field(None, ge=1)
+    # Teams of the tenant a worker exports to Prometheus at most (the rest are counted and
+    # logged, as by TEAMPULSE_MAX_TEAMS); None: only TEAMPULSE_MAX_TEAMS applies.
+    max_teams: int | None = Field(None, ge=1)
     retention: str | None = None
     alert_route: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:-]{1,100}$")
     organisation: str | None = Field(None, min_length=1, max_length=200)
@@ -145,6 +152,16 @@ class TenantConfig(_Strict):
             user, colon, secret = entry.partition(":")
             if colon and (not user or not secret):
                 raise ValueError("a Basic credential needs both a user and a secret")
+        return value
+
+    @field_validator("read_tokens")
+    @classmethod
+    def _read_tokens(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for token in value:
+            if len(token) < MIN_SECRET_CHARS or token != token.strip() or ":" in token:
+                raise ValueError(
+                    f"a read token is at least {MIN_SECRET_CHARS} characters, without blanks or ':'"
+                )
         return value
 
     @field_validator("retention")
@@ -205,6 +222,8 @@ def _claims(tenants: Mapping[str, TenantConfig]) -> Iterator[tuple[str, str, str
             yield "Bearer token", token, tenant
         for sensor in config.caliper.sensors:
             yield "Caliper sensor", sensor, tenant
+        for token in config.read_tokens:
+            yield "read token", token, tenant
         for workspace in config.slack.workspaces:
             yield "Slack workspace", workspace, tenant
         for entra in config.msteams.entra_tenants:
@@ -220,7 +239,7 @@ def _double_claims(tenants: Mapping[str, TenantConfig]) -> list[str]:
         earlier = seen.setdefault((what, ident), tenant)
         if earlier != tenant:
             # A token is a secret: the line names the tenants, never the token.
-            shown = "one" if what == "Bearer token" else repr(ident)
+            shown = "one" if what in ("Bearer token", "read token") else repr(ident)
             problems.append(f"tenants: {what} {shown} is claimed by both {earlier} and {tenant}")
     # A token given twice within one tenant (a credential and a sensor's) is ambiguous too:
     # which sensor would it speak for?

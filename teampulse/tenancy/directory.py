@@ -12,6 +12,7 @@ Two modes, one interface:
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -49,6 +50,7 @@ class Tenant:
     rate_per_s: float = 0.0  # 0: not limited
     rate_burst: int = 1
     suspended: bool = False
+    max_teams: int | None = None  # None: TEAMPULSE_MAX_TEAMS alone
 
 
 @dataclass(frozen=True)
@@ -68,12 +70,14 @@ class TenantDirectory:
         slack: dict[str, Signer] | None = None,
         graph: dict[str, Signer] | None = None,
         forums: dict[str, Signer] | None = None,
+        readers: dict[bytes, str] | None = None,
     ) -> None:
         self.tenants = tenants
         self.implicit = implicit
         self._slack = slack or {}
         self._graph = graph or {}
         self._forums = forums or {}
+        self._readers = readers or {}  # SHA-256 of a read token -> its tenant
         self._pseudonymisers: dict[str, Pseudonymiser] = {}
 
     # ------------------------------------------------------------------ building
@@ -98,7 +102,13 @@ class TenantDirectory:
             name: ({"": Signer(IMPLICIT_TENANT, secret)} if secret else {})
             for name, secret in secrets
         }
-        return cls({IMPLICIT_TENANT: tenant}, implicit=True, **signers)
+        return cls(
+            {IMPLICIT_TENANT: tenant},
+            implicit=True,
+            slack=signers["slack"],
+            graph=signers["graph"],
+            forums=signers["forums"],
+        )
 
     @classmethod
     def configured(cls, file: TenantsFile, settings: Settings) -> TenantDirectory:
@@ -106,16 +116,30 @@ class TenantDirectory:
         slack: dict[str, Signer] = {}
         graph: dict[str, Signer] = {}
         forums: dict[str, Signer] = {}
+        readers: dict[bytes, str] = {}
         for tenant_id, config in file.tenants.items():
+            readers.update((_digest(token), tenant_id) for token in config.read_tokens)
             tenants[tenant_id] = _tenant(tenant_id, config, settings)
             slack.update((k, Signer(tenant_id, v)) for k, v in config.slack.workspaces.items())
             graph.update((k, Signer(tenant_id, v)) for k, v in config.msteams.entra_tenants.items())
             forums.update((k, Signer(tenant_id, v)) for k, v in config.discourse.forums.items())
-        return cls(tenants, implicit=False, slack=slack, graph=graph, forums=forums)
+        return cls(
+            tenants, implicit=False, slack=slack, graph=graph, forums=forums, readers=readers
+        )
 
     # ------------------------------------------------------------------ the edges' questions
     def get(self, tenant_id: str) -> Tenant | None:
         return self.tenants.get(tenant_id)
+
+    def tenant_of_read_token(self, token: str) -> str | None:
+        """Whose figures a read token shows (one lookup by digest, whatever the number of
+        tenants, as for ingest credentials)."""
+        return self._readers.get(_digest(token))
+
+    def team_quota(self, tenant_id: str) -> int | None:
+        """The most teams of the tenant a worker exports (None: no quota of its own)."""
+        tenant = self.tenants.get(tenant_id)
+        return tenant.max_teams if tenant is not None else None
 
     def pseudonymiser(self, tenant_id: str) -> Pseudonymiser:
         """The tenant's person-id keying (one per tenant, kept: it caches)."""
@@ -197,6 +221,10 @@ class TenantDirectory:
         return MISSING_TENANT
 
 
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
 def _tenant(tenant_id: str, config: TenantConfig, settings: Settings) -> Tenant:
     limit = config.rate_limit
     return Tenant(
@@ -207,6 +235,7 @@ def _tenant(tenant_id: str, config: TenantConfig, settings: Settings) -> Tenant:
         rate_per_s=limit.per_s if limit is not None else settings.ingest_rate_per_s,
         rate_burst=limit.burst if limit is not None else settings.ingest_rate_burst,
         suspended=config.suspended,
+        max_teams=config.max_teams,
     )
 
 

@@ -45,6 +45,15 @@ class TenantsSource:
         except OSError:
             return None
 
+    def directory_team_quota(self, tenant: str) -> int | None:
+        """The tenant's `max_teams` in the file in force (read at every publication)."""
+        return self.directory.team_quota(tenant)
+
+    def knows(self, tenant: str | None) -> bool:
+        """Whether state of `tenant` may be kept: the implicit tenant's (None) always, a
+        named tenant's while the tenants file holds it."""
+        return tenant is None or tenant in self.directory.tenants
+
     def reload_if_changed(self) -> Reload:
         """Loads the file again when its content changed; the directory is replaced only by
         a file that passes every check."""

@@ -4,11 +4,17 @@ It reads only what is published (Redis) and what Prometheus and Alertmanager say
 alerts, holds no state of its own, and so scales on its own: run as many as readers need.
 Redis away is a 503 page that names it; Prometheus or Alertmanager away leaves the figures
 and says that the alerts are unavailable.
+
+With tenants configured, every page but /healthz and the runbooks asks for a read token of
+one tenant (teampulse.tenancy.read_access; a browser asks for it as Basic
+`<tenant>:<read token>`) and shows that tenant's figures and alerts only.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 from redis.asyncio import Redis
@@ -17,6 +23,8 @@ from redis.exceptions import RedisError
 from teampulse.settings import Settings
 from teampulse.sinks.redis_connection import redacted, redis_client
 from teampulse.sinks.redis_writer import RedisKeys
+from teampulse.tenancy.read_access import ReadRefusal, reader_tenant
+from teampulse.tenancy.source import TenantsSource
 from teampulse.web.pages import (
     alerts_page,
     initiatives_page,
@@ -35,8 +43,9 @@ REDIS_TIMEOUT_S = 2.0
 HTML = "text/html"
 
 
-def make_app(settings: Settings) -> web.Application:
-    keys = RedisKeys(settings.redis_prefix)
+def make_app(settings: Settings, tenants: TenantsSource | None = None) -> web.Application:
+    all_keys = RedisKeys(settings.redis_prefix)
+    tenants = tenants if tenants is not None else TenantsSource(settings)
     clients: list[Redis] = []  # made on the first request, in the server's event loop
 
     def redis() -> Redis:
@@ -63,17 +72,34 @@ def make_app(settings: Settings) -> web.Application:
             503,
         )
 
-    async def alerts() -> tuple[list, str]:
-        return await read_alerts(settings.prometheus_url, settings.alertmanager_url)
+    def reader(request: web.Request) -> str | None:
+        """The tenant whose figures the request may see; a 401 that asks for a read token."""
+        found = reader_tenant(tenants.directory, request.headers.get("Authorization"))
+        if isinstance(found, ReadRefusal):
+            raise web.HTTPUnauthorized(
+                text=not_found_page(found.detail),
+                content_type=HTML,
+                headers={"WWW-Authenticate": 'Basic realm="TeamPulse"'},
+            )
+        return found
+
+    async def alerts(tenant: str | None) -> tuple[list, str]:
+        found, problems = await read_alerts(settings.prometheus_url, settings.alertmanager_url)
+        if tenant is not None:  # a tenant sees the alerts of its own teams and groups only
+            found = [alert for alert in found if alert.labels.get("tenant") == tenant]
+        return found, problems
 
     async def organisation(request: web.Request) -> web.Response:
+        tenant = reader(request)
+        keys = all_keys.of_tenant(tenant)
         try:
             published = await read_published(redis(), keys)
         except RedisError as exc:
             return unavailable(exc)
-        return page(organisation_page(published, *await alerts()))
+        return page(organisation_page(published, *await alerts(tenant)))
 
     async def initiatives(request: web.Request) -> web.Response:
+        keys = all_keys.of_tenant(reader(request))
         try:
             published = await read_published(redis(), keys)
         except RedisError as exc:
@@ -81,6 +107,8 @@ def make_app(settings: Settings) -> web.Application:
         return page(initiatives_page(published))
 
     async def team(request: web.Request) -> web.Response:
+        tenant = reader(request)
+        keys = all_keys.of_tenant(tenant)
         name = request.match_info["team"]
         try:
             found = await read_scopes(redis(), keys, "team", [name])
@@ -93,10 +121,10 @@ def make_app(settings: Settings) -> web.Application:
                 ),
                 404,
             )
-        return page(team_page(found[0], *await alerts()))
+        return page(team_page(found[0], *await alerts(tenant)))
 
     async def alert_list(request: web.Request) -> web.Response:
-        return page(alerts_page(*await alerts()))
+        return page(alerts_page(*await alerts(reader(request))))
 
     async def runbook(request: web.Request) -> web.Response:
         name = request.match_info["name"].lower()
@@ -118,7 +146,18 @@ def make_app(settings: Settings) -> web.Application:
         for client in clients:
             await client.aclose()
 
+    async def reload_tenants(app: web.Application) -> AsyncIterator[None]:
+        async def every_interval() -> None:
+            while True:
+                await asyncio.sleep(settings.tenants_reload_s)
+                tenants.reload_if_changed()
+
+        task = asyncio.create_task(every_interval())
+        yield
+        task.cancel()
+
     app = web.Application()
+    app.cleanup_ctx.append(reload_tenants)
     app.router.add_get("/", organisation)
     app.router.add_get("/initiatives", initiatives)
     app.router.add_get("/teams/{team}", team)

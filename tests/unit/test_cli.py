@@ -18,6 +18,7 @@ SUBCOMMANDS = [
     "produce",
     "tenant-relay",
     "tenant",
+    "tenant-admin",
     "backfill",
     "simulate",
     "replay",

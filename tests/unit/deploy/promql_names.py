@@ -28,7 +28,8 @@ def _exported() -> dict[str, frozenset[str]]:
     """Metric name -> its labels (without job/instance), for everything the worker serves."""
     series: dict[str, set[str]] = {}
     for scope in ("team", *ROLLUP_SCOPES):
-        key = set() if scope == "org" else {scope}
+        # `tenant` only with a tenants file (docs/tenancy.md); rules group by it either way
+        key = {"tenant"} if scope == "org" else {"tenant", scope}
         for gauge in catalog.WINDOWED:
             series[catalog.metric_name(scope, gauge.name)] = key | {"window"}
         for gauge in catalog.PLAIN:
@@ -36,13 +37,13 @@ def _exported() -> dict[str, frozenset[str]]:
         for gauge in catalog.ADOPTION:
             stage = {"stage"} if gauge.name == "members" else set()
             series[catalog.adoption_metric_name(scope, gauge.name)] = key | {"initiative"} | stage
-    series["teampulse_team_info"] = {"team", "department", "division"}
+    series["teampulse_team_info"] = {"tenant", "team", "department", "division"}
     # The drop signal: teams only.
     for gauge in catalog.SIGNAL_WINDOWED:
-        series[catalog.metric_name("team", gauge.name)] = {"team", "window"}
+        series[catalog.metric_name("team", gauge.name)] = {"tenant", "team", "window"}
     for gauge in catalog.SIGNAL_PLAIN:
-        series[catalog.metric_name("team", gauge.name)] = {"team"}
-    series[catalog.DROP_SIGNAL_METRIC] = {"team", "state"}
+        series[catalog.metric_name("team", gauge.name)] = {"tenant", "team"}
+    series[catalog.DROP_SIGNAL_METRIC] = {"tenant", "team", "state"}
     series |= {
         "teampulse_events_total": {"source", "outcome"},
         "teampulse_dead_letters_total": {"reason"},
@@ -68,20 +69,25 @@ EXPORTED = _exported()
 RECORDED: dict[str, frozenset[str]] = {
     name: frozenset(labels)
     for name, labels in {
-        "department:teampulse_team_members:sum": {"department"},
-        "department:teampulse_team_active_members:sum": {"department", "window"},
-        "department:teampulse_team_participation:ratio": {"department", "window"},
-        "division:teampulse_team_members:sum": {"division"},
-        "division:teampulse_team_active_members:sum": {"division", "window"},
-        "division:teampulse_team_participation:ratio": {"division", "window"},
-        "department:teampulse_team_threads_started:sum": {"department", "window"},
-        "department:teampulse_team_threads_replied:sum": {"department", "window"},
-        "department:teampulse_team_reply:ratio": {"department", "window"},
-        "department:teampulse_team_reply_interactions:sum": {"department", "window"},
-        "department:teampulse_team_cross_team_interactions:sum": {"department", "window"},
-        "department:teampulse_team_cross_team:ratio": {"department", "window"},
-        "department:teampulse_adoption_members:sum": {"department", "initiative", "stage"},
-        "department:teampulse_adoption:ratio": {"department", "initiative"},
+        "department:teampulse_team_members:sum": {"tenant", "department"},
+        "department:teampulse_team_active_members:sum": {"tenant", "department", "window"},
+        "department:teampulse_team_participation:ratio": {"tenant", "department", "window"},
+        "division:teampulse_team_members:sum": {"tenant", "division"},
+        "division:teampulse_team_active_members:sum": {"tenant", "division", "window"},
+        "division:teampulse_team_participation:ratio": {"tenant", "division", "window"},
+        "department:teampulse_team_threads_started:sum": {"tenant", "department", "window"},
+        "department:teampulse_team_threads_replied:sum": {"tenant", "department", "window"},
+        "department:teampulse_team_reply:ratio": {"tenant", "department", "window"},
+        "department:teampulse_team_reply_interactions:sum": {"tenant", "department", "window"},
+        "department:teampulse_team_cross_team_interactions:sum": {"tenant", "department", "window"},
+        "department:teampulse_team_cross_team:ratio": {"tenant", "department", "window"},
+        "department:teampulse_adoption_members:sum": {
+            "tenant",
+            "department",
+            "initiative",
+            "stage",
+        },  # fmt: skip
+        "department:teampulse_adoption:ratio": {"tenant", "department", "initiative"},
         "source_outcome:teampulse_events:rate5m": {"source", "outcome"},
         "reason:teampulse_dead_letters:rate5m": {"reason"},
         "job:teampulse_event_time_lag_seconds:p95_5m": {"job"},

@@ -26,7 +26,8 @@ ALERTMANAGER_CONFIG = REPO_ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
 
 LD = "learning-and-development"
 OPS = "operations"
-TEAM_GROUPING = ("alertname", "department")  # one message per department's L&D partner
+# one message per department's L&D partner, per tenant (two tenants may name one alike)
+TEAM_GROUPING = ("alertname", "tenant", "department")
 OPS_GROUPING = ("alertname", "source", "reason", "topic", "instance")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberMetadata
 
-from teampulse.streams.hot_consumer import OwnerAssignor
+from teampulse.engine.assignor import OwnerAssignor
 
 TOPICS = ["t.events", "t.by-team", "t.thread-facts", "t.by-thread"]
 

@@ -1,31 +1,38 @@
-"""The hot topics read in batches of thousands by one aiokafka consumer inside the Faust app.
+"""The batch loop: one consumer group reads its topics in batches of thousands and drives a handler.
 
 Faust's per-message consumer path costs 105-150 µs of CPU per record and hop (a
 `wait_first` with four Tasks per message, per-event acks and sensors), so no batching inside
-an agent can lift a worker above about 10,000 records/s per hop. This service reads the input
-topics and the internal ones (`HotTopics.inputs`) with `getmany` and hands each result whole
-to `HotStages`; Faust keeps the app, the web views, the timers and the low-volume agents.
+an agent can lift a worker above about 10,000 records/s per hop. This service reads every
+topic its handler names (`BatchHandler.inputs`) with `getmany` and hands each result whole to
+the handler (`BatchHandler.handle`), which queues what the batch produces on an outbox. It
+knows topics, partitions, offsets and states with logs; what a record means is the handler's.
 
-* Group: `<app id>.hot`, beside Faust's own group (its assignor protocol is Faust's). The
-  assignor gives every member the same partition numbers of every hot topic (Kafka's range
-  assignment over equal partition counts), so a member owns `by-team` p and `thread-facts` p
-  together, and it publishes which worker's web server owns each `by-team` partition, for
-  the read API.
+* Group: `<app id>.hot`, the app's one consumer group. The assignor gives every member the
+  same partition numbers of every topic (Kafka's range assignment over equal partition
+  counts), so a member owns partition p of each stage's topic together, and it publishes
+  which worker's web server owns each partition of the routed topic, for the read API.
 * A batch is applied under a lock and handed to the producer; its input offsets are committed
   once Kafka has acknowledged everything it produced and everything earlier batches produced
   (up to MAX_BATCHES_IN_FLIGHT batches wait for acknowledgements while the next one is
   applied). A rebalance takes the lock and waits until every applied batch is committed
   before partitions are revoked, so a revoked partition's state never lags its commit;
-  assigned partitions replay their state logs before their records are applied
-  (`PartitionedState.ready`). Erasures go the same way, as a batch of their own when no
-  record arrives (`HotStages.erase`).
-* A worker joins the group only once it can publish (the roster loaded, the app started),
-  and every change of its partitions is followed at once by an export tick
-  (`after_assignment`), so a partition that moved away leaves this worker's /metrics before
-  its new owner has restored it; a stopping worker withdraws its teams before it leaves.
-* A failed send rewinds every partition to its last commit and rebuilds every state from its
-  log (which is at least as far as the commit), then reads on: what is read again counts
-  once (event ids, idempotent facts), and what the lost log records held is logged again.
+  assigned partitions restore their states before their records are applied
+  (`PartitionedState.ready`), and a partition still restoring is paused while the ready ones
+  go on. Work the handler has without a record (`BatchHandler.has_work`: erasures) and
+  records queued by others (`send_with_next_batch`) go out as a batch of their own.
+* A worker joins the group only once it can publish (the `ready` events), and every change
+  of its partitions is followed at once by `after_assignment`, so a partition that moved away
+  leaves this worker's outputs before its new owner has restored it; a stopping worker
+  withdraws its partitions before it leaves.
+* A worker whose membership lapsed (`MembershipLease`) applies and sends nothing, and drops
+  every partition state when the group answers again, even for partitions it gets back.
+* An input partition the group has no committed offset for (offsets.retention.minutes
+  expired them while every worker was stopped, 7 days by default) is read on from the input
+  offsets of the snapshots its states were restored from: what they cover is not applied
+  again, what came after is not skipped. Without a snapshot it is read from its start.
+* A failed send rewinds every partition to its last commit and has the handler rebuild every
+  state from its log (which is at least as far as the commit), then reads on: what is read
+  again must count once (the handler's updates are idempotent).
 """
 
 from __future__ import annotations
@@ -35,29 +42,23 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
-from aiokafka.cluster import ClusterMetadata
-from aiokafka.coordinator.assignors.range import RangePartitionAssignor
-from aiokafka.coordinator.protocol import (
-    ConsumerProtocolMemberAssignment,
-    ConsumerProtocolMemberMetadata,
-)
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
-from aiokafka.structs import TopicPartition
 from mode import Service
 
+from teampulse.engine.assignor import OwnerAssignor
+from teampulse.engine.batch_outbox import BatchOutbox
 from teampulse.engine.membership import MembershipLease
+from teampulse.engine.records import Records, TopicPartition
 from teampulse.engine.state_store import MAX_LOG_RECORD_BYTES, PartitionedState, PendingSnapshot
 from teampulse.kafka.security import kafka_client_options
 from teampulse.settings import Settings
-from teampulse.streams.batch_outbox import BatchOutbox
-from teampulse.streams.hot_stages import HealthSink, HotStages, HotTopics
-from teampulse.streams.partitions import TeamPartition, ThreadPartition
+
+__all__ = ["BatchHandler", "BatchLoop", "HandledBatch"]
 
 log = logging.getLogger(__name__)
 
@@ -71,42 +72,64 @@ SETTLE_POLL_S = 0.1
 # Batches applied while earlier ones await their acknowledgements: the worker computes
 # instead of waiting for the broker, and a failure re-reads at most this many.
 MAX_BATCHES_IN_FLIGHT = 2
+# Longest wait for a committed offset (the client retries for ever).
+OFFSET_WAIT_S = 10.0
 # Rebalances reach a member with its next heartbeat: keep that short.
 HEARTBEAT_INTERVAL_MS = 500
 
 
-class OwnerAssignor(RangePartitionAssignor):
-    """Range assignment, plus the web URL of the owner of every `by-team` partition."""
+@dataclass
+class HandledBatch:
+    """What the loop needs back from a handled batch."""
 
-    name = "teampulse-range"
+    # (topic, partition) -> first offset of the records left unapplied because the
+    # partition's state is still restoring: read again once it is ready, not committed.
+    deferred: Mapping[tuple[str, int], int]
+    # Called once the batch is handed to the producer (counts never lag what they count).
+    on_sent: Callable[[], object] = lambda: None
 
-    def __init__(self, url: str, by_team: str) -> None:
-        self._url = url
-        self._by_team = by_team
-        self.owners: dict[int, str] = {}
 
-    def metadata(self, topics: Iterable[str]) -> ConsumerProtocolMemberMetadata:  # type: ignore[override]
-        return ConsumerProtocolMemberMetadata(self.version, list(topics), self._url.encode())
+class BatchHandler(Protocol):
+    """What the loop drives. Called under the batch lock, one call at a time."""
 
-    def assign(  # type: ignore[override]
-        self, cluster: ClusterMetadata, members: Mapping[str, ConsumerProtocolMemberMetadata]
-    ) -> dict[str, ConsumerProtocolMemberAssignment]:
-        assigned = RangePartitionAssignor.assign(cluster, members)
-        owners: dict[int, str] = {}
-        for member, assignment in assigned.items():
-            url = members[member].user_data.decode()
-            for topic, partitions in assignment.assignment:
-                if topic == self._by_team:
-                    owners.update(dict.fromkeys(partitions, url))
-        shared = orjson.dumps({str(p): url for p, url in owners.items()})
-        return {
-            member: ConsumerProtocolMemberAssignment(self.version, a.assignment, shared)
-            for member, a in assigned.items()
-        }
+    def inputs(self) -> list[str]:
+        """The topics the group reads."""
+        ...
 
-    def on_assignment(self, assignment: ConsumerProtocolMemberAssignment) -> None:  # type: ignore[override]
-        shared = orjson.loads(assignment.user_data or b"{}")
-        self.owners = {int(p): url for p, url in shared.items()}
+    def in_memory_routes(self) -> Mapping[str, set[int]]:
+        """Per internal topic, the live set of partitions whose next stage runs in this
+        process: the loop adds a partition once it has caught up with it, the handler hands
+        records bound for it over in memory and removes one it must not (restoring)."""
+        ...
+
+    def stores(self) -> Sequence[PartitionedState[Any]]:
+        """The states with a log: their positions advance on acknowledgements, and they are
+        snapshotted when due."""
+        ...
+
+    def assigned(self, assigned: set[TopicPartition]) -> None:
+        """The partitions this worker owns from now on (empty: drop every state)."""
+        ...
+
+    def revoked(self) -> None:
+        """Partitions are about to move; every applied batch is committed."""
+        ...
+
+    def rebuild(self) -> None:
+        """A send failed or the membership lapsed: rebuild every state from its log."""
+        ...
+
+    def restoring(self) -> set[TopicPartition]:
+        """Input partitions whose state is not ready yet (not fetched meanwhile)."""
+        ...
+
+    def has_work(self) -> bool:
+        """Whether a batch without records would change something (pending erasures)."""
+        ...
+
+    async def handle(self, records: Records, outbox: BatchOutbox) -> HandledBatch:
+        """Applies one batch; queues on `outbox` everything it produces."""
+        ...
 
 
 @dataclass
@@ -118,46 +141,38 @@ class _InFlight:
 
 
 class _Rebalance(ConsumerRebalanceListener):
-    def __init__(self, hot: HotConsumer) -> None:
-        self._hot = hot
+    def __init__(self, loop: BatchLoop) -> None:
+        self._loop = loop
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        async with self._hot.batch_lock:  # no batch is half applied ...
-            await self._hot.drain()  # ... and every applied one is committed
-            self._hot.stages.direct.clear()
+        async with self._loop.batch_lock:  # no batch is half applied ...
+            await self._loop.drain()  # ... and every applied one is committed
+            self._loop.handler.revoked()
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        self._hot.assigned_by_group(assigned)
+        self._loop.assigned_by_group(assigned)
 
 
-class HotConsumer(Service):
+class BatchLoop(Service):
     def __init__(
         self,
         settings: Settings,
-        topics: HotTopics,
-        stages: HotStages,
-        teams: PartitionedState[TeamPartition],
-        threads: PartitionedState[ThreadPartition],
-        health: HealthSink,
+        handler: BatchHandler,
         ready: Iterable[asyncio.Event],
         web_url: str,
+        routed_topic: str,
         **kwargs: object,
     ) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.settings = settings
-        self.topics = topics
-        self.stages = stages
-        self.teams = teams
-        self.threads = threads
-        self.rollups = stages.rollups
-        self.health = health
-        # Roll-up inputs (team key, counts) queued by the export tick, sent with the next
-        # batch through its acknowledged outbox.
-        self._team_counts: list[tuple[bytes, bytes]] = []
+        self.handler = handler
+        # (topic, partition, key, value) queued by others (the export tick's roll-up
+        # inputs), sent with the next batch through its acknowledged outbox.
+        self._queued: list[tuple[str, int, bytes | None, bytes]] = []
         self.batch_lock = asyncio.Lock()
         # Whether this worker may still write what its partitions imply (fencing).
         self.lease = MembershipLease(settings.group_session_timeout_s)
-        self.assignor = OwnerAssignor(web_url, topics.by_team)
+        self.assignor = OwnerAssignor(web_url, routed_topic)
         self._ready = tuple(ready)  # set when the roster and the erasures are loaded
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
@@ -174,6 +189,11 @@ class HotConsumer(Service):
         # Internal partitions owned but not yet handed over in memory, with the offset the
         # partition ended at when it was assigned (None until asked).
         self._catching_up: dict[TopicPartition, int | None] = {}
+        # Partitions assigned whose starting offset is not decided yet: paused until the
+        # states of their partition number are restored and their commit is known.
+        self._undecided: set[TopicPartition] = set()
+        # Where each decided partition started: its commit, or the offset its snapshots cover.
+        self._started_at: dict[TopicPartition, int] = {}
 
     # ------------------------------------------------------------------ life cycle
     async def on_start(self) -> None:
@@ -230,40 +250,25 @@ class HotConsumer(Service):
                 "every partition state is dropped and restored again"
             )
             self._in_flight.clear()  # their commits fail: the group moved on
-            self._team_counts.clear()  # counted from the state being dropped
+            self._queued.clear()  # computed from the state being dropped
             if self._snapshot is not None:
                 self._snapshot.cancel()
             self.assign(set())
         self.assign(assigned)
 
     def assign(self, assigned: set[TopicPartition]) -> None:
-        def owned(topic: str) -> set[int]:
-            return {tp.partition for tp in assigned if tp.topic == topic}
-
-        self.stages.direct.clear()
-        teams = owned(self.topics.by_team)
-        self.stages.teams_assigned(teams - set(self.teams.states))
-        self.teams.assign(teams)
-        threads = owned(self.topics.by_thread)
-        self.stages.threads_assigned(threads - set(self.threads.states))
-        self.threads.assign(threads)
-        if self.rollups is not None:
-            self.rollups.assign(owned(self.topics.team_counts))
+        self.handler.assigned(assigned)
         self._resume_at.clear()
-        self._catching_up = dict.fromkeys(
-            (tp for tp in assigned if tp.topic in self._direct_sets()), None
-        )
+        self._undecided = set(assigned)
+        self._started_at.clear()
+        if assigned and self._consumer is not None:
+            # Paused at once: the fetcher may read from the reset position before the loop
+            # has decided where each partition starts.
+            self._consumer.pause(*assigned)
+        routes = self.handler.in_memory_routes()
+        self._catching_up = dict.fromkeys((tp for tp in assigned if tp.topic in routes), None)
         self._assigned_at = time.monotonic()
         self.after_assignment()
-
-    def _direct_sets(self) -> dict[str, set[int]]:
-        direct = self.stages.direct
-        topics = self.topics
-        return {
-            topics.by_team: direct.teams,
-            topics.by_thread: direct.threads,
-            topics.thread_facts: direct.facts,
-        }
 
     async def _hand_over_caught_up(self, consumer: AIOKafkaConsumer) -> None:
         """Hands records over in memory for the internal partitions read up to where they
@@ -277,8 +282,10 @@ class HotConsumer(Service):
                 self._catching_up.update(await consumer.end_offsets(unknown))
             except KafkaError:
                 return  # asked again before the next batch
-        direct = self._direct_sets()
+        direct = self.handler.in_memory_routes()
         for tp, end in list(self._catching_up.items()):
+            if tp in self._undecided:  # its position may still move to its start
+                continue
             try:
                 position = await consumer.position(tp)
             except IllegalStateError:  # revoked meanwhile
@@ -288,17 +295,51 @@ class HotConsumer(Service):
                 direct[tp.topic].add(tp.partition)
                 del self._catching_up[tp]
 
+    async def _decide_starts(self, consumer: AIOKafkaConsumer) -> None:
+        """Where each newly assigned partition starts, once the states of its partition
+        number are restored: its committed offset, or, when the group has none, the input
+        offset the restored snapshots cover (the lowest, if they differ: what is read again
+        counts once, what is skipped is lost)."""
+        assignment = consumer.assignment()
+        self._undecided &= assignment
+        stores = self.handler.stores()
+        ready = [
+            tp
+            for tp in self._undecided
+            if all(s.is_ready(tp.partition) for s in stores if tp.partition in s.states)
+        ]
+        for tp in ready:
+            try:
+                committed = await asyncio.wait_for(consumer.committed(tp), OFFSET_WAIT_S)
+            except (KafkaError, TimeoutError):
+                return  # asked again before the next batch
+            if tp not in self._undecided:  # revoked meanwhile
+                continue
+            if committed is not None:
+                self._started_at[tp] = committed
+            else:
+                covered = [
+                    s.restored_inputs[tp.partition][tp.topic]
+                    for s in stores
+                    if tp.topic in s.restored_inputs.get(tp.partition, {})
+                ]
+                if covered:
+                    log.warning(
+                        "%s partition %d has no committed offset (expired, or the group was "
+                        "deleted): read on from offset %d, covered by the restored snapshots",
+                        tp.topic,
+                        tp.partition,
+                        min(covered),
+                    )
+                    with contextlib.suppress(IllegalStateError):  # revoked meanwhile
+                        consumer.seek(tp, min(covered))
+                    self._started_at[tp] = min(covered)
+            self._undecided.discard(tp)
+
     def _pause_restoring(self, consumer: AIOKafkaConsumer) -> None:
         """No fetch for the partitions whose state is still restoring (their records would
         only be read again), so the batches go on for the ready ones meanwhile."""
-        topics = self.topics
-        teams, threads = self.teams.restoring(), self.threads.restoring()
-        restoring = {TopicPartition(topics.by_team, p) for p in teams}
-        restoring |= {TopicPartition(topics.thread_facts, p) for p in teams}
-        restoring |= {TopicPartition(topics.by_thread, p) for p in threads}
-        if self.rollups is not None:
-            restoring |= {TopicPartition(topics.team_counts, p) for p in self.rollups.restoring()}
-        restoring &= consumer.assignment()
+        restoring = (self.handler.restoring() | self._undecided) & consumer.assignment()
         paused = consumer.paused()
         if paused - restoring:
             consumer.resume(*(paused - restoring))
@@ -325,13 +366,15 @@ class HotConsumer(Service):
         consumer = self._consumer
         if consumer is None:
             return
-        consumer.subscribe(self.topics.inputs(), listener=_Rebalance(self))
+        consumer.subscribe(self.handler.inputs(), listener=_Rebalance(self))
         await self._settled()
         timeout_ms = int(self.settings.batch_within_s * 1000)
         while not self.should_stop:
             consumer = self._consumer
             if consumer is None:
                 return
+            if self._undecided:
+                await self._decide_starts(consumer)
             if self._catching_up:
                 await self._hand_over_caught_up(consumer)
             self._pause_restoring(consumer)
@@ -346,7 +389,7 @@ class HotConsumer(Service):
                     await asyncio.sleep(SETTLE_POLL_S)
                     continue
                 # An erasure is applied even when no record arrives to carry it.
-                if records or self.stages.erasures_pending() or self._team_counts:
+                if records or self._queued or self.handler.has_work():
                     await self._handle(consumer, records)
                 else:
                     await self.drain()
@@ -356,10 +399,10 @@ class HotConsumer(Service):
         assert self._producer is not None
         outbox = BatchOutbox(self._producer)
         by_partition = {(tp.topic, tp.partition): batch for tp, batch in records.items()}
-        report = await self.stages.process(by_partition, outbox)
-        counts, self._team_counts = self._team_counts, []
-        for key, value in counts:
-            outbox.add(self.topics.team_counts, 0, key, value)
+        handled = await self.handler.handle(by_partition, outbox)
+        queued, self._queued = self._queued, []
+        for topic, partition, key, value in queued:
+            outbox.add(topic, partition, key, value)
         # A partition this worker forwarded to since its assignment holds records of this
         # worker's input streams that it has not read yet: handed over in memory from now on,
         # later records of those streams would overtake them. It stays on Kafka until the
@@ -378,15 +421,15 @@ class HotConsumer(Service):
             return
         # Counted once handed to the producer, so a count never lags the records it counts
         # (a batch read again after a failed send is counted again, as after a crash).
-        report.publish(self.health)
+        handled.on_sent()
         # What a restoring partition read is read again once it is ready: not committed.
-        for (topic, partition), first in report.deferred.items():
+        for (topic, partition), first in handled.deferred.items():
             with contextlib.suppress(IllegalStateError):  # revoked meanwhile
                 consumer.seek(TopicPartition(topic, partition), first)
         offsets = {
             tp: batch[-1].offset + 1
             for tp, batch in records.items()
-            if (tp.topic, tp.partition) not in report.deferred
+            if (tp.topic, tp.partition) not in handled.deferred
         }
         self._in_flight.append(_InFlight(acks, offsets))
         # The next batch is read and applied while this one's records travel; a batch is
@@ -405,7 +448,7 @@ class HotConsumer(Service):
         except KafkaError:
             await self._rewind(consumer)
             return False
-        stores = {store.log_topic: store for store in (self.teams, self.threads)}
+        stores = {store.log_topic: store for store in self.handler.stores()}
         for metadata in acknowledged:
             store = stores.get(metadata.topic) if metadata is not None else None
             if store is not None:
@@ -421,10 +464,12 @@ class HotConsumer(Service):
         self._resume_at.update(done.offsets)
         return True
 
-    def send_team_counts(self, key: bytes, value: bytes) -> None:
-        """Queues a team's latest counts for the roll-up owner (`team-counts` has one
-        partition): sent with the next batch, acknowledged before that batch commits."""
-        self._team_counts.append((key, value))
+    def send_with_next_batch(
+        self, topic: str, partition: int, key: bytes | None, value: bytes
+    ) -> None:
+        """Queues a record to be sent with the next batch, acknowledged before that batch
+        commits (a batch of its own when no record arrives)."""
+        self._queued.append((topic, partition, key, value))
 
     # ------------------------------------------------------------------ snapshots
     async def _snapshot_if_due(self, consumer: AIOKafkaConsumer) -> None:
@@ -435,7 +480,7 @@ class HotConsumer(Service):
         if self._snapshot is not None and not self._snapshot.done():
             return
         now = time.monotonic()
-        for store in (self.teams, self.threads):
+        for store in self.handler.stores():
             due = store.snapshot_due(now)
             if not due:
                 continue
@@ -451,14 +496,28 @@ class HotConsumer(Service):
                 return
             if not store.is_ready(partition):  # revoked while the offsets were asked
                 return
-            inputs = {
-                tp.topic: offset
-                for tp, offset in self._resume_at.items()
-                if tp.partition == partition
-            }
+            inputs = self._input_offsets(consumer, partition)
+            if inputs is None or not store.is_ready(partition):
+                return
             pending = store.start_snapshot(partition, end - 1, inputs)
             self._snapshot = asyncio.create_task(self._write_snapshot(store, pending))
             return
+
+    def _input_offsets(self, consumer: AIOKafkaConsumer, partition: int) -> dict[str, int] | None:
+        """The next offset to read of every assigned input partition numbered `partition`
+        (every batch applied is committed): what a snapshot taken now covers. None while a
+        partition's start is undecided. A partition neither read since the assignment nor
+        started at a known offset (no commit, no snapshot) is left out: read from its start."""
+        inputs: dict[str, int] = {}
+        for tp in consumer.assignment():
+            if tp.partition != partition:
+                continue
+            if tp in self._undecided:
+                return None
+            offset = self._resume_at.get(tp, self._started_at.get(tp))
+            if offset is not None:
+                inputs[tp.topic] = offset
+        return inputs
 
     async def _write_snapshot(self, store: PartitionedState[Any], pending: PendingSnapshot) -> None:
         try:
@@ -504,11 +563,7 @@ class HotConsumer(Service):
                 "sending a batch failed; the records after the last commit are read again"
             )
         self._in_flight.clear()
-        # Rebuilt from snapshots and logs, the states may hold erased people again.
-        self.stages.teams_assigned(set(self.teams.states))
-        self.stages.threads_assigned(set(self.threads.states))
-        self.teams.reload()
-        self.threads.reload()
+        self.handler.rebuild()
         for tp, offset in self._resume_at.items():
             with contextlib.suppress(IllegalStateError):  # revoked meanwhile
                 consumer.seek(tp, offset)

@@ -7,7 +7,7 @@ import random
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.partitioner import murmur2 as aiokafka_murmur2
 
-from teampulse.streams.batch_outbox import KeyPartitioner, murmur2
+from teampulse.engine.partitioner import KeyPartitioner, murmur2
 
 
 def test_a_key_gets_the_partition_of_kafkas_default_partitioner():
