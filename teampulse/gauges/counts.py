@@ -80,10 +80,8 @@ class WindowCounts:
     def from_wire(cls, wire: Mapping[str, Any]) -> WindowCounts:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in wire.items() if k in known}
-        values["contributions"] = tuple(int(c) for c in wire.get("contributions", ()))
-        values["first_reply_latencies"] = tuple(
-            float(x) for x in wire.get("first_reply_latencies", ())
-        )
+        values["contributions"] = tuple(map(int, wire.get("contributions", ())))
+        values["first_reply_latencies"] = tuple(map(float, wire.get("first_reply_latencies", ())))
         return cls(**values)
 
 
@@ -148,11 +146,11 @@ class ActivityCounts:
     @classmethod
     def from_wire(cls, wire: Mapping[str, Any]) -> ActivityCounts:
         return cls(
-            recent=tuple(int(n) for n in wire.get("recent", ())),
-            profile=tuple(int(n) for n in wire.get("profile", ())),
-            days=tuple(int(n) for n in wire.get("days", ())),
+            recent=tuple(map(int, wire.get("recent", ()))),
+            profile=tuple(map(int, wire.get("profile", ()))),
+            days=tuple(map(int, wire.get("days", ()))),
             active=int(wire.get("active", 0)),
-            usual_active=tuple(int(n) for n in wire.get("usual_active", ())),
+            usual_active=tuple(map(int, wire.get("usual_active", ()))),
         )
 
 
@@ -230,7 +228,7 @@ class TeamCounts:
             windows={
                 label: WindowCounts.from_wire(w) for label, w in wire.get("windows", {}).items()
             },
-            adoption={i: tuple(int(n) for n in s) for i, s in wire.get("adoption", {}).items()},
+            adoption={i: tuple(map(int, s)) for i, s in wire.get("adoption", {}).items()},
             baseline_members=int(wire.get("baseline_members", 0)),
             baseline_sum=float(wire.get("baseline_sum", 0.0)),
             current_sum=float(wire.get("current_sum", 0.0)),

@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Callable, Iterable
+from sys import intern
 from typing import Any, Literal
 
 from teampulse.contract.event import ASSESSED, COMPLETED, POSTED, REACTED, REPLIED, STARTED, Event
@@ -368,7 +369,7 @@ class TeamState:
             if day.summaries is None:
                 day.summaries = {}
             summaries = day.summaries.setdefault(offset, {})
-            key = (fact.thread, fact.root)
+            key = (intern(fact.thread), intern(fact.root))
             known = summaries.get(key)
             if known is not None and (known.version > fact.version or known == fact):
                 return
@@ -389,7 +390,7 @@ class TeamState:
                     return  # removed by an erasure: stays removed, whatever arrives after
                 if not fact.removed and crossing == fact.crossing:
                     return
-            links[fact.reply] = None if fact.removed else fact.crossing
+            links[intern(fact.reply)] = None if fact.removed else fact.crossing
         self._touch(index)
 
     def forget(self, people: set[str]) -> bool:

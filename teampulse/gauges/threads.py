@@ -189,7 +189,7 @@ class ThreadBook:
         if thread is None:
             thread = self._threads[thread_id] = _Thread()
             heapq.heappush(self._by_last, (event.occurred_at, thread_id))
-        post_id = post_id_of(event)
+        post_id = intern(post_id_of(event))
         facts: list[ThreadFact] = []
         if post_id in thread.posts:  # seen before: repeat the facts, change nothing
             post = thread.posts[post_id]
@@ -207,7 +207,7 @@ class ThreadBook:
             team=intern(event.team),
             at=event.occurred_at,
             is_reply=event.type == REPLIED,
-            parent=event.parent if event.type == REPLIED else None,
+            parent=intern(event.parent) if event.type == REPLIED and event.parent else None,
         )
         thread.posts[post_id] = post
         self._posts += 1
