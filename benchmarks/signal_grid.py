@@ -6,7 +6,8 @@
 Each cell is a team of `size` people doing `rate` events per person per working day (Poisson,
 or overdispersed: each person-day's rate is multiplied by a Gamma(2, 1/2) draw, so a day's
 count varies about 1 + rate/2 times as much as Poisson's), in an organisation of 20 more
-teams of 10 people at 2.3 events per person per working day. Events fall in working hours
+teams of 10 people at 2.3 events per person per working day (whose dispersion is the sum of
+its teams', as `org_activity` adds it up). Events fall in working hours
 (9-17 UTC, Monday-Friday) with a tenth of a working day's activity on each weekend day.
 After 5 weeks of history:
 
@@ -181,7 +182,7 @@ def _org(mine: ActivityCounts, others: ActivityCounts) -> ActivityCounts:
 
 def states(
     team: list[Person],
-    rest: list[int],
+    rest: list[list[int]],
     size: int,
     hours: Iterable[int],
     total_hours: int,
@@ -194,8 +195,14 @@ def states(
     for t in hours:
         mine = activity(counts, team, t, config)
         if t not in rest_cache:  # the rest of the organisation is the same for every team
-            others = activity(rest, None, t, config)
-            rest_cache[t] = (others, *dispersion_evidence(others.days, weeks))
+            # its dispersion: the sum over its teams, as `org_activity` adds it up
+            parts = [activity(counts_of_team, None, t, config) for counts_of_team in rest]
+            chi2_df = [dispersion_evidence(part.days, weeks) for part in parts if part.days]
+            rest_cache[t] = (
+                activity(list(map(sum, zip(*rest, strict=True))), None, t, config),
+                sum(c for c, _ in chi2_df),
+                sum(d for _, d in chi2_df),
+            )
         others, chi2, df = rest_cache[t]
         if mine.days:
             c, d = dispersion_evidence(mine.days, weeks)
@@ -262,10 +269,10 @@ def run_cell(
     cell = Cell(size, rate, overdispersed)
     days = HISTORY_DAYS + STEADY_DAYS
     total = days * DAY_H
-    rest_people: list[Person] = []
-    for _ in range(ORG_TEAMS):
-        rest_people += simulate_team(rng, ORG_TEAM_SIZE, ORG_RATE, overdispersed, days)
-    rest = hourly(rest_people, total)
+    rest = [
+        hourly(simulate_team(rng, ORG_TEAM_SIZE, ORG_RATE, overdispersed, days), total)
+        for _ in range(ORG_TEAMS)
+    ]
     cache: dict[int, tuple[ActivityCounts, float, int]] = {}
     live = range(COVERAGE_FROM_DAY * DAY_H, total)
     judged = [t for t in live if t % DAY_H in JUDGED_HOURS]

@@ -48,6 +48,7 @@ def test_the_demo_prints_its_web_app_first_and_leads_with_the_dropping_team(
         "TEAMPULSE_APP_ID": unique_topic_prefix.rstrip("."),
         "TEAMPULSE_WEB_PORT": str(free_port()),
         "TEAMPULSE_WEBAPP_PORT": str(web_port),
+        "TEAMPULSE_NOTIFY_PORT": str(free_port()),
         "TEAMPULSE_STACK_DIR": str(tmp_path / "stack"),
         "DEMO_SECONDS": str(WITHIN_S + 60),
     }
@@ -87,3 +88,6 @@ def test_the_demo_prints_its_web_app_first_and_leads_with_the_dropping_team(
         "participation 2 of 18" in seen[1]
     ), seen
     assert f"needs attention: {dropping} (" in output, output[-3000:]
+    # notify runs beside it, posting to the demo's stand-in Teams channel
+    assert any(line.startswith("[demo] notify started (pid") for line in said), output[-3000:]
+    assert any(line.startswith("[demo] notifications: ") for line in said), output[-3000:]

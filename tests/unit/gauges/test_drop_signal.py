@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from teampulse.gauges.config import GaugeConfig
 from teampulse.gauges.counts import ActivityCounts
-from teampulse.gauges.drop_signal import binomial_cdf, drop_signal, org_activity
+from teampulse.gauges.drop_signal import (
+    binomial_cdf,
+    dispersion_evidence,
+    drop_signal,
+    org_activity,
+)
 
 CONFIG = GaugeConfig()
 WEEK = 168
@@ -120,3 +125,12 @@ def test_the_evidence_moves_only_when_an_hour_completes() -> None:
     late = drop_signal(me, org, 8, AS_OF, CONFIG)  # its last millisecond
 
     assert early.evidence_ratio == late.evidence_ratio
+
+
+def test_the_dispersion_reads_whole_weeks_wherever_the_days_start() -> None:
+    # Three reference weeks of 10, 30 and 20 events: Pearson (100 + 100 + 0) / 20 on 2 df,
+    # however the events sit in the 24-hour blocks of each week.
+    weeks = [[10, 0, 0, 0, 0, 0, 0], [5, 5, 5, 5, 5, 5, 0], [0, 0, 0, 0, 0, 0, 20]]
+
+    assert dispersion_evidence([n for week in weeks for n in week], 3) == (10.0, 2)
+    assert dispersion_evidence([n for week in weeks for n in week[3:] + week[:3]], 3) == (10.0, 2)
