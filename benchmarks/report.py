@@ -68,6 +68,11 @@ class Figures:
     two_worker_rate: float | None = None
     two_worker_gauges_equal: bool | None = None
     two_worker_differences: list[str] = field(default_factory=list)  # one line per field
+    # The state phase (in process): the core's bytes after N, and the teams snapshot's load.
+    state_bytes_per_person: float | None = None
+    state_bytes_per_event: float | None = None
+    snapshot_bytes: int | None = None
+    restore_s: float | None = None
 
 
 def _median(values: Sequence[float]) -> float | None:
@@ -124,6 +129,10 @@ def build_result(
         "two_worker_differing_fields": len(differences),
         "two_worker_differing_hashes": sorted({line.split(" ")[0] for line in differences}),
         "two_worker_differences": differences[:DIFFERENCES_SHOWN],
+        "state_bytes_per_person": figures.state_bytes_per_person,
+        "state_bytes_per_event": figures.state_bytes_per_event,
+        "snapshot_mib": _mib(figures.snapshot_bytes),
+        "restore_s": figures.restore_s,
     }
 
 
@@ -205,7 +214,29 @@ def table_rows(result: Mapping[str, Any]) -> list[tuple[str, str, str]]:
             growth and f"{growth} after N",
         ),
         ("two workers, same topic", _rate(result["two_worker_rate"]), gauges),
+        (
+            "core state per person after N",
+            _bytes(result.get("state_bytes_per_person")),
+            _per_event(result.get("state_bytes_per_event")),
+        ),
+        (
+            "restore: load the teams snapshot",
+            _seconds(result.get("restore_s")),
+            _snapshot(result.get("snapshot_mib")),
+        ),
     ]
+
+
+def _bytes(value: float | None) -> str:
+    return "skipped" if value is None else f"{value:,.0f} B"
+
+
+def _per_event(value: float | None) -> str:
+    return "" if value is None else f"{value:,.0f} B per event kept"
+
+
+def _snapshot(value: float | None) -> str:
+    return "" if value is None else f"snapshot {value:,.1f} MiB, CPU only"
 
 
 def render_table(result: Mapping[str, Any]) -> str:

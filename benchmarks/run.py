@@ -13,7 +13,13 @@ Phases, each alone on the machine (docs/benchmarks.md explains every figure):
 5. memory: N more events (the corpus's second half) to the same worker; peak RSS again;
 6. two workers: the first N records copied byte for byte to a second prefix, two workers in
    one consumer group; their rate, and their gauges compared with the one-worker run's;
-7. latency: a wall-clock worker under a steady offered rate, produce-to-gauge for probes.
+7. latency: a wall-clock worker under a steady offered rate, produce-to-gauge for probes;
+8. state (`--state`, or `--large-org`): the first N events through the core in this process,
+   the state's bytes per person and per event kept, and the time to load the teams snapshot
+   (benchmarks/state_size.py).
+
+`--large-org` draws 100,000 people in 5,000 teams (`--people`/`--teams` still win) and adds
+the state phase: the figures docs/scaling.md gives for a large organisation.
 The worker's topics all share one prefix (`TEAMPULSE_TOPIC_PREFIX`), so every pipeline run
 gets its own prefix; the run's topics and Redis keys are deleted at the end (`--keep` keeps
 them).
@@ -52,6 +58,7 @@ from benchmarks.report import (
     snapshot_differences,
     write_results,
 )
+from benchmarks.state_size import measure_state
 from benchmarks.worker_process import (
     WorkerProcess,
     free_port,
@@ -59,12 +66,16 @@ from benchmarks.worker_process import (
     teampulse_command,
     wait_reflected,
 )
+from teampulse.gauges.config import load_gauge_config
 from teampulse.settings import Settings
 from teampulse.sinks.redis_connection import redis_tls_options
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-PHASES = ("ceiling", "baseline", "quix", "teampulse", "memory", "two-workers", "latency")
+PHASES = ("ceiling", "baseline", "quix", "teampulse", "memory", "two-workers", "latency", "state")
+# `--large-org`: the organisation the scaling guide plans for (docs/scaling.md).
+LARGE_ORG_PEOPLE = 100_000
+LARGE_ORG_TEAMS = 5_000
 READS = 3
 
 
@@ -73,8 +84,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="make bench", description=__doc__.splitlines()[0] if __doc__ else None
     )
     parser.add_argument("--events", type=int, default=1_000_000, help="N, the measured load")
-    parser.add_argument("--people", type=int, default=10_000)
-    parser.add_argument("--teams", type=int, default=500)
+    parser.add_argument("--people", type=int, help="people in the organisation (10,000)")
+    parser.add_argument("--teams", type=int, help="teams in the organisation (500)")
+    parser.add_argument(
+        "--large-org",
+        action="store_true",
+        help=f"{LARGE_ORG_PEOPLE:,} people in {LARGE_ORG_TEAMS:,} teams unless --people/--teams"
+        " say otherwise, with the state phase",
+    )
+    parser.add_argument(
+        "--state",
+        action="store_true",
+        help="also measure the core's state per person and the snapshot's restore, in process",
+    )
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--latency-rate", type=float, default=5000, help="offered events/s")
     parser.add_argument("--latency-seconds", type=float, default=60)
@@ -101,6 +123,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--events must be at least 1000")
     if "teampulse" in args.skip:
         args.skip.append("memory")
+    if args.people is None:
+        args.people = LARGE_ORG_PEOPLE if args.large_org else 10_000
+    if args.teams is None:
+        args.teams = LARGE_ORG_TEAMS if args.large_org else 500
+    if not (args.state or args.large_org):
+        args.skip.append("state")
     return args
 
 
@@ -418,6 +446,20 @@ def measure_latency(
         worker.stop()
 
 
+def measure_state_phase(corpus: Corpus, figures: Figures, settings: Settings) -> None:
+    print(f"state: applying {corpus.spec.events:,} events in process, allocations traced ...")
+    state = measure_state(corpus.roster, corpus.first_half, load_gauge_config(settings))
+    figures.state_bytes_per_person = state.bytes_per_person
+    figures.state_bytes_per_event = state.bytes_per_event
+    figures.snapshot_bytes = state.snapshot_bytes
+    figures.restore_s = state.restore_s
+    print(
+        f"state: {state.state_bytes / 2**20:,.1f} MiB for {state.people:,} people "
+        f"({state.bytes_per_person:,.0f} B each, {state.bytes_per_event:,.0f} B per event kept);"
+        f" teams snapshot {state.snapshot_bytes / 2**20:,.1f} MiB loaded in {state.restore_s:.2f} s"
+    )
+
+
 def cleanup(settings: Settings, client: redis.Redis, run: str) -> None:
     deleted = asyncio.run(kafka_io.delete_topics(settings.kafka_bootstrap, f"bench-{run}"))
     keys = list(client.scan_iter(match=f"bench:{run}:*", count=1000))
@@ -509,6 +551,8 @@ def main(argv: list[str] | None = None) -> int:
                 args.latency_seconds,
                 args.latency_drain_s,
             )
+        if "state" not in args.skip:
+            measure_state_phase(corpus, figures, settings)
     finally:
         if not args.keep:
             cleanup(settings, client, run)

@@ -10,15 +10,18 @@ teams of 10 people at 2.3 events per person per working day. Events fall in work
 (9-17 UTC, Monday-Friday) with a tenth of a working day's activity on each weekend day.
 After 5 weeks of history:
 
-* steady teams run for 8 weeks, with a public holiday on the Wednesday of the third week
+* steady teams (48) run for 8 weeks, with a public holiday on the Wednesday of the third week
   (everyone, the organisation included, at a tenth of a usual day);
 * drops: activity falls by 30 %, 50 % or 75 %, or half the members go silent, at 00:00,
   09:00 or 13:00 of each weekday of week 6, and stays down for 3 weeks.
 
-Every hour the pure drop signal (`gauges.drop_signal`, the code the worker runs) is computed
-from the hourly counts, as `TeamState.counts` would hand them over (tests prove those equal).
-`TeamEngagementDropped` fires on the state drop (`for: 10m`, evaluated each minute), so an
-hour in drop is an alert; a false alert is a steady team's entry into drop.
+The pure drop signal (`gauges.drop_signal`, the code the worker runs) is computed from the
+hourly counts, as `TeamState.counts` would hand them over (tests prove those equal): on drops
+at the end of every hour, on steady teams (48 a cell, about 100 team-months) at the end of
+each hour in which an event may have fallen (10:00-18:00; the evidence runs over completed
+hours, so the state cannot enter drop in the others). `TeamEngagementDropped` fires on the
+state drop (`for: 1m`; the state moves once an hour), so an hour in drop is an alert; a
+false alert is a steady team's entry into drop.
 
 Per cell: expected events per working day; coverage (share of working hours with a signal,
 i.e. not insufficient_activity, once the team has 4 weeks of history); recall and median
@@ -34,9 +37,10 @@ from __future__ import annotations
 
 import bisect
 import math
+import operator
 import random
 import statistics
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from teampulse.gauges.config import GaugeConfig
@@ -60,7 +64,13 @@ SIZES = (5, 8, 12, 20, 40)
 RATES = (0.5, 1.0, 2.0, 3.0)
 DROPS = ("30%", "50%", "75%", "half silent")
 STARTS = ((0, 0), (1, 9), (2, 13), (3, 9), (4, 13))  # (weekday of week 6, hour)
-STEADY_TEAMS = 12
+# Steady teams per cell: 48 teams over 63 days, about 100 team-months, so a cell's rate of
+# 0.05 false alerts per team-month rests on about 5 expected alerts, not one.
+STEADY_TEAMS = 48
+# Steady teams are judged at the end of the hours in which an event may just have fallen (the
+# evidence runs over completed hours): in the others the state cannot enter drop. A third of
+# the work of judging every hour.
+JUDGED_HOURS = range(WORK_HOURS.start + 1, WORK_HOURS.stop + 1)
 TEAM_MONTH_DAYS = 30
 RECALL_WORKING_DAYS = 15
 
@@ -136,24 +146,36 @@ def active_in(people: list[Person], first: int, last: int) -> int:
 def activity(
     counts: list[int], people: list[Person] | None, t: int, config: GaugeConfig
 ) -> ActivityCounts:
-    """What TeamState.counts hands over as of the end of hour t."""
+    """What TeamState.counts hands over as of the end of hour t (hours before 0 hold none)."""
     signal = config.scoring.drop_signal
     first = t - signal.span_weeks * WEEK_H + 1
     starts = [first - (r + 1) * WEEK_H for r in range(signal.reference_weeks)]
-
-    def at(i: int) -> int:
-        return counts[i] if i >= 0 else 0
-
+    pad = max(0, -min(starts))
+    padded = [0] * pad + counts if pad else counts
+    weeks = [padded[s + pad : s + pad + WEEK_H] for s in starts]
     return ActivityCounts.of(
-        recent=tuple(at(i) for i in range(first, t + 1)),
-        profile=tuple(sum(at(s + p) for s in starts) for p in range(WEEK_H)),
-        days=tuple(
-            sum(at(i) for i in range(s + d * DAY_H, s + (d + 1) * DAY_H))
-            for s in starts
-            for d in range(7)
-        ),
+        recent=tuple(padded[first + pad : t + pad + 1]),
+        profile=tuple(map(sum, zip(*weeks, strict=True))),
+        days=tuple(sum(w[d * DAY_H : (d + 1) * DAY_H]) for w in weeks for d in range(7)),
         active=active_in(people, t - WEEK_H + 1, t) if people else 0,
         usual_active=tuple(active_in(people, s, s + WEEK_H - 1) for s in starts) if people else (),
+    )
+
+
+def _org(mine: ActivityCounts, others: ActivityCounts) -> ActivityCounts:
+    """ActivityCounts.merge of the two, for the two (the grid calls it millions of times)."""
+    if not mine.recent:
+        return others
+
+    def add(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(map(operator.add, a, b)) if a and b else a or b
+
+    return ActivityCounts(
+        recent=add(mine.recent, others.recent),
+        profile=add(mine.profile, others.profile),
+        days=add(mine.days, others.days),
+        active=mine.active + others.active,
+        usual_active=add(mine.usual_active, others.usual_active),
     )
 
 
@@ -161,7 +183,7 @@ def states(
     team: list[Person],
     rest: list[int],
     size: int,
-    hours: range,
+    hours: Iterable[int],
     total_hours: int,
     config: GaugeConfig,
     rest_cache: dict[int, tuple[ActivityCounts, float, int]],
@@ -179,7 +201,7 @@ def states(
             c, d = dispersion_evidence(mine.days, weeks)
             chi2 += c
             df += d
-        org = OrgActivity(ActivityCounts.merge([mine, others]), chi2, df)
+        org = OrgActivity(_org(mine, others), chi2, df)
         signal = drop_signal(mine, org, size, START + (t + 1) * HOUR - 0.001, config)
         yield t, signal.state, signal.expected_per_working_day
 
@@ -246,14 +268,15 @@ def run_cell(
     rest = hourly(rest_people, total)
     cache: dict[int, tuple[ActivityCounts, float, int]] = {}
     live = range(COVERAGE_FROM_DAY * DAY_H, total)
+    judged = [t for t in live if t % DAY_H in JUDGED_HOURS]
     for _ in range(steady_teams):
         team = simulate_team(rng, size, rate, overdispersed, days)
         previous = "ok"
-        for t, state, expected in states(team, rest, size, live, total, config, cache):
+        for t, state, expected in states(team, rest, size, judged, total, config, cache):
             if expected is not None:
                 cell.expected_per_day.append(expected)
             day = t // DAY_H
-            if _is_working_day(day) and t % DAY_H in WORK_HOURS and day != HOLIDAY_DAY:
+            if _is_working_day(day) and t % DAY_H in JUDGED_HOURS and day != HOLIDAY_DAY:
                 cell.working_hours += 1
                 cell.covered += state != "insufficient_activity"
             if state == "drop" and previous != "drop":

@@ -107,7 +107,7 @@ class Settings(BaseSettings):
     topic_prefix: str = Field("teampulse.", description="Prefix of every Kafka topic name")
     app_id: str = Field(
         "teampulse",
-        description="Faust app id = Kafka consumer group (the hot topics: `<id>.hot`)",
+        description="App id; the worker's one Kafka consumer group is `<id>.hot`",
     )
     topic_partitions: int = Field(4, ge=1, description="Partitions of the topics TeamPulse creates")
     config_dir: Path = Field(

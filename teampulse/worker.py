@@ -35,6 +35,7 @@ from teampulse.kafka.log_limit import limit_repeated_messages
 from teampulse.kafka.security import kafka_client_options
 from teampulse.kafka.topics import ensure_topics
 from teampulse.settings import DEV_PSEUDONYM_SECRET, Settings
+from teampulse.shell import build_app
 from teampulse.sinks.exporter import Exporter, team_partition
 from teampulse.sinks.overview import read_overview, render_overview
 from teampulse.sinks.prometheus import GaugeCollector
@@ -42,10 +43,9 @@ from teampulse.sinks.read_api import as_tenant_sees, reader, refused, register_r
 from teampulse.sinks.redis_connection import redis_client, redis_connection_problem
 from teampulse.sinks.redis_writer import RedisKeys, RedisWriter, tenant_prefix
 from teampulse.sinks.tenant_usage import TenantUsage
-from teampulse.streams.app import build_app, declare_topics
 from teampulse.streams.erasure_reader import ErasureReader
 from teampulse.streams.health import PipelineHealth, StateEntries
-from teampulse.streams.pipeline import Pipeline
+from teampulse.streams.pipeline import Pipeline, Topics
 from teampulse.streams.roster_reader import RosterReader
 from teampulse.streams.team_counts_reader import TeamCountsReader
 from teampulse.tenancy.read_access import ReadRefusal
@@ -66,21 +66,20 @@ OVERVIEW_TIMEOUT_S = 2.0  # a page that waits longer for Redis answers 503 inste
 def create_worker(settings: Settings) -> faust.App:
     skip_undecodable_records()
     app = build_app(settings)
-    topics = declare_topics(app, settings)
+    topics = Topics.of(settings)
     config = load_gauge_config(settings)
     clock = settings.now_source()
     tenants = TenantsSource(settings)  # refuses to start on a tenants file with a problem
     pseudonymiser = Pseudonymiser(settings.pseudonym_secret)
     kafka = kafka_client_options(settings)
-    erasures = ErasureReader(kafka, topics.erasures_name, key_check(settings.pseudonym_secret))
-    roster = RosterReader(kafka, topics.roster_name, pseudonymiser, erasures.erased, tenants)
-    team_counts = TeamCountsReader(kafka, topics.team_counts.get_topic_name())
+    erasures = ErasureReader(kafka, topics.erasures, key_check(settings.pseudonym_secret))
+    roster = RosterReader(kafka, topics.roster, pseudonymiser, erasures.erased, tenants)
+    team_counts = TeamCountsReader(kafka, topics.team_counts)
     registry = CollectorRegistry()
     health = PipelineHealth(registry)
     collector = GaugeCollector(settings, registry, tenants.directory_team_quota)
     redis_writer = RedisWriter(settings, health)
     pipeline = Pipeline(
-        app,
         settings,
         topics,
         config,
@@ -93,7 +92,19 @@ def create_worker(settings: Settings) -> faust.App:
         clock,
         tenants,
     )
-    pipeline.register()
+    # Started with the app (its clients connect at once); it joins the group once the roster
+    # is loaded, and workers started together share the first assignment.
+    app.add_dependency(pipeline.hot)
+
+    async def leave_the_group(_sender: object, **_kwargs: object) -> None:
+        # Faust stops its web server before the app's dependencies: stopped then, the batch
+        # loop would leave the group only after /metrics went dark, and the teams would be
+        # missing until the others noticed. Stopped first, it withdraws and leaves while the
+        # web server still answers.
+        await pipeline.hot.stop()
+
+    app.on_before_shutdown.connect(leave_the_group)  # type: ignore[arg-type]
+
     StateEntries(pipeline.state_entries, registry)
     TenantsCollector(tenants, registry)
     TenantUsage(pipeline.tenant_events, roster.roster, collector, registry)
@@ -163,7 +174,7 @@ def create_worker(settings: Settings) -> faust.App:
     async def report_undecodable() -> None:
         skipped = take_skipped()
         if skipped:
-            await pipeline.report_undecodable(skipped)
+            pipeline.report_undecodable(skipped)
 
     @app.timer(CONSUMER_LAG_INTERVAL_S)
     async def report_consumer_lag() -> None:

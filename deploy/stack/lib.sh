@@ -13,6 +13,7 @@
 #   TEAMPULSE_PROMETHEUS_PORT          Prometheus (default: 9090)
 #   TEAMPULSE_ALERTMANAGER_PORT        Alertmanager (default: 9093)
 #   TEAMPULSE_WORKER_TARGETS           host:port[,host:port...] Prometheus scrapes as job teampulse-worker (default: 127.0.0.1:$TEAMPULSE_WEB_PORT)
+#   TEAMPULSE_NOTIFY_PORT              port of `teampulse notify`, where Alertmanager sends L&D's alerts (default: 6081)
 #   TEAMPULSE_STACK_TIMEOUT            seconds to wait for each service to answer (default: 90)
 #   TEAMPULSE_STOP_TIMEOUT             seconds to wait after SIGTERM before SIGKILL (default: 20)
 
@@ -35,6 +36,8 @@ PROMETHEUS_PORT="${TEAMPULSE_PROMETHEUS_PORT:-9090}"
 ALERTMANAGER_PORT="${TEAMPULSE_ALERTMANAGER_PORT:-9093}"
 # The worker's web port moves its scrape target too, unless the targets are given.
 WORKER_TARGETS="${TEAMPULSE_WORKER_TARGETS:-127.0.0.1:${TEAMPULSE_WEB_PORT:-6066}}"
+# `teampulse notify` listens on the same variable: Alertmanager's L&D webhook follows it.
+NOTIFY_PORT="${TEAMPULSE_NOTIFY_PORT:-6081}"
 STACK_TIMEOUT="${TEAMPULSE_STACK_TIMEOUT:-90}"
 STOP_TIMEOUT="${TEAMPULSE_STOP_TIMEOUT:-20}"
 STACK_HOST="127.0.0.1"

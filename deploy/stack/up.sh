@@ -246,13 +246,30 @@ refresh_prometheus() {
 }
 
 # ---------------------------------------------------------------- alertmanager
+AM_SRC="$REPO_ROOT/deploy/alertmanager/alertmanager.yml"
+AM_CONFIG=""
+
+# Chooses the config file: the repo file, or an effective copy in the stack dir whose L&D
+# webhook points at TEAMPULSE_NOTIFY_PORT when that is not the default.
 prepare_alertmanager() {
   [[ -n "$ALERTMANAGER_BIN" ]] || die "alertmanager binary not found (Debian package prometheus-alertmanager)"
   mkdir -p "$STACK_DIR/alertmanager"
+  if [[ "$NOTIFY_PORT" == "6081" ]]; then
+    AM_CONFIG="$AM_SRC"
+    return 0
+  fi
+  AM_CONFIG="$STACK_DIR/alertmanager/alertmanager.yml"
+  sed -e "s|http://127.0.0.1:6081/|http://$STACK_HOST:$NOTIFY_PORT/|" \
+      -e "s|^\([[:space:]]*-[[:space:]]*\)templates/|\1$REPO_ROOT/deploy/alertmanager/templates/|" \
+      "$AM_SRC" > "$AM_CONFIG.tmp"
+  grep -q "http://$STACK_HOST:$NOTIFY_PORT/" "$AM_CONFIG.tmp" \
+    || die "deploy/alertmanager/alertmanager.yml lost its 'http://127.0.0.1:6081/' webhook; cannot apply TEAMPULSE_NOTIFY_PORT"
+  mv "$AM_CONFIG.tmp" "$AM_CONFIG"
+  log "alertmanager: effective config $(pretty_path "$AM_CONFIG") (L&D webhook on port $NOTIFY_PORT)"
 }
 start_alertmanager() {
   start_detached alertmanager "$(log_file alertmanager)" "$ALERTMANAGER_BIN" \
-    "--config.file=$REPO_ROOT/deploy/alertmanager/alertmanager.yml" \
+    "--config.file=$AM_CONFIG" \
     "--storage.path=$STACK_DIR/alertmanager" \
     "--web.listen-address=$STACK_HOST:$ALERTMANAGER_PORT" \
     "--cluster.listen-address="

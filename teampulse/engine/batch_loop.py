@@ -26,6 +26,10 @@ knows topics, partitions, offsets and states with logs; what a record means is t
   withdraws its partitions before it leaves.
 * A worker whose membership lapsed (`MembershipLease`) applies and sends nothing, and drops
   every partition state when the group answers again, even for partitions it gets back.
+* An input partition the group has no committed offset for (offsets.retention.minutes
+  expired them while every worker was stopped, 7 days by default) is read on from the input
+  offsets of the snapshots its states were restored from: what they cover is not applied
+  again, what came after is not skipped. Without a snapshot it is read from its start.
 * A failed send rewinds every partition to its last commit and has the handler rebuild every
   state from its log (which is at least as far as the commit), then reads on: what is read
   again must count once (the handler's updates are idempotent).
@@ -68,6 +72,8 @@ SETTLE_POLL_S = 0.1
 # Batches applied while earlier ones await their acknowledgements: the worker computes
 # instead of waiting for the broker, and a failure re-reads at most this many.
 MAX_BATCHES_IN_FLIGHT = 2
+# Longest wait for a committed offset (the client retries for ever).
+OFFSET_WAIT_S = 10.0
 # Rebalances reach a member with its next heartbeat: keep that short.
 HEARTBEAT_INTERVAL_MS = 500
 
@@ -183,6 +189,11 @@ class BatchLoop(Service):
         # Internal partitions owned but not yet handed over in memory, with the offset the
         # partition ended at when it was assigned (None until asked).
         self._catching_up: dict[TopicPartition, int | None] = {}
+        # Partitions assigned whose starting offset is not decided yet: paused until the
+        # states of their partition number are restored and their commit is known.
+        self._undecided: set[TopicPartition] = set()
+        # Where each decided partition started: its commit, or the offset its snapshots cover.
+        self._started_at: dict[TopicPartition, int] = {}
 
     # ------------------------------------------------------------------ life cycle
     async def on_start(self) -> None:
@@ -248,6 +259,12 @@ class BatchLoop(Service):
     def assign(self, assigned: set[TopicPartition]) -> None:
         self.handler.assigned(assigned)
         self._resume_at.clear()
+        self._undecided = set(assigned)
+        self._started_at.clear()
+        if assigned and self._consumer is not None:
+            # Paused at once: the fetcher may read from the reset position before the loop
+            # has decided where each partition starts.
+            self._consumer.pause(*assigned)
         routes = self.handler.in_memory_routes()
         self._catching_up = dict.fromkeys((tp for tp in assigned if tp.topic in routes), None)
         self._assigned_at = time.monotonic()
@@ -267,6 +284,8 @@ class BatchLoop(Service):
                 return  # asked again before the next batch
         direct = self.handler.in_memory_routes()
         for tp, end in list(self._catching_up.items()):
+            if tp in self._undecided:  # its position may still move to its start
+                continue
             try:
                 position = await consumer.position(tp)
             except IllegalStateError:  # revoked meanwhile
@@ -276,10 +295,51 @@ class BatchLoop(Service):
                 direct[tp.topic].add(tp.partition)
                 del self._catching_up[tp]
 
+    async def _decide_starts(self, consumer: AIOKafkaConsumer) -> None:
+        """Where each newly assigned partition starts, once the states of its partition
+        number are restored: its committed offset, or, when the group has none, the input
+        offset the restored snapshots cover (the lowest, if they differ: what is read again
+        counts once, what is skipped is lost)."""
+        assignment = consumer.assignment()
+        self._undecided &= assignment
+        stores = self.handler.stores()
+        ready = [
+            tp
+            for tp in self._undecided
+            if all(s.is_ready(tp.partition) for s in stores if tp.partition in s.states)
+        ]
+        for tp in ready:
+            try:
+                committed = await asyncio.wait_for(consumer.committed(tp), OFFSET_WAIT_S)
+            except (KafkaError, TimeoutError):
+                return  # asked again before the next batch
+            if tp not in self._undecided:  # revoked meanwhile
+                continue
+            if committed is not None:
+                self._started_at[tp] = committed
+            else:
+                covered = [
+                    s.restored_inputs[tp.partition][tp.topic]
+                    for s in stores
+                    if tp.topic in s.restored_inputs.get(tp.partition, {})
+                ]
+                if covered:
+                    log.warning(
+                        "%s partition %d has no committed offset (expired, or the group was "
+                        "deleted): read on from offset %d, covered by the restored snapshots",
+                        tp.topic,
+                        tp.partition,
+                        min(covered),
+                    )
+                    with contextlib.suppress(IllegalStateError):  # revoked meanwhile
+                        consumer.seek(tp, min(covered))
+                    self._started_at[tp] = min(covered)
+            self._undecided.discard(tp)
+
     def _pause_restoring(self, consumer: AIOKafkaConsumer) -> None:
         """No fetch for the partitions whose state is still restoring (their records would
         only be read again), so the batches go on for the ready ones meanwhile."""
-        restoring = self.handler.restoring() & consumer.assignment()
+        restoring = (self.handler.restoring() | self._undecided) & consumer.assignment()
         paused = consumer.paused()
         if paused - restoring:
             consumer.resume(*(paused - restoring))
@@ -313,6 +373,8 @@ class BatchLoop(Service):
             consumer = self._consumer
             if consumer is None:
                 return
+            if self._undecided:
+                await self._decide_starts(consumer)
             if self._catching_up:
                 await self._hand_over_caught_up(consumer)
             self._pause_restoring(consumer)
@@ -434,14 +496,28 @@ class BatchLoop(Service):
                 return
             if not store.is_ready(partition):  # revoked while the offsets were asked
                 return
-            inputs = {
-                tp.topic: offset
-                for tp, offset in self._resume_at.items()
-                if tp.partition == partition
-            }
+            inputs = self._input_offsets(consumer, partition)
+            if inputs is None or not store.is_ready(partition):
+                return
             pending = store.start_snapshot(partition, end - 1, inputs)
             self._snapshot = asyncio.create_task(self._write_snapshot(store, pending))
             return
+
+    def _input_offsets(self, consumer: AIOKafkaConsumer, partition: int) -> dict[str, int] | None:
+        """The next offset to read of every assigned input partition numbered `partition`
+        (every batch applied is committed): what a snapshot taken now covers. None while a
+        partition's start is undecided. A partition neither read since the assignment nor
+        started at a known offset (no commit, no snapshot) is left out: read from its start."""
+        inputs: dict[str, int] = {}
+        for tp in consumer.assignment():
+            if tp.partition != partition:
+                continue
+            if tp in self._undecided:
+                return None
+            offset = self._resume_at.get(tp, self._started_at.get(tp))
+            if offset is not None:
+                inputs[tp.topic] = offset
+        return inputs
 
     async def _write_snapshot(self, store: PartitionedState[Any], pending: PendingSnapshot) -> None:
         try:

@@ -130,6 +130,9 @@ class PartitionedState(Generic[State]):
         # the partition restored), and the chunks each snapshot slot holds.
         self._snapshot_position: dict[int, int] = {}
         self._snapshot_at: dict[int, float] = {}
+        # Per partition restored from a snapshot: the input offsets it covers (input topic ->
+        # next offset to read), where to read on when the group has no committed offset.
+        self.restored_inputs: dict[int, dict[str, int]] = {}
         self._slots: dict[int, SnapshotAssembler] = {}
         # Called with a partition once its state is restored (the worker publishes at once
         # instead of at its next export tick).
@@ -176,6 +179,7 @@ class PartitionedState(Generic[State]):
         self._snapshot_position.pop(partition, None)
         self._snapshot_at.pop(partition, None)
         self._slots.pop(partition, None)
+        self.restored_inputs.pop(partition, None)
         self._restoring.discard(partition)
 
     def logged(self, partition: int, offset: int) -> None:
@@ -358,6 +362,7 @@ class PartitionedState(Generic[State]):
             position = snapshot.position
             self.states[partition] = state
             self.positions[partition] = position
+            self.restored_inputs[partition] = dict(snapshot.inputs)
         self._slots[partition] = slots
         self._snapshot_position[partition] = position
         return position, await self._replay_log(partition, position)

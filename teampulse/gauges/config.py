@@ -133,6 +133,11 @@ class DropSignalScoring(_Strict):
     # simulation to about 0.05 false drops per team-month (benchmarks/signal.py).
     threshold: float = Field(default=6.0, gt=0)
     threshold_per_log_events: float = Field(default=0.5, ge=0)
+    # A second detector tuned to a steep fall (0.75: to a quarter of the usual count), with
+    # its own threshold (plus the same threshold_per_log_events term): a team that all but
+    # stops is alerted sooner. Calibrated with the first to the same false-alarm rate.
+    fast_tuned_drop: float = Field(default=0.75, gt=0, lt=1)
+    fast_threshold: float = Field(default=7.0, gt=0)
     # The share of the drop threshold at which the state is watch (shown, notifies no one).
     watch_share: float = Field(default=0.5, gt=0, lt=1)
     # The rest of the organisation's observed / expected events over each hour and the ones

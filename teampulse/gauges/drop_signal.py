@@ -12,10 +12,16 @@ over days (a one-sided lower CUSUM, Lucas 1985) instead of comparing two short w
   team's dispersion (variance / mean of its daily counts, pooled with the organisation's
   while its own history is short, and widened by the error of the team's estimated level):
   overdispersed teams, and teams with a short reference, need more evidence;
+* the evidence runs over completed buckets only, so the state moves once an hour (and with
+  late events), never within one;
+* a second CUSUM, tuned to a steep fall (`fast_tuned_drop`), with its own threshold: the
+  state follows the surer of the two, so a team that all but stops is alerted sooner;
 * drop when the evidence reaches the threshold (which grows with the log of the expected
   events per working day, so every size has about the same false-alarm rate), watch from
   `watch_share` of it; a drop while the whole organisation is quiet is held at watch;
-* insufficient_activity while the reference holds too few weeks or too few events to judge.
+* insufficient_activity while the reference holds too few weeks, or while even the upper end
+  of the level's range (the estimate plus LEVEL_GATE_Z standard errors) is below the minimum
+  of expected events per working day.
 
 Active members (against the team's usual share, binomial) explain an alert and raise a
 watch on their own when half the team goes silent. docs/gauges.md explains it for L&D.
@@ -52,6 +58,9 @@ WORKING_DAYS = 5  # of a week's seven 24-hour blocks, the busiest five are its w
 SHAPE_FLOOR = 0.01
 # Working days over which the error of the team's estimated level is weighed against chance.
 LEVEL_HORIZON_DAYS = 2
+# The level gate: a team is judged unless the upper end of its estimated level's range (this
+# many standard errors above the estimate, one-sided 97.5 %) is below the minimum.
+LEVEL_GATE_Z = 1.96
 # The "normal" band shown around the expected count: about 95 % of usual weeks fall in it.
 NORMAL_BAND_Z = 1.96
 
@@ -178,7 +187,17 @@ def drop_signal(
     base = [(n + floor) * scale for n in org_profile]  # expected events per hour of the week
     blocks = sorted(sum(base[d * per_day : (d + 1) * per_day]) for d in range(7))
     per_working_day = sum(blocks[-WORKING_DAYS:]) / WORKING_DAYS
-    if per_working_day < cfg.min_expected_per_working_day:
+    own_chi2, own_df = dispersion_evidence(team.days, weeks)
+    pooled = org.chi2 / org.df if org.df else 1.0
+    weight = cfg.dispersion_prior_df
+    dispersion = (own_chi2 + weight * pooled) / (own_df + weight) if own_df + weight else 1.0
+    dispersion = max(1.0, dispersion)
+    reference_events = max(1, sum(team.profile))  # 0 only when the level is 0 too
+    # The level is estimated from a few weeks of counts: a team whose true level is at the
+    # minimum reads below it about half the time. Insufficient only when even the upper end of
+    # the estimate's range is below the minimum, so a team at it is judged.
+    level_upper = per_working_day * (1 + LEVEL_GATE_Z * math.sqrt(dispersion / reference_events))
+    if level_upper < cfg.min_expected_per_working_day:
         return insufficient(per_working_day)
 
     # The rest of the organisation: observed against its own expected count, per bucket.
@@ -194,9 +213,15 @@ def drop_signal(
     org_window = cfg.org_window_hours * 3600 // config.bucket_s or 1
     rho = 1 - cfg.tuned_drop
     k = (1 - rho) / math.log(1 / rho)
-    cusum = 0.0
+    # A second detector tuned to a steep fall: on a team that all but stops, its evidence
+    # grows faster per hour than the first's, so a sudden fall is alerted sooner.
+    fast_rho = 1 - cfg.fast_tuned_drop
+    fast_k = (1 - fast_rho) / math.log(1 / fast_rho)
+    # The evidence runs over completed hours: it moves once an hour (and with late events), so
+    # a state never flickers within an hour and the rule's `for:` only waits out a restart.
+    cusum = fast_cusum = 0.0
     rest_seen = rest_usual = 0.0  # the rest's events over the trailing buckets, and usually
-    ratio = 1.0
+    ratio = completed_ratio = 1.0
     expected_week = 0.0
     trailing: deque[tuple[float, float]] = deque()
     for i in range(span):
@@ -214,26 +239,30 @@ def drop_signal(
             rest_usual -= gone_expected
         ratio = (rest_seen + prior) / (rest_usual + prior)
         expected = base[position] * share * min(1.0, ratio)
-        cusum = max(0.0, cusum + k * expected - recent[i])
+        if i < span - 1:
+            cusum = max(0.0, cusum + k * expected - recent[i])
+            fast_cusum = max(0.0, fast_cusum + fast_k * expected - recent[i])
+            completed_ratio = ratio
         if i >= span - week:
             expected_week += expected
 
-    own_chi2, own_df = dispersion_evidence(team.days, weeks)
-    pooled = org.chi2 / org.df if org.df else 1.0
-    weight = cfg.dispersion_prior_df
-    dispersion = (own_chi2 + weight * pooled) / (own_df + weight) if own_df + weight else 1.0
     # The level itself is estimated from the reference weeks: over the days the evidence
     # builds up in, its error adds to the counts' own variance (more with fewer weeks).
-    level_error = LEVEL_HORIZON_DAYS * per_working_day / sum(team.profile)
-    dispersion = max(1.0, dispersion) * (1 + level_error)
-    evidence = cusum * math.log(1 / rho) / dispersion
-    threshold = cfg.threshold + cfg.threshold_per_log_events * math.log(per_working_day)
+    level_error = LEVEL_HORIZON_DAYS * per_working_day / reference_events
+    dispersion *= 1 + level_error
+    by_level = cfg.threshold_per_log_events * math.log(per_working_day)
+    # how sure, against the drop threshold: the surer of the two detectors
+    sureness = max(
+        cusum * math.log(1 / rho) / dispersion / (cfg.threshold + by_level),
+        fast_cusum * math.log(1 / fast_rho) / dispersion / (cfg.fast_threshold + by_level),
+    )
     state: DropState = "ok"
-    if evidence >= threshold:
+    if sureness >= 1:
         state = "drop"
-    elif evidence >= cfg.watch_share * threshold:
+    elif sureness >= cfg.watch_share:
         state = "watch"
-    held = state == "drop" and ratio < cfg.org_hold_ratio  # the rest over the last hours
+    # the rest over the last completed hours
+    held = state == "drop" and completed_ratio < cfg.org_hold_ratio
     if held:
         state = "watch"
     if state == "ok" and usual_active is not None and members > 0:
@@ -252,7 +281,7 @@ def drop_signal(
         max(0.0, expected_week - spread),
         expected_week + spread,
         per_working_day,
-        evidence / threshold,
+        sureness,
         team.active,
         usual_active,
         held,

@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Callable
-from typing import Literal
+from collections.abc import Callable, Iterable
+from typing import Any, Literal
 
 from teampulse.contract.event import ASSESSED, COMPLETED, POSTED, REACTED, REPLIED, STARTED, Event
 from teampulse.gauges import formulas
@@ -60,6 +60,14 @@ _LEARNING_PREFIX = "learning."
 _EVENTS, _POSTS, _REPLIES, _REACTIONS, _LEARNING_MS, _STARTS, _COMPLETIONS, _PASSED = range(8)
 _WIDTH = 8
 _EMPTY_ROW = array("q", bytes(8 * _WIDTH))
+
+
+def _between(done: int, upto: int, held: dict[int, Any]) -> Iterable[int]:
+    """The keys of `held` in done..upto - 1, when none is below `done`: the range, when it is
+    shorter than the dict (the first time, or after a long silence, a scan is shorter)."""
+    if upto - done <= len(held):
+        return range(done, upto)
+    return [key for key in held if key < upto]
 
 
 def _lowest_bit(mask: int) -> int:
@@ -249,6 +257,7 @@ class TeamState:
         # bucket -> (event ids, their actors): the ids an erasure forgets are the person's
         self._ids_by_bucket: dict[int, tuple[list[str], array[int]]] = {}
         self._ids_from = -(2**62)  # ids of buckets below this were forgotten
+        self._ids_behind = False  # ids were kept below `_ids_from` since the last expiry
         self._kept_from = -(2**62)  # buckets below this were dropped
         # From these, expire() has something to do: the watermark from which a bucket falls
         # behind the retention, the slowest stream's watermark from which an id can be forgotten.
@@ -290,6 +299,9 @@ class TeamState:
             self._next_person += 1
         ids = self._ids_by_bucket.get(index)
         if ids is None:
+            # The first event of a new stream is never late, so it can land behind the
+            # ids' horizon: expire() then looks at every bucket once more.
+            self._ids_behind = self._ids_behind or index < self._ids_from
             self._ids_by_bucket[index] = ([event.id], array("q", (person,)))
         else:
             ids[0].append(event.id)
@@ -420,19 +432,26 @@ class TeamState:
         kept_from = expired_before(self.watermark, self.config.retention_s, self._bucket_s)
         ids_from = max(expired_before(slowest, self._lateness_s, self._bucket_s), kept_from)
         if ids_from > self._ids_from:
+            # No ids exist below the previous horizon (events behind it are refused), so the
+            # ones to forget are between the two; it runs every hour, so it must not scan.
+            done = -(2**62) if self._ids_behind else self._ids_from
+            self._ids_behind = False
+            for index in _between(done, ids_from, self._ids_by_bucket):
+                ids = self._ids_by_bucket.pop(index, None)
+                if ids is not None:
+                    self._seen.difference_update(ids[0])
             self._ids_from = ids_from
-            for index in [i for i in self._ids_by_bucket if i < ids_from]:
-                self._seen.difference_update(self._ids_by_bucket.pop(index)[0])
         if kept_from > self._kept_from:
-            self._kept_from = kept_from
             per_day = self._per_day
             gone = kept_from // per_day  # days before this one are entirely dropped
+            gone_before = self._kept_from // per_day
+            self._kept_from = kept_from
             # A bucket dropped is a change of its day (the caches holding it recompute) and of
             # the baseline if it sampled it.
-            for day_index in [d for d in self._days_held if d < gone]:
-                present = self._days_held.pop(day_index).present
-                if present:
-                    self._touch(day_index * per_day + _lowest_bit(present))
+            for day_index in _between(gone_before, gone, self._days_held):
+                held = self._days_held.pop(day_index, None)
+                if held is not None and held.present:
+                    self._touch(day_index * per_day + _lowest_bit(held.present))
             first = kept_from - gone * per_day  # buckets of day `gone` before this go
             day = self._days_held.get(gone)
             dropped = day.present & ((1 << first) - 1) if day is not None else 0
@@ -443,12 +462,10 @@ class TeamState:
                     for offset in [o for o in facts or () if o < first]:
                         del facts[offset]  # type: ignore[union-attr]
                 self._touch(gone * per_day + _lowest_bit(dropped))
-            for day_index in [d for d in self._changes if d < gone]:
-                del self._changes[day_index]  # (a cache still holding it mismatches and recomputes)
-            for day_index in [d for d in self._days if d < gone]:
-                del self._days[day_index]
-            for day_index in [d for d in self._hours if d < gone]:
-                del self._hours[day_index]
+            if gone > gone_before:  # once a day, not every hour
+                for cache in (self._changes, self._days, self._hours):
+                    for day_index in [d for d in cache if d < gone]:
+                        del cache[day_index]  # (a cache still holding it mismatches, recomputes)
         # Nothing moves until a watermark reaches the next bucket boundary of its horizon.
         self._next_ids_expiry = (self._ids_from + 1) * self._bucket_s + self._lateness_s
         self._next_expiry = (self._kept_from + 1) * self._bucket_s + self.config.retention_s

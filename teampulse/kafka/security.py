@@ -3,7 +3,6 @@
 One source of truth, read from the settings (docs/security.md):
 * `kafka_client_options` -> the keyword arguments of aiokafka's producer, consumer and admin
   client (`bootstrap_servers`, `security_protocol`, `ssl_context`, `sasl_*`);
-* `faust_broker_credentials` -> the same as Faust's `broker_credentials`;
 * `kafka_connection_problem` -> why a client could not connect, as a sentence that names the
   setting to fix (a wrong password otherwise shows as aiokafka's "Unable to bootstrap").
 """
@@ -16,18 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import faust
 from aiokafka.conn import create_conn
 from aiokafka.errors import KafkaError, SaslAuthenticationFailed
 from aiokafka.helpers import create_ssl_context
-from faust.types.auth import CredentialsT
 
 from teampulse.settings import Settings
 
 __all__ = [
     "KafkaProblem",
     "KafkaSecurityError",
-    "faust_broker_credentials",
     "kafka_client_options",
     "kafka_connection_problem",
     "kafka_ssl_context",
@@ -108,22 +104,6 @@ def kafka_client_options(settings: Settings) -> dict[str, Any]:
         options["sasl_plain_username"] = settings.kafka_sasl_username
         options["sasl_plain_password"] = settings.kafka_sasl_password
     return options
-
-
-def faust_broker_credentials(settings: Settings) -> CredentialsT | None:
-    """The same connection as `kafka_client_options`, as Faust's `broker_credentials`."""
-    options = kafka_client_options(settings)
-    protocol = options["security_protocol"]
-    if protocol == "PLAINTEXT":
-        return None
-    if protocol == "SSL":
-        return faust.SSLCredentials(options["ssl_context"])
-    return faust.SASLCredentials(
-        username=options["sasl_plain_username"],
-        password=options["sasl_plain_password"],
-        ssl_context=options.get("ssl_context"),
-        mechanism=options["sasl_mechanism"],
-    )
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ The worker and the web app run as child processes (their pids are recorded where
 baseline exists), the daily history of those weeks, then a live stream. The organisation is
 the demo's (teampulse/simulation/demo.py): its roll-ups publish, and its largest team has
 dropped eight days ago, so its alert fires in the first minutes. The web app's URL
-is the first line printed.
+is the first line printed. `teampulse notify` runs too, posting to a local stand-in for a
+Teams channel (teampulse/ops/demo_inbox.py): the card L&D would get shows in the summary.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -35,13 +37,14 @@ from teampulse.kafka.reading import read_to_end, topic_partitions
 from teampulse.kafka.security import kafka_client_options
 from teampulse.kafka.sender import KafkaSender
 from teampulse.ops.demo_history import write_daily_history
-from teampulse.ops.summary import Summary, render, summarise
+from teampulse.ops.demo_inbox import INBOX_PATH, start_inbox
+from teampulse.ops.summary import Summary, pending_summary, render, summarise
 from teampulse.settings import Settings
 from teampulse.simulation.demo import DROP_DAYS_AGO, demo_organisation
 from teampulse.sinks.redis_connection import redis_client
 from teampulse.sinks.redis_writer import DAY_S, RedisKeys
 from teampulse.web.model import attention
-from teampulse.web.reading import read_published
+from teampulse.web.reading import fires_in_s, read_published
 
 __all__ = ["HISTORY_DAYS", "history_complete", "mark_history_complete", "run_demo"]
 
@@ -75,6 +78,18 @@ def _summary(settings: Settings) -> Summary | None:
         return None
     alerts_page = _get(f"{_prometheus_url()}/api/v1/alerts")
     alerts = orjson.loads(alerts_page).get("data", {}).get("alerts", []) if alerts_page else []
+    rules_page = _get(f"{_prometheus_url()}/api/v1/rules?type=alert") if alerts else None
+    durations = {
+        rule["name"]: float(rule.get("duration", 0))
+        for group in (
+            orjson.loads(rules_page).get("data", {}).get("groups", []) if rules_page else []
+        )
+        for rule in group.get("rules", [])
+    }
+    now = time.time()
+    for alert in alerts:  # when a pending alert fires, if it holds
+        name = alert.get("labels", {}).get("alertname")
+        alert["fires_in"] = fires_in_s(alert.get("activeAt", ""), durations.get(name), now)
     return summarise(page.decode(), alerts)
 
 
@@ -169,19 +184,29 @@ def run_demo(settings: Settings, seconds: float | None) -> int:
         "TEAMPULSE_PROMETHEUS_URL": web_settings.prometheus_url,
         "TEAMPULSE_ALERTMANAGER_URL": web_settings.alertmanager_url,
     }
+    # The inbox's socket is bound here, so `notify` is told its port before the loop serves it.
+    inbox = socket.create_server(("127.0.0.1", 0))
+    notify_env = {
+        **os.environ,
+        "TEAMPULSE_NOTIFY_TEAMS_WEBHOOK_URL": (
+            f"http://127.0.0.1:{inbox.getsockname()[1]}{INBOX_PATH}"
+        ),
+    }
     worker = _child("worker", os.environ)
     web = _child("web", web_env)
+    notify = _child("notify", notify_env)
     started = time.time()
     deadline = None if seconds is None else started + seconds
     try:
         live_seconds = -1.0 if deadline is None else max(1.0, deadline - time.time())
-        feed = asyncio.run(_feed_and_watch(settings, live_seconds, worker))
+        feed = asyncio.run(_feed_and_watch(settings, live_seconds, worker, inbox))
         return feed
     except KeyboardInterrupt:
         print("\n[demo] interrupted", flush=True)
         return 0
     finally:
-        for name, child in (("web", web), ("worker", worker)):
+        inbox.close()
+        for name, child in (("notify", notify), ("web", web), ("worker", worker)):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(child.pid, signal.SIGTERM)
             try:
@@ -208,8 +233,25 @@ def _child(command: str, env: Mapping[str, str]) -> subprocess.Popen:
     return child
 
 
-async def _feed_and_watch(settings: Settings, live_seconds: float, worker: subprocess.Popen) -> int:
+async def _feed_and_watch(
+    settings: Settings, live_seconds: float, worker: subprocess.Popen, inbox: socket.socket
+) -> int:
     history_sent = asyncio.Event()
+    received: list[list[str]] = []
+    kept_in = STACK_DIR / "logs" / "notifications.jsonl"
+    terminal = Console().is_terminal
+
+    def notified(lines: list[str]) -> None:
+        received.append(lines)
+        if not terminal:  # on a terminal the summary shows the latest message
+            print("[demo] Teams message from teampulse notify:\n    " + "\n    ".join(lines))
+
+    inbox_runner = await start_inbox(inbox, kept_in, notified)
+    print(
+        f"[demo] notifications: Alertmanager's L&D alerts become Teams cards, shown here and "
+        f"kept in {kept_in}",
+        flush=True,
+    )
     days = HISTORY_DAYS
     if await history_complete(settings):
         print(
@@ -247,7 +289,7 @@ async def _feed_and_watch(settings: Settings, live_seconds: float, worker: subpr
         f"{settings.webapp_url}/teams/{dropping}",
         flush=True,
     )
-    watcher = asyncio.create_task(_watch(settings, worker, history_sent))
+    watcher = asyncio.create_task(_watch(settings, worker, history_sent, received))
     try:
         await run_simulation(
             settings,
@@ -267,10 +309,16 @@ async def _feed_and_watch(settings: Settings, live_seconds: float, worker: subpr
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await inbox_runner.cleanup()
     return 0 if worker.poll() is None else 1
 
 
-async def _watch(settings: Settings, worker: subprocess.Popen, history_sent: asyncio.Event) -> None:
+async def _watch(
+    settings: Settings,
+    worker: subprocess.Popen,
+    history_sent: asyncio.Event,
+    received: list[list[str]],
+) -> None:
     """Once the history is on Kafka (its progress bar done), redraw the summary in place on a
     terminal, or print one line per interval when the output is a log."""
     await history_sent.wait()
@@ -291,6 +339,7 @@ async def _watch(settings: Settings, worker: subprocess.Popen, history_sent: asy
             summary = await asyncio.to_thread(_summary, settings)
             if summary is not None:
                 summary.attention = await _attention(settings)
+                summary.notification = received[-1] if received else []
             if summary is None:
                 if time.monotonic() - started > WORKER_START_TIMEOUT_S:
                     console.print("[demo] the worker does not answer yet; see its log")
@@ -298,6 +347,8 @@ async def _watch(settings: Settings, worker: subprocess.Popen, history_sent: asy
                 live.update(render(summary, urls), refresh=True)
             else:
                 firing = sum(a.state == "firing" for a in summary.alerts)
+                pending = [a for a in summary.alerts if a.state == "pending"]
+                soon = f", {len(pending)} pending ({pending_summary(pending)})" if pending else ""
                 first = (
                     f"; needs attention: {summary.attention[0][0]} ({summary.attention[0][1]})"
                     if summary.attention
@@ -306,7 +357,7 @@ async def _watch(settings: Settings, worker: subprocess.Popen, history_sent: asy
                 print(
                     f"[demo] {len(summary.teams)} teams published, {summary.accepted:,} events "
                     f"accepted, org engagement (7d) {_share(summary.org_engagement)}, "
-                    f"{firing} alerts firing{first}",
+                    f"{firing} alerts firing{soon}{first}",
                     flush=True,
                 )
             await asyncio.sleep(STATUS_INTERVAL_S)

@@ -7,6 +7,7 @@ baseline, the alerts Prometheus has firing or pending, and how much the pipeline
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,8 +19,9 @@ from rich.text import Text
 
 from teampulse.gauges import catalog
 from teampulse.sinks.overview import STATE_WORDS
+from teampulse.web.reading import pending_words
 
-__all__ = ["AlertLine", "Summary", "TeamLine", "render", "summarise"]
+__all__ = ["AlertLine", "Summary", "TeamLine", "pending_summary", "render", "summarise"]
 
 SHOWN_TEAMS = 12  # the least engaged first: those are the ones to look at
 SHOWN_SCOPES = 2  # labels of the first alerts of a kind; the rest are counted
@@ -44,6 +46,7 @@ class AlertLine:
     name: str
     state: str  # firing | pending
     labels: str  # the alert's scope, e.g. "team=finance-vertex"
+    fires_in: float | None = None  # pending: seconds until it fires if it holds
 
 
 @dataclass
@@ -53,6 +56,7 @@ class Summary:
     accepted: int = 0
     org_engagement: float | None = None
     attention: list[tuple[str, str]] = field(default_factory=list)  # (team, reasons in words)
+    notification: list[str] = field(default_factory=list)  # the latest Teams card's lines
 
 
 def parse_samples(text: str) -> Iterable[tuple[str, Mapping[str, str], float]]:
@@ -94,12 +98,32 @@ def summarise(metrics_text: str, alerts: list[Mapping[str, Any]]) -> Summary:
                     for k, v in sorted(alert.get("labels", {}).items())
                     if k in ("team", "initiative", "source", "department")
                 ),
+                alert.get("fires_in"),
             )
             for alert in alerts
         ),
         key=lambda a: (a.state != "firing", a.name, a.labels),
     )
     return summary
+
+
+def pending_summary(pending: Iterable[AlertLine]) -> str:
+    """ "TeamEngagementDropped team=x fires in about 1 min; AdoptionStalled x2 fires in about
+    24 h": what is about to fire, one part per alert, the first of its kind to fire."""
+    kinds: dict[str, list[AlertLine]] = {}
+    for alert in pending:
+        kinds.setdefault(alert.name, []).append(alert)
+    parts = []
+    for name, alerts in sorted(kinds.items(), key=lambda kind: _soonest(kind[1]) or math.inf):
+        which = alerts[0].labels if len(alerts) == 1 else f"x{len(alerts)}"
+        when = pending_words(_soonest(alerts)).removeprefix("pending, ")
+        parts.append(" ".join(part for part in (name, which, when) if part))
+    return "; ".join(parts)
+
+
+def _soonest(alerts: Iterable[AlertLine]) -> float | None:
+    known = [a.fires_in for a in alerts if a.fires_in is not None]
+    return min(known) if known else None
 
 
 def _percent(value: float | None, signed: bool = False) -> Text:
@@ -146,10 +170,22 @@ def render(summary: Summary, urls: Mapping[str, str]) -> Group:
         grouped.setdefault((alert.name, alert.state), []).append(alert.labels)
     for (name, state), scopes in grouped.items():  # one row per alert and state: one screen
         style = "bold red" if state == "firing" else "yellow"
+        if state == "pending":
+            state = pending_words(
+                _soonest(a for a in summary.alerts if a.name == name and a.state == "pending")
+            )
         shown = "; ".join(s for s in scopes[:SHOWN_SCOPES] if s)
         more = f" (+{len(scopes) - SHOWN_SCOPES} more)" if len(scopes) > SHOWN_SCOPES else ""
         alerts.add_row(Text(name, style=style), state, str(len(scopes)), shown + more)
     if not summary.alerts:
         alerts.add_row("none", "", "", "")
+    card = Table(
+        title="latest notification (the Teams card teampulse notify posted)",
+        title_justify="left",
+        show_header=False,
+    )
+    card.add_column("line")
+    for text in summary.notification or ["none yet: an alert notifies once it fires"]:
+        card.add_row(text)
     where = Text("\n".join(f"{name:<12} {url}" for name, url in urls.items()))
-    return Group(head, needing, teams, alerts, where, Text("Stop with Ctrl-C.", style="dim"))
+    return Group(head, needing, teams, alerts, card, where, Text("Stop with Ctrl-C.", style="dim"))

@@ -9,12 +9,10 @@ runs no agent. docs/architecture.md explains the split and its figures.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-
-import faust
+from dataclasses import dataclass
 
 from teampulse.contract.event_structs import FastEventValidator
 from teampulse.contract.rejections import Reason, Rejection, dead_letter_record
@@ -28,7 +26,6 @@ from teampulse.gauges.counts import TeamCounts
 from teampulse.gauges.team_state import TeamState
 from teampulse.kafka.security import kafka_client_options
 from teampulse.settings import Settings
-from teampulse.streams.app import Topics
 from teampulse.streams.erasure_reader import ErasureReader
 from teampulse.streams.hot_stages import HealthSink, HotStages, HotTopics
 from teampulse.streams.partitions import (
@@ -44,7 +41,7 @@ from teampulse.streams.state_snapshots import dump_teams, dump_threads, load_tea
 from teampulse.streams.team_counts_reader import TeamCountsReader
 from teampulse.tenancy.source import TenantsSource
 
-__all__ = ["STATE_ENTRY_KINDS", "Pipeline", "PipelineHealthSink"]
+__all__ = ["STATE_ENTRY_KINDS", "Pipeline", "PipelineHealthSink", "Topics"]
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +58,44 @@ STATE_ENTRY_KINDS = (
 PipelineHealthSink = HealthSink
 
 
+@dataclass(frozen=True)
+class Topics:
+    """The names of the topics the pipeline reads and writes (docs/architecture.md);
+    `teampulse.kafka.topics` creates them with their config."""
+
+    events: str
+    xapi: str
+    roster: str
+    erasures: str
+    deadletter: str
+    by_team: str
+    by_thread: str
+    thread_facts: str
+    team_counts: str
+    team_state_log: str
+    thread_state_log: str
+
+    @classmethod
+    def of(cls, settings: Settings) -> Topics:
+        name = settings.topic
+        return cls(
+            events=name("events"),
+            xapi=name("xapi"),
+            roster=name("roster"),
+            erasures=name("erasures"),
+            deadletter=name("deadletter"),
+            by_team=name("by-team"),
+            by_thread=name("by-thread"),
+            thread_facts=name("thread-facts"),
+            team_counts=name("team-counts"),
+            team_state_log=name("team-state"),
+            thread_state_log=name("thread-state"),
+        )
+
+
 class Pipeline:
     def __init__(
         self,
-        app: faust.App,
         settings: Settings,
         topics: Topics,
         config: GaugeConfig,
@@ -77,7 +108,6 @@ class Pipeline:
         clock: Clock,
         tenants: TenantsSource | None = None,
     ) -> None:
-        self.app = app
         self.settings = settings
         self.topics = topics
         self.config = config
@@ -93,7 +123,7 @@ class Pipeline:
         kafka = kafka_client_options(settings)
         self.teams: PartitionedState[TeamPartition] = PartitionedState(
             "teams",
-            topics.team_state_log.get_topic_name(),
+            topics.team_state_log,
             kafka,
             lambda _p: TeamPartition(config),
             lambda state, record: state.replay(record, erased, known),
@@ -107,7 +137,7 @@ class Pipeline:
         )
         self.threads: PartitionedState[ThreadPartition] = PartitionedState(
             "threads",
-            topics.thread_state_log.get_topic_name(),
+            topics.thread_state_log,
             kafka,
             lambda _p: ThreadPartition(config),
             ThreadPartition.replay,
@@ -121,21 +151,21 @@ class Pipeline:
         # The roll-up inputs are absolute values on a compacted topic: the topic is its own log.
         self.rollup_states: PartitionedState[RollupInputs] = PartitionedState(
             "rollups",
-            topics.team_counts.get_topic_name(),
+            topics.team_counts,
             kafka,
             lambda _p: RollupInputs(),
             RollupInputs.apply,
         )
         hot_topics = HotTopics(
-            events=topics.events.get_topic_name(),
-            xapi=topics.xapi.get_topic_name(),
-            by_team=topics.by_team.get_topic_name(),
-            by_thread=topics.by_thread.get_topic_name(),
-            thread_facts=topics.thread_facts.get_topic_name(),
-            deadletter=topics.deadletter.get_topic_name(),
-            team_state=topics.team_state_log.get_topic_name(),
-            thread_state=topics.thread_state_log.get_topic_name(),
-            team_counts=topics.team_counts.get_topic_name(),
+            events=topics.events,
+            xapi=topics.xapi,
+            by_team=topics.by_team,
+            by_thread=topics.by_thread,
+            thread_facts=topics.thread_facts,
+            deadletter=topics.deadletter,
+            team_state=topics.team_state_log,
+            thread_state=topics.thread_state_log,
+            team_counts=topics.team_counts,
         )
         stages = HotStages(
             hot_topics,
@@ -162,17 +192,18 @@ class Pipeline:
             routed_topic=hot_topics.by_team,
         )
 
-    async def report_undecodable(self, skipped: Sequence[SkippedRecord]) -> None:
-        """Dead-letters the offsets the Kafka client could not decode (no bytes to keep)."""
+    def report_undecodable(self, skipped: Sequence[SkippedRecord]) -> None:
+        """Dead-letters the offsets the Kafka client could not decode (no bytes to keep):
+        sent with the next batch, acknowledged before that batch commits."""
         now = self.clock()
-        acknowledged = []
+        deadletter = self.topics.deadletter
         for record in skipped:
             rejection = Rejection(Reason.UNDECODABLE, f"offset {record.offset}: {record.cause}")
             letter = dead_letter_record(
                 None, record.topic, record.partition, record.offset, rejection, now
             )
-            acknowledged.append(await self.topics.deadletter.send(value=letter))
-        await asyncio.gather(*acknowledged)
+            partition = record.partition % self.settings.topic_partitions
+            self.hot.send_with_next_batch(deadletter, partition, None, letter)
         self.health.record_dead_letters(Counter({Reason.UNDECODABLE.value: len(skipped)}))
 
     # ------------------------------------------------------- the exporter's view
@@ -249,19 +280,3 @@ class Pipeline:
         """Queues a team's latest counts for the roll-up owner (`team-counts` has one
         partition): sent with the next batch, acknowledged before that batch commits."""
         self.hot.send_with_next_batch(self._team_counts_topic, 0, key, value)
-
-    # ------------------------------------------------------------------ wiring
-    def register(self) -> None:
-        app = self.app
-        # Started with the app (its clients connect at once); it joins the hot group once
-        # the roster is loaded, and workers started together share the first assignment
-        # (BatchLoop._consume, BatchLoop._settled).
-        app.add_dependency(self.hot)
-        app.on_before_shutdown.connect(self._leave_hot_group)  # type: ignore[arg-type]
-
-    async def _leave_hot_group(self, _sender: object, **_kwargs: object) -> None:
-        # Faust stops its web server before the app's dependencies: stopped then, the hot
-        # consumer would leave the group only after /metrics went dark, and the teams would
-        # be missing until the others noticed. Stopped first, it withdraws and leaves while
-        # the web server still answers.
-        await self.hot.stop()

@@ -55,10 +55,12 @@ def line_chart(
     width: int = 720,
     height: int = 240,
     tick_every: int = 7,
+    legend: bool = True,
 ) -> str:
     """Lines over dated x labels on a 0–100 % axis, each line's last value written at its end
-    and named in a legend; an empty chart says so instead of drawing nothing."""
-    left, right, top, bottom = 44, 230, 28, 30
+    and named in a legend (without one, a single line is named by the title: small multiples);
+    an empty chart says so instead of drawing nothing."""
+    left, right, top, bottom = 44, 230 if legend else 48, 28, 30
     plot_w, plot_h = width - left - right, height - top - bottom
     parts = [
         f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
@@ -97,6 +99,8 @@ def line_chart(
             x, y = points[-1]
             parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"/>')
             parts.append(_text(x + 6, y + 4, percent(last), size=12, fill=colour))
+        if not legend:
+            continue
         sample = f'stroke-dasharray="{dash}"' if dash else ""
         lx = left + plot_w + 48
         parts.append(

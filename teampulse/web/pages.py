@@ -21,7 +21,7 @@ from teampulse.web.model import (
     funnel_shares,
     judgement,
 )
-from teampulse.web.reading import AlertView, Published
+from teampulse.web.reading import AlertView, Published, pending_words
 from teampulse.web.runbooks import render_markdown, runbook_path
 
 __all__ = [
@@ -117,7 +117,9 @@ def _firing_teams(alerts: Iterable[AlertView]) -> dict[str, list[AlertView]]:
 
 def _badges(alerts: Sequence[AlertView]) -> str:
     return " ".join(
-        f'<span class="badge {_e(a.state)}">{_e(a.name)} {_e(a.state)}</span>' for a in alerts
+        f'<span class="badge {_e(a.state)}">{_e(a.name)} '
+        f"{_e(pending_words(a.fires_in) if a.state == 'pending' else a.state)}</span>"
+        for a in alerts
     )
 
 
@@ -264,8 +266,37 @@ def initiatives_page(published: Published) -> str:
                 f"<tr><td>{_e(department.key)}</td>{cells}"
                 f'<td class="num">{percent(initiative.ratio)}</td></tr>'
             )
-        parts.append("</tbody></table></section>")
+        parts.append("</tbody></table>")
+        parts.append(_department_weeks(published.departments, name))
+        parts.append("</section>")
     return _layout("Initiatives", "\n".join(parts), org.as_of if org else None)
+
+
+def _department_weeks(departments: Sequence[ScopeView], initiative: str) -> str:
+    """Small multiples: one chart per department of its practising share week by week, on
+    the same 0–100 % axis, its latest value written at the end (no legend to decode)."""
+    charts = []
+    for department in departments:
+        weekly = weekly_adoption(department, initiative)
+        if not weekly:
+            continue
+        charts.append(
+            line_chart(
+                [bar.label for bar in weekly],
+                [Series(department.key, [bar.value for bar in weekly])],
+                department.key,
+                width=330,
+                height=150,
+                tick_every=max(1, (len(weekly) + 2) // 3),
+                legend=False,
+            )
+        )
+    if not charts:
+        return ""
+    return (
+        "<h3>Practising (ability or beyond) week by week, by department</h3>"
+        f'<div class="charts small-multiples">{"".join(charts)}</div>'
+    )
 
 
 def _stages() -> list[tuple[str, float | None, str]]:
@@ -368,7 +399,8 @@ def _alert_table(alerts: Sequence[AlertView]) -> str:
         what = alert.annotations.get("summary") or ", ".join(
             f"{k}={v}" for k, v in sorted(alert.labels.items()) if k not in ("alertname",)
         )
-        state = alert.state + (" (silenced)" if alert.silenced else "")
+        state = pending_words(alert.fires_in) if alert.state == "pending" else alert.state
+        state += " (silenced)" if alert.silenced else ""
         rows.append(
             f'<tr data-alert="{_e(alert.name)}"><td><span class="badge {_e(alert.state)}">'
             f"{_e(state)}</span></td><td>{_e(alert.name)}</td><td>{team}</td><td>{_e(what)}</td>"

@@ -6,6 +6,10 @@ answers with what is published (an unpublished team is absent, never zeros).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import math
+import re
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +22,16 @@ from teampulse.gauges.model import ORG_KEY
 from teampulse.sinks.redis_writer import RedisKeys
 from teampulse.web.model import ScopeView, scope_view
 
-__all__ = ["AlertView", "Published", "read_alerts", "read_published", "read_scopes"]
+__all__ = [
+    "AlertView",
+    "Published",
+    "fires_in_s",
+    "pending_words",
+    "read_alerts",
+    "read_published",
+    "read_rule_durations",
+    "read_scopes",
+]
 
 HISTORY_DAYS = 90
 HTTP_TIMEOUT_S = 3.0
@@ -41,10 +54,50 @@ class AlertView:
     annotations: Mapping[str, str] = field(default_factory=dict)
     since: str = ""  # RFC 3339, when it became active (firing and pending alerts)
     silenced: bool = False  # Alertmanager holds it silenced or inhibited
+    fires_in: float | None = None  # pending: seconds until it fires if it holds (its `for:`)
 
     @property
     def team(self) -> str | None:
         return self.labels.get("team")
+
+
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+
+
+def fires_in_s(active_at: str, for_s: float | None, now: float) -> float | None:
+    """Seconds until a pending alert, active since `active_at` (Prometheus' RFC 3339 with
+    nanoseconds), fires under its rule's `for:`; None when either is unknown."""
+    if for_s is None or not active_at:
+        return None
+    try:
+        since = dt.datetime.fromisoformat(_FRACTION.sub(r"\1", active_at.replace("Z", "+00:00")))
+    except ValueError:
+        return None
+    return max(0.0, since.timestamp() + for_s - now)
+
+
+def pending_words(fires_in: float | None) -> str:
+    """ "pending, fires in about 3 min": what a pending alert waits for, in words."""
+    if fires_in is None:
+        return "pending"
+    if fires_in < 60:
+        return "pending, fires within a minute"
+    if fires_in < 2 * 3600:
+        return f"pending, fires in about {math.ceil(fires_in / 60)} min"
+    return f"pending, fires in about {round(fires_in / 3600)} h"
+
+
+async def read_rule_durations(
+    session: aiohttp.ClientSession, prometheus_url: str
+) -> dict[str, float]:
+    """Each alerting rule's `for:` in seconds, by alert name (Prometheus' rules API)."""
+    body = await _get_json(session, f"{prometheus_url}/api/v1/rules", type="alert")
+    return {
+        rule["name"]: float(rule.get("duration", 0))
+        for group in body.get("data", {}).get("groups", [])
+        for rule in group.get("rules", [])
+        if rule.get("type") == "alerting"
+    }
 
 
 def _text(value: bytes | str) -> str:
@@ -123,6 +176,7 @@ async def read_alerts(prometheus_url: str, alertmanager_url: str) -> tuple[list[
     views: dict[tuple[tuple[str, str], ...], AlertView] = {}
     prometheus_active: list[dict[str, Any]] = []
     recent: list[dict[str, str]] = []
+    durations: dict[str, float] = {}
     async with aiohttp.ClientSession(timeout=timeout) as session:
         try:
             for alert in await _get_json(session, f"{alertmanager_url}/api/v2/alerts"):
@@ -146,19 +200,25 @@ async def read_alerts(prometheus_url: str, alertmanager_url: str) -> tuple[list[
                 query=f'max_over_time(ALERTS{{alertstate="firing"}}[{RECENT}])',
             )
             recent = [r["metric"] for r in body.get("data", {}).get("result", [])]
+            durations = await read_rule_durations(session, prometheus_url)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             problems.append(f"Prometheus at {prometheus_url} did not answer ({exc})")
+    now = time.time()
     for alert in prometheus_active:
         labels = alert.get("labels", {})
         identity = _identity(labels)
         if identity in views or (alert.get("state") == "firing" and not problems):
             continue  # Alertmanager's word on a firing alert wins
+        name = labels.get("alertname", "?")
+        state = alert.get("state", "?")
+        since = alert.get("activeAt", "")
         views[identity] = AlertView(
-            name=labels.get("alertname", "?"),
-            state=alert.get("state", "?"),
+            name=name,
+            state=state,
             labels=labels,
             annotations=alert.get("annotations", {}),
-            since=alert.get("activeAt", ""),
+            since=since,
+            fires_in=fires_in_s(since, durations.get(name), now) if state == "pending" else None,
         )
     for labels in recent:
         labels = {k: v for k, v in labels.items() if k not in ("__name__", "alertstate")}

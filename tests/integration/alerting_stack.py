@@ -90,8 +90,9 @@ def scaled_rule_file(source: Path, speed: float) -> dict[str, Any]:
         group["interval"] = INTERVAL
         for rule in group["rules"]:
             rule["expr"] = scaled_expr(rule["expr"], speed)
-            if "for" in rule:
-                rule["for"] = scaled(rule["for"], speed)
+            for duration in ("for", "keep_firing_for"):
+                if duration in rule:
+                    rule[duration] = scaled(rule[duration], speed)
     return rules
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import orjson
 import pytest
 import redis
+from aiokafka.admin import AIOKafkaAdminClient
 
 from teampulse.gauges.model import OrgSnapshot
 from teampulse.kafka.topics import ensure_topics
@@ -77,6 +78,23 @@ def pipeline(kafka_bootstrap: str, redis_url: str, tmp_path_factory: pytest.Temp
         worker.stop()
         if not worker.alive():
             pass
+
+
+async def consumer_groups_of(bootstrap: str, app_id: str) -> set[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        groups = await admin.list_consumer_groups()
+    finally:
+        await admin.close()
+    return {group for group, *_ in groups if group == app_id or group.startswith(f"{app_id}.")}
+
+
+def test_the_worker_is_a_member_of_one_consumer_group(pipeline, kafka_bootstrap):
+    """Faust starts no consumer of its own: the engine's batch loop is the only member."""
+    _worker, settings = pipeline
+    groups = asyncio.run(consumer_groups_of(kafka_bootstrap, settings.app_id))
+    assert groups == {f"{settings.app_id}.hot"}
 
 
 def reference(settings: Settings) -> OrgSnapshot:

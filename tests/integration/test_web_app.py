@@ -161,6 +161,11 @@ def test_the_initiatives_page_shows_each_funnel_by_department_and_week(
     assert dom.count('aria-label="practising (ability or beyond), week by week"') == len(sections)
     assert len(re.findall(r"\d{4}-W\d{2}", dom)) >= 5 * len(sections)  # five weeks each
     assert "<td>engineering</td>" in dom  # by department
+    # ... and week by week, a chart per department in each section, its latest value on it
+    for section in re.split(r"<section data-initiative=", dom)[1:]:
+        weekly = section.split("by department</h3>")[-1]
+        assert 'aria-label="engineering"' in weekly
+        assert re.search(r'aria-label="engineering".*?>\d+%</text>', weekly)
     assert_self_contained(dom)
 
 

@@ -48,7 +48,8 @@ ALLOWED: dict[str, set[str]] = {
     "digest": CORE | {"sinks", "web", "notify"},
     # the composition roots
     "ops": CORE | {"kafka", "engine", "ingest", "streams", "sinks", "web"},
-    "worker": CORE | {"kafka", "engine", "ingest", "streams", "sinks"},
+    "worker": CORE | {"kafka", "engine", "ingest", "streams", "sinks", "shell"},
+    "shell": {"settings"},
     "cli": CORE
     | {"kafka", "engine", "ingest", "streams", "sinks", "web", "notify", "digest", "ops", "worker"},
 }
@@ -140,6 +141,30 @@ def test_a_kafka_client_in_the_stream_stages_is_caught() -> None:
     assert violations("streams", "from aiokafka.structs import ConsumerRecord\n") == [
         "streams imports aiokafka.structs (the engine's library)"
     ]
+
+
+# The Faust application shell (the App, the worker command and its lifecycle, the timers and
+# the web views): the only modules that import Faust. The read API's roll-up routes are web
+# views of the worker, mounted on the App beside the team routes.
+FAUST_SHELL = {"shell.py", "worker.py", "sinks/read_api.py"}
+
+
+def imports_faust(source: str) -> bool:
+    return any(module.split(".")[0] == "faust" for module in imported_modules(source))
+
+
+def test_only_the_application_shell_imports_faust() -> None:
+    importing = {
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if imports_faust(path.read_text())
+    }
+    assert importing == FAUST_SHELL
+
+
+def test_an_import_of_faust_anywhere_is_seen() -> None:
+    assert imports_faust("def view():\n    from faust.web import View\n")
+    assert not imports_faust("from mode import Service\n")
 
 
 def test_an_io_library_in_the_pure_core_is_caught() -> None:

@@ -209,3 +209,22 @@ def test_a_missing_field_is_a_difference():
 
 def test_a_hash_in_one_run_only_is_a_difference():
     assert snapshot_differences({"team:alpha": {}}, {}) == ["team:alpha: only in the first run"]
+
+
+def test_table_gives_the_state_per_person_and_the_restore_when_measured():
+    measured = figures()
+    measured.state_bytes_per_person = 9_876.4
+    measured.state_bytes_per_event = 123.4
+    measured.snapshot_bytes = 3 * 2**20
+    measured.restore_s = 1.25
+    document = build_result(
+        measured, commit="c", machine=MACHINE, settings={}, started_at=STARTED, duration_s=1.0
+    )
+    table = render_table(document)
+    assert "9,876 B" in table and "123 B per event kept" in table
+    assert "1.250 s" in table and "snapshot 3.0 MiB" in table
+
+
+def test_table_says_the_state_phase_was_skipped_when_it_was():
+    rows = {row.split("  ")[0]: row for row in render_table(result()).splitlines()}
+    assert "skipped" in rows["core state per person after N"]

@@ -18,6 +18,7 @@ from teampulse.engine.membership import MembershipLease
 from teampulse.settings import load_settings
 
 EVENTS_0 = TopicPartition("t.events", 0)
+BY_TEAM_0 = TopicPartition("t.by-team", 0)
 
 
 class FakeBatch:
@@ -216,3 +217,49 @@ async def test_records_queued_by_others_leave_with_the_next_batch_through_the_ac
         ack.set_result(None)
     await hot.drain()
     assert consumer.commits == [{EVENTS_0: 1}]  # committed once the counts were acknowledged
+
+
+class AssignedConsumer(FakeConsumer):
+    def __init__(self, committed: dict[TopicPartition, int]) -> None:
+        super().__init__()
+        self._committed = committed
+
+    def assignment(self) -> set[TopicPartition]:
+        return {EVENTS_0, BY_TEAM_0}
+
+    async def committed(self, tp: TopicPartition) -> int | None:
+        return self._committed.get(tp)
+
+
+def restored(handler: ForwardingHandler, inputs: dict[str, int]) -> None:
+    teams = handler.teams
+    teams.states = {0: object()}  # type: ignore[attr-defined]
+    teams.is_ready = lambda partition: True  # type: ignore[attr-defined]
+    teams.restored_inputs = {0: inputs}  # type: ignore[attr-defined]
+
+
+async def test_a_partition_without_a_committed_offset_reads_on_from_its_snapshots_inputs():
+    hot, _, _, handler = hot_loop()
+    restored(handler, {"t.events": 120, "t.by-team": 40})
+    consumer = AssignedConsumer(committed={EVENTS_0: 130})  # by-team's offset expired
+    hot._undecided = {EVENTS_0, BY_TEAM_0}
+
+    await hot._decide_starts(consumer)  # type: ignore[arg-type]
+
+    assert consumer.seeks == [(BY_TEAM_0, 40)]  # the committed one starts where it was
+    assert hot._undecided == set()
+    assert hot._input_offsets(consumer, 0) == {"t.events": 130, "t.by-team": 40}  # type: ignore[arg-type]
+
+
+async def test_a_partition_waits_for_its_states_restore_before_its_start_is_decided():
+    hot, _, _, handler = hot_loop()
+    restored(handler, {"t.by-team": 40})
+    handler.teams.is_ready = lambda partition: False  # type: ignore[attr-defined]
+    consumer = AssignedConsumer(committed={})
+    hot._undecided = {BY_TEAM_0}
+
+    await hot._decide_starts(consumer)  # type: ignore[arg-type]
+
+    assert consumer.seeks == []
+    assert hot._undecided == {BY_TEAM_0}
+    assert hot._input_offsets(consumer, 0) is None  # no snapshot before the start is known

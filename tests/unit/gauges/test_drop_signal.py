@@ -63,8 +63,9 @@ def test_a_quiet_day_for_the_whole_organisation_is_no_team_drop() -> None:
     holiday = last_days(0.1, 1)
 
     assert judged(team(2, holiday), team(40, holiday)) == "ok"
-    # Without the organisation going quiet too, the same day is evidence against the team.
-    assert judged(team(2, holiday), team(40)) == "watch"
+    # Without the organisation going quiet too, the same day is a steep fall of the team's
+    # own (no event in a day that usually holds 16): the detector for steep falls says drop.
+    assert judged(team(2, holiday), team(40)) == "drop"
 
 
 def test_without_five_expected_events_a_working_day_the_signal_says_so() -> None:
@@ -84,3 +85,38 @@ def test_binomial_tail() -> None:
 
 def test_one_member_away_from_a_team_always_fully_active_is_no_watch() -> None:
     assert judged(team(2, active=7), team(10)) == "ok"  # usually 8 of 8
+
+
+def team_of_daily(events_per_day: int) -> ActivityCounts:
+    """One event in each of the first `events_per_day` working hours, Monday-Friday."""
+    week = [1 if (h // 24) < 5 and 9 <= h % 24 < 9 + events_per_day else 0 for h in range(WEEK)]
+    return ActivityCounts(
+        recent=tuple(week * SPAN_WEEKS),
+        profile=tuple(n * REFERENCE_WEEKS for n in week),
+        days=tuple(sum(week[d * 24 : d * 24 + 24]) for d in range(7)) * REFERENCE_WEEKS,
+        active=8,
+        usual_active=(8,) * REFERENCE_WEEKS,
+    )
+
+
+def test_a_team_whose_level_may_well_be_five_a_day_is_judged() -> None:
+    # 5 a day reads just under 5 expected (the organisation's quiet hours take a share);
+    # 3 a day is below 5 even at the upper end of what 3 weeks of counts allow.
+    five, three = team_of_daily(5), team_of_daily(3)
+    judged_five = drop_signal(five, org_activity([five, team(10)], CONFIG), 8, AS_OF, CONFIG)
+    judged_three = drop_signal(three, org_activity([three, team(10)], CONFIG), 8, AS_OF, CONFIG)
+
+    assert judged_five.expected_per_working_day is not None
+    assert judged_five.expected_per_working_day < 5
+    assert judged_five.state == "ok"
+    assert judged_three.state == "insufficient_activity"
+
+
+def test_the_evidence_moves_only_when_an_hour_completes() -> None:
+    me = team(2, last_days(0.5, 2))
+    org = org_activity([me, team(10)], CONFIG)
+
+    early = drop_signal(me, org, 8, AS_OF - 0.9 * 3600, CONFIG)  # 6 minutes into the hour
+    late = drop_signal(me, org, 8, AS_OF, CONFIG)  # its last millisecond
+
+    assert early.evidence_ratio == late.evidence_ratio

@@ -392,3 +392,15 @@ def test_a_removed_reply_link_stays_removed_whatever_arrives_after() -> None:
 
     day = team.counts(T0 + 2 * HOUR, members=5).windows["1d"]
     assert (day.reply_interactions, day.cross_team_interactions) == (1, 0)
+
+
+def test_the_ids_of_a_new_streams_old_events_are_forgotten_once_every_stream_passed_them() -> None:
+    team = TeamState("alpha", CONFIG)
+    team.apply_event(event("a1", 10 * DAY, origin="events:0"))
+    # A stream seen for the first time is never late: its event lands behind the ids' horizon.
+    assert team.apply_event(event("b1", 5 * DAY, origin="events:1")) == "accepted"
+    team.apply_event(event("b2", 10 * DAY, origin="events:1"))  # the slowest stream catches up
+    team.apply_event(event("a2", 10 * DAY + 2 * HOUR, origin="events:0"))
+    team.apply_event(event("b3", 10 * DAY + 2 * HOUR, origin="events:1"))  # both passed an hour
+
+    assert team.state_entries()["event_ids"] == 4  # a1, b2, a2, b3: b1 is older than 48 h

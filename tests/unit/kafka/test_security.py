@@ -1,16 +1,14 @@
-"""The one place Kafka connections are configured: aiokafka options and Faust credentials."""
+"""The one place Kafka connections are configured: the options of every aiokafka client."""
 
 from __future__ import annotations
 
 import ssl
 from pathlib import Path
 
-import faust
 import pytest
 
 from teampulse.kafka.security import (
     KafkaSecurityError,
-    faust_broker_credentials,
     kafka_client_options,
 )
 from teampulse.settings import Settings
@@ -32,7 +30,6 @@ def test_plaintext_is_the_default_and_carries_no_credentials():
         "bootstrap_servers": "k:9092",
         "security_protocol": "PLAINTEXT",
     }
-    assert faust_broker_credentials(Settings()) is None
 
 
 def test_sasl_ssl_gives_aiokafka_the_mechanism_the_login_and_a_tls_context():
@@ -50,26 +47,9 @@ def test_sasl_ssl_gives_aiokafka_the_mechanism_the_login_and_a_tls_context():
     assert context.verify_mode == ssl.CERT_REQUIRED
 
 
-def test_faust_gets_the_same_login_as_sasl_credentials_over_tls():
-    credentials = faust_broker_credentials(sasl_ssl(kafka_sasl_mechanism="SCRAM-SHA-256"))
-    assert isinstance(credentials, faust.SASLCredentials)
-    assert (credentials.username, credentials.password) == ("teampulse", "s3cret")
-    assert credentials.mechanism.value == "SCRAM-SHA-256"
-    assert credentials.protocol.value == "SASL_SSL"
-    assert isinstance(credentials.ssl_context, ssl.SSLContext)
-
-
-def test_sasl_without_tls_has_no_tls_context_for_either_client():
+def test_sasl_without_tls_has_no_tls_context():
     settings = sasl_ssl(kafka_security_protocol="SASL_PLAINTEXT")
     assert "ssl_context" not in kafka_client_options(settings)
-    credentials = faust_broker_credentials(settings)
-    assert isinstance(credentials, faust.SASLCredentials)
-    assert credentials.protocol.value == "SASL_PLAINTEXT"
-
-
-def test_tls_alone_is_faust_ssl_credentials():
-    credentials = faust_broker_credentials(Settings(kafka_security_protocol="ssl"))
-    assert isinstance(credentials, faust.SSLCredentials)
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from teampulse.ops.summary import render, summarise
+from teampulse.ops.summary import AlertLine, pending_summary, render, summarise
 
 METRICS = """\
 # TYPE teampulse_events_total counter
@@ -52,3 +52,40 @@ def test_the_screen_shows_one_row_per_alert_kind_with_a_count() -> None:
     assert "team=borealis; team=comet (+1 more)" in screen
     assert "-42%" in screen
     assert "http://127.0.0.1:6066/" in screen
+
+
+def test_a_pending_alert_says_when_it_fires() -> None:
+    pending = [
+        {"labels": {"alertname": "TeamEngagementDropped", "team": "borealis"}, "state": "pending"}
+        | {"fires_in": 95.0}
+    ]
+    summary = summarise(METRICS, pending)
+    console = Console(width=140, record=True)
+    console.print(render(summary, {}))
+
+    assert "pending, fires in about 2 min" in console.export_text()
+    assert (
+        pending_summary(summary.alerts)
+        == "TeamEngagementDropped team=borealis fires in about 2 min"
+    )
+
+
+def test_the_screen_shows_the_latest_teams_card() -> None:
+    summary = summarise(METRICS, ALERTS)
+    summary.notification = ["FIRING TeamEngagementDropped: Team borealis is far less active"]
+    console = Console(width=140, record=True)
+    console.print(render(summary, {}))
+
+    assert "FIRING TeamEngagementDropped: Team borealis is far less active" in console.export_text()
+
+
+def test_pending_alerts_are_summed_up_per_kind_soonest_first() -> None:
+    pending = [
+        AlertLine("AdoptionStalled", "pending", "team=a", 86_400.0),
+        AlertLine("AdoptionStalled", "pending", "team=b", 80_000.0),
+        AlertLine("TeamEngagementDropped", "pending", "team=c", 30.0),
+    ]
+
+    assert pending_summary(pending) == (
+        "TeamEngagementDropped team=c fires within a minute; AdoptionStalled x2 fires in about 22 h"
+    )

@@ -19,6 +19,13 @@ def test_a_line_chart_writes_each_lines_last_value_and_names_it() -> None:
     assert 'aria-label="alpha"' in svg
 
 
+def test_a_small_multiple_is_named_by_its_title_and_writes_its_last_value() -> None:
+    svg = line_chart(["W47", "W48"], [Series("sales", [0.2, 0.35])], "sales", legend=False)
+
+    assert 'aria-label="sales"' in svg and ">35%</text>" in svg
+    assert "sales 35%" not in svg  # no legend to decode
+
+
 def test_a_line_chart_without_history_says_so() -> None:
     svg = line_chart([], [Series("engagement", [])], "alpha")
 
