@@ -293,3 +293,24 @@ def test_a_thread_without_the_person_is_left_alone() -> None:
 
     assert book.forget({"bob"}) == []
     assert book.apply(reply("r1", "bob", "alpha", 60, parent="p1"))[0].version == 2
+
+
+def test_a_thread_kept_alive_by_a_reply_expires_once_the_reply_is_behind_the_retention() -> None:
+    book = ThreadBook(CONFIG)
+    book.apply(post("p1", "ann", "alpha", 0))
+    book.apply(reply("r1", "bob", "alpha", 10 * 86_400, parent="p1"))
+    assert book.expire(T0 + CONFIG.retention_s + 1) == 0
+
+    assert book.expire(T0 + 10 * 86_400 + CONFIG.retention_s + 1) == 1
+    assert (len(book), book.posts) == (0, 0)
+
+
+def test_a_late_post_older_than_every_post_held_is_forgotten_when_it_falls_behind() -> None:
+    book = ThreadBook(CONFIG)
+    book.apply(post("p0", "ann", "alpha", 5 * 86_400))
+    book.apply(reply("r2", "bob", "alpha", 40 * 86_400, parent="p0"))
+    book.apply(reply("r1", "cid", "alpha", 2 * 86_400, parent="p0"))  # late, the oldest now
+
+    book.expire(T0 + 2 * 86_400 + CONFIG.retention_s + 1)
+
+    assert book.posts == 2  # the root and r2; r1 is behind the retention
