@@ -308,11 +308,8 @@ class TeamState:
             ids[0].append(event.id)
             ids[1].append(person)
 
-        per_day = self._per_day
-        day_index, offset = divmod(index, per_day)
-        day = self._day_of(day_index)
-        day.present |= 1 << offset
-        key = person * per_day + offset
+        day, offset = self._slot_of(index)
+        key = person * self._per_day + offset
         keys = day.keys
         if key in keys:
             at = keys.index(key) * _WIDTH
@@ -363,9 +360,7 @@ class TeamState:
             index = bucket_of(fact.started_at, self._bucket_s)
             if index < self._kept_from:
                 return
-            day_index, offset = divmod(index, self._per_day)
-            day = self._day_of(day_index)
-            day.present |= 1 << offset
+            day, offset = self._slot_of(index)
             if day.summaries is None:
                 day.summaries = {}
             summaries = day.summaries.setdefault(offset, {})
@@ -378,9 +373,7 @@ class TeamState:
             index = bucket_of(fact.at, self._bucket_s)
             if index < self._kept_from:
                 return
-            day_index, offset = divmod(index, self._per_day)
-            day = self._day_of(day_index)
-            day.present |= 1 << offset
+            day, offset = self._slot_of(index)
             if day.links is None:
                 day.links = {}
             links = day.links.setdefault(offset, {})
@@ -471,11 +464,14 @@ class TeamState:
         self._next_ids_expiry = (self._ids_from + 1) * self._bucket_s + self._lateness_s
         self._next_expiry = (self._kept_from + 1) * self._bucket_s + self.config.retention_s
 
-    def _day_of(self, day_index: int) -> _Day:
+    def _slot_of(self, index: int) -> tuple[_Day, int]:
+        """The day holding bucket `index`, and the bucket's offset in it, marked as held."""
+        day_index, offset = divmod(index, self._per_day)
         day = self._days_held.get(day_index)
         if day is None:
             day = self._days_held[day_index] = _Day()
-        return day
+        day.present |= 1 << offset
+        return day, offset
 
     def _touch(self, index: int) -> None:
         """Something changed in this bucket: forget the aggregates that include it."""
