@@ -61,6 +61,10 @@ _LEARNING_PREFIX = "learning."
 _EVENTS, _POSTS, _REPLIES, _REACTIONS, _LEARNING_MS, _STARTS, _COMPLETIONS, _PASSED = range(8)
 _WIDTH = 8
 _EMPTY_ROW = array("q", bytes(8 * _WIDTH))
+# What a reply link held by a team is: within the team, crossing teams, or removed by an
+# erasure (for good).
+_LINK_WITHIN, _LINK_CROSSING, _LINK_REMOVED = range(3)
+_LINK_KINDS = 3
 
 
 def _between(done: int, upto: int, held: dict[int, Any]) -> Iterable[int]:
@@ -90,10 +94,10 @@ class _Day:
         self.keys = array("q")
         self.parts = array("q")
         self.present = 0
-        # offset -> (thread, root) -> summary
-        self.summaries: dict[int, dict[tuple[str, str], ThreadSummary]] | None = None
-        # offset -> reply id -> crossing teams? (None: removed by an erasure, for good)
-        self.links: dict[int, dict[str, bool | None]] | None = None
+        # (offset, thread, root) -> summary: one dict a day, not one an hour
+        self.summaries: dict[tuple[int, str, str], ThreadSummary] | None = None
+        # reply id -> its offset * 3 + `_LINK_*`: small ints, which Python shares
+        self.links: dict[str, int] | None = None
 
     def keep_rows(self, keep: Callable[[int], bool]) -> list[int]:
         """Keep the rows whose key passes; returns the keys of the rows dropped."""
@@ -177,25 +181,20 @@ class _Tally:
             self.assessments_passed += parts[at + _PASSED]
             person = key // per_day
             mine[person] = mine.get(person, 0) + posts + replies
-        for offset, summaries in day.summaries.items() if day.summaries else ():
-            if not first <= offset <= last:
+        for (offset, _thread, _root), summary in day.summaries.items() if day.summaries else ():
+            if not first <= offset <= last or not summary.current:
                 continue
-            for summary in summaries.values():
-                if not summary.current:
-                    continue
-                self.threads_started += 1
-                self.thread_replies += summary.replies
-                latency = summary.first_reply_latency
-                if latency is not None:
-                    self.threads_replied += 1
-                    self.latencies.append(latency)
-        for offset, links in day.links.items() if day.links else ():
-            if not first <= offset <= last:
-                continue
-            for crossing in links.values():
-                if crossing is not None:
-                    self.reply_interactions += 1
-                    self.cross_team_interactions += crossing
+            self.threads_started += 1
+            self.thread_replies += summary.replies
+            latency = summary.first_reply_latency
+            if latency is not None:
+                self.threads_replied += 1
+                self.latencies.append(latency)
+        for code in day.links.values() if day.links else ():
+            offset, kind = divmod(code, _LINK_KINDS)
+            if first <= offset <= last and kind != _LINK_REMOVED:
+                self.reply_interactions += 1
+                self.cross_team_interactions += kind == _LINK_CROSSING
 
     def add(self, other: _Tally) -> None:
         self.events += other.events
@@ -363,12 +362,11 @@ class TeamState:
             day, offset = self._slot_of(index)
             if day.summaries is None:
                 day.summaries = {}
-            summaries = day.summaries.setdefault(offset, {})
-            key = (intern(fact.thread), intern(fact.root))
-            known = summaries.get(key)
+            key = (offset, intern(fact.thread), intern(fact.root))
+            known = day.summaries.get(key)
             if known is not None and (known.version > fact.version or known == fact):
                 return
-            summaries[key] = fact
+            day.summaries[key] = fact
         else:
             index = bucket_of(fact.at, self._bucket_s)
             if index < self._kept_from:
@@ -376,14 +374,18 @@ class TeamState:
             day, offset = self._slot_of(index)
             if day.links is None:
                 day.links = {}
-            links = day.links.setdefault(offset, {})
-            if fact.reply in links:
-                crossing = links[fact.reply]
-                if crossing is None:
+            links = day.links
+            if fact.removed:
+                kind = _LINK_REMOVED
+            else:
+                kind = _LINK_CROSSING if fact.crossing else _LINK_WITHIN
+            known_code = links.get(fact.reply)
+            if known_code is not None:
+                if known_code % _LINK_KINDS == _LINK_REMOVED:
                     return  # removed by an erasure: stays removed, whatever arrives after
-                if not fact.removed and crossing == fact.crossing:
+                if known_code == offset * _LINK_KINDS + kind:
                     return
-            links[intern(fact.reply)] = None if fact.removed else fact.crossing
+            links[intern(fact.reply)] = offset * _LINK_KINDS + kind
         self._touch(index)
 
     def forget(self, people: set[str]) -> bool:
@@ -452,9 +454,14 @@ class TeamState:
             if day is not None and dropped:
                 day.present &= ~dropped
                 day.keep_rows(lambda key: key % per_day >= first)
-                for facts in (day.summaries, day.links):
-                    for offset in [o for o in facts or () if o < first]:
-                        del facts[offset]  # type: ignore[union-attr]
+                if day.summaries:
+                    for key in [k for k in day.summaries if k[0] < first]:
+                        del day.summaries[key]
+                if day.links:
+                    for reply in [
+                        r for r, code in day.links.items() if code // _LINK_KINDS < first
+                    ]:
+                        del day.links[reply]
                 self._touch(gone * per_day + _lowest_bit(dropped))
             if gone > gone_before:  # once a day, not every hour
                 for cache in (self._changes, self._days, self._hours):
