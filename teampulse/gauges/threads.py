@@ -135,14 +135,14 @@ _HOUR_S = 3600
 
 
 class _Thread:
-    """The posts of one thread, compactly: post ids and parents in two lists, the rest of each
-    post in a flat array of doubles (`_WIDTH` a post), at the same position.
+    """The posts of one thread, compactly: post ids and parents in one list (the post at
+    2 * position, its parent after it), the rest of each post in a flat array of doubles
+    (`_WIDTH` a post).
 
     An object and a dict per post cost about 300 bytes; a post costs 48 here."""
 
     __slots__ = (
-        "ids",
-        "parents",
+        "names",
         "rows",
         "index",
         "waiting",
@@ -156,8 +156,8 @@ class _Thread:
     )
 
     def __init__(self) -> None:
-        self.ids: list[str] = []  # first occurrence of each post id
-        self.parents: list[str | None] = []  # the post a reply answers
+        # first occurrence of each post id, each followed by the post it answers (or None)
+        self.names: list[str | None] = []
         self.rows = array("d")
         self.index: dict[str, int] | None = None  # post id -> position, for long threads
         self.waiting: dict[str, list[str]] | None = None  # parent id -> replies waiting for it
@@ -178,16 +178,35 @@ class _Thread:
     @property
     def version(self) -> int:
         """Posts ever known, plus one per erasure: never decreases."""
-        return len(self.ids) + self.erased + self.forgotten
+        return len(self) + self.erased + self.forgotten
+
+    def __len__(self) -> int:
+        return len(self.names) // 2
+
+    @property
+    def ids(self) -> list[str]:
+        """The post ids, by position."""
+        return self.names[0::2]  # type: ignore[return-value]
+
+    def post_id(self, position: int) -> str:
+        return self.names[2 * position]  # type: ignore[return-value]
+
+    def parent(self, position: int) -> str | None:
+        return self.names[2 * position + 1]
 
     def position(self, post_id: str) -> int:
         """Where the post is held, or -1."""
         if self.index is not None:
             return self.index.get(post_id, -1)
-        try:
-            return self.ids.index(post_id)
-        except ValueError:
-            return -1
+        names, start = self.names, 0
+        while True:  # a parent slot can hold the same id: only even slots are posts
+            try:
+                found = names.index(post_id, start)
+            except ValueError:
+                return -1
+            if found % 2 == 0:
+                return found // 2
+            start = found + 1
 
     def at(self, position: int) -> float:
         return self.rows[position * _WIDTH + _AT]
@@ -202,28 +221,27 @@ class _Thread:
         return self.rows[position * _WIDTH + _REPLY] != 0.0
 
     def add(self, post_id: str, parent: str | None, row: tuple[float, float, float, float]) -> None:
-        self.ids.append(post_id)
-        self.parents.append(parent)
+        self.names.append(post_id)
+        self.names.append(parent)
         self.rows.extend(row)
         if self.index is not None:
-            self.index[post_id] = len(self.ids) - 1
-        elif len(self.ids) >= _INDEXED_FROM:
+            self.index[post_id] = len(self) - 1
+        elif len(self) >= _INDEXED_FROM:
             self.index = {pid: i for i, pid in enumerate(self.ids)}
 
     def keep(self, keep: Callable[[int], bool]) -> list[str]:
         """Keep the posts whose position passes; the ids of the posts dropped."""
-        kept = [i for i in range(len(self.ids)) if keep(i)]
-        if len(kept) == len(self.ids):
+        kept = [i for i in range(len(self)) if keep(i)]
+        if len(kept) == len(self):
             return []
         dropped_ids = [pid for i, pid in enumerate(self.ids) if not keep(i)]
-        rows = self.rows
-        self.ids = [self.ids[i] for i in kept]
-        self.parents = [self.parents[i] for i in kept]
+        rows, names = self.rows, self.names
+        self.names = [name for i in kept for name in names[2 * i : 2 * i + 2]]
         self.rows = array("d")
         for i in kept:
             self.rows.extend(rows[i * _WIDTH : (i + 1) * _WIDTH])
         self.index = (
-            {pid: i for i, pid in enumerate(self.ids)} if len(self.ids) >= _INDEXED_FROM else None
+            {pid: i for i, pid in enumerate(self.ids)} if len(self) >= _INDEXED_FROM else None
         )
         return dropped_ids
 
@@ -356,7 +374,7 @@ class ThreadBook:
             intern(event.parent) if is_reply and event.parent else None,
             (at, author, self._teams.number(event.team), 1.0 if is_reply else 0.0),
         )
-        position = len(thread.ids) - 1
+        position = len(thread) - 1
         self._posts += 1
         thread.last_at = max(thread.last_at, at)
         if at < thread.oldest_at:
@@ -374,7 +392,7 @@ class ThreadBook:
         if summary is not None:
             facts.append(summary)
         if is_reply:
-            parent = thread.parents[position]
+            parent = thread.parent(position)
             if parent is not None and thread.position(parent) < 0:
                 if thread.waiting is None:
                     thread.waiting = {}
@@ -398,7 +416,7 @@ class ThreadBook:
             if thread is None:
                 continue
             if thread.last_at < horizon:
-                self._posts -= len(threads.pop(tid).ids)
+                self._posts -= len(threads.pop(tid))
                 idle += 1
             else:  # posted to since its entry was made: comes up again at its last post
                 _file(self._by_last, thread.last_at, tid)
@@ -439,7 +457,7 @@ class ThreadBook:
         facts: list[ThreadFact] = []
         # Links that counted and will not: the people's own replies, and replies to them.
         for position, reply_id in enumerate(thread.ids):
-            if thread.is_reply(position) and (reply_id in gone or thread.parents[position] in gone):
+            if thread.is_reply(position) and (reply_id in gone or thread.parent(position) in gone):
                 facts.extend(
                     replace(link, removed=True)
                     for link in self._links(thread, position)
@@ -450,7 +468,7 @@ class ThreadBook:
         if old_root is not None:
             root_position = thread.position(old_root)
             old_root_at, old_root_team = thread.at(root_position), thread.team(root_position)
-        thread.keep(lambda i: thread.ids[i] not in gone)
+        thread.keep(lambda i: thread.post_id(i) not in gone)
         self._posts -= len(gone)
         thread.erased += len(gone) + 1
         thread.drop_repliers(authors)
@@ -484,7 +502,7 @@ class ThreadBook:
 
     def _forget_posts_before(self, thread: _Thread, horizon: float) -> None:
         root = thread.root
-        old = thread.keep(lambda i: thread.at(i) >= horizon or thread.ids[i] == root)
+        old = thread.keep(lambda i: thread.at(i) >= horizon or thread.post_id(i) == root)
         self._posts -= len(old)
         thread.forgotten += len(old)
         if thread.waiting and old:  # a forgotten reply no longer waits for its parent
@@ -546,14 +564,14 @@ class ThreadBook:
         )
 
     def _links(self, thread: _Thread, reply: int) -> list[ThreadFact]:
-        parent_id = thread.parents[reply]
+        parent_id = thread.parent(reply)
         parent = thread.position(parent_id) if parent_id is not None else -1
         if parent < 0:
             return []
         reply_team, parent_team = thread.team(reply), thread.team(parent)
         link = ReplyLink(
             team=self._teams.name(reply_team),
-            reply=thread.ids[reply],
+            reply=thread.post_id(reply),
             replier_team=self._teams.name(reply_team),
             parent_team=self._teams.name(parent_team),
             at=thread.at(reply),

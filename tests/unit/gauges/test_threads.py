@@ -314,3 +314,37 @@ def test_a_late_post_older_than_every_post_held_is_forgotten_when_it_falls_behin
     book.expire(T0 + 2 * 86_400 + CONFIG.retention_s + 1)
 
     assert book.posts == 2  # the root and r2; r1 is behind the retention
+
+
+def test_a_long_thread_still_finds_each_post_and_repeats_change_nothing() -> None:
+    # Past 32 posts the book looks posts up by a dict instead of scanning the thread.
+    book = ThreadBook(CONFIG)
+    book.apply(post("p1", "ann", "alpha", 0))
+    for n in range(40):
+        book.apply(reply(f"r{n}", "bob", "beta", 60 + n, parent="p1"))
+
+    facts = book.apply(reply("r7", "bob", "beta", 67, parent="p1"))  # a repeat
+
+    assert book.posts == 41
+    assert facts == [
+        summary("alpha", 0, 40, 40, 60, 41),
+        link("beta", "r7", "beta", "alpha", 67),
+        link("alpha", "r7", "beta", "alpha", 67),
+    ]
+
+
+def test_a_reply_naming_a_post_before_it_arrives_is_not_taken_for_that_post() -> None:
+    # r1 names p2 as its parent before p2 arrives: p2 is not a post of the thread yet.
+    book = ThreadBook(CONFIG)
+    book.apply(post("p1", "ann", "alpha", 0))
+    book.apply(reply("r1", "bob", "beta", 60, parent="p2"))
+
+    facts = book.apply(reply("p2", "cat", "alpha", 30, parent="p1"))
+
+    assert book.posts == 3
+    assert facts == [
+        summary("alpha", 0, 2, 2, 30, 3),
+        link("alpha", "p2", "alpha", "alpha", 30),
+        link("beta", "r1", "beta", "alpha", 60),
+        link("alpha", "r1", "beta", "alpha", 60),
+    ]
