@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from teampulse.gauges.counters import EVENT_COUNTERS
+
 __all__ = [
     "ADOPTION",
     "ADOPTION_BY_NAME",
@@ -51,25 +53,7 @@ WINDOWED: tuple[Gauge, ...] = (
         "active_members", "Distinct members with any event in the window", "people", True, "count"
     ),
     Gauge("participation_ratio", "Active members / members (0-1)", "ratio", True, "ratio"),
-    Gauge("learning_seconds", "Time spent learning in the window", "seconds", True, "count"),
-    Gauge("starts", "Learning activities started in the window", "events", True, "count"),
-    Gauge("completions", "Learning activities completed in the window", "events", True, "count"),
-    Gauge(
-        "assessments_passed",
-        "Assessments passed (learning.assessed with success) in the window",
-        "events",
-        True,
-        "count",
-    ),
-    Gauge(
-        "posts",
-        "Discussion posts (new threads or top-level posts) in the window",
-        "events",
-        True,
-        "count",
-    ),
-    Gauge("replies", "Discussion replies in the window", "events", True, "count"),
-    Gauge("reactions", "Reactions (likes, shares) in the window", "events", True, "count"),
+    *(Gauge(c.gauge, c.help, c.unit, True, "count") for c in EVENT_COUNTERS if c.gauge is not None),
     Gauge(
         "contributors",
         "Distinct members who posted or replied in the window",

@@ -17,20 +17,15 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from teampulse.gauges.config import EVIDENCE_STAGES, GaugeConfig
+from teampulse.gauges.counters import EVENT_COUNTERS
 
 __all__ = ["ActivityCounts", "TeamCounts", "WindowCounts"]
 
-# Counts that add up across buckets and across teams.
+# Counts that add up across buckets and across teams: the event counters (declared in
+# `gauges.counters`), active members (summed across teams), the counts of the thread join.
 ADDITIVE = (
-    "events",
+    *(counter.name for counter in EVENT_COUNTERS),
     "active_members",
-    "learning_ms",
-    "starts",
-    "completions",
-    "assessments_passed",
-    "posts",
-    "replies",
-    "reactions",
     "threads_started",
     "threads_replied",
     "thread_replies",
@@ -41,6 +36,7 @@ ADDITIVE = (
 
 @dataclass(frozen=True, slots=True)
 class WindowCounts:
+    # The event counters: one field each, in the order of `counters.EVENT_COUNTERS`.
     events: int = 0  # accepted events (the evidence a baseline rests on)
     active_members: int = 0  # distinct people with an accepted event (per team; summed above)
     learning_ms: int = 0  # learning time in whole milliseconds
@@ -50,6 +46,7 @@ class WindowCounts:
     posts: int = 0
     replies: int = 0
     reactions: int = 0
+    # The thread join's counts.
     threads_started: int = 0  # threads rooted in the team, started in the window
     threads_replied: int = 0  # ... that got a reply from someone other than the starter
     thread_replies: int = 0  # replies in those threads (any author)

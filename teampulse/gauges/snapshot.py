@@ -10,14 +10,16 @@ where no subtraction can single them out (`rollup_publishable`, docs/gauges.md).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from teampulse.contract.event import UNASSIGNED_TEAM
 from teampulse.contract.tenant_scope import scoped, tenant_of
 from teampulse.enrichment.roster import Roster
 from teampulse.gauges import formulas
 from teampulse.gauges.config import DAY_S, EVIDENCE_STAGES, GaugeConfig
+from teampulse.gauges.counters import EVENT_COUNTERS
 from teampulse.gauges.counts import TeamCounts, WindowCounts
 from teampulse.gauges.drop_signal import DropSignal, OrgActivity, drop_signal, org_activity
 from teampulse.gauges.model import (
@@ -30,6 +32,8 @@ from teampulse.gauges.model import (
 )
 
 __all__ = [
+    "BaselineSums",
+    "baseline_sums",
     "engagement_score_of",
     "initiative_snapshot",
     "Organisations",
@@ -57,13 +61,11 @@ def window_gauges(
     learning_seconds = counts.learning_ms / 1000
     gauges: dict[str, float | None] = {
         "active_members": counts.active_members,
-        "learning_seconds": learning_seconds,
-        "starts": counts.starts,
-        "completions": counts.completions,
-        "assessments_passed": counts.assessments_passed,
-        "posts": counts.posts,
-        "replies": counts.replies,
-        "reactions": counts.reactions,
+        **{
+            c.gauge: c.published(getattr(counts, c.name))
+            for c in EVENT_COUNTERS
+            if c.gauge is not None
+        },
         "contributors": counts.contributors,
         "threads_started": counts.threads_started,
         "threads_replied": counts.threads_replied,
@@ -105,6 +107,39 @@ def engagement_score_of(
 ) -> float | None:
     """The engagement score alone (what the baseline samples)."""
     return window_gauges(counts, members, window_s, config).get("engagement_score")
+
+
+class BaselineSums(NamedTuple):
+    """A team's engagement baseline as the member-weighted sums `TeamCounts` carries, so a
+    merge of teams stays exact (all zero when the team has no baseline or no current score)."""
+
+    baseline_members: int = 0
+    baseline_sum: float = 0.0
+    current_sum: float = 0.0
+    baseline_events: float = 0.0
+
+
+def baseline_sums(
+    baseline: float | None,
+    evidence: float | None,
+    current_window: Callable[[], WindowCounts],
+    members: int,
+    config: GaugeConfig,
+) -> BaselineSums:
+    """The weighted sums of a team's baseline (the mean of its samples, and the mean events of
+    those samples), and of its current baseline-window score, read from `current_window` only
+    when there is a baseline to compare it with. The stream and the reference both use it."""
+    if baseline is None:
+        return BaselineSums()
+    current = engagement_score_of(current_window(), members, config.baseline_window_s, config)
+    if current is None:
+        return BaselineSums()
+    return BaselineSums(
+        baseline_members=members,
+        baseline_sum=members * baseline,
+        current_sum=members * current,
+        baseline_events=evidence if evidence is not None else 0.0,
+    )
 
 
 def initiative_snapshot(stage_counts: tuple[int, ...], members: int) -> InitiativeSnapshot:

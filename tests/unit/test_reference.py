@@ -20,13 +20,8 @@ from teampulse.contract.event import Event
 from teampulse.contract.roster import RosterEntry
 from teampulse.enrichment.roster import Roster
 from teampulse.gauges.config import load_gauge_config
-from teampulse.reference import (
-    admit,
-    print_snapshot,
-    reference_snapshot,
-    replay_file,
-    write_snapshot,
-)
+from teampulse.reference import admit, reference_snapshot
+from teampulse.reference.replay import print_snapshot, replay_file, write_snapshot
 from teampulse.settings import load_settings
 
 MONDAY = 1_772_409_600.0  # 2026-03-02T00:00:00Z
