@@ -149,15 +149,22 @@ class _Tally:
         mine = self.people
         sums = self.sums
         parts = day.parts
-        whole = first == 0 and last == per_day - 1
-        for row, key in enumerate(day.keys):
-            if not whole and not first <= key % per_day <= last:
-                continue
-            at = row * _WIDTH
+        if first == 0 and last == per_day - 1:  # a whole day: each column is one strided slice
             for column in _COLUMNS:
-                sums[column] += parts[at + column]
-            person = key // per_day
-            mine[person] = mine.get(person, 0) + parts[at + _POSTS] + parts[at + _REPLIES]
+                sums[column] += sum(parts[column::_WIDTH])
+            posts, replies = parts[_POSTS::_WIDTH], parts[_REPLIES::_WIDTH]
+            for key, n_posts, n_replies in zip(day.keys, posts, replies, strict=True):
+                person = key // per_day
+                mine[person] = mine.get(person, 0) + n_posts + n_replies
+        else:
+            for row, key in enumerate(day.keys):
+                if not first <= key % per_day <= last:
+                    continue
+                at = row * _WIDTH
+                for column in _COLUMNS:
+                    sums[column] += parts[at + column]
+                person = key // per_day
+                mine[person] = mine.get(person, 0) + parts[at + _POSTS] + parts[at + _REPLIES]
         for offset, summaries in day.summaries.items() if day.summaries else ():
             if not first <= offset <= last:
                 continue
