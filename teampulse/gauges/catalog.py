@@ -20,6 +20,9 @@ __all__ = [
     "ADOPTION",
     "ADOPTION_BY_NAME",
     "GAUGES",
+    "INTERACTIONS_HELP",
+    "INTERACTIONS_METRIC",
+    "NETWORK_WINDOWED",
     "gauge_metric_names",
     "DROP_SIGNAL_HELP",
     "DROP_SIGNAL_METRIC",
@@ -175,6 +178,26 @@ SIGNAL_WINDOWED: tuple[Gauge, ...] = (
     ),
 )
 
+# The team network gauges (docs/gauges.md, "Network"): teams only, every window. The team x
+# team matrix is not a gauge of one scope: `INTERACTIONS_METRIC`, longest window only.
+NETWORK_WINDOWED: tuple[Gauge, ...] = (
+    Gauge(
+        "cross_team_breadth",
+        "Distinct other teams the team replied to and was replied to by, at least 2 replies"
+        " in all, in the window",
+        "teams",
+        True,
+        "count",
+    ),
+)
+# teampulse_team_interactions{team, other_team, window}: replies between two published teams
+# of one tenant, both directions, in the longest window.
+INTERACTIONS_METRIC = "teampulse_team_interactions"
+INTERACTIONS_HELP = (
+    "Replies between the team and other_team (both directions) in the window; both teams are"
+    " published"
+)
+
 SIGNAL_PLAIN: tuple[Gauge, ...] = (
     Gauge(
         "activity_expected_working_day_events",
@@ -228,7 +251,9 @@ ADOPTION: tuple[Gauge, ...] = (
     ),
 )
 
-GAUGES: dict[str, Gauge] = {g.name: g for g in WINDOWED + PLAIN + SIGNAL_WINDOWED + SIGNAL_PLAIN}
+GAUGES: dict[str, Gauge] = {
+    g.name: g for g in WINDOWED + PLAIN + SIGNAL_WINDOWED + SIGNAL_PLAIN + NETWORK_WINDOWED
+}
 # teampulse_team_drop_signal{team, state}: 1 for the team's current state, 0 for the others.
 DROP_SIGNAL_METRIC = "teampulse_team_drop_signal"
 DROP_SIGNAL_HELP = (
@@ -273,6 +298,6 @@ def gauge_metric_names(scopes: tuple[str, ...]) -> frozenset[str]:
             *(metric_name(scope, g) for g in GAUGES),
             *(adoption_metric_name(scope, g) for g in ADOPTION_BY_NAME),
             info_metric_name(scope),
-            *((DROP_SIGNAL_METRIC,) if scope == "team" else ()),
+            *((DROP_SIGNAL_METRIC, INTERACTIONS_METRIC) if scope == "team" else ()),
         )
     )

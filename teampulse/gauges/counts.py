@@ -19,7 +19,7 @@ from typing import Any
 from teampulse.gauges.config import EVIDENCE_STAGES, GaugeConfig
 from teampulse.gauges.counters import EVENT_COUNTERS
 
-__all__ = ["ActivityCounts", "TeamCounts", "WindowCounts"]
+__all__ = ["ActivityCounts", "TeamCounts", "WindowCounts", "merge_partners"]
 
 # Counts that add up across buckets and across teams: the event counters (declared in
 # `gauges.counters`), active members (summed across teams), the counts of the thread join.
@@ -32,6 +32,18 @@ ADDITIVE = (
     "reply_interactions",
     "cross_team_interactions",
 )
+
+
+def merge_partners(
+    parts: Iterable[tuple[tuple[str, int, int], ...]],
+) -> tuple[tuple[str, int, int], ...]:
+    """Interactions per other team, summed over the parts (sorted by team)."""
+    sums: dict[str, tuple[int, int]] = {}
+    for part in parts:
+        for team, to, back in part:
+            known_to, known_back = sums.get(team, (0, 0))
+            sums[team] = (known_to + to, known_back + back)
+    return tuple((team, to, back) for team, (to, back) in sorted(sums.items()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +64,9 @@ class WindowCounts:
     thread_replies: int = 0  # replies in those threads (any author)
     reply_interactions: int = 0  # joined replies the team took part in (replier or parent)
     cross_team_interactions: int = 0  # ... where the other side was another team
+    # Per other team: (team, the team's replies to it, its replies to the team), sorted by team.
+    # Team-level only: what the network gauges read (`formulas.cross_team_breadth`).
+    partners: tuple[tuple[str, int, int], ...] = ()
     contributions: tuple[int, ...] = ()  # posts + replies per contributor, sorted ascending
     first_reply_latencies: tuple[float, ...] = ()  # seconds, per replied thread, sorted
 
@@ -63,12 +78,14 @@ class WindowCounts:
     def merge(parts: Sequence[WindowCounts]) -> WindowCounts:
         return WindowCounts(
             **{name: sum(getattr(p, name) for p in parts) for name in ADDITIVE},
+            partners=merge_partners(p.partners for p in parts),
             contributions=tuple(sorted(c for p in parts for c in p.contributions)),
             first_reply_latencies=tuple(sorted(x for p in parts for x in p.first_reply_latencies)),
         )
 
     def to_wire(self) -> dict[str, Any]:
         wire: dict[str, Any] = {name: getattr(self, name) for name in ADDITIVE}
+        wire["partners"] = [list(p) for p in self.partners]
         wire["contributions"] = list(self.contributions)
         wire["first_reply_latencies"] = list(self.first_reply_latencies)
         return wire
@@ -77,6 +94,9 @@ class WindowCounts:
     def from_wire(cls, wire: Mapping[str, Any]) -> WindowCounts:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in wire.items() if k in known}
+        values["partners"] = tuple(
+            (str(team), int(to), int(back)) for team, to, back in wire.get("partners", ())
+        )
         values["contributions"] = tuple(map(int, wire.get("contributions", ())))
         values["first_reply_latencies"] = tuple(map(float, wire.get("first_reply_latencies", ())))
         return cls(**values)

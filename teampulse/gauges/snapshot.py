@@ -269,6 +269,7 @@ def team_snapshot(
     config: GaugeConfig,
     as_of: float,
     org: OrgActivity | None = None,
+    roster: Roster | None = None,
 ) -> ScopeSnapshot | None:
     """A team's published snapshot, or None when privacy forbids publishing it.
 
@@ -276,6 +277,8 @@ def team_snapshot(
     `Roster.path`); counts None means the team has no state yet (zero activity). `org` is
     the organisation's activity the drop signal sets the team against (`org_activity_of`);
     without it the team is its own organisation (its own week, no holiday adjustment).
+    `roster` decides which other teams may appear in the team's row of the interaction
+    matrix (published ones of its tenant); without it the row is empty.
     """
     if not publishable(team, members, path, config) or path is None:
         return None
@@ -297,7 +300,41 @@ def team_snapshot(
     snapshot.windowed.setdefault(signal.window, {}).update(windowed)
     snapshot.plain.update(plain)
     snapshot.drop_signal = signal.state
+    add_network_gauges(snapshot, team, counts, config, roster)
     return snapshot
+
+
+def add_network_gauges(
+    snapshot: ScopeSnapshot,
+    team: str,
+    counts: TeamCounts,
+    config: GaugeConfig,
+    roster: Roster | None,
+) -> None:
+    """Cross-team breadth in every window; the team's row of the interaction matrix in the
+    longest window, with only the other teams that are published themselves, of its tenant.
+    A reply with a team below the minimum group size is in no published pair, so the matrix
+    never shows a small team's conversations (it still counts in breadth, a bare number)."""
+    for label, window in counts.windows.items():
+        partners = [p for p in window.partners if p[0] != UNASSIGNED_TEAM]
+        snapshot.windowed.setdefault(label, {})["cross_team_breadth"] = formulas.cross_team_breadth(
+            partners
+        )
+    longest = next(
+        (label for label, s in config.windows.items() if s == config.longest_window_s), None
+    )
+    matrix_window = counts.windows.get(longest) if longest is not None else None
+    if roster is None or matrix_window is None or longest is None:
+        return
+    tenant = tenant_of(team)
+    row = {
+        other: to + back
+        for other, to, back in matrix_window.partners
+        if tenant_of(other) == tenant
+        and publishable(other, roster.team_size(other), roster.path(other), config)
+    }
+    if row:
+        snapshot.interactions[longest] = row
 
 
 def rollup_publishable(members: int, uncovered: int, config: GaugeConfig) -> bool:
@@ -375,6 +412,7 @@ def org_snapshot(
             config,
             as_of,
             organisations.of(team),
+            roster,
         )
         if snapshot is not None:
             teams[team] = snapshot

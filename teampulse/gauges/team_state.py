@@ -45,7 +45,7 @@ from teampulse.gauges.eventtime import (
     window_range,
 )
 from teampulse.gauges.snapshot import baseline_sums, engagement_score_of
-from teampulse.gauges.threads import ThreadFact, ThreadSummary
+from teampulse.gauges.threads import ReplyLink, ThreadFact, ThreadSummary
 
 __all__ = ["TeamState"]
 
@@ -72,6 +72,19 @@ def _between(done: int, upto: int, held: dict[int, Any]) -> Iterable[int]:
     return [key for key in held if key < upto]
 
 
+# The other side of a reply interaction, seen from the team: (the other team, the team wrote
+# the reply?). Within the team it is _WITHIN: no other team, and the direction counts nothing.
+_Side = tuple[str, bool]
+_WITHIN: _Side = ("", True)
+
+
+def _side_of(link: ReplyLink, team: str) -> _Side:
+    if not link.crossing:
+        return _WITHIN
+    outgoing = link.replier_team == team
+    return intern(link.parent_team if outgoing else link.replier_team), outgoing
+
+
 def _lowest_bit(mask: int) -> int:
     return (mask & -mask).bit_length() - 1
 
@@ -93,8 +106,8 @@ class _Day:
         self.present = 0
         # offset -> (thread, root) -> summary
         self.summaries: dict[int, dict[tuple[str, str], ThreadSummary]] | None = None
-        # offset -> reply id -> crossing teams? (None: removed by an erasure, for good)
-        self.links: dict[int, dict[str, bool | None]] | None = None
+        # offset -> reply id -> its other side (None: removed by an erasure, for good)
+        self.links: dict[int, dict[str, _Side | None]] | None = None
 
     def keep_rows(self, keep: Callable[[int], bool]) -> list[int]:
         """Keep the rows whose key passes; returns the keys of the rows dropped."""
@@ -123,6 +136,7 @@ class _Tally:
         "thread_replies",
         "reply_interactions",
         "cross_team_interactions",
+        "partners",
         "latencies",
     )
 
@@ -134,6 +148,7 @@ class _Tally:
         self.thread_replies = 0
         self.reply_interactions = 0
         self.cross_team_interactions = 0
+        self.partners: dict[str, list[int]] = {}  # other team -> [replies to it, from it]
         self.latencies: list[float] = []
 
     def _add_people(self, people: dict[int, int]) -> None:
@@ -180,10 +195,18 @@ class _Tally:
         for offset, links in day.links.items() if day.links else ():
             if not first <= offset <= last:
                 continue
-            for crossing in links.values():
-                if crossing is not None:
-                    self.reply_interactions += 1
-                    self.cross_team_interactions += crossing
+            partners = self.partners
+            for side in links.values():
+                if side is None:
+                    continue
+                self.reply_interactions += 1
+                other, outgoing = side
+                if other:
+                    self.cross_team_interactions += 1
+                    pair = partners.get(other)
+                    if pair is None:
+                        pair = partners[other] = [0, 0]
+                    pair[0 if outgoing else 1] += 1
 
     def add(self, other: _Tally) -> None:
         sums = self.sums
@@ -195,6 +218,14 @@ class _Tally:
         self.thread_replies += other.thread_replies
         self.reply_interactions += other.reply_interactions
         self.cross_team_interactions += other.cross_team_interactions
+        partners = self.partners
+        for team, (to_it, from_it) in other.partners.items():
+            pair = partners.get(team)
+            if pair is None:
+                partners[team] = [to_it, from_it]
+            else:
+                pair[0] += to_it
+                pair[1] += from_it
         self.latencies.extend(other.latencies)
 
     def to_counts(self) -> WindowCounts:
@@ -206,6 +237,7 @@ class _Tally:
             thread_replies=self.thread_replies,
             reply_interactions=self.reply_interactions,
             cross_team_interactions=self.cross_team_interactions,
+            partners=tuple(sorted((team, to, back) for team, (to, back) in self.partners.items())),
             contributions=tuple(sorted(n for n in self.people.values() if n)),
             first_reply_latencies=tuple(sorted(self.latencies)),
         )
@@ -339,13 +371,14 @@ class TeamState:
             if day.links is None:
                 day.links = {}
             links = day.links.setdefault(offset, {})
+            side = None if fact.removed else _side_of(fact, self.team)
             if fact.reply in links:
-                crossing = links[fact.reply]
-                if crossing is None:
+                known_side = links[fact.reply]
+                if known_side is None:
                     return  # removed by an erasure: stays removed, whatever arrives after
-                if not fact.removed and crossing == fact.crossing:
+                if known_side == side:
                     return
-            links[intern(fact.reply)] = None if fact.removed else fact.crossing
+            links[intern(fact.reply)] = side
         self._touch(index)
 
     def forget(self, people: set[str]) -> bool:

@@ -179,6 +179,7 @@ class TeamHistory:
     threads: list[Thread]
     links: list[Link]
     stale: list[Event] = field(default_factory=list)
+    team: str = ""  # whose history: the side the network gauges look from
 
 
 def window_counts(history: TeamHistory, first: int, last: int, config: GaugeConfig) -> WindowCounts:
@@ -200,11 +201,26 @@ def window_counts(history: TeamHistory, first: int, last: int, config: GaugeConf
         thread_replies=sum(t.replies for t in threads),
         reply_interactions=len(links),
         cross_team_interactions=sum(link.replier_team != link.parent_team for link in links),
+        partners=partners_of(history.team, links),
         contributions=tuple(sorted(contributions.values())),
         first_reply_latencies=tuple(
             sorted(t.first_reply_latency for t in replied if t.first_reply_latency is not None)
         ),
     )
+
+
+def partners_of(team: str, links: list[Link]) -> tuple[tuple[str, int, int], ...]:
+    """Per other team: the team's replies to it and its replies to the team."""
+    to: Counter[str] = Counter()
+    back: Counter[str] = Counter()
+    for link in links:
+        if link.replier_team == link.parent_team:
+            continue
+        if link.replier_team == team:
+            to[link.parent_team] += 1
+        else:
+            back[link.replier_team] += 1
+    return tuple((other, to[other], back[other]) for other in sorted(to.keys() | back.keys()))
 
 
 def adoption_counts(events: list[Event], config: GaugeConfig) -> dict[str, tuple[int, ...]]:
@@ -341,6 +357,7 @@ def reference_counts(
             threads=[t for t in threads if t.team == team],
             links=[link for link in links if link.involves(team)],
             stale=[e for e in admission.stale if e.team == team],
+            team=team,
         )
         result[team] = team_counts(history, roster.team_size(team), as_of, config)
     return result
