@@ -61,7 +61,11 @@ _WIDTH = len(EVENT_COUNTERS)
 _EVENTS, _POSTS, _REPLIES = column_of("events"), column_of("posts"), column_of("replies")
 _INCREMENTS = increments_by_type()
 _COLUMNS = range(_WIDTH)
-_EMPTY_ROW = array("q", bytes(8 * _WIDTH))
+# A day's counts are 32-bit until a sum passes 2**31 - 1 (a month of learning time in one
+# bucket, say): then that day widens to 64 bits. Half the bytes of the largest part of the
+# state, and as exact.
+_NARROW, _WIDE = "i", "q"
+_EMPTY_ROWS = {code: array(code, bytes(array(code).itemsize * _WIDTH)) for code in (_NARROW, _WIDE)}
 
 
 def _between(done: int, upto: int, held: dict[int, Any]) -> Iterable[int]:
@@ -102,7 +106,7 @@ class _Day:
 
     def __init__(self) -> None:
         self.keys = array("q")
-        self.parts = array("q")
+        self.parts = array(_NARROW)
         self.present = 0
         # (offset, thread, root) -> summary: one dict a day, not one an hour
         self.summaries: dict[tuple[int, str, str], ThreadSummary] | None = None
@@ -112,7 +116,7 @@ class _Day:
     def keep_rows(self, keep: Callable[[int], bool]) -> list[int]:
         """Keep the rows whose key passes; returns the keys of the rows dropped."""
         keys, parts = self.keys, self.parts
-        kept_keys, kept_parts = array("q"), array("q")
+        kept_keys, kept_parts = array("q"), array(parts.typecode)
         dropped = []
         for row, key in enumerate(keys):
             if keep(key):
@@ -321,10 +325,15 @@ class TeamState:
         else:
             at = len(keys) * _WIDTH
             keys.append(key)
-            day.parts.extend(_EMPTY_ROW)
+            day.parts.extend(_EMPTY_ROWS[day.parts.typecode])
         parts = day.parts
         for column, amount in _INCREMENTS[event.type]:
-            parts[at + column] += 1 if amount is None else amount(event)
+            value = 1 if amount is None else amount(event)
+            try:
+                parts[at + column] += value
+            except OverflowError:  # the sum left 32 bits unchanged; from now on, 64
+                parts = day.parts = array(_WIDE, parts)
+                parts[at + column] += value
         self._adoption.apply(event)
         self._touch(index)
         ids_due = False
