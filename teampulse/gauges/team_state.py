@@ -138,6 +138,8 @@ class _Tally:
         "cross_team_interactions",
         "partners",
         "latencies",
+        "cross_latencies",
+        "within_latencies",
     )
 
     def __init__(self) -> None:
@@ -150,6 +152,8 @@ class _Tally:
         self.cross_team_interactions = 0
         self.partners: dict[str, list[int]] = {}  # other team -> [replies to it, from it]
         self.latencies: list[float] = []
+        self.cross_latencies: list[float] = []
+        self.within_latencies: list[float] = []
 
     def _add_people(self, people: dict[int, int]) -> None:
         mine = self.people
@@ -192,6 +196,12 @@ class _Tally:
                 if latency is not None:
                     self.threads_replied += 1
                     self.latencies.append(latency)
+                    cross = summary.first_cross_reply_latency
+                    if cross is not None:
+                        self.cross_latencies.append(cross)
+                    within = summary.first_within_reply_latency
+                    if within is not None:
+                        self.within_latencies.append(within)
         for offset, links in day.links.items() if day.links else ():
             if not first <= offset <= last:
                 continue
@@ -227,6 +237,8 @@ class _Tally:
                 pair[0] += to_it
                 pair[1] += from_it
         self.latencies.extend(other.latencies)
+        self.cross_latencies.extend(other.cross_latencies)
+        self.within_latencies.extend(other.within_latencies)
 
     def to_counts(self) -> WindowCounts:
         return WindowCounts(
@@ -240,6 +252,8 @@ class _Tally:
             partners=tuple(sorted((team, to, back) for team, (to, back) in self.partners.items())),
             contributions=tuple(sorted(n for n in self.people.values() if n)),
             first_reply_latencies=tuple(sorted(self.latencies)),
+            first_cross_reply_latencies=tuple(sorted(self.cross_latencies)),
+            first_within_reply_latencies=tuple(sorted(self.within_latencies)),
         )
 
 
