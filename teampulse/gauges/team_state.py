@@ -78,11 +78,14 @@ _Side = tuple[str, bool]
 _WITHIN: _Side = ("", True)
 
 
-def _side_of(link: ReplyLink, team: str) -> _Side:
+def _side_of(link: ReplyLink, team: str, sides: dict[_Side, _Side]) -> _Side:
+    """The link's other side, one shared tuple per (team, direction): a team has few partners
+    and many links, so a link costs a reference, not a tuple."""
     if not link.crossing:
         return _WITHIN
     outgoing = link.replier_team == team
-    return intern(link.parent_team if outgoing else link.replier_team), outgoing
+    side = (link.parent_team if outgoing else link.replier_team, outgoing)
+    return sides.setdefault(side, side)
 
 
 def _lowest_bit(mask: int) -> int:
@@ -287,6 +290,7 @@ class TeamState:
         self._next_expiry = -math.inf
         self._next_ids_expiry = -math.inf
         self._adoption = AdoptionBook(config.initiatives)
+        self._sides: dict[_Side, _Side] = {}  # the other sides of reply links, shared
         # Aggregates are cached with the change counters of the days they cover and checked
         # when read, so applying an event only bumps its day's counter.
         self._changes: dict[int, int] = {}  # day -> how many changes landed in it
@@ -385,7 +389,7 @@ class TeamState:
             if day.links is None:
                 day.links = {}
             links = day.links.setdefault(offset, {})
-            side = None if fact.removed else _side_of(fact, self.team)
+            side = None if fact.removed else _side_of(fact, self.team, self._sides)
             if fact.reply in links:
                 known_side = links[fact.reply]
                 if known_side is None:
