@@ -332,6 +332,8 @@ def test_the_snapshot_prints_as_tables_and_writes_as_json(tmp_path: Path) -> Non
     assert "window 7d" in text and "adoption" in text
     atlas_row = next(line for line in text.splitlines() if line.split()[:2] == ["team", "atlas"])
     assert "100%" in atlas_row  # participation
+    network = text.split("\nnetwork (replies between published teams, both directions)\n")[1]
+    assert network.splitlines()[1].split() == ["atlas", "28d", "borealis", "1", "0"]
     written = json.loads((tmp_path / "gauges.json").read_text())
     assert written["teams"]["atlas"]["windowed"]["1d"]["posts"] == 1
     assert [r["key"] for r in written["rollups"]] == ["ops", "product", "tech", "org"]
