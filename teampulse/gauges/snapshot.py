@@ -75,6 +75,8 @@ def window_gauges(
         "participation_ratio": formulas.capped_ratio(counts.active_members, members),
         "reply_ratio": formulas.ratio(counts.threads_replied, counts.threads_started),
         "first_reply_median_seconds": formulas.median(counts.first_reply_latencies),
+        "first_cross_reply_median_seconds": formulas.median(counts.first_cross_reply_latencies),
+        "first_within_reply_median_seconds": formulas.median(counts.first_within_reply_latencies),
         "thread_depth": formulas.ratio(counts.thread_replies, counts.threads_started),
         "voice_evenness": formulas.voice_evenness(counts.contributions),
         "cross_team_ratio": formulas.ratio(

@@ -59,6 +59,9 @@ class ThreadSummary:
     first_reply_at: float | None  # first reply by someone other than the starter
     version: int  # posts the book knew of the thread; a team keeps the highest
     current: bool = True  # False: this root is no longer the thread's root (counts nothing)
+    # The first reply by someone of another team, and by a teammate other than the starter.
+    first_cross_reply_at: float | None = None
+    first_within_reply_at: float | None = None
 
     kind = "summary"
 
@@ -68,6 +71,20 @@ class ThreadSummary:
         if self.first_reply_at is None:
             return None
         return max(0.0, self.first_reply_at - self.started_at)
+
+    @property
+    def first_cross_reply_latency(self) -> float | None:
+        """Seconds from the start to the first reply from another team (0 if earlier)."""
+        if self.first_cross_reply_at is None:
+            return None
+        return max(0.0, self.first_cross_reply_at - self.started_at)
+
+    @property
+    def first_within_reply_latency(self) -> float | None:
+        """Seconds from the start to the first reply by a teammate of the starter."""
+        if self.first_within_reply_at is None:
+            return None
+        return max(0.0, self.first_within_reply_at - self.started_at)
 
     def to_wire(self) -> dict[str, Any]:
         return {"kind": self.kind, **asdict(self)}
@@ -137,8 +154,9 @@ class _Post:
 class _Thread:
     posts: dict[str, _Post] = field(default_factory=dict)  # first occurrence of each post id
     waiting: dict[str, list[str]] | None = None  # parent id -> replies waiting for it
-    # author -> (replies, time of their first reply): the summary costs O(repliers), not O(posts)
-    repliers: dict[str, tuple[int, float]] | None = None
+    # author -> (replies, time of their first reply, team of that reply): the summary costs
+    # O(repliers), not O(posts)
+    repliers: dict[str, tuple[int, float, str]] | None = None
     replies: int = 0
     root: str | None = None
     last_at: float = float("-inf")  # latest event time of any post: idle threads expire
@@ -218,8 +236,10 @@ class ThreadBook:
         if post.is_reply:
             if thread.repliers is None:
                 thread.repliers = {}
-            count, first_at = thread.repliers.get(post.author, (0, post.at))
-            thread.repliers[post.author] = (count + 1, min(first_at, post.at))
+            count, first_at, team = thread.repliers.get(post.author, (0, post.at, post.team))
+            if post.at < first_at:
+                team = post.team
+            thread.repliers[post.author] = (count + 1, min(first_at, post.at), team)
             thread.replies += 1
 
         if not post.is_reply and self._is_earlier_root(thread, post_id, post):
@@ -299,7 +319,7 @@ class ThreadBook:
         thread.erased += len(gone) + 1
         if thread.repliers:
             for person in people:
-                count, _first = thread.repliers.pop(person, (0, 0.0))
+                count, _first, _team = thread.repliers.pop(person, (0, 0.0, ""))
                 thread.replies -= count
         if thread.waiting:
             for parent, waiting in list(thread.waiting.items()):
@@ -360,11 +380,18 @@ class ThreadBook:
         root = thread.posts[thread.root]
         others = 0
         first: float | None = None
-        for author, (count, first_at) in (thread.repliers or {}).items():
+        cross: float | None = None
+        within: float | None = None
+        for author, (count, first_at, team) in (thread.repliers or {}).items():
             if author != root.author:
                 others += count
                 if first is None or first_at < first:
                     first = first_at
+                if team != root.team:
+                    if cross is None or first_at < cross:
+                        cross = first_at
+                elif within is None or first_at < within:
+                    within = first_at
         return ThreadSummary(
             team=root.team,
             thread=thread_id,
@@ -374,6 +401,8 @@ class ThreadBook:
             replies_from_others=others,
             first_reply_at=first,
             version=thread.version,
+            first_cross_reply_at=cross,
+            first_within_reply_at=within,
         )
 
     @staticmethod
