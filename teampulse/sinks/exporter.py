@@ -168,6 +168,7 @@ class Exporter:
                 self.config,
                 now,
                 org.of(team),
+                roster,
             )
             if snapshot is None and previous_snapshot is not None:
                 withdrawn.append(team)
