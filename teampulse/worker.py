@@ -77,7 +77,9 @@ def create_worker(settings: Settings) -> faust.App:
     team_counts = TeamCountsReader(kafka, topics.team_counts)
     registry = CollectorRegistry()
     health = PipelineHealth(registry)
-    collector = GaugeCollector(settings, registry, tenants.directory_team_quota)
+    collector = GaugeCollector(
+        settings, registry, tenants.directory_team_quota, tenants.directory_series_quota
+    )
     redis_writer = RedisWriter(settings, health)
     pipeline = Pipeline(
         settings,

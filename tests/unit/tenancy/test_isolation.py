@@ -237,3 +237,43 @@ def test_a_tenants_team_quota_holds_its_teams_and_usage_counts_what_each_exports
     # series as rendered by the last page: acme's one team has half of globex's two
     series = collector.usage()
     assert series["globex"][1] == 2 * series["acme"][1] > 0
+
+
+def test_a_tenants_series_quota_keeps_its_teams_in_name_order_while_their_series_fit() -> None:
+    registry = CollectorRegistry()
+    keys = [scoped(t, name) for t in ("acme", "globex") for name in ("blue", "green", "red")]
+    snapshots = {key: team_snapshot(key) for key in keys}
+    unlimited = GaugeCollector(Settings(), CollectorRegistry())
+    unlimited.publish_teams(snapshots)
+    unlimited.metrics_page(CollectorRegistry())
+    per_team = unlimited.usage()["acme"][1] // 3  # the three teams render alike
+    collector = GaugeCollector(
+        Settings(),
+        registry,
+        series_quota=lambda tenant: 2 * per_team + 1 if tenant == "acme" else None,
+    )
+
+    collector.publish_teams(snapshots)
+    page = collector.metrics_page(registry).decode()
+
+    assert 'tenant="acme",team="blue"' in page and 'tenant="acme",team="green"' in page
+    assert 'tenant="acme",team="red"' not in page  # its series would pass the quota
+    assert all(f'tenant="globex",team="{name}"' in page for name in ("blue", "green", "red"))
+    assert collector.usage()["acme"] == (2, 2 * per_team)
+    assert collector.refused_by_quota == {"acme": 1}
+    # the quota raised in the file (read at every publication): every team is back
+    collector.series_quota = lambda tenant: None
+    collector.publish_teams(snapshots)
+    collector.metrics_page(registry)
+    assert collector.usage()["acme"] == (3, 3 * per_team)
+    assert collector.refused_by_quota == {}
+
+
+def test_max_series_is_validated_like_max_teams() -> None:
+    raw = two_tenants()
+    raw["tenants"]["acme"]["max_series"] = 0
+    with pytest.raises(SystemExit) as refused:
+        parse_tenants(raw)
+    assert "tenants.acme.max_series" in str(refused.value)
+    raw["tenants"]["acme"]["max_series"] = 500
+    assert TenantDirectory.configured(parse_tenants(raw), Settings()).series_quota("acme") == 500
