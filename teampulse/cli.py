@@ -100,6 +100,7 @@ COMMAND_SETTINGS: dict[str, tuple[str, ...]] = {
         "TEAMPULSE_SMTP_HOST",
         "TEAMPULSE_DIGEST_TO",
         "TEAMPULSE_WEBAPP_PUBLIC_URL",
+        "TEAMPULSE_TENANTS_FILE",
     ),
     "msteams-subscribe": (
         "TEAMPULSE_MSTEAMS_RESOURCE",
@@ -625,12 +626,16 @@ def digest(
         str, typer.Option(help="email, teams, slack, or html (write the e-mail's HTML to --out)")
     ] = "email",
     out: Annotated[Path, typer.Option(help="File --to html writes")] = Path("digest.html"),
+    tenant: Annotated[
+        str | None,
+        typer.Option(help="The scope of this tenant of TEAMPULSE_TENANTS_FILE (docs/tenancy.md)"),
+    ] = None,
 ) -> None:
     """Make the weekly digest of one scope from published figures and deliver it."""
     from teampulse.digest.run import run_digest
 
     try:
-        typer.echo(asyncio.run(run_digest(_settings(), scope, to, out)))
+        typer.echo(asyncio.run(run_digest(_settings(), scope, to, out, tenant)))
     except ValueError as exc:  # DigestError
         typer.echo(f"digest: {exc}", err=True)
         raise typer.Exit(2) from None
