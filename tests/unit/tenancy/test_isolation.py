@@ -15,6 +15,8 @@ from teampulse.contract.tenant_scope import scoped, split, unscoped
 from teampulse.enrichment.roster import Roster, resolve_team
 from teampulse.gauges.config import GaugeConfig
 from teampulse.gauges.model import ScopeSnapshot
+from teampulse.gauges.snapshot import rollup_snapshots
+from teampulse.gauges.snapshot import team_snapshot as team_snapshot_of
 from teampulse.reference import reference_snapshot
 from teampulse.settings import Settings
 from teampulse.sinks.prometheus import GaugeCollector
@@ -277,3 +279,35 @@ def test_max_series_is_validated_like_max_teams() -> None:
     assert "tenants.acme.max_series" in str(refused.value)
     raw["tenants"]["acme"]["max_series"] = 500
     assert TenantDirectory.configured(parse_tenants(raw), Settings()).series_quota("acme") == 500
+
+
+def test_a_tenants_minimum_group_size_decides_its_teams_and_roll_ups_only() -> None:
+    """Both tenants' 'red' has 5 people. acme asks for 6: its team and roll-ups are withheld,
+    globex's published under the deployment's 5; without acme's minimum both are published."""
+    roster = roster_of_two_tenants()
+    config = GaugeConfig(min_group_size=5)
+    config.group_minimums.update(
+        TenantDirectory.configured(
+            parse_tenants({**two_tenants(), "tenants": {
+                **two_tenants()["tenants"],
+                "acme": {**two_tenants()["tenants"]["acme"], "min_group_size": 6},
+            }}),
+            Settings(),
+        ).group_minimums()
+    )  # fmt: skip
+    assert config.group_minimums == {"acme": 6}
+
+    def published() -> set[str]:
+        teams = {
+            team
+            for team in roster.teams()
+            if team_snapshot_of(
+                team, None, roster.team_size(team), roster.path(team), config, AS_OF
+            )
+        }
+        rollups = {s.key for s in rollup_snapshots({}, roster, config, AS_OF)}
+        return {split(key)[0] or "" for key in teams | rollups}
+
+    assert published() == {"globex"}
+    config.group_minimums.clear()  # the tenants file's minimum removed, as a reload does
+    assert published() == {"acme", "globex"}
