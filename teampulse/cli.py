@@ -346,7 +346,7 @@ def replay(
 ) -> None:
     """Compute every gauge for a historical export with the reference model (no Kafka)."""
     from teampulse.contract.timestamps import format_rfc3339
-    from teampulse.reference import print_snapshot, replay_file, write_snapshot
+    from teampulse.reference.replay import print_snapshot, replay_file, write_snapshot
 
     settings = _settings(reads_config=True)
     snapshot = replay_file(file, settings, roster_path=roster, as_of=as_of, forget=forget or ())

@@ -14,10 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from teampulse.gauges.counters import EVENT_COUNTERS
+
 __all__ = [
     "ADOPTION",
     "ADOPTION_BY_NAME",
     "GAUGES",
+    "INTERACTIONS_HELP",
+    "INTERACTIONS_METRIC",
+    "NETWORK_WINDOWED",
     "gauge_metric_names",
     "DROP_SIGNAL_HELP",
     "DROP_SIGNAL_METRIC",
@@ -51,25 +56,7 @@ WINDOWED: tuple[Gauge, ...] = (
         "active_members", "Distinct members with any event in the window", "people", True, "count"
     ),
     Gauge("participation_ratio", "Active members / members (0-1)", "ratio", True, "ratio"),
-    Gauge("learning_seconds", "Time spent learning in the window", "seconds", True, "count"),
-    Gauge("starts", "Learning activities started in the window", "events", True, "count"),
-    Gauge("completions", "Learning activities completed in the window", "events", True, "count"),
-    Gauge(
-        "assessments_passed",
-        "Assessments passed (learning.assessed with success) in the window",
-        "events",
-        True,
-        "count",
-    ),
-    Gauge(
-        "posts",
-        "Discussion posts (new threads or top-level posts) in the window",
-        "events",
-        True,
-        "count",
-    ),
-    Gauge("replies", "Discussion replies in the window", "events", True, "count"),
-    Gauge("reactions", "Reactions (likes, shares) in the window", "events", True, "count"),
+    *(Gauge(c.gauge, c.help, c.unit, True, "count") for c in EVENT_COUNTERS if c.gauge is not None),
     Gauge(
         "contributors",
         "Distinct members who posted or replied in the window",
@@ -191,6 +178,26 @@ SIGNAL_WINDOWED: tuple[Gauge, ...] = (
     ),
 )
 
+# The team network gauges (docs/gauges.md, "Network"): teams only, every window. The team x
+# team matrix is not a gauge of one scope: `INTERACTIONS_METRIC`, longest window only.
+NETWORK_WINDOWED: tuple[Gauge, ...] = (
+    Gauge(
+        "cross_team_breadth",
+        "Distinct other teams the team replied to and was replied to by, at least 2 replies"
+        " in all, in the window",
+        "teams",
+        True,
+        "count",
+    ),
+)
+# teampulse_team_interactions{team, other_team, window}: replies between two published teams
+# of one tenant, both directions, in the longest window.
+INTERACTIONS_METRIC = "teampulse_team_interactions"
+INTERACTIONS_HELP = (
+    "Replies between the team and other_team (both directions) in the window; both teams are"
+    " published"
+)
+
 SIGNAL_PLAIN: tuple[Gauge, ...] = (
     Gauge(
         "activity_expected_working_day_events",
@@ -244,7 +251,9 @@ ADOPTION: tuple[Gauge, ...] = (
     ),
 )
 
-GAUGES: dict[str, Gauge] = {g.name: g for g in WINDOWED + PLAIN + SIGNAL_WINDOWED + SIGNAL_PLAIN}
+GAUGES: dict[str, Gauge] = {
+    g.name: g for g in WINDOWED + PLAIN + SIGNAL_WINDOWED + SIGNAL_PLAIN + NETWORK_WINDOWED
+}
 # teampulse_team_drop_signal{team, state}: 1 for the team's current state, 0 for the others.
 DROP_SIGNAL_METRIC = "teampulse_team_drop_signal"
 DROP_SIGNAL_HELP = (
@@ -289,6 +298,6 @@ def gauge_metric_names(scopes: tuple[str, ...]) -> frozenset[str]:
             *(metric_name(scope, g) for g in GAUGES),
             *(adoption_metric_name(scope, g) for g in ADOPTION_BY_NAME),
             info_metric_name(scope),
-            *((DROP_SIGNAL_METRIC,) if scope == "team" else ()),
+            *((DROP_SIGNAL_METRIC, INTERACTIONS_METRIC) if scope == "team" else ()),
         )
     )

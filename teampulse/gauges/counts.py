@@ -17,20 +17,15 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from teampulse.gauges.config import EVIDENCE_STAGES, GaugeConfig
+from teampulse.gauges.counters import EVENT_COUNTERS
 
-__all__ = ["ActivityCounts", "TeamCounts", "WindowCounts"]
+__all__ = ["ActivityCounts", "TeamCounts", "WindowCounts", "merge_partners"]
 
-# Counts that add up across buckets and across teams.
+# Counts that add up across buckets and across teams: the event counters (declared in
+# `gauges.counters`), active members (summed across teams), the counts of the thread join.
 ADDITIVE = (
-    "events",
+    *(counter.name for counter in EVENT_COUNTERS),
     "active_members",
-    "learning_ms",
-    "starts",
-    "completions",
-    "assessments_passed",
-    "posts",
-    "replies",
-    "reactions",
     "threads_started",
     "threads_replied",
     "thread_replies",
@@ -39,8 +34,21 @@ ADDITIVE = (
 )
 
 
+def merge_partners(
+    parts: Iterable[tuple[tuple[str, int, int], ...]],
+) -> tuple[tuple[str, int, int], ...]:
+    """Interactions per other team, summed over the parts (sorted by team)."""
+    sums: dict[str, tuple[int, int]] = {}
+    for part in parts:
+        for team, to, back in part:
+            known_to, known_back = sums.get(team, (0, 0))
+            sums[team] = (known_to + to, known_back + back)
+    return tuple((team, to, back) for team, (to, back) in sorted(sums.items()))
+
+
 @dataclass(frozen=True, slots=True)
 class WindowCounts:
+    # The event counters: one field each, in the order of `counters.EVENT_COUNTERS`.
     events: int = 0  # accepted events (the evidence a baseline rests on)
     active_members: int = 0  # distinct people with an accepted event (per team; summed above)
     learning_ms: int = 0  # learning time in whole milliseconds
@@ -50,11 +58,15 @@ class WindowCounts:
     posts: int = 0
     replies: int = 0
     reactions: int = 0
+    # The thread join's counts.
     threads_started: int = 0  # threads rooted in the team, started in the window
     threads_replied: int = 0  # ... that got a reply from someone other than the starter
     thread_replies: int = 0  # replies in those threads (any author)
     reply_interactions: int = 0  # joined replies the team took part in (replier or parent)
     cross_team_interactions: int = 0  # ... where the other side was another team
+    # Per other team: (team, the team's replies to it, its replies to the team), sorted by team.
+    # Team-level only: what the network gauges read (`formulas.cross_team_breadth`).
+    partners: tuple[tuple[str, int, int], ...] = ()
     contributions: tuple[int, ...] = ()  # posts + replies per contributor, sorted ascending
     first_reply_latencies: tuple[float, ...] = ()  # seconds, per replied thread, sorted
 
@@ -66,12 +78,14 @@ class WindowCounts:
     def merge(parts: Sequence[WindowCounts]) -> WindowCounts:
         return WindowCounts(
             **{name: sum(getattr(p, name) for p in parts) for name in ADDITIVE},
+            partners=merge_partners(p.partners for p in parts),
             contributions=tuple(sorted(c for p in parts for c in p.contributions)),
             first_reply_latencies=tuple(sorted(x for p in parts for x in p.first_reply_latencies)),
         )
 
     def to_wire(self) -> dict[str, Any]:
         wire: dict[str, Any] = {name: getattr(self, name) for name in ADDITIVE}
+        wire["partners"] = [list(p) for p in self.partners]
         wire["contributions"] = list(self.contributions)
         wire["first_reply_latencies"] = list(self.first_reply_latencies)
         return wire
@@ -80,6 +94,9 @@ class WindowCounts:
     def from_wire(cls, wire: Mapping[str, Any]) -> WindowCounts:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in wire.items() if k in known}
+        values["partners"] = tuple(
+            (str(team), int(to), int(back)) for team, to, back in wire.get("partners", ())
+        )
         values["contributions"] = tuple(map(int, wire.get("contributions", ())))
         values["first_reply_latencies"] = tuple(map(float, wire.get("first_reply_latencies", ())))
         return cls(**values)

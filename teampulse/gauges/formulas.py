@@ -13,10 +13,12 @@ from collections.abc import Iterable, Sequence
 from teampulse.gauges.config import EngagementScoring, QualityScoring
 
 __all__ = [
+    "RECIPROCAL_MIN_INTERACTIONS",
     "baseline_mean",
     "capped_ratio",
     "change_ratio",
     "conversation_quality_score",
+    "cross_team_breadth",
     "engagement_score",
     "learning_millis",
     "median",
@@ -161,3 +163,18 @@ def change_ratio(current: float | None, baseline: float | None) -> float | None:
     if current is None or baseline is None or baseline <= 0:
         return None
     return current / baseline - 1.0
+
+
+# The issue's definition of a team that counts towards cross-team breadth: at least this many
+# reply interactions with it in the window, in both directions (docs/gauges.md, "Network").
+RECIPROCAL_MIN_INTERACTIONS = 2
+
+
+def cross_team_breadth(partners: Iterable[tuple[str, int, int]]) -> int:
+    """Distinct other teams the team has reciprocal interactions with: it replied to them
+    and they replied to it, at least RECIPROCAL_MIN_INTERACTIONS replies in all."""
+    return sum(
+        1
+        for _, to, back in partners
+        if to > 0 and back > 0 and to + back >= RECIPROCAL_MIN_INTERACTIONS
+    )

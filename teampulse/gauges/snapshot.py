@@ -10,14 +10,16 @@ where no subtraction can single them out (`rollup_publishable`, docs/gauges.md).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from teampulse.contract.event import UNASSIGNED_TEAM
 from teampulse.contract.tenant_scope import scoped, tenant_of
 from teampulse.enrichment.roster import Roster
 from teampulse.gauges import formulas
 from teampulse.gauges.config import DAY_S, EVIDENCE_STAGES, GaugeConfig
+from teampulse.gauges.counters import EVENT_COUNTERS
 from teampulse.gauges.counts import TeamCounts, WindowCounts
 from teampulse.gauges.drop_signal import DropSignal, OrgActivity, drop_signal, org_activity
 from teampulse.gauges.model import (
@@ -30,6 +32,8 @@ from teampulse.gauges.model import (
 )
 
 __all__ = [
+    "BaselineSums",
+    "baseline_sums",
     "engagement_score_of",
     "initiative_snapshot",
     "Organisations",
@@ -57,13 +61,11 @@ def window_gauges(
     learning_seconds = counts.learning_ms / 1000
     gauges: dict[str, float | None] = {
         "active_members": counts.active_members,
-        "learning_seconds": learning_seconds,
-        "starts": counts.starts,
-        "completions": counts.completions,
-        "assessments_passed": counts.assessments_passed,
-        "posts": counts.posts,
-        "replies": counts.replies,
-        "reactions": counts.reactions,
+        **{
+            c.gauge: c.published(getattr(counts, c.name))
+            for c in EVENT_COUNTERS
+            if c.gauge is not None
+        },
         "contributors": counts.contributors,
         "threads_started": counts.threads_started,
         "threads_replied": counts.threads_replied,
@@ -105,6 +107,39 @@ def engagement_score_of(
 ) -> float | None:
     """The engagement score alone (what the baseline samples)."""
     return window_gauges(counts, members, window_s, config).get("engagement_score")
+
+
+class BaselineSums(NamedTuple):
+    """A team's engagement baseline as the member-weighted sums `TeamCounts` carries, so a
+    merge of teams stays exact (all zero when the team has no baseline or no current score)."""
+
+    baseline_members: int = 0
+    baseline_sum: float = 0.0
+    current_sum: float = 0.0
+    baseline_events: float = 0.0
+
+
+def baseline_sums(
+    baseline: float | None,
+    evidence: float | None,
+    current_window: Callable[[], WindowCounts],
+    members: int,
+    config: GaugeConfig,
+) -> BaselineSums:
+    """The weighted sums of a team's baseline (the mean of its samples, and the mean events of
+    those samples), and of its current baseline-window score, read from `current_window` only
+    when there is a baseline to compare it with. The stream and the reference both use it."""
+    if baseline is None:
+        return BaselineSums()
+    current = engagement_score_of(current_window(), members, config.baseline_window_s, config)
+    if current is None:
+        return BaselineSums()
+    return BaselineSums(
+        baseline_members=members,
+        baseline_sum=members * baseline,
+        current_sum=members * current,
+        baseline_events=evidence if evidence is not None else 0.0,
+    )
 
 
 def initiative_snapshot(stage_counts: tuple[int, ...], members: int) -> InitiativeSnapshot:
@@ -246,6 +281,7 @@ def team_snapshot(
     config: GaugeConfig,
     as_of: float,
     org: OrgActivity | None = None,
+    roster: Roster | None = None,
 ) -> ScopeSnapshot | None:
     """A team's published snapshot, or None when privacy forbids publishing it.
 
@@ -253,6 +289,8 @@ def team_snapshot(
     `Roster.path`); counts None means the team has no state yet (zero activity). `org` is
     the organisation's activity the drop signal sets the team against (`org_activity_of`);
     without it the team is its own organisation (its own week, no holiday adjustment).
+    `roster` decides which other teams may appear in the team's row of the interaction
+    matrix (published ones of its tenant); without it the row is empty.
     """
     if not publishable(team, members, path, config) or path is None:
         return None
@@ -274,7 +312,41 @@ def team_snapshot(
     snapshot.windowed.setdefault(signal.window, {}).update(windowed)
     snapshot.plain.update(plain)
     snapshot.drop_signal = signal.state
+    add_network_gauges(snapshot, team, counts, config, roster)
     return snapshot
+
+
+def add_network_gauges(
+    snapshot: ScopeSnapshot,
+    team: str,
+    counts: TeamCounts,
+    config: GaugeConfig,
+    roster: Roster | None,
+) -> None:
+    """Cross-team breadth in every window; the team's row of the interaction matrix in the
+    longest window, with only the other teams that are published themselves, of its tenant.
+    A reply with a team below the minimum group size is in no published pair, so the matrix
+    never shows a small team's conversations (it still counts in breadth, a bare number)."""
+    for label, window in counts.windows.items():
+        partners = [p for p in window.partners if p[0] != UNASSIGNED_TEAM]
+        snapshot.windowed.setdefault(label, {})["cross_team_breadth"] = formulas.cross_team_breadth(
+            partners
+        )
+    longest = next(
+        (label for label, s in config.windows.items() if s == config.longest_window_s), None
+    )
+    matrix_window = counts.windows.get(longest) if longest is not None else None
+    if roster is None or matrix_window is None or longest is None:
+        return
+    tenant = tenant_of(team)
+    row = {
+        other: to + back
+        for other, to, back in matrix_window.partners
+        if tenant_of(other) == tenant
+        and publishable(other, roster.team_size(other), roster.path(other), config)
+    }
+    if row:
+        snapshot.interactions[longest] = row
 
 
 def rollup_publishable(members: int, uncovered: int, config: GaugeConfig, key: str = "") -> bool:
@@ -352,6 +424,7 @@ def org_snapshot(
             config,
             as_of,
             organisations.of(team),
+            roster,
         )
         if snapshot is not None:
             teams[team] = snapshot

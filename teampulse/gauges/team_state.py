@@ -31,10 +31,11 @@ from collections.abc import Callable, Iterable
 from sys import intern
 from typing import Any, Literal
 
-from teampulse.contract.event import ASSESSED, COMPLETED, POSTED, REACTED, REPLIED, STARTED, Event
+from teampulse.contract.event import Event
 from teampulse.gauges import formulas
 from teampulse.gauges.adoption import AdoptionBook
 from teampulse.gauges.config import GaugeConfig
+from teampulse.gauges.counters import EVENT_COUNTERS, column_of, increments_by_type
 from teampulse.gauges.counts import ActivityCounts, TeamCounts, WindowCounts
 from teampulse.gauges.eventtime import (
     baseline_sample_ends,
@@ -43,8 +44,8 @@ from teampulse.gauges.eventtime import (
     is_late,
     window_range,
 )
-from teampulse.gauges.snapshot import engagement_score_of
-from teampulse.gauges.threads import ThreadFact, ThreadSummary
+from teampulse.gauges.snapshot import baseline_sums, engagement_score_of
+from teampulse.gauges.threads import ReplyLink, ThreadFact, ThreadSummary
 
 __all__ = ["TeamState"]
 
@@ -54,12 +55,12 @@ __all__ = ["TeamState"]
 # of each partition (and of how many workers read them).
 Outcome = Literal["accepted", "duplicate", "late", "stale"]
 
-_LEARNING_PREFIX = "learning."
 
-
-# The columns of a row: one person's part of one bucket.
-_EVENTS, _POSTS, _REPLIES, _REACTIONS, _LEARNING_MS, _STARTS, _COMPLETIONS, _PASSED = range(8)
-_WIDTH = 8
+# The columns of a row, one person's part of one bucket: the event counters, in their order.
+_WIDTH = len(EVENT_COUNTERS)
+_EVENTS, _POSTS, _REPLIES = column_of("events"), column_of("posts"), column_of("replies")
+_INCREMENTS = increments_by_type()
+_COLUMNS = range(_WIDTH)
 _EMPTY_ROW = array("q", bytes(8 * _WIDTH))
 
 
@@ -69,6 +70,19 @@ def _between(done: int, upto: int, held: dict[int, Any]) -> Iterable[int]:
     if upto - done <= len(held):
         return range(done, upto)
     return [key for key in held if key < upto]
+
+
+# The other side of a reply interaction, seen from the team: (the other team, the team wrote
+# the reply?). Within the team it is _WITHIN: no other team, and the direction counts nothing.
+_Side = tuple[str, bool]
+_WITHIN: _Side = ("", True)
+
+
+def _side_of(link: ReplyLink, team: str) -> _Side:
+    if not link.crossing:
+        return _WITHIN
+    outgoing = link.replier_team == team
+    return intern(link.parent_team if outgoing else link.replier_team), outgoing
 
 
 def _lowest_bit(mask: int) -> int:
@@ -92,8 +106,8 @@ class _Day:
         self.present = 0
         # offset -> (thread, root) -> summary
         self.summaries: dict[int, dict[tuple[str, str], ThreadSummary]] | None = None
-        # offset -> reply id -> crossing teams? (None: removed by an erasure, for good)
-        self.links: dict[int, dict[str, bool | None]] | None = None
+        # offset -> reply id -> its other side (None: removed by an erasure, for good)
+        self.links: dict[int, dict[str, _Side | None]] | None = None
 
     def keep_rows(self, keep: Callable[[int], bool]) -> list[int]:
         """Keep the rows whose key passes; returns the keys of the rows dropped."""
@@ -115,38 +129,26 @@ class _Tally:
     """Buckets merged: people with their contributions, everything else as sums."""
 
     __slots__ = (
-        "events",
+        "sums",
         "people",
-        "learning_ms",
-        "starts",
-        "completions",
-        "assessments_passed",
-        "posts",
-        "replies",
-        "reactions",
         "threads_started",
         "threads_replied",
         "thread_replies",
         "reply_interactions",
         "cross_team_interactions",
+        "partners",
         "latencies",
     )
 
     def __init__(self) -> None:
-        self.events = 0
+        self.sums = [0] * _WIDTH  # the event counters, by column
         self.people: dict[int, int] = {}  # person (interned per team) -> contributions
-        self.learning_ms = 0
-        self.starts = 0
-        self.completions = 0
-        self.assessments_passed = 0
-        self.posts = 0
-        self.replies = 0
-        self.reactions = 0
         self.threads_started = 0
         self.threads_replied = 0
         self.thread_replies = 0
         self.reply_interactions = 0
         self.cross_team_interactions = 0
+        self.partners: dict[str, list[int]] = {}  # other team -> [replies to it, from it]
         self.latencies: list[float] = []
 
     def _add_people(self, people: dict[int, int]) -> None:
@@ -160,23 +162,24 @@ class _Tally:
     def add_buckets(self, day: _Day, per_day: int, first: int, last: int) -> None:
         """Add the buckets of offsets first..last of one day."""
         mine = self.people
+        sums = self.sums
         parts = day.parts
-        whole = first == 0 and last == per_day - 1
-        for row, key in enumerate(day.keys):
-            if not whole and not first <= key % per_day <= last:
-                continue
-            at = row * _WIDTH
-            self.events += parts[at]
-            posts, replies = parts[at + _POSTS], parts[at + _REPLIES]
-            self.posts += posts
-            self.replies += replies
-            self.reactions += parts[at + _REACTIONS]
-            self.learning_ms += parts[at + _LEARNING_MS]
-            self.starts += parts[at + _STARTS]
-            self.completions += parts[at + _COMPLETIONS]
-            self.assessments_passed += parts[at + _PASSED]
-            person = key // per_day
-            mine[person] = mine.get(person, 0) + posts + replies
+        if first == 0 and last == per_day - 1:  # a whole day: each column is one strided slice
+            for column in _COLUMNS:
+                sums[column] += sum(parts[column::_WIDTH])
+            posts, replies = parts[_POSTS::_WIDTH], parts[_REPLIES::_WIDTH]
+            for key, n_posts, n_replies in zip(day.keys, posts, replies, strict=True):
+                person = key // per_day
+                mine[person] = mine.get(person, 0) + n_posts + n_replies
+        else:
+            for row, key in enumerate(day.keys):
+                if not first <= key % per_day <= last:
+                    continue
+                at = row * _WIDTH
+                for column in _COLUMNS:
+                    sums[column] += parts[at + column]
+                person = key // per_day
+                mine[person] = mine.get(person, 0) + parts[at + _POSTS] + parts[at + _REPLIES]
         for offset, summaries in day.summaries.items() if day.summaries else ():
             if not first <= offset <= last:
                 continue
@@ -192,44 +195,49 @@ class _Tally:
         for offset, links in day.links.items() if day.links else ():
             if not first <= offset <= last:
                 continue
-            for crossing in links.values():
-                if crossing is not None:
-                    self.reply_interactions += 1
-                    self.cross_team_interactions += crossing
+            partners = self.partners
+            for side in links.values():
+                if side is None:
+                    continue
+                self.reply_interactions += 1
+                other, outgoing = side
+                if other:
+                    self.cross_team_interactions += 1
+                    pair = partners.get(other)
+                    if pair is None:
+                        pair = partners[other] = [0, 0]
+                    pair[0 if outgoing else 1] += 1
 
     def add(self, other: _Tally) -> None:
-        self.events += other.events
+        sums = self.sums
+        for column, n in enumerate(other.sums):
+            sums[column] += n
         self._add_people(other.people)
-        self.learning_ms += other.learning_ms
-        self.starts += other.starts
-        self.completions += other.completions
-        self.assessments_passed += other.assessments_passed
-        self.posts += other.posts
-        self.replies += other.replies
-        self.reactions += other.reactions
         self.threads_started += other.threads_started
         self.threads_replied += other.threads_replied
         self.thread_replies += other.thread_replies
         self.reply_interactions += other.reply_interactions
         self.cross_team_interactions += other.cross_team_interactions
+        partners = self.partners
+        for team, (to_it, from_it) in other.partners.items():
+            pair = partners.get(team)
+            if pair is None:
+                partners[team] = [to_it, from_it]
+            else:
+                pair[0] += to_it
+                pair[1] += from_it
         self.latencies.extend(other.latencies)
 
     def to_counts(self) -> WindowCounts:
         return WindowCounts(
-            events=self.events,
+            **{counter.name: n for counter, n in zip(EVENT_COUNTERS, self.sums, strict=True)},
             active_members=len(self.people),
-            learning_ms=self.learning_ms,
-            starts=self.starts,
-            completions=self.completions,
-            assessments_passed=self.assessments_passed,
-            posts=self.posts,
-            replies=self.replies,
-            reactions=self.reactions,
             threads_started=self.threads_started,
             threads_replied=self.threads_replied,
             thread_replies=self.thread_replies,
             reply_interactions=self.reply_interactions,
             cross_team_interactions=self.cross_team_interactions,
+            partners=tuple(sorted((team, to, back) for team, (to, back) in self.partners.items())),
             contributions=tuple(sorted(n for n in self.people.values() if n)),
             first_reply_latencies=tuple(sorted(self.latencies)),
         )
@@ -318,22 +326,8 @@ class TeamState:
             keys.append(key)
             day.parts.extend(_EMPTY_ROW)
         parts = day.parts
-        parts[at] += 1
-        kind = event.type
-        if kind == POSTED:
-            parts[at + _POSTS] += 1
-        elif kind == REPLIED:
-            parts[at + _REPLIES] += 1
-        elif kind == REACTED:
-            parts[at + _REACTIONS] += 1
-        elif kind.startswith(_LEARNING_PREFIX):
-            parts[at + _LEARNING_MS] += formulas.learning_millis(event.duration_s)
-            if kind == STARTED:
-                parts[at + _STARTS] += 1
-            elif kind == COMPLETED:
-                parts[at + _COMPLETIONS] += 1
-            elif kind == ASSESSED and event.success is True:
-                parts[at + _PASSED] += 1
+        for column, amount in _INCREMENTS[event.type]:
+            parts[at + column] += 1 if amount is None else amount(event)
         self._adoption.apply(event)
         self._touch(index)
         ids_due = False
@@ -377,13 +371,14 @@ class TeamState:
             if day.links is None:
                 day.links = {}
             links = day.links.setdefault(offset, {})
+            side = None if fact.removed else _side_of(fact, self.team)
             if fact.reply in links:
-                crossing = links[fact.reply]
-                if crossing is None:
+                known_side = links[fact.reply]
+                if known_side is None:
                     return  # removed by an erasure: stays removed, whatever arrives after
-                if not fact.removed and crossing == fact.crossing:
+                if known_side == side:
                     return
-            links[intern(fact.reply)] = None if fact.removed else fact.crossing
+            links[intern(fact.reply)] = side
         self._touch(index)
 
     def forget(self, people: set[str]) -> bool:
@@ -500,30 +495,22 @@ class TeamState:
             for label, seconds in self.config.windows.items()
         }
         baseline, evidence = self._baseline_of(as_of, members)
-        baseline_members, baseline_sum, current_sum = 0, 0.0, 0.0
-        if baseline is not None:
-            window_s = self.config.baseline_window_s
-            label = next((k for k, v in self.config.windows.items() if v == window_s), None)
-            current_counts = (
-                windows[label]
-                if label is not None
-                else self._range(*window_range(as_of, window_s, self._bucket_s), used).to_counts()
-            )
-            current = engagement_score_of(current_counts, members, window_s, self.config)
-            if current is not None:
-                baseline_members = members
-                baseline_sum = members * baseline
-                current_sum = members * current
+        window_s = self.config.baseline_window_s
+        label = next((k for k, v in self.config.windows.items() if v == window_s), None)
+
+        def current_window() -> WindowCounts:
+            if label is not None:
+                return windows[label]
+            return self._range(*window_range(as_of, window_s, self._bucket_s), used).to_counts()
+
+        sums = baseline_sums(baseline, evidence, current_window, members, self.config)
         activity = self._activity(as_of, windows, used)
         self._pieces = used  # keep only the aggregates still in use
         return TeamCounts(
             members=members,
             windows=windows,
             adoption=self._adoption.stage_counts(),
-            baseline_members=baseline_members,
-            baseline_sum=baseline_sum,
-            current_sum=current_sum,
-            baseline_events=evidence if baseline_members and evidence is not None else 0.0,
+            **sums._asdict(),
             activity=activity,
         )
 
@@ -695,6 +682,6 @@ class TeamState:
             hours = [0] * per_day
             parts = day.parts
             for row, key in enumerate(day.keys):
-                hours[key % per_day] += parts[row * _WIDTH]
+                hours[key % per_day] += parts[row * _WIDTH + _EVENTS]
             cached = self._hours[day_index] = (stamp, tuple(hours))
         return cached[1]

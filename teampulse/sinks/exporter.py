@@ -175,6 +175,7 @@ class Exporter:
                 self.config,
                 now,
                 org.of(team),
+                roster,
             )
             if snapshot is None and previous_snapshot is not None:
                 withdrawn.append(team)

@@ -17,6 +17,9 @@ Naming (docs/metrics.md):
     roll-up adoption              teampulse_{s}_adoption_members{s, initiative, stage}, ...
     org path                      teampulse_{s}_info{s, department, division} 1
     drop signal of a team         teampulse_team_drop_signal{team, state} 1 (current) or 0
+    team x team interactions      teampulse_team_interactions{team, other_team, window}
+                                  (both teams published, longest window only: at most
+                                  teams x (teams - 1) series, a team's partners in practice)
 
 With tenants configured (docs/tenancy.md), every team and roll-up series carries a
 `tenant` label first (`teampulse_team_x{tenant="acme", team="red", ...}`,
@@ -24,8 +27,8 @@ With tenants configured (docs/tenancy.md), every team and roll-up series carries
 knows; without tenants the series are exactly as above.
 
 An absent value (undefined ratio, median of nothing) yields no sample, never 0. No label
-ever carries a person: labels are tenant, scope keys, window, initiative, stage and the org
-path.
+ever carries a person: labels are tenant, scope keys (and `other_team`), window,
+initiative, stage and the org path.
 
 Cardinality guard: a worker exports at most `max_teams` teams and `max_initiatives`
 initiatives per publication. The excess (names sorted, the first N kept, so the choice is
@@ -475,6 +478,13 @@ class GaugeCollector(Collector):
             for state in DROP_STATES:
                 labels = {**base, "state": state}
                 yield name, labels, _label_text(labels), float(state == snapshot.drop_signal)
+        if snapshot.interactions and scope == "team":
+            name = catalog.INTERACTIONS_METRIC
+            self._help.setdefault(name, catalog.INTERACTIONS_HELP)
+            for window, row in snapshot.interactions.items():
+                for other, count in row.items():
+                    labels = {**base, "other_team": unscoped(other), "window": window}
+                    yield name, labels, _label_text(labels), float(count)
 
     def _gauge_name(self, scope: str, gauge: str) -> str:
         """Metric name of a gauge ('' when it cannot be exported), computed once."""

@@ -68,10 +68,15 @@ def refused(web: View, refusal: ReadRefusal) -> Response:
 
 
 def as_tenant_sees(snapshot: ScopeSnapshot) -> dict[str, Any]:
-    """A snapshot's JSON body with its key and org path as its tenant names them."""
+    """A snapshot's JSON body with its key, org path and interaction partners as its tenant
+    names them."""
     body = asdict(snapshot)
     body["key"] = unscoped(snapshot.key)
     body["info"] = {name: unscoped(value) for name, value in snapshot.info.items()}
+    body["interactions"] = {
+        window: {unscoped(other): n for other, n in row.items()}
+        for window, row in snapshot.interactions.items()
+    }
     return body
 
 

@@ -608,6 +608,10 @@ async def add_past_days(client: Redis, entries: Sequence[dict[str, str]]) -> int
     return added
 
 
+# A team's row of the team x team matrix: `interactions:{window}:{other team}` -> replies.
+INTERACTIONS_FIELD = "interactions"
+
+
 def scope_fields(snapshot: ScopeSnapshot) -> list[str]:
     """Flat field/value list of a scope hash (without as_of/updated_at)."""
     flat: list[str] = []
@@ -623,6 +627,9 @@ def scope_fields(snapshot: ScopeSnapshot) -> list[str]:
             flat += (path, unscoped(snapshot.info[path]))
     if snapshot.drop_signal is not None:
         flat += ("drop_signal", snapshot.drop_signal)
+    for window, row in snapshot.interactions.items():
+        for other, count in sorted(row.items()):
+            flat += (f"{INTERACTIONS_FIELD}:{window}:{unscoped(other)}", format_value(count))
     return flat
 
 

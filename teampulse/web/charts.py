@@ -8,10 +8,10 @@ colour, so a printout or a screen reader loses nothing. Pure: values in, SVG tex
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["Bar", "Series", "bar_chart", "funnel_chart", "line_chart", "percent"]
+__all__ = ["Bar", "Series", "bar_chart", "funnel_chart", "heat_map", "line_chart", "percent"]
 
 INK, MUTED, GRID = "#1d2330", "#5b6475", "#dde1e8"
 PALETTE = ("#2f5d8c", "#8c5a2f", "#3d7a4a", "#7a3d6e")
@@ -152,3 +152,40 @@ def bar_chart(bars: Sequence[Bar], title: str, width: int = 520, bar_h: int = 22
 def funnel_chart(stage_shares: Sequence[tuple[str, float | None, str]], title: str) -> str:
     """The ADKAR funnel: for each stage, the share of members who reached it or beyond."""
     return bar_chart([Bar(stage, share, note) for stage, share, note in stage_shares], title)
+
+
+def heat_map(
+    names: Sequence[str], cells: Mapping[tuple[str, str], int], title: str, cell: int = 34
+) -> str:
+    """A square matrix of counts between named things: darker is more, and every count is
+    written in its cell (an empty cell is none), so a printout loses nothing."""
+    label_w, top = 150, 28 + 110
+    busiest = max(cells.values(), default=0) or 1
+    width = label_w + cell * len(names) + 10
+    height = top + cell * len(names) + 10
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        f'role="img" aria-label="{html.escape(title, quote=True)}">',
+        _text(0, 16, title, size=13, font_weight="600"),
+    ]
+    for column, name in enumerate(names):
+        x = label_w + column * cell + cell * 0.6
+        parts.append(
+            _text(x, top - 6, name, anchor="start", transform=f"rotate(-60 {x:.1f} {top - 6})")
+        )
+    for row, name in enumerate(names):
+        y = top + row * cell
+        parts.append(_text(label_w - 8, y + cell * 0.62, name, anchor="end"))
+        for column, other in enumerate(names):
+            x = label_w + column * cell
+            count = cells.get((name, other), 0)
+            shade = count / busiest
+            parts.append(
+                f'<rect x="{x}" y="{y}" width="{cell}" height="{cell}" fill="{PALETTE[0]}" '
+                f'fill-opacity="{shade:.2f}" stroke="{GRID}"/>'
+            )
+            if count:
+                ink = "#fff" if shade > 0.5 else INK
+                parts.append(_text(x + cell / 2, y + cell * 0.62, str(count), "middle", fill=ink))
+    parts.append("</svg>")
+    return "".join(parts)

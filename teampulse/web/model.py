@@ -22,9 +22,11 @@ __all__ = [
     "Attention",
     "HistoryPoint",
     "InitiativeView",
+    "InteractionMatrix",
     "ScopeView",
     "attention",
     "funnel_shares",
+    "interaction_matrix",
     "scope_view",
 ]
 
@@ -208,3 +210,46 @@ def _history_point(member: Mapping[str, object]) -> HistoryPoint:
         baseline=float(baseline) if isinstance(baseline, int | float) else None,
         adoption={str(k): float(v) for k, v in adoption.items() if isinstance(v, int | float)},
     )
+
+
+# A team hash's row of the team x team matrix: `interactions:{window}:{other team}`.
+_INTERACTIONS = "interactions:"
+
+
+@dataclass(frozen=True)
+class InteractionMatrix:
+    """The team x team matrix as the teams' hashes publish it: replies between two published
+    teams, both directions, in one window (the longest)."""
+
+    window: str | None
+    teams: tuple[str, ...]  # every team with at least one cell, sorted
+    cells: Mapping[tuple[str, str], int]  # (team, other team) -> replies; symmetric
+    breadth: Mapping[str, float]  # team -> cross-team breadth in that window
+
+    @property
+    def busiest(self) -> int:
+        return max(self.cells.values(), default=0)
+
+
+def interaction_matrix(teams: Sequence[ScopeView]) -> InteractionMatrix:
+    """The matrix of the published teams; a cell whose other team is not among them (it
+    stopped being published since) is left out, as the exporter would leave it out."""
+    published = {team.key for team in teams}
+    cells: dict[tuple[str, str], int] = {}
+    windows: set[str] = set()
+    for team in teams:
+        for name, text in team.fields.items():
+            if not name.startswith(_INTERACTIONS):
+                continue
+            label, _, other = name[len(_INTERACTIONS) :].partition(":")
+            if other in published:
+                windows.add(label)
+                cells[(team.key, other)] = int(float(text))
+    window = min(windows) if windows else None
+    breadth: dict[str, float] = {}
+    for team in teams:
+        value = team.number(f"cross_team_breadth:{window}") if window is not None else None
+        if value is not None:
+            breadth[team.key] = value
+    named = sorted({t for pair in cells for t in pair})
+    return InteractionMatrix(window, tuple(named), cells, breadth)

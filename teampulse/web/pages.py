@@ -12,13 +12,22 @@ import html
 from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import quote
 
-from teampulse.web.charts import Bar, Series, bar_chart, funnel_chart, line_chart, percent
+from teampulse.web.charts import (
+    Bar,
+    Series,
+    bar_chart,
+    funnel_chart,
+    heat_map,
+    line_chart,
+    percent,
+)
 from teampulse.web.model import (
     WINDOW,
     InitiativeView,
     ScopeView,
     attention,
     funnel_shares,
+    interaction_matrix,
     judgement,
 )
 from teampulse.web.reading import AlertView, Published, pending_words
@@ -27,6 +36,7 @@ from teampulse.web.runbooks import render_markdown, runbook_path
 __all__ = [
     "alerts_page",
     "initiatives_page",
+    "network_page",
     "not_found_page",
     "organisation_page",
     "runbook_page",
@@ -84,7 +94,7 @@ def _layout(title: str, body: str, as_of: float | None = None) -> str:
 <body>
 <header><strong><a href="/">TeamPulse</a></strong>
 <nav><a href="/">Organisation</a> · <a href="/initiatives">Initiatives</a> ·
-<a href="/alerts">Alerts</a></nav>{stamp}</header>
+<a href="/network">Network</a> · <a href="/alerts">Alerts</a></nav>{stamp}</header>
 <main>
 {body}
 </main></body></html>
@@ -435,6 +445,30 @@ def runbook_page(title: str, markdown: str, others: Mapping[str, str]) -> str:
         f'<p class="noprint muted">Other runbooks: {links}</p>'
     )
     return _layout(f"Runbook {title}", body)
+
+
+def network_page(published: Published) -> str:
+    """Which teams connect: the team x team heat map and each team's cross-team breadth."""
+    matrix = interaction_matrix(published.teams)
+    as_of = published.org.as_of if published.org is not None else None
+    if not matrix.teams:
+        body = '<h1>Network</h1><p class="muted">No replies between published teams yet.</p>'
+        return _layout("Network", body, as_of)
+    rows = "".join(
+        f'<tr><td><a href="{team_path(team)}">{_e(team)}</a></td>'
+        f'<td class="num">{matrix.breadth.get(team, 0):.0f}</td>'
+        f'<td class="num">{sum(n for (t, _), n in matrix.cells.items() if t == team)}</td></tr>'
+        for team in matrix.teams
+    )
+    body = f"""<h1>Network</h1>
+<p>Replies between teams over the last {_e(matrix.window)}, both directions. Only teams that
+are published themselves appear; no person is behind any cell.</p>
+{heat_map(matrix.teams, matrix.cells, f"Replies between teams, {matrix.window}")}
+<h2>Cross-team breadth</h2>
+<p class="muted">Other teams a team replied to and was replied to by (at least 2 replies).</p>
+<table><tr><th>team</th><th class="num">breadth</th><th class="num">replies across</th></tr>
+{rows}</table>"""
+    return _layout("Network", body, as_of)
 
 
 def not_found_page(what: str) -> str:

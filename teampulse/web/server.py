@@ -28,6 +28,7 @@ from teampulse.tenancy.source import TenantsSource
 from teampulse.web.pages import (
     alerts_page,
     initiatives_page,
+    network_page,
     not_found_page,
     organisation_page,
     runbook_page,
@@ -106,6 +107,14 @@ def make_app(settings: Settings, tenants: TenantsSource | None = None) -> web.Ap
             return unavailable(exc)
         return page(initiatives_page(published))
 
+    async def network(request: web.Request) -> web.Response:
+        keys = all_keys.of_tenant(reader(request))
+        try:
+            published = await read_published(redis(), keys)
+        except RedisError as exc:
+            return unavailable(exc)
+        return page(network_page(published))
+
     async def team(request: web.Request) -> web.Response:
         tenant = reader(request)
         keys = all_keys.of_tenant(tenant)
@@ -160,6 +169,7 @@ def make_app(settings: Settings, tenants: TenantsSource | None = None) -> web.Ap
     app.cleanup_ctx.append(reload_tenants)
     app.router.add_get("/", organisation)
     app.router.add_get("/initiatives", initiatives)
+    app.router.add_get("/network", network)
     app.router.add_get("/teams/{team}", team)
     app.router.add_get("/alerts", alert_list)
     app.router.add_get("/runbooks", runbook_index)

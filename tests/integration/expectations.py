@@ -47,7 +47,8 @@ def reference_for(
 
 
 def reference_series(expected: OrgSnapshot) -> Samples:
-    """Every windowed and plain series the reference publishes, keyed as parse_metrics does."""
+    """Every windowed and plain series the reference publishes, and the teams' rows of the
+    interaction matrix, keyed as parse_metrics does."""
     series: Samples = {}
     for snapshot in [*expected.teams.values(), *expected.rollups]:
         base = {} if snapshot.scope == "org" else {snapshot.scope: snapshot.key}
@@ -57,6 +58,10 @@ def reference_series(expected: OrgSnapshot) -> Samples:
                 series[(f"teampulse_{snapshot.scope}_{name}", labels)] = value
         for name, value in snapshot.plain.items():
             series[(f"teampulse_{snapshot.scope}_{name}", tuple(sorted(base.items())))] = value
+        for window, row in snapshot.interactions.items():
+            for other, replies in row.items():
+                labels = tuple(sorted({**base, "other_team": other, "window": window}.items()))
+                series[("teampulse_team_interactions", labels)] = replies
     return series
 
 

@@ -125,6 +125,26 @@ def test_engaged_team_gauges_are_exact_on_metrics(pipeline):
     assert gauge(worker, "team_cross_team_ratio", **week7) == pytest.approx(1 / 3)
 
 
+def test_the_network_of_the_week_is_exact_on_metrics_and_in_redis(pipeline):
+    """docs/gauges.md, worked example: one reply from borealis to atlas is one cell each side
+    of the matrix (both teams published); nobody answered back, so no breadth anywhere."""
+    worker, settings = pipeline
+    assert (
+        gauge(worker, "team_interactions", team="atlas", other_team="borealis", window="28d") == 1
+    )
+    assert (
+        gauge(worker, "team_interactions", team="borealis", other_team="atlas", window="28d") == 1
+    )
+    cells = {labels for name, labels in worker.metrics() if name == "teampulse_team_interactions"}
+    assert len(cells) == 2  # comet talks only to itself: no cell
+    for team in ("atlas", "borealis", "comet"):
+        assert gauge(worker, "team_cross_team_breadth", team=team, window="28d") == 0
+    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    prefix = settings.redis_prefix
+    assert client.hget(f"{prefix}team:atlas", "interactions:28d:borealis") == "1"
+    assert client.hget(f"{prefix}team:comet", "interactions:28d:atlas") is None
+
+
 def test_quiet_team_gauges_are_exact_on_metrics(pipeline):
     worker, _ = pipeline
     week7 = {"team": "borealis", "window": "7d"}

@@ -20,13 +20,8 @@ from teampulse.contract.event import Event
 from teampulse.contract.roster import RosterEntry
 from teampulse.enrichment.roster import Roster
 from teampulse.gauges.config import load_gauge_config
-from teampulse.reference import (
-    admit,
-    print_snapshot,
-    reference_snapshot,
-    replay_file,
-    write_snapshot,
-)
+from teampulse.reference import admit, reference_snapshot
+from teampulse.reference.replay import print_snapshot, replay_file, write_snapshot
 from teampulse.settings import load_settings
 
 MONDAY = 1_772_409_600.0  # 2026-03-02T00:00:00Z
@@ -103,6 +98,7 @@ def test_the_engaged_team(morning: dict[str, dict[str, float]]) -> None:
         "threads_started": 1, "threads_replied": 1, "thread_replies": 2,
         "reply_ratio": 1.0, "first_reply_median_seconds": 1800.0, "thread_depth": 2.0,
         "reply_interactions": 3, "cross_team_interactions": 1, "cross_team_ratio": 1 / 3,
+        "cross_team_breadth": 0,
     }  # fmt: skip
     assert atlas["voice_evenness"] == pytest.approx(0.946395, abs=1e-6)  # 1, 1, 2
     # 0.3 x 1 + 0.2 x 14400/16200 + 0.15 x 2/3 + 0.2 x 0.946395 + 0.15 x 1/3
@@ -139,6 +135,26 @@ def test_the_team_that_talks_only_to_itself(morning: dict[str, dict[str, float]]
     assert comet["conversation_quality_score"] == pytest.approx(0.779577, abs=1e-6)
     # 0.40 x 0.6 + 0 + 0.25 x 3/10 + 0.10 x 0.779577
     assert comet["engagement_score"] == pytest.approx(0.392958, abs=1e-6)
+
+
+def test_the_network_of_the_morning_pairs_published_teams_only() -> None:
+    # atlas answered borealis once and comet talked to delta (3 people, not published) twice
+    # each way: one cell of the matrix each side, and no reciprocity that is published.
+    events = [
+        *MORNING,
+        ev("20", POSTED, "d1", "delta", 9, thread="t4", post="p4"),
+        ev("21", REPLIED, "c1", "comet", 9.5, thread="t4", post="r6", parent="p4"),
+        ev("22", REPLIED, "d1", "delta", 10, thread="t4", post="r7", parent="r6"),
+    ]
+    snapshot = reference_snapshot(events, roster(), CONFIG, AS_OF)
+
+    assert {team: s.interactions for team, s in snapshot.teams.items()} == {
+        "atlas": {"28d": {"borealis": 1}},
+        "borealis": {"28d": {"atlas": 1}},
+        "comet": {},  # its only partner, delta, is below the minimum group size
+    }
+    breadth = {team: s.windowed["28d"]["cross_team_breadth"] for team, s in snapshot.teams.items()}
+    assert breadth == {"atlas": 0, "borealis": 0, "comet": 1}  # comet and delta: both ways
 
 
 def test_adoption_of_the_engaged_team() -> None:

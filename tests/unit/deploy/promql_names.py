@@ -44,6 +44,10 @@ def _exported() -> dict[str, frozenset[str]]:
     for gauge in catalog.SIGNAL_PLAIN:
         series[catalog.metric_name("team", gauge.name)] = {"tenant", "team"}
     series[catalog.DROP_SIGNAL_METRIC] = {"tenant", "team", "state"}
+    # The team network: teams only.
+    for gauge in catalog.NETWORK_WINDOWED:
+        series[catalog.metric_name("team", gauge.name)] = {"tenant", "team", "window"}
+    series[catalog.INTERACTIONS_METRIC] = {"tenant", "team", "other_team", "window"}
     series |= {
         "teampulse_events_total": {"source", "outcome"},
         "teampulse_dead_letters_total": {"reason"},

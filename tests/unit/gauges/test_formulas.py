@@ -147,3 +147,19 @@ def test_change_ratio_reads_down_forty_percent() -> None:
     assert formulas.change_ratio(0.3, 0.0) is None
     assert formulas.change_ratio(0.3, None) is None
     assert formulas.change_ratio(None, 0.5) is None
+
+
+@pytest.mark.parametrize(
+    ("partners", "breadth"),
+    [
+        ((), 0),
+        ((("beta", 1, 1),), 1),  # one reply each way: reciprocal, two in all
+        ((("beta", 5, 0),), 0),  # answered often, never answered back
+        ((("beta", 0, 2),), 0),
+        ((("beta", 1, 1), ("gamma", 2, 1), ("delta", 3, 0)), 2),
+    ],
+)
+def test_cross_team_breadth_counts_teams_with_replies_both_ways(
+    partners: tuple[tuple[str, int, int], ...], breadth: int
+) -> None:
+    assert formulas.cross_team_breadth(partners) == breadth

@@ -182,6 +182,7 @@ def test_counts_of_a_scripted_day() -> None:
         thread_replies=2,
         reply_interactions=2,
         cross_team_interactions=1,
+        partners=(("beta", 0, 1),),  # beta's reply r2 answered alpha's post
         contributions=(1, 2),
         first_reply_latencies=(3600.0,),
     )

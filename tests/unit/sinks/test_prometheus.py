@@ -392,3 +392,25 @@ def test_a_snapshot_without_a_drop_signal_exports_no_state(registry):
     collector.publish_teams({"alpha": team("alpha")})
 
     assert not [key for key in scrape(registry) if key[0] == "teampulse_team_drop_signal"]
+
+
+def test_the_interaction_matrix_is_one_series_per_published_partner(registry):
+    collector = GaugeCollector(Settings(), registry)
+    collector.publish_teams({"alpha": team("alpha", interactions={"28d": {"beta": 3, "gamma": 1}})})
+
+    samples = scrape(registry)
+
+    assert {
+        dict(labels)["other_team"]: value
+        for (name, labels), value in samples.items()
+        if name == "teampulse_team_interactions"
+    } == {"beta": 3.0, "gamma": 1.0}
+    assert (
+        samples[
+            (
+                "teampulse_team_interactions",
+                frozenset({("team", "alpha"), ("other_team", "beta"), ("window", "28d")}),
+            )
+        ]
+        == 3.0
+    )

@@ -206,3 +206,11 @@ def test_the_history_member_carries_each_initiatives_adoption_ratio() -> None:
     assert member["adoption"] == {"dw": 0.25}
     assert member["gauges"] == {"engagement_score:1d": 0.42}
     assert entry["key"] == "tp:team:alpha:history"
+
+
+def test_a_teams_row_of_the_interaction_matrix_is_one_field_per_partner():
+    snapshot = ScopeSnapshot(
+        scope="team", key="alpha", as_of=0.0, interactions={"28d": {"gamma": 1, "beta": 3}}
+    )
+
+    assert scope_fields(snapshot) == ["interactions:28d:beta", "3", "interactions:28d:gamma", "1"]

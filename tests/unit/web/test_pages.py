@@ -1,9 +1,10 @@
-"""The Alerts page says when a pending alert fires, not only that it is pending."""
+"""The Alerts page says when a pending alert fires; the Network page shows published pairs."""
 
 from __future__ import annotations
 
-from teampulse.web.pages import alerts_page
-from teampulse.web.reading import AlertView
+from teampulse.web.model import ScopeView, interaction_matrix
+from teampulse.web.pages import alerts_page, network_page
+from teampulse.web.reading import AlertView, Published
 
 
 def test_a_pending_alert_says_when_it_fires() -> None:
@@ -20,3 +21,29 @@ def test_a_pending_alert_says_when_it_fires() -> None:
 
     assert "pending, fires in about 2 min</span>" in page
     assert 'href="/teams/sales-nova"' in page
+
+
+def network_team(name: str, **fields: str) -> ScopeView:
+    return ScopeView("team", name, {"as_of": "0", **fields})
+
+
+def test_the_network_page_draws_each_published_pair_and_no_other() -> None:
+    teams = [
+        network_team("atlas", **{"interactions:28d:borealis": "3", "cross_team_breadth:28d": "1"}),
+        network_team("borealis", **{"interactions:28d:atlas": "3", "interactions:28d:gone": "9"}),
+        network_team("comet"),
+    ]
+    matrix = interaction_matrix(teams)
+
+    assert matrix.teams == ("atlas", "borealis")  # comet talked to no one; gone is unpublished
+    assert dict(matrix.cells) == {("atlas", "borealis"): 3, ("borealis", "atlas"): 3}
+    assert (matrix.window, dict(matrix.breadth)) == ("28d", {"atlas": 1.0})
+    page = network_page(Published(teams, [], [], None))
+    assert 'aria-label="Replies between teams, 28d"' in page
+    assert "gone" not in page
+
+
+def test_the_network_page_says_when_no_team_talks_to_another() -> None:
+    page = network_page(Published([network_team("atlas")], [], [], None))
+
+    assert "No replies between published teams yet." in page

@@ -2,9 +2,11 @@
 
 Written for clarity, not speed. It is the oracle the streaming code (`TeamState`,
 `ThreadBook`) is tested against, and it powers `teampulse replay FILE` for backfills and
-what-if questions. It shares only the *definitions* with the streaming code: the leaf
-formulas (`gauges.formulas`), what counts as adoption evidence (`gauges.adoption.evidence_ranks`)
-and how counts become gauges (`gauges.snapshot`). Admission (dedupe and lateness), bucketing,
+what-if questions (`reference.replay` reads the export and prints the gauges). It shares
+only the *definitions* with the streaming code: the leaf formulas (`gauges.formulas`), the
+event counters (`gauges.counters`), the baseline's weighted sums (`snapshot.baseline_sums`),
+what counts as adoption evidence (`gauges.adoption.evidence_ranks`) and how counts become
+gauges (`gauges.snapshot`). Admission (dedupe and lateness), bucketing,
 the thread join, adoption progress and the baseline are recomputed here from the list:
 
 1. admit: walk the events in arrival order; per team, an event older than the team's
@@ -22,27 +24,17 @@ after their erasure.
 
 from __future__ import annotations
 
-import json
-import logging
-import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import IO, Any
+from dataclasses import dataclass, field
 
-import orjson
-
-from teampulse.contract.event import ASSESSED, COMPLETED, POSTED, REACTED, REPLIED, STARTED, Event
-from teampulse.contract.framing import split_json_records
-from teampulse.contract.rejections import Rejection
-from teampulse.contract.roster import RosterEntry
-from teampulse.contract.timestamps import format_rfc3339, parse_rfc3339
+from teampulse.contract.event import POSTED, REPLIED, Event
 from teampulse.enrichment.roster import Roster, resolve_team
 from teampulse.gauges import formulas
 from teampulse.gauges.adoption import ABILITY, REINFORCEMENT, evidence_ranks, matchers_by_type
-from teampulse.gauges.config import EVIDENCE_STAGES, GaugeConfig, load_gauge_config
+from teampulse.gauges.config import EVIDENCE_STAGES, GaugeConfig
+from teampulse.gauges.counters import EVENT_COUNTERS
 from teampulse.gauges.counts import ActivityCounts, TeamCounts, WindowCounts
 from teampulse.gauges.eventtime import (
     baseline_sample_ends,
@@ -51,9 +43,8 @@ from teampulse.gauges.eventtime import (
     week_of,
     window_range,
 )
-from teampulse.gauges.model import OrgSnapshot, ScopeSnapshot
-from teampulse.gauges.snapshot import engagement_score_of, org_snapshot
-from teampulse.settings import Settings
+from teampulse.gauges.model import OrgSnapshot
+from teampulse.gauges.snapshot import baseline_sums, engagement_score_of, org_snapshot
 
 __all__ = [
     "Admission",
@@ -65,24 +56,12 @@ __all__ = [
     "adoption_counts",
     "baseline_of",
     "join_threads",
-    "load_roster",
-    "parse_instant",
-    "print_snapshot",
-    "read_records",
     "reference_counts",
     "reference_snapshot",
-    "replay_file",
-    "roster_from_events",
-    "snapshot_to_json",
     "team_counts",
     "window_counts",
     "without_erased",
-    "write_snapshot",
 ]
-
-log = logging.getLogger(__name__)
-
-UNKNOWN_PATH = "unknown"
 
 
 # --- 1. admission ------------------------------------------------------------------------------
@@ -200,6 +179,7 @@ class TeamHistory:
     threads: list[Thread]
     links: list[Link]
     stale: list[Event] = field(default_factory=list)
+    team: str = ""  # whose history: the side the network gauges look from
 
 
 def window_counts(history: TeamHistory, first: int, last: int, config: GaugeConfig) -> WindowCounts:
@@ -214,27 +194,33 @@ def window_counts(history: TeamHistory, first: int, last: int, config: GaugeConf
     contributions = Counter(e.actor for e in events if e.type in (POSTED, REPLIED))
     replied = [t for t in threads if t.replies_from_others > 0]
     return WindowCounts(
-        events=len(events),
         active_members=len({e.actor for e in events}),
-        learning_ms=sum(
-            formulas.learning_millis(e.duration_s) for e in events if e.type.startswith("learning.")
-        ),
-        starts=sum(e.type == STARTED for e in events),
-        completions=sum(e.type == COMPLETED for e in events),
-        assessments_passed=sum(e.type == ASSESSED and e.success is True for e in events),
-        posts=sum(e.type == POSTED for e in events),
-        replies=sum(e.type == REPLIED for e in events),
-        reactions=sum(e.type == REACTED for e in events),
+        **{counter.name: sum(counter.of(e) for e in events) for counter in EVENT_COUNTERS},
         threads_started=len(threads),
         threads_replied=len(replied),
         thread_replies=sum(t.replies for t in threads),
         reply_interactions=len(links),
         cross_team_interactions=sum(link.replier_team != link.parent_team for link in links),
+        partners=partners_of(history.team, links),
         contributions=tuple(sorted(contributions.values())),
         first_reply_latencies=tuple(
             sorted(t.first_reply_latency for t in replied if t.first_reply_latency is not None)
         ),
     )
+
+
+def partners_of(team: str, links: list[Link]) -> tuple[tuple[str, int, int], ...]:
+    """Per other team: the team's replies to it and its replies to the team."""
+    to: Counter[str] = Counter()
+    back: Counter[str] = Counter()
+    for link in links:
+        if link.replier_team == link.parent_team:
+            continue
+        if link.replier_team == team:
+            to[link.parent_team] += 1
+        else:
+            back[link.replier_team] += 1
+    return tuple((other, to[other], back[other]) for other in sorted(to.keys() | back.keys()))
 
 
 def adoption_counts(events: list[Event], config: GaugeConfig) -> dict[str, tuple[int, ...]]:
@@ -322,20 +308,16 @@ def team_counts(
         for label, seconds in config.windows.items()
     }
     baseline, evidence = _baseline_samples(history, members, as_of, config)
-    current = None
-    if baseline is not None:
-        window_s = config.baseline_window_s
-        now = window_counts(history, *window_range(as_of, window_s, config.bucket_s), config)
-        current = engagement_score_of(now, members, window_s, config)
-    weighted = baseline is not None and current is not None
+    window_s = config.baseline_window_s
+
+    def current_window() -> WindowCounts:
+        return window_counts(history, *window_range(as_of, window_s, config.bucket_s), config)
+
     return TeamCounts(
         members=members,
         windows=windows,
         adoption=adoption_counts(history.events + history.stale, config),
-        baseline_members=members if weighted else 0,
-        baseline_sum=members * baseline if weighted and baseline is not None else 0.0,
-        current_sum=members * current if weighted and current is not None else 0.0,
-        baseline_events=evidence if weighted and evidence is not None else 0.0,
+        **baseline_sums(baseline, evidence, current_window, members, config)._asdict(),
         activity=activity_counts(history, as_of, config),
     )
 
@@ -375,6 +357,7 @@ def reference_counts(
             threads=[t for t in threads if t.team == team],
             links=[link for link in links if link.involves(team)],
             stale=[e for e in admission.stale if e.team == team],
+            team=team,
         )
         result[team] = team_counts(history, roster.team_size(team), as_of, config)
     return result
@@ -390,193 +373,3 @@ def reference_snapshot(
     """Every published team and roll-up snapshot as of `as_of`, erased people left out."""
     events, roster = without_erased(events, roster, erased)
     return org_snapshot(reference_counts(events, roster, config, as_of), roster, config, as_of)
-
-
-# --- replay: a historical export through the reference model ---------------------------------
-def read_records(path: Path) -> Iterator[Any]:
-    """JSON values of a file holding one JSON array, or one JSON value per line (NDJSON)."""
-    for record in split_json_records(path.read_bytes()):
-        if isinstance(record.value, Rejection):
-            raise ValueError(f"{path.name} {record.where}: not JSON ({record.value.detail})")
-        yield record.value
-
-
-def load_roster(path: Path, settings: Settings) -> Roster:
-    """Roster records (JSON array or NDJSON), pseudonymised like the roster topic."""
-    from teampulse.contract.pseudonym import Pseudonymiser
-    from teampulse.contract.roster import parse_roster_record
-
-    pseudonymiser = Pseudonymiser(settings.pseudonym_secret)
-    roster = Roster()
-    for number, record in enumerate(read_records(path), start=1):
-        parsed = parse_roster_record(None, orjson.dumps(record), pseudonymiser)
-        if isinstance(parsed, Rejection):
-            raise ValueError(f"{path.name} record {number}: {parsed}")
-        if isinstance(parsed, str):
-            roster.remove(parsed)
-        else:
-            roster.apply(parsed)
-    return roster
-
-
-def roster_from_events(events: list[Event]) -> Roster:
-    """Without a roster file: a team's members are the people seen in its events."""
-    people = {(e.actor, e.team) for e in events if e.team}
-    return Roster(
-        [
-            RosterEntry(
-                person=f"{team}/{actor}",
-                team=str(team),
-                department=UNKNOWN_PATH,
-                division=UNKNOWN_PATH,
-            )
-            for actor, team in sorted(people, key=str)
-        ]
-    )
-
-
-def parse_instant(as_of: str | float) -> float:
-
-    if isinstance(as_of, float | int):
-        return float(as_of)
-    parsed = parse_rfc3339(as_of)
-    if parsed is None:
-        raise ValueError(f"as_of {as_of!r} is not an RFC 3339 instant (2026-03-02T12:00:00Z)")
-    return parsed
-
-
-def replay_file(
-    path: Path,
-    settings: Settings,
-    roster_path: Path | None = None,
-    as_of: str | float | None = None,
-    forget: Iterable[str] = (),
-) -> OrgSnapshot:
-    """The gauges of a historical export of canonical events (JSON array or NDJSON).
-
-    Records are validated and pseudonymised like the live ingest; rejected ones are counted
-    in the log, not fatal. `as_of` defaults to the latest event time; events after it are left
-    out (what had happened by then). Without a roster file, a team's members are the people
-    seen in its events and its department and division are 'unknown'. `forget` names people
-    (any identifier `teampulse forget` accepts) whose erasure the replay applies.
-    """
-    from teampulse.contract.events import EventValidator
-    from teampulse.contract.pseudonym import Pseudonymiser
-
-    config = load_gauge_config(settings)
-    validator = EventValidator(settings, Pseudonymiser(settings.pseudonym_secret))
-    events: list[Event] = []
-    rejected: Counter[str] = Counter()
-    for record in read_records(path):
-        parsed = validator.validate(record, math.inf)
-        if isinstance(parsed, Rejection):
-            rejected[str(parsed.reason)] += 1
-        else:
-            events.append(parsed)
-    if rejected:
-        log.warning(
-            "replay %s: %d records rejected %s", path.name, sum(rejected.values()), dict(rejected)
-        )
-    instant = (
-        parse_instant(as_of)
-        if as_of is not None
-        else max((e.occurred_at for e in events), default=0.0)
-    )
-    events = [e for e in events if e.occurred_at <= instant]
-    pseudonymiser = Pseudonymiser(settings.pseudonym_secret)
-    erased = {pseudonymiser.person(person) for person in forget}
-    events = [e for e in events if e.actor not in erased]
-    roster = load_roster(roster_path, settings) if roster_path is not None else None
-    if roster is None:
-        roster = roster_from_events([e for e in events if e.team])
-    return reference_snapshot(events, roster, config, instant, erased)
-
-
-# --- output ------------------------------------------------------------------------------------
-def snapshot_to_json(snapshot: OrgSnapshot) -> dict[str, Any]:
-    return {
-        "as_of": snapshot.as_of,
-        "teams": {team: asdict(s) for team, s in snapshot.teams.items()},
-        "rollups": [asdict(s) for s in snapshot.rollups],
-    }
-
-
-def write_snapshot(snapshot: OrgSnapshot, path: Path) -> None:
-    path.write_text(json.dumps(snapshot_to_json(snapshot), indent=2, sort_keys=True) + "\n")
-
-
-_COLUMNS = (  # (heading, gauge, format)
-    ("members", "members", "{:.0f}"),
-    ("active", "active_members", "{:.0f}"),
-    ("particip", "participation_ratio", "{:.0%}"),
-    ("learn_h", "learning_seconds", "{:.1f}"),
-    ("posts", "posts", "{:.0f}"),
-    ("replies", "replies", "{:.0f}"),
-    ("reply%", "reply_ratio", "{:.0%}"),
-    ("1st_reply_h", "first_reply_median_seconds", "{:.1f}"),
-    ("even", "voice_evenness", "{:.2f}"),
-    ("x-team", "cross_team_ratio", "{:.0%}"),
-    ("quality", "conversation_quality_score", "{:.0%}"),
-    ("engage", "engagement_score", "{:.0%}"),
-)
-_HOURS = {"learning_seconds", "first_reply_median_seconds"}
-
-
-def _cell(values: dict[str, float], gauge: str, pattern: str) -> str:
-    if gauge not in values:
-        return "-"
-    value = values[gauge] / 3600 if gauge in _HOURS else values[gauge]
-    return pattern.format(value)
-
-
-def print_snapshot(snapshot: OrgSnapshot, out: IO[str]) -> None:
-    """Human-readable tables: one per window, then baselines, then adoption."""
-    scopes: list[ScopeSnapshot] = [*snapshot.teams.values(), *snapshot.rollups]
-    out.write(
-        f"as of {format_rfc3339(snapshot.as_of, 'auto')}: {len(snapshot.teams)} teams published, "
-        f"{len(snapshot.rollups)} roll-ups\n"
-    )
-    labels = list(dict.fromkeys(label for s in scopes for label in s.windowed))
-    for label in labels:
-        header = ["scope", "key", *(heading for heading, _, _ in _COLUMNS)]
-        rows = [
-            [
-                s.scope,
-                s.key,
-                *(_cell({**s.plain, **s.windowed.get(label, {})}, g, p) for _, g, p in _COLUMNS),
-            ]
-            for s in scopes
-        ]
-        out.write(f"\nwindow {label}\n")
-        _table(out, header, rows)
-    out.write("\nbaseline\n")
-    _table(
-        out,
-        ["scope", "key", "baseline", "change"],
-        [
-            [
-                s.scope,
-                s.key,
-                _cell(s.plain, "engagement_baseline", "{:.0%}"),
-                _cell(s.plain, "engagement_change_ratio", "{:+.0%}"),
-            ]
-            for s in scopes
-        ],
-    )
-    rows = []
-    for s in scopes:
-        for initiative, a in s.initiatives.items():
-            stages = " ".join(f"{stage}={n}" for stage, n in a.stage_members.items())
-            ratio = "-" if a.ratio is None else f"{a.ratio:.0%}"
-            index = "-" if a.index is None else f"{a.index:.2f}"
-            rows.append([s.scope, s.key, initiative, ratio, index, stages])
-    if rows:
-        out.write("\nadoption\n")
-        _table(out, ["scope", "key", "initiative", "ratio", "index", "members by stage"], rows)
-
-
-def _table(out: IO[str], header: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        cells = (str(cell).ljust(w) for cell, w in zip(row, widths, strict=True))
-        out.write("  ".join(cells).rstrip() + "\n")
