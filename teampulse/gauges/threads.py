@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from sys import intern
 from typing import Any
@@ -287,6 +287,15 @@ class ThreadBook:
                 if thread.oldest_at != math.inf:
                     heapq.heappush(by_oldest, (thread.oldest_at, tid))
         return idle
+
+    def drop_threads(self, keep: Callable[[str], bool]) -> int:
+        """The threads whose id `keep` refuses leave the book at once, with every post
+        (a deleted tenant's); their expiry entries are skipped when they come up. Returns
+        how many threads left."""
+        gone = [thread_id for thread_id in self._threads if not keep(thread_id)]
+        for thread_id in gone:
+            self._posts -= len(self._threads.pop(thread_id).posts)
+        return len(gone)
 
     def forget(self, people: set[str]) -> list[ThreadFact]:
         """Erasure: remove these people's posts; return the facts that correct the teams."""
