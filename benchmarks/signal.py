@@ -149,6 +149,8 @@ def simulate(name: str, scenario: Scenario, seed: int, config: GaugeConfig) -> R
             team: state.counts(as_of, roster.team_size(team)) for team, state in states.items()
         }
         org = org_activity_of(counts, roster, config)
+        # the worker is never behind here: the rules that wait for it to catch up do not wait
+        record("teampulse_consumer_lag", {"topic": "events", "partition": "0"}, hour, 0.0)
         for team in roster.teams():
             snapshot = team_snapshot(
                 team,

@@ -37,6 +37,7 @@ these counts, and its guard is the same).
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import math
 import operator
 import random
@@ -46,7 +47,7 @@ from dataclasses import dataclass, field
 
 from teampulse.gauges.config import GaugeConfig
 from teampulse.gauges.counts import ActivityCounts
-from teampulse.gauges.drop_signal import OrgActivity, dispersion_evidence, drop_signal
+from teampulse.gauges.drop_signal import OrgActivity, drop_signal, excess_dispersion
 
 HOUR = 3600
 DAY_H = 24
@@ -187,7 +188,7 @@ def states(
     hours: Iterable[int],
     total_hours: int,
     config: GaugeConfig,
-    rest_cache: dict[int, tuple[ActivityCounts, float, int]],
+    rest_cache: dict[int, tuple[ActivityCounts, float, float]],
 ) -> Iterator[tuple[int, str, float | None]]:
     """(hour, state, expected events per working day) for each hour."""
     counts = hourly(team, total_hours)
@@ -195,20 +196,22 @@ def states(
     for t in hours:
         mine = activity(counts, team, t, config)
         if t not in rest_cache:  # the rest of the organisation is the same for every team
-            # its dispersion: the sum over its teams, as `org_activity` adds it up
-            parts = [activity(counts_of_team, None, t, config) for counts_of_team in rest]
-            chi2_df = [dispersion_evidence(part.days, weeks) for part in parts if part.days]
+            # its dispersion: the sum over its teams, as `org_activity` adds it up (each of
+            # their members active every week)
+            members = (ORG_TEAM_SIZE,) * weeks
+            parts = [
+                dataclasses.replace(activity(counts_of_team, None, t, config), usual_active=members)
+                for counts_of_team in rest
+            ]
+            shares = [excess_dispersion(part, weeks) for part in parts]
             rest_cache[t] = (
                 activity(list(map(sum, zip(*rest, strict=True))), None, t, config),
-                sum(c for c, _ in chi2_df),
-                sum(d for _, d in chi2_df),
+                sum(e for e, _ in shares),
+                sum(x for _, x in shares),
             )
-        others, chi2, df = rest_cache[t]
-        if mine.days:
-            c, d = dispersion_evidence(mine.days, weeks)
-            chi2 += c
-            df += d
-        org = OrgActivity(_org(mine, others), chi2, df)
+        others, excess, exposure = rest_cache[t]
+        e, x = excess_dispersion(mine, weeks)
+        org = OrgActivity(_org(mine, others), excess + e, exposure + x)
         signal = drop_signal(mine, org, size, START + (t + 1) * HOUR - 0.001, config)
         yield t, signal.state, signal.expected_per_working_day
 
@@ -273,7 +276,7 @@ def run_cell(
         hourly(simulate_team(rng, ORG_TEAM_SIZE, ORG_RATE, overdispersed, days), total)
         for _ in range(ORG_TEAMS)
     ]
-    cache: dict[int, tuple[ActivityCounts, float, int]] = {}
+    cache: dict[int, tuple[ActivityCounts, float, float]] = {}
     live = range(COVERAGE_FROM_DAY * DAY_H, total)
     judged = [t for t in live if t % DAY_H in JUDGED_HOURS]
     for _ in range(steady_teams):

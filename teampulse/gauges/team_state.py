@@ -82,11 +82,14 @@ _Side = tuple[str, bool]
 _WITHIN: _Side = ("", True)
 
 
-def _side_of(link: ReplyLink, team: str) -> _Side:
+def _side_of(link: ReplyLink, team: str, sides: dict[_Side, _Side]) -> _Side:
+    """The link's other side, one shared tuple per (team, direction): a team has few partners
+    and many links, so a link costs a reference, not a tuple."""
     if not link.crossing:
         return _WITHIN
     outgoing = link.replier_team == team
-    return intern(link.parent_team if outgoing else link.replier_team), outgoing
+    side = (link.parent_team if outgoing else link.replier_team, outgoing)
+    return sides.setdefault(side, side)
 
 
 def _lowest_bit(mask: int) -> int:
@@ -142,6 +145,8 @@ class _Tally:
         "cross_team_interactions",
         "partners",
         "latencies",
+        "cross_latencies",
+        "within_latencies",
     )
 
     def __init__(self) -> None:
@@ -154,6 +159,8 @@ class _Tally:
         self.cross_team_interactions = 0
         self.partners: dict[str, list[int]] = {}  # other team -> [replies to it, from it]
         self.latencies: list[float] = []
+        self.cross_latencies: list[float] = []
+        self.within_latencies: list[float] = []
 
     def _add_people(self, people: dict[int, int]) -> None:
         mine = self.people
@@ -193,6 +200,12 @@ class _Tally:
             if latency is not None:
                 self.threads_replied += 1
                 self.latencies.append(latency)
+                cross = summary.first_cross_reply_latency
+                if cross is not None:
+                    self.cross_latencies.append(cross)
+                within = summary.first_within_reply_latency
+                if within is not None:
+                    self.within_latencies.append(within)
         for offset, links in day.links.items() if day.links else ():
             if not first <= offset <= last:
                 continue
@@ -228,6 +241,8 @@ class _Tally:
                 pair[0] += to_it
                 pair[1] += from_it
         self.latencies.extend(other.latencies)
+        self.cross_latencies.extend(other.cross_latencies)
+        self.within_latencies.extend(other.within_latencies)
 
     def to_counts(self) -> WindowCounts:
         return WindowCounts(
@@ -241,6 +256,8 @@ class _Tally:
             partners=tuple(sorted((team, to, back) for team, (to, back) in self.partners.items())),
             contributions=tuple(sorted(n for n in self.people.values() if n)),
             first_reply_latencies=tuple(sorted(self.latencies)),
+            first_cross_reply_latencies=tuple(sorted(self.cross_latencies)),
+            first_within_reply_latencies=tuple(sorted(self.within_latencies)),
         )
 
 
@@ -274,6 +291,7 @@ class TeamState:
         self._next_expiry = -math.inf
         self._next_ids_expiry = -math.inf
         self._adoption = AdoptionBook(config.initiatives)
+        self._sides: dict[_Side, _Side] = {}  # the other sides of reply links, shared
         # Aggregates are cached with the change counters of the days they cover and checked
         # when read, so applying an event only bumps its day's counter.
         self._changes: dict[int, int] = {}  # day -> how many changes landed in it
@@ -376,7 +394,7 @@ class TeamState:
             if day.links is None:
                 day.links = {}
             links = day.links.setdefault(offset, {})
-            side = None if fact.removed else _side_of(fact, self.team)
+            side = None if fact.removed else _side_of(fact, self.team, self._sides)
             if fact.reply in links:
                 known_side = links[fact.reply]
                 if known_side is None:

@@ -59,6 +59,9 @@ class ThreadSummary:
     first_reply_at: float | None  # first reply by someone other than the starter
     version: int  # posts the book knew of the thread; a team keeps the highest
     current: bool = True  # False: this root is no longer the thread's root (counts nothing)
+    # The first reply by someone of another team, and by a teammate other than the starter.
+    first_cross_reply_at: float | None = None
+    first_within_reply_at: float | None = None
 
     kind = "summary"
 
@@ -68,6 +71,20 @@ class ThreadSummary:
         if self.first_reply_at is None:
             return None
         return max(0.0, self.first_reply_at - self.started_at)
+
+    @property
+    def first_cross_reply_latency(self) -> float | None:
+        """Seconds from the start to the first reply from another team (0 if earlier)."""
+        if self.first_cross_reply_at is None:
+            return None
+        return max(0.0, self.first_cross_reply_at - self.started_at)
+
+    @property
+    def first_within_reply_latency(self) -> float | None:
+        """Seconds from the start to the first reply by a teammate of the starter."""
+        if self.first_within_reply_at is None:
+            return None
+        return max(0.0, self.first_within_reply_at - self.started_at)
 
     def to_wire(self) -> dict[str, Any]:
         return {"kind": self.kind, **asdict(self)}
@@ -131,6 +148,7 @@ _WIDTH = 4
 # A thread this long also keeps a dict from post id to position (below it, a list scan is
 # cheaper than the dict's memory).
 _INDEXED_FROM = 32
+_REPLIER_WIDTH = 4  # author, replies, first reply's time, its team
 _HOUR_S = 3600
 
 
@@ -161,8 +179,9 @@ class _Thread:
         self.rows = array("d")
         self.index: dict[str, int] | None = None  # post id -> position, for long threads
         self.waiting: dict[str, list[str]] | None = None  # parent id -> replies waiting for it
-        # (author, replies, time of their first reply) per replier, flat: the summary costs
-        # O(repliers), not O(posts), and counts the replies of posts forgotten since
+        # (author, replies, time of their first reply, team of that reply) per replier, flat:
+        # the summary costs O(repliers), not O(posts), and counts the replies of posts
+        # forgotten since
         self.repliers: array[float] | None = None
         self.replies = 0
         self.root: str | None = None
@@ -245,17 +264,18 @@ class _Thread:
         )
         return dropped_ids
 
-    def add_reply(self, author: int, at: float) -> None:
+    def add_reply(self, author: int, at: float, team: int) -> None:
         repliers = self.repliers
         if repliers is None:
             repliers = self.repliers = array("d")
-        for i in range(0, len(repliers), 3):
+        for i in range(0, len(repliers), _REPLIER_WIDTH):
             if repliers[i] == author:
                 repliers[i + 1] += 1
-                repliers[i + 2] = min(repliers[i + 2], at)
+                if at < repliers[i + 2]:
+                    repliers[i + 2], repliers[i + 3] = at, team
                 break
         else:
-            repliers.extend((author, 1, at))
+            repliers.extend((author, 1, at, team))
         self.replies += 1
 
     def drop_repliers(self, authors: set[int]) -> None:
@@ -263,11 +283,11 @@ class _Thread:
         if not repliers:
             return
         kept = array("d")
-        for i in range(0, len(repliers), 3):
+        for i in range(0, len(repliers), _REPLIER_WIDTH):
             if int(repliers[i]) in authors:
                 self.replies -= int(repliers[i + 1])
             else:
-                kept.extend(repliers[i : i + 3])
+                kept.extend(repliers[i : i + _REPLIER_WIDTH])
         self.repliers = kept
 
 
@@ -368,11 +388,11 @@ class ThreadBook:
             raise ValueError(f"event {event.id} reached the thread book without a team")
         is_reply = event.type == REPLIED
         at = event.occurred_at
-        author = self._people.number(event.actor)
+        author, team = self._people.number(event.actor), self._teams.number(event.team)
         thread.add(
             post_id,
             intern(event.parent) if is_reply and event.parent else None,
-            (at, author, self._teams.number(event.team), 1.0 if is_reply else 0.0),
+            (at, author, team, 1.0 if is_reply else 0.0),
         )
         position = len(thread) - 1
         self._posts += 1
@@ -381,7 +401,7 @@ class ThreadBook:
             thread.oldest_at = at
             _file(self._by_oldest, at, thread_id)
         if is_reply:
-            thread.add_reply(author, at)
+            thread.add_reply(author, at, team)
 
         if not is_reply and self._is_earlier_root(thread, post_id, at):
             previous = thread.root
@@ -436,6 +456,15 @@ class ThreadBook:
             ):
                 _file(self._by_oldest, thread.oldest_at, tid)
         return idle
+
+    def drop_threads(self, keep: Callable[[str], bool]) -> int:
+        """The threads whose id `keep` refuses leave the book at once, with every post
+        (a deleted tenant's); their expiry entries are skipped when they come up. Returns
+        how many threads left."""
+        gone = [thread_id for thread_id in self._threads if not keep(thread_id)]
+        for thread_id in gone:
+            self._posts -= len(self._threads.pop(thread_id))
+        return len(gone)
 
     def forget(self, people: set[str]) -> list[ThreadFact]:
         """Erasure: remove these people's posts; return the facts that correct the teams."""
@@ -531,13 +560,22 @@ class ThreadBook:
         root_author = thread.author(root)
         others = 0
         first: float | None = None
+        cross: float | None = None
+        within: float | None = None
+        root_team = thread.team(root)
         repliers = thread.repliers or ()
-        for i in range(0, len(repliers), 3):
+        for i in range(0, len(repliers), _REPLIER_WIDTH):
             if repliers[i] != root_author:
                 others += int(repliers[i + 1])
                 first_at = repliers[i + 2]
+                team = repliers[i + 3]
                 if first is None or first_at < first:
                     first = first_at
+                if team != root_team:
+                    if cross is None or first_at < cross:
+                        cross = first_at
+                elif within is None or first_at < within:
+                    within = first_at
         return ThreadSummary(
             team=self._teams.name(thread.team(root)),
             thread=thread_id,
@@ -547,6 +585,8 @@ class ThreadBook:
             replies_from_others=others,
             first_reply_at=first,
             version=thread.version,
+            first_cross_reply_at=cross,
+            first_within_reply_at=within,
         )
 
     def _retraction(self, thread_id: str, thread: _Thread, old_root: str) -> ThreadSummary:

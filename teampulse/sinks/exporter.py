@@ -90,6 +90,13 @@ class Exporter:
         self._rollup_bucket = None  # recompute the roll-ups without it at the next tick
         self._org = None
 
+    def judge_again(self) -> None:
+        """Every team and roll-up is counted and judged again at the next tick (a tenant's
+        minimum group size changed: what may be published changed with it)."""
+        for exported in self._exported.values():
+            exported.bucket = -1
+        self._rollup_bucket = None
+
     def tick(self) -> Publication:
         now = self.clock()
         bucket = math.floor(now / self.config.bucket_s)

@@ -153,7 +153,9 @@ class PipelineHealth(Collector):
         with self._lock:
             source = self._source(source)
             if (source, OUTCOMES[0]) not in self._events:
-                # Every outcome of a new source starts at 0, so rate() and alerts see it.
+                # Every outcome of a new source starts at 0, so a later first `rejected` is
+                # seen by rate(). The source's first batch is not: its series is born with it
+                # (DeadLetterRateHigh divides by the lag histogram's count for that reason).
                 self._events.update({(source, outcome): 0 for outcome in OUTCOMES})
             for outcome, count in outcomes.items():
                 self._events[(source, outcome)] += count

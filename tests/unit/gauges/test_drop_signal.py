@@ -3,6 +3,8 @@ a team doing exactly its usual count, a team at a quarter of it, a holiday for e
 
 from __future__ import annotations
 
+import dataclasses
+
 from teampulse.gauges.config import GaugeConfig
 from teampulse.gauges.counts import ActivityCounts
 from teampulse.gauges.drop_signal import (
@@ -134,3 +136,51 @@ def test_the_dispersion_reads_whole_weeks_wherever_the_days_start() -> None:
 
     assert dispersion_evidence([n for week in weeks for n in week], 3) == (10.0, 2)
     assert dispersion_evidence([n for week in weeks for n in week[3:] + week[:3]], 3) == (10.0, 2)
+
+
+def test_a_public_holiday_adds_no_evidence_to_carry_into_the_next_days() -> None:
+    # Friday at a tenth for everyone, judged at the end of Sunday. The rest's ratio over the
+    # holiday's first hours leans on its prior (0.4, then 0.23): judged against that, the
+    # team's tenth used to pile up evidence that was still there after the weekend (0.35 of
+    # the threshold, where a week without a holiday holds 0.02).
+    holiday = last_days(0.1, 1)
+
+    def evidence(me: ActivityCounts, rest: ActivityCounts) -> float:
+        signal = drop_signal(me, org_activity([me, rest], CONFIG), 8, AS_OF, CONFIG)
+        assert signal.evidence_ratio is not None
+        return signal.evidence_ratio
+
+    assert abs(evidence(team(2, holiday), team(40, holiday)) - evidence(team(2), team(40))) < 0.01
+
+
+def bursty(per_hour: int, members: int) -> ActivityCounts:
+    """usual_week(per_hour) in the span; reference weeks at 0.5, 1.5 and 1 times it."""
+    week = usual_week(per_hour)
+    days = tuple(
+        round(scale * sum(week[d * 24 : d * 24 + 24]))
+        for scale in (0.5, 1.5, 1.0)
+        for d in range(7)
+    )
+    return ActivityCounts(
+        recent=tuple(week * SPAN_WEEKS),
+        profile=tuple(n * REFERENCE_WEEKS for n in week),
+        days=days,
+        active=members,
+        usual_active=(members,) * REFERENCE_WEEKS,
+    )
+
+
+def test_the_organisation_s_burstiness_is_weighed_per_member() -> None:
+    # The rest: busy members whose weeks vary far more than chance. The same counts spread
+    # over many quiet members vary little more than chance: judged surer on the same fall.
+    rest = bursty(20, 10)
+    fall = last_days(0.5, 3)
+    busy = dataclasses.replace(team(2, fall), usual_active=(2,) * REFERENCE_WEEKS)
+    quiet = dataclasses.replace(team(2, fall), usual_active=(16,) * REFERENCE_WEEKS)
+
+    def sureness(me: ActivityCounts) -> float:
+        signal = drop_signal(me, org_activity([me, rest], CONFIG), 16, AS_OF, CONFIG)
+        assert signal.evidence_ratio is not None
+        return signal.evidence_ratio
+
+    assert sureness(quiet) > 1.5 * sureness(busy)
