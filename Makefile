@@ -12,6 +12,9 @@ VENV        ?= .venv
 VENV_STAMP  := $(VENV)/.teampulse-installed
 # Extra pytest arguments, e.g. make test PYTEST_ARGS='-k redis -x'
 PYTEST_ARGS ?=
+# Two test processes; each integration module (or the modules sharing a session's scenario
+# runs or connector stack) stays whole on one of them. PYTEST_PARALLEL= runs in one process.
+PYTEST_PARALLEL ?= -n 2 --dist loadgroup --durations=15
 # Services for `make up`, e.g. make up SERVICES='kafka redis' (default: all four)
 SERVICES    ?=
 # 1 = pytest's "no tests collected" (exit 5) counts as success (.ci/run sets it)
@@ -73,8 +76,8 @@ tools:
 	@bash deploy/stack/ensure-packages.sh docker-compose openssl chromium
 
 test: venv up tools
-	@echo "[make] running pytest $(PYTEST_ARGS)"
-	@rc=0; "$(VENV)/bin/pytest" $(PYTEST_ARGS) || rc=$$?; \
+	@echo "[make] running pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)"
+	@rc=0; "$(VENV)/bin/pytest" $(PYTEST_PARALLEL) $(PYTEST_ARGS) || rc=$$?; \
 	if [ "$$rc" -eq 5 ] && [ "$(ALLOW_NO_TESTS)" = 1 ]; then \
 	  echo "[make] pytest collected no tests (exit 5); ALLOW_NO_TESTS=1 counts that as success"; rc=0; \
 	fi; \

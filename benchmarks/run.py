@@ -311,7 +311,6 @@ def measure_teampulse(
             reflected = wait_reflected(
                 [worker],
                 n,
-                pipeline.topic("events"),
                 client,
                 pipeline.redis_prefix,
                 quiet_s=quiet_s,
@@ -341,7 +340,6 @@ def measure_teampulse(
                 wait_reflected(
                     [worker],
                     2 * n,
-                    pipeline.topic("events"),
                     client,
                     pipeline.redis_prefix,
                     quiet_s=quiet_s,
@@ -370,7 +368,6 @@ def measure_two_workers(
             reflected = wait_reflected(
                 workers,
                 n,
-                pipeline.topic("events"),
                 client,
                 pipeline.redis_prefix,
                 quiet_s=quiet_s,

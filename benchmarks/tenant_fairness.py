@@ -14,6 +14,10 @@ request of 10 events every 1/--rate-b seconds) in three phases of the same run:
 3. the same flood with A's rate limit lifted (what a deployment without per-tenant limits
    would see).
 
+With `--backfill N` it measures the pipeline behind the endpoint instead: tenant A backfills N
+events while B's live events are timed to the gauges, with and without the worker's tenant
+scheduler (benchmarks/tenant_backfill.py).
+
 It prints, per phase, B's requests answered 200, its p50 / p99 latency and that p99 as a
 ratio of phase 1's, and A's requests accepted and refused (429) per second. The endpoint's
 tenants file is changed between phases 2 and 3 and reloaded by the endpoint itself, without
@@ -39,6 +43,8 @@ from pathlib import Path
 import orjson
 import yaml
 from aiohttp import ClientSession, ClientTimeout, TCPConnector
+
+from benchmarks import tenant_backfill
 
 RELOAD_S = 0.5
 A_LIMIT = {"per_s": 50, "burst": 100}
@@ -276,7 +282,18 @@ def main() -> None:
     parser.add_argument(
         "--flood-rate", type=float, default=500.0, help="A's requests per second (0: unpaced)"
     )
-    asyncio.run(run(parser.parse_args()))
+    parser.add_argument(
+        "--backfill",
+        type=int,
+        default=0,
+        help="instead: A backfills this many events through a worker while B's live probes "
+        "are timed to Redis (benchmarks/tenant_backfill.py)",
+    )
+    args = parser.parse_args()
+    if args.backfill:
+        asyncio.run(tenant_backfill.run(args))
+    else:
+        asyncio.run(run(args))
 
 
 if __name__ == "__main__":

@@ -74,12 +74,13 @@ COMMAND_SETTINGS: dict[str, tuple[str, ...]] = {
         "TEAMPULSE_TENANTS_FILE",
     ),
     "tenant-relay": (*KAFKA, "TEAMPULSE_TENANTS_FILE", "TEAMPULSE_TENANTS_RELOAD_S"),
-    "tenant": ("TEAMPULSE_TENANTS_FILE", "TEAMPULSE_TENANTS_RELOAD_S"),
+    "tenant": ("TEAMPULSE_TENANTS_FILE", "TEAMPULSE_TENANTS_RELOAD_S", "TEAMPULSE_PROMETHEUS_URL"),
     "tenant-admin": (
         "TEAMPULSE_TENANTS_FILE",
         "TEAMPULSE_ADMIN_HOST",
         "TEAMPULSE_ADMIN_PORT",
         "TEAMPULSE_ADMIN_TOKEN",
+        "TEAMPULSE_PROMETHEUS_URL",
     ),
     "demo": (*KAFKA, "TEAMPULSE_REDIS_URL", "TEAMPULSE_WEB_PORT"),
     "web": (
@@ -99,6 +100,7 @@ COMMAND_SETTINGS: dict[str, tuple[str, ...]] = {
         "TEAMPULSE_SMTP_HOST",
         "TEAMPULSE_DIGEST_TO",
         "TEAMPULSE_WEBAPP_PUBLIC_URL",
+        "TEAMPULSE_TENANTS_FILE",
     ),
     "msteams-subscribe": (
         "TEAMPULSE_MSTEAMS_RESOURCE",
@@ -402,7 +404,8 @@ def forget(
 
 
 tenant_app = typer.Typer(
-    help="Create, list, show, suspend, resume or delete a tenant of TEAMPULSE_TENANTS_FILE "
+    help="Create, list, show, suspend, resume, delete a tenant of TEAMPULSE_TENANTS_FILE, or "
+    "show its usage "
     "(docs/tenancy.md); running processes pick the change up within TEAMPULSE_TENANTS_RELOAD_S.",
     epilog=_settings_epilog("tenant"),
     no_args_is_help=True,
@@ -469,6 +472,37 @@ def tenant_show(tenant: Annotated[str, typer.Argument(help="A tenant's id")]) ->
     except TenantConfigError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
+
+
+@tenant_app.command("usage")
+def tenant_usage(
+    tenant: Annotated[str | None, typer.Argument(help="A tenant's id (all: none)")] = None,
+) -> None:
+    """What each tenant uses (records, events, people, teams, series) next to its quotas, as
+    Prometheus (TEAMPULSE_PROMETHEUS_URL) has scraped it from every process."""
+    from teampulse.ops.tenant_usage import UsageUnavailable, read_usage
+    from teampulse.tenancy.config import TenantConfigError
+    from teampulse.tenancy.directory import tenant_directory
+
+    settings = _settings()
+    _tenants_file()
+    try:
+        directory = tenant_directory(settings)
+    except TenantConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    if tenant is not None and tenant not in directory.tenants:
+        known = ", ".join(sorted(directory.tenants)) or "none"
+        typer.echo(f"no tenant {tenant!r} in the tenants file (tenants: {known})", err=True)
+        raise typer.Exit(1)
+    chosen = [tenant] if tenant is not None else sorted(directory.tenants)
+    try:
+        reports = asyncio.run(read_usage(settings.prometheus_url, directory, chosen))
+    except UsageUnavailable as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    for report in reports:
+        typer.echo(report.line())
 
 
 @tenant_app.command("suspend")
@@ -592,12 +626,16 @@ def digest(
         str, typer.Option(help="email, teams, slack, or html (write the e-mail's HTML to --out)")
     ] = "email",
     out: Annotated[Path, typer.Option(help="File --to html writes")] = Path("digest.html"),
+    tenant: Annotated[
+        str | None,
+        typer.Option(help="The scope of this tenant of TEAMPULSE_TENANTS_FILE (docs/tenancy.md)"),
+    ] = None,
 ) -> None:
     """Make the weekly digest of one scope from published figures and deliver it."""
     from teampulse.digest.run import run_digest
 
     try:
-        typer.echo(asyncio.run(run_digest(_settings(), scope, to, out)))
+        typer.echo(asyncio.run(run_digest(_settings(), scope, to, out, tenant)))
     except ValueError as exc:  # DigestError
         typer.echo(f"digest: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -261,6 +261,13 @@ class Settings(BaseSettings):
     # --- throughput -------------------------------------------------------------------
     batch_max: int = Field(2000, ge=1, description="Most records processed as one batch")
     batch_within_s: float = Field(0.1, ge=0, description="Longest wait to fill a batch")
+    tenant_read_ahead: int = Field(
+        100_000,
+        ge=1,
+        description="With tenants: most records a worker reads ahead of what it applies and "
+        "holds in memory, so one tenant's backlog does not delay another tenant's records "
+        "behind it in the same partitions (docs/tenancy.md, Scheduling by tenant)",
+    )
     group_settle_s: float = Field(
         3.0,
         ge=0,

@@ -70,6 +70,7 @@ def create_worker(settings: Settings) -> faust.App:
     config = load_gauge_config(settings)
     clock = settings.now_source()
     tenants = TenantsSource(settings)  # refuses to start on a tenants file with a problem
+    config.group_minimums.update(tenants.directory.group_minimums())
     pseudonymiser = Pseudonymiser(settings.pseudonym_secret)
     kafka = kafka_client_options(settings)
     erasures = ErasureReader(kafka, topics.erasures, key_check(settings.pseudonym_secret))
@@ -77,7 +78,9 @@ def create_worker(settings: Settings) -> faust.App:
     team_counts = TeamCountsReader(kafka, topics.team_counts)
     registry = CollectorRegistry()
     health = PipelineHealth(registry)
-    collector = GaugeCollector(settings, registry, tenants.directory_team_quota)
+    collector = GaugeCollector(
+        settings, registry, tenants.directory_team_quota, tenants.directory_series_quota
+    )
     redis_writer = RedisWriter(settings, health)
     pipeline = Pipeline(
         settings,
@@ -166,6 +169,11 @@ def create_worker(settings: Settings) -> faust.App:
     async def reload_tenants() -> None:
         before = set(tenants.directory.tenants)
         reload = tenants.reload_if_changed()
+        minimums = tenants.directory.group_minimums()
+        if reload.changed and minimums != config.group_minimums:
+            config.group_minimums.clear()
+            config.group_minimums.update(minimums)
+            exporter.judge_again()  # published, or withdrawn, by the minimums in force
         deleted = before - set(tenants.directory.tenants) if reload.changed else set()
         if deleted and not tenants.directory.implicit:
             await _forget_deleted_tenants(deleted, tenants, pipeline, exporter, redis_writer)

@@ -33,6 +33,9 @@ knows topics, partitions, offsets and states with logs; what a record means is t
 * A failed send rewinds every partition to its last commit and has the handler rebuild every
   state from its log (which is at least as far as the commit), then reads on: what is read
   again must count once (the handler's updates are idempotent).
+* With tenants (`BatchHandler.tenant_readers`), the loop reads ahead of what it applies and a
+  `TenantScheduler` picks each batch by tenant, holding back what one tenant has in excess;
+  a partition's commit stops at its first record held back (`teampulse.engine.tenant_scheduler`).
 """
 
 from __future__ import annotations
@@ -53,8 +56,9 @@ from mode import Service
 from teampulse.engine.assignor import OwnerAssignor
 from teampulse.engine.batch_outbox import BatchOutbox
 from teampulse.engine.membership import MembershipLease
-from teampulse.engine.records import Records, TopicPartition
+from teampulse.engine.records import ConsumerRecord, Records, TopicPartition
 from teampulse.engine.state_store import MAX_LOG_RECORD_BYTES, PartitionedState, PendingSnapshot
+from teampulse.engine.tenant_scheduler import TenantOf, TenantScheduler
 from teampulse.kafka.security import kafka_client_options
 from teampulse.settings import Settings
 
@@ -76,6 +80,8 @@ MAX_BATCHES_IN_FLIGHT = 2
 OFFSET_WAIT_S = 10.0
 # Rebalances reach a member with its next heartbeat: keep that short.
 HEARTBEAT_INTERVAL_MS = 500
+# Most records one read takes while reading ahead for the tenant scheduler, in batches.
+READ_AHEAD_BATCHES_PER_FETCH = 8
 
 
 @dataclass
@@ -125,6 +131,11 @@ class BatchHandler(Protocol):
 
     def has_work(self) -> bool:
         """Whether a batch without records would change something (pending erasures)."""
+        ...
+
+    def tenant_readers(self) -> Mapping[str, TenantOf[ConsumerRecord]] | None:
+        """Per topic, how to tell a record's tenant, for scheduling batches by tenant (a
+        topic left out is never held back); None with one tenant: no scheduling."""
         ...
 
     async def handle(self, records: Records, outbox: BatchOutbox) -> HandledBatch:
@@ -194,6 +205,8 @@ class BatchLoop(Service):
         self._undecided: set[TopicPartition] = set()
         # Where each decided partition started: its commit, or the offset its snapshots cover.
         self._started_at: dict[TopicPartition, int] = {}
+        # Records read ahead and held back by tenant (created with the first tenants seen).
+        self._scheduler: TenantScheduler[TopicPartition, ConsumerRecord] | None = None
 
     # ------------------------------------------------------------------ life cycle
     async def on_start(self) -> None:
@@ -259,6 +272,8 @@ class BatchLoop(Service):
     def assign(self, assigned: set[TopicPartition]) -> None:
         self.handler.assigned(assigned)
         self._resume_at.clear()
+        if self._scheduler is not None:
+            self._scheduler.drop()  # not committed: read again from the commits
         self._undecided = set(assigned)
         self._started_at.clear()
         if assigned and self._consumer is not None:
@@ -283,8 +298,11 @@ class BatchLoop(Service):
             except KafkaError:
                 return  # asked again before the next batch
         direct = self.handler.in_memory_routes()
+        scheduler = self._scheduler
         for tp, end in list(self._catching_up.items()):
             if tp in self._undecided:  # its position may still move to its start
+                continue
+            if scheduler is not None and scheduler.held_in(tp):  # read, not applied yet
                 continue
             try:
                 position = await consumer.position(tp)
@@ -339,7 +357,12 @@ class BatchLoop(Service):
     def _pause_restoring(self, consumer: AIOKafkaConsumer) -> None:
         """No fetch for the partitions whose state is still restoring (their records would
         only be read again), so the batches go on for the ready ones meanwhile."""
-        restoring = (self.handler.restoring() | self._undecided) & consumer.assignment()
+        restoring = self.handler.restoring() | self._undecided
+        scheduler = self._scheduler
+        if scheduler is not None and scheduler.held >= scheduler.read_ahead:
+            # Read ahead as far as allowed: the partitions holding records wait for them.
+            restoring |= scheduler.partitions()
+        restoring &= consumer.assignment()
         paused = consumer.paused()
         if paused - restoring:
             consumer.resume(*(paused - restoring))
@@ -377,10 +400,18 @@ class BatchLoop(Service):
                 await self._decide_starts(consumer)
             if self._catching_up:
                 await self._hand_over_caught_up(consumer)
+            readers = self.handler.tenant_readers()
+            scheduler = self._scheduling(readers)
             self._pause_restoring(consumer)
-            records = await consumer.getmany(
-                timeout_ms=timeout_ms, max_records=self.settings.batch_max
-            )
+            wait_ms, most = timeout_ms, self.settings.batch_max
+            if scheduler is not None:
+                # Read ahead of what is applied, so another tenant's records behind one
+                # tenant's backlog are found; no wait while records are held.
+                room = scheduler.read_ahead - scheduler.held
+                most = max(most, min(room, most * READ_AHEAD_BATCHES_PER_FETCH))
+                if scheduler.held:
+                    wait_ms = 0
+            records = await consumer.getmany(timeout_ms=wait_ms, max_records=most)
             async with self.batch_lock:
                 if not self.lease.valid():
                     # Fenced: nothing is applied or written until the group answers again;
@@ -388,12 +419,36 @@ class BatchLoop(Service):
                     self._read_again(consumer, records)
                     await asyncio.sleep(SETTLE_POLL_S)
                     continue
+                if scheduler is not None and readers is not None:
+                    records = self._schedule(scheduler, readers, records)
                 # An erasure is applied even when no record arrives to carry it.
                 if records or self._queued or self.handler.has_work():
                     await self._handle(consumer, records)
                 else:
                     await self.drain()
                 await self._snapshot_if_due(consumer)
+
+    def _scheduling(
+        self, readers: Mapping[str, TenantOf[ConsumerRecord]] | None
+    ) -> TenantScheduler[TopicPartition, ConsumerRecord] | None:
+        if readers is None:
+            return None  # one tenant: records are applied as they are read
+        if self._scheduler is None:
+            self._scheduler = TenantScheduler(self.settings.tenant_read_ahead)
+        return self._scheduler
+
+    def _schedule(
+        self,
+        scheduler: TenantScheduler[TopicPartition, ConsumerRecord],
+        readers: Mapping[str, TenantOf[ConsumerRecord]],
+        fetched: dict[TopicPartition, list[ConsumerRecord]],
+    ) -> dict[TopicPartition, list[ConsumerRecord]]:
+        """The next batch: what was read, held back by tenant, and a fair share of it taken."""
+        for tp, batch in fetched.items():
+            self._resume_at.setdefault(tp, batch[0].offset)  # held records count as read
+        chosen = scheduler.add(fetched, readers)
+        chosen.update(scheduler.take(self.settings.batch_max))
+        return chosen
 
     async def _handle(self, consumer: AIOKafkaConsumer, records: dict) -> None:
         assert self._producer is not None
@@ -423,11 +478,15 @@ class BatchLoop(Service):
         # (a batch read again after a failed send is counted again, as after a crash).
         handled.on_sent()
         # What a restoring partition read is read again once it is ready: not committed.
+        scheduler = self._scheduler
         for (topic, partition), first in handled.deferred.items():
+            tp = TopicPartition(topic, partition)
+            if scheduler is not None:  # what it holds of the partition is read again too
+                first = min(first, scheduler.drop([tp]).get(tp, first))
             with contextlib.suppress(IllegalStateError):  # revoked meanwhile
-                consumer.seek(TopicPartition(topic, partition), first)
+                consumer.seek(tp, first)
         offsets = {
-            tp: batch[-1].offset + 1
+            tp: self._commit_after(tp, batch[-1].offset)
             for tp, batch in records.items()
             if (tp.topic, tp.partition) not in handled.deferred
         }
@@ -440,6 +499,13 @@ class BatchLoop(Service):
         ):
             if not await self._complete_oldest(consumer):
                 return
+
+    def _commit_after(self, tp: TopicPartition, last_applied: int) -> int:
+        """A partition's commit: past its last record applied, but never past a record held
+        back (records of other tenants applied after it are read and applied again, which
+        changes nothing)."""
+        held = self._scheduler.first_held(tp) if self._scheduler is not None else None
+        return last_applied + 1 if held is None else held
 
     async def _complete_oldest(self, consumer: AIOKafkaConsumer) -> bool:
         done = self._in_flight.popleft()
@@ -549,11 +615,13 @@ class BatchLoop(Service):
             if not await self._complete_oldest(consumer):
                 return
 
-    @staticmethod
-    def _read_again(consumer: AIOKafkaConsumer, records: dict) -> None:
+    def _read_again(self, consumer: AIOKafkaConsumer, records: dict) -> None:
+        firsts = self._scheduler.drop() if self._scheduler is not None else {}
         for tp, batch in records.items():
+            firsts[tp] = min(firsts.get(tp, batch[0].offset), batch[0].offset)
+        for tp, first in firsts.items():
             with contextlib.suppress(IllegalStateError):  # revoked meanwhile
-                consumer.seek(tp, batch[0].offset)
+                consumer.seek(tp, first)
 
     async def _rewind(self, consumer: AIOKafkaConsumer, fenced: bool = False) -> None:
         if fenced:
@@ -563,6 +631,8 @@ class BatchLoop(Service):
                 "sending a batch failed; the records after the last commit are read again"
             )
         self._in_flight.clear()
+        if self._scheduler is not None:
+            self._scheduler.drop()  # after the commits: read again from there
         self.handler.rebuild()
         for tp, offset in self._resume_at.items():
             with contextlib.suppress(IllegalStateError):  # revoked meanwhile
@@ -570,7 +640,8 @@ class BatchLoop(Service):
         await asyncio.sleep(RETRY_AFTER_SEND_FAILURE_S)
 
     async def lags(self) -> dict[tuple[str, int], int]:
-        """Records not yet read per assigned partition: high watermark minus position."""
+        """Records not yet applied per assigned partition: high watermark minus position,
+        plus the records read ahead and held back."""
         consumer = self._consumer
         lags: dict[tuple[str, int], int] = {}
         if consumer is None:
@@ -583,5 +654,6 @@ class BatchLoop(Service):
                 position = await consumer.position(tp)
             except IllegalStateError:  # revoked meanwhile
                 continue
-            lags[(tp.topic, tp.partition)] = max(0, highwater - position)
+            held = self._scheduler.held_in(tp) if self._scheduler is not None else 0
+            lags[(tp.topic, tp.partition)] = max(0, highwater - position) + held
         return lags

@@ -107,6 +107,20 @@ WINDOWED: tuple[Gauge, ...] = (
         True,
         "duration",
     ),
+    Gauge(
+        "first_cross_reply_median_seconds",
+        "Median time from a thread's start to its first reply from another team",
+        "seconds",
+        True,
+        "duration",
+    ),
+    Gauge(
+        "first_within_reply_median_seconds",
+        "Median time from a thread's start to its first reply by a teammate of the starter",
+        "seconds",
+        True,
+        "duration",
+    ),
     Gauge("thread_depth", "Mean replies per thread started in the window", "replies", True, "mean"),
     Gauge(
         "voice_evenness",

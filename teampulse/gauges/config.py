@@ -245,6 +245,9 @@ class GaugeConfig:
     min_group_size: int = 5
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     initiatives: tuple[InitiativeConfig, ...] = ()
+    # tenant -> its own minimum group size (`min_group_size` of the tenants file), for its
+    # teams and roll-ups; the worker keeps it in step with the file at every reload.
+    group_minimums: dict[str, int] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         if self.bucket_s <= 0 or DAY_S % self.bucket_s:

@@ -19,7 +19,7 @@ from typing import Any
 from teampulse.gauges.config import EVIDENCE_STAGES, GaugeConfig
 from teampulse.gauges.counters import EVENT_COUNTERS
 
-__all__ = ["ActivityCounts", "TeamCounts", "WindowCounts", "merge_partners"]
+__all__ = ["LATENCIES", "ActivityCounts", "TeamCounts", "WindowCounts", "merge_partners"]
 
 # Counts that add up across buckets and across teams: the event counters (declared in
 # `gauges.counters`), active members (summed across teams), the counts of the thread join.
@@ -31,6 +31,14 @@ ADDITIVE = (
     "thread_replies",
     "reply_interactions",
     "cross_team_interactions",
+)
+
+
+# The first-reply latencies a window keeps (sorted multisets of seconds).
+LATENCIES = (
+    "first_reply_latencies",
+    "first_cross_reply_latencies",
+    "first_within_reply_latencies",
 )
 
 
@@ -69,6 +77,9 @@ class WindowCounts:
     partners: tuple[tuple[str, int, int], ...] = ()
     contributions: tuple[int, ...] = ()  # posts + replies per contributor, sorted ascending
     first_reply_latencies: tuple[float, ...] = ()  # seconds, per replied thread, sorted
+    # ... to the first reply from another team, and from a teammate of the starter
+    first_cross_reply_latencies: tuple[float, ...] = ()
+    first_within_reply_latencies: tuple[float, ...] = ()
 
     @property
     def contributors(self) -> int:
@@ -81,6 +92,12 @@ class WindowCounts:
             partners=merge_partners(p.partners for p in parts),
             contributions=tuple(sorted(c for p in parts for c in p.contributions)),
             first_reply_latencies=tuple(sorted(x for p in parts for x in p.first_reply_latencies)),
+            first_cross_reply_latencies=tuple(
+                sorted(x for p in parts for x in p.first_cross_reply_latencies)
+            ),
+            first_within_reply_latencies=tuple(
+                sorted(x for p in parts for x in p.first_within_reply_latencies)
+            ),
         )
 
     def to_wire(self) -> dict[str, Any]:
@@ -88,6 +105,8 @@ class WindowCounts:
         wire["partners"] = [list(p) for p in self.partners]
         wire["contributions"] = list(self.contributions)
         wire["first_reply_latencies"] = list(self.first_reply_latencies)
+        wire["first_cross_reply_latencies"] = list(self.first_cross_reply_latencies)
+        wire["first_within_reply_latencies"] = list(self.first_within_reply_latencies)
         return wire
 
     @classmethod
@@ -98,7 +117,8 @@ class WindowCounts:
             (str(team), int(to), int(back)) for team, to, back in wire.get("partners", ())
         )
         values["contributions"] = tuple(map(int, wire.get("contributions", ())))
-        values["first_reply_latencies"] = tuple(map(float, wire.get("first_reply_latencies", ())))
+        for name in LATENCIES:
+            values[name] = tuple(map(float, wire.get(name, ())))
         return cls(**values)
 
 

@@ -75,6 +75,8 @@ def window_gauges(
         "participation_ratio": formulas.capped_ratio(counts.active_members, members),
         "reply_ratio": formulas.ratio(counts.threads_replied, counts.threads_started),
         "first_reply_median_seconds": formulas.median(counts.first_reply_latencies),
+        "first_cross_reply_median_seconds": formulas.median(counts.first_cross_reply_latencies),
+        "first_within_reply_median_seconds": formulas.median(counts.first_within_reply_latencies),
         "thread_depth": formulas.ratio(counts.thread_replies, counts.threads_started),
         "voice_evenness": formulas.voice_evenness(counts.contributions),
         "cross_team_ratio": formulas.ratio(
@@ -256,9 +258,21 @@ def organisations_of(
     )
 
 
+def min_group_size_of(key: str, config: GaugeConfig) -> int:
+    """The minimum group size for a team or roll-up: its tenant's own when the tenants file
+    sets one, else the deployment's."""
+    if config.group_minimums:
+        found = config.group_minimums.get(tenant_of(key) or "")
+        if found is not None:
+            return found
+    return config.min_group_size
+
+
 def publishable(team: str, members: int, path: tuple[str, str] | None, config: GaugeConfig) -> bool:
     """Privacy: only teams the roster knows, of at least the minimum group size."""
-    return team != UNASSIGNED_TEAM and path is not None and members >= config.min_group_size
+    return (
+        team != UNASSIGNED_TEAM and path is not None and members >= min_group_size_of(team, config)
+    )
 
 
 def team_snapshot(
@@ -337,14 +351,14 @@ def add_network_gauges(
         snapshot.interactions[longest] = row
 
 
-def rollup_publishable(members: int, uncovered: int, config: GaugeConfig) -> bool:
+def rollup_publishable(members: int, uncovered: int, config: GaugeConfig, key: str = "") -> bool:
     """Privacy of a roll-up: big enough itself, and what it holds beyond its published
     sub-groups (`uncovered` people) is nobody or a group big enough to be published.
 
     Otherwise the roll-up minus its published sub-groups would give the figures of a group
     below the minimum size: complementary suppression.
     """
-    minimum = config.min_group_size
+    minimum = min_group_size_of(key, config)
     return members >= minimum and (uncovered == 0 or uncovered >= minimum)
 
 
@@ -381,7 +395,7 @@ def rollup_snapshots(
             if lower <= team_set:
                 covered |= lower
         uncovered = members - sum(roster.team_size(team) for team in covered)
-        if not rollup_publishable(members, uncovered, config):
+        if not rollup_publishable(members, uncovered, config, key):
             continue
         published_groups.append(team_set)
         merged = TeamCounts.merge(

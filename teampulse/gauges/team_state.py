@@ -61,7 +61,11 @@ _WIDTH = len(EVENT_COUNTERS)
 _EVENTS, _POSTS, _REPLIES = column_of("events"), column_of("posts"), column_of("replies")
 _INCREMENTS = increments_by_type()
 _COLUMNS = range(_WIDTH)
-_EMPTY_ROW = array("q", bytes(8 * _WIDTH))
+# A day's counts are 32-bit until a sum passes 2**31 - 1 (a month of learning time in one
+# bucket, say): then that day widens to 64 bits. Half the bytes of the largest part of the
+# state, and as exact.
+_NARROW, _WIDE = "i", "q"
+_EMPTY_ROWS = {code: array(code, bytes(array(code).itemsize * _WIDTH)) for code in (_NARROW, _WIDE)}
 
 
 def _between(done: int, upto: int, held: dict[int, Any]) -> Iterable[int]:
@@ -78,11 +82,14 @@ _Side = tuple[str, bool]
 _WITHIN: _Side = ("", True)
 
 
-def _side_of(link: ReplyLink, team: str) -> _Side:
+def _side_of(link: ReplyLink, team: str, sides: dict[_Side, _Side]) -> _Side:
+    """The link's other side, one shared tuple per (team, direction): a team has few partners
+    and many links, so a link costs a reference, not a tuple."""
     if not link.crossing:
         return _WITHIN
     outgoing = link.replier_team == team
-    return intern(link.parent_team if outgoing else link.replier_team), outgoing
+    side = (link.parent_team if outgoing else link.replier_team, outgoing)
+    return sides.setdefault(side, side)
 
 
 def _lowest_bit(mask: int) -> int:
@@ -102,17 +109,17 @@ class _Day:
 
     def __init__(self) -> None:
         self.keys = array("q")
-        self.parts = array("q")
+        self.parts = array(_NARROW)
         self.present = 0
-        # offset -> (thread, root) -> summary
-        self.summaries: dict[int, dict[tuple[str, str], ThreadSummary]] | None = None
+        # (offset, thread, root) -> summary: one dict a day, not one an hour
+        self.summaries: dict[tuple[int, str, str], ThreadSummary] | None = None
         # offset -> reply id -> its other side (None: removed by an erasure, for good)
         self.links: dict[int, dict[str, _Side | None]] | None = None
 
     def keep_rows(self, keep: Callable[[int], bool]) -> list[int]:
         """Keep the rows whose key passes; returns the keys of the rows dropped."""
         keys, parts = self.keys, self.parts
-        kept_keys, kept_parts = array("q"), array("q")
+        kept_keys, kept_parts = array("q"), array(parts.typecode)
         dropped = []
         for row, key in enumerate(keys):
             if keep(key):
@@ -138,6 +145,8 @@ class _Tally:
         "cross_team_interactions",
         "partners",
         "latencies",
+        "cross_latencies",
+        "within_latencies",
     )
 
     def __init__(self) -> None:
@@ -150,6 +159,8 @@ class _Tally:
         self.cross_team_interactions = 0
         self.partners: dict[str, list[int]] = {}  # other team -> [replies to it, from it]
         self.latencies: list[float] = []
+        self.cross_latencies: list[float] = []
+        self.within_latencies: list[float] = []
 
     def _add_people(self, people: dict[int, int]) -> None:
         mine = self.people
@@ -180,18 +191,21 @@ class _Tally:
                     sums[column] += parts[at + column]
                 person = key // per_day
                 mine[person] = mine.get(person, 0) + parts[at + _POSTS] + parts[at + _REPLIES]
-        for offset, summaries in day.summaries.items() if day.summaries else ():
-            if not first <= offset <= last:
+        for (offset, _thread, _root), summary in day.summaries.items() if day.summaries else ():
+            if not first <= offset <= last or not summary.current:
                 continue
-            for summary in summaries.values():
-                if not summary.current:
-                    continue
-                self.threads_started += 1
-                self.thread_replies += summary.replies
-                latency = summary.first_reply_latency
-                if latency is not None:
-                    self.threads_replied += 1
-                    self.latencies.append(latency)
+            self.threads_started += 1
+            self.thread_replies += summary.replies
+            latency = summary.first_reply_latency
+            if latency is not None:
+                self.threads_replied += 1
+                self.latencies.append(latency)
+                cross = summary.first_cross_reply_latency
+                if cross is not None:
+                    self.cross_latencies.append(cross)
+                within = summary.first_within_reply_latency
+                if within is not None:
+                    self.within_latencies.append(within)
         for offset, links in day.links.items() if day.links else ():
             if not first <= offset <= last:
                 continue
@@ -227,6 +241,8 @@ class _Tally:
                 pair[0] += to_it
                 pair[1] += from_it
         self.latencies.extend(other.latencies)
+        self.cross_latencies.extend(other.cross_latencies)
+        self.within_latencies.extend(other.within_latencies)
 
     def to_counts(self) -> WindowCounts:
         return WindowCounts(
@@ -240,6 +256,8 @@ class _Tally:
             partners=tuple(sorted((team, to, back) for team, (to, back) in self.partners.items())),
             contributions=tuple(sorted(n for n in self.people.values() if n)),
             first_reply_latencies=tuple(sorted(self.latencies)),
+            first_cross_reply_latencies=tuple(sorted(self.cross_latencies)),
+            first_within_reply_latencies=tuple(sorted(self.within_latencies)),
         )
 
 
@@ -273,6 +291,7 @@ class TeamState:
         self._next_expiry = -math.inf
         self._next_ids_expiry = -math.inf
         self._adoption = AdoptionBook(config.initiatives)
+        self._sides: dict[_Side, _Side] = {}  # the other sides of reply links, shared
         # Aggregates are cached with the change counters of the days they cover and checked
         # when read, so applying an event only bumps its day's counter.
         self._changes: dict[int, int] = {}  # day -> how many changes landed in it
@@ -324,10 +343,15 @@ class TeamState:
         else:
             at = len(keys) * _WIDTH
             keys.append(key)
-            day.parts.extend(_EMPTY_ROW)
+            day.parts.extend(_EMPTY_ROWS[day.parts.typecode])
         parts = day.parts
         for column, amount in _INCREMENTS[event.type]:
-            parts[at + column] += 1 if amount is None else amount(event)
+            value = 1 if amount is None else amount(event)
+            try:
+                parts[at + column] += value
+            except OverflowError:  # the sum left 32 bits unchanged; from now on, 64
+                parts = day.parts = array(_WIDE, parts)
+                parts[at + column] += value
         self._adoption.apply(event)
         self._touch(index)
         ids_due = False
@@ -357,12 +381,11 @@ class TeamState:
             day, offset = self._slot_of(index)
             if day.summaries is None:
                 day.summaries = {}
-            summaries = day.summaries.setdefault(offset, {})
-            key = (intern(fact.thread), intern(fact.root))
-            known = summaries.get(key)
+            key = (offset, intern(fact.thread), intern(fact.root))
+            known = day.summaries.get(key)
             if known is not None and (known.version > fact.version or known == fact):
                 return
-            summaries[key] = fact
+            day.summaries[key] = fact
         else:
             index = bucket_of(fact.at, self._bucket_s)
             if index < self._kept_from:
@@ -371,7 +394,7 @@ class TeamState:
             if day.links is None:
                 day.links = {}
             links = day.links.setdefault(offset, {})
-            side = None if fact.removed else _side_of(fact, self.team)
+            side = None if fact.removed else _side_of(fact, self.team, self._sides)
             if fact.reply in links:
                 known_side = links[fact.reply]
                 if known_side is None:
@@ -447,9 +470,11 @@ class TeamState:
             if day is not None and dropped:
                 day.present &= ~dropped
                 day.keep_rows(lambda key: key % per_day >= first)
-                for facts in (day.summaries, day.links):
-                    for offset in [o for o in facts or () if o < first]:
-                        del facts[offset]  # type: ignore[union-attr]
+                if day.summaries:
+                    for key in [k for k in day.summaries if k[0] < first]:
+                        del day.summaries[key]
+                for offset in [o for o in day.links or () if o < first]:
+                    del day.links[offset]  # type: ignore[union-attr]
                 self._touch(gone * per_day + _lowest_bit(dropped))
             if gone > gone_before:  # once a day, not every hour
                 for cache in (self._changes, self._days, self._hours):

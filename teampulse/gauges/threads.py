@@ -27,10 +27,10 @@ nothing. Applying an event twice emits the same facts again. Reactions are not j
 
 from __future__ import annotations
 
-import heapq
 import math
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from array import array
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, replace
 from sys import intern
 from typing import Any
 
@@ -59,6 +59,9 @@ class ThreadSummary:
     first_reply_at: float | None  # first reply by someone other than the starter
     version: int  # posts the book knew of the thread; a team keeps the highest
     current: bool = True  # False: this root is no longer the thread's root (counts nothing)
+    # The first reply by someone of another team, and by a teammate other than the starter.
+    first_cross_reply_at: float | None = None
+    first_within_reply_at: float | None = None
 
     kind = "summary"
 
@@ -68,6 +71,20 @@ class ThreadSummary:
         if self.first_reply_at is None:
             return None
         return max(0.0, self.first_reply_at - self.started_at)
+
+    @property
+    def first_cross_reply_latency(self) -> float | None:
+        """Seconds from the start to the first reply from another team (0 if earlier)."""
+        if self.first_cross_reply_at is None:
+            return None
+        return max(0.0, self.first_cross_reply_at - self.started_at)
+
+    @property
+    def first_within_reply_latency(self) -> float | None:
+        """Seconds from the start to the first reply by a teammate of the starter."""
+        if self.first_within_reply_at is None:
+            return None
+        return max(0.0, self.first_within_reply_at - self.started_at)
 
     def to_wire(self) -> dict[str, Any]:
         return {"kind": self.kind, **asdict(self)}
@@ -124,36 +141,200 @@ def thread_id_of(event: Event) -> str | None:
     return post_id_of(event) if event.type == POSTED else None
 
 
-@dataclass(slots=True)
-class _Post:
-    author: str
-    team: str
-    at: float
-    is_reply: bool
-    parent: str | None
+# The columns of a post in `_Thread.rows`: its event time, its author and team (numbers of the
+# book's intern tables) and whether it is a reply. Doubles hold the numbers exactly (< 2**53).
+_AT, _AUTHOR, _TEAM, _REPLY = range(4)
+_WIDTH = 4
+# A thread this long also keeps a dict from post id to position (below it, a list scan is
+# cheaper than the dict's memory).
+_INDEXED_FROM = 32
+_REPLIER_WIDTH = 4  # author, replies, first reply's time, its team
+_HOUR_S = 3600
 
 
-@dataclass(slots=True)
 class _Thread:
-    posts: dict[str, _Post] = field(default_factory=dict)  # first occurrence of each post id
-    waiting: dict[str, list[str]] | None = None  # parent id -> replies waiting for it
-    # author -> (replies, time of their first reply): the summary costs O(repliers), not O(posts)
-    repliers: dict[str, tuple[int, float]] | None = None
-    replies: int = 0
-    root: str | None = None
-    last_at: float = float("-inf")  # latest event time of any post: idle threads expire
-    # Posts removed by erasures, plus one per erasure: a summary after an erasure has a
-    # higher version than every summary before it, so it wins whatever order they arrive in.
-    erased: int = 0
-    forgotten: int = 0  # posts dropped behind the retention while the thread lives on
-    # Earliest event time among the posts held besides the root: where forgetting old posts
-    # of a thread that stays active starts.
-    oldest_at: float = float("inf")
+    """The posts of one thread, compactly: post ids and parents in one list (the post at
+    2 * position, its parent after it), the rest of each post in a flat array of doubles
+    (`_WIDTH` a post).
+
+    An object and a dict per post cost about 300 bytes; a post costs 48 here."""
+
+    __slots__ = (
+        "names",
+        "rows",
+        "index",
+        "waiting",
+        "repliers",
+        "replies",
+        "root",
+        "last_at",
+        "erased",
+        "forgotten",
+        "oldest_at",
+    )
+
+    def __init__(self) -> None:
+        # first occurrence of each post id, each followed by the post it answers (or None)
+        self.names: list[str | None] = []
+        self.rows = array("d")
+        self.index: dict[str, int] | None = None  # post id -> position, for long threads
+        self.waiting: dict[str, list[str]] | None = None  # parent id -> replies waiting for it
+        # (author, replies, time of their first reply, team of that reply) per replier, flat:
+        # the summary costs O(repliers), not O(posts), and counts the replies of posts
+        # forgotten since
+        self.repliers: array[float] | None = None
+        self.replies = 0
+        self.root: str | None = None
+        self.last_at = -math.inf  # latest event time of any post: idle threads expire
+        # Posts removed by erasures, plus one per erasure: a summary after an erasure has a
+        # higher version than every summary before it, so it wins whatever order they arrive in.
+        self.erased = 0
+        self.forgotten = 0  # posts dropped behind the retention while the thread lives on
+        # Earliest event time among the posts held besides the root: where forgetting old
+        # posts of a thread that stays active starts.
+        self.oldest_at = math.inf
 
     @property
     def version(self) -> int:
         """Posts ever known, plus one per erasure: never decreases."""
-        return len(self.posts) + self.erased + self.forgotten
+        return len(self) + self.erased + self.forgotten
+
+    def __len__(self) -> int:
+        return len(self.names) // 2
+
+    @property
+    def ids(self) -> list[str]:
+        """The post ids, by position."""
+        return self.names[0::2]  # type: ignore[return-value]
+
+    def post_id(self, position: int) -> str:
+        return self.names[2 * position]  # type: ignore[return-value]
+
+    def parent(self, position: int) -> str | None:
+        return self.names[2 * position + 1]
+
+    def position(self, post_id: str) -> int:
+        """Where the post is held, or -1."""
+        if self.index is not None:
+            return self.index.get(post_id, -1)
+        names, start = self.names, 0
+        while True:  # a parent slot can hold the same id: only even slots are posts
+            try:
+                found = names.index(post_id, start)
+            except ValueError:
+                return -1
+            if found % 2 == 0:
+                return found // 2
+            start = found + 1
+
+    def at(self, position: int) -> float:
+        return self.rows[position * _WIDTH + _AT]
+
+    def author(self, position: int) -> int:
+        return int(self.rows[position * _WIDTH + _AUTHOR])
+
+    def team(self, position: int) -> int:
+        return int(self.rows[position * _WIDTH + _TEAM])
+
+    def is_reply(self, position: int) -> bool:
+        return self.rows[position * _WIDTH + _REPLY] != 0.0
+
+    def add(self, post_id: str, parent: str | None, row: tuple[float, float, float, float]) -> None:
+        self.names.append(post_id)
+        self.names.append(parent)
+        self.rows.extend(row)
+        if self.index is not None:
+            self.index[post_id] = len(self) - 1
+        elif len(self) >= _INDEXED_FROM:
+            self.index = {pid: i for i, pid in enumerate(self.ids)}
+
+    def keep(self, keep: Callable[[int], bool]) -> list[str]:
+        """Keep the posts whose position passes; the ids of the posts dropped."""
+        kept = [i for i in range(len(self)) if keep(i)]
+        if len(kept) == len(self):
+            return []
+        dropped_ids = [pid for i, pid in enumerate(self.ids) if not keep(i)]
+        rows, names = self.rows, self.names
+        self.names = [name for i in kept for name in names[2 * i : 2 * i + 2]]
+        self.rows = array("d")
+        for i in kept:
+            self.rows.extend(rows[i * _WIDTH : (i + 1) * _WIDTH])
+        self.index = (
+            {pid: i for i, pid in enumerate(self.ids)} if len(self) >= _INDEXED_FROM else None
+        )
+        return dropped_ids
+
+    def add_reply(self, author: int, at: float, team: int) -> None:
+        repliers = self.repliers
+        if repliers is None:
+            repliers = self.repliers = array("d")
+        for i in range(0, len(repliers), _REPLIER_WIDTH):
+            if repliers[i] == author:
+                repliers[i + 1] += 1
+                if at < repliers[i + 2]:
+                    repliers[i + 2], repliers[i + 3] = at, team
+                break
+        else:
+            repliers.extend((author, 1, at, team))
+        self.replies += 1
+
+    def drop_repliers(self, authors: set[int]) -> None:
+        repliers = self.repliers
+        if not repliers:
+            return
+        kept = array("d")
+        for i in range(0, len(repliers), _REPLIER_WIDTH):
+            if int(repliers[i]) in authors:
+                self.replies -= int(repliers[i + 1])
+            else:
+                kept.extend(repliers[i : i + _REPLIER_WIDTH])
+        self.repliers = kept
+
+
+class _Names:
+    """Strings as small numbers, per book: every post of a person or a team carries the number."""
+
+    __slots__ = ("numbers", "names")
+
+    def __init__(self) -> None:
+        self.numbers: dict[str, int] = {}
+        self.names: list[str | None] = []  # None: forgotten (an erasure); numbers are not reused
+
+    def number(self, name: str) -> int:
+        number = self.numbers.get(name)
+        if number is None:
+            number = self.numbers[name] = len(self.names)
+            self.names.append(intern(name))
+        return number
+
+    def name(self, number: int) -> str:
+        name = self.names[number]
+        assert name is not None, "a forgotten name is still in use"
+        return name
+
+    def forget(self, names: set[str]) -> set[int]:
+        numbers = {self.numbers.pop(n) for n in names if n in self.numbers}
+        for number in numbers:
+            self.names[number] = None
+        return numbers
+
+
+def _file(by_hour: dict[int, list[str]], at: float, thread_id: str) -> None:
+    hour = math.floor(at / _HOUR_S)
+    entries = by_hour.get(hour)
+    if entries is None:
+        by_hour[hour] = [thread_id]
+    else:
+        entries.append(thread_id)
+
+
+def _due(by_hour: dict[int, list[str]], horizon: float) -> list[str]:
+    """Take out the entries filed at an hour that may be before `horizon` (its own hour too)."""
+    last = math.floor(horizon / _HOUR_S)
+    due: list[str] = []
+    for hour in [h for h in by_hour if h <= last]:
+        due.extend(by_hour.pop(hour))
+    return due
 
 
 class ThreadBook:
@@ -163,12 +344,14 @@ class ThreadBook:
         self._config = config
         self._threads: dict[str, _Thread] = {}
         self._posts = 0  # posts held over all threads, kept as they come and go
-        # What expiry reads, so it touches only what expires instead of every thread. Both
-        # are heaps of (time, thread id) and may hold stale entries (lazily skipped):
-        # `_by_last` one entry per thread, at most as late as its `last_at`, moved on when
-        # it comes up early; `_by_oldest` an entry for every value `oldest_at` took.
-        self._by_last: list[tuple[float, str]] = []
-        self._by_oldest: list[tuple[float, str]] = []
+        self._people = _Names()
+        self._teams = _Names()
+        # What expiry reads, so it touches only what expires instead of every thread: thread
+        # ids filed by the hour of a time, with stale entries skipped when they come up.
+        # `_by_last` one entry per thread, at most as late as its `last_at`, moved on when it
+        # comes up early; `_by_oldest` an entry for every value `oldest_at` took.
+        self._by_last: dict[int, list[str]] = {}
+        self._by_oldest: dict[int, list[str]] = {}
 
     def __len__(self) -> int:
         return len(self._threads)
@@ -187,42 +370,40 @@ class ThreadBook:
             return []  # a reply without a thread cannot be joined
         thread = self._threads.get(thread_id)
         if thread is None:
+            thread_id = intern(thread_id)
             thread = self._threads[thread_id] = _Thread()
-            heapq.heappush(self._by_last, (event.occurred_at, thread_id))
+            _file(self._by_last, event.occurred_at, thread_id)
         post_id = intern(post_id_of(event))
         facts: list[ThreadFact] = []
-        if post_id in thread.posts:  # seen before: repeat the facts, change nothing
-            post = thread.posts[post_id]
+        position = thread.position(post_id)
+        if position >= 0:  # seen before: repeat the facts, change nothing
             summary = self._summary(thread_id, thread)
             if summary is not None:
                 facts.append(summary)
-            if post.is_reply:
-                facts.extend(self._links(thread, post_id))
+            if thread.is_reply(position):
+                facts.extend(self._links(thread, position))
             return facts
 
         if event.team is None:
             raise ValueError(f"event {event.id} reached the thread book without a team")
-        post = _Post(
-            author=intern(event.actor),  # shared by every post of the person
-            team=intern(event.team),
-            at=event.occurred_at,
-            is_reply=event.type == REPLIED,
-            parent=intern(event.parent) if event.type == REPLIED and event.parent else None,
+        is_reply = event.type == REPLIED
+        at = event.occurred_at
+        author, team = self._people.number(event.actor), self._teams.number(event.team)
+        thread.add(
+            post_id,
+            intern(event.parent) if is_reply and event.parent else None,
+            (at, author, team, 1.0 if is_reply else 0.0),
         )
-        thread.posts[post_id] = post
+        position = len(thread) - 1
         self._posts += 1
-        thread.last_at = max(thread.last_at, post.at)
-        if post.at < thread.oldest_at:
-            thread.oldest_at = post.at
-            heapq.heappush(self._by_oldest, (post.at, thread_id))
-        if post.is_reply:
-            if thread.repliers is None:
-                thread.repliers = {}
-            count, first_at = thread.repliers.get(post.author, (0, post.at))
-            thread.repliers[post.author] = (count + 1, min(first_at, post.at))
-            thread.replies += 1
+        thread.last_at = max(thread.last_at, at)
+        if at < thread.oldest_at:
+            thread.oldest_at = at
+            _file(self._by_oldest, at, thread_id)
+        if is_reply:
+            thread.add_reply(author, at, team)
 
-        if not post.is_reply and self._is_earlier_root(thread, post_id, post):
+        if not is_reply and self._is_earlier_root(thread, post_id, at):
             previous = thread.root
             thread.root = post_id
             if previous is not None:
@@ -230,15 +411,16 @@ class ThreadBook:
         summary = self._summary(thread_id, thread)
         if summary is not None:
             facts.append(summary)
-        if post.is_reply:
-            if post.parent is not None and post.parent not in thread.posts:
+        if is_reply:
+            parent = thread.parent(position)
+            if parent is not None and thread.position(parent) < 0:
                 if thread.waiting is None:
                     thread.waiting = {}
-                thread.waiting.setdefault(post.parent, []).append(post_id)
-            facts.extend(self._links(thread, post_id))
+                thread.waiting.setdefault(parent, []).append(post_id)
+            facts.extend(self._links(thread, position))
         if thread.waiting and post_id in thread.waiting:
             for waiting_reply in thread.waiting.pop(post_id):
-                facts.extend(self._links(thread, waiting_reply))
+                facts.extend(self._links(thread, thread.position(waiting_reply)))
         return facts
 
     def expire(self, now_event_time: float) -> int:
@@ -247,74 +429,94 @@ class ThreadBook:
         that lives for months holds no more than the retention's posts. Returns how many
         threads were dropped."""
         horizon = now_event_time - self._config.retention_s
-        threads, by_last, by_oldest = self._threads, self._by_last, self._by_oldest
+        threads = self._threads
         idle = 0
-        while by_last and by_last[0][0] < horizon:
-            _, tid = heapq.heappop(by_last)
+        for tid in _due(self._by_last, horizon):
             thread = threads.get(tid)
             if thread is None:
                 continue
             if thread.last_at < horizon:
-                self._posts -= len(threads.pop(tid).posts)
+                self._posts -= len(threads.pop(tid))
                 idle += 1
             else:  # posted to since its entry was made: comes up again at its last post
-                heapq.heappush(by_last, (thread.last_at, tid))
-        while by_oldest and by_oldest[0][0] < horizon:
-            oldest_at, tid = heapq.heappop(by_oldest)
+                _file(self._by_last, thread.last_at, tid)
+        last_hour = math.floor(horizon / _HOUR_S)
+        looked: set[str] = set()
+        for tid in _due(self._by_oldest, horizon):
             thread = threads.get(tid)
-            if thread is not None and thread.oldest_at == oldest_at:
+            if thread is None or tid in looked:
+                continue
+            looked.add(tid)
+            forgot = thread.oldest_at < horizon
+            if forgot:
                 self._forget_posts_before(thread, horizon)
-                if thread.oldest_at != math.inf:
-                    heapq.heappush(by_oldest, (thread.oldest_at, tid))
+            # The entry of its current `oldest_at` was just taken out, or is new: file it.
+            if thread.oldest_at != math.inf and (
+                forgot or math.floor(thread.oldest_at / _HOUR_S) <= last_hour
+            ):
+                _file(self._by_oldest, thread.oldest_at, tid)
         return idle
+
+    def drop_threads(self, keep: Callable[[str], bool]) -> int:
+        """The threads whose id `keep` refuses leave the book at once, with every post
+        (a deleted tenant's); their expiry entries are skipped when they come up. Returns
+        how many threads left."""
+        gone = [thread_id for thread_id in self._threads if not keep(thread_id)]
+        for thread_id in gone:
+            self._posts -= len(self._threads.pop(thread_id))
+        return len(gone)
 
     def forget(self, people: set[str]) -> list[ThreadFact]:
         """Erasure: remove these people's posts; return the facts that correct the teams."""
         facts: list[ThreadFact] = []
         if not people:
             return facts
-        for thread_id, thread in self._threads.items():
-            gone = {pid for pid, post in thread.posts.items() if post.author in people}
-            if gone:
-                facts.extend(self._forget_posts(thread_id, thread, gone, people))
+        authors = {self._people.numbers[p] for p in people if p in self._people.numbers}
+        if authors:
+            for thread_id, thread in self._threads.items():
+                gone = {pid for i, pid in enumerate(thread.ids) if thread.author(i) in authors}
+                if gone:
+                    facts.extend(self._forget_posts(thread_id, thread, gone, authors))
+        self._people.forget(people)
         return facts
 
     def _forget_posts(
-        self, thread_id: str, thread: _Thread, gone: set[str], people: set[str]
+        self, thread_id: str, thread: _Thread, gone: set[str], authors: set[int]
     ) -> list[ThreadFact]:
         facts: list[ThreadFact] = []
         # Links that counted and will not: the people's own replies, and replies to them.
-        for reply_id, post in thread.posts.items():
-            if post.is_reply and (reply_id in gone or post.parent in gone):
+        for position, reply_id in enumerate(thread.ids):
+            if thread.is_reply(position) and (reply_id in gone or thread.parent(position) in gone):
                 facts.extend(
                     replace(link, removed=True)
-                    for link in self._links(thread, reply_id)
+                    for link in self._links(thread, position)
                     if isinstance(link, ReplyLink)
                 )
         old_root = thread.root
-        old_root_post = thread.posts[old_root] if old_root is not None else None
-        for post_id in gone:
-            del thread.posts[post_id]
+        old_root_at = old_root_team = None
+        if old_root is not None:
+            root_position = thread.position(old_root)
+            old_root_at, old_root_team = thread.at(root_position), thread.team(root_position)
+        thread.keep(lambda i: thread.post_id(i) not in gone)
         self._posts -= len(gone)
         thread.erased += len(gone) + 1
-        if thread.repliers:
-            for person in people:
-                count, _first = thread.repliers.pop(person, (0, 0.0))
-                thread.replies -= count
+        thread.drop_repliers(authors)
         if thread.waiting:
             for parent, waiting in list(thread.waiting.items()):
                 waiting[:] = [r for r in waiting if r not in gone]
                 if not waiting:
                     del thread.waiting[parent]
-        if old_root in gone and old_root is not None and old_root_post is not None:
-            roots = [(p.at, pid) for pid, p in thread.posts.items() if not p.is_reply]
+        if old_root in gone and old_root_at is not None and old_root_team is not None:
+            roots = [
+                (thread.at(i), pid) for i, pid in enumerate(thread.ids) if not thread.is_reply(i)
+            ]
             thread.root = min(roots)[1] if roots else None
             facts.append(
                 ThreadSummary(
-                    team=old_root_post.team,
+                    team=self._teams.name(old_root_team),
                     thread=thread_id,
                     root=old_root,
-                    started_at=old_root_post.at,
+                    started_at=old_root_at,
                     replies=0,
                     replies_from_others=0,
                     first_reply_at=None,
@@ -328,12 +530,11 @@ class ThreadBook:
         return facts
 
     def _forget_posts_before(self, thread: _Thread, horizon: float) -> None:
-        old = [pid for pid, p in thread.posts.items() if p.at < horizon and pid != thread.root]
-        for pid in old:
-            del thread.posts[pid]
+        root = thread.root
+        old = thread.keep(lambda i: thread.at(i) >= horizon or thread.post_id(i) == root)
         self._posts -= len(old)
         thread.forgotten += len(old)
-        if thread.waiting:  # a forgotten reply no longer waits for its parent
+        if thread.waiting and old:  # a forgotten reply no longer waits for its parent
             gone = set(old)
             for parent in list(thread.waiting):
                 replies = [r for r in thread.waiting[parent] if r not in gone]
@@ -342,48 +543,59 @@ class ThreadBook:
                 else:
                     del thread.waiting[parent]
         thread.oldest_at = min(
-            (p.at for pid, p in thread.posts.items() if pid != thread.root), default=float("inf")
+            (thread.at(i) for i, pid in enumerate(thread.ids) if pid != root), default=math.inf
         )
 
     # --- facts ----------------------------------------------------------------------------
     @staticmethod
-    def _is_earlier_root(thread: _Thread, post_id: str, post: _Post) -> bool:
+    def _is_earlier_root(thread: _Thread, post_id: str, at: float) -> bool:
         if thread.root is None:
             return True
-        root = thread.posts[thread.root]
-        return (post.at, post_id) < (root.at, thread.root)
+        return (at, post_id) < (thread.at(thread.position(thread.root)), thread.root)
 
-    @staticmethod
-    def _summary(thread_id: str, thread: _Thread) -> ThreadSummary | None:
+    def _summary(self, thread_id: str, thread: _Thread) -> ThreadSummary | None:
         if thread.root is None:
             return None
-        root = thread.posts[thread.root]
+        root = thread.position(thread.root)
+        root_author = thread.author(root)
         others = 0
         first: float | None = None
-        for author, (count, first_at) in (thread.repliers or {}).items():
-            if author != root.author:
-                others += count
+        cross: float | None = None
+        within: float | None = None
+        root_team = thread.team(root)
+        repliers = thread.repliers or ()
+        for i in range(0, len(repliers), _REPLIER_WIDTH):
+            if repliers[i] != root_author:
+                others += int(repliers[i + 1])
+                first_at = repliers[i + 2]
+                team = repliers[i + 3]
                 if first is None or first_at < first:
                     first = first_at
+                if team != root_team:
+                    if cross is None or first_at < cross:
+                        cross = first_at
+                elif within is None or first_at < within:
+                    within = first_at
         return ThreadSummary(
-            team=root.team,
+            team=self._teams.name(thread.team(root)),
             thread=thread_id,
             root=thread.root,
-            started_at=root.at,
+            started_at=thread.at(root),
             replies=thread.replies,
             replies_from_others=others,
             first_reply_at=first,
             version=thread.version,
+            first_cross_reply_at=cross,
+            first_within_reply_at=within,
         )
 
-    @staticmethod
-    def _retraction(thread_id: str, thread: _Thread, old_root: str) -> ThreadSummary:
-        root = thread.posts[old_root]
+    def _retraction(self, thread_id: str, thread: _Thread, old_root: str) -> ThreadSummary:
+        root = thread.position(old_root)
         return ThreadSummary(
-            team=root.team,
+            team=self._teams.name(thread.team(root)),
             thread=thread_id,
             root=old_root,
-            started_at=root.at,
+            started_at=thread.at(root),
             replies=0,
             replies_from_others=0,
             first_reply_at=None,
@@ -391,19 +603,19 @@ class ThreadBook:
             current=False,
         )
 
-    @staticmethod
-    def _links(thread: _Thread, reply_id: str) -> list[ThreadFact]:
-        reply = thread.posts[reply_id]
-        parent = thread.posts.get(reply.parent) if reply.parent is not None else None
-        if parent is None:
+    def _links(self, thread: _Thread, reply: int) -> list[ThreadFact]:
+        parent_id = thread.parent(reply)
+        parent = thread.position(parent_id) if parent_id is not None else -1
+        if parent < 0:
             return []
+        reply_team, parent_team = thread.team(reply), thread.team(parent)
         link = ReplyLink(
-            team=reply.team,
-            reply=reply_id,
-            replier_team=reply.team,
-            parent_team=parent.team,
-            at=reply.at,
+            team=self._teams.name(reply_team),
+            reply=thread.post_id(reply),
+            replier_team=self._teams.name(reply_team),
+            parent_team=self._teams.name(parent_team),
+            at=thread.at(reply),
         )
-        if parent.team == reply.team:
+        if parent_team == reply_team:
             return [link]
-        return [link, ReplyLink(**{**asdict(link), "team": parent.team})]
+        return [link, replace(link, team=link.parent_team)]

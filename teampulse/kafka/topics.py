@@ -14,7 +14,6 @@ an operator set on the topic is lost.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 from collections.abc import Iterable
@@ -28,6 +27,7 @@ from aiokafka.errors import (
     UnknownTopicOrPartitionError,
     for_code,
 )
+from aiokafka.protocol.api import Response
 
 from teampulse.gauges.config import load_gauge_config
 from teampulse.kafka.security import kafka_client_options, kafka_connection_problem
@@ -177,6 +177,21 @@ async def update_retention(admin: AIOKafkaAdminClient, specs: list[NewTopic]) ->
     return [change.name for change in changes]
 
 
+def _created(response: Response) -> list[str]:
+    """The topics a CreateTopics answer created. The broker answers per topic: one that
+    exists already (another worker was first, or the topic list read a moment before was a
+    broker's stale view) is kept for the retention check; any other refusal is raised."""
+    created = []
+    for name, error_code, *message in response.topic_errors:
+        if error_code == TopicAlreadyExistsError.errno:
+            continue
+        if error_code:
+            reason = message[0] if message and message[0] else "no reason given"
+            raise for_code(error_code)(f"create topic {name}: {reason}")
+        created.append(name)
+    return created
+
+
 @dataclass(frozen=True)
 class TopicChanges:
     created: list[str]
@@ -200,12 +215,15 @@ async def ensure_topics(settings: Settings, tenant_topics: Iterable[str] = ()) -
         specs = topic_specs(settings, tenant_topics)
         existing = set(await admin.list_topics())
         missing = [spec for spec in specs if spec.name not in existing]
+        created: list[str] = []
         if missing:
-            with contextlib.suppress(TopicAlreadyExistsError):  # another worker was first
-                await admin.create_topics(missing)
-            log.info("created topics: %s", ", ".join(spec.name for spec in missing))
+            created = _created(await admin.create_topics(missing))
+            if created:
+                log.info("created topics: %s", ", ".join(created))
             await _wait_for_leaders(admin, [spec.name for spec in missing])
-        updated = await update_retention(admin, [spec for spec in specs if spec.name in existing])
-        return TopicChanges(created=[spec.name for spec in missing], retention_updated=updated)
+        updated = await update_retention(
+            admin, [spec for spec in specs if spec.name not in created]
+        )
+        return TopicChanges(created=created, retention_updated=updated)
     finally:
         await admin.close()

@@ -10,6 +10,8 @@ within TEAMPULSE_TENANTS_RELOAD_S), for a platform's provisioning system:
     POST   /tenants/{id}/suspend    200 {"tenant", "suspended": true}
     POST   /tenants/{id}/resume     200 {"tenant", "suspended": false}
     DELETE /tenants/{id}            200 {"tenant", "deleted": true, "remains": "..."}
+    GET    /tenants/{id}/usage      {"tenant", "usage": {...}, "quotas": {...}} from Prometheus
+    GET    /usage                   {"tenants": [the same, for every tenant]}
 
 Every request but GET /healthz carries `Authorization: Bearer <TEAMPULSE_ADMIN_TOKEN>` (401
 otherwise). A refused change is a 4xx naming the reason (404 unknown tenant, 409 exists
@@ -29,9 +31,11 @@ from typing import Any
 import yaml
 from aiohttp import web
 
+from teampulse.ops.tenant_usage import UsageUnavailable, read_usage
 from teampulse.ops.tenants import read_raw, write_raw
 from teampulse.settings import Settings
-from teampulse.tenancy.config import MIN_SECRET_CHARS, TenantConfigError
+from teampulse.tenancy.config import MIN_SECRET_CHARS, TenantConfigError, load_tenants
+from teampulse.tenancy.directory import TenantDirectory
 from teampulse.tenancy.lifecycle import (
     REMAINS_AFTER_DELETE,
     created,
@@ -59,7 +63,9 @@ def _refusal(exc: TenantConfigError) -> web.Response:
     return _error(400, "invalid", detail)
 
 
-def make_admin_app(token: str, path: Path) -> web.Application:
+def make_admin_app(
+    token: str, path: Path, prometheus_url: str = "http://127.0.0.1:9090"
+) -> web.Application:
     expected = f"Bearer {token}".encode()
     lock = asyncio.Lock()
 
@@ -130,6 +136,28 @@ def make_admin_app(token: str, path: Path) -> web.Application:
             {"tenant": tenant, "deleted": True, "remains": REMAINS_AFTER_DELETE}
         )
 
+    async def usage_of(tenants: list[str] | None) -> web.Response:
+        try:
+            directory = TenantDirectory.configured(load_tenants(path), Settings())
+        except TenantConfigError as exc:
+            return _refusal(exc)
+        if tenants is not None and tenants[0] not in directory.tenants:
+            return _error(404, "unknown_tenant", f"no tenant {tenants[0]!r} in the tenants file")
+        chosen = sorted(directory.tenants) if tenants is None else tenants
+        try:
+            reports = await read_usage(prometheus_url, directory, chosen)
+        except UsageUnavailable as exc:
+            return _error(502, "usage_unavailable", str(exc))
+        if tenants is None:
+            return web.json_response({"tenants": [report.as_json() for report in reports]})
+        return web.json_response(reports[0].as_json())
+
+    async def usage(request: web.Request) -> web.Response:
+        return await usage_of([request.match_info["tenant"]])
+
+    async def usage_all(request: web.Request) -> web.Response:
+        return await usage_of(None)
+
     async def healthz(request: web.Request) -> web.Response:
         return web.Response(text="ok\n")
 
@@ -140,6 +168,8 @@ def make_admin_app(token: str, path: Path) -> web.Application:
     app.router.add_post("/tenants/{tenant}/suspend", suspension(True))
     app.router.add_post("/tenants/{tenant}/resume", suspension(False))
     app.router.add_delete("/tenants/{tenant}", delete)
+    app.router.add_get("/tenants/{tenant}/usage", usage)
+    app.router.add_get("/usage", usage_all)
     app.router.add_get("/healthz", healthz)
     return app
 
@@ -158,7 +188,7 @@ def run_admin(settings: Settings) -> None:
         flush=True,
     )
     web.run_app(
-        make_admin_app(settings.admin_token, settings.tenants_file),
+        make_admin_app(settings.admin_token, settings.tenants_file, settings.prometheus_url),
         host=settings.admin_host,
         port=settings.admin_port,
         print=None,

@@ -116,6 +116,8 @@ class Thread:
     replies: int
     replies_from_others: int
     first_reply_latency: float | None  # seconds, never negative
+    first_cross_reply_latency: float | None = None  # ... to a reply from another team
+    first_within_reply_latency: float | None = None  # ... to a teammate's reply
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,18 @@ def join_threads(accepted: list[Event]) -> tuple[list[Thread], list[Link]]:
             continue
         root = by_id[min(roots)[1]]
         from_others = [r.occurred_at for r in replies if r.actor != root.actor]
+        # A person's replies count as the team of their first reply in the thread.
+        replier_team: dict[str, str] = {}
+        for reply in sorted(replies, key=lambda r: r.occurred_at):
+            replier_team.setdefault(reply.actor, str(reply.team))
+        cross = [
+            r.occurred_at for r in replies if r.actor != root.actor
+            and replier_team[r.actor] != root.team
+        ]  # fmt: skip
+        within = [
+            r.occurred_at for r in replies if r.actor != root.actor
+            and replier_team[r.actor] == root.team
+        ]  # fmt: skip
         threads.append(
             Thread(
                 team=str(root.team),
@@ -166,6 +180,12 @@ def join_threads(accepted: list[Event]) -> tuple[list[Thread], list[Link]]:
                 replies_from_others=len(from_others),
                 first_reply_latency=(
                     max(0.0, min(from_others) - root.occurred_at) if from_others else None
+                ),
+                first_cross_reply_latency=(
+                    max(0.0, min(cross) - root.occurred_at) if cross else None
+                ),
+                first_within_reply_latency=(
+                    max(0.0, min(within) - root.occurred_at) if within else None
                 ),
             )
         )
@@ -205,6 +225,20 @@ def window_counts(history: TeamHistory, first: int, last: int, config: GaugeConf
         contributions=tuple(sorted(contributions.values())),
         first_reply_latencies=tuple(
             sorted(t.first_reply_latency for t in replied if t.first_reply_latency is not None)
+        ),
+        first_cross_reply_latencies=tuple(
+            sorted(
+                t.first_cross_reply_latency
+                for t in replied
+                if t.first_cross_reply_latency is not None
+            )
+        ),
+        first_within_reply_latencies=tuple(
+            sorted(
+                t.first_within_reply_latency
+                for t in replied
+                if t.first_within_reply_latency is not None
+            )
         ),
     )
 

@@ -184,7 +184,7 @@ def _cell(values: dict[str, float], gauge: str, pattern: str) -> str:
 
 
 def print_snapshot(snapshot: OrgSnapshot, out: IO[str]) -> None:
-    """Human-readable tables: one per window, then baselines, then adoption."""
+    """Human-readable tables: one per window, then baselines, adoption and the network."""
     scopes: list[ScopeSnapshot] = [*snapshot.teams.values(), *snapshot.rollups]
     out.write(
         f"as of {format_rfc3339(snapshot.as_of, 'auto')}: {len(snapshot.teams)} teams published, "
@@ -227,6 +227,21 @@ def print_snapshot(snapshot: OrgSnapshot, out: IO[str]) -> None:
     if rows:
         out.write("\nadoption\n")
         _table(out, ["scope", "key", "initiative", "ratio", "index", "members by stage"], rows)
+    network = [
+        [
+            team,
+            window,
+            other,
+            str(replies),
+            _cell(s.windowed.get(window, {}), "cross_team_breadth", "{:.0f}"),
+        ]
+        for team, s in snapshot.teams.items()
+        for window, row in s.interactions.items()
+        for other, replies in sorted(row.items())
+    ]
+    if network:
+        out.write("\nnetwork (replies between published teams, both directions)\n")
+        _table(out, ["team", "window", "other team", "replies", "breadth"], network)
 
 
 def _table(out: IO[str], header: list[str], rows: list[list[str]]) -> None:

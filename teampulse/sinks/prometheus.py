@@ -147,11 +147,17 @@ class GaugeCollector(Collector):
         settings: Settings,
         registry: CollectorRegistry | None = None,
         team_quota: Callable[[str], int | None] = lambda _tenant: None,
+        series_quota: Callable[[str], int | None] = lambda _tenant: None,
     ) -> None:
         self.max_teams = settings.max_teams
         # A tenant's own limit on its teams (`max_teams` of the tenants file), within max_teams
         self.team_quota = team_quota
-        self.refused_by_quota: dict[str, int] = {}  # tenant -> teams over its quota right now
+        # A tenant's own limit on its teams' series (`max_series`).
+        self.series_quota = series_quota
+        # tenant -> teams over its max_teams or max_series right now
+        self.refused_by_quota: dict[str, int] = {}
+        # id(snapshot) -> (snapshot, its series): counted once per published snapshot
+        self._series_counted: dict[int, tuple[ScopeSnapshot, int]] = {}
         self.max_initiatives = settings.max_initiatives
         self._teams = _Publication()
         self._rollups = _Publication()
@@ -176,6 +182,10 @@ class GaugeCollector(Collector):
         over_quota = self._over_tenant_quota(names)
         if over_quota:
             names = [name for name in names if name not in over_quota]
+        over_series = self._over_series_quota(names, snapshots)
+        if over_series:
+            names = [name for name in names if name not in over_series]
+            over_quota |= over_series
         kept, refused = names[: self.max_teams], names[self.max_teams :]
         self._note_refused("team", refused)
         refused += sorted(over_quota)
@@ -208,6 +218,48 @@ class GaugeCollector(Collector):
             tenant = tenant_of(name) or ""
             refused[tenant] = refused.get(tenant, 0) + 1
         self.refused_by_quota = refused
+        return over
+
+    def _over_series_quota(
+        self, names: list[str], snapshots: Mapping[str, ScopeSnapshot]
+    ) -> set[str]:
+        """Teams beyond their tenant's `max_series`: its teams in name order are kept while
+        their series fit, and from the first that does not, the rest are refused (a stable
+        choice: which teams are exported does not flicker with their sizes)."""
+        used: dict[str, int] = {}
+        full: set[str] = set()
+        over: set[str] = set()
+        counted: dict[int, tuple[ScopeSnapshot, int]] = {}
+        for name in names:
+            tenant = tenant_of(name)
+            if tenant is None:
+                continue
+            quota = self.series_quota(tenant)
+            if quota is None:
+                continue
+            snapshot = snapshots[name]
+            known = self._series_counted.get(id(snapshot))
+            if known is None or known[0] is not snapshot:
+                known = (snapshot, sum(1 for _ in self._points(snapshot, self._teams.initiatives)))
+            counted[id(snapshot)] = known
+            if tenant not in full and used.get(tenant, 0) + known[1] <= quota:
+                used[tenant] = used.get(tenant, 0) + known[1]
+                continue
+            full.add(tenant)
+            over.add(name)
+            if name not in self._refused_ever["team"]:
+                self._refused_ever["team"].add(name)
+                log.warning(
+                    "tenant=%s team %r is not exported to Prometheus: the tenant's "
+                    "max_series (%d) is reached (raise it in the tenants file)",
+                    tenant,
+                    unscoped(name),
+                    quota,
+                )
+        self._series_counted = counted
+        for name in over:
+            tenant = tenant_of(name) or ""
+            self.refused_by_quota[tenant] = self.refused_by_quota.get(tenant, 0) + 1
         return over
 
     def usage(self) -> dict[str, tuple[int, int]]:

@@ -130,14 +130,22 @@ class ThreadPartition:
         """Erasure: remove these people's posts; the facts that correct the teams."""
         return self.book.forget(people)
 
-    def replay(self, record: bytes) -> None:
+    def drop_tenants(self, known: KnownTenant) -> int:
+        """A deleted tenant's threads and posts leave the book at once (thread ids are
+        scoped to their tenant); no fact is sent: its teams are gone too."""
+        return self.book.drop_threads(lambda thread_id: known(tenant_of(thread_id)))
+
+    def replay(self, record: bytes, known: KnownTenant = every_tenant) -> None:
         # Erased people's posts are replayed too and removed by the erasure applied after the
         # restore (HotStages), which also re-sends its facts: the book's versions then grow
         # past what the teams hold, as they did before the restart.
         # Facts re-emitted by a replay were already delivered before the log was written,
         # or their input record is delivered again (it was not committed) and re-emits them.
+        # A deleted tenant's posts stay in the log until its retention and are left out.
         for wire in orjson.loads(record):
             event = Event.from_wire(wire)
+            if not known(event.tenant):
+                continue
             self.expire_threads(event.occurred_at)
             self.book.apply(event)
 

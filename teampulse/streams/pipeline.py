@@ -13,6 +13,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from teampulse.contract.event_structs import FastEventValidator
 from teampulse.contract.rejections import Reason, Rejection, dead_letter_record
@@ -93,6 +94,27 @@ class Topics:
         )
 
 
+class _DropsTenants(Protocol):
+    def drop_tenants(self, known: KnownTenant) -> object: ...
+
+
+S = TypeVar("S", bound=_DropsTenants)
+
+
+def _without_deleted(
+    load: Callable[[int, bytes], S], known: KnownTenant
+) -> Callable[[int, bytes], S]:
+    """A snapshot taken before a tenant was deleted holds its teams or threads: restored
+    without them, as a log replay leaves them out."""
+
+    def restored(partition: int, data: bytes) -> S:
+        state = load(partition, data)
+        state.drop_tenants(known)
+        return state
+
+    return restored
+
+
 class Pipeline:
     def __init__(
         self,
@@ -131,7 +153,7 @@ class Pipeline:
             snapshots=SnapshotCodec(
                 settings.topic("team-snapshots"),
                 dump_teams(config),
-                load_teams(config),
+                _without_deleted(load_teams(config), known),
                 settings.snapshot_interval_s,
             ),
         )
@@ -140,11 +162,11 @@ class Pipeline:
             topics.thread_state_log,
             kafka,
             lambda _p: ThreadPartition(config),
-            ThreadPartition.replay,
+            lambda state, record: state.replay(record, known),
             snapshots=SnapshotCodec(
                 settings.topic("thread-snapshots"),
                 dump_threads(config),
-                load_threads(config),
+                _without_deleted(load_threads(config), known),
                 settings.snapshot_interval_s,
             ),
         )
@@ -246,6 +268,8 @@ class Pipeline:
         """Everything this worker holds of tenants `known` no longer knows: their teams'
         state, roster people and latest counts; returns how many teams' state left."""
         dropped = sum(state.drop_tenants(known) for state in self.teams.states.values())
+        for threads in self.threads.states.values():
+            threads.drop_tenants(known)
         self.roster.drop_tenants(known)
         self.team_counts.latest.drop_tenants(known)
         for inputs in self.rollup_states.states.values():

@@ -10,13 +10,33 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from teampulse.contract.tenant_scope import SEPARATOR
 from teampulse.engine.batch_loop import HandledBatch
 from teampulse.engine.batch_outbox import BatchOutbox
-from teampulse.engine.records import Records, TopicPartition
+from teampulse.engine.records import ConsumerRecord, Records, TopicPartition
 from teampulse.engine.state_store import PartitionedState
+from teampulse.engine.tenant_scheduler import TenantOf
 from teampulse.streams.hot_stages import HealthSink, HotStages
+from teampulse.tenancy.directory import TENANT_HEADER
 
 __all__ = ["StagesHandler"]
+
+_SEPARATOR = SEPARATOR.encode()
+
+
+def tenant_of_header(record: ConsumerRecord) -> str:
+    """An input record's tenant as its header names it ("" without one: dead-lettered)."""
+    for key, value in record.headers or ():
+        if key == TENANT_HEADER:
+            return bytes(value).decode("utf-8", "replace")
+    return ""
+
+
+def tenant_of_key(record: ConsumerRecord) -> str:
+    """An internal record's tenant: its key is a name scoped to it (team, thread)."""
+    key = record.key or b""
+    tenant, separator, _name = key.partition(_SEPARATOR)
+    return tenant.decode("utf-8", "replace") if separator else ""
 
 
 class StagesHandler:
@@ -81,6 +101,20 @@ class StagesHandler:
 
     def has_work(self) -> bool:
         return self.stages.erasures_pending()
+
+    def tenant_readers(self) -> Mapping[str, TenantOf[ConsumerRecord]] | None:
+        tenants = self.stages.tenants
+        if tenants is None or tenants.directory.implicit:
+            return None
+        topics = self.stages.topics
+        # The roll-up inputs are absolute counts, cheap and never held back.
+        return {
+            topics.events: tenant_of_header,
+            topics.xapi: tenant_of_header,
+            topics.by_team: tenant_of_key,
+            topics.by_thread: tenant_of_key,
+            topics.thread_facts: tenant_of_key,
+        }
 
     async def handle(self, records: Records, outbox: BatchOutbox) -> HandledBatch:
         report = await self.stages.process(records, outbox)

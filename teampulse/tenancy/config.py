@@ -13,6 +13,7 @@ tenants:
     caliper: {sensors: {"https://lms.acme.example/sensor": "sensor token"}}
     min_group_size: 5
     max_teams: 200                         # teams exported to Prometheus, per worker
+    max_series: 20000                      # series of its teams exported, per worker
     retention: 400d
     alert_route: l-and-d-acme
     organisation: "Acme Corp"
@@ -136,6 +137,9 @@ class TenantConfig(_Strict):
     # Teams of the tenant a worker exports to Prometheus at most (the rest are counted and
     # logged, as by TEAMPULSE_MAX_TEAMS); None: only TEAMPULSE_MAX_TEAMS applies.
     max_teams: int | None = Field(None, ge=1)
+    # Series of the tenant's teams a worker exports at most (teams in name order while their
+    # series fit, the rest counted and logged); None: bounded by max_teams only.
+    max_series: int | None = Field(None, ge=1)
     retention: str | None = None
     alert_route: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:-]{1,100}$")
     organisation: str | None = Field(None, min_length=1, max_length=200)

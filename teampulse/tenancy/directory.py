@@ -51,6 +51,8 @@ class Tenant:
     rate_burst: int = 1
     suspended: bool = False
     max_teams: int | None = None  # None: TEAMPULSE_MAX_TEAMS alone
+    max_series: int | None = None  # None: bounded by its teams only
+    min_group_size: int | None = None  # None: TEAMPULSE_MIN_GROUP_SIZE
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,19 @@ class TenantDirectory:
         """The most teams of the tenant a worker exports (None: no quota of its own)."""
         tenant = self.tenants.get(tenant_id)
         return tenant.max_teams if tenant is not None else None
+
+    def group_minimums(self) -> dict[str, int]:
+        """tenant -> its own minimum group size, for the tenants that set one."""
+        return {
+            tenant_id: tenant.min_group_size
+            for tenant_id, tenant in self.tenants.items()
+            if tenant.min_group_size is not None
+        }
+
+    def series_quota(self, tenant_id: str) -> int | None:
+        """The most series of the tenant's teams a worker exports (None: no quota)."""
+        tenant = self.tenants.get(tenant_id)
+        return tenant.max_series if tenant is not None else None
 
     def pseudonymiser(self, tenant_id: str) -> Pseudonymiser:
         """The tenant's person-id keying (one per tenant, kept: it caches)."""
@@ -236,6 +251,8 @@ def _tenant(tenant_id: str, config: TenantConfig, settings: Settings) -> Tenant:
         rate_burst=limit.burst if limit is not None else settings.ingest_rate_burst,
         suspended=config.suspended,
         max_teams=config.max_teams,
+        max_series=config.max_series,
+        min_group_size=config.min_group_size,
     )
 
 

@@ -28,7 +28,7 @@ SECRET_BYTES = 32
 REMAINS_AFTER_DELETE = (
     "its records on the input topics, the state log and the roster topic until their "
     "retention (TEAMPULSE_INPUT_RETENTION), keyed with a key that no longer exists and "
-    "ignored as an unknown tenant's; its teams' state, roster, series and Redis keys are "
+    "ignored as an unknown tenant's; its teams' state, threads, roster, series and Redis keys are "
     "removed by the workers within TEAMPULSE_TENANTS_RELOAD_S (docs/tenancy.md)"
 )
 

@@ -49,6 +49,10 @@ class TenantsSource:
         """The tenant's `max_teams` in the file in force (read at every publication)."""
         return self.directory.team_quota(tenant)
 
+    def directory_series_quota(self, tenant: str) -> int | None:
+        """The tenant's `max_series` in the file in force (read at every publication)."""
+        return self.directory.series_quota(tenant)
+
     def knows(self, tenant: str | None) -> bool:
         """Whether state of `tenant` may be kept: the implicit tenant's (None) always, a
         named tenant's while the tenants file holds it."""

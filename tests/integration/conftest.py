@@ -1,11 +1,22 @@
 """Fixtures shared by several integration modules. The scenario runs (shared by the
 end-to-end alert test and the board-query test) cost minutes of wall time each, so each
-scenario runs once per session."""
+scenario runs once per session.
+
+`make test` runs the suite in two processes (pytest-xdist, `--dist loadgroup`). Each module
+is one group, so its module fixtures start once; modules sharing a session fixture that
+costs minutes are one group, so it starts once per session, not once per process. The one
+test that stops the shared broker holds it exclusively (`shared_broker_exclusively`).
+"""
 
 from __future__ import annotations
 
+import fcntl
+import re
 import shutil
+import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +26,71 @@ from tests.integration.connector_stack import (
     stop_connector_stack,
 )
 from tests.integration.scenario_run import ScenarioRun, start_scenario
+
+# Session fixtures that cost minutes, and whose runs carry on between tests in the background.
+_SHARED_SESSION_FIXTURES = ("team_drops_run", "steady_run", "connector_stack")
+# Their modules run in one process, in collection order, together with the modules that stop
+# the broker: those then come after the scenario runs' readers, as in a one-process run, and
+# no scenario is mid-run in the other process when the broker goes away.
+_SESSION_RUNS_GROUP = "session-runs"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    in_session_runs = {
+        item.path.name
+        for item in items
+        if item.get_closest_marker("stops_the_broker")
+        or any(name in getattr(item, "fixturenames", ()) for name in _SHARED_SESSION_FIXTURES)
+    }
+    for item in items:
+        module = item.path.name
+        group = _SESSION_RUNS_GROUP if module in in_session_runs else module
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
+def _broker_lock_paths(kafka_bootstrap: str) -> tuple[Path, Path]:
+    """Lock files named after the broker: sessions on other brokers never wait for this one."""
+    name = "teampulse-tests-broker-" + re.sub(r"[^A-Za-z0-9.]+", "-", kafka_bootstrap)
+    base = Path(tempfile.gettempdir())
+    return base / f"{name}.gate", base / f"{name}.lock"
+
+
+@contextmanager
+def _flock(path: Path, mode: int) -> Iterator[None]:
+    with path.open("a") as handle:
+        fcntl.flock(handle, mode)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def broker_in_use(request: pytest.FixtureRequest, kafka_bootstrap: str) -> Iterator[None]:
+    """A module uses the shared broker from its first test to its last: its module fixtures
+    (workers, servers) live between its tests. A module that stops the broker takes it
+    exclusively per test instead (`broker_exclusively`)."""
+    if request.node.get_closest_marker("stops_the_broker"):
+        yield
+        return
+    gate, lock = _broker_lock_paths(kafka_bootstrap)
+    with _flock(gate, fcntl.LOCK_SH):  # a waiting exclusive user holds the gate
+        handle = lock.open("a")
+        fcntl.flock(handle, fcntl.LOCK_SH)
+    try:
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+@contextmanager
+def broker_exclusively(kafka_bootstrap: str) -> Iterator[None]:
+    """Waits until no module of another test process uses the broker, and holds back those
+    that would start meanwhile, for as long as the caller has it stopped."""
+    gate, lock = _broker_lock_paths(kafka_bootstrap)
+    with _flock(gate, fcntl.LOCK_EX), _flock(lock, fcntl.LOCK_EX):
+        yield
 
 
 @pytest.fixture(scope="session")

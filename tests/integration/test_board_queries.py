@@ -67,6 +67,10 @@ def resolve_variables(board: dict[str, Any], run: ScenarioRun) -> dict[str, str]
         body = run.prometheus.api(f"label/{label}/values", **params)
         assert body["status"] == "success", body
         found = sorted(body["data"])
+        if not found and variable.get("allValue"):
+            # "All" of a label the series lack (`tenant` without a tenants file)
+            values[variable["name"]] = variable["allValue"]
+            continue
         assert found, f"variable {variable['name']} has no values ({text})"
         multi = variable.get("multi") or variable.get("includeAll")
         values[variable["name"]] = f"({'|'.join(map(regex_literal, found))})" if multi else found[0]

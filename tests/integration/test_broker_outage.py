@@ -28,6 +28,7 @@ from teampulse.ingest.producer import ingest_producer
 from teampulse.kafka.topics import ensure_topics
 from teampulse.settings import Settings, settings_from_environment
 from teampulse.simulation import build_organisation, generate_events, inject_faults
+from tests.integration.conftest import broker_exclusively
 from tests.integration.expectations import (
     mismatches,
     published_teams,
@@ -44,7 +45,8 @@ from tests.integration.worker_harness import (
     wait_for,
 )
 
-pytestmark = pytest.mark.integration
+# Stops the shared broker: run with no other module of the session using it (conftest.py).
+pytestmark = [pytest.mark.integration, pytest.mark.stops_the_broker]
 
 STACK = REPO / "deploy" / "stack"
 WRITE_TIMEOUT_S = 5.0
@@ -80,15 +82,16 @@ class Broker:
 
 
 @pytest.fixture
-def broker(teampulse_stack: Any) -> Iterator[Broker]:
+def broker(teampulse_stack: Any, kafka_bootstrap: str) -> Iterator[Broker]:
     if teampulse_stack.mode != "local":
         pytest.skip("stops the local stack's broker; a container broker is not stopped here")
     handle = Broker()
-    try:
-        yield handle
-    finally:
-        if handle.stopped:
-            handle.start()
+    with broker_exclusively(kafka_bootstrap):
+        try:
+            yield handle
+        finally:
+            if handle.stopped:
+                handle.start()
 
 
 def statement(marker: str) -> dict[str, Any]:

@@ -23,10 +23,13 @@ from tests.integration.worker_harness import wait_for
 
 pytestmark = pytest.mark.integration
 
+ACME_KEYS = "tenant:acme:"
+
 
 @pytest.fixture(scope="module")
 def published(redis_url: str):
-    prefix = f"digest-{free_port()}:"
+    # The prefix is also tenant acme's own under `digest-N:` (test_a_tenants_digest_...).
+    prefix = f"digest-{free_port()}:{ACME_KEYS}"
     return publish_demo_org(Settings(redis_url=redis_url, redis_prefix=prefix))
 
 
@@ -132,3 +135,24 @@ def test_a_withheld_or_unknown_scope_gets_no_digest_and_a_reason(published) -> N
     assert "not published" in done.stderr and "minimum group size" in done.stderr
     done = digest(published, "--scope", "team:x", "--to", "html")
     assert done.returncode == 2 and "org, division:NAME or department:NAME" in done.stderr
+
+
+def test_a_tenants_digest_reads_its_own_keys_only(published, tmp_path: Path) -> None:
+    """The demo organisation is published under tenant acme's prefix; the digest of acme
+    finds it, globex's (nothing published) does not. Two CLI runs on the module's figures."""
+    base = published.settings.redis_prefix.removesuffix(ACME_KEYS)
+    tenants_file = tmp_path / "tenants.yaml"
+    tenants_file.write_text(
+        "tenants:\n"
+        "  acme: {pseudonym_secret: acme-pseudonym-key-0001}\n"
+        "  globex: {pseudonym_secret: globex-pseudonym-key-02}\n"
+    )
+    env = {"TEAMPULSE_TENANTS_FILE": str(tenants_file), "TEAMPULSE_REDIS_PREFIX": base}
+    out = tmp_path / "acme.html"
+    args = ("--scope", "department:product", "--to", "html", "--out", str(out))
+
+    acme = digest(published, *args, "--tenant", "acme", **env)
+    assert acme.returncode == 0, acme.stderr
+    assert "product" in out.read_text()
+    globex = digest(published, *args, "--tenant", "globex", **env)
+    assert globex.returncode == 2 and "not published" in globex.stderr

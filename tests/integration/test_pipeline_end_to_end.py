@@ -127,7 +127,8 @@ def test_engaged_team_gauges_are_exact_on_metrics(pipeline):
 
 def test_the_network_of_the_week_is_exact_on_metrics_and_in_redis(pipeline):
     """docs/gauges.md, worked example: one reply from borealis to atlas is one cell each side
-    of the matrix (both teams published); nobody answered back, so no breadth anywhere."""
+    of the matrix (both teams published); nobody answered back, so no breadth anywhere; and
+    atlas's first answers from a teammate and from another team are told apart."""
     worker, settings = pipeline
     assert (
         gauge(worker, "team_interactions", team="atlas", other_team="borealis", window="28d") == 1
@@ -139,6 +140,10 @@ def test_the_network_of_the_week_is_exact_on_metrics_and_in_redis(pipeline):
     assert len(cells) == 2  # comet talks only to itself: no cell
     for team in ("atlas", "borealis", "comet"):
         assert gauge(worker, "team_cross_team_breadth", team=team, window="28d") == 0
+    # atlas's T1 answered by a teammate after 600 s, its T2 by borealis after 3,600 s
+    week7 = {"team": "atlas", "window": "7d"}
+    assert gauge(worker, "team_first_within_reply_median_seconds", **week7) == 600
+    assert gauge(worker, "team_first_cross_reply_median_seconds", **week7) == 3600
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
     prefix = settings.redis_prefix
     assert client.hget(f"{prefix}team:atlas", "interactions:28d:borealis") == "1"

@@ -4,16 +4,21 @@ each page in test-artifacts/."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import urllib.error
 import urllib.request
+from base64 import b64encode
 from pathlib import Path
 
 import pytest
 import yaml
+from aiohttp import ClientSession
+from aiohttp.test_utils import TestServer
 
 from teampulse.settings import Settings
+from teampulse.web.server import make_app
 from tests.integration.alerting_stack import RULES, Alertmanager, WebhookReceiver
 from tests.integration.published_org import free_port, publish_demo_org, teampulse_server
 from tests.integration.test_pipeline_end_to_end import headless
@@ -214,3 +219,72 @@ def test_without_redis_the_page_says_where_it_reads_from(tmp_path: Path) -> None
         status, text = wait_for(lambda: get(url + "/"), 10, "an answer")
     assert status == 503
     assert f"127.0.0.1:{dead}" in text and "TEAMPULSE_REDIS_URL" in text
+
+
+def test_the_alerts_page_shows_a_tenant_its_own_alerts_only(
+    redis_url: str, prometheus_url: str, tmp_path: Path
+) -> None:
+    """Two tenants' alerts for a team of the same name in a real Alertmanager: each tenant's
+    read token shows its own, and a page without a token is refused (docs/tenancy.md)."""
+    receiver = WebhookReceiver().start()
+    alertmanager = Alertmanager(tmp_path / "alertmanager", receiver)
+    tenants_file = tmp_path / "tenants.yaml"
+    tokens = {"acme": "acme-read-token-000001", "globex": "globex-read-token-0002"}
+    tenants_file.write_text(
+        yaml.safe_dump(
+            {
+                "tenants": {
+                    tenant: {"pseudonym_secret": f"{tenant}-pseudonym-key-0001", "read_tokens": [t]}
+                    for tenant, t in tokens.items()
+                }
+            }
+        )
+    )
+    try:
+        for tenant in tokens:
+            post_alert(
+                alertmanager.url,
+                {
+                    "alertname": "TeamEngagementDropped",
+                    "tenant": tenant,
+                    "team": "red",
+                    "department": "sales",
+                    "severity": "warning",
+                    "audience": "learning-and-development",
+                },
+                {"summary": f"Engagement of team red of {tenant} dropped", "runbook": ""},
+            )
+        settings = Settings(
+            redis_url=redis_url,
+            redis_prefix=f"web-tenants-{free_port()}:",
+            prometheus_url=prometheus_url,
+            alertmanager_url=alertmanager.url,
+            tenants_file=tenants_file,
+        )
+        pages = asyncio.run(alerts_pages(settings, tokens))
+    finally:
+        alertmanager.stop()
+        receiver.stop()
+    assert pages["anonymous"][0] == 401
+    for tenant, other in (("acme", "globex"), ("globex", "acme")):
+        status, html = pages[tenant]
+        assert status == 200
+        assert f"red of {tenant} dropped" in html and f"of {other}" not in html
+
+
+async def alerts_pages(settings: Settings, tokens: dict[str, str]) -> dict[str, tuple[int, str]]:
+    server = TestServer(make_app(settings), host="127.0.0.1")
+    await server.start_server()
+    pages: dict[str, tuple[int, str]] = {}
+    try:
+        async with ClientSession() as http:
+            readers = {"anonymous": {}} | {
+                tenant: {"Authorization": "Basic " + b64encode(f"{tenant}:{t}".encode()).decode()}
+                for tenant, t in tokens.items()
+            }
+            for reader, headers in readers.items():
+                async with http.get(str(server.make_url("/alerts")), headers=headers) as r:
+                    pages[reader] = (r.status, await r.text())
+    finally:
+        await server.close()
+    return pages

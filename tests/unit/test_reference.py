@@ -97,6 +97,7 @@ def test_the_engaged_team(morning: dict[str, dict[str, float]]) -> None:
         "posts": 1, "replies": 3, "reactions": 0, "contributors": 3,
         "threads_started": 1, "threads_replied": 1, "thread_replies": 2,
         "reply_ratio": 1.0, "first_reply_median_seconds": 1800.0, "thread_depth": 2.0,
+        "first_within_reply_median_seconds": 1800.0,  # nobody from another team answered
         "reply_interactions": 3, "cross_team_interactions": 1, "cross_team_ratio": 1 / 3,
         "cross_team_breadth": 0,
     }  # fmt: skip
@@ -155,6 +156,9 @@ def test_the_network_of_the_morning_pairs_published_teams_only() -> None:
     }
     breadth = {team: s.windowed["28d"]["cross_team_breadth"] for team, s in snapshot.teams.items()}
     assert breadth == {"atlas": 0, "borealis": 0, "comet": 1}  # comet and delta: both ways
+    borealis = snapshot.teams["borealis"].windowed["1d"]
+    assert borealis["first_cross_reply_median_seconds"] == 7200.0  # atlas answered at 11:00
+    assert "first_within_reply_median_seconds" not in borealis
 
 
 def test_adoption_of_the_engaged_team() -> None:
@@ -328,6 +332,8 @@ def test_the_snapshot_prints_as_tables_and_writes_as_json(tmp_path: Path) -> Non
     assert "window 7d" in text and "adoption" in text
     atlas_row = next(line for line in text.splitlines() if line.split()[:2] == ["team", "atlas"])
     assert "100%" in atlas_row  # participation
+    network = text.split("\nnetwork (replies between published teams, both directions)\n")[1]
+    assert network.splitlines()[1].split() == ["atlas", "28d", "borealis", "1", "0"]
     written = json.loads((tmp_path / "gauges.json").read_text())
     assert written["teams"]["atlas"]["windowed"]["1d"]["posts"] == 1
     assert [r["key"] for r in written["rollups"]] == ["ops", "product", "tech", "org"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks.worker_process import counted_events, export_ticks, read_anything
+from benchmarks.worker_process import counted_events, export_ticks
 
 SCRAPE = """\
 # HELP teampulse_events_total Events by source and outcome
@@ -26,20 +26,6 @@ def test_counted_events_sum_every_final_outcome_but_not_unassigned():
 
 def test_counted_events_of_an_empty_scrape_is_zero():
     assert counted_events("") == 0.0
-
-
-def test_a_worker_that_counted_something_has_read():
-    assert read_anything(SCRAPE, "bench.events")
-
-
-def test_a_received_message_on_the_topic_counts_as_read():
-    scrape = 'teampulse_faust_messages_received_per_topic{topic="bench.events"} 3.0\n'
-    assert read_anything(scrape, "bench.events")
-
-
-def test_messages_received_on_another_topic_do_not_count():
-    scrape = 'teampulse_faust_messages_received_per_topic{topic="bench.roster"} 3.0\n'
-    assert not read_anything(scrape, "bench.events")
 
 
 def test_export_ticks_are_the_export_histogram_count():

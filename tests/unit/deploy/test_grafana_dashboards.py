@@ -30,10 +30,10 @@ DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 GRAFANA_BUILTINS = {"__rate_interval", "__interval", "__range", "__range_s", "datasource"}
 
 VARIABLES_OF = {
-    "team-engagement.json": {"datasource", "division", "department", "team", "window"},
-    "conversation.json": {"datasource", "division", "department", "team", "window"},
-    "adoption.json": {"datasource", "division", "department", "team", "initiative"},
-    "org-rollup.json": {"datasource", "division", "department", "window"},
+    "team-engagement.json": {"datasource", "tenant", "division", "department", "team", "window"},
+    "conversation.json": {"datasource", "tenant", "division", "department", "team", "window"},
+    "adoption.json": {"datasource", "tenant", "division", "department", "team", "initiative"},
+    "org-rollup.json": {"datasource", "tenant", "division", "department", "window"},
     "pipeline-health.json": {"datasource", "source"},
 }
 
@@ -191,6 +191,30 @@ def test_team_queries_follow_the_team_variable(dashboard: tuple[str, dict[str, A
                 assert matchers.get("team") == "$team", f"{title}: {metric}"
 
 
+def test_every_figure_follows_the_tenant_variable_and_all_matches_no_tenant_label(
+    dashboard: tuple[str, dict[str, Any]],
+) -> None:
+    """A tenant picked shows its figures only; "All" is `.*`, which also matches the series
+    of a deployment without tenants, which have no `tenant` label (docs/tenancy.md)."""
+    name, board = dashboard
+    if "tenant" not in VARIABLES_OF[name]:
+        return
+    variable = next(v for v in board["templating"]["list"] if v["name"] == "tenant")
+    assert variable["includeAll"] and variable["allValue"] == ".*"
+    assert variable["query"] == "label_values(teampulse_team_info, tenant)"
+    texts = [expr for _, expr in queries(board)]
+    texts += [
+        re.fullmatch(r"label_values\((.+),\s*\w+\)", q).group(1)  # type: ignore[union-attr]
+        for q in variable_queries(board)
+        if q != variable["query"]
+    ]
+    for text in texts:
+        found = selectors(text)
+        assert found, text
+        for metric, matchers in found:
+            assert matchers.get("tenant") == "$tenant", f"{name}: {metric} in {text}"
+
+
 def test_scores_and_ratios_are_shown_as_percent(dashboard: tuple[str, dict[str, Any]]) -> None:
     _, board = dashboard
     for panel in panels(board):
@@ -223,12 +247,13 @@ def test_table_columns_of_scores_and_ratios_are_shown_as_percent(
 
 # Values that stand in for the variables when the queries are parsed by promtool.
 SAMPLE_VALUES = {
-    "datasource": "prometheus", "division": ".*", "department": ".*", "team": ".*",
+    "datasource": "prometheus", "tenant": ".*", "division": ".*", "department": ".*", "team": ".*",
     "initiative": ".*", "source": ".*", "window": "7d", "__rate_interval": "1m",
 }  # fmt: skip
 # What Grafana puts in for a multi-value variable with two values chosen: a regex group.
 SEVERAL_VALUES = {
     **SAMPLE_VALUES,
+    "tenant": "(acme|globex)",
     "division": "(commercial|corporate)", "department": "(sales|customer-care)",
     "team": "(sales-nova|sales-tundra)", "initiative": "(data-literacy|digital-workplace)",
     "source": "(lms|xapi)",

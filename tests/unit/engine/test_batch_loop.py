@@ -104,6 +104,9 @@ class ForwardingHandler:
     def has_work(self) -> bool:
         return False
 
+    def tenant_readers(self) -> None:
+        return None
+
     async def handle(self, records: dict, outbox: BatchOutbox) -> HandledBatch:
         for (_topic, _partition), batch in records.items():
             for record in batch:

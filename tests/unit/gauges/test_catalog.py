@@ -15,7 +15,8 @@ BUSY_WEEK = WindowCounts(
     active_members=3, learning_ms=1000, starts=1, completions=1, assessments_passed=1, posts=2,
     replies=3, reactions=1, threads_started=2, threads_replied=1, thread_replies=3,
     reply_interactions=3, cross_team_interactions=1, contributions=(1, 4),
-    first_reply_latencies=(60.0,),
+    first_reply_latencies=(60.0,), first_cross_reply_latencies=(60.0,),
+    first_within_reply_latencies=(90.0,),
 )  # fmt: skip
 
 

@@ -405,3 +405,16 @@ def test_the_ids_of_a_new_streams_old_events_are_forgotten_once_every_stream_pas
     team.apply_event(event("b3", 10 * DAY + 2 * HOUR, origin="events:1"))  # both passed an hour
 
     assert team.state_entries()["event_ids"] == 4  # a1, b2, a2, b3: b1 is older than 48 h
+
+
+def test_learning_time_past_32_bits_in_one_bucket_stays_exact() -> None:
+    # Two month-long learning records of one person in one hour: 5,356,800,000 ms.
+    team = TeamState("alpha", CONFIG)
+    team.apply_event(event("e1", 60, duration_s=31 * 86400.0))
+    team.apply_event(event("e2", 120, duration_s=31 * 86400.0))
+    team.apply_event(event("e3", 180, duration_s=1.5))
+
+    counts = team.counts(T0 + HOUR, members=5)
+
+    assert counts.windows["1d"].learning_ms == 5_356_801_500
+    assert counts.windows["1d"].events == 3

@@ -35,11 +35,15 @@ def reply(post_id: str, actor: str, team: str, at: float, parent: str, thread: s
 
 
 def summary(team: str, started: float, replies: int, others: int, first: float | None,
-            version: int, root: str = "p1", current: bool = True) -> ThreadSummary:  # fmt: skip
+            version: int, root: str = "p1", current: bool = True, cross: float | None = None,
+            within: float | None = None) -> ThreadSummary:  # fmt: skip
+    """`cross`, `within`: the first reply from another team, from a teammate (seconds)."""
     return ThreadSummary(
         team=team, thread="th", root=root, started_at=T0 + started, replies=replies,
         replies_from_others=others, first_reply_at=None if first is None else T0 + first,
         version=version, current=current,
+        first_cross_reply_at=None if cross is None else T0 + cross,
+        first_within_reply_at=None if within is None else T0 + within,
     )  # fmt: skip
 
 
@@ -59,7 +63,10 @@ def test_a_reply_updates_the_summary_and_links_to_its_parent() -> None:
 
     facts = book.apply(reply("r1", "bob", "alpha", 600, parent="p1"))
 
-    assert facts == [summary("alpha", 0, 1, 1, 600, 2), link("alpha", "r1", "alpha", "alpha", 600)]
+    assert facts == [
+        summary("alpha", 0, 1, 1, 600, 2, within=600),
+        link("alpha", "r1", "alpha", "alpha", 600),
+    ]
 
 
 def test_a_reply_across_teams_is_linked_to_both_teams() -> None:
@@ -81,7 +88,7 @@ def test_the_starters_own_replies_count_as_replies_but_not_as_answers() -> None:
 
     facts = book.apply(reply("r2", "bob", "alpha", 700, parent="r1"))
 
-    assert facts[0] == summary("alpha", 0, 2, 1, 700, 3)
+    assert facts[0] == summary("alpha", 0, 2, 1, 700, 3, within=700)
 
 
 def test_a_reply_that_arrives_before_its_parent_is_linked_when_the_parent_arrives() -> None:
@@ -92,7 +99,7 @@ def test_a_reply_that_arrives_before_its_parent_is_linked_when_the_parent_arrive
 
     assert early == []  # no root yet, no parent yet
     assert facts == [
-        summary("alpha", 0, 1, 1, 900, 2),
+        summary("alpha", 0, 1, 1, 900, 2, cross=900),
         link("beta", "r1", "beta", "alpha", 900),
         link("alpha", "r1", "beta", "alpha", 900),
     ]
@@ -104,7 +111,8 @@ def test_a_reply_links_only_to_its_own_parent() -> None:
 
     facts = book.apply(reply("r1", "bob", "beta", 60, parent="deleted-post"))
 
-    assert facts == [summary("alpha", 0, 1, 1, 60, 2)]  # counted in the thread, not linked
+    # counted in the thread (and as another team's answer), not linked
+    assert facts == [summary("alpha", 0, 1, 1, 60, 2, cross=60)]
 
 
 def test_an_earlier_post_arriving_later_becomes_the_root_and_retracts_the_old_one() -> None:
@@ -134,7 +142,10 @@ def test_a_post_id_counts_once_the_first_occurrence_wins() -> None:
 
     facts = book.apply(reply("r1", "eve", "gamma", 120, parent="p1"))  # same post id
 
-    assert facts == [summary("alpha", 0, 1, 1, 60, 2), link("alpha", "r1", "alpha", "alpha", 60)]
+    assert facts == [
+        summary("alpha", 0, 1, 1, 60, 2, within=60),
+        link("alpha", "r1", "alpha", "alpha", 60),
+    ]
 
 
 def test_reactions_and_replies_without_a_thread_are_not_joined() -> None:
@@ -266,7 +277,8 @@ def test_forgetting_a_replier_corrects_the_summary_and_removes_their_link() -> N
     assert facts == [
         replace(link("beta", "r1", "beta", "alpha", 600), removed=True),
         replace(link("alpha", "r1", "beta", "alpha", 600), removed=True),
-        summary("alpha", 0, 1, 1, 900, version=2 + 2),  # 2 posts left, 1 erased, 1 erasure
+        # 2 posts left, 1 erased, 1 erasure; the first answer from another team went with bob
+        summary("alpha", 0, 1, 1, 900, version=2 + 2, within=900),
     ]
 
 
@@ -283,7 +295,7 @@ def test_forgetting_the_starter_moves_the_root_and_retracts_the_old_one() -> Non
         replace(link("alpha", "r1", "beta", "alpha", 600), removed=True),
         summary("alpha", 0, 0, 0, None, version=4, current=False),
         # cem's post is the root now; bob's reply still counts, as one from someone else
-        summary("gamma", 1200, 1, 1, 600, version=4, root="p2"),
+        summary("gamma", 1200, 1, 1, 600, version=4, root="p2", cross=600),
     ]
 
 
@@ -314,3 +326,51 @@ def test_a_late_post_older_than_every_post_held_is_forgotten_when_it_falls_behin
     book.expire(T0 + 2 * 86_400 + CONFIG.retention_s + 1)
 
     assert book.posts == 2  # the root and r2; r1 is behind the retention
+
+
+def test_a_long_thread_still_finds_each_post_and_repeats_change_nothing() -> None:
+    # Past 32 posts the book looks posts up by a dict instead of scanning the thread.
+    book = ThreadBook(CONFIG)
+    book.apply(post("p1", "ann", "alpha", 0))
+    for n in range(40):
+        book.apply(reply(f"r{n}", "bob", "beta", 60 + n, parent="p1"))
+
+    facts = book.apply(reply("r7", "bob", "beta", 67, parent="p1"))  # a repeat
+
+    assert book.posts == 41
+    assert facts == [
+        summary("alpha", 0, 40, 40, 60, 41, cross=60),
+        link("beta", "r7", "beta", "alpha", 67),
+        link("alpha", "r7", "beta", "alpha", 67),
+    ]
+
+
+def test_a_reply_naming_a_post_before_it_arrives_is_not_taken_for_that_post() -> None:
+    # r1 names p2 as its parent before p2 arrives: p2 is not a post of the thread yet.
+    book = ThreadBook(CONFIG)
+    book.apply(post("p1", "ann", "alpha", 0))
+    book.apply(reply("r1", "bob", "beta", 60, parent="p2"))
+
+    facts = book.apply(reply("p2", "cat", "alpha", 30, parent="p1"))
+
+    assert book.posts == 3
+    assert facts == [
+        summary("alpha", 0, 2, 2, 30, 3, cross=60, within=30),
+        link("alpha", "p2", "alpha", "alpha", 30),
+        link("beta", "r1", "beta", "alpha", 60),
+        link("alpha", "r1", "beta", "alpha", 60),
+    ]
+
+
+def test_the_first_answers_from_another_team_and_from_a_teammate_are_told_apart() -> None:
+    book = ThreadBook(CONFIG)
+    book.apply(post("p1", "ann", "alpha", 0))
+    book.apply(reply("r1", "ann", "alpha", 60, parent="p1"))  # the starter: no answer
+    book.apply(reply("r2", "cem", "beta", 300, parent="p1"))
+    book.apply(reply("r3", "bob", "alpha", 900, parent="r2"))
+
+    facts = book.apply(reply("r4", "dan", "beta", 1200, parent="r3"))
+
+    assert facts[0] == summary("alpha", 0, 4, 3, 300, 5, cross=300, within=900)
+    assert facts[0].first_cross_reply_latency == 300.0
+    assert facts[0].first_within_reply_latency == 900.0

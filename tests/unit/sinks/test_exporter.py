@@ -296,3 +296,27 @@ def test_a_team_is_judged_against_the_whole_organisation_whichever_worker_owns_i
     assert judged_beside.drop_signal == expected.drop_signal
     # zeta's rhythm is part of the organisation's
     assert judged_alone.plain != pytest.approx(expected.plain, rel=1e-6)
+
+
+def test_a_tenants_raised_minimum_withdraws_its_team_and_roll_ups_at_the_next_tick() -> None:
+    acme, globex = "acme\x1falpha", "globex\x1falpha"
+    view = FakeView(
+        Roster(members(acme, 5, "acme\x1fdev") + members(globex, 5, "globex\x1fdev")),
+        rollups={},
+    )
+    config = GaugeConfig()
+    exporter = Exporter(
+        view, config, partitions=1, clock=lambda: T0, sinks=[RecordingSink()],
+        send_team_counts=lambda key, value: None,
+    )  # fmt: skip
+    first = exporter.tick()
+    assert set(first.teams) == {acme, globex}
+
+    config.group_minimums["acme"] = 6  # as the worker does when the tenants file changes
+    exporter.judge_again()
+    raised = exporter.tick()
+
+    assert set(raised.teams) == {globex}
+    assert raised.withdrawn == (acme,)
+    assert {key.split("\x1f")[0] for _scope, key in raised.withdrawn_rollups} == {"acme"}
+    assert all(not s.key.startswith("acme") for s in raised.rollups or ())

@@ -15,6 +15,8 @@ from teampulse.contract.tenant_scope import scoped, split, unscoped
 from teampulse.enrichment.roster import Roster, resolve_team
 from teampulse.gauges.config import GaugeConfig
 from teampulse.gauges.model import ScopeSnapshot
+from teampulse.gauges.snapshot import rollup_snapshots
+from teampulse.gauges.snapshot import team_snapshot as team_snapshot_of
 from teampulse.reference import reference_snapshot
 from teampulse.settings import Settings
 from teampulse.sinks.prometheus import GaugeCollector
@@ -237,3 +239,75 @@ def test_a_tenants_team_quota_holds_its_teams_and_usage_counts_what_each_exports
     # series as rendered by the last page: acme's one team has half of globex's two
     series = collector.usage()
     assert series["globex"][1] == 2 * series["acme"][1] > 0
+
+
+def test_a_tenants_series_quota_keeps_its_teams_in_name_order_while_their_series_fit() -> None:
+    registry = CollectorRegistry()
+    keys = [scoped(t, name) for t in ("acme", "globex") for name in ("blue", "green", "red")]
+    snapshots = {key: team_snapshot(key) for key in keys}
+    unlimited = GaugeCollector(Settings(), CollectorRegistry())
+    unlimited.publish_teams(snapshots)
+    unlimited.metrics_page(CollectorRegistry())
+    per_team = unlimited.usage()["acme"][1] // 3  # the three teams render alike
+    collector = GaugeCollector(
+        Settings(),
+        registry,
+        series_quota=lambda tenant: 2 * per_team + 1 if tenant == "acme" else None,
+    )
+
+    collector.publish_teams(snapshots)
+    page = collector.metrics_page(registry).decode()
+
+    assert 'tenant="acme",team="blue"' in page and 'tenant="acme",team="green"' in page
+    assert 'tenant="acme",team="red"' not in page  # its series would pass the quota
+    assert all(f'tenant="globex",team="{name}"' in page for name in ("blue", "green", "red"))
+    assert collector.usage()["acme"] == (2, 2 * per_team)
+    assert collector.refused_by_quota == {"acme": 1}
+    # the quota raised in the file (read at every publication): every team is back
+    collector.series_quota = lambda tenant: None
+    collector.publish_teams(snapshots)
+    collector.metrics_page(registry)
+    assert collector.usage()["acme"] == (3, 3 * per_team)
+    assert collector.refused_by_quota == {}
+
+
+def test_max_series_is_validated_like_max_teams() -> None:
+    raw = two_tenants()
+    raw["tenants"]["acme"]["max_series"] = 0
+    with pytest.raises(SystemExit) as refused:
+        parse_tenants(raw)
+    assert "tenants.acme.max_series" in str(refused.value)
+    raw["tenants"]["acme"]["max_series"] = 500
+    assert TenantDirectory.configured(parse_tenants(raw), Settings()).series_quota("acme") == 500
+
+
+def test_a_tenants_minimum_group_size_decides_its_teams_and_roll_ups_only() -> None:
+    """Both tenants' 'red' has 5 people. acme asks for 6: its team and roll-ups are withheld,
+    globex's published under the deployment's 5; without acme's minimum both are published."""
+    roster = roster_of_two_tenants()
+    config = GaugeConfig(min_group_size=5)
+    config.group_minimums.update(
+        TenantDirectory.configured(
+            parse_tenants({**two_tenants(), "tenants": {
+                **two_tenants()["tenants"],
+                "acme": {**two_tenants()["tenants"]["acme"], "min_group_size": 6},
+            }}),
+            Settings(),
+        ).group_minimums()
+    )  # fmt: skip
+    assert config.group_minimums == {"acme": 6}
+
+    def published() -> set[str]:
+        teams = {
+            team
+            for team in roster.teams()
+            if team_snapshot_of(
+                team, None, roster.team_size(team), roster.path(team), config, AS_OF
+            )
+        }
+        rollups = {s.key for s in rollup_snapshots({}, roster, config, AS_OF)}
+        return {split(key)[0] or "" for key in teams | rollups}
+
+    assert published() == {"globex"}
+    config.group_minimums.clear()  # the tenants file's minimum removed, as a reload does
+    assert published() == {"acme", "globex"}
