@@ -14,7 +14,7 @@ VENV_STAMP  := $(VENV)/.teampulse-installed
 PYTEST_ARGS ?=
 # Two test processes; each integration module (or the modules sharing a session's scenario
 # runs or connector stack) stays whole on one of them. PYTEST_PARALLEL= runs in one process.
-PYTEST_PARALLEL ?= -n 2 --dist loadgroup --durations=15
+PYTEST_PARALLEL ?= -n 2 --dist loadscope --durations=15
 # Services for `make up`, e.g. make up SERVICES='kafka redis' (default: all four)
 SERVICES    ?=
 # 1 = pytest's "no tests collected" (exit 5) counts as success (.ci/run sets it)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -199,3 +200,13 @@ def artifacts_dir() -> Path:
     """Where tests leave what a person may want to look at (screenshots); git-ignored."""
     ARTIFACTS_DIR.mkdir(exist_ok=True)
     return ARTIFACTS_DIR
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`make test`'s two processes: modules whole, the shared session runs together."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from tests.integration.process_groups import ModuleGroupScheduling
+
+    return ModuleGroupScheduling(config, log)

@@ -2,10 +2,8 @@
 end-to-end alert test and the board-query test) cost minutes of wall time each, so each
 scenario runs once per session.
 
-`make test` runs the suite in two processes (pytest-xdist, `--dist loadgroup`). Each module
-is one group, so its module fixtures start once; modules sharing a session fixture that
-costs minutes are one group, so it starts once per session, not once per process. The one
-test that stops the shared broker holds it exclusively (`shared_broker_exclusively`).
+`make test` runs the suite in two processes (process_groups.py says which modules run
+together). The module that stops the shared broker holds it exclusively (`broker_exclusively`).
 """
 
 from __future__ import annotations
@@ -25,27 +23,12 @@ from tests.integration.connector_stack import (
     start_connector_stack,
     stop_connector_stack,
 )
+from tests.integration.process_groups import check_session_run_modules
 from tests.integration.scenario_run import ScenarioRun, start_scenario
-
-# Session fixtures that cost minutes, and whose runs carry on between tests in the background.
-_SHARED_SESSION_FIXTURES = ("team_drops_run", "steady_run", "connector_stack")
-# Their modules run in one process, in collection order, together with the modules that stop
-# the broker: those then come after the scenario runs' readers, as in a one-process run, and
-# no scenario is mid-run in the other process when the broker goes away.
-_SESSION_RUNS_GROUP = "session-runs"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    in_session_runs = {
-        item.path.name
-        for item in items
-        if item.get_closest_marker("stops_the_broker")
-        or any(name in getattr(item, "fixturenames", ()) for name in _SHARED_SESSION_FIXTURES)
-    }
-    for item in items:
-        module = item.path.name
-        group = _SESSION_RUNS_GROUP if module in in_session_runs else module
-        item.add_marker(pytest.mark.xdist_group(group))
+    check_session_run_modules(items)
 
 
 def _broker_lock_paths(kafka_bootstrap: str) -> tuple[Path, Path]:
