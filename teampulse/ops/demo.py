@@ -38,7 +38,7 @@ from teampulse.kafka.security import kafka_client_options
 from teampulse.kafka.sender import KafkaSender
 from teampulse.ops.demo_history import write_daily_history
 from teampulse.ops.demo_inbox import INBOX_PATH, start_inbox
-from teampulse.ops.summary import Summary, pending_summary, render, summarise
+from teampulse.ops.summary import Summary, firing_summary, pending_summary, render, summarise
 from teampulse.settings import Settings
 from teampulse.simulation.demo import DROP_DAYS_AGO, demo_organisation
 from teampulse.sinks.redis_connection import redis_client
@@ -346,8 +346,9 @@ async def _watch(
             elif live is not None:
                 live.update(render(summary, urls), refresh=True)
             else:
-                firing = sum(a.state == "firing" for a in summary.alerts)
+                firing = [a for a in summary.alerts if a.state == "firing"]
                 pending = [a for a in summary.alerts if a.state == "pending"]
+                now = f" ({firing_summary(firing)})" if firing else ""
                 soon = f", {len(pending)} pending ({pending_summary(pending)})" if pending else ""
                 first = (
                     f"; needs attention: {summary.attention[0][0]} ({summary.attention[0][1]})"
@@ -357,7 +358,7 @@ async def _watch(
                 print(
                     f"[demo] {len(summary.teams)} teams published, {summary.accepted:,} events "
                     f"accepted, org engagement (7d) {_share(summary.org_engagement)}, "
-                    f"{firing} alerts firing{soon}{first}",
+                    f"{len(firing)} firing{now}{soon}{first}",
                     flush=True,
                 )
             await asyncio.sleep(STATUS_INTERVAL_S)

@@ -110,15 +110,30 @@ def summarise(metrics_text: str, alerts: list[Mapping[str, Any]]) -> Summary:
 def pending_summary(pending: Iterable[AlertLine]) -> str:
     """ "TeamEngagementDropped team=x fires in about 1 min; AdoptionStalled x2 fires in about
     24 h": what is about to fire, one part per alert, the first of its kind to fire."""
-    kinds: dict[str, list[AlertLine]] = {}
-    for alert in pending:
-        kinds.setdefault(alert.name, []).append(alert)
     parts = []
-    for name, alerts in sorted(kinds.items(), key=lambda kind: _soonest(kind[1]) or math.inf):
-        which = alerts[0].labels if len(alerts) == 1 else f"x{len(alerts)}"
+    for name, alerts in sorted(_by_kind(pending), key=lambda kind: _soonest(kind[1]) or math.inf):
         when = pending_words(_soonest(alerts)).removeprefix("pending, ")
-        parts.append(" ".join(part for part in (name, which, when) if part))
+        parts.append(" ".join(part for part in (name, _which(alerts), when) if part))
     return "; ".join(parts)
+
+
+def firing_summary(firing: Iterable[AlertLine]) -> str:
+    """ "TeamEngagementDropped team=x; AdoptionStalled x2": what is firing, one part per alert."""
+    return "; ".join(
+        " ".join(part for part in (name, _which(alerts)) if part)
+        for name, alerts in sorted(_by_kind(firing))
+    )
+
+
+def _by_kind(alerts: Iterable[AlertLine]) -> list[tuple[str, list[AlertLine]]]:
+    kinds: dict[str, list[AlertLine]] = {}
+    for alert in alerts:
+        kinds.setdefault(alert.name, []).append(alert)
+    return list(kinds.items())
+
+
+def _which(alerts: list[AlertLine]) -> str:
+    return alerts[0].labels if len(alerts) == 1 else f"x{len(alerts)}"
 
 
 def _soonest(alerts: Iterable[AlertLine]) -> float | None:

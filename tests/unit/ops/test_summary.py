@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from teampulse.ops.summary import AlertLine, pending_summary, render, summarise
+from teampulse.ops.summary import AlertLine, firing_summary, pending_summary, render, summarise
 
 METRICS = """\
 # TYPE teampulse_events_total counter
@@ -89,3 +89,13 @@ def test_pending_alerts_are_summed_up_per_kind_soonest_first() -> None:
     assert pending_summary(pending) == (
         "TeamEngagementDropped team=c fires within a minute; AdoptionStalled x2 fires in about 22 h"
     )
+
+
+def test_firing_alerts_are_named_per_kind_so_the_demo_log_says_which_team() -> None:
+    firing = [
+        AlertLine("TeamEngagementDropped", "firing", "team=ember", None),
+        AlertLine("AdoptionStalled", "firing", "team=a", None),
+        AlertLine("AdoptionStalled", "firing", "team=b", None),
+    ]
+
+    assert firing_summary(firing) == "AdoptionStalled x2; TeamEngagementDropped team=ember"
