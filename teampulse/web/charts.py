@@ -17,6 +17,8 @@ INK, MUTED, GRID = "#1d2330", "#5b6475", "#dde1e8"
 PALETTE = ("#2f5d8c", "#8c5a2f", "#3d7a4a", "#7a3d6e")
 DASHES = ("", "6 4", "2 3", "8 3 2 3")
 FONT = 'font-family="system-ui, sans-serif"'
+# The width of a character of the 12 px labels, near enough to leave them room.
+CHAR_W = 7.0
 
 
 def percent(value: float | None, signed: bool = False) -> str:
@@ -161,7 +163,9 @@ def heat_map(
     written in its cell (an empty cell is none), so a printout loses nothing."""
     label_w, top = 150, 28 + 110
     busiest = max(cells.values(), default=0) or 1
-    width = label_w + cell * len(names) + 10
+    # A column label slants up to the right: its run past its column is cos 60° of its length.
+    overhang = max((len(name) for name in names), default=0) * CHAR_W * 0.5
+    width = round(label_w + cell * len(names) + max(10.0, overhang))
     height = top + cell * len(names) + 10
     parts = [
         f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
