@@ -62,6 +62,10 @@ class IncompatibleSnapshot(ValueError):
     """A snapshot written by a release whose state has another shape: replay the log instead."""
 
 
+class _Superseded(Exception):
+    """The restore's partition was revoked, or assigned again with a restore of its own."""
+
+
 @dataclass(frozen=True)
 class SnapshotCodec(Generic[State]):
     """How a stage's partition state becomes bytes and back; the engine only moves them."""
@@ -156,8 +160,8 @@ class PartitionedState(Generic[State]):
         for partition in taken:
             self.states[partition] = self._new_state(partition)
             self.positions[partition] = NO_LOG_POSITION
-            self._ready[partition] = asyncio.Event()
-            self._restores[partition] = asyncio.create_task(self._restore(partition))
+            ready = self._ready[partition] = asyncio.Event()
+            self._restores[partition] = asyncio.create_task(self._restore(partition, ready))
 
     def reload(self) -> None:
         """Rebuilds every partition this worker owns from its snapshot and log. After a
@@ -170,6 +174,8 @@ class PartitionedState(Generic[State]):
         self.assign(owned)
 
     def revoke(self, partition: int) -> None:
+        # A cancelled restore may still run on: aiokafka's consumer.stop() swallows the
+        # cancellation when it lands there. It stops at its next step instead (`_current`).
         task = self._restores.pop(partition, None)
         if task is not None:
             task.cancel()
@@ -316,7 +322,7 @@ class PartitionedState(Generic[State]):
             )
             return None
 
-    async def _replay_log(self, partition: int, after: int) -> int:
+    async def _replay_log(self, partition: int, after: int, ready: asyncio.Event) -> int:
         tp = TopicPartition(self.log_topic, partition)
         consumer = AIOKafkaConsumer(
             **self._kafka,
@@ -340,8 +346,10 @@ class PartitionedState(Generic[State]):
                     start - 1,
                 )
             consumer.seek(tp, max(after + 1, start))
+            self._current(partition, ready)
             state = self.states[partition]
             async for _tp, records in read_to_end(consumer, [tp], max_records=500):
+                self._current(partition, ready)
                 for record in records:
                     self._replay(state, record.value or b"")
                     self.logged(partition, record.offset)
@@ -351,10 +359,17 @@ class PartitionedState(Generic[State]):
                 await consumer.stop()
         return replayed
 
-    async def _rebuild(self, partition: int) -> tuple[int, int]:
+    def _current(self, partition: int, ready: asyncio.Event) -> None:
+        """Raises `_Superseded` when the restore that owns `ready` is no longer the
+        partition's: whatever it would write belongs to a revoked or newer assignment."""
+        if self._ready.get(partition) is not ready:
+            raise _Superseded
+
+    async def _rebuild(self, partition: int, ready: asyncio.Event) -> tuple[int, int]:
         """The partition's state from its latest snapshot and the log after it: (the
         snapshot's position, log records replayed)."""
         slots = await self._read_snapshots(partition)
+        self._current(partition, ready)
         snapshot = slots.latest()
         state = self._load(partition, snapshot) if snapshot is not None else None
         position = NO_LOG_POSITION
@@ -365,18 +380,31 @@ class PartitionedState(Generic[State]):
             self.restored_inputs[partition] = dict(snapshot.inputs)
         self._slots[partition] = slots
         self._snapshot_position[partition] = position
-        return position, await self._replay_log(partition, position)
+        return position, await self._replay_log(partition, position, ready)
 
-    async def _restore(self, partition: int) -> None:
+    async def _restore(self, partition: int, ready: asyncio.Event) -> None:
         """Rebuilds the partition into a fresh state. While Kafka cannot be reached (an
         outage during start-up or a rebalance) it starts over every RESTORE_RETRY_S: a failed
-        restore would otherwise leave the partition never ready and its agent waiting."""
+        restore would otherwise leave the partition never ready and its agent waiting.
+
+        `ready` is the event of the assignment this restore serves. A restore that outlives
+        it (revoked, or the partition assigned again) stops without writing anything: left
+        to run, it put a revoked partition's state back into `states`, so a later
+        assignment of that partition started no restore and it stayed paused for good, or
+        it set the newer restore's event while that one was still replaying."""
+        try:
+            await self._restore_current(partition, ready)
+        except _Superseded:
+            self._log.info("%s partition %d: a superseded restore stopped", self.name, partition)
+
+    async def _restore_current(self, partition: int, ready: asyncio.Event) -> None:
         if self._replay_after is not None:
             await self._replay_after.wait()
         started = time.monotonic()
         while True:
+            self._current(partition, ready)
             try:
-                from_position, replayed = await self._rebuild(partition)
+                from_position, replayed = await self._rebuild(partition, ready)
                 break
             except KafkaError as exc:
                 self._log.warning(
@@ -387,9 +415,11 @@ class PartitionedState(Generic[State]):
                     RESTORE_RETRY_S,
                 )
                 await asyncio.sleep(RESTORE_RETRY_S)
-                if partition in self.states:  # a partial replay must not count twice
-                    self.states[partition] = self._new_state(partition)
-                    self.positions[partition] = NO_LOG_POSITION
+                self._current(partition, ready)
+                # a partial replay must not count twice
+                self.states[partition] = self._new_state(partition)
+                self.positions[partition] = NO_LOG_POSITION
+        self._current(partition, ready)
         self._log.info(
             "%s partition %d restored from %s and %d log records in %.2f s",
             self.name,
@@ -400,17 +430,15 @@ class PartitionedState(Generic[State]):
             replayed,
             time.monotonic() - started,
         )
-        ready = self._ready.get(partition)
-        if ready is not None:
-            self._snapshot_at[partition] = time.monotonic()
-            ready.set()
-            self.after_restore(partition)
-            self._restoring.discard(partition)
-            self._restoring_records += replayed
-            if not self._restoring:
-                self._log.info(
-                    "%s: the assigned partitions are restored from %d log records in %.2f s",
-                    self.name,
-                    self._restoring_records,
-                    time.monotonic() - self._restoring_since,
-                )
+        self._snapshot_at[partition] = time.monotonic()
+        ready.set()
+        self.after_restore(partition)
+        self._restoring.discard(partition)
+        self._restoring_records += replayed
+        if not self._restoring:
+            self._log.info(
+                "%s: the assigned partitions are restored from %d log records in %.2f s",
+                self.name,
+                self._restoring_records,
+                time.monotonic() - self._restoring_since,
+            )
