@@ -4,36 +4,7 @@ The oracle's names are importable from here, so `from teampulse.reference import
 reference_counts` reads as what it is.
 """
 
-from teampulse.reference.oracle import (
-    Admission,
-    Link,
-    TeamHistory,
-    Thread,
-    activity_counts,
-    admit,
-    adoption_counts,
-    baseline_of,
-    join_threads,
-    reference_counts,
-    reference_snapshot,
-    team_counts,
-    window_counts,
-    without_erased,
-)
+from teampulse.reference import oracle
+from teampulse.reference.oracle import *  # noqa: F403 - the oracle's names, listed once there
 
-__all__ = [
-    "Admission",
-    "Link",
-    "TeamHistory",
-    "Thread",
-    "activity_counts",
-    "admit",
-    "adoption_counts",
-    "baseline_of",
-    "join_threads",
-    "reference_counts",
-    "reference_snapshot",
-    "team_counts",
-    "window_counts",
-    "without_erased",
-]
+__all__ = oracle.__all__
