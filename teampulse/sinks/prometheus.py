@@ -204,21 +204,27 @@ class GaugeCollector(Collector):
             seen = counted[tenant] = counted.get(tenant, 0) + 1
             if quota is not None and seen > quota:
                 over.add(name)
-                if name not in self._refused_ever["team"]:
-                    self._refused_ever["team"].add(name)
-                    log.warning(
-                        "tenant=%s team %r is not exported to Prometheus: the tenant's "
-                        "max_teams (%d) is reached (raise it in the tenants file)",
-                        tenant,
-                        unscoped(name),
-                        quota,
-                    )
+                self._log_refused_by_quota(name, tenant, "max_teams", quota)
         refused: dict[str, int] = {}
         for name in over:
             tenant = tenant_of(name) or ""
             refused[tenant] = refused.get(tenant, 0) + 1
         self.refused_by_quota = refused
         return over
+
+    def _log_refused_by_quota(self, name: str, tenant: str, setting: str, quota: int) -> None:
+        """Once per team: which of the tenant's quotas keeps it off /metrics."""
+        if name in self._refused_ever["team"]:
+            return
+        self._refused_ever["team"].add(name)
+        log.warning(
+            "tenant=%s team %r is not exported to Prometheus: the tenant's %s (%d) is reached "
+            "(raise it in the tenants file)",
+            tenant,
+            unscoped(name),
+            setting,
+            quota,
+        )
 
     def _over_series_quota(
         self, names: list[str], snapshots: Mapping[str, ScopeSnapshot]
@@ -247,15 +253,7 @@ class GaugeCollector(Collector):
                 continue
             full.add(tenant)
             over.add(name)
-            if name not in self._refused_ever["team"]:
-                self._refused_ever["team"].add(name)
-                log.warning(
-                    "tenant=%s team %r is not exported to Prometheus: the tenant's "
-                    "max_series (%d) is reached (raise it in the tenants file)",
-                    tenant,
-                    unscoped(name),
-                    quota,
-                )
+            self._log_refused_by_quota(name, tenant, "max_series", quota)
         self._series_counted = counted
         for name in over:
             tenant = tenant_of(name) or ""
