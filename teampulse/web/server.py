@@ -34,7 +34,7 @@ from teampulse.web.pages import (
     runbook_page,
     team_page,
 )
-from teampulse.web.reading import read_alerts, read_published, read_scopes
+from teampulse.web.reading import Published, read_alerts, read_published, read_scopes
 from teampulse.web.runbooks import runbooks
 
 __all__ = ["make_app", "run_web"]
@@ -90,29 +90,30 @@ def make_app(settings: Settings, tenants: TenantsSource | None = None) -> web.Ap
             found = [alert for alert in found if alert.labels.get("tenant") == tenant]
         return found, problems
 
-    async def organisation(request: web.Request) -> web.Response:
-        tenant = reader(request)
-        keys = all_keys.of_tenant(tenant)
+    async def published_of(tenant: str | None) -> Published | web.Response:
+        """Everything the tenant's read token may see, or the 503 that says Redis is away."""
         try:
-            published = await read_published(redis(), keys)
+            return await read_published(redis(), all_keys.of_tenant(tenant))
         except RedisError as exc:
             return unavailable(exc)
+
+    async def organisation(request: web.Request) -> web.Response:
+        tenant = reader(request)
+        published = await published_of(tenant)
+        if isinstance(published, web.Response):
+            return published
         return page(organisation_page(published, *await alerts(tenant)))
 
     async def initiatives(request: web.Request) -> web.Response:
-        keys = all_keys.of_tenant(reader(request))
-        try:
-            published = await read_published(redis(), keys)
-        except RedisError as exc:
-            return unavailable(exc)
+        published = await published_of(reader(request))
+        if isinstance(published, web.Response):
+            return published
         return page(initiatives_page(published))
 
     async def network(request: web.Request) -> web.Response:
-        keys = all_keys.of_tenant(reader(request))
-        try:
-            published = await read_published(redis(), keys)
-        except RedisError as exc:
-            return unavailable(exc)
+        published = await published_of(reader(request))
+        if isinstance(published, web.Response):
+            return published
         return page(network_page(published))
 
     async def team(request: web.Request) -> web.Response:
