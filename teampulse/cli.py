@@ -564,6 +564,9 @@ def topics() -> None:
     from teampulse.tenancy.directory import tenant_directory
 
     settings = _settings()
+    # aiokafka logs every failed connection attempt; collapsed, an unreachable broker reads
+    # as one line before the error that says what to do.
+    _logging("warning", settings.log_repeat_interval_s)
     tenant_topics = tenant_directory(settings).tenant_topics()
     changes = asyncio.run(ensure_topics(settings, tenant_topics))
     typer.echo("created: " + (", ".join(changes.created) or "nothing, all exist"))
