@@ -329,8 +329,14 @@ def simulate(
 
 @cli.command(epilog=_settings_epilog("replay"))
 def replay(
-    file: Annotated[Path, typer.Argument(help="Canonical events, JSON array or NDJSON")],
-    roster: Annotated[Path | None, typer.Option(help="Roster records, JSON or NDJSON")] = None,
+    file: Annotated[
+        Path,
+        typer.Argument(help="Canonical events, JSON array or NDJSON", exists=True, dir_okay=False),
+    ],
+    roster: Annotated[
+        Path | None,
+        typer.Option(help="Roster records, JSON or NDJSON", exists=True, dir_okay=False),
+    ] = None,
     as_of: Annotated[
         str | None,
         typer.Option(
@@ -349,7 +355,11 @@ def replay(
     from teampulse.reference.replay import print_snapshot, replay_file, write_snapshot
 
     settings = _settings(reads_config=True)
-    snapshot = replay_file(file, settings, roster_path=roster, as_of=as_of, forget=forget or ())
+    try:
+        snapshot = replay_file(file, settings, roster_path=roster, as_of=as_of, forget=forget or ())
+    except ValueError as exc:  # a file that is not JSON, an --as-of that is not an instant
+        typer.echo(f"replay: {exc}", err=True)
+        raise typer.Exit(2) from None
     # A worker computes as of its clock, replay as of the file's end: say which one this is.
     instant = format_rfc3339(snapshot.as_of, "seconds")
     typer.echo(
