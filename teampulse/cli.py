@@ -283,13 +283,14 @@ def backfill(
 
 @cli.command(epilog=_settings_epilog("simulate"))
 def simulate(
-    days: Annotated[float, typer.Option(help="Days of history to backfill before now")] = 28,
+    days: Annotated[float, typer.Option(help="Days of history to backfill before now", min=0)] = 28,
     live_seconds: Annotated[
-        float, typer.Option(help="Seconds of live feed after the backfill (0: none, -1: forever)")
+        float,
+        typer.Option(help="Seconds of live feed after the backfill (0: none, -1: forever)", min=-1),
     ] = 0,
-    rate: Annotated[float, typer.Option(help="Live events per second")] = 20,
-    people: int = 240,
-    teams: int = 24,
+    rate: Annotated[float, typer.Option(help="Live events per second", min=0.01)] = 20,
+    people: Annotated[int, typer.Option(min=1)] = 240,
+    teams: Annotated[int, typer.Option(min=1)] = 24,
     seed: int = 7,
     faults: Annotated[bool, typer.Option(help="Mix in duplicates and malformed records")] = True,
     scenario: Annotated[
@@ -313,18 +314,22 @@ def simulate(
             typer.echo(str(exc), err=True)
             raise typer.Exit(2) from exc
         return
-    asyncio.run(
-        run_simulation(
-            _settings(),
-            days=days,
-            live_seconds=live_seconds,
-            rate=rate,
-            people=people,
-            teams=teams,
-            seed=seed,
-            faults=faults,
+    try:
+        asyncio.run(
+            run_simulation(
+                _settings(),
+                days=days,
+                live_seconds=live_seconds,
+                rate=rate,
+                people=people,
+                teams=teams,
+                seed=seed,
+                faults=faults,
+            )
         )
-    )
+    except ValueError as exc:  # an organisation that cannot be built: too few people, say
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
 
 
 @cli.command(epilog=_settings_epilog("replay"))
