@@ -160,6 +160,9 @@ def _check_config(settings: Settings) -> None:
 
 
 def _logging(level: str, repeat_interval_s: float = 0.0) -> None:
+    """Log lines with time and source. With `repeat_interval_s`, repeated lines collapse:
+    aiokafka logs every failed connection attempt, so an unreachable broker would print
+    dozens of identical lines before the command's own error says what to do."""
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -215,8 +218,10 @@ def produce(
     if path is not None and not path.exists():
         typer.echo(f"no such file: {path}", err=True)
         raise typer.Exit(2)
+    settings = _settings()
+    _logging("warning", settings.log_repeat_interval_s)
     summary = asyncio.run(
-        produce_file(_settings(), path, kind.value if kind else None, fail_on_reject, tenant=tenant)
+        produce_file(settings, path, kind.value if kind else None, fail_on_reject, tenant=tenant)
     )
     typer.echo(str(summary), err=True)
     if fail_on_reject and summary.rejected:
@@ -256,6 +261,7 @@ def backfill(
     from teampulse.ingest.backfill import BackfillError, BackfillQuery, run_backfill
 
     settings = _settings()
+    _logging("warning", settings.log_repeat_interval_s)
     query = BackfillQuery(since, until, limit or settings.backfill_page_limit)
     try:
         summary = asyncio.run(
@@ -403,6 +409,7 @@ def forget(
         if doubt is not None:
             typer.echo(f"warning: {doubt}", err=True)
     settings = _settings()
+    _logging("warning", settings.log_repeat_interval_s)
     now = settings.now_source()()
     try:
         erasures = asyncio.run(record_erasures(settings, person, os.environ, now))
@@ -579,8 +586,6 @@ def topics() -> None:
     from teampulse.tenancy.directory import tenant_directory
 
     settings = _settings()
-    # aiokafka logs every failed connection attempt; collapsed, an unreachable broker reads
-    # as one line before the error that says what to do.
     _logging("warning", settings.log_repeat_interval_s)
     tenant_topics = tenant_directory(settings).tenant_topics()
     changes = asyncio.run(ensure_topics(settings, tenant_topics))
