@@ -12,6 +12,9 @@ a little up to then and is flat after that: `--days 30 45 60` shows the plateau.
 
     .venv/bin/python -m benchmarks.gauges_memory [--people 1000] [--teams 100] [--days 30 60]
 
+`--content` compares the content gauges off and on in the same run instead (state, apply
+cost per event, counts() per team), with before/after ratios.
+
 Pure: no Kafka, no clock in the core (wall time is only read here, to time the core).
 """
 
@@ -130,8 +133,11 @@ def measure_memory(roster: Roster, records: list[bytes], days: float, config: Ga
     return state / 2**20
 
 
-def measure_speed(roster: Roster, records: list[bytes], config: GaugeConfig) -> None:
-    """Apply throughput over the whole history, then the cost of counts() cold and warm."""
+def measure_speed(
+    roster: Roster, records: list[bytes], config: GaugeConfig
+) -> tuple[float, float, float]:
+    """Apply throughput over the whole history, then the cost of counts() cold and warm;
+    returns (apply_event us per event, counts() cold ms and warm us per team)."""
     history = [Event.from_wire(orjson.loads(raw)) for raw in records]
     pipeline = Pipeline(config, roster)
     started = time.perf_counter()
@@ -150,7 +156,8 @@ def measure_speed(roster: Roster, records: list[bytes], config: GaugeConfig) -> 
             team = teams[str(event.team)] = TeamState(str(event.team), config)
         team.apply_event(event)
     elapsed = time.perf_counter() - started
-    print(f"apply_event alone: {elapsed / len(history) * 1e6:.1f} us per event")
+    apply_us = elapsed / len(history) * 1e6
+    print(f"apply_event alone: {apply_us:.1f} us per event")
 
     now = max(t.watermark or 0.0 for t in pipeline.teams.values())
     states = list(pipeline.teams.values())
@@ -165,11 +172,12 @@ def measure_speed(roster: Roster, records: list[bytes], config: GaugeConfig) -> 
             state.apply_event(
                 Event(
                     id=f"bench-{r}-{state.team}",
-                    type="learning.progressed",
+                    type="learning.started",  # with a content: the content gauges move too
                     occurred_at=now + r,
                     actor="bench",
                     source="bench",
                     team=state.team,
+                    content="bench-course",
                     duration_s=30.0,
                 )
             )
@@ -182,6 +190,33 @@ def measure_speed(roster: Roster, records: list[bytes], config: GaugeConfig) -> 
         f"counts(): cold {cold * 1e3:.2f} ms per team (first read fills the day caches),"
         f" warm {warm * 1e6:.0f} us per team (one new event since the last read)"
     )
+    return apply_us, cold * 1e3, warm * 1e6
+
+
+def without_content(config: GaugeConfig) -> GaugeConfig:
+    """The same configuration with the content gauges turned off (no content windows)."""
+    content = config.scoring.content.model_copy(update={"windows": ()})
+    return replace(config, scoring=config.scoring.model_copy(update={"content": content}))
+
+
+def compare_content(roster: Roster, records: list[bytes], days: float, config: GaugeConfig) -> None:
+    """The content gauges' cost, same run: state, apply and counts() without and with them."""
+    print("\n--- content gauges off (before) ---")
+    off = without_content(config)
+    state_off = measure_memory(roster, records, days, off)
+    speed_off = measure_speed(roster, records, off)
+    print("--- content gauges on (after) ---")
+    state_on = measure_memory(roster, records, days, config)
+    speed_on = measure_speed(roster, records, config)
+    people = len({entry.person for entry in roster.entries()})
+    print(
+        f"content gauges: state {state_off:.1f} -> {state_on:.1f} MiB"
+        f" (x{state_on / state_off:.2f}, +{(state_on - state_off) * 2**20 / people:.0f} bytes"
+        f" per person); apply_event {speed_off[0]:.1f} -> {speed_on[0]:.1f} us per event"
+        f" (x{speed_on[0] / speed_off[0]:.2f}); counts() warm {speed_off[2]:.0f} ->"
+        f" {speed_on[2]:.0f} us per team (x{speed_on[2] / speed_off[2]:.2f}), cold"
+        f" {speed_off[1]:.2f} -> {speed_on[1]:.2f} ms"
+    )
 
 
 def main() -> None:
@@ -191,6 +226,11 @@ def main() -> None:
     parser.add_argument("--days", type=float, nargs="+", default=[30, 60])
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-speed", action="store_true", help="only measure memory")
+    parser.add_argument(
+        "--content",
+        action="store_true",
+        help="only compare the content gauges off and on (state, apply, counts), same run",
+    )
     parser.add_argument(
         "--baseline-samples", type=int, help="override scoring.yaml baseline.samples (retention)"
     )
@@ -206,6 +246,9 @@ def main() -> None:
         f" days (windows {', '.join(config.windows)}, lateness {config.lateness_s / 3600:g} h)"
     )
     roster, records = simulated_history(args.people, args.teams, max(args.days), args.seed)
+    if args.content:
+        compare_content(roster, records, max(args.days), config)
+        return
     sizes = [measure_memory(roster, records, days, config) for days in args.days]
     if len(sizes) > 1:
         print(f"state {args.days[-1]:g} days / {args.days[0]:g} days = {sizes[-1] / sizes[0]:.2f}")
