@@ -626,7 +626,8 @@ def msteams_subscribe(
 
 @cli.command(epilog=_settings_epilog("web"))
 def web() -> None:
-    """Serve the L&D web app: Organisation, Initiatives, Network, Team, Alerts pages, runbooks."""
+    """Serve the L&D web app: Organisation, Initiatives, Network, Content, Team, Alerts pages,
+    runbooks."""
     from teampulse.web.server import run_web
 
     _logging("INFO")
