@@ -564,7 +564,7 @@ def topics() -> None:
     from teampulse.tenancy.directory import tenant_directory
 
     settings = _settings()
-    tenant_topics = tenant_directory(settings).tenant_topics()
+    tenant_topics = tenant_directory(settings).tenant_topic_retention()
     changes = asyncio.run(ensure_topics(settings, tenant_topics))
     typer.echo("created: " + (", ".join(changes.created) or "nothing, all exist"))
     if changes.retention_updated:
