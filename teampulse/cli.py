@@ -587,7 +587,7 @@ def topics() -> None:
 
     settings = _settings()
     _logging("warning", settings.log_repeat_interval_s)
-    tenant_topics = tenant_directory(settings).tenant_topics()
+    tenant_topics = tenant_directory(settings).tenant_topic_retention()
     changes = asyncio.run(ensure_topics(settings, tenant_topics))
     typer.echo("created: " + (", ".join(changes.created) or "nothing, all exist"))
     if changes.retention_updated:

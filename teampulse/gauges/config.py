@@ -9,7 +9,7 @@ so a typo in a weight or a stage name stops the worker with a message naming the
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from teampulse.contract.event import EVENT_TYPES
+from teampulse.contract.tenant_scope import tenant_of
 from teampulse.gauges.model import STAGES
 from teampulse.settings import Settings, parse_duration
 
@@ -37,6 +38,8 @@ __all__ = [
     "QualityWeights",
     "Reinforcement",
     "ScoringConfig",
+    "TenantGauges",
+    "TenantScoring",
     "load_gauge_config",
     "parse_initiatives",
     "parse_scoring",
@@ -196,6 +199,63 @@ class ScoringConfig(_Strict):
     content: ContentScoring = ContentScoring()
 
 
+# The parts of scoring.yaml that decide how much history a team's state keeps and how it is
+# read (the baseline's samples, the drop signal's weeks): the deployment's for every tenant,
+# since all tenants' teams share one state layout, one state log and one snapshot format.
+DEPLOYMENT_SCORING = ("baseline", "drop_signal")
+
+
+class TenantScoring(_Strict):
+    """A tenant's own scoring (its `scoring` in the tenants file): the engagement score's and
+    the conversation quality score's weights and targets. What is left out stays the
+    deployment's (scoring.yaml)."""
+
+    engagement: EngagementScoring | None = None
+    conversation_quality: QualityScoring | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_the_deployments(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            shared = [part for part in DEPLOYMENT_SCORING if part in value]
+            if shared:
+                raise ValueError(
+                    f"{' and '.join(shared)} cannot be set per tenant: they decide how much "
+                    "history every team's state keeps; set them in scoring.yaml for the "
+                    "whole deployment"
+                )
+        return value
+
+    def over(self, scoring: ScoringConfig) -> ScoringConfig:
+        """The deployment's scoring with this tenant's parts in place of its own."""
+        update = {
+            part: value
+            for part, value in (
+                ("engagement", self.engagement),
+                ("conversation_quality", self.conversation_quality),
+            )
+            if value is not None
+        }
+        return scoring.model_copy(update=update) if update else scoring
+
+
+@dataclass(frozen=True)
+class TenantGauges:
+    """What the tenants file sets for a tenant's gauges; None: the deployment's."""
+
+    min_group_size: int | None = None
+    scoring: TenantScoring | None = None
+    initiatives: tuple[InitiativeConfig, ...] | None = None
+
+    @property
+    def own(self) -> bool:
+        return (
+            self.min_group_size is not None
+            or self.scoring is not None
+            or self.initiatives is not None
+        )
+
+
 class EvidenceMatcher(_Strict):
     """One kind of event that proves a stage. `type` is required; every other key narrows.
 
@@ -280,9 +340,10 @@ class GaugeConfig:
     min_group_size: int = 5
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     initiatives: tuple[InitiativeConfig, ...] = ()
-    # tenant -> its own minimum group size (`min_group_size` of the tenants file), for its
-    # teams and roll-ups; the worker keeps it in step with the file at every reload.
-    group_minimums: dict[str, int] = field(default_factory=dict, compare=False)
+    # tenant -> the configuration of its teams and roll-ups, for the tenants whose entry in
+    # the tenants file sets a minimum group size, scoring or initiatives of their own; the
+    # worker keeps it in step with the file at every reload (`use_tenants`).
+    tenants: dict[str, GaugeConfig] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.bucket_s <= 0 or DAY_S % self.bucket_s:
@@ -327,6 +388,49 @@ class GaugeConfig:
             raise GaugeConfigError(
                 f"scoring.yaml content spans must be whole numbers of buckets of {self.bucket_s}s"
             )
+
+    # --- per tenant ---------------------------------------------------------------------
+    def of(self, key: str) -> GaugeConfig:
+        """The configuration a team or roll-up (its scoped name) is computed with: its
+        tenant's own, or the deployment's."""
+        if not self.tenants:
+            return self
+        return self.tenants.get(tenant_of(key) or "", self)
+
+    def of_tenant(self, tenant: str | None) -> GaugeConfig:
+        """The configuration of a tenant's teams (None: the one implicit tenant)."""
+        if tenant is None or not self.tenants:
+            return self
+        return self.tenants.get(tenant, self)
+
+    def initiatives_of(self, tenant: str | None) -> tuple[InitiativeConfig, ...]:
+        """The initiatives (and their evidence) a tenant's adoption gauges follow."""
+        return self.of_tenant(tenant).initiatives
+
+    def use_tenants(self, tenants: Mapping[str, TenantGauges]) -> bool:
+        """Put the tenants' own settings in force (at start and at every reload of the
+        tenants file); True when a tenant's configuration changed. A tenant's configuration
+        object is kept while its settings stay the same, so state built with it stays valid."""
+        wanted: dict[str, GaugeConfig] = {}
+        for tenant, own in tenants.items():
+            if not own.own:
+                continue
+            config = replace(
+                self,
+                min_group_size=own.min_group_size or self.min_group_size,
+                scoring=own.scoring.over(self.scoring) if own.scoring else self.scoring,
+                initiatives=self.initiatives if own.initiatives is None else own.initiatives,
+                tenants={},
+            )
+            kept = self.tenants.get(tenant)
+            wanted[tenant] = kept if kept == config else config
+        if wanted.keys() == self.tenants.keys() and all(
+            wanted[t] is self.tenants[t] for t in wanted
+        ):
+            return False
+        self.tenants.clear()
+        self.tenants.update(wanted)
+        return True
 
     # --- derived values, computed once (they are read on every event) ----------------------
     longest_window_s: int = field(init=False, repr=False)

@@ -253,10 +253,11 @@ def content_table(
         content = team_content[team]
         if content:
             by_tenant.setdefault(tenant_of(team), []).append(content)
-    catalog = config_catalog(config)
     table: list[ContentSnapshot] = []
     for tenant in sorted(by_tenant, key=lambda t: t or ""):
-        minimum = _minimum(tenant, config)
+        own = config.of_tenant(tenant)  # its initiatives and minimum group size
+        catalog = config_catalog(own)
+        minimum = own.min_group_size
         merged = merge_content(by_tenant[tenant])
         keys = sorted({key for items in merged.values() for key in items})
         for key in keys:
@@ -264,16 +265,10 @@ def content_table(
             for label in config.content_windows:
                 counts = merged.get(label, {}).get(key)
                 if counts is not None and counts.learners >= minimum:
-                    windowed[label] = content_gauges(counts, catalog, minimum, config)
+                    windowed[label] = content_gauges(counts, catalog, minimum, own)
             if windowed:
                 table.append(ContentSnapshot(tenant, key, catalog.initiative_name(key), windowed))
     return table
-
-
-def _minimum(tenant: str | None, config: GaugeConfig) -> int:
-    if tenant is not None and tenant in config.group_minimums:
-        return config.group_minimums[tenant]
-    return config.min_group_size
 
 
 def _enough(people: int, minimum: int) -> bool:

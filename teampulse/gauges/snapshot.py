@@ -262,11 +262,7 @@ def organisations_of(
 def min_group_size_of(key: str, config: GaugeConfig) -> int:
     """The minimum group size for a team or roll-up: its tenant's own when the tenants file
     sets one, else the deployment's."""
-    if config.group_minimums:
-        found = config.group_minimums.get(tenant_of(key) or "")
-        if found is not None:
-            return found
-    return config.min_group_size
+    return config.of(key).min_group_size
 
 
 def publishable(team: str, members: int, path: tuple[str, str] | None, config: GaugeConfig) -> bool:
@@ -297,6 +293,7 @@ def team_snapshot(
     """
     if not publishable(team, members, path, config) or path is None:
         return None
+    config = config.of(team)  # its tenant's scoring and initiatives
     department, division = path
     counts = counts if counts is not None else TeamCounts.empty(config, members)
     snapshot = snapshot_from_counts(
@@ -403,7 +400,7 @@ def rollup_snapshots(
             team_counts.get(team) or TeamCounts.empty(config, roster.team_size(team))
             for team in teams
         )
-        snapshots.append(snapshot_from_counts(scope, key, merged, members, config, as_of))
+        snapshots.append(snapshot_from_counts(scope, key, merged, members, config.of(key), as_of))
     return snapshots
 
 

@@ -469,7 +469,7 @@ def reference_counts(
             stale=[e for e in admission.stale if e.team == team],
             team=team,
         )
-        result[team] = team_counts(history, roster.team_size(team), as_of, config)
+        result[team] = team_counts(history, roster.team_size(team), as_of, config.of(team))
     return result
 
 

@@ -320,6 +320,9 @@ class RedisWriter:
         # False while this worker is fenced (its group membership may have lapsed): what it
         # queued is stale then, and its partitions' owner writes them.
         self.may_write: Callable[[], bool] = lambda: True
+        # A tenant's own `retention` in seconds (None: the deployment's), read at every write:
+        # its history keeps no more days than that.
+        self.tenant_retention: Callable[[str | None], int | None] = lambda _tenant: None
 
     # --- tenants ----------------------------------------------------------------------------
     async def delete_tenant(self, tenant: str) -> int:
@@ -624,8 +627,15 @@ class RedisWriter:
 
     def _history(self, snapshot: ScopeSnapshot) -> dict[str, str]:
         return history_entry(
-            self.keys, snapshot, self._history_window, self.settings.redis_history_days
+            self.keys, snapshot, self._history_window, self.history_days(tenant_of(snapshot.key))
         )
+
+    def history_days(self, tenant: str | None) -> int:
+        """Days of history kept for a tenant's teams and roll-ups: TEAMPULSE_REDIS_HISTORY_DAYS,
+        or fewer when the tenant's retention is shorter (at least the day being written)."""
+        days = self.settings.redis_history_days
+        retention = self.tenant_retention(tenant)
+        return days if retention is None else max(1, min(days, retention // DAY_S))
 
 
 def history_entry(
