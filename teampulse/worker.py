@@ -36,6 +36,7 @@ from teampulse.kafka.security import kafka_client_options
 from teampulse.kafka.topics import ensure_topics
 from teampulse.settings import DEV_PSEUDONYM_SECRET, Settings
 from teampulse.shell import build_app
+from teampulse.sinks.content_metrics import ContentCollector
 from teampulse.sinks.exporter import Exporter, team_partition
 from teampulse.sinks.overview import read_overview, render_overview
 from teampulse.sinks.prometheus import GaugeCollector
@@ -119,7 +120,7 @@ def create_worker(settings: Settings) -> faust.App:
         config,
         settings.topic_partitions,
         clock,
-        sinks=[collector, redis_writer],
+        sinks=[collector, ContentCollector(config, registry), redis_writer],
         send_team_counts=pipeline.send_team_counts,
     )
 

@@ -27,6 +27,7 @@ __all__ = [
     "EVIDENCE_STAGES",
     "WEEK_S",
     "BaselineScoring",
+    "ContentScoring",
     "EngagementScoring",
     "EngagementWeights",
     "EvidenceMatcher",
@@ -49,6 +50,7 @@ WEEK_S = 7 * DAY_S
 EVIDENCE_STAGES = STAGES[1:]  # awareness .. reinforcement; "none" needs no evidence
 WEIGHT_TOLERANCE = 1e-6
 DEFAULT_WINDOWS = {"1d": DAY_S, "7d": WEEK_S, "28d": 28 * DAY_S}
+DEFAULT_CONTENT_WINDOWS = ("7d", "28d")
 
 
 class GaugeConfigError(ValueError):
@@ -157,11 +159,44 @@ class DropSignalScoring(_Strict):
     members_alpha: float = Field(default=0.001, gt=0, lt=1)
 
 
+class ContentScoring(_Strict):
+    """The content gauges (docs/gauges.md, "Content: what learning sparks")."""
+
+    # The windows (labels of TEAMPULSE_WINDOWS) the content table is computed over; unset:
+    # 7d and 28d, those of them that TEAMPULSE_WINDOWS has.
+    windows: tuple[str, ...] | None = None
+    # Practice after learning: adoption.practiced evidence within these spans of completing.
+    practice_within: tuple[str, ...] = ("14d", "28d")
+    # The fallback rule: a post or reply without a content id, in one of the channels of the
+    # content's initiative, counts for the content when its author completed it within this
+    # span before it.
+    conversation_within: str = "7d"
+    # Needs attention: completed by at least this many people (and the minimum group size).
+    attention_min_completers: int = Field(default=10, ge=1)
+    # Prometheus gets the top this-many items per tenant and initiative (by learners in the
+    # longest content window), plus totals; Redis and the read API get every item.
+    prometheus_top_items: int = Field(default=5, ge=0)
+
+    @field_validator("windows", "practice_within", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:  # (windows: [] turns the content gauges off)
+        return (value,) if isinstance(value, str) else value
+
+    @field_validator("practice_within", "conversation_within")
+    @classmethod
+    def _durations(cls, value: Any) -> Any:
+        for text in (value,) if isinstance(value, str) else value:
+            if parse_duration(text) <= 0:
+                raise ValueError(f"{text!r} must be a duration longer than 0, such as '14d'")
+        return value
+
+
 class ScoringConfig(_Strict):
     engagement: EngagementScoring = EngagementScoring()
     conversation_quality: QualityScoring = QualityScoring()
     baseline: BaselineScoring = BaselineScoring()
     drop_signal: DropSignalScoring = DropSignalScoring()
+    content: ContentScoring = ContentScoring()
 
 
 # The parts of scoring.yaml that decide how much history a team's state keeps and how it is
@@ -338,6 +373,21 @@ class GaugeConfig:
             raise GaugeConfigError("min_group_size must be at least 1")
         object.__setattr__(self, "windows", dict(self.windows))
         self._derive(baseline, every)
+        self._check_content()
+
+    def _check_content(self) -> None:
+        content = self.scoring.content
+        unknown = [w for w in content.windows or () if w not in self.windows]
+        if unknown:
+            raise GaugeConfigError(
+                f"scoring.yaml content.windows {unknown} are not windows of TEAMPULSE_WINDOWS"
+                f" ({sorted(self.windows)})"
+            )
+        spans = [parse_duration(s) for s in (*content.practice_within, content.conversation_within)]
+        if any(s % self.bucket_s for s in spans):
+            raise GaugeConfigError(
+                f"scoring.yaml content spans must be whole numbers of buckets of {self.bucket_s}s"
+            )
 
     # --- per tenant ---------------------------------------------------------------------
     def of(self, key: str) -> GaugeConfig:
@@ -391,6 +441,8 @@ class GaugeConfig:
     buckets_per_day: int = field(init=False, repr=False)
     buckets_per_week: int = field(init=False, repr=False)
     signal_lookback_s: int = field(init=False, repr=False)  # span + reference of the drop signal
+    content_windows: dict[str, int] = field(init=False, repr=False)  # label -> seconds
+    content_lookback_s: int = field(init=False, repr=False)  # reach of the content gauges
 
     def _derive(self, baseline_window_s: int, baseline_every_s: int) -> None:
         """Retention: event time a team's buckets (and an idle thread) are kept behind its
@@ -402,16 +454,36 @@ class GaugeConfig:
         lookback = self.scoring.baseline.samples * baseline_every_s + baseline_window_s
         signal = self.scoring.drop_signal
         signal_lookback = (signal.span_weeks + signal.reference_weeks) * WEEK_S
+        content = self.scoring.content
+        chosen = content.windows if content.windows is not None else DEFAULT_CONTENT_WINDOWS
+        content_windows = {
+            label: seconds for label, seconds in self.windows.items() if label in chosen
+        }
+        # A post in a content window counts for a completion up to conversation_within
+        # before it; non-completers' practice is read over the last practice_within.
+        content_lookback = (
+            max(
+                max(content_windows.values(), default=0)
+                + parse_duration(content.conversation_within),
+                *(parse_duration(span) for span in content.practice_within),
+            )
+            if content_windows
+            else 0
+        )
         derived = {
             "longest_window_s": max(self.windows.values()),
             "baseline_window_s": baseline_window_s,
             "baseline_every_s": baseline_every_s,
             "baseline_lookback_s": lookback,
-            "retention_s": max(max(self.windows.values()), lookback, signal_lookback)
+            "retention_s": max(
+                max(self.windows.values()), lookback, signal_lookback, content_lookback
+            )
             + self.lateness_s,
             "buckets_per_day": DAY_S // self.bucket_s,
             "buckets_per_week": WEEK_S // self.bucket_s,
             "signal_lookback_s": signal_lookback,
+            "content_windows": content_windows,
+            "content_lookback_s": content_lookback,
         }
         for name, value in derived.items():
             object.__setattr__(self, name, value)

@@ -19,6 +19,7 @@ from teampulse.contract.tenant_scope import scoped, tenant_of
 from teampulse.enrichment.roster import Roster
 from teampulse.gauges import formulas
 from teampulse.gauges.config import DAY_S, EVIDENCE_STAGES, GaugeConfig
+from teampulse.gauges.content import content_table
 from teampulse.gauges.counters import EVENT_COUNTERS
 from teampulse.gauges.counts import TeamCounts, WindowCounts
 from teampulse.gauges.drop_signal import DropSignal, OrgActivity, drop_signal, org_activity
@@ -428,5 +429,8 @@ def org_snapshot(
         if snapshot is not None:
             teams[team] = snapshot
     return OrgSnapshot(
-        as_of=as_of, teams=teams, rollups=rollup_snapshots(team_counts, roster, config, as_of)
+        as_of=as_of,
+        teams=teams,
+        rollups=rollup_snapshots(team_counts, roster, config, as_of),
+        content=content_table({t: c.content for t, c in team_counts.items()}, config),
     )

@@ -35,6 +35,8 @@ from teampulse.contract.event import Event
 from teampulse.gauges import formulas
 from teampulse.gauges.adoption import AdoptionBook
 from teampulse.gauges.config import GaugeConfig
+from teampulse.gauges.content import ContentCatalog
+from teampulse.gauges.content_book import ContentBook
 from teampulse.gauges.counters import EVENT_COUNTERS, column_of, increments_by_type
 from teampulse.gauges.counts import ActivityCounts, TeamCounts, WindowCounts
 from teampulse.gauges.eventtime import (
@@ -290,7 +292,13 @@ class TeamState:
         # behind the retention, the slowest stream's watermark from which an id can be forgotten.
         self._next_expiry = -math.inf
         self._next_ids_expiry = -math.inf
-        self._adoption = AdoptionBook(config.of(team).initiatives)  # its tenant's
+        own = config.of(team)  # its tenant's configuration
+        self._adoption = AdoptionBook(own.initiatives)
+        self._content = (
+            ContentBook(ContentCatalog(own.initiatives, own), config.bucket_s)
+            if config.content_windows
+            else None
+        )
         self._sides: dict[_Side, _Side] = {}  # the other sides of reply links, shared
         # Aggregates are cached with the change counters of the days they cover and checked
         # when read, so applying an event only bumps its day's counter.
@@ -353,6 +361,8 @@ class TeamState:
                 parts = day.parts = array(_WIDE, parts)
                 parts[at + column] += value
         self._book().apply(event)
+        if self._content is not None:
+            self._content.apply(event)
         self._touch(index)
         ids_due = False
         if stream_watermark is None or occurred_at > stream_watermark:
@@ -429,11 +439,12 @@ class TeamState:
             ids[:] = [i for i, a in pairs if a not in persons]
             actors[:] = array("q", (a for _, a in pairs if a not in persons))
         adoption_changed = self._book().forget(people)
+        content_changed = self._content is not None and self._content.forget(people)
         for index in touched:
             self._touch(index)
         if touched or adoption_changed:
             self._baseline = None
-        return bool(touched) or adoption_changed
+        return bool(touched) or adoption_changed or content_changed
 
     def expire(self) -> None:
         """Drop buckets behind the retention and ids behind the lateness horizon."""
@@ -477,6 +488,10 @@ class TeamState:
                     del day.links[offset]  # type: ignore[union-attr]
                 self._touch(gone * per_day + _lowest_bit(dropped))
             if gone > gone_before:  # once a day, not every hour
+                if self._content is not None:
+                    # A record behind the retention is behind every span the content gauges
+                    # read, so dropping them once a day changes no figure.
+                    self._content.expire(kept_from)
                 for cache in (self._changes, self._days, self._hours):
                     for day_index in [d for d in cache if d < gone]:
                         del cache[day_index]  # (a cache still holding it mismatches, recomputes)
@@ -519,6 +534,7 @@ class TeamState:
             "buckets": sum(day.present.bit_count() for day in self._days_held.values()),
             "event_ids": len(self._seen),
             "adoption_records": self._adoption.progress_records,
+            "content_records": self._content.records if self._content is not None else 0,
         }
 
     def counts(self, as_of: float, members: int) -> TeamCounts:
@@ -540,12 +556,24 @@ class TeamState:
         sums = baseline_sums(baseline, evidence, current_window, members, self.config.of(self.team))
         activity = self._activity(as_of, windows, used)
         self._pieces = used  # keep only the aggregates still in use
+        content = (
+            self._content.counts(
+                {
+                    label: window_range(as_of, seconds, self._bucket_s)
+                    for label, seconds in self.config.content_windows.items()
+                },
+                members,
+            )
+            if self._content is not None
+            else {}
+        )
         return TeamCounts(
             members=members,
             windows=windows,
             adoption=self._book().stage_counts(),
             **sums._asdict(),
             activity=activity,
+            content=content,
         )
 
     def _activity(
