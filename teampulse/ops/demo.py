@@ -364,25 +364,25 @@ async def _feed_and_watch(
         flush=True,
     )
     watcher = asyncio.create_task(_watch(settings, worker, history_sent, received, main_tenant))
-    feeds = [
-        run_simulation(
-            settings,
-            days=days,
-            live_seconds=live_seconds,
-            rate=LIVE_RATE,
-            people=240,
-            teams=24,
-            seed=DEMO_SEED,
-            faults=True,
-            on_history_sent=mark_history if days else None,
-            org=org,
-            now=now,
-            tenant=TenantKeying.of(settings, MAIN_TENANT) if tenants else None,
-        )
-    ]
-    if second is not None:
-        feeds.append(
-            run_simulation(
+    main_feed = run_simulation(
+        settings,
+        days=days,
+        live_seconds=live_seconds,
+        rate=LIVE_RATE,
+        people=240,
+        teams=24,
+        seed=DEMO_SEED,
+        faults=True,
+        on_history_sent=mark_history if days else None,
+        org=org,
+        now=now,
+        tenant=TenantKeying.of(settings, MAIN_TENANT) if tenants else None,
+    )
+    try:
+        if second is None:
+            await main_feed
+        else:
+            second_feed = run_simulation(
                 settings,
                 days=days,
                 live_seconds=live_seconds,
@@ -395,9 +395,7 @@ async def _feed_and_watch(
                 now=now,
                 tenant=TenantKeying.of(settings, SECOND_TENANT),
             )
-        )
-    try:
-        await asyncio.gather(*feeds)
+            await asyncio.gather(main_feed, second_feed)
     finally:
         for task in [watcher, *background]:
             task.cancel()
