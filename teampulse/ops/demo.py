@@ -90,9 +90,16 @@ def demo_tenants() -> dict[str, Any]:
                 **extra,
             }
             for tenant, extra in (
-                (MAIN_TENANT, {}),
+                (MAIN_TENANT, {"organisation": "Acme Corp"}),
                 # globex shows a tenant's own settings at work: its alerts carry its route
-                (SECOND_TENANT, {"alert_route": "l-and-d-globex", "min_group_size": 3}),
+                (
+                    SECOND_TENANT,
+                    {
+                        "organisation": "Globex",
+                        "alert_route": "l-and-d-globex",
+                        "min_group_size": 3,
+                    },
+                ),
             )
         }
     }

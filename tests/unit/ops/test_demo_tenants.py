@@ -46,6 +46,7 @@ def test_the_demo_tenants_file_is_valid_and_each_tenant_logs_in_with_its_read_to
     for tenant in (MAIN_TENANT, SECOND_TENANT):
         assert directory.tenant_of_read_token(read_token(tenant)) == tenant
     assert directory.alert_routes() == {SECOND_TENANT: "l-and-d-globex"}
+    assert directory.organisation_of(SECOND_TENANT) == "Globex"
 
 
 def test_a_tenants_feed_sends_keyed_persons_with_the_tenants_header() -> None:

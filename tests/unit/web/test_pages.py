@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from teampulse.web.model import ScopeView, interaction_matrix
-from teampulse.web.pages import alerts_page, network_page
+from teampulse.web.pages import alerts_page, network_page, organisation_page
 from teampulse.web.reading import AlertView, Published
 
 
@@ -47,3 +47,10 @@ def test_the_network_page_says_when_no_team_talks_to_another() -> None:
     page = network_page(Published([network_team("atlas")], [], [], None))
 
     assert "No replies between published teams yet." in page
+
+
+def test_the_organisation_page_is_titled_with_the_tenants_display_name() -> None:
+    named = organisation_page(Published([], [], [], None), [], "", "Acme <Corp>")
+    assert "<h1>Acme &lt;Corp&gt;</h1>" in named
+    assert "<title>Acme &lt;Corp&gt; — TeamPulse</title>" in named
+    assert "<h1>Organisation</h1>" in organisation_page(Published([], [], [], None), [], "")
