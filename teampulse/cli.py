@@ -599,11 +599,18 @@ def demo(
     seconds: Annotated[
         float | None, typer.Option(envvar="DEMO_SECONDS", help="Stop after N seconds")
     ] = None,
+    tenants: Annotated[
+        bool,
+        typer.Option(
+            envvar="DEMO_TENANTS",
+            help="Run the demo as tenant acme, beside a second small tenant, globex",
+        ),
+    ] = False,
 ) -> None:
     """Run the worker and a realistic simulated feed; print where to look."""
     from teampulse.ops.demo import run_demo
 
-    raise typer.Exit(run_demo(_settings(reads_config=True), seconds))
+    raise typer.Exit(run_demo(_settings(reads_config=True), seconds, tenants))
 
 
 @cli.command("msteams-subscribe", epilog=_settings_epilog("msteams-subscribe"))

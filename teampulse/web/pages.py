@@ -176,8 +176,12 @@ def _scope_figures(view: ScopeView | None, name: str) -> str:
 
 
 def organisation_page(
-    published: Published, alerts: Sequence[AlertView], alerts_problem: str
+    published: Published,
+    alerts: Sequence[AlertView],
+    alerts_problem: str,
+    organisation: str | None = None,
 ) -> str:
+    """`organisation`: the tenant's display name (`organisation` of the tenants file)."""
     teams = published.teams
     departments = {d.key: d for d in published.departments}
     divisions = {d.key: d for d in published.divisions}
@@ -187,7 +191,7 @@ def organisation_page(
             team.department or "(no department)", []
         ).append(team)
     parts = [
-        "<h1>Organisation</h1>",
+        f"<h1>{_e(organisation) if organisation else 'Organisation'}</h1>",
         f"<p>{_scope_figures(published.org, 'The organisation')}. "
         f"{len(teams)} teams published; teams below the minimum group size are not shown.</p>",
         "<h2>Needs attention</h2>",
@@ -221,7 +225,7 @@ def organisation_page(
             )
         parts.append("</section>")
     as_of = published.org.as_of if published.org else (teams[0].as_of if teams else None)
-    return _layout("Organisation", "\n".join(parts), as_of)
+    return _layout(organisation or "Organisation", "\n".join(parts), as_of)
 
 
 def weekly_adoption(view: ScopeView, initiative: str, weeks: int = 12) -> list[Bar]:

@@ -105,7 +105,8 @@ def make_app(settings: Settings, tenants: TenantsSource | None = None) -> web.Ap
         published = await published_of(tenant)
         if isinstance(published, web.Response):
             return published
-        return page(organisation_page(published, *await alerts(tenant)))
+        name = tenants.directory.organisation_of(tenant)
+        return page(organisation_page(published, *await alerts(tenant), name))
 
     async def initiatives(request: web.Request) -> web.Response:
         published = await published_of(reader(request))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from teampulse.web.model import ScopeView, interaction_matrix
-from teampulse.web.pages import alerts_page, content_page, network_page
+from teampulse.web.pages import alerts_page, content_page, network_page, organisation_page
 from teampulse.web.reading import AlertView, Published
 
 
@@ -79,3 +79,10 @@ def test_the_content_page_lists_most_learners_first_and_dashes_what_is_withheld(
     # completers, posts, replies, voices withheld; no initiative: its practice not measured
     assert small.count('title="withheld (too few people) or not measured">-</td>') == 7
     assert "No content of data-literacy" in content_page({"content": []}, "28d", "data-literacy")
+
+
+def test_the_organisation_page_is_titled_with_the_tenants_display_name() -> None:
+    named = organisation_page(Published([], [], [], None), [], "", "Acme <Corp>")
+    assert "<h1>Acme &lt;Corp&gt;</h1>" in named
+    assert "<title>Acme &lt;Corp&gt; — TeamPulse</title>" in named
+    assert "<h1>Organisation</h1>" in organisation_page(Published([], [], [], None), [], "")
