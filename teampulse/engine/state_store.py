@@ -311,14 +311,17 @@ class PartitionedState(Generic[State]):
         assert codec is not None
         try:
             return codec.load(partition, snapshot.state_bytes())
-        except IncompatibleSnapshot as exc:
-            self._log.warning(
+        except Exception as exc:  # noqa: BLE001 - a damaged snapshot must not stall the partition
+            # Another release's shape is expected after an upgrade; anything else is damage.
+            expected = isinstance(exc, IncompatibleSnapshot)
+            self._log.log(
+                logging.WARNING if expected else logging.ERROR,
                 "%s partition %d: the snapshot at log position %d is not restored (%s); "
                 "the state log is replayed from its start instead",
                 self.name,
                 partition,
                 snapshot.position,
-                exc,
+                exc if expected else f"unexpected {type(exc).__name__}",
             )
             return None
 
@@ -351,13 +354,30 @@ class PartitionedState(Generic[State]):
             async for _tp, records in read_to_end(consumer, [tp], max_records=500):
                 self._current(partition, ready)
                 for record in records:
-                    self._replay(state, record.value or b"")
+                    try:
+                        self._replay(state, record.value or b"")
+                    except Exception as exc:  # noqa: BLE001 - one record must not stall the rest
+                        self._unreplayable(partition, record.offset, exc)
                     self.logged(partition, record.offset)
                     replayed += 1
         finally:
             with contextlib.suppress(KafkaError):
                 await consumer.stop()
         return replayed
+
+    def _unreplayable(self, partition: int, offset: int, exc: Exception) -> None:
+        """A log record this release cannot apply (written by something else, or damaged)
+        is left out: stopping there would keep the partition, and every team on it, paused
+        for good. The cause's type only: its message may quote the record."""
+        self._log.error(
+            "%s partition %d: state-log record at offset %d could not be replayed "
+            "(unexpected %s) and is left out of the restored state; the records after it are "
+            "replayed (docs/failure-modes.md)",
+            self.name,
+            partition,
+            offset,
+            type(exc).__name__,
+        )
 
     def _current(self, partition: int, ready: asyncio.Event) -> None:
         """Raises `_Superseded` when the restore that owns `ready` is no longer the
@@ -406,13 +426,20 @@ class PartitionedState(Generic[State]):
             try:
                 from_position, replayed = await self._rebuild(partition, ready)
                 break
-            except KafkaError as exc:
-                self._log.warning(
+            except _Superseded:
+                raise
+            except Exception as exc:  # noqa: BLE001 - an unretried failure would pause it for good
+                # Kafka unreachable is expected during an outage; anything else is a defect,
+                # logged with its traceback and retried, never a partition silently paused.
+                kafka = isinstance(exc, KafkaError)
+                self._log.log(
+                    logging.WARNING if kafka else logging.ERROR,
                     "%s partition %d not restored yet (%r); trying again in %.0f s",
                     self.name,
                     partition,
                     exc,
                     RESTORE_RETRY_S,
+                    exc_info=not kafka,
                 )
                 await asyncio.sleep(RESTORE_RETRY_S)
                 self._current(partition, ready)

@@ -420,6 +420,10 @@ class HotStages:
                         outbox.add(by_thread, destination, key, raw)
             except Exception as exc:  # noqa: BLE001
                 self._internal(outbox, raw, record, report, now, "teams", exc)
+                # This stage is where an event's outcome is counted: uncounted, it would be
+                # missing from every total, and a reader waiting for all to be counted waits on.
+                source = decoded.source if decoded is not None else "events"
+                outcomes[source]["rejected"] += 1
 
     def _facts(
         self,
@@ -435,7 +439,7 @@ class HotStages:
                 state.apply_fact(decode_fact(raw))
                 ops.append(fact_op(raw))
             except Exception as exc:  # noqa: BLE001
-                self._internal(outbox, raw, record, report, now, "teams", exc)
+                self._internal(outbox, raw, record, report, now, "facts", exc)
 
     def _threads(
         self,

@@ -237,3 +237,43 @@ def test_replay_without_as_of_says_it_computes_as_of_the_latest_event(tmp_path: 
         f"as of {latest[:19]}Z, the latest event in the file; pass --as-of to compare with a "
         "worker, which computes as of its clock"
     ) in result.output.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("content", "extra", "said"),
+    [
+        ("{not json\n", [], "replay: events.ndjson line 1: not JSON"),
+        ("[]", ["--as-of", "yesterday"], "replay: as_of 'yesterday' is not an RFC 3339 instant"),
+    ],
+)
+def test_replay_of_a_bad_file_or_instant_says_what_is_wrong_without_a_traceback(
+    tmp_path: Path, content: str, extra: list[str], said: str
+) -> None:
+    events = tmp_path / "events.ndjson"
+    events.write_text(content)
+    result = CliRunner().invoke(cli, ["replay", str(events), *extra])
+    assert result.exit_code == 2
+    assert said in result.output
+    assert isinstance(result.exception, SystemExit)  # an exit with a message, not a crash
+
+
+def test_replay_of_a_missing_file_is_a_usage_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["replay", str(tmp_path / "absent.ndjson")])
+    assert result.exit_code == 2
+    assert "does not exist" in result.output
+
+
+@pytest.mark.parametrize(
+    ("people", "teams", "said"),
+    [
+        ("3", "8", "3 people are too few for 8 teams: give at least"),
+        ("60", "5", "needs at least 6 teams, not 5: raise --teams"),
+    ],
+)
+def test_simulate_of_an_organisation_that_cannot_be_built_says_why_before_reaching_for_kafka(
+    monkeypatch: pytest.MonkeyPatch, people: str, teams: str, said: str
+) -> None:
+    monkeypatch.setenv("TEAMPULSE_KAFKA_BOOTSTRAP", "127.0.0.1:1")  # nothing listens there
+    result = CliRunner().invoke(cli, ["simulate", "--people", people, "--teams", teams])
+    assert result.exit_code == 2
+    assert said in " ".join(result.output.split())

@@ -449,3 +449,16 @@ def test_roll_up_inputs_wait_on_kafka_while_their_state_restores():
 
     assert report.deferred == {("t.team-counts", 0): 5}
     assert hot.rollups.states[0].counts == {}
+
+
+def test_a_record_that_breaks_the_teams_stage_is_counted_as_rejected_not_lost():
+    """The teams stage counts each event's outcome; a record it cannot handle must still be
+    counted somewhere, or the totals never add up to what was read."""
+    hot = stages()
+    batch = [record("t.by-team", 0, 0, internal("e1", 0)), record("t.by-team", 0, 1, b"\xff")]
+    outbox = RecordingOutbox()
+    report = asyncio.run(hot.process({("t.by-team", 0): batch}, outbox))  # type: ignore[arg-type]
+    [(_, _, letter)] = outbox.to("t.deadletter")
+    assert (orjson.loads(letter)["reason"], orjson.loads(letter)["offset"]) == ("internal", 1)
+    assert report.outcomes["lms"]["accepted"] == 1
+    assert report.outcomes["events"]["rejected"] == 1

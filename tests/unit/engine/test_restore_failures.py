@@ -1,4 +1,8 @@
-"""A restore that outlives its assignment writes nothing.
+"""A restore finishes: one that outlives its assignment writes nothing, and one that meets a
+defect (a log record or snapshot this release cannot read, an unexpected error) still leaves the
+partition restored, or retries, and says so, never a partition paused for good.
+
+A restore that outlives its assignment writes nothing.
 
 Revoking a partition cancels its restore, but aiokafka's `consumer.stop()` swallows a
 cancellation that lands while it closes its connections (it awaits its own tasks inside
@@ -133,3 +137,69 @@ async def test_a_partition_revoked_while_its_restore_stops_is_restored_when_it_c
     teams.assign({0})  # the partition comes back
     await until(lambda: teams.is_ready(0))
     assert teams.states[0] == [b"s", b"x", b"y"]
+
+
+# ---------------------------------------------------------------- restores that meet a defect
+def breaking_on(poison: bytes) -> PartitionedState[list[bytes]]:
+    def replay(state: list[bytes], record: bytes) -> None:
+        if record == poison:
+            raise KeyError("a shape this release cannot read")
+        state.append(record)
+
+    def load(_partition: int, data: bytes) -> list[bytes]:
+        if data == poison:
+            raise ValueError("damaged")
+        return [data]
+
+    return PartitionedState(
+        "teams",
+        LOG,
+        {},
+        lambda _p: [],
+        replay,
+        snapshots=SnapshotCodec(SNAPSHOTS, bytes, load, interval_s=300),
+    )
+
+
+async def test_a_log_record_that_cannot_be_replayed_is_left_out_and_the_partition_restores(
+    broker: Broker, caplog: pytest.LogCaptureFixture
+) -> None:
+    broker.gate.set()
+    teams = breaking_on(b"x")
+    teams.assign({0})
+    await until(lambda: teams.is_ready(0))
+    assert teams.states[0] == [b"s", b"y"]
+    assert teams.positions[0] == 2  # the records after it are applied and counted as logged
+    assert "state-log record at offset 1 could not be replayed (unexpected KeyError)" in caplog.text
+
+
+async def test_a_snapshot_that_cannot_be_loaded_is_replaced_by_the_whole_log(
+    broker: Broker, caplog: pytest.LogCaptureFixture
+) -> None:
+    broker.gate.set()
+    teams = breaking_on(b"s")  # the snapshot holds "s"; so does the log's first record
+    teams.assign({0})
+    await until(lambda: teams.is_ready(0))
+    assert teams.states[0] == [b"x", b"y"]
+    assert "is not restored (unexpected ValueError)" in caplog.text
+
+
+async def test_a_restore_that_raises_unexpectedly_is_retried_not_left_paused(
+    broker: Broker, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    broker.gate.set()
+    monkeypatch.setattr(state_store, "RESTORE_RETRY_S", 0.01)
+    teams = states()
+    failures = iter([RuntimeError("a defect")])
+    rebuild = teams._rebuild
+
+    async def first_call_fails(partition: int, ready: asyncio.Event) -> tuple[int, int]:
+        for failure in failures:
+            raise failure
+        return await rebuild(partition, ready)
+
+    monkeypatch.setattr(teams, "_rebuild", first_call_fails)
+    teams.assign({0})
+    await until(lambda: teams.is_ready(0))
+    assert teams.states[0] == [b"s", b"x", b"y"]
+    assert "not restored yet (RuntimeError('a defect'))" in caplog.text
