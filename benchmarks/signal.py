@@ -3,6 +3,7 @@ the project's alert rules evaluated on the resulting hourly series by `promtool 
 
     .venv/bin/python benchmarks/signal.py            # every run below, a table per alert
     .venv/bin/python benchmarks/signal.py --quick    # one drop, 42 steady days
+    .venv/bin/python benchmarks/signal.py --reach 10:5.5:50:4:12   # one drop's reach, 40 teams
 
 What runs, all in simulated time (no Kafka, no clock):
 
@@ -390,8 +391,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--grid", action="store_true", help="the drop signal over sizes, activity and drops"
     )
+    parser.add_argument(
+        "--reach",
+        metavar="SIZE:RATE:FALL:WEEKDAY:HOUR",
+        help="hours to the alert of teams whose activity falls by FALL %% from HOUR of WEEKDAY"
+        " (0 = Monday), e.g. 10:5.5:50:4:12 (a team of 10 at 5.5 a day, half from Friday noon)",
+    )
+    parser.add_argument("--teams", type=int, default=40, help="teams for --reach (40)")
+    parser.add_argument("--bursty", action="store_true", help="overdispersed teams for --reach")
     args = parser.parse_args(argv)
     config = load_gauge_config(Settings())
+    if args.reach:
+        size, rate, fall, weekday, hour = args.reach.split(":")
+        signal_grid.print_reach(
+            signal_grid.reach(
+                int(size),
+                float(rate),
+                args.bursty,
+                float(fall) / 100,
+                int(weekday),
+                int(hour),
+                args.teams,
+                config,
+            )
+        )
+        return 0
     if args.grid:
         began = time.monotonic()
         print(signal_grid.HEADER)
@@ -402,10 +426,17 @@ def main(argv: list[str] | None = None) -> int:
     figures = Figures()
     began = time.monotonic()
 
-    for name, scenario, seed in drop_runs(args.quick):
+    runs = drop_runs(args.quick)
+    for number, (name, scenario, seed) in enumerate(runs, 1):
         run = simulate(name, scenario, seed, config)
         evaluate_rules(run, int(scenario.history_days * 24))
         score_drop(run, figures)
+        what, hours = figures.drops[-1]
+        print(
+            f"[{number}/{len(runs)}] {what}: {hours} h ({time.monotonic() - began:.0f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
         assert scenario.team_drop is not None
         score_false(run, figures, scenario.history_days, exempt=[scenario.team_drop.team])
 

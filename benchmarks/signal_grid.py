@@ -47,7 +47,12 @@ from dataclasses import dataclass, field
 
 from teampulse.gauges.config import GaugeConfig
 from teampulse.gauges.counts import ActivityCounts
-from teampulse.gauges.drop_signal import OrgActivity, drop_signal, excess_dispersion
+from teampulse.gauges.drop_signal import (
+    DropSignal,
+    OrgActivity,
+    drop_signal,
+    excess_dispersion,
+)
 
 HOUR = 3600
 DAY_H = 24
@@ -189,8 +194,8 @@ def states(
     total_hours: int,
     config: GaugeConfig,
     rest_cache: dict[int, tuple[ActivityCounts, float, float]],
-) -> Iterator[tuple[int, str, float | None]]:
-    """(hour, state, expected events per working day) for each hour."""
+) -> Iterator[tuple[int, DropSignal]]:
+    """(hour, the team's drop signal) for each hour."""
     counts = hourly(team, total_hours)
     weeks = config.scoring.drop_signal.reference_weeks
     for t in hours:
@@ -212,8 +217,7 @@ def states(
         others, excess, exposure = rest_cache[t]
         e, x = excess_dispersion(mine, weeks)
         org = OrgActivity(_org(mine, others), excess + e, exposure + x)
-        signal = drop_signal(mine, org, size, START + (t + 1) * HOUR - 0.001, config)
-        yield t, signal.state, signal.expected_per_working_day
+        yield t, drop_signal(mine, org, size, START + (t + 1) * HOUR - 0.001, config)
 
 
 def before_alerts(counts: list[int], hours: range) -> list[int]:
@@ -265,6 +269,14 @@ class Cell:
     before_covered: int = 0
 
 
+def _rest_of_org(rng: random.Random, overdispersed: bool, days: int) -> list[list[int]]:
+    """Hourly counts of the organisation's other teams."""
+    return [
+        hourly(simulate_team(rng, ORG_TEAM_SIZE, ORG_RATE, overdispersed, days), days * DAY_H)
+        for _ in range(ORG_TEAMS)
+    ]
+
+
 def run_cell(
     size: int, rate: float, overdispersed: bool, seed: int, config: GaugeConfig, steady_teams: int
 ) -> Cell:
@@ -272,17 +284,15 @@ def run_cell(
     cell = Cell(size, rate, overdispersed)
     days = HISTORY_DAYS + STEADY_DAYS
     total = days * DAY_H
-    rest = [
-        hourly(simulate_team(rng, ORG_TEAM_SIZE, ORG_RATE, overdispersed, days), total)
-        for _ in range(ORG_TEAMS)
-    ]
+    rest = _rest_of_org(rng, overdispersed, days)
     cache: dict[int, tuple[ActivityCounts, float, float]] = {}
     live = range(COVERAGE_FROM_DAY * DAY_H, total)
     judged = [t for t in live if t % DAY_H in JUDGED_HOURS]
     for _ in range(steady_teams):
         team = simulate_team(rng, size, rate, overdispersed, days)
         previous = "ok"
-        for t, state, expected in states(team, rest, size, judged, total, config, cache):
+        for t, signal in states(team, rest, size, judged, total, config, cache):
+            state, expected = signal.state, signal.expected_per_working_day
             if expected is not None:
                 cell.expected_per_day.append(expected)
             day = t // DAY_H
@@ -311,8 +321,8 @@ def run_cell(
             team = simulate_team(rng, size, rate, overdispersed, drop_days, factor, silent_from)
             first = None
             hours = range(start, total)
-            for t, state, _ in states(team, rest, size, hours, total, config, cache):
-                if state == "drop":
+            for t, signal in states(team, rest, size, hours, total, config, cache):
+                if signal.state == "drop":
                     first = t
                     break
             delay = working_days_between(start, first) if first is not None else None
@@ -396,4 +406,85 @@ def summary(cells: list[Cell]) -> None:
         f"  false alerts: {false} in {months:.0f} team-months = {false / months:.3f}"
         f" per team-month (before {before / months:.3f}); on the holiday or the day after:"
         f" {holiday}"
+    )
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Where a drop starting at one hour of the week is alerted, over many teams."""
+
+    expected_per_working_day: float
+    hours: list[int | None]  # hours from the start to the state drop (None: not in 15 wd)
+    sureness: list[float]  # the highest evidence / threshold within the first `within` hours
+    within: int
+    before_hours: list[int | None]  # the same for the old change-ratio rule on the counts
+
+
+def reach(
+    size: int,
+    rate: float,
+    overdispersed: bool,
+    fall: float,
+    weekday: int,
+    hour: int,
+    teams: int,
+    config: GaugeConfig,
+    within: int = DAY_H,
+    seed: int = 1,
+) -> Reach:
+    """Teams of `size` at `rate` whose activity falls by `fall` (0-1) from `hour` of
+    `weekday` (0 = Monday) of week 6: hours to the alert, and how close the evidence came
+    within the first `within` hours (1 = the drop threshold). What shows a scripted drop out
+    of reach at the calibrated threshold, by measurement."""
+    rng = random.Random(seed)
+    days = HISTORY_DAYS + 7 + DROP_WEEKS * 7
+    total = days * DAY_H
+    rest = _rest_of_org(rng, overdispersed, days)
+    cache: dict[int, tuple[ActivityCounts, float, float]] = {}
+    start = (HISTORY_DAYS + weekday) * DAY_H + hour
+    factor = [1.0] * start + [1.0 - fall] * (total - start)
+    hours: list[int | None] = []
+    sureness: list[float] = []
+    expected: list[float] = []
+    before: list[int | None] = []
+    for _ in range(teams):
+        team = simulate_team(rng, size, rate, overdispersed, days, factor)
+        first, closest = None, 0.0
+        for t, signal in states(team, rest, size, range(start, total), total, config, cache):
+            if t == start and signal.expected_per_working_day is not None:
+                expected.append(signal.expected_per_working_day)
+            if t - start < within:
+                closest = max(closest, signal.evidence_ratio or 0.0)
+            if signal.state == "drop":
+                first = t
+                break
+        if first is not None and working_days_between(start, first) > RECALL_WORKING_DAYS:
+            first = None
+        hours.append(None if first is None else first - start + 1)
+        sureness.append(closest)
+        fired = before_alerts(hourly(team, total), range(start, total))
+        before.append(fired[0] - start + 1 if fired else None)
+    per_day = statistics.median(expected) if expected else 0.0
+    return Reach(per_day, hours, sureness, within, before)
+
+
+def print_reach(found: Reach) -> None:
+    alerted = sorted(h for h in found.hours if h is not None)
+    inside = sum(h <= found.within for h in alerted)
+    quartiles = statistics.quantiles(alerted, n=4) if len(alerted) > 1 else alerted
+    closest = statistics.quantiles(found.sureness, n=4)
+    print(
+        f"expected events per working day {found.expected_per_working_day:.1f}; "
+        f"{inside}/{len(found.hours)} alerted within {found.within} h, "
+        f"{len(alerted)}/{len(found.hours)} within {RECALL_WORKING_DAYS} working days"
+    )
+    print("hours to the alert, quartiles: " + ", ".join(f"{q:.0f}" for q in quartiles))
+    print(
+        f"highest evidence / drop threshold within {found.within} h, quartiles: "
+        + ", ".join(f"{q:.2f}" for q in closest)
+    )
+    old = sum(h is not None and h <= found.within for h in found.before_hours)
+    print(
+        f"the old change-ratio rule on the same counts: {old}/{len(found.hours)} within"
+        f" {found.within} h"
     )

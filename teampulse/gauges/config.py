@@ -136,8 +136,11 @@ class DropSignalScoring(_Strict):
     # Evidence (log-likelihood ratio, divided by the dispersion) at which the state is drop:
     # threshold + threshold_per_log_events x ln(expected events per working day). Calibrated by
     # simulation to about 0.05 false drops per team-month (benchmarks/signal.py).
-    threshold: float = Field(default=6.0, gt=0)
+    threshold: float = Field(default=5.8, gt=0)
     threshold_per_log_events: float = Field(default=0.5, ge=0)
+    # ... the ln of at most this many: beyond it the grid's steady teams raised almost no
+    # false alert, and the growth only slowed the busiest teams' alerts.
+    threshold_max_events: float = Field(default=16.0, gt=1)
     # A second detector tuned to a steep fall (0.75: to a quarter of the usual count), with
     # its own threshold (plus the same threshold_per_log_events term): a team that all but
     # stops is alerted sooner. Calibrated with the first to the same false-alarm rate.

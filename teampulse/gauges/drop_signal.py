@@ -22,7 +22,8 @@ over days (a one-sided lower CUSUM, Lucas 1985) instead of comparing two short w
 * a second CUSUM, tuned to a steep fall (`fast_tuned_drop`), with its own threshold: the
   state follows the surer of the two, so a team that all but stops is alerted sooner;
 * drop when the evidence reaches the threshold (which grows with the log of the expected
-  events per working day, so every size has about the same false-alarm rate), watch from
+  events per working day up to `threshold_max_events`, so every size has about the same
+  false-alarm rate), watch from
   `watch_share` of it; a drop while the whole organisation is quiet is held at watch;
 * insufficient_activity while the reference holds too few weeks, or while even the upper end
   of the level's range (the estimate plus LEVEL_GATE_Z standard errors) is below the minimum
@@ -288,7 +289,9 @@ def drop_signal(
     # builds up in, its error adds to the counts' own variance (more with fewer weeks).
     level_error = LEVEL_HORIZON_DAYS * per_working_day / reference_events
     dispersion *= 1 + level_error
-    by_level = cfg.threshold_per_log_events * math.log(per_working_day)
+    by_level = cfg.threshold_per_log_events * math.log(
+        min(per_working_day, cfg.threshold_max_events)
+    )
     # how sure, against the drop threshold: the surer of the two detectors
     sureness = max(
         cusum * math.log(1 / rho) / dispersion / (cfg.threshold + by_level),

@@ -184,3 +184,19 @@ def test_the_organisation_s_burstiness_is_weighed_per_member() -> None:
         return signal.evidence_ratio
 
     assert sureness(quiet) > 1.5 * sureness(busy)
+
+
+def test_beyond_16_expected_events_a_day_the_threshold_stops_growing() -> None:
+    # 64 a day at 60 % for two working days: the grid's steady teams of 16 or more a day
+    # raised almost no false alert, so the threshold's growth with the level stops there.
+    busy = team(8, last_days(0.6, 2))
+    org = org_activity([busy, team(40)], CONFIG)
+    signal = drop_signal(busy, org, 8, AS_OF, CONFIG)
+    assert (signal.expected_per_working_day or 0) > 60
+    assert signal.state == "drop"
+
+    growing = CONFIG.scoring.drop_signal.model_copy(update={"threshold_max_events": 1e6})
+    still_growing = dataclasses.replace(
+        CONFIG, scoring=CONFIG.scoring.model_copy(update={"drop_signal": growing})
+    )
+    assert drop_signal(busy, org, 8, AS_OF, still_growing).state == "watch"
