@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from sys import intern
 from typing import Any, Literal
 
@@ -94,6 +94,22 @@ def _side_of(link: ReplyLink, team: str, sides: dict[_Side, _Side]) -> _Side:
 
 def _lowest_bit(mask: int) -> int:
     return (mask & -mask).bit_length() - 1
+
+
+# Whole days are merged from aligned spans of 2**level days, cached per team (`_aligned`);
+# shorter spans are merged day by day (a cache of each would hold more than it saves).
+_SPAN_LEVEL_MIN = 2
+_SPAN_LEVEL_MAX = 6
+
+
+def _aligned_level(day: int, last_day: int) -> int:
+    """The largest aligned span of days starting at `day` that ends by `last_day`."""
+    level = 0
+    while (
+        level < _SPAN_LEVEL_MAX and day % (2 << level) == 0 and day + (2 << level) - 1 <= last_day
+    ):
+        level += 1
+    return level
 
 
 class _Day:
@@ -296,8 +312,10 @@ class TeamState:
         # when read, so applying an event only bumps its day's counter.
         self._changes: dict[int, int] = {}  # day -> how many changes landed in it
         self._days: dict[int, tuple[int, _Tally]] = {}  # day -> (its counter, aggregate)
-        self._hours: dict[int, tuple[int, tuple[int, ...]]] = {}  # day -> (counter, events/bucket)
+        self._hours: dict[int, tuple[int, list[int]]] = {}  # day -> (counter, events/bucket)
         self._pieces: _Pieces = {}  # bucket ranges read by the last export
+        # (first day, level) -> (change counters of its 2**level days, aggregate)
+        self._spans: dict[tuple[int, int], tuple[tuple[int, ...], _Tally]] = {}
         # (last bucket of the window, members, value, events per sample); samples end a week
         # or more before it
         self._baseline: tuple[int, int, float | None, float | None] | None = None
@@ -345,15 +363,17 @@ class TeamState:
             keys.append(key)
             day.parts.extend(_EMPTY_ROWS[day.parts.typecode])
         parts = day.parts
+        added = []
         for column, amount in _INCREMENTS[event.type]:
             value = 1 if amount is None else amount(event)
+            added.append((column, value))
             try:
                 parts[at + column] += value
             except OverflowError:  # the sum left 32 bits unchanged; from now on, 64
                 parts = day.parts = array(_WIDE, parts)
                 parts[at + column] += value
         self._adoption.apply(event)
-        self._touch(index)
+        self._add_to_day_caches(index, person, added)
         ids_due = False
         if stream_watermark is None or occurred_at > stream_watermark:
             watermarks = self._stream_watermarks
@@ -480,6 +500,8 @@ class TeamState:
                 for cache in (self._changes, self._days, self._hours):
                     for day_index in [d for d in cache if d < gone]:
                         del cache[day_index]  # (a cache still holding it mismatches, recomputes)
+                for span in [k for k in self._spans if k[0] < gone]:
+                    del self._spans[span]
         # Nothing moves until a watermark reaches the next bucket boundary of its horizon.
         self._next_ids_expiry = (self._ids_from + 1) * self._bucket_s + self._lateness_s
         self._next_expiry = (self._kept_from + 1) * self._bucket_s + self.config.retention_s
@@ -492,6 +514,34 @@ class TeamState:
             day = self._days_held[day_index] = _Day()
         day.present |= 1 << offset
         return day, offset
+
+    def _add_to_day_caches(self, index: int, person: int, added: list[tuple[int, int]]) -> None:
+        """An event's part of bucket `index` is in the rows: add it to the day's cached
+        aggregate and events per bucket too, if they were current, instead of scanning the
+        day's rows again at the next read (the day an export reads most is the one events
+        land in). Anything else that changes a day (a fact, an erasure, an expiry) makes them
+        recompute from the rows."""
+        day_index, offset = divmod(index, self._per_day)
+        stamp = self._changes.get(day_index, 0)
+        self._touch(index)
+        now = self._changes[day_index]
+        cached = self._days.get(day_index)
+        if cached is not None and cached[0] == stamp and stamp:
+            tally = cached[1]
+            sums = tally.sums
+            contributed = 0
+            for column, value in added:
+                sums[column] += value
+                if column in (_POSTS, _REPLIES):
+                    contributed += value
+            tally.people[person] = tally.people.get(person, 0) + contributed
+            self._days[day_index] = (now, tally)
+        hours = self._hours.get(day_index)
+        if hours is not None and hours[0] == stamp and stamp:
+            for column, value in added:
+                if column == _EVENTS:
+                    hours[1][offset] += value
+            self._hours[day_index] = (now, hours[1])
 
     def _touch(self, index: int) -> None:
         """Something changed in this bucket: forget the aggregates that include it."""
@@ -630,24 +680,61 @@ class TeamState:
 
     def _span(self, first: int, last: int, used: _Pieces | None) -> _Tally:
         """Buckets first..last of one day."""
-        day = first // self._per_day
-        if first == day * self._per_day and last == first + self._per_day - 1:
+        per_day = self._per_day
+        day = first // per_day
+        held = self._days_held.get(day)
+        if held is None:
+            return _EMPTY_TALLY
+        # No bucket of the day outside the span holds anything (today, up to the current
+        # hour, say): the span is the whole day, whose aggregate is kept current.
+        inside = ((1 << (last - first + 1)) - 1) << (first - day * per_day)
+        if not held.present & ~inside:
             return self._day(day)
         return self._cached(first, last, used, lambda: self._aggregate(first, last))
 
     def _block(self, first_day: int, last_day: int, used: _Pieces | None) -> _Tally:
         """Whole days first_day..last_day."""
+        if first_day == last_day:
+            return self._day(first_day)
 
         def merge() -> _Tally:
             tally = _Tally()
-            for day in range(first_day, last_day + 1):
-                tally.add(self._day(day))
+            day = first_day
+            while day <= last_day:
+                level = _aligned_level(day, last_day)
+                if level < _SPAN_LEVEL_MIN:
+                    tally.add(self._day(day))
+                    day += 1
+                else:
+                    tally.add(self._aligned(day, level))
+                    day += 1 << level
             return tally
 
-        if used is None or first_day == last_day:
-            return merge() if first_day != last_day else self._day(first_day)
+        if used is None:
+            return merge()
         per_day = self._per_day
         return self._cached(first_day * per_day, (last_day + 1) * per_day - 1, used, merge)
+
+    def _aligned(self, first_day: int, level: int) -> _Tally:
+        """Days first_day..first_day + 2**level - 1 (first_day a multiple of 2**level),
+        cached until one of them changes, and merged from the two halves' own caches: a day
+        that changed costs a merge per level, not a merge of every day of each window."""
+        width = 1 << level
+        changes = self._changes
+        stamp = tuple(changes.get(d, 0) for d in range(first_day, first_day + width))
+        cached = self._spans.get((first_day, level))
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        tally = _Tally()
+        if level == _SPAN_LEVEL_MIN:
+            for day in range(first_day, first_day + width):
+                tally.add(self._day(day))
+        else:
+            half = width >> 1
+            tally.add(self._aligned(first_day, level - 1))
+            tally.add(self._aligned(first_day + half, level - 1))
+        self._spans[(first_day, level)] = (stamp, tally)
+        return tally
 
     def _cached(
         self, first: int, last: int, used: _Pieces | None, compute: Callable[[], _Tally]
@@ -696,7 +783,7 @@ class TeamState:
             events.extend(hours[max(first - start, 0) : min(last - start, per_day - 1) + 1])
         return events
 
-    def _day_events(self, day_index: int) -> tuple[int, ...]:
+    def _day_events(self, day_index: int) -> Sequence[int]:
         stamp = self._changes.get(day_index, 0)
         day = self._days_held.get(day_index)
         if stamp == 0 or day is None:
@@ -708,5 +795,5 @@ class TeamState:
             parts = day.parts
             for row, key in enumerate(day.keys):
                 hours[key % per_day] += parts[row * _WIDTH + _EVENTS]
-            cached = self._hours[day_index] = (stamp, tuple(hours))
+            cached = self._hours[day_index] = (stamp, hours)
         return cached[1]
