@@ -96,22 +96,6 @@ def _lowest_bit(mask: int) -> int:
     return (mask & -mask).bit_length() - 1
 
 
-# Whole days are merged from aligned spans of 2**level days, cached per team (`_aligned`);
-# shorter spans are merged day by day (a cache of each would hold more than it saves).
-_SPAN_LEVEL_MIN = 2
-_SPAN_LEVEL_MAX = 6
-
-
-def _aligned_level(day: int, last_day: int) -> int:
-    """The largest aligned span of days starting at `day` that ends by `last_day`."""
-    level = 0
-    while (
-        level < _SPAN_LEVEL_MAX and day % (2 << level) == 0 and day + (2 << level) - 1 <= last_day
-    ):
-        level += 1
-    return level
-
-
 class _Day:
     """The buckets of one day of event time, compactly.
 
@@ -314,8 +298,6 @@ class TeamState:
         self._days: dict[int, tuple[int, _Tally]] = {}  # day -> (its counter, aggregate)
         self._hours: dict[int, tuple[int, list[int]]] = {}  # day -> (counter, events/bucket)
         self._pieces: _Pieces = {}  # bucket ranges read by the last export
-        # (first day, level) -> (change counters of its 2**level days, aggregate)
-        self._spans: dict[tuple[int, int], tuple[tuple[int, ...], _Tally]] = {}
         # (last bucket of the window, members, value, events per sample); samples end a week
         # or more before it
         self._baseline: tuple[int, int, float | None, float | None] | None = None
@@ -500,8 +482,6 @@ class TeamState:
                 for cache in (self._changes, self._days, self._hours):
                     for day_index in [d for d in cache if d < gone]:
                         del cache[day_index]  # (a cache still holding it mismatches, recomputes)
-                for span in [k for k in self._spans if k[0] < gone]:
-                    del self._spans[span]
         # Nothing moves until a watermark reaches the next bucket boundary of its horizon.
         self._next_ids_expiry = (self._ids_from + 1) * self._bucket_s + self._lateness_s
         self._next_expiry = (self._kept_from + 1) * self._bucket_s + self.config.retention_s
@@ -694,47 +674,17 @@ class TeamState:
 
     def _block(self, first_day: int, last_day: int, used: _Pieces | None) -> _Tally:
         """Whole days first_day..last_day."""
-        if first_day == last_day:
-            return self._day(first_day)
 
         def merge() -> _Tally:
             tally = _Tally()
-            day = first_day
-            while day <= last_day:
-                level = _aligned_level(day, last_day)
-                if level < _SPAN_LEVEL_MIN:
-                    tally.add(self._day(day))
-                    day += 1
-                else:
-                    tally.add(self._aligned(day, level))
-                    day += 1 << level
+            for day in range(first_day, last_day + 1):
+                tally.add(self._day(day))
             return tally
 
-        if used is None:
-            return merge()
+        if used is None or first_day == last_day:
+            return merge() if first_day != last_day else self._day(first_day)
         per_day = self._per_day
         return self._cached(first_day * per_day, (last_day + 1) * per_day - 1, used, merge)
-
-    def _aligned(self, first_day: int, level: int) -> _Tally:
-        """Days first_day..first_day + 2**level - 1 (first_day a multiple of 2**level),
-        cached until one of them changes, and merged from the two halves' own caches: a day
-        that changed costs a merge per level, not a merge of every day of each window."""
-        width = 1 << level
-        changes = self._changes
-        stamp = tuple(changes.get(d, 0) for d in range(first_day, first_day + width))
-        cached = self._spans.get((first_day, level))
-        if cached is not None and cached[0] == stamp:
-            return cached[1]
-        tally = _Tally()
-        if level == _SPAN_LEVEL_MIN:
-            for day in range(first_day, first_day + width):
-                tally.add(self._day(day))
-        else:
-            half = width >> 1
-            tally.add(self._aligned(first_day, level - 1))
-            tally.add(self._aligned(first_day + half, level - 1))
-        self._spans[(first_day, level)] = (stamp, tally)
-        return tally
 
     def _cached(
         self, first: int, last: int, used: _Pieces | None, compute: Callable[[], _Tally]

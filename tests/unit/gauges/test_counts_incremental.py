@@ -1,5 +1,5 @@
-"""A team read often (the export reads it after every batch, its caches, the aligned day
-spans and the day aggregates that events add to kept between reads) gives exactly what the
+"""A team read often (the export reads it after every batch, its caches and the day
+aggregates that events add to kept between reads) gives exactly what the
 same operations give when every aggregate is computed from the rows at the read: a fresh
 state, its caches emptied, each window merged bucket range by bucket range, day by day.
 
@@ -35,7 +35,6 @@ class FromRows(TeamState):
     def counts(self, as_of: float, members: int) -> TeamCounts:
         self._days.clear()
         self._hours.clear()
-        self._spans.clear()
         self._pieces = {}
         self._baseline = None
         self._reference = None
