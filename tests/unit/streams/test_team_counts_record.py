@@ -8,6 +8,7 @@ import pytest
 
 from teampulse.gauges.counts import TeamCounts, WindowCounts
 from teampulse.streams.team_counts_record import (
+    REMEMBERED_PER_TEAM,
     TeamCountsRecord,
     decode_team_counts,
     encode_team_counts,
@@ -46,6 +47,17 @@ def test_an_older_record_of_a_team_is_still_read_for_what_it_says() -> None:
 
     assert decode_team_counts(older) == ("eng-older", (7, 100.0), FIRST)
     assert decode_team_counts(newer) == ("eng-older", (8, 200.0), SECOND)
+
+
+def test_records_read_back_long_after_they_were_written_are_what_they_say() -> None:
+    written = [
+        encode_team_counts("eng-trail", seq, 10.0 * seq, FIRST if seq % 2 else SECOND)
+        for seq in range(3 * REMEMBERED_PER_TEAM)
+    ]
+
+    assert [decode_team_counts(record) for record in written] == [
+        parsed(record) for record in written
+    ]
 
 
 def test_a_record_from_another_writer_is_parsed() -> None:
