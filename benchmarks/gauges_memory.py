@@ -3,7 +3,8 @@
 Runs a simulated organisation (1,000 people in 100 teams by default) through the streaming
 core exactly as the `teams` and `threads` stages do (TeamState per team, ThreadBook per
 thread partition, facts routed back to teams), for 30 and then 60 simulated days, and prints
-the state's size as tracemalloc sees it, then the apply throughput and the cost of counts().
+the state's size as tracemalloc sees it, then the apply throughput, the cost of counts(),
+and the export's cost per event of a backfill read after every batch.
 
 State is bounded by the retention: the longest window, the baseline's or the drop signal's
 reach, plus the lateness. With the defaults the drop signal reaches furthest (its 2-week
@@ -43,6 +44,7 @@ START = 1_772_409_600.0  # 2026-03-02T00:00:00Z
 DAY_S = 86_400
 THREAD_PARTITIONS = 4
 EXPIRE_EVERY_S = 3_600  # the threads stage expires idle threads once per event-time hour
+EXPORT_BATCH = 2_000  # events between two exports in measure_export (a batch of the engine)
 
 
 @dataclass
@@ -219,6 +221,43 @@ def compare_content(roster: Roster, records: list[bytes], days: float, config: G
     )
 
 
+def measure_export(
+    roster: Roster, records: list[bytes], config: GaugeConfig, batch: int = EXPORT_BATCH
+) -> None:
+    """What the export costs a backfill: after every `batch` events, counts() of every team
+    the batch touched, as of the batch's newest event (the windows slide with it), as the
+    worker's export does after its batches; and the same read at one frozen instant (the
+    end of the history, as `make bench` freezes the worker's clock). CPU time of this
+    process: the machine is shared."""
+    history = [Event.from_wire(orjson.loads(raw)) for raw in records]
+    end = max(e.occurred_at for e in history)
+    for label, frozen in (("sliding", False), ("frozen clock", True)):
+        teams: dict[str, TeamState] = {}
+        elapsed = 0.0
+        reads = 0
+        for start in range(0, len(history), batch):
+            touched: set[str] = set()
+            newest = -math.inf
+            for event in history[start : start + batch]:
+                team = teams.get(str(event.team))
+                if team is None:
+                    team = teams[str(event.team)] = TeamState(str(event.team), config)
+                team.apply_event(event)
+                touched.add(team.team)
+                newest = max(newest, event.occurred_at)
+            as_of = end if frozen else newest
+            began = time.process_time()
+            for name in touched:
+                teams[name].counts(as_of, roster.team_size(name))
+            elapsed += time.process_time() - began
+            reads += len(touched)
+        print(
+            f"export after every {batch:,} events ({label}): {reads:,} counts() reads,"
+            f" {elapsed:.2f} s = {elapsed / len(history) * 1e6:.1f} us of CPU per event,"
+            f" {elapsed / reads * 1e6:.0f} us per read"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--people", type=int, default=1000)
@@ -254,9 +293,9 @@ def main() -> None:
         print(f"state {args.days[-1]:g} days / {args.days[0]:g} days = {sizes[-1] / sizes[0]:.2f}")
     if not args.no_speed:
         first = START + min(args.days) * DAY_S
-        measure_speed(
-            roster, [r for r in records if orjson.loads(r)["occurred_at"] < first], config
-        )
+        kept = [r for r in records if orjson.loads(r)["occurred_at"] < first]
+        measure_speed(roster, kept, config)
+        measure_export(roster, kept, config)
 
 
 if __name__ == "__main__":
