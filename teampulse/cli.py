@@ -163,10 +163,14 @@ def _logging(level: str, repeat_interval_s: float = 0.0) -> None:
     """Log lines with time and source. With `repeat_interval_s`, repeated lines collapse:
     aiokafka logs every failed connection attempt, so an unreachable broker would print
     dozens of identical lines before the command's own error says what to do."""
+    root = logging.getLogger()
+    # Only the handler made here is filtered: one already in place (an embedding program's,
+    # a test runner's) must keep every line it is given.
+    ours = not root.handlers
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    if repeat_interval_s > 0:
+    if repeat_interval_s > 0 and ours:
         from teampulse.kafka.log_limit import limit_repeated_messages
 
         limit_repeated_messages(logging.getLogger(), repeat_interval_s)
