@@ -35,7 +35,7 @@ help:
 	@echo "  wipe   down, then delete the stack's data (Kafka log dir, Redis dump, Prometheus TSDB)"
 	@echo "  tools  install the Debian packages the tests run besides the services (docker-compose, openssl, chromium)"
 	@echo "  test   venv + up + tools + pytest (PYTEST_ARGS='...' passes arguments)"
-	@echo "  demo   venv + up + teampulse demo (DEMO_SECONDS=N stops it after N seconds)"
+	@echo "  demo   venv + up + teampulse demo (DEMO_SECONDS=N stops it after N seconds; DEMO_TENANTS=1: two tenants)"
 	@echo "  lint   ruff, mypy, shellcheck of the stack scripts, promtool and amtool on the configs (installs what is missing)"
 	@echo "  bench  venv (+ the bench extra) + up + one benchmark run: table, benchmarks/results/*.json"
 	@echo "         (BENCH_ARGS='--events 50000 --latency-seconds 20' for a short run)"
@@ -85,7 +85,7 @@ test: venv up tools
 	exit $$rc
 
 demo: venv up
-	@echo "[make] running teampulse demo$(if $(DEMO_SECONDS), for $(DEMO_SECONDS)s,) (Ctrl-C stops it)"
+	@echo "[make] running teampulse demo$(if $(DEMO_SECONDS), for $(DEMO_SECONDS)s,)$(if $(DEMO_TENANTS), with two tenants,) (Ctrl-C stops it)"
 	@"$(VENV)/bin/teampulse" demo
 
 $(BENCH_STAMP): $(VENV_STAMP)

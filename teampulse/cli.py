@@ -163,10 +163,14 @@ def _logging(level: str, repeat_interval_s: float = 0.0) -> None:
     """Log lines with time and source. With `repeat_interval_s`, repeated lines collapse:
     aiokafka logs every failed connection attempt, so an unreachable broker would print
     dozens of identical lines before the command's own error says what to do."""
+    root = logging.getLogger()
+    # Only the handler made here is filtered: one already in place (an embedding program's,
+    # a test runner's) must keep every line it is given.
+    ours = not root.handlers
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    if repeat_interval_s > 0:
+    if repeat_interval_s > 0 and ours:
         from teampulse.kafka.log_limit import limit_repeated_messages
 
         limit_repeated_messages(logging.getLogger(), repeat_interval_s)
@@ -599,11 +603,18 @@ def demo(
     seconds: Annotated[
         float | None, typer.Option(envvar="DEMO_SECONDS", help="Stop after N seconds")
     ] = None,
+    tenants: Annotated[
+        bool,
+        typer.Option(
+            envvar="DEMO_TENANTS",
+            help="Run the demo as tenant acme, beside a second small tenant, globex",
+        ),
+    ] = False,
 ) -> None:
     """Run the worker and a realistic simulated feed; print where to look."""
     from teampulse.ops.demo import run_demo
 
-    raise typer.Exit(run_demo(_settings(reads_config=True), seconds))
+    raise typer.Exit(run_demo(_settings(reads_config=True), seconds, tenants))
 
 
 @cli.command("msteams-subscribe", epilog=_settings_epilog("msteams-subscribe"))
@@ -626,7 +637,8 @@ def msteams_subscribe(
 
 @cli.command(epilog=_settings_epilog("web"))
 def web() -> None:
-    """Serve the L&D web app: Organisation, Initiatives, Network, Team, Alerts pages, runbooks."""
+    """Serve the L&D web app: Organisation, Initiatives, Network, Content, Team, Alerts pages,
+    runbooks."""
     from teampulse.web.server import run_web
 
     _logging("INFO")

@@ -281,7 +281,12 @@ class Settings(BaseSettings):
         "(killed, frozen, cut off) before its partitions move to the others; the broker "
         "allows 6 s to 300 s by default (group.min/max.session.timeout.ms)",
     )
-    export_interval_s: float = Field(0.5, gt=0, description="How often gauges are recomputed")
+    export_interval_s: float = Field(
+        0.5,
+        gt=0,
+        description="Longest time between two recomputations of the gauges (a batch is"
+        " followed by one at once, at most every 0.1 s)",
+    )
     redis_flush_interval_s: float = Field(0.5, gt=0, description="How often Redis is written")
     redis_history_days: int = Field(90, ge=1, description="Days of daily history kept in Redis")
     redis_stream_maxlen: int = Field(

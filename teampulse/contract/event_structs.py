@@ -91,8 +91,9 @@ class _Posted(_Common, tag="discussion.posted"):
     post: Ref
     channel: Name | None = None
     length: Length | None = None
+    content: Ref | None = None
 
-    specific: ClassVar[tuple[str, ...]] = ("thread", "post", "channel", "length")
+    specific: ClassVar[tuple[str, ...]] = ("thread", "post", "channel", "length", "content")
 
 
 class _Answer(_Common):
@@ -101,8 +102,16 @@ class _Answer(_Common):
     parent: Ref
     channel: Name | None = None
     length: Length | None = None
+    content: Ref | None = None
 
-    specific: ClassVar[tuple[str, ...]] = ("thread", "post", "parent", "channel", "length")
+    specific: ClassVar[tuple[str, ...]] = (
+        "thread",
+        "post",
+        "parent",
+        "channel",
+        "length",
+        "content",
+    )
 
 
 class _Practiced(_Common, tag="adoption.practiced"):

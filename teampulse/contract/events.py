@@ -140,6 +140,8 @@ _DISCUSSION_BASE: tuple[Field, ...] = (
 _DISCUSSION_TAIL: tuple[Field, ...] = (
     _field("channel", "text", MAX_NAME_CHARS),
     _field("length", "integer", 0, MAX_LENGTH),
+    # the content the thread is about, when the platform knows it (the content gauges)
+    _field("content", "text", MAX_REF_CHARS),
 )
 _PARENT_REQUIRED = _field("parent", "text", MAX_REF_CHARS, required=True)
 

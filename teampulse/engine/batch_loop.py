@@ -181,6 +181,10 @@ class BatchLoop(Service):
         # inputs), sent with the next batch through its acknowledged outbox.
         self._queued: list[tuple[str, int, bytes | None, bytes]] = []
         self.batch_lock = asyncio.Lock()
+        # Set once a batch is handed to the producer: the export ticks on the batches'
+        # cadence, not on a timer of its own (a timer added up to its interval to the
+        # produce-to-gauge latency).
+        self.batch_applied = asyncio.Event()
         # Whether this worker may still write what its partitions imply (fencing).
         self.lease = MembershipLease(settings.group_session_timeout_s)
         self.assignor = OwnerAssignor(web_url, routed_topic)
@@ -477,6 +481,7 @@ class BatchLoop(Service):
         # Counted once handed to the producer, so a count never lags the records it counts
         # (a batch read again after a failed send is counted again, as after a crash).
         handled.on_sent()
+        self.batch_applied.set()
         # What a restoring partition read is read again once it is ready: not committed.
         scheduler = self._scheduler
         for (topic, partition), first in handled.deferred.items():

@@ -57,6 +57,7 @@ __all__ = [
 ]
 
 GROUP_MARK = "*"  # a group's key: its prefix followed by this
+_PRACTISED_CACHE = 4096  # distinct (practice, initiative, tags) remembered
 NO_INITIATIVE = ""
 
 
@@ -163,6 +164,7 @@ class ContentCatalog:
         ]
         self.all_channels = frozenset(c for channels in self._channels for c in channels)
         self._keys: dict[str, tuple[str, ...]] = {}
+        self._practised: dict[tuple[object, ...], tuple[int, ...]] = {}
         self._initiative: dict[str, int | None] = {}
 
     def keys_of(self, content: str) -> tuple[str, ...]:
@@ -200,11 +202,25 @@ class ContentCatalog:
         """The initiatives (indexes) this event is practice evidence (ability) for."""
         if event.type != PRACTICED:
             return ()
-        return tuple(
-            index
-            for index, initiative in enumerate(self.initiatives)
-            if ABILITY in evidence_ranks(event, initiative, self._indexes[index])
+        # What decides it (matchers read no other field): a few distinct values in practice.
+        what = (
+            event.practice,
+            event.initiative,
+            event.tags,
+            event.content,
+            event.channel,
+            event.success,
         )
+        found = self._practised.get(what)
+        if found is None:
+            found = tuple(
+                index
+                for index, initiative in enumerate(self.initiatives)
+                if ABILITY in evidence_ranks(event, initiative, self._indexes[index])
+            )
+            if len(self._practised) < _PRACTISED_CACHE:
+                self._practised[what] = found
+        return found
 
     def in_channels(self, initiative: int, channel: str | None) -> bool:
         return channel is not None and channel in self._channels[initiative]

@@ -6,11 +6,15 @@ content or are in an initiative's channel, and practice evidence (the initiative
 as a bit mask). Everything is dropped behind the retention (`expire`), and a person's records
 go with an erasure (`forget`). State cost: about 90 bytes per kept event of those kinds
 (docs/architecture.md, "State per person"), nothing per content item: the per-content counts
-are computed when read and cached until the state or the window moves.
+are computed when read: each window keeps the sum of every person's part (`_Totals`); a
+read after an event takes the person's old part (from their records as of the last read)
+away and adds the new one, and only a window that moved (once an hour) is summed anew.
 """
 
 from __future__ import annotations
 
+from array import array
+from collections.abc import Callable, Iterator
 from sys import intern
 
 from teampulse.contract.event import COMPLETED, POSTED, PRACTICED, REPLIED, STARTED, Event
@@ -24,13 +28,118 @@ __all__ = ["ContentBook"]
 _STARTED, _COMPLETED, _POST, _REPLY, _CHANNEL_POST, _CHANNEL_REPLY, _PRACTICE = range(7)
 # (bucket, kind, content id or channel; for practice the initiatives' bit mask)
 _Record = tuple[int, int, str | int]
+_KINDS = 8  # a record's code is bucket * _KINDS + kind
+
+
+class _Records:
+    """One person's records, compactly: the codes in a flat integer array (8 bytes each), the
+    values (interned content ids and channels, small masks: shared objects) in a list."""
+
+    __slots__ = ("codes", "values")
+
+    def __init__(self) -> None:
+        self.codes = array("q")
+        self.values: list[str | int] = []
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __iter__(self) -> Iterator[_Record]:
+        for code, value in zip(self.codes, self.values, strict=True):
+            bucket, kind = divmod(code, _KINDS)
+            yield bucket, kind, value
+
+    def append(self, record: _Record) -> None:
+        bucket, kind, value = record
+        self.codes.append(bucket * _KINDS + kind)
+        self.values.append(value)
+
+    def oldest(self) -> int:
+        return min(self.codes) // _KINDS
+
+    def copy(self) -> _Records:
+        records = _Records()
+        records.codes = array("q", self.codes)
+        records.values = list(self.values)
+        return records
+
+    def keep_from(self, kept_from: int) -> None:
+        pairs = zip(self.codes, self.values, strict=True)
+        kept = [(c, v) for c, v in pairs if c // _KINDS >= kept_from]
+        self.codes = array("q", (c for c, _ in kept))
+        self.values = [v for _, v in kept]
+
+
+class _Part:
+    """One person's part of one window: what they add to each content's counts."""
+
+    __slots__ = ("learned", "done", "posts", "replies", "practised_after", "recent")
+
+    def __init__(self) -> None:
+        self.learned: set[str] = set()  # keys they started or completed
+        self.done: dict[str, int] = {}  # key -> their first completion's bucket
+        self.posts: dict[str, int] = {}  # key -> their posts that reference it
+        self.replies: dict[str, int] = {}
+        self.practised_after: dict[str, tuple[bool, ...]] = {}  # key -> practised, per span
+        self.recent: set[tuple[int, int]] = set()  # (initiative, span index) practised lately
+
+
+class _Totals:
+    """The sum of every person's part of one window, kept by adding and taking away parts."""
+
+    __slots__ = ("by_key", "recent")
+
+    def __init__(self) -> None:
+        # key -> [learners, completers, posts, replies, contributors, practised per span...,
+        # completers who practised lately per span...]
+        self.by_key: dict[str, list[int]] = {}
+        self.recent: dict[tuple[int, int], int] = {}  # (initiative, span) -> people
+
+    def add(self, part: _Part, sign: int, spans: int, initiative_of: _InitiativeOf) -> None:
+        by_key = self.by_key
+        width = 5 + 2 * spans
+
+        def row(key: str) -> list[int]:
+            found = by_key.get(key)
+            if found is None:
+                found = by_key[key] = [0] * width
+            return found
+
+        for key in part.learned:
+            row(key)[0] += sign
+        for key, n in part.posts.items():
+            row(key)[2] += sign * n
+        for key, n in part.replies.items():
+            row(key)[3] += sign * n
+        for key in part.posts.keys() | part.replies.keys():
+            row(key)[4] += sign
+        for pair in part.recent:
+            self.recent[pair] = self.recent.get(pair, 0) + sign
+        for key in part.done:
+            counts = row(key)
+            counts[1] += sign
+            initiative = initiative_of(key)
+            if initiative is None:
+                continue
+            flags = part.practised_after[key]
+            for i in range(spans):
+                counts[5 + i] += sign * flags[i]
+                counts[5 + spans + i] += sign * ((initiative, i) in part.recent)
+
+
+_InitiativeOf = Callable[[str], "int | None"]
 
 
 class ContentBook:
     def __init__(self, catalog: ContentCatalog, bucket_s: int) -> None:
         self._catalog = catalog
         self._bucket_s = bucket_s
-        self._people: dict[str, list[_Record]] = {}
+        self._people: dict[str, _Records] = {}
+        self._totals: dict[tuple[int, int], _Totals] = {}  # (first, last bucket) -> sums
+        # People whose records changed since the last read -> their records as of it (None:
+        # they had none): their old parts are taken from the sums with these, then the new
+        # ones added. Parts are not kept: they would cost more than the records.
+        self._before: dict[str, _Records | None] = {}
         self._version = 0
         # ((version, members, windows), counts): read once a tick, changed far less often
         self._cached: tuple[tuple[object, ...], dict[str, dict[str, ContentCounts]]] | None = None
@@ -42,15 +151,17 @@ class ContentBook:
         kind = event.type
         content = event.content
         record: _Record
+        bucket = bucket_of(event.occurred_at, self._bucket_s)
         if kind in (STARTED, COMPLETED):
             if content is None:
                 return
-            record = (0, _STARTED if kind == STARTED else _COMPLETED, intern(content))
+            record = (bucket, _STARTED if kind == STARTED else _COMPLETED, intern(content))
         elif kind in (POSTED, REPLIED):
             if content is not None:
-                record = (0, _POST if kind == POSTED else _REPLY, intern(content))
+                record = (bucket, _POST if kind == POSTED else _REPLY, intern(content))
             elif event.channel is not None and event.channel in self._channels:
-                record = (0, _CHANNEL_POST if kind == POSTED else _CHANNEL_REPLY, event.channel)
+                channel_kind = _CHANNEL_POST if kind == POSTED else _CHANNEL_REPLY
+                record = (bucket, channel_kind, event.channel)
             else:
                 return
         elif kind == PRACTICED:
@@ -59,36 +170,41 @@ class ContentBook:
                 mask |= 1 << index
             if not mask:
                 return
-            record = (0, _PRACTICE, mask)
+            record = (bucket, _PRACTICE, mask)
         else:
             return
-        record = (bucket_of(event.occurred_at, self._bucket_s), record[1], record[2])
-        self._people.setdefault(event.actor, []).append(record)
+        records = self._people.get(event.actor)
+        self._remember(event.actor, records)
+        if records is None:
+            records = self._people[event.actor] = _Records()
+        records.append(record)
         self._version += 1
 
     def forget(self, people: set[str]) -> bool:
         changed = False
         for person in people:
-            if self._people.pop(person, None) is not None:
+            records = self._people.pop(person, None)
+            if records is not None:
+                self._remember(person, records)
                 changed = True
         if changed:
             self._version += 1
         return changed
 
     def expire(self, kept_from: int) -> None:
-        """Drop the records of buckets before `kept_from`."""
-        changed = False
+        """Drop the records of buckets before `kept_from` (they are in no span read, so no
+        figure changes: the people's parts are recomputed at the next read all the same)."""
         for person in list(self._people):
             records = self._people[person]
-            if records and min(r[0] for r in records) < kept_from:
-                kept = [r for r in records if r[0] >= kept_from]
-                changed = True
-                if kept:
-                    self._people[person] = kept
-                else:
+            if records.oldest() < kept_from:
+                self._remember(person, records)
+                records.keep_from(kept_from)
+                if not records:
                     del self._people[person]
-        if changed:
-            self._version += 1
+
+    def _remember(self, person: str, records: _Records | None) -> None:
+        if person not in self._before and self._totals:
+            self._before[person] = records.copy() if records is not None else None
 
     @property
     def records(self) -> int:
@@ -102,94 +218,119 @@ class ContentBook:
         cached = self._cached
         if cached is not None and cached[0] == stamp:
             return cached[1]
-        result = {
-            label: self._window(first, last, members) for label, (first, last) in windows.items()
-        }
+        wanted = set(windows.values())
+        for window in [w for w in self._totals if w not in wanted]:  # windows that moved on
+            del self._totals[window]
+        before, self._before = self._before, {}
+        spans = len(self._catalog.spans)
+        initiative_of = self._catalog.initiative_of
+        for window in wanted:
+            totals = self._totals.get(window)
+            if totals is None:  # a new window (the hour turned): every part anew
+                totals = self._totals[window] = _Totals()
+                for records in self._people.values():
+                    totals.add(self._part(records, *window), 1, spans, initiative_of)
+                continue
+            for person, old in before.items():
+                if old:
+                    totals.add(self._part(old, *window), -1, spans, initiative_of)
+                current = self._people.get(person)
+                if current:
+                    totals.add(self._part(current, *window), 1, spans, initiative_of)
+        result = {label: self._window(window, members) for label, window in windows.items()}
         self._cached = (stamp, result)
         return result
 
-    def _window(self, first: int, last: int, members: int) -> dict[str, ContentCounts]:
+    def _window(self, window: tuple[int, int], members: int) -> dict[str, ContentCounts]:
         catalog = self._catalog
-        keys_of = catalog.keys_of
-        learners: dict[str, set[str]] = {}
-        first_completion: dict[str, dict[str, int]] = {}
-        posts: dict[str, int] = {}
-        replies: dict[str, int] = {}
-        contributors: dict[str, set[str]] = {}
-        practice: dict[str, list[tuple[int, int]]] = {}  # person -> (bucket, mask)
-        reach = catalog.conversation_buckets
-        for person, records in self._people.items():
-            completions = [(r[0], r[2]) for r in records if r[1] == _COMPLETED]
-            for bucket, kind, value in records:
-                if kind == _PRACTICE:
-                    practice.setdefault(person, []).append((bucket, value))  # type: ignore[arg-type]
-                    continue
-                if not first <= bucket <= last:
-                    continue
-                if kind in (_STARTED, _COMPLETED):
-                    for key in keys_of(value):  # type: ignore[arg-type]
-                        learners.setdefault(key, set()).add(person)
-                        if kind == _COMPLETED:
-                            done = first_completion.setdefault(key, {})
-                            if bucket < done.get(person, bucket + 1):
-                                done[person] = bucket
-                    continue
-                if kind in (_POST, _REPLY):
-                    referenced = set(keys_of(value))  # type: ignore[arg-type]
-                else:
-                    referenced = {
-                        key
-                        for done_at, content in completions
-                        if done_at <= bucket < done_at + reach
-                        for key in keys_of(content)  # type: ignore[arg-type]
-                        if (initiative := catalog.initiative_of(key)) is not None
-                        and catalog.in_channels(initiative, value)  # type: ignore[arg-type]
-                    }
-                talk = posts if kind in (_POST, _CHANNEL_POST) else replies
-                for key in referenced:
-                    talk[key] = talk.get(key, 0) + 1
-                    contributors.setdefault(key, set()).add(person)
-        # Who practised each initiative in the last span, once per (initiative, span): the
-        # others of a content are these minus its completers.
-        recent: dict[tuple[int, int], set[str]] = {}
+        spans = len(catalog.spans)
+        totals = self._totals[window]
         result = {}
-        for key in sorted(learners.keys() | contributors.keys()):
-            done = first_completion.get(key, {})
+        for key in sorted(totals.by_key):
+            counts = totals.by_key[key]
+            learners, done, posts, replies, contributors = counts[:5]
+            if not learners and not contributors:
+                continue
             initiative = catalog.initiative_of(key)
-            practiced: tuple[int, ...] = ()
-            others_practiced: tuple[int, ...] = ()
-            if initiative is not None:
-                bit = 1 << initiative
-                practiced = tuple(
-                    sum(
-                        1
-                        for person, at in done.items()
-                        if any(
-                            mask & bit and at <= b < at + span
-                            for b, mask in practice.get(person, ())
-                        )
-                    )
-                    for span in catalog.spans
+            if initiative is None:
+                after: tuple[int, ...] = ()
+                others_practiced: tuple[int, ...] = ()
+            elif done:
+                after = tuple(counts[5 : 5 + spans])
+                others_practiced = tuple(
+                    totals.recent.get((initiative, i), 0) - counts[5 + spans + i]
+                    for i in range(spans)
                 )
-                others = []
-                for span in catalog.spans if done else ():
-                    practised = recent.get((initiative, span))
-                    if practised is None:
-                        practised = recent[(initiative, span)] = {
-                            person
-                            for person, held in practice.items()
-                            if any(mask & bit and last - span < b <= last for b, mask in held)
-                        }
-                    others.append(len(practised) - sum(1 for person in done if person in practised))
-                others_practiced = tuple(others) if done else (0,) * len(catalog.spans)
+            else:
+                after = others_practiced = (0,) * spans
             result[key] = ContentCounts(
-                learners=len(learners.get(key, ())),
-                completers=len(done),
-                posts=posts.get(key, 0),
-                replies=replies.get(key, 0),
-                contributors=len(contributors.get(key, ())),
-                practiced=practiced,
-                others=max(0, members - len(done)) if done else 0,
+                learners=learners,
+                completers=done,
+                posts=posts,
+                replies=replies,
+                contributors=contributors,
+                practiced=after,
+                others=max(0, members - done) if done else 0,
                 others_practiced=others_practiced,
             )
         return result
+
+    def _part(self, records: _Records, first: int, last: int) -> _Part:
+        """One person's part of the window first..last (gauges.content has the rules)."""
+        catalog = self._catalog
+        keys_of = catalog.keys_of
+        reach = catalog.conversation_buckets
+        part = _Part()
+        every = list(records)
+        completions = [(r[0], r[2]) for r in every if r[1] == _COMPLETED]
+        practice = [(r[0], r[2]) for r in every if r[1] == _PRACTICE]
+        for bucket, kind, value in every:
+            if kind == _PRACTICE or not first <= bucket <= last:
+                continue
+            if kind in (_STARTED, _COMPLETED):
+                for key in keys_of(value):  # type: ignore[arg-type]
+                    part.learned.add(key)
+                    if kind == _COMPLETED and bucket < part.done.get(key, bucket + 1):
+                        part.done[key] = bucket
+                continue
+            if kind in (_POST, _REPLY):
+                referenced = set(keys_of(value))  # type: ignore[arg-type]
+            else:
+                referenced = {
+                    key
+                    for done_at, content in completions
+                    if done_at <= bucket < done_at + reach
+                    for key in keys_of(content)  # type: ignore[arg-type]
+                    if (initiative := catalog.initiative_of(key)) is not None
+                    and catalog.in_channels(initiative, value)  # type: ignore[arg-type]
+                }
+            talk = part.posts if kind in (_POST, _CHANNEL_POST) else part.replies
+            for key in referenced:
+                talk[key] = talk.get(key, 0) + 1
+        for index, span in enumerate(catalog.spans):
+            for bucket, mask in practice:
+                if last - span < bucket <= last:
+                    for initiative in range(len(catalog.initiatives)):
+                        if mask >> initiative & 1:  # type: ignore[operator]
+                            part.recent.add((initiative, index))
+        for key, at in part.done.items():
+            initiative = catalog.initiative_of(key)
+            if initiative is not None:
+                bit = 1 << initiative
+                part.practised_after[key] = tuple(
+                    any(mask & bit and at <= b < at + span for b, mask in practice)  # type: ignore[operator]
+                    for span in catalog.spans
+                )
+        # Most parts have no conversation or practice: one shared empty container instead of
+        # one each (a part is never changed once built).
+        for name in ("posts", "replies", "practised_after", "done"):
+            if not getattr(part, name):
+                setattr(part, name, _NO_COUNTS)
+        for name in ("learned", "recent"):
+            if not getattr(part, name):
+                setattr(part, name, _NO_KEYS)
+        return part
+
+
+_NO_COUNTS: dict = {}  # type: ignore[type-arg]
+_NO_KEYS: set = set()  # type: ignore[type-arg]

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from sys import intern
 from typing import Any, Literal
 
@@ -304,7 +304,7 @@ class TeamState:
         # when read, so applying an event only bumps its day's counter.
         self._changes: dict[int, int] = {}  # day -> how many changes landed in it
         self._days: dict[int, tuple[int, _Tally]] = {}  # day -> (its counter, aggregate)
-        self._hours: dict[int, tuple[int, tuple[int, ...]]] = {}  # day -> (counter, events/bucket)
+        self._hours: dict[int, tuple[int, list[int]]] = {}  # day -> (counter, events/bucket)
         self._pieces: _Pieces = {}  # bucket ranges read by the last export
         # (last bucket of the window, members, hash of the scoring, value, events per
         # sample); samples end a week or more before it
@@ -353,8 +353,10 @@ class TeamState:
             keys.append(key)
             day.parts.extend(_EMPTY_ROWS[day.parts.typecode])
         parts = day.parts
+        added = []
         for column, amount in _INCREMENTS[event.type]:
             value = 1 if amount is None else amount(event)
+            added.append((column, value))
             try:
                 parts[at + column] += value
             except OverflowError:  # the sum left 32 bits unchanged; from now on, 64
@@ -363,7 +365,7 @@ class TeamState:
         self._book().apply(event)
         if self._content is not None:
             self._content.apply(event)
-        self._touch(index)
+        self._add_to_day_caches(index, person, added)
         ids_due = False
         if stream_watermark is None or occurred_at > stream_watermark:
             watermarks = self._stream_watermarks
@@ -517,6 +519,34 @@ class TeamState:
             book = self._adoption = book.following(wanted)
         return book
 
+    def _add_to_day_caches(self, index: int, person: int, added: list[tuple[int, int]]) -> None:
+        """An event's part of bucket `index` is in the rows: add it to the day's cached
+        aggregate and events per bucket too, if they were current, instead of scanning the
+        day's rows again at the next read (the day an export reads most is the one events
+        land in). Anything else that changes a day (a fact, an erasure, an expiry) makes them
+        recompute from the rows."""
+        day_index, offset = divmod(index, self._per_day)
+        stamp = self._changes.get(day_index, 0)
+        self._touch(index)
+        now = self._changes[day_index]
+        cached = self._days.get(day_index)
+        if cached is not None and cached[0] == stamp and stamp:
+            tally = cached[1]
+            sums = tally.sums
+            contributed = 0
+            for column, value in added:
+                sums[column] += value
+                if column in (_POSTS, _REPLIES):
+                    contributed += value
+            tally.people[person] = tally.people.get(person, 0) + contributed
+            self._days[day_index] = (now, tally)
+        hours = self._hours.get(day_index)
+        if hours is not None and hours[0] == stamp and stamp:
+            for column, value in added:
+                if column == _EVENTS:
+                    hours[1][offset] += value
+            self._hours[day_index] = (now, hours[1])
+
     def _touch(self, index: int) -> None:
         """Something changed in this bucket: forget the aggregates that include it."""
         day = index // self._per_day
@@ -669,8 +699,15 @@ class TeamState:
 
     def _span(self, first: int, last: int, used: _Pieces | None) -> _Tally:
         """Buckets first..last of one day."""
-        day = first // self._per_day
-        if first == day * self._per_day and last == first + self._per_day - 1:
+        per_day = self._per_day
+        day = first // per_day
+        held = self._days_held.get(day)
+        if held is None:
+            return _EMPTY_TALLY
+        # No bucket of the day outside the span holds anything (today, up to the current
+        # hour, say): the span is the whole day, whose aggregate is kept current.
+        inside = ((1 << (last - first + 1)) - 1) << (first - day * per_day)
+        if not held.present & ~inside:
             return self._day(day)
         return self._cached(first, last, used, lambda: self._aggregate(first, last))
 
@@ -735,7 +772,7 @@ class TeamState:
             events.extend(hours[max(first - start, 0) : min(last - start, per_day - 1) + 1])
         return events
 
-    def _day_events(self, day_index: int) -> tuple[int, ...]:
+    def _day_events(self, day_index: int) -> Sequence[int]:
         stamp = self._changes.get(day_index, 0)
         day = self._days_held.get(day_index)
         if stamp == 0 or day is None:
@@ -747,5 +784,5 @@ class TeamState:
             parts = day.parts
             for row, key in enumerate(day.keys):
                 hours[key % per_day] += parts[row * _WIDTH + _EVENTS]
-            cached = self._hours[day_index] = (stamp, tuple(hours))
+            cached = self._hours[day_index] = (stamp, hours)
         return cached[1]

@@ -1,4 +1,10 @@
-"""Feeds a simulated organisation into Kafka: roster, event history, then a live stream."""
+"""Feeds a simulated organisation into Kafka: roster, event history, then a live stream.
+
+As a tenant's (`tenant`, docs/tenancy.md), every record goes as `teampulse produce --tenant`
+sends it: the person id keyed with the tenant's pseudonym secret and the tenant's header on
+the record (a malformed record of the fault injection keeps its bytes, and dead-letters with
+its reason).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,8 @@ from collections.abc import Awaitable, Callable
 import orjson
 from tqdm import tqdm
 
+from teampulse.contract.pseudonym import PSEUDONYM_PREFIX
+from teampulse.ingest.produce import TenantKeying
 from teampulse.kafka.sender import KafkaSender
 from teampulse.kafka.topics import ensure_topics
 from teampulse.settings import Settings
@@ -27,6 +35,7 @@ from teampulse.simulation.scenarios import (
     scenario_events,
     scenario_organisation,
 )
+from teampulse.tenancy.door import keyed_event
 
 __all__ = ["DAY_S", "backfill", "live", "run_scenario", "run_simulation", "send_roster"]
 
@@ -36,16 +45,34 @@ DAY_S = 86400
 PACE_S = 0.05  # how often a scenario's live part looks whether its next event is due
 
 
-def _record(item: bytes | dict) -> tuple[bytes | None, bytes]:
+Headers = list[tuple[str, bytes]] | None
+
+
+def _record(item: bytes | dict, tenant: TenantKeying | None = None) -> tuple[bytes | None, bytes]:
     if isinstance(item, bytes):
         return None, item
     key = item.get("id")
+    if tenant is not None and isinstance(item.get("actor"), str):
+        item = keyed_event(item, tenant.pseudonymiser)
     return (key.encode() if isinstance(key, str) else None), orjson.dumps(item)
 
 
-async def send_roster(sender: KafkaSender, settings: Settings, org: Organisation) -> int:
-    records = [(r["person"].encode(), orjson.dumps(r)) for r in org.roster_records()]
-    return await sender.send_all(settings.topic("roster"), records)
+def _headers(tenant: TenantKeying | None) -> Headers:
+    return tenant.headers if tenant is not None else None
+
+
+async def send_roster(
+    sender: KafkaSender, settings: Settings, org: Organisation, tenant: TenantKeying | None = None
+) -> int:
+    topic = settings.topic("roster")
+    sent = 0
+    for record in org.roster_records():
+        if tenant is not None:
+            person = PSEUDONYM_PREFIX + tenant.pseudonymiser.person(str(record["person"]))
+            record = {**record, "person": person}
+        await sender.send(topic, record["person"].encode(), orjson.dumps(record), _headers(tenant))
+        sent += 1
+    return sent
 
 
 async def backfill(
@@ -56,6 +83,7 @@ async def backfill(
     end: float,
     seed: int,
     faults: bool,
+    tenant: TenantKeying | None = None,
 ) -> int:
     events = generate_events(org, start, end, seed)
     stream = inject_faults(events, seed) if faults else events
@@ -63,8 +91,8 @@ async def backfill(
     sent = 0
     with tqdm(desc="history", unit=" events", file=None, mininterval=1.0) as bar:
         for item in stream:
-            key, value = _record(item)
-            await sender.send(topic, key, value)
+            key, value = _record(item, tenant)
+            await sender.send(topic, key, value, _headers(tenant))
             sent += 1
             if sent % 1000 == 0:
                 bar.update(1000)
@@ -82,6 +110,7 @@ async def live(
     seed: int,
     faults: bool,
     history_start: float,
+    tenant: TenantKeying | None = None,
 ) -> int:
     """Send `rate` events per second for `seconds` (<0: forever), each when its occurred_at
     comes up. One endless generator keeps threads and journeys going, so live replies answer
@@ -92,8 +121,8 @@ async def live(
     stream = inject_faults(events, seed) if faults else events
     sent = 0
     for item in stream:
-        key, value = _record(item)
-        await sender.send(topic, key, value)
+        key, value = _record(item, tenant)
+        await sender.send(topic, key, value, _headers(tenant))
         sent += 1
         if sent % max(1, int(rate)) == 0:  # about once a second: flush, then keep pace
             await sender.flush()
@@ -119,21 +148,24 @@ async def run_simulation(
     on_history_sent: Callable[[], Awaitable[None]] | None = None,
     org: Organisation | None = None,
     now: float | None = None,
+    tenant: TenantKeying | None = None,
 ) -> None:
     """Roster, `days` of history, then `live_seconds` of live feed (<0: forever).
     `on_history_sent` runs once Kafka acknowledged the whole history. `org` replaces the
     seeded organisation of `people` and `teams` (the demo's); `now` (epoch seconds) is where
-    the history ends, the wall clock by default."""
+    the history ends, the wall clock by default; `tenant`: sent as that tenant's records."""
     if org is None:  # first: an organisation that cannot be built is said before Kafka is waited on
         org = build_organisation(seed, people=people, teams=teams)
     await ensure_topics(settings)
     if now is None:
         now = time.time()
     async with KafkaSender(settings) as sender:
-        roster_sent = await send_roster(sender, settings, org)
+        roster_sent = await send_roster(sender, settings, org, tenant)
         log.info("roster: %d people sent to %s", roster_sent, settings.topic("roster"))
         if days > 0:
-            sent = await backfill(sender, settings, org, now - days * DAY_S, now, seed, faults)
+            sent = await backfill(
+                sender, settings, org, now - days * DAY_S, now, seed, faults, tenant
+            )
             log.info("history: %d records of %.0f days sent", sent, days)
         if on_history_sent is not None:
             await on_history_sent()
@@ -147,6 +179,7 @@ async def run_simulation(
                 seed,
                 faults,
                 history_start=now - days * DAY_S,
+                tenant=tenant,
             )
             log.info("live: %d records sent", sent)
 

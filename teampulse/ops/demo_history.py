@@ -65,13 +65,19 @@ def latest_snapshot(
 
 
 def daily_history_entries(
-    settings: Settings, org: Organisation, start: float, end: float, seed: int
+    settings: Settings,
+    org: Organisation,
+    start: float,
+    end: float,
+    seed: int,
+    tenant: str | None = None,
 ) -> Iterator[dict[str, str]]:
-    """History members as of the last second of every whole UTC day between start and end."""
+    """History members as of the last second of every whole UTC day between start and end
+    (`tenant`: under that tenant's keys)."""
     events = _events(settings, org, start, end, seed)
     roster = _roster(org, Pseudonymiser(settings.pseudonym_secret))
     config = load_gauge_config(settings)
-    keys = RedisKeys(settings.redis_prefix)
+    keys = RedisKeys(settings.redis_prefix).of_tenant(tenant)
     windows = settings.window_seconds
     window = min(windows, key=windows.__getitem__)
     day_end = math.floor(start / DAY_S) * DAY_S + DAY_S - 1
@@ -84,11 +90,17 @@ def daily_history_entries(
 
 
 async def write_daily_history(
-    client: Redis, settings: Settings, org: Organisation, start: float, end: float, seed: int
+    client: Redis,
+    settings: Settings,
+    org: Organisation,
+    start: float,
+    end: float,
+    seed: int,
+    tenant: str | None = None,
 ) -> int:
     """Compute (in a thread: about half a second a day) and add the past days; returns the
     members added."""
     entries = await asyncio.to_thread(
-        lambda: list(daily_history_entries(settings, org, start, end, seed))
+        lambda: list(daily_history_entries(settings, org, start, end, seed, tenant))
     )
     return await add_past_days(client, entries)

@@ -66,16 +66,23 @@ def parse_samples(text: str) -> Iterable[tuple[str, Mapping[str, str], float]]:
             yield sample.name, sample.labels, sample.value
 
 
-def summarise(metrics_text: str, alerts: list[Mapping[str, Any]]) -> Summary:
+def summarise(
+    metrics_text: str, alerts: list[Mapping[str, Any]], main_tenant: str | None = None
+) -> Summary:
+    """With tenants, a team is shown as `tenant/team`, and the organisation's engagement is
+    `main_tenant`'s."""
     summary = Summary()
     teams: dict[str, TeamLine] = {}
     for name, labels, value in parse_samples(metrics_text):
+        tenant = labels.get("tenant")
         if name == "teampulse_events_total" and labels.get("outcome") == "accepted":
             summary.accepted += int(value)
         elif name == ORG_ENGAGEMENT and labels.get("window") == WINDOW:
-            summary.org_engagement = value
+            if tenant == main_tenant:
+                summary.org_engagement = value
         elif "team" in labels:
-            line = teams.setdefault(labels["team"], TeamLine(labels["team"]))
+            shown = labels["team"] if tenant is None else f"{tenant}/{labels['team']}"
+            line = teams.setdefault(shown, TeamLine(shown))
             if name == ENGAGEMENT and labels.get("window") == WINDOW:
                 line.engagement = value
             elif name == PARTICIPATION and labels.get("window") == WINDOW:
@@ -96,7 +103,7 @@ def summarise(metrics_text: str, alerts: list[Mapping[str, Any]]) -> Summary:
                 ", ".join(
                     f"{k}={v}"
                     for k, v in sorted(alert.get("labels", {}).items())
-                    if k in ("team", "initiative", "source", "department")
+                    if k in ("tenant", "team", "initiative", "source", "department")
                 ),
                 alert.get("fires_in"),
             )

@@ -10,6 +10,12 @@ Conversation follows the archetypes: members post and reply in their team channe
 where engaged teams mostly answer other teams; silo teams never leave their own channel,
 so they neither answer nor are answered by another team. A reply always answers an earlier
 post of the same thread by someone else.
+
+Content drives conversation and practice: a learner part-way through an initiative's path
+asks in the initiative's channel about the content in hand (the thread and every answer in
+it carry that content's id, as a platform that knows the course would send it), and people
+who finished the path practise and answer peers there, so the content gauges (which course
+sparked talk, whether its completers practised) have something to measure.
 """
 
 from __future__ import annotations
@@ -185,6 +191,7 @@ class _Thread:
     channel: str
     initiative: str | None
     started_ms: int
+    content: str | None = None  # the course the thread is about (every event of it says so)
     posts: list[tuple[str, str, str, int]] = field(default_factory=list)  # post, actor, team, ms
 
 
@@ -269,7 +276,9 @@ class Behaviour:
         if journey.step >= journey.reach:  # stalled: the initiative no longer gets through
             return self._learn(person, at_ms)
         if journey.step > 0 and not silo and self.rng.random() < 0.12:
-            return self._post(person, at_ms, plan.channel, plan.initiative)  # a question
+            # a question about the content in hand: the platform tags the thread with it
+            _kind, about = steps[journey.step - 1]
+            return self._post(person, at_ms, plan.channel, plan.initiative, about)
         kind, content = steps[journey.step]
         source = "lxp" if content == plan.kickoff else "lms"
         if kind == "learning.assessed":
@@ -304,15 +313,21 @@ class Behaviour:
         return f"team-{person.team}"
 
     def _post(
-        self, person: Person, at_ms: int, channel: str, initiative: str | None
+        self,
+        person: Person,
+        at_ms: int,
+        channel: str,
+        initiative: str | None,
+        content: str | None = None,
     ) -> dict[str, Any]:
-        thread = _Thread(self._id("thread"), channel, initiative, at_ms)
+        thread = _Thread(self._id("thread"), channel, initiative, at_ms, content)
         post = self._id("post")
         thread.posts.append((post, person.person, person.team, at_ms))
         self._threads.setdefault(channel, deque(maxlen=THREADS_KEPT_PER_CHANNEL)).append(thread)
         return self._event(
             person, at_ms, "discussion.posted", _channel_source(channel), initiative=initiative,
             thread=thread.thread, post=post, channel=channel, length=self._length(400),
+            content=content,
         )  # fmt: skip
 
     def _answer(
@@ -329,13 +344,14 @@ class Behaviour:
             return self._event(
                 person, at_ms, "discussion.reacted", source, initiative=thread.initiative,
                 thread=thread.thread, post=self._id("reaction"), parent=parent, channel=channel,
+                content=thread.content,
             )  # fmt: skip
         post = self._id("post")
         thread.posts.append((post, person.person, person.team, at_ms))
         return self._event(
             person, at_ms, "discussion.replied", source, initiative=thread.initiative,
             thread=thread.thread, post=post, parent=parent, channel=channel,
-            length=self._length(180),
+            length=self._length(180), content=thread.content,
         )  # fmt: skip
 
     def _reply_target(self, person: Person, at_ms: int, channel: str) -> tuple[_Thread, str] | None:

@@ -19,13 +19,17 @@ __all__ = ["content_body", "read_content"]
 
 
 def content_body(
-    as_of: str | None, rows: Mapping[str, str], initiative: str | None = None
+    as_of: str | bytes | None,
+    rows: Mapping[str, str] | Mapping[bytes, bytes],
+    initiative: str | None = None,
 ) -> dict[str, Any]:
     """`{"as_of", "content": [{"key", "initiative", "windowed"}, ...]}` sorted by key; with
-    `initiative`, only that initiative's rows ("" for the rows without one)."""
+    `initiative`, only that initiative's rows ("" for the rows without one). Takes what a
+    client gives, decoded or not."""
     content = []
-    for key in sorted(rows):
-        row = orjson.loads(rows[key])
+    named = {k.decode() if isinstance(k, bytes) else k: v for k, v in rows.items()}
+    for key in sorted(named):
+        row = orjson.loads(named[key])
         if initiative is not None and row.get("initiative", "") != initiative:
             continue
         content.append({"key": key, **row})

@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import orjson
 from aiokafka.partitioner import murmur2
 
 from teampulse.contract.tenant_scope import tenant_of
@@ -30,6 +29,7 @@ from teampulse.gauges.snapshot import (
     team_snapshot,
 )
 from teampulse.sinks.sink import Publication, Sink, TeamStateView
+from teampulse.streams.team_counts_record import encode_team_counts
 
 __all__ = ["Exporter", "team_partition"]
 
@@ -137,12 +137,7 @@ class Exporter:
                 self._exported[team] = _Exported(
                     bucket, members, counts, previous.snapshot if previous is not None else None
                 )
-                self.send_team_counts(
-                    team.encode(),
-                    orjson.dumps(
-                        {"team": team, "seq": seq, "as_of": now, "counts": counts.to_wire()}
-                    ),
-                )
+                self.send_team_counts(team.encode(), encode_team_counts(team, seq, now, counts))
         for gone in set(self._exported) - live_teams:
             del self._exported[gone]
         # Every team's drop signal is set against the whole organisation: when what the

@@ -19,6 +19,7 @@ from teampulse.gauges.config import GaugeConfig
 from teampulse.gauges.counts import TeamCounts
 from teampulse.gauges.team_state import TeamState
 from teampulse.gauges.threads import ThreadBook, ThreadFact, fact_from_wire
+from teampulse.streams.team_counts_record import decode_team_counts
 
 __all__ = [
     "KnownTenant",
@@ -177,11 +178,8 @@ class RollupInputs:
             self.changed = True
 
     def apply(self, record: bytes) -> None:
-        message = orjson.loads(record)
-        team = message["team"]
-        # A record written before `seq` existed ranks below every record that has one.
-        version = (int(message.get("seq", NO_LOG_POSITION)), float(message["as_of"]))
+        team, version, counts = decode_team_counts(record)
         if version >= self.version.get(team, (NO_LOG_POSITION, float("-inf"))):
-            self.counts[team] = TeamCounts.from_wire(message["counts"])
+            self.counts[team] = counts
             self.version[team] = version
             self.changed = True

@@ -16,7 +16,7 @@ tenants:
     max_series: 20000                      # series of its teams exported, per worker
     retention: 400d
     alert_route: l-and-d-acme
-    organisation: "Acme Corp"
+    organisation: "Acme Corp"             # its display name, on its Organisation page
     scoring: {engagement: {...}, conversation_quality: {...}}  # those parts of scoring.yaml
     initiatives: [...]                     # the list of initiatives.yaml
     suspended: false

@@ -63,6 +63,7 @@ class Tenant:
     gauges: TenantGauges = field(default_factory=TenantGauges)
     alert_route: str | None = None  # the `alert_route` label of its teams' alerts
     retention_s: int | None = None  # how long its data is kept (None: the deployment's)
+    organisation: str | None = None  # its display name
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,11 @@ class TenantDirectory:
             for tenant_id, tenant in self.tenants.items()
             if tenant.alert_route is not None
         }
+
+    def organisation_of(self, tenant_id: str | None) -> str | None:
+        """The tenant's display name, for its pages (None: none set, or no tenants)."""
+        tenant = self.tenants.get(tenant_id) if tenant_id is not None else None
+        return tenant.organisation if tenant is not None else None
 
     def retention_of(self, tenant_id: str | None) -> int | None:
         """The tenant's own retention in seconds (None: the deployment's)."""
@@ -301,6 +307,7 @@ def _tenant(tenant_id: str, config: TenantConfig, settings: Settings) -> Tenant:
         gauges=TenantGauges(config.min_group_size, config.scoring, config.initiatives),
         alert_route=config.alert_route,
         retention_s=parse_duration(config.retention) if config.retention is not None else None,
+        organisation=config.organisation,
     )
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import html
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 from urllib.parse import quote
 
+from teampulse.settings import parse_duration
 from teampulse.web.charts import (
     Bar,
     Series,
@@ -94,7 +96,8 @@ def _layout(title: str, body: str, as_of: float | None = None) -> str:
 <body>
 <header><strong><a href="/">TeamPulse</a></strong>
 <nav><a href="/">Organisation</a> · <a href="/initiatives">Initiatives</a> ·
-<a href="/network">Network</a> · <a href="/alerts">Alerts</a></nav>{stamp}</header>
+<a href="/network">Network</a> · <a href="/content">Content</a> ·
+<a href="/alerts">Alerts</a></nav>{stamp}</header>
 <main>
 {body}
 </main></body></html>
@@ -173,8 +176,12 @@ def _scope_figures(view: ScopeView | None, name: str) -> str:
 
 
 def organisation_page(
-    published: Published, alerts: Sequence[AlertView], alerts_problem: str
+    published: Published,
+    alerts: Sequence[AlertView],
+    alerts_problem: str,
+    organisation: str | None = None,
 ) -> str:
+    """`organisation`: the tenant's display name (`organisation` of the tenants file)."""
     teams = published.teams
     departments = {d.key: d for d in published.departments}
     divisions = {d.key: d for d in published.divisions}
@@ -184,7 +191,7 @@ def organisation_page(
             team.department or "(no department)", []
         ).append(team)
     parts = [
-        "<h1>Organisation</h1>",
+        f"<h1>{_e(organisation) if organisation else 'Organisation'}</h1>",
         f"<p>{_scope_figures(published.org, 'The organisation')}. "
         f"{len(teams)} teams published; teams below the minimum group size are not shown.</p>",
         "<h2>Needs attention</h2>",
@@ -218,7 +225,7 @@ def organisation_page(
             )
         parts.append("</section>")
     as_of = published.org.as_of if published.org else (teams[0].as_of if teams else None)
-    return _layout("Organisation", "\n".join(parts), as_of)
+    return _layout(organisation or "Organisation", "\n".join(parts), as_of)
 
 
 def weekly_adoption(view: ScopeView, initiative: str, weeks: int = 12) -> list[Bar]:
@@ -469,6 +476,94 @@ are published themselves appear; no person is behind any cell.</p>
 <table><tr><th>team</th><th class="num">breadth</th><th class="num">replies across</th></tr>
 {rows}</table>"""
     return _layout("Network", body, as_of)
+
+
+_CONTENT_COLUMNS = (  # (heading, gauge, how it is shown)
+    ("learners", "learners", "count"),
+    ("completers", "completers", "count"),
+    ("posts", "conversation_posts", "count"),
+    ("replies", "conversation_replies", "count"),
+    ("voices", "conversation_contributors", "count"),
+)
+
+
+def content_page(body: Mapping[str, Any], window: str, initiative: str | None) -> str:
+    """The tenant's content table (`GET /content`'s body): which learning sparked talk and
+    practice, most learners first; a figure withheld for privacy shows as a dash."""
+    rows = [r for r in body.get("content", ()) if window in r.get("windowed", {})]
+    spans = sorted(
+        {
+            gauge.partition("_within_")[2]
+            for r in rows
+            for gauge in r["windowed"][window]
+            if "_within_" in gauge
+        },
+        key=parse_duration,
+    )
+    rows.sort(key=lambda r: (-r["windowed"][window].get("learners", 0), r["key"]))
+    windows = sorted(
+        {w for r in body.get("content", ()) for w in r.get("windowed", {})}, key=parse_duration
+    )
+    choose = " · ".join(
+        f'<a href="/content?window={_e(w)}">{_e(w)}</a>' if w != window else _e(w) for w in windows
+    )
+    headings = [h for h, _, _ in _CONTENT_COLUMNS] + [
+        heading for span in spans for heading in (
+            f"practised within {span}", f"others within {span}", f"uplift within {span}"
+        )
+    ] + ["needs attention"]  # fmt: skip
+
+    def cell(gauges: Mapping[str, float], gauge: str, how: str) -> str:
+        value = gauges.get(gauge)
+        if value is None:
+            return '<td class="num muted" title="withheld (too few people) or not measured">-</td>'
+        shown = (
+            f"{value:.0f}"
+            if how == "count"
+            else f"{value:+.0%}"
+            if how == "signed"
+            else f"{value:.0%}"
+        )
+        return f'<td class="num">{_e(shown)}</td>'
+
+    lines = []
+    for r in rows:
+        gauges = r["windowed"][window]
+        cells = [cell(gauges, gauge, how) for _, gauge, how in _CONTENT_COLUMNS]
+        for span in spans:
+            cells += [
+                cell(gauges, f"practice_ratio_within_{span}", "share"),
+                cell(gauges, f"others_practice_ratio_within_{span}", "share"),
+                cell(gauges, f"practice_uplift_within_{span}", "signed"),
+            ]
+        attention = gauges.get("needs_attention")
+        cells.append(
+            '<td class="num"><strong>needs attention</strong></td>'
+            if attention == 1
+            else f'<td class="num muted">{"-" if attention is None else "no"}</td>'
+        )
+        lines.append(
+            f"<tr><td>{_e(r['key'])}</td><td>{_e(r.get('initiative') or '-')}</td>"
+            + "".join(cells)
+            + "</tr>"
+        )
+    scope = f" of {_e(initiative)}" if initiative else ""
+    if not lines:
+        table = f'<p class="muted">No content{scope} published over {_e(window)} yet.</p>'
+    else:
+        header = "".join(f'<th class="num">{_e(h)}</th>' for h in headings)
+        table = (
+            f"<table><tr><th>content</th><th>initiative</th>{header}</tr>"
+            + "".join(lines)
+            + "</table>"
+        )
+    page = f"""<h1>Content{scope}</h1>
+<p>Which learning is taken up, talked about and put into practice, over the last
+{_e(window)} (windows: {choose}). Items and <code>prefix*</code> groups; a figure is shown
+only when at least the minimum group size of people stand behind it, and never per person
+or per team. The uplift compares the completers with the other members of their teams.</p>
+{table}"""
+    return _layout("Content", page, body.get("as_of"))
 
 
 def not_found_page(what: str) -> str:

@@ -21,12 +21,14 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from teampulse.settings import Settings
+from teampulse.sinks.content_reader import read_content
 from teampulse.sinks.redis_connection import redacted, redis_client
 from teampulse.sinks.redis_writer import RedisKeys
 from teampulse.tenancy.read_access import ReadRefusal, reader_tenant
 from teampulse.tenancy.source import TenantsSource
 from teampulse.web.pages import (
     alerts_page,
+    content_page,
     initiatives_page,
     network_page,
     not_found_page,
@@ -42,6 +44,7 @@ __all__ = ["make_app", "run_web"]
 log = logging.getLogger(__name__)
 REDIS_TIMEOUT_S = 2.0
 HTML = "text/html"
+CONTENT_DEFAULT_WINDOW = "28d"
 
 
 def make_app(settings: Settings, tenants: TenantsSource | None = None) -> web.Application:
@@ -102,7 +105,8 @@ def make_app(settings: Settings, tenants: TenantsSource | None = None) -> web.Ap
         published = await published_of(tenant)
         if isinstance(published, web.Response):
             return published
-        return page(organisation_page(published, *await alerts(tenant)))
+        name = tenants.directory.organisation_of(tenant)
+        return page(organisation_page(published, *await alerts(tenant), name))
 
     async def initiatives(request: web.Request) -> web.Response:
         published = await published_of(reader(request))
@@ -115,6 +119,16 @@ def make_app(settings: Settings, tenants: TenantsSource | None = None) -> web.Ap
         if isinstance(published, web.Response):
             return published
         return page(network_page(published))
+
+    async def content(request: web.Request) -> web.Response:
+        tenant = reader(request)
+        initiative = request.query.get("initiative")
+        window = request.query.get("window", CONTENT_DEFAULT_WINDOW)
+        try:
+            body = await read_content(redis(), all_keys.of_tenant(tenant), initiative)
+        except RedisError as exc:
+            return unavailable(exc)
+        return page(content_page(body, window, initiative))
 
     async def team(request: web.Request) -> web.Response:
         tenant = reader(request)
@@ -171,6 +185,7 @@ def make_app(settings: Settings, tenants: TenantsSource | None = None) -> web.Ap
     app.router.add_get("/", organisation)
     app.router.add_get("/initiatives", initiatives)
     app.router.add_get("/network", network)
+    app.router.add_get("/content", content)
     app.router.add_get("/teams/{team}", team)
     app.router.add_get("/alerts", alert_list)
     app.router.add_get("/runbooks", runbook_index)

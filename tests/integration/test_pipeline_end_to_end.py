@@ -125,10 +125,11 @@ def test_engaged_team_gauges_are_exact_on_metrics(pipeline):
     assert gauge(worker, "team_cross_team_ratio", **week7) == pytest.approx(1 / 3)
 
 
-def test_the_network_of_the_week_is_exact_on_metrics_and_in_redis(pipeline):
+def test_the_network_and_content_of_the_week_are_exact_on_metrics_redis_and_the_api(pipeline):
     """docs/gauges.md, worked example: one reply from borealis to atlas is one cell each side
-    of the matrix (both teams published); nobody answered back, so no breadth anywhere; and
-    atlas's first answers from a teammate and from another team are told apart."""
+    of the matrix (both teams published); nobody answered back, so no breadth anywhere;
+    atlas's first answers from a teammate and from another team are told apart; and the
+    course's content gauges, worked out by hand there, on /metrics, in Redis and on the API."""
     worker, settings = pipeline
     assert (
         gauge(worker, "team_interactions", team="atlas", other_team="borealis", window="28d") == 1
@@ -148,6 +149,40 @@ def test_the_network_of_the_week_is_exact_on_metrics_and_in_redis(pipeline):
     prefix = settings.redis_prefix
     assert client.hget(f"{prefix}team:atlas", "interactions:28d:borealis") == "1"
     assert client.hget(f"{prefix}team:comet", "interactions:28d:atlas") is None
+
+    # The course: 8 learners and completers (atlas 6, borealis 1, dune 1: the small team counts
+    # in the tenant's table, which names no team); T1 and T2 are tagged with it: 2 posts, 3
+    # replies by 5 people; 3 of the 8 practised within 14 d; of the 6 others in their teams
+    # (borealis 4, dune 2) 1 practised: uplift 3/8 - 1/6.
+    expected = {
+        "learners": 8, "completers": 8, "conversation_posts": 2, "conversation_replies": 3,
+        "conversation_contributors": 5, "needs_attention": 0,
+    }  # fmt: skip
+    shares = {"practice_ratio": 3 / 8, "others_practice_ratio": 1 / 6}
+    shares["practice_uplift"] = 3 / 8 - 1 / 6
+    for key in (week.COURSE, "agile-course-*"):
+        item = {"content": key, "initiative": "agile-ways-of-working", "window": "7d"}
+        for name, value in expected.items():
+            assert gauge(worker, f"content_{name}", **item) == value, (key, name)
+        for name, value in shares.items():
+            for within in ("14d", "28d"):
+                found = gauge(worker, f"content_{name}", **item, within=within)
+                assert found == pytest.approx(value), (key, name, within)
+    assert gauge(worker, "content_items", initiative="agile-ways-of-working") == 2
+    assert gauge(worker, "content_needs_attention_items", initiative="agile-ways-of-working") == 0
+    row = orjson.loads(
+        wait_for(
+            lambda: client.hget(f"{prefix}content", week.COURSE),
+            timeout=30,
+            what="the course's row of the content table in Redis",
+        )
+    )
+    assert row["initiative"] == "agile-ways-of-working"
+    assert row["windowed"]["28d"]["practice_uplift_within_14d"] == json_number(3 / 8 - 1 / 6)
+    status, body = worker.get_json("/content?initiative=agile-ways-of-working")
+    assert status == 200
+    assert [r["key"] for r in body["content"]] == ["agile-course-*", week.COURSE]
+    assert body["content"][1]["windowed"]["7d"]["learners"] == 8
 
 
 def test_quiet_team_gauges_are_exact_on_metrics(pipeline):

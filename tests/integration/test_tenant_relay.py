@@ -12,10 +12,12 @@ import orjson
 import pytest
 import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 
 from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.ingest.relay import TenantRelay
 from teampulse.kafka.reading import topic_partitions
+from teampulse.kafka.topics import RETENTION, topic_settings
 from teampulse.settings import Settings
 from teampulse.tenancy.directory import TENANT_HEADER
 from teampulse.tenancy.source import TenantsSource
@@ -127,6 +129,58 @@ async def test_a_tenants_topic_reaches_the_shared_topic_as_that_tenants(
             "e-2",
             ((TENANT_HEADER, b"acme"),),
         )
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 30)
+
+
+async def retention_ms(settings: Settings, names: list[str]) -> dict[str, str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        found = await topic_settings(admin, [settings.topic(name) for name in names])
+        return {name: found[settings.topic(name)][RETENTION] for name in names}
+    finally:
+        await admin.close()
+
+
+async def test_a_tenants_retention_is_its_own_topics_and_a_change_is_applied_without_a_restart(
+    kafka_bootstrap: str, unique_topic_prefix: str, tmp_path: Path
+):
+    path = tmp_path / "tenants.yaml"
+    raw = yaml.safe_load(yaml.safe_dump(TENANTS))
+    raw["tenants"]["acme"]["retention"] = "30d"
+    path.write_text(yaml.safe_dump(raw))
+    settings = Settings(
+        kafka_bootstrap=kafka_bootstrap,
+        topic_prefix=unique_topic_prefix,
+        app_id=unique_topic_prefix.rstrip("."),
+        tenants_file=path,
+        tenants_reload_s=RELOAD_S,
+        topic_partitions=1,
+        input_retention="7d",
+    )
+    relay = TenantRelay(settings, TenantsSource(settings), lambda: 1772496000.0)
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    day_ms = 86_400_000
+    names = ["tenant.acme.events", "tenant.acme.xapi", "tenant.globex.events"]
+    try:
+        while not relay.followed:
+            await asyncio.sleep(0.1)
+        assert await retention_ms(settings, names) == {
+            "tenant.acme.events": str(30 * day_ms),
+            "tenant.acme.xapi": str(30 * day_ms),
+            "tenant.globex.events": str(7 * day_ms),  # the shared input topics'
+        }
+        raw["tenants"]["acme"]["retention"] = "3d"
+        path.write_text(yaml.safe_dump(raw))
+        for _ in range(100):
+            found = await retention_ms(settings, names[:1])
+            if found == {"tenant.acme.events": str(3 * day_ms)}:
+                break
+            await asyncio.sleep(0.1)
+        assert found == {"tenant.acme.events": str(3 * day_ms)}
     finally:
         stop.set()
         await asyncio.wait_for(running, 30)

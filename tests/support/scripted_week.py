@@ -5,6 +5,9 @@
 - borealis (5 people, engineering): quiet; one reply to atlas, one course started.
 - comet (5 people, sales): talks only to itself; one thread with two replies, one practice.
 - dune (3 people, sales): below the minimum group size; one completion, never published.
+- the course (agile-course-cloud): completed by atlas, borealis's person2 and dune's person1;
+  threads T1 and T2 are tagged with it; atlas's person1-3 and borealis's person1 practise
+  retrospectives (agile-ways-of-working) afterwards (docs/gauges.md, worked example).
   sales (comet + dune), go-to-market and the organisation are withheld too: each minus its
   published parts would give dune's figures (complementary suppression, docs/gauges.md).
 
@@ -21,6 +24,9 @@ AS_OF = "2026-03-09T12:00:00Z"
 AS_OF_EPOCH = dt.datetime(2026, 3, 9, 12, tzinfo=dt.UTC).timestamp()
 HOUR = 3600
 DAY = 86400
+# An agile-course- content: the initiative agile-ways-of-working names that prefix, so the
+# course has an initiative and a group (agile-course-*) in the content gauges.
+COURSE = "agile-course-cloud"
 
 TEAMS = {
     "atlas": ("engineering", "product", 6),
@@ -83,7 +89,7 @@ def scripted_events() -> list[dict[str, Any]]:
             person("atlas", n),
             -5 * DAY + n * HOUR,
             send_team="atlas" if n % 2 else None,
-            content="course-cloud-101",
+            content=COURSE,
             duration_s=1800,
             success=True,
         )
@@ -96,6 +102,7 @@ def scripted_events() -> list[dict[str, Any]]:
         "atlas",
         thread="T1",
         post="T1",
+        content=COURSE,  # the forum sends the course the thread is about
         channel="eng",
         length=420,
     )
@@ -106,6 +113,7 @@ def scripted_events() -> list[dict[str, Any]]:
         None,
         thread="T1",
         post="T1-r1",
+        content=COURSE,  # the forum sends the course the thread is about
         parent="T1",
         channel="eng",
         length=120,
@@ -117,6 +125,7 @@ def scripted_events() -> list[dict[str, Any]]:
         "atlas",
         thread="T1",
         post="T1-r2",
+        content=COURSE,  # the forum sends the course the thread is about
         parent="T1",
         channel="eng",
         length=80,
@@ -139,6 +148,7 @@ def scripted_events() -> list[dict[str, Any]]:
         "atlas",
         thread="T2",
         post="T2",
+        content=COURSE,  # the forum sends the course the thread is about
         channel="eng",
         length=300,
     )
@@ -150,13 +160,12 @@ def scripted_events() -> list[dict[str, Any]]:
         None,
         thread="T2",
         post="T2-r1",
+        content=COURSE,  # the forum sends the course the thread is about
         parent="T2",
         channel="eng",
         length=200,
     )
-    s.add(
-        "learning.started", person("borealis", 2), -1 * DAY, "borealis", content="course-cloud-101"
-    )
+    s.add("learning.started", person("borealis", 2), -1 * DAY, "borealis", content=COURSE)
     # comet: a thread among themselves, the starter answers back, one practice
     t3 = -4 * DAY
     s.add(
@@ -205,10 +214,15 @@ def scripted_events() -> list[dict[str, Any]]:
         person("dune", 1),
         -2 * DAY,
         None,
-        content="course-cloud-101",
+        content=COURSE,
         duration_s=600,
         success=True,
     )
+    # after the course: a completion at borealis, practice at atlas and at borealis
+    s.add("learning.completed", person("borealis", 2), -12 * HOUR, "borealis", content=COURSE)
+    for n in (1, 2, 3):
+        s.add("adoption.practiced", person("atlas", n), -1 * DAY, None, practice="retrospective")
+    s.add("adoption.practiced", person("borealis", 1), -6 * HOUR, None, practice="retrospective")
     return s.events
 
 

@@ -156,6 +156,19 @@ def test_a_reply_maps_thread_post_parent_and_length(mapper):
     )
 
 
+def test_a_reply_about_a_course_names_it_from_a_context_activity_or_an_extension(mapper):
+    about = {"contextActivities": {"other": [{"id": "https://lms.example.com/courses/agile"}]}}
+    tagged = {"extensions": {"urn:teampulse:extension:content": "course:agile"}, **about}
+
+    from_activity = mapper.to_event(statement(ADL + "commented", context=about), NOW)
+    from_extension = mapper.to_event(statement(ADL + "commented", context=tagged), NOW)
+    untagged = mapper.to_event(statement(ADL + "commented"), NOW)
+
+    assert from_activity.content == "https://lms.example.com/courses/agile"
+    assert from_extension.content == "course:agile"
+    assert untagged.content is None
+
+
 def test_a_reply_without_post_extension_is_its_own_statement(mapper):
     event = mapper.to_event(statement(ADL + "commented"), NOW)
     assert (event.thread, event.post, event.parent) == (

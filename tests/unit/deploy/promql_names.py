@@ -49,6 +49,13 @@ def _exported() -> dict[str, frozenset[str]]:
     for gauge in catalog.NETWORK_WINDOWED:
         series[catalog.metric_name("team", gauge.name)] = {"tenant", "team", "window"}
     series[catalog.INTERACTIONS_METRIC] = {"tenant", "team", "other_team", "window"}
+    # The content table's bounded view (docs/metrics.md, "Content").
+    for gauge in catalog.CONTENT:
+        within = {"within"} if gauge.name in catalog.CONTENT_WITHIN else set()
+        labels = {"tenant", "content", "initiative", "window"} | within
+        series[catalog.content_metric_name(gauge.name)] = labels
+    for gauge in catalog.CONTENT_TOTALS:
+        series[catalog.content_metric_name(gauge.name)] = {"tenant", "initiative"}
     series |= {
         "teampulse_events_total": {"source", "outcome"},
         "teampulse_dead_letters_total": {"reason"},
@@ -111,6 +118,7 @@ def _fractions() -> frozenset[str]:
             if gauge.unit in ("ratio", "score")
         }
         names |= {catalog.adoption_metric_name(scope, g) for g in ("ratio", "index")}
+    names |= {catalog.content_metric_name(g.name) for g in catalog.CONTENT if g.unit == "ratio"}
     return frozenset(names)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from teampulse.web.model import ScopeView, interaction_matrix
-from teampulse.web.pages import alerts_page, network_page
+from teampulse.web.pages import alerts_page, content_page, network_page, organisation_page
 from teampulse.web.reading import AlertView, Published
 
 
@@ -47,3 +47,42 @@ def test_the_network_page_says_when_no_team_talks_to_another() -> None:
     page = network_page(Published([network_team("atlas")], [], [], None))
 
     assert "No replies between published teams yet." in page
+
+
+def test_the_content_page_lists_most_learners_first_and_dashes_what_is_withheld() -> None:
+    body = {
+        "as_of": 0.0,
+        "content": [
+            {"key": "course-small", "initiative": "", "windowed": {"28d": {"learners": 5}}},
+            {
+                "key": "agile-course-cloud",
+                "initiative": "agile-ways-of-working",
+                "windowed": {
+                    "28d": {
+                        "learners": 8, "completers": 8, "conversation_posts": 2,
+                        "conversation_replies": 3, "conversation_contributors": 5,
+                        "practice_ratio_within_14d": 0.375,
+                        "others_practice_ratio_within_14d": 0.166667,
+                        "practice_uplift_within_14d": 0.208333, "needs_attention": 1,
+                    }
+                },
+            },
+        ],
+    }  # fmt: skip
+
+    page = content_page(body, "28d", None)
+
+    assert page.index("agile-course-cloud") < page.index("course-small")
+    assert '<td class="num">38%</td>' in page and '<td class="num">+21%</td>' in page
+    assert "<strong>needs attention</strong>" in page
+    small = page[page.index("course-small") :].split("</tr>")[0]
+    # completers, posts, replies, voices withheld; no initiative: its practice not measured
+    assert small.count('title="withheld (too few people) or not measured">-</td>') == 7
+    assert "No content of data-literacy" in content_page({"content": []}, "28d", "data-literacy")
+
+
+def test_the_organisation_page_is_titled_with_the_tenants_display_name() -> None:
+    named = organisation_page(Published([], [], [], None), [], "", "Acme <Corp>")
+    assert "<h1>Acme &lt;Corp&gt;</h1>" in named
+    assert "<title>Acme &lt;Corp&gt; — TeamPulse</title>" in named
+    assert "<h1>Organisation</h1>" in organisation_page(Published([], [], [], None), [], "")
