@@ -160,6 +160,9 @@ def _check_config(settings: Settings) -> None:
 
 
 def _logging(level: str, repeat_interval_s: float = 0.0) -> None:
+    """Log lines with time and source. With `repeat_interval_s`, repeated lines collapse:
+    aiokafka logs every failed connection attempt, so an unreachable broker would print
+    dozens of identical lines before the command's own error says what to do."""
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -215,8 +218,10 @@ def produce(
     if path is not None and not path.exists():
         typer.echo(f"no such file: {path}", err=True)
         raise typer.Exit(2)
+    settings = _settings()
+    _logging("warning", settings.log_repeat_interval_s)
     summary = asyncio.run(
-        produce_file(_settings(), path, kind.value if kind else None, fail_on_reject, tenant=tenant)
+        produce_file(settings, path, kind.value if kind else None, fail_on_reject, tenant=tenant)
     )
     typer.echo(str(summary), err=True)
     if fail_on_reject and summary.rejected:
@@ -256,6 +261,7 @@ def backfill(
     from teampulse.ingest.backfill import BackfillError, BackfillQuery, run_backfill
 
     settings = _settings()
+    _logging("warning", settings.log_repeat_interval_s)
     query = BackfillQuery(since, until, limit or settings.backfill_page_limit)
     try:
         summary = asyncio.run(
@@ -283,13 +289,14 @@ def backfill(
 
 @cli.command(epilog=_settings_epilog("simulate"))
 def simulate(
-    days: Annotated[float, typer.Option(help="Days of history to backfill before now")] = 28,
+    days: Annotated[float, typer.Option(help="Days of history to backfill before now", min=0)] = 28,
     live_seconds: Annotated[
-        float, typer.Option(help="Seconds of live feed after the backfill (0: none, -1: forever)")
+        float,
+        typer.Option(help="Seconds of live feed after the backfill (0: none, -1: forever)", min=-1),
     ] = 0,
-    rate: Annotated[float, typer.Option(help="Live events per second")] = 20,
-    people: int = 240,
-    teams: int = 24,
+    rate: Annotated[float, typer.Option(help="Live events per second", min=0.01)] = 20,
+    people: Annotated[int, typer.Option(min=1)] = 240,
+    teams: Annotated[int, typer.Option(min=1)] = 24,
     seed: int = 7,
     faults: Annotated[bool, typer.Option(help="Mix in duplicates and malformed records")] = True,
     scenario: Annotated[
@@ -313,18 +320,22 @@ def simulate(
             typer.echo(str(exc), err=True)
             raise typer.Exit(2) from exc
         return
-    asyncio.run(
-        run_simulation(
-            _settings(),
-            days=days,
-            live_seconds=live_seconds,
-            rate=rate,
-            people=people,
-            teams=teams,
-            seed=seed,
-            faults=faults,
+    try:
+        asyncio.run(
+            run_simulation(
+                _settings(),
+                days=days,
+                live_seconds=live_seconds,
+                rate=rate,
+                people=people,
+                teams=teams,
+                seed=seed,
+                faults=faults,
+            )
         )
-    )
+    except ValueError as exc:  # an organisation that cannot be built: too few people, say
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
 
 
 @cli.command(epilog=_settings_epilog("replay"))
@@ -398,6 +409,7 @@ def forget(
         if doubt is not None:
             typer.echo(f"warning: {doubt}", err=True)
     settings = _settings()
+    _logging("warning", settings.log_repeat_interval_s)
     now = settings.now_source()()
     try:
         erasures = asyncio.run(record_erasures(settings, person, os.environ, now))
@@ -574,10 +586,8 @@ def topics() -> None:
     from teampulse.tenancy.directory import tenant_directory
 
     settings = _settings()
-    # aiokafka logs every failed connection attempt; collapsed, an unreachable broker reads
-    # as one line before the error that says what to do.
     _logging("warning", settings.log_repeat_interval_s)
-    tenant_topics = tenant_directory(settings).tenant_topics()
+    tenant_topics = tenant_directory(settings).tenant_topic_retention()
     changes = asyncio.run(ensure_topics(settings, tenant_topics))
     typer.echo("created: " + (", ".join(changes.created) or "nothing, all exist"))
     if changes.retention_updated:
@@ -616,7 +626,7 @@ def msteams_subscribe(
 
 @cli.command(epilog=_settings_epilog("web"))
 def web() -> None:
-    """Serve the L&D web app: Organisation, Initiatives, Team and Alerts pages, runbooks."""
+    """Serve the L&D web app: Organisation, Initiatives, Network, Team, Alerts pages, runbooks."""
     from teampulse.web.server import run_web
 
     _logging("INFO")

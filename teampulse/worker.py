@@ -37,6 +37,7 @@ from teampulse.kafka.security import kafka_client_options
 from teampulse.kafka.topics import ensure_topics
 from teampulse.settings import DEV_PSEUDONYM_SECRET, Settings
 from teampulse.shell import build_app
+from teampulse.sinks.content_metrics import ContentCollector
 from teampulse.sinks.exporter import Exporter, team_partition
 from teampulse.sinks.overview import read_overview, render_overview
 from teampulse.sinks.prometheus import GaugeCollector
@@ -74,7 +75,7 @@ def create_worker(settings: Settings) -> faust.App:
     config = load_gauge_config(settings)
     clock = settings.now_source()
     tenants = TenantsSource(settings)  # refuses to start on a tenants file with a problem
-    config.group_minimums.update(tenants.directory.group_minimums())
+    config.use_tenants(tenants.directory.gauge_settings())  # their own scoring, initiatives...
     pseudonymiser = Pseudonymiser(settings.pseudonym_secret)
     kafka = kafka_client_options(settings)
     erasures = ErasureReader(kafka, topics.erasures, key_check(settings.pseudonym_secret))
@@ -85,7 +86,9 @@ def create_worker(settings: Settings) -> faust.App:
     collector = GaugeCollector(
         settings, registry, tenants.directory_team_quota, tenants.directory_series_quota
     )
+    collector.alert_routes = tenants.directory.alert_routes()
     redis_writer = RedisWriter(settings, health)
+    redis_writer.tenant_retention = lambda tenant: tenants.directory.retention_of(tenant)
     pipeline = Pipeline(
         settings,
         topics,
@@ -121,7 +124,7 @@ def create_worker(settings: Settings) -> faust.App:
         config,
         settings.topic_partitions,
         clock,
-        sinks=[collector, redis_writer],
+        sinks=[collector, ContentCollector(config, registry), redis_writer],
         send_team_counts=pipeline.send_team_counts,
     )
 
@@ -179,11 +182,12 @@ def create_worker(settings: Settings) -> faust.App:
     async def reload_tenants() -> None:
         before = set(tenants.directory.tenants)
         reload = tenants.reload_if_changed()
-        minimums = tenants.directory.group_minimums()
-        if reload.changed and minimums != config.group_minimums:
-            config.group_minimums.clear()
-            config.group_minimums.update(minimums)
-            exporter.judge_again()  # published, or withdrawn, by the minimums in force
+        if reload.changed:
+            collector.alert_routes = tenants.directory.alert_routes()
+        if reload.changed and config.use_tenants(tenants.directory.gauge_settings()):
+            # A tenant's minimum group size, scoring or initiatives changed: its teams and
+            # roll-ups are counted and judged again with them at the next tick.
+            exporter.judge_again()
         deleted = before - set(tenants.directory.tenants) if reload.changed else set()
         if deleted and not tenants.directory.implicit:
             await _forget_deleted_tenants(deleted, tenants, pipeline, exporter, redis_writer)

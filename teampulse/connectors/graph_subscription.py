@@ -21,6 +21,7 @@ CHANGE_TYPES = "created,updated,deleted"
 
 @dataclass(frozen=True, slots=True)
 class SubscriptionSpec:
+    entra_tenant: str  # the Entra (Azure AD) tenant the subscription lives in
     resource: str  # e.g. teams/{team-id}/channels/{channel-id}/messages
     public_url: str  # https base URL of the ingest endpoint
     client_state: str

@@ -110,6 +110,24 @@ class AdoptionBook:
         if any(i.reinforcement.reply_channels for i in initiatives):
             self._types.add(REPLIED)
 
+    @property
+    def initiatives(self) -> tuple[InitiativeConfig, ...]:
+        return self._initiatives
+
+    def following(self, initiatives: tuple[InitiativeConfig, ...]) -> AdoptionBook:
+        """This book for another list of initiatives (a tenant's changed in the tenants
+        file): an initiative configured as before keeps its people's progress; a new or
+        changed one starts from the events that arrive from now on (the state keeps no event
+        to read again); one no longer listed is dropped."""
+        book = AdoptionBook(initiatives)
+        before = {initiative.id: index for index, initiative in enumerate(self._initiatives)}
+        for index, initiative in enumerate(initiatives):
+            old = before.get(initiative.id)
+            if old is not None and self._initiatives[old] == initiative:
+                book._people[index] = self._people[old]
+                book._stage_counts[index] = self._stage_counts[old]
+        return book
+
     def apply(self, event: Event) -> bool:
         """Take one accepted event into account; True when some stage count changed."""
         if event.type not in self._types:

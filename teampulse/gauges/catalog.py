@@ -19,6 +19,8 @@ from teampulse.gauges.counters import EVENT_COUNTERS
 __all__ = [
     "ADOPTION",
     "ADOPTION_BY_NAME",
+    "CONTENT",
+    "CONTENT_TOTALS",
     "GAUGES",
     "INTERACTIONS_HELP",
     "INTERACTIONS_METRIC",
@@ -33,6 +35,7 @@ __all__ = [
     "Gauge",
     "Kind",
     "adoption_metric_name",
+    "content_metric_name",
     "help_text",
     "info_help",
     "info_metric_name",
@@ -268,6 +271,45 @@ ADOPTION: tuple[Gauge, ...] = (
 GAUGES: dict[str, Gauge] = {
     g.name: g for g in WINDOWED + PLAIN + SIGNAL_WINDOWED + SIGNAL_PLAIN + NETWORK_WINDOWED
 }
+# The content table (docs/gauges.md, "Content"): per content item or group of a tenant, in
+# the content windows; Prometheus gets the top items per initiative (`content.prometheus_view`),
+# named teampulse_content_{g}{content, initiative, window[, within]}. The `within` gauges are
+# one per span of practice_within (`practice_ratio_within_14d` in a snapshot).
+CONTENT: tuple[Gauge, ...] = (
+    Gauge("learners", "People who started or completed the content in the window", "people", True,
+          "count"),
+    Gauge("completers", "People who completed the content in the window", "people", True, "count"),
+    Gauge("conversation_posts", "Posts that reference the content, in the window", "events", True,
+          "count"),
+    Gauge("conversation_replies", "Replies that reference the content, in the window", "events",
+          True, "count"),
+    Gauge("conversation_contributors", "People who posted or replied about the content",
+          "people", True, "count"),
+    Gauge("practice_ratio", "Share of completers with practice evidence for the content's"
+          " initiative within `within` of completing it (0-1)", "ratio", True, "ratio"),
+    Gauge("others_practice_ratio", "Share of the other members of the completers' teams with"
+          " practice evidence for the initiative in the last `within` (0-1)", "ratio", True,
+          "ratio"),
+    Gauge("practice_uplift", "practice_ratio - others_practice_ratio (-1..1)", "ratio", True,
+          "ratio"),
+    Gauge("needs_attention", "1 when the content was completed widely with no conversation and"
+          " no practice, else 0", "ratio", True, "ratio"),
+)  # fmt: skip
+CONTENT_WITHIN = ("practice_ratio", "others_practice_ratio", "practice_uplift")
+# Per tenant and initiative: teampulse_content_{g}{initiative} (Prometheus's bounded view).
+CONTENT_TOTALS: tuple[Gauge, ...] = (
+    Gauge("items", "Content items and groups published for the initiative (Redis has them all)",
+          "items", False, "count"),
+    Gauge("needs_attention_items", "Published content of the initiative needing attention in"
+          " the longest content window", "items", False, "count"),
+)  # fmt: skip
+
+
+def content_metric_name(gauge: str) -> str:
+    """`teampulse_content_learners`, `teampulse_content_items`, ..."""
+    return f"teampulse_content_{gauge}"
+
+
 # teampulse_team_drop_signal{team, state}: 1 for the team's current state, 0 for the others.
 DROP_SIGNAL_METRIC = "teampulse_team_drop_signal"
 DROP_SIGNAL_HELP = (

@@ -9,7 +9,7 @@ so a typo in a weight or a stage name stops the worker with a message naming the
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from teampulse.contract.event import EVENT_TYPES
+from teampulse.contract.tenant_scope import tenant_of
 from teampulse.gauges.model import STAGES
 from teampulse.settings import Settings, parse_duration
 
@@ -26,6 +27,7 @@ __all__ = [
     "EVIDENCE_STAGES",
     "WEEK_S",
     "BaselineScoring",
+    "ContentScoring",
     "EngagementScoring",
     "EngagementWeights",
     "EvidenceMatcher",
@@ -36,6 +38,8 @@ __all__ = [
     "QualityWeights",
     "Reinforcement",
     "ScoringConfig",
+    "TenantGauges",
+    "TenantScoring",
     "load_gauge_config",
     "parse_initiatives",
     "parse_scoring",
@@ -46,6 +50,7 @@ WEEK_S = 7 * DAY_S
 EVIDENCE_STAGES = STAGES[1:]  # awareness .. reinforcement; "none" needs no evidence
 WEIGHT_TOLERANCE = 1e-6
 DEFAULT_WINDOWS = {"1d": DAY_S, "7d": WEEK_S, "28d": 28 * DAY_S}
+DEFAULT_CONTENT_WINDOWS = ("7d", "28d")
 
 
 class GaugeConfigError(ValueError):
@@ -154,11 +159,101 @@ class DropSignalScoring(_Strict):
     members_alpha: float = Field(default=0.001, gt=0, lt=1)
 
 
+class ContentScoring(_Strict):
+    """The content gauges (docs/gauges.md, "Content: what learning sparks")."""
+
+    # The windows (labels of TEAMPULSE_WINDOWS) the content table is computed over; unset:
+    # 7d and 28d, those of them that TEAMPULSE_WINDOWS has.
+    windows: tuple[str, ...] | None = None
+    # Practice after learning: adoption.practiced evidence within these spans of completing.
+    practice_within: tuple[str, ...] = ("14d", "28d")
+    # The fallback rule: a post or reply without a content id, in one of the channels of the
+    # content's initiative, counts for the content when its author completed it within this
+    # span before it.
+    conversation_within: str = "7d"
+    # Needs attention: completed by at least this many people (and the minimum group size).
+    attention_min_completers: int = Field(default=10, ge=1)
+    # Prometheus gets the top this-many items per tenant and initiative (by learners in the
+    # longest content window), plus totals; Redis and the read API get every item.
+    prometheus_top_items: int = Field(default=5, ge=0)
+
+    @field_validator("windows", "practice_within", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:  # (windows: [] turns the content gauges off)
+        return (value,) if isinstance(value, str) else value
+
+    @field_validator("practice_within", "conversation_within")
+    @classmethod
+    def _durations(cls, value: Any) -> Any:
+        for text in (value,) if isinstance(value, str) else value:
+            if parse_duration(text) <= 0:
+                raise ValueError(f"{text!r} must be a duration longer than 0, such as '14d'")
+        return value
+
+
 class ScoringConfig(_Strict):
     engagement: EngagementScoring = EngagementScoring()
     conversation_quality: QualityScoring = QualityScoring()
     baseline: BaselineScoring = BaselineScoring()
     drop_signal: DropSignalScoring = DropSignalScoring()
+    content: ContentScoring = ContentScoring()
+
+
+# The parts of scoring.yaml that decide how much history a team's state keeps and how it is
+# read (the baseline's samples, the drop signal's weeks): the deployment's for every tenant,
+# since all tenants' teams share one state layout, one state log and one snapshot format.
+DEPLOYMENT_SCORING = ("baseline", "drop_signal")
+
+
+class TenantScoring(_Strict):
+    """A tenant's own scoring (its `scoring` in the tenants file): the engagement score's and
+    the conversation quality score's weights and targets. What is left out stays the
+    deployment's (scoring.yaml)."""
+
+    engagement: EngagementScoring | None = None
+    conversation_quality: QualityScoring | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_the_deployments(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            shared = [part for part in DEPLOYMENT_SCORING if part in value]
+            if shared:
+                raise ValueError(
+                    f"{' and '.join(shared)} cannot be set per tenant: they decide how much "
+                    "history every team's state keeps; set them in scoring.yaml for the "
+                    "whole deployment"
+                )
+        return value
+
+    def over(self, scoring: ScoringConfig) -> ScoringConfig:
+        """The deployment's scoring with this tenant's parts in place of its own."""
+        update = {
+            part: value
+            for part, value in (
+                ("engagement", self.engagement),
+                ("conversation_quality", self.conversation_quality),
+            )
+            if value is not None
+        }
+        return scoring.model_copy(update=update) if update else scoring
+
+
+@dataclass(frozen=True)
+class TenantGauges:
+    """What the tenants file sets for a tenant's gauges; None: the deployment's."""
+
+    min_group_size: int | None = None
+    scoring: TenantScoring | None = None
+    initiatives: tuple[InitiativeConfig, ...] | None = None
+
+    @property
+    def own(self) -> bool:
+        return (
+            self.min_group_size is not None
+            or self.scoring is not None
+            or self.initiatives is not None
+        )
 
 
 class EvidenceMatcher(_Strict):
@@ -245,9 +340,10 @@ class GaugeConfig:
     min_group_size: int = 5
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     initiatives: tuple[InitiativeConfig, ...] = ()
-    # tenant -> its own minimum group size (`min_group_size` of the tenants file), for its
-    # teams and roll-ups; the worker keeps it in step with the file at every reload.
-    group_minimums: dict[str, int] = field(default_factory=dict, compare=False)
+    # tenant -> the configuration of its teams and roll-ups, for the tenants whose entry in
+    # the tenants file sets a minimum group size, scoring or initiatives of their own; the
+    # worker keeps it in step with the file at every reload (`use_tenants`).
+    tenants: dict[str, GaugeConfig] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.bucket_s <= 0 or DAY_S % self.bucket_s:
@@ -277,6 +373,64 @@ class GaugeConfig:
             raise GaugeConfigError("min_group_size must be at least 1")
         object.__setattr__(self, "windows", dict(self.windows))
         self._derive(baseline, every)
+        self._check_content()
+
+    def _check_content(self) -> None:
+        content = self.scoring.content
+        unknown = [w for w in content.windows or () if w not in self.windows]
+        if unknown:
+            raise GaugeConfigError(
+                f"scoring.yaml content.windows {unknown} are not windows of TEAMPULSE_WINDOWS"
+                f" ({sorted(self.windows)})"
+            )
+        spans = [parse_duration(s) for s in (*content.practice_within, content.conversation_within)]
+        if any(s % self.bucket_s for s in spans):
+            raise GaugeConfigError(
+                f"scoring.yaml content spans must be whole numbers of buckets of {self.bucket_s}s"
+            )
+
+    # --- per tenant ---------------------------------------------------------------------
+    def of(self, key: str) -> GaugeConfig:
+        """The configuration a team or roll-up (its scoped name) is computed with: its
+        tenant's own, or the deployment's."""
+        if not self.tenants:
+            return self
+        return self.tenants.get(tenant_of(key) or "", self)
+
+    def of_tenant(self, tenant: str | None) -> GaugeConfig:
+        """The configuration of a tenant's teams (None: the one implicit tenant)."""
+        if tenant is None or not self.tenants:
+            return self
+        return self.tenants.get(tenant, self)
+
+    def initiatives_of(self, tenant: str | None) -> tuple[InitiativeConfig, ...]:
+        """The initiatives (and their evidence) a tenant's adoption gauges follow."""
+        return self.of_tenant(tenant).initiatives
+
+    def use_tenants(self, tenants: Mapping[str, TenantGauges]) -> bool:
+        """Put the tenants' own settings in force (at start and at every reload of the
+        tenants file); True when a tenant's configuration changed. A tenant's configuration
+        object is kept while its settings stay the same, so state built with it stays valid."""
+        wanted: dict[str, GaugeConfig] = {}
+        for tenant, own in tenants.items():
+            if not own.own:
+                continue
+            config = replace(
+                self,
+                min_group_size=own.min_group_size or self.min_group_size,
+                scoring=own.scoring.over(self.scoring) if own.scoring else self.scoring,
+                initiatives=self.initiatives if own.initiatives is None else own.initiatives,
+                tenants={},
+            )
+            kept = self.tenants.get(tenant)
+            wanted[tenant] = kept if kept == config else config
+        if wanted.keys() == self.tenants.keys() and all(
+            wanted[t] is self.tenants[t] for t in wanted
+        ):
+            return False
+        self.tenants.clear()
+        self.tenants.update(wanted)
+        return True
 
     # --- derived values, computed once (they are read on every event) ----------------------
     longest_window_s: int = field(init=False, repr=False)
@@ -287,6 +441,8 @@ class GaugeConfig:
     buckets_per_day: int = field(init=False, repr=False)
     buckets_per_week: int = field(init=False, repr=False)
     signal_lookback_s: int = field(init=False, repr=False)  # span + reference of the drop signal
+    content_windows: dict[str, int] = field(init=False, repr=False)  # label -> seconds
+    content_lookback_s: int = field(init=False, repr=False)  # reach of the content gauges
 
     def _derive(self, baseline_window_s: int, baseline_every_s: int) -> None:
         """Retention: event time a team's buckets (and an idle thread) are kept behind its
@@ -298,16 +454,36 @@ class GaugeConfig:
         lookback = self.scoring.baseline.samples * baseline_every_s + baseline_window_s
         signal = self.scoring.drop_signal
         signal_lookback = (signal.span_weeks + signal.reference_weeks) * WEEK_S
+        content = self.scoring.content
+        chosen = content.windows if content.windows is not None else DEFAULT_CONTENT_WINDOWS
+        content_windows = {
+            label: seconds for label, seconds in self.windows.items() if label in chosen
+        }
+        # A post in a content window counts for a completion up to conversation_within
+        # before it; non-completers' practice is read over the last practice_within.
+        content_lookback = (
+            max(
+                max(content_windows.values(), default=0)
+                + parse_duration(content.conversation_within),
+                *(parse_duration(span) for span in content.practice_within),
+            )
+            if content_windows
+            else 0
+        )
         derived = {
             "longest_window_s": max(self.windows.values()),
             "baseline_window_s": baseline_window_s,
             "baseline_every_s": baseline_every_s,
             "baseline_lookback_s": lookback,
-            "retention_s": max(max(self.windows.values()), lookback, signal_lookback)
+            "retention_s": max(
+                max(self.windows.values()), lookback, signal_lookback, content_lookback
+            )
             + self.lateness_s,
             "buckets_per_day": DAY_S // self.bucket_s,
             "buckets_per_week": WEEK_S // self.bucket_s,
             "signal_lookback_s": signal_lookback,
+            "content_windows": content_windows,
+            "content_lookback_s": content_lookback,
         }
         for name, value in derived.items():
             object.__setattr__(self, name, value)

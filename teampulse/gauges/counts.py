@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from teampulse.gauges.config import EVIDENCE_STAGES, GaugeConfig
+from teampulse.gauges.content import ContentCounts
 from teampulse.gauges.counters import EVENT_COUNTERS
 
 __all__ = ["LATENCIES", "ActivityCounts", "TeamCounts", "WindowCounts", "merge_partners"]
@@ -208,6 +209,9 @@ class TeamCounts:
     # change ratio is defined only when its normal rests on enough of them.
     baseline_events: float = 0.0
     activity: ActivityCounts = ActivityCounts()
+    # Content window -> content key -> the team's content counts (`gauges.content`). Summed
+    # per tenant by `content.content_table`, never per roll-up: a merge leaves it empty.
+    content: dict[str, dict[str, ContentCounts]] = field(default_factory=dict)
 
     @classmethod
     def empty(cls, config: GaugeConfig, members: int = 0) -> TeamCounts:
@@ -217,6 +221,7 @@ class TeamCounts:
             members=members,
             windows={label: WindowCounts() for label in config.windows},
             adoption={initiative.id: zero for initiative in config.initiatives},
+            content={label: {} for label in config.content_windows},
         )
 
     @staticmethod
@@ -256,6 +261,10 @@ class TeamCounts:
             "current_sum": self.current_sum,
             "baseline_events": self.baseline_events,
             "activity": self.activity.to_wire(),
+            "content": {
+                label: {key: c.to_wire() for key, c in items.items()}
+                for label, items in self.content.items()
+            },
         }
 
     @classmethod
@@ -271,4 +280,8 @@ class TeamCounts:
             current_sum=float(wire.get("current_sum", 0.0)),
             baseline_events=float(wire.get("baseline_events", 0.0)),
             activity=ActivityCounts.from_wire(wire.get("activity", {})),
+            content={
+                label: {key: ContentCounts.from_wire(c) for key, c in items.items()}
+                for label, items in wire.get("content", {}).items()
+            },
         )

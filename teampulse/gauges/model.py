@@ -11,7 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["ORG_KEY", "STAGES", "InitiativeSnapshot", "OrgSnapshot", "Scope", "ScopeSnapshot"]
+__all__ = [
+    "ORG_KEY",
+    "STAGES",
+    "ContentSnapshot",
+    "InitiativeSnapshot",
+    "OrgSnapshot",
+    "Scope",
+    "ScopeSnapshot",
+]
 
 Scope = Literal["team", "department", "division", "org"]
 SCOPES: tuple[Scope, ...] = ("team", "department", "division", "org")
@@ -46,9 +54,22 @@ class ScopeSnapshot:
 
 
 @dataclass(slots=True)
+class ContentSnapshot:
+    """One content item or group of one tenant (`gauges.content`): window -> gauge -> value;
+    a figure withheld for privacy or undefined is absent."""
+
+    tenant: str | None
+    key: str  # the content id, or a group's prefix followed by "*"
+    initiative: str  # the content's initiative, "" without one
+    windowed: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
 class OrgSnapshot:
     """Everything one worker publishes at one instant."""
 
     as_of: float
     teams: dict[str, ScopeSnapshot] = field(default_factory=dict)  # published teams only
     rollups: list[ScopeSnapshot] = field(default_factory=list)  # departments, divisions, org
+    # Every tenant's published content table (with the roll-ups: their owner computes it).
+    content: list[ContentSnapshot] = field(default_factory=list)

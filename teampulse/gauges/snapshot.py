@@ -19,6 +19,7 @@ from teampulse.contract.tenant_scope import scoped, tenant_of
 from teampulse.enrichment.roster import Roster
 from teampulse.gauges import formulas
 from teampulse.gauges.config import DAY_S, EVIDENCE_STAGES, GaugeConfig
+from teampulse.gauges.content import content_table
 from teampulse.gauges.counters import EVENT_COUNTERS
 from teampulse.gauges.counts import TeamCounts, WindowCounts
 from teampulse.gauges.drop_signal import DropSignal, OrgActivity, drop_signal, org_activity
@@ -261,11 +262,7 @@ def organisations_of(
 def min_group_size_of(key: str, config: GaugeConfig) -> int:
     """The minimum group size for a team or roll-up: its tenant's own when the tenants file
     sets one, else the deployment's."""
-    if config.group_minimums:
-        found = config.group_minimums.get(tenant_of(key) or "")
-        if found is not None:
-            return found
-    return config.min_group_size
+    return config.of(key).min_group_size
 
 
 def publishable(team: str, members: int, path: tuple[str, str] | None, config: GaugeConfig) -> bool:
@@ -296,6 +293,7 @@ def team_snapshot(
     """
     if not publishable(team, members, path, config) or path is None:
         return None
+    config = config.of(team)  # its tenant's scoring and initiatives
     department, division = path
     counts = counts if counts is not None else TeamCounts.empty(config, members)
     snapshot = snapshot_from_counts(
@@ -402,7 +400,7 @@ def rollup_snapshots(
             team_counts.get(team) or TeamCounts.empty(config, roster.team_size(team))
             for team in teams
         )
-        snapshots.append(snapshot_from_counts(scope, key, merged, members, config, as_of))
+        snapshots.append(snapshot_from_counts(scope, key, merged, members, config.of(key), as_of))
     return snapshots
 
 
@@ -431,5 +429,8 @@ def org_snapshot(
         if snapshot is not None:
             teams[team] = snapshot
     return OrgSnapshot(
-        as_of=as_of, teams=teams, rollups=rollup_snapshots(team_counts, roster, config, as_of)
+        as_of=as_of,
+        teams=teams,
+        rollups=rollup_snapshots(team_counts, roster, config, as_of),
+        content=content_table({t: c.content for t, c in team_counts.items()}, config),
     )

@@ -35,6 +35,8 @@ from teampulse.contract.event import Event
 from teampulse.gauges import formulas
 from teampulse.gauges.adoption import AdoptionBook
 from teampulse.gauges.config import GaugeConfig
+from teampulse.gauges.content import ContentCatalog
+from teampulse.gauges.content_book import ContentBook
 from teampulse.gauges.counters import EVENT_COUNTERS, column_of, increments_by_type
 from teampulse.gauges.counts import ActivityCounts, TeamCounts, WindowCounts
 from teampulse.gauges.eventtime import (
@@ -290,7 +292,13 @@ class TeamState:
         # behind the retention, the slowest stream's watermark from which an id can be forgotten.
         self._next_expiry = -math.inf
         self._next_ids_expiry = -math.inf
-        self._adoption = AdoptionBook(config.initiatives)
+        own = config.of(team)  # its tenant's configuration
+        self._adoption = AdoptionBook(own.initiatives)
+        self._content = (
+            ContentBook(ContentCatalog(own.initiatives, own), config.bucket_s)
+            if config.content_windows
+            else None
+        )
         self._sides: dict[_Side, _Side] = {}  # the other sides of reply links, shared
         # Aggregates are cached with the change counters of the days they cover and checked
         # when read, so applying an event only bumps its day's counter.
@@ -298,9 +306,9 @@ class TeamState:
         self._days: dict[int, tuple[int, _Tally]] = {}  # day -> (its counter, aggregate)
         self._hours: dict[int, tuple[int, list[int]]] = {}  # day -> (counter, events/bucket)
         self._pieces: _Pieces = {}  # bucket ranges read by the last export
-        # (last bucket of the window, members, value, events per sample); samples end a week
-        # or more before it
-        self._baseline: tuple[int, int, float | None, float | None] | None = None
+        # (last bucket of the window, members, hash of the scoring, value, events per
+        # sample); samples end a week or more before it
+        self._baseline: tuple[int, int, int, float | None, float | None] | None = None
         self._baseline_step = config.baseline_every_s // config.bucket_s
         # (last bucket, change counters of the reference days, profile, days, usual active):
         # the drop signal's reference weeks change only when a late event lands in them.
@@ -316,7 +324,7 @@ class TeamState:
         if self.watermark is not None and index < expired_before(
             self.watermark, self.config.retention_s, self._bucket_s
         ):
-            self._adoption.apply(event)  # its bucket is gone; adoption keeps no window
+            self._book().apply(event)  # its bucket is gone; adoption keeps no window
             return "stale"
         if event.id in self._seen:
             return "duplicate"
@@ -354,7 +362,9 @@ class TeamState:
             except OverflowError:  # the sum left 32 bits unchanged; from now on, 64
                 parts = day.parts = array(_WIDE, parts)
                 parts[at + column] += value
-        self._adoption.apply(event)
+        self._book().apply(event)
+        if self._content is not None:
+            self._content.apply(event)
         self._add_to_day_caches(index, person, added)
         ids_due = False
         if stream_watermark is None or occurred_at > stream_watermark:
@@ -430,12 +440,13 @@ class TeamState:
             self._seen.difference_update(i for i, a in pairs if a in persons)
             ids[:] = [i for i, a in pairs if a not in persons]
             actors[:] = array("q", (a for _, a in pairs if a not in persons))
-        adoption_changed = self._adoption.forget(people)
+        adoption_changed = self._book().forget(people)
+        content_changed = self._content is not None and self._content.forget(people)
         for index in touched:
             self._touch(index)
         if touched or adoption_changed:
             self._baseline = None
-        return bool(touched) or adoption_changed
+        return bool(touched) or adoption_changed or content_changed
 
     def expire(self) -> None:
         """Drop buckets behind the retention and ids behind the lateness horizon."""
@@ -479,6 +490,10 @@ class TeamState:
                     del day.links[offset]  # type: ignore[union-attr]
                 self._touch(gone * per_day + _lowest_bit(dropped))
             if gone > gone_before:  # once a day, not every hour
+                if self._content is not None:
+                    # A record behind the retention is behind every span the content gauges
+                    # read, so dropping them once a day changes no figure.
+                    self._content.expire(kept_from)
                 for cache in (self._changes, self._days, self._hours):
                     for day_index in [d for d in cache if d < gone]:
                         del cache[day_index]  # (a cache still holding it mismatches, recomputes)
@@ -523,6 +538,15 @@ class TeamState:
                     hours[1][offset] += value
             self._hours[day_index] = (now, hours[1])
 
+    def _book(self) -> AdoptionBook:
+        """The adoption book, following the initiatives of the team's tenant in force (the
+        tenants file can change them while the worker runs)."""
+        book = self._adoption
+        wanted = self.config.of(self.team).initiatives
+        if book.initiatives is not wanted:
+            book = self._adoption = book.following(wanted)
+        return book
+
     def _touch(self, index: int) -> None:
         """Something changed in this bucket: forget the aggregates that include it."""
         day = index // self._per_day
@@ -540,6 +564,7 @@ class TeamState:
             "buckets": sum(day.present.bit_count() for day in self._days_held.values()),
             "event_ids": len(self._seen),
             "adoption_records": self._adoption.progress_records,
+            "content_records": self._content.records if self._content is not None else 0,
         }
 
     def counts(self, as_of: float, members: int) -> TeamCounts:
@@ -558,15 +583,27 @@ class TeamState:
                 return windows[label]
             return self._range(*window_range(as_of, window_s, self._bucket_s), used).to_counts()
 
-        sums = baseline_sums(baseline, evidence, current_window, members, self.config)
+        sums = baseline_sums(baseline, evidence, current_window, members, self.config.of(self.team))
         activity = self._activity(as_of, windows, used)
         self._pieces = used  # keep only the aggregates still in use
+        content = (
+            self._content.counts(
+                {
+                    label: window_range(as_of, seconds, self._bucket_s)
+                    for label, seconds in self.config.content_windows.items()
+                },
+                members,
+            )
+            if self._content is not None
+            else {}
+        )
         return TeamCounts(
             members=members,
             windows=windows,
-            adoption=self._adoption.stage_counts(),
+            adoption=self._book().stage_counts(),
             **sums._asdict(),
             activity=activity,
+            content=content,
         )
 
     def _activity(
@@ -621,8 +658,10 @@ class TeamState:
     def _baseline_of(self, as_of: float, members: int) -> tuple[float | None, float | None]:
         """The baseline and the mean number of events of the samples it is the mean of."""
         last_bucket = bucket_of(as_of, self._bucket_s)
-        if self._baseline is not None and self._baseline[:2] == (last_bucket, members):
-            return self._baseline[2], self._baseline[3]
+        config = self.config.of(self.team)  # scored with its tenant's weights
+        scoring = hash(config.scoring)
+        if self._baseline is not None and self._baseline[:3] == (last_bucket, members, scoring):
+            return self._baseline[3], self._baseline[4]
         window_s = self.config.baseline_window_s
         width = window_s // self._bucket_s
         samples: list[float | None] = []
@@ -631,12 +670,12 @@ class TeamState:
             sample = self._range(last - width + 1, last, None).to_counts()
             active = sample.active_members > 0
             samples.append(
-                engagement_score_of(sample, members, window_s, self.config) if active else None
+                engagement_score_of(sample, members, window_s, config) if active else None
             )
             events.append(sample.events if active else None)
         value = formulas.baseline_mean(samples)
         evidence = formulas.baseline_mean(events) if value is not None else None
-        self._baseline = (last_bucket, members, value, evidence)
+        self._baseline = (last_bucket, members, scoring, value, evidence)
         return value, evidence
 
     def _range(self, first: int, last: int, used: _Pieces | None) -> _Tally:

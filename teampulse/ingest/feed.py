@@ -124,9 +124,9 @@ async def run_simulation(
     `on_history_sent` runs once Kafka acknowledged the whole history. `org` replaces the
     seeded organisation of `people` and `teams` (the demo's); `now` (epoch seconds) is where
     the history ends, the wall clock by default."""
-    await ensure_topics(settings)
-    if org is None:
+    if org is None:  # first: an organisation that cannot be built is said before Kafka is waited on
         org = build_organisation(seed, people=people, teams=teams)
+    await ensure_topics(settings)
     if now is None:
         now = time.time()
     async with KafkaSender(settings) as sender:

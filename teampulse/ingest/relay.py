@@ -74,6 +74,7 @@ class TenantRelay:
         self.validator = EventValidator(settings, Pseudonymiser(settings.pseudonym_secret))
         self.relayed = 0
         self._subscribed: dict[str, tuple[str, str]] = {}  # full topic name -> (tenant, route)
+        self._retention: dict[str, int | None] = {}  # the tenants' retention the topics have
 
     @property
     def followed(self) -> frozenset[str]:
@@ -89,9 +90,15 @@ class TenantRelay:
         """Subscribes to the topics of the tenants in force, creating those that are new."""
         directory = self.tenants.directory
         wanted = self._wanted(directory)
+        retention = directory.tenant_topic_retention()
+        if wanted == self._subscribed and retention == self._retention:
+            return
+        # Creates a new tenant's topics, and sets each tenant's retention on its own topics
+        # (a changed `retention` of the tenants file takes effect here, without a restart).
+        await ensure_topics(self.settings, retention)
+        self._retention = retention
         if wanted == self._subscribed:
             return
-        await ensure_topics(self.settings, directory.tenant_topics())
         self._subscribed = wanted
         if wanted:
             consumer.subscribe(sorted(wanted))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -93,9 +93,12 @@ def retention_ms(settings: Settings) -> dict[str, int]:
     }
 
 
-def topic_specs(settings: Settings, tenant_topics: Iterable[str] = ()) -> list[NewTopic]:
+def topic_specs(
+    settings: Settings, tenant_topics: Mapping[str, int | None] | None = None
+) -> list[NewTopic]:
     """Every topic TeamPulse needs; `tenant_topics`: the tenants' own input topics
-    (docs/tenancy.md), kept as long as the shared ones."""
+    (docs/tenancy.md), each with its tenant's `retention` in seconds (None: kept as long as
+    the shared input topics)."""
     partitions = settings.topic_partitions
     compacted = {"cleanup.policy": "compact"}
     inputs = parse_duration(settings.input_retention) * 1000
@@ -103,7 +106,10 @@ def topic_specs(settings: Settings, tenant_topics: Iterable[str] = ()) -> list[N
         NewTopic(settings.topic(name), partitions, 1, topic_configs={RETENTION: str(ms)})
         for name, ms in {
             **retention_ms(settings),
-            **dict.fromkeys(tenant_topics, inputs),
+            **{
+                name: inputs if seconds is None else seconds * 1000
+                for name, seconds in (tenant_topics or {}).items()
+            },
         }.items()
     ]
     specs.append(NewTopic(settings.topic("roster"), partitions, 1, topic_configs=compacted))
@@ -198,7 +204,9 @@ class TopicChanges:
     retention_updated: list[str]
 
 
-async def ensure_topics(settings: Settings, tenant_topics: Iterable[str] = ()) -> TopicChanges:
+async def ensure_topics(
+    settings: Settings, tenant_topics: Mapping[str, int | None] | None = None
+) -> TopicChanges:
     """Create the missing topics and bring the retention of the others up to date."""
     admin = AIOKafkaAdminClient(**kafka_client_options(settings))
     for attempt in range(CONNECT_ATTEMPTS):

@@ -29,11 +29,12 @@ from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
-from teampulse.contract.event import POSTED, REPLIED, Event
+from teampulse.contract.event import COMPLETED, POSTED, REPLIED, STARTED, Event
 from teampulse.enrichment.roster import Roster, resolve_team
 from teampulse.gauges import formulas
 from teampulse.gauges.adoption import ABILITY, REINFORCEMENT, evidence_ranks, matchers_by_type
 from teampulse.gauges.config import EVIDENCE_STAGES, GaugeConfig
+from teampulse.gauges.content import ContentCatalog, ContentCounts
 from teampulse.gauges.counters import EVENT_COUNTERS
 from teampulse.gauges.counts import ActivityCounts, TeamCounts, WindowCounts
 from teampulse.gauges.eventtime import (
@@ -55,6 +56,7 @@ __all__ = [
     "activity_counts",
     "adoption_counts",
     "baseline_of",
+    "content_counts",
     "join_threads",
     "reference_counts",
     "reference_snapshot",
@@ -334,6 +336,74 @@ def activity_counts(history: TeamHistory, as_of: float, config: GaugeConfig) -> 
     )
 
 
+def content_counts(
+    events: list[Event], members: int, first: int, last: int, config: GaugeConfig
+) -> dict[str, ContentCounts]:
+    """Per content key, one team's content counts over buckets first..last (gauges.content)."""
+    catalog = ContentCatalog(config.initiatives, config)
+
+    def bucket(e: Event) -> int:
+        return bucket_of(e.occurred_at, config.bucket_s)
+
+    def keys(e: Event) -> tuple[str, ...]:
+        return catalog.keys_of(e.content) if e.content is not None else ()
+
+    inside = [e for e in events if first <= bucket(e) <= last]
+    learning = [e for e in inside if e.type in (STARTED, COMPLETED)]
+    completions = [e for e in events if e.type == COMPLETED and e.content is not None]
+
+    reach = catalog.conversation_buckets
+
+    def references(e: Event) -> set[str]:
+        if e.content is not None:
+            return set(keys(e))
+        return {
+            key
+            for c in completions
+            if c.actor == e.actor and bucket(c) <= bucket(e) < bucket(c) + reach
+            for key in keys(c)
+            if (initiative := catalog.initiative_of(key)) is not None
+            and catalog.in_channels(initiative, e.channel)
+        }
+
+    talk = [(e, references(e)) for e in inside if e.type in (POSTED, REPLIED)]
+    all_keys = {k for e in learning for k in keys(e)} | {k for _, refs in talk for k in refs}
+    result = {}
+    for key in sorted(all_keys):
+        learners = {e.actor for e in learning if key in keys(e)}
+        done: dict[str, int] = {}
+        for e in learning:
+            if e.type == COMPLETED and key in keys(e):
+                done[e.actor] = min(done.get(e.actor, bucket(e)), bucket(e))
+        about = [e for e, refs in talk if key in refs]
+        initiative = catalog.initiative_of(key)
+        practiced: tuple[int, ...] = ()
+        others_practiced: tuple[int, ...] = ()
+        if initiative is not None:
+            practice = [e for e in events if initiative in catalog.practised(e)]
+            practiced = tuple(
+                len({p.actor for p in practice if p.actor in done
+                     and done[p.actor] <= bucket(p) < done[p.actor] + span})
+                for span in catalog.spans
+            )  # fmt: skip
+            others_practiced = tuple(
+                len({p.actor for p in practice if p.actor not in done
+                     and last - span < bucket(p) <= last}) if done else 0
+                for span in catalog.spans
+            )  # fmt: skip
+        result[key] = ContentCounts(
+            learners=len(learners),
+            completers=len(done),
+            posts=sum(e.type == POSTED for e in about),
+            replies=sum(e.type == REPLIED for e in about),
+            contributors=len({e.actor for e in about}),
+            practiced=practiced,
+            others=max(0, members - len(done)) if done else 0,
+            others_practiced=others_practiced,
+        )
+    return result
+
+
 def team_counts(
     history: TeamHistory, members: int, as_of: float, config: GaugeConfig
 ) -> TeamCounts:
@@ -353,6 +423,12 @@ def team_counts(
         adoption=adoption_counts(history.events + history.stale, config),
         **baseline_sums(baseline, evidence, current_window, members, config)._asdict(),
         activity=activity_counts(history, as_of, config),
+        content={
+            label: content_counts(
+                history.events, members, *window_range(as_of, seconds, config.bucket_s), config
+            )
+            for label, seconds in config.content_windows.items()
+        },
     )
 
 
@@ -393,7 +469,7 @@ def reference_counts(
             stale=[e for e in admission.stale if e.team == team],
             team=team,
         )
-        result[team] = team_counts(history, roster.team_size(team), as_of, config)
+        result[team] = team_counts(history, roster.team_size(team), as_of, config.of(team))
     return result
 
 

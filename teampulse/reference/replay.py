@@ -28,7 +28,7 @@ from teampulse.enrichment.roster import Roster
 from teampulse.gauges.config import load_gauge_config
 from teampulse.gauges.model import OrgSnapshot, ScopeSnapshot
 from teampulse.reference.oracle import reference_snapshot
-from teampulse.settings import Settings
+from teampulse.settings import Settings, parse_duration
 
 __all__ = [
     "load_roster",
@@ -152,6 +152,7 @@ def snapshot_to_json(snapshot: OrgSnapshot) -> dict[str, Any]:
         "as_of": snapshot.as_of,
         "teams": {team: asdict(s) for team, s in snapshot.teams.items()},
         "rollups": [asdict(s) for s in snapshot.rollups],
+        "content": [asdict(s) for s in snapshot.content],
     }
 
 
@@ -242,6 +243,55 @@ def print_snapshot(snapshot: OrgSnapshot, out: IO[str]) -> None:
     if network:
         out.write("\nnetwork (replies between published teams, both directions)\n")
         _table(out, ["team", "window", "other team", "replies", "breadth"], network)
+    _print_content(snapshot, out)
+
+
+def _print_content(snapshot: OrgSnapshot, out: IO[str]) -> None:
+    """The content table: one row per content and window; '-' is withheld or undefined."""
+    spans = sorted(
+        {
+            gauge.partition("_within_")[2]
+            for c in snapshot.content
+            for gauges in c.windowed.values()
+            for gauge in gauges
+            if "_within_" in gauge
+        },
+        key=parse_duration,
+    )
+    columns = [
+        ("learners", "learners", "{:.0f}"),
+        ("completers", "completers", "{:.0f}"),
+        ("posts", "conversation_posts", "{:.0f}"),
+        ("replies", "conversation_replies", "{:.0f}"),
+        ("voices", "conversation_contributors", "{:.0f}"),
+        *(
+            column
+            for span in spans
+            for column in (
+                (f"practised_{span}", f"practice_ratio_within_{span}", "{:.0%}"),
+                (f"others_{span}", f"others_practice_ratio_within_{span}", "{:.0%}"),
+                (f"uplift_{span}", f"practice_uplift_within_{span}", "{:+.0%}"),
+            )
+        ),
+        ("attention", "needs_attention", "{:.0f}"),
+    ]
+    rows = [
+        [
+            c.tenant or "",
+            c.key,
+            c.initiative or "-",
+            window,
+            *(_cell(gauges, g, p) for _, g, p in columns),
+        ]
+        for c in snapshot.content
+        for window, gauges in c.windowed.items()
+    ]
+    if rows:
+        out.write("\ncontent (items and prefix* groups; published behind enough people)\n")
+        header = ["tenant", "content", "initiative", "window", *(h for h, _, _ in columns)]
+        if not any(c.tenant for c in snapshot.content):
+            header, rows = header[1:], [row[1:] for row in rows]
+        _table(out, header, rows)
 
 
 def _table(out: IO[str], header: list[str], rows: list[list[str]]) -> None:

@@ -141,13 +141,19 @@ def build_organisation(
     """A seeded organisation; every archetype has at least one team of 5 or more people
     when there are at least 5 full-size teams."""
     if not 1 <= divisions <= departments <= teams:
-        raise ValueError("need 1 <= divisions <= departments <= teams")
+        raise ValueError(
+            f"an organisation of {divisions} divisions and {departments} departments needs at "
+            f"least {departments} teams, not {teams}: raise --teams"
+        )
     rng = random.Random(f"{seed}:organisation")
     small_count = int(teams * SMALL_TEAMS_PER_TEAM) if teams >= 8 else 0
     small_sizes = [rng.choice(SMALL_TEAM_SIZES) for _ in range(small_count)]
     full_count = teams - small_count
     if people < sum(small_sizes) + MIN_TEAM_SIZE * full_count:
-        raise ValueError(f"{people} people are too few for {teams} teams")
+        raise ValueError(
+            f"{people} people are too few for {teams} teams: give at least "
+            f"{sum(small_sizes) + MIN_TEAM_SIZE * full_count} people, or fewer teams"
+        )
 
     sizes = _team_sizes(rng, people - sum(small_sizes), full_count) + small_sizes
     archetypes = _archetypes(rng, full_count) + [rng.choice(ARCHETYPES) for _ in range(small_count)]

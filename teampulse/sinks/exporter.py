@@ -19,8 +19,9 @@ from aiokafka.partitioner import murmur2
 
 from teampulse.contract.tenant_scope import tenant_of
 from teampulse.gauges.config import GaugeConfig
+from teampulse.gauges.content import content_table
 from teampulse.gauges.counts import TeamCounts
-from teampulse.gauges.model import OrgSnapshot, Scope, ScopeSnapshot
+from teampulse.gauges.model import ContentSnapshot, OrgSnapshot, Scope, ScopeSnapshot
 from teampulse.gauges.snapshot import (
     Organisations,
     organisations_of,
@@ -72,6 +73,7 @@ class Exporter:
     _exported: dict[str, _Exported] = field(default_factory=dict)
     _rollup_bucket: int | None = None
     _rollups_published: list[ScopeSnapshot] | None = None
+    _content_published: list[ContentSnapshot] | None = None
     _org: Organisations | None = None
     _org_judged_by: tuple[object, ...] | None = None  # what the signals read of `_org`
     _org_version: int = 0  # counts the changes of `_org_judged_by`
@@ -182,6 +184,7 @@ class Exporter:
             if snapshot is not None:
                 published[team] = snapshot
                 changed[team] = snapshot
+        rollups_before = self._rollups_published
         changed_rollups, withdrawn_rollups = self._refresh_rollups(now, bucket)
         publication = Publication(
             as_of=now,
@@ -190,6 +193,8 @@ class Exporter:
             changed=OrgSnapshot(as_of=now, teams=changed, rollups=changed_rollups),
             withdrawn=tuple(withdrawn),
             withdrawn_rollups=withdrawn_rollups,
+            content=self._content_published,
+            content_changed=self._rollups_published is not rollups_before,
         )
         for sink in self.sinks:
             sink.publish(publication)
@@ -212,6 +217,7 @@ class Exporter:
         inputs = self.state.rollup_inputs()
         if inputs is None:
             self._rollups_published = None
+            self._content_published = None
             self._rollup_bucket = None
             return [], ()
         if not self.state.take_rollup_change() and self._rollup_bucket == bucket:
@@ -219,6 +225,10 @@ class Exporter:
         self._rollup_bucket = bucket
         before = {(s.scope, s.key) for s in self._rollups_published or ()}
         self._rollups_published = rollup_snapshots(inputs, self.state.roster, self.config, now)
+        # The content table sums the same teams' counts per tenant (`gauges.content`).
+        self._content_published = content_table(
+            {team: counts.content for team, counts in inputs.items()}, self.config
+        )
         # Complementary suppression can withhold a roll-up whose own size did not change: it
         # must leave the sinks too, not linger with its last values.
         withdrawn = before - {(s.scope, s.key) for s in self._rollups_published}

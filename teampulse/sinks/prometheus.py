@@ -24,7 +24,9 @@ Naming (docs/metrics.md):
 With tenants configured (docs/tenancy.md), every team and roll-up series carries a
 `tenant` label first (`teampulse_team_x{tenant="acme", team="red", ...}`,
 `teampulse_org_x{tenant="acme", window="7d"}`) and its scope keys are the names the tenant
-knows; without tenants the series are exactly as above.
+knows; without tenants the series are exactly as above. A tenant with an `alert_route` in
+the tenants file has it as a label of its teams' `teampulse_team_info`: the alert rules copy
+it onto the team alerts (`group_left`), and Alertmanager routes by it.
 
 An absent value (undefined ratio, median of nothing) yields no sample, never 0. No label
 ever carries a person: labels are tenant, scope keys (and `other_team`), window,
@@ -105,6 +107,7 @@ class _Built:
     samples: tuple[tuple[str, list[Sample]], ...] | None = None  # for collect()
     text: tuple[tuple[str, str], ...] | None = None  # for exposition()
     series: int = 0  # samples of the text, once made (a tenant's usage)
+    routes: Mapping[str, str] | None = None  # the alert routes the rendering was made with
 
 
 class _Fixed:
@@ -156,6 +159,9 @@ class GaugeCollector(Collector):
         self.series_quota = series_quota
         # tenant -> teams over its max_teams or max_series right now
         self.refused_by_quota: dict[str, int] = {}
+        # tenant -> its `alert_route`, on its teams' info series. Replaced, never changed in
+        # place: a new mapping has every team rendered again at the next scrape.
+        self.alert_routes: Mapping[str, str] = {}
         # id(snapshot) -> (snapshot, its series): counted once per published snapshot
         self._series_counted: dict[int, tuple[ScopeSnapshot, int]] = {}
         self.max_initiatives = settings.max_initiatives
@@ -246,7 +252,8 @@ class GaugeCollector(Collector):
             snapshot = snapshots[name]
             known = self._series_counted.get(id(snapshot))
             if known is None or known[0] is not snapshot:
-                known = (snapshot, sum(1 for _ in self._points(snapshot, self._teams.initiatives)))
+                entry = _Built(snapshot, self._teams.initiatives)
+                known = (snapshot, sum(1 for _ in self._points(entry)))
             counted[id(snapshot)] = known
             if tenant not in full and used.get(tenant, 0) + known[1] <= quota:
                 used[tenant] = used.get(tenant, 0) + known[1]
@@ -387,6 +394,7 @@ class GaugeCollector(Collector):
     def _entries(self, teams: _Publication, rollups: _Publication) -> Iterator[_Built]:
         """The cache entry of every published snapshot; forgets the unpublished ones."""
         previous, current = self._built, {}
+        routes = self.alert_routes
         for publication in (teams, rollups):
             for snapshot in publication.snapshots:
                 entry = previous.get(id(snapshot))
@@ -394,8 +402,9 @@ class GaugeCollector(Collector):
                     entry is None
                     or entry.snapshot is not snapshot
                     or entry.initiatives is not publication.initiatives
+                    or entry.routes is not routes
                 ):
-                    entry = _Built(snapshot, publication.initiatives)
+                    entry = _Built(snapshot, publication.initiatives, routes=routes)
                 current[id(snapshot)] = entry
                 yield entry
         self._built = current
@@ -403,7 +412,7 @@ class GaugeCollector(Collector):
     def _samples(self, entry: _Built) -> tuple[tuple[str, list[Sample]], ...]:
         by_name: dict[str, list[Sample]] = {}
         # Label dicts are shared by the samples of a window: exposition only reads them.
-        for name, labels, _text, value in self._points(entry.snapshot, entry.initiatives):
+        for name, labels, _text, value in self._points(entry):
             samples = by_name.get(name)
             if samples is None:
                 samples = by_name[name] = []
@@ -412,7 +421,7 @@ class GaugeCollector(Collector):
 
     def _text(self, entry: _Built) -> tuple[tuple[str, str], ...]:
         by_name: dict[str, list[str]] = {}
-        for name, _labels, text, value in self._points(entry.snapshot, entry.initiatives):
+        for name, _labels, text, value in self._points(entry):
             lines = by_name.get(name)
             if lines is None:
                 lines = by_name[name] = []
@@ -420,11 +429,10 @@ class GaugeCollector(Collector):
         entry.series = sum(len(lines) for lines in by_name.values())
         return tuple((name, "".join(lines)) for name, lines in by_name.items())
 
-    def _points(
-        self, snapshot: ScopeSnapshot, allowed_initiatives: frozenset[str]
-    ) -> Iterator[tuple[str, dict[str, str], str, float]]:
+    def _points(self, entry: _Built) -> Iterator[tuple[str, dict[str, str], str, float]]:
         """(metric name, labels, labels as exposition text, value) of every sample of a
         snapshot, by the naming rules of the module docstring."""
+        snapshot, allowed_initiatives = entry.snapshot, entry.initiatives
         scope = snapshot.scope
         tenant, key = split(snapshot.key)
         # A tenant's series carry its id first; without tenants they are what they were.
@@ -469,6 +477,9 @@ class GaugeCollector(Collector):
             for label in INFO_LABELS:
                 if label != scope and label in snapshot.info:
                     labels[label] = unscoped(snapshot.info[label])
+            route = entry.routes.get(tenant) if entry.routes and tenant is not None else None
+            if route is not None:
+                labels["alert_route"] = route
             yield name, labels, _label_text(labels), 1.0
         if snapshot.drop_signal is not None and scope == "team":
             name = catalog.DROP_SIGNAL_METRIC

@@ -3,6 +3,7 @@
 `GET /departments`, `/departments/{department}`, `/divisions`, `/divisions/{division}` and
 `/org` answer from Redis (rollup_reader explains why), with the privacy of the export: a
 roll-up that is not published is a 404, as a team below the minimum group size is.
+`GET /content` answers the tenant's content table from Redis (content_reader).
 `GET /openapi.json` serves `openapi.yaml` beside this module, the description of every route
 the worker serves (docs/read-api.md is its prose).
 
@@ -27,6 +28,7 @@ from redis.exceptions import RedisError
 from teampulse.contract.tenant_scope import unscoped
 from teampulse.gauges.model import ORG_KEY, ScopeSnapshot
 from teampulse.settings import Settings
+from teampulse.sinks.content_reader import read_content
 from teampulse.sinks.redis_connection import redis_client
 from teampulse.sinks.redis_writer import RedisKeys
 from teampulse.sinks.rollup_reader import read_rollup, read_rollup_names
@@ -147,6 +149,17 @@ def register_read_api_extras(app: faust.App, settings: Settings, tenants: Tenant
     @app.page("/org")
     async def get_org(web: View, request: Request) -> Response:
         return await rollup(web, request, "org", ORG_KEY)
+
+    @app.page("/content")
+    async def get_content(web: View, request: Request) -> Response:
+        tenant = reader(tenants, request)
+        if isinstance(tenant, ReadRefusal):
+            return refused(web, tenant)
+        initiative = request.query.get("initiative")
+        try:
+            return web.json(await read_content(redis(), all_keys.of_tenant(tenant), initiative))
+        except RedisError as exc:
+            return unavailable(web, exc)
 
     @app.page("/openapi.json")
     async def openapi(web: View, request: Request) -> Response:

@@ -47,7 +47,13 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError, RedisError
 
 from teampulse.contract.tenant_scope import split, tenant_of, unscoped
-from teampulse.gauges.model import InitiativeSnapshot, OrgSnapshot, Scope, ScopeSnapshot
+from teampulse.gauges.model import (
+    ContentSnapshot,
+    InitiativeSnapshot,
+    OrgSnapshot,
+    Scope,
+    ScopeSnapshot,
+)
 from teampulse.settings import Settings
 from teampulse.sinks.redis_connection import redacted, redis_client
 from teampulse.sinks.sink import Publication
@@ -64,6 +70,7 @@ __all__ = [
     "State",
     "Withdrawal",
     "PUBLISHED_DECIMALS",
+    "content_json",
     "format_value",
     "initiative_fields",
     "json_number",
@@ -174,6 +181,19 @@ return 1
 """
 
 
+# A tenant's content table (docs/redis-keys.md, "Content"): one hash, content key -> JSON of
+# its gauges, replaced whole; an older table never overwrites a newer one.
+# KEYS[1]: the hash, KEYS[2]: its as_of key; ARGV[1]: as_of, ARGV[2..]: field, value, ...
+CONTENT_SCRIPT = r"""
+local stored = redis.call('GET', KEYS[2])
+if stored and tonumber(stored) > tonumber(ARGV[1]) then return 0 end
+redis.call('DEL', KEYS[1])
+if #ARGV > 1 then redis.call('HSET', KEYS[1], unpack(ARGV, 2)) end
+redis.call('SET', KEYS[2], ARGV[1])
+return 1
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class Withdrawal:
     """A scope key that is no longer published as of an instant."""
@@ -245,6 +265,13 @@ class RedisKeys:
     def history(self, scope: str, key: str) -> str:
         return f"{self.scope_hash(scope, key)}:history"
 
+    def content(self) -> str:
+        """The tenant's content table: content key -> JSON of its gauges."""
+        return f"{self.prefix}content"
+
+    def content_as_of(self) -> str:
+        return f"{self.prefix}content:as_of"
+
     def tombstone(self, scope: str, key: str) -> str:
         return f"{self.scope_hash(scope, key)}:withdrawn"
 
@@ -279,6 +306,10 @@ class RedisWriter:
         # writes again. Bounded by the number of keys this worker ever published.
         self._latest: dict[Key, State] = {}
         self._pending: dict[Key, State] = {}  # states not yet written: latest per key
+        # tenant -> (as_of, its content table): the latest, and the ones not yet written
+        self._content_latest: dict[str | None, tuple[float, list[ContentSnapshot]]] = {}
+        self._content_pending: dict[str | None, tuple[float, list[ContentSnapshot]]] = {}
+        self._content_script: AsyncScript | None = None
         self._client: Redis | None = None
         self._script: AsyncScript | None = None
         self._task: asyncio.Task[None] | None = None
@@ -289,6 +320,9 @@ class RedisWriter:
         # False while this worker is fenced (its group membership may have lapsed): what it
         # queued is stale then, and its partitions' owner writes them.
         self.may_write: Callable[[], bool] = lambda: True
+        # A tenant's own `retention` in seconds (None: the deployment's), read at every write:
+        # its history keeps no more days than that.
+        self.tenant_retention: Callable[[str | None], int | None] = lambda _tenant: None
 
     # --- tenants ----------------------------------------------------------------------------
     async def delete_tenant(self, tenant: str) -> int:
@@ -298,6 +332,8 @@ class RedisWriter:
         for latest in (self._latest, self._pending):
             for key in [k for k in latest if tenant_of(k[1]) == tenant]:
                 del latest[key]
+        self._content_latest.pop(tenant, None)
+        self._content_pending.pop(tenant, None)
         client = self._client or redis_client(self.settings)
         try:
             removed = 0
@@ -324,7 +360,9 @@ class RedisWriter:
             self.withdraw(scope, key, publication.as_of)
         if publication.changed.teams or publication.changed.rollups:
             self.submit(publication.changed)
-        if self._pending:
+        if publication.content is not None and publication.content_changed:
+            self.submit_content(publication.as_of, publication.content)
+        if self._pending or self._content_pending:
             # Written right after the export tick that produced it: one cadence, not two
             # intervals whose latencies add up.
             self.flush_soon()
@@ -335,6 +373,15 @@ class RedisWriter:
             self._offer(team)
         for rollup in snapshot.rollups:
             self._offer(rollup)
+
+    def submit_content(self, as_of: float, table: list[ContentSnapshot]) -> None:
+        """Queue every tenant's content table; a tenant whose table became empty is written
+        empty (its hash goes)."""
+        by_tenant: dict[str | None, list[ContentSnapshot]] = {t: [] for t in self._content_latest}
+        for row in table:
+            by_tenant.setdefault(row.tenant, []).append(row)
+        for tenant, rows in by_tenant.items():
+            self._content_latest[tenant] = self._content_pending[tenant] = (as_of, rows)
 
     def withdraw(self, scope: Scope, key: str, as_of: float) -> None:
         """Queue the removal of a scope key that is no longer published (suppressed below
@@ -367,6 +414,7 @@ class RedisWriter:
             retry=Retry(NoBackoff(), 0),
         )
         self._script = self._client.register_script(WRITE_SCRIPT)
+        self._content_script = self._client.register_script(CONTENT_SCRIPT)
         self._task = asyncio.create_task(self._run(), name="teampulse-redis-writer")
 
     async def stop(self) -> None:
@@ -419,19 +467,24 @@ class RedisWriter:
         if not self.may_write():
             self._pending.clear()
             self._latest.clear()  # nor written again by a resync after an outage
+            self._content_pending.clear()
+            self._content_latest.clear()
             return True
         batch, self._pending = self._pending, {}
+        content, self._content_pending = self._content_pending, {}
         try:
             if batch:
                 await self._write(self._client, self._script, batch)
-            elif self._failures:
+            if content:
+                await self._write_content(self._client, content)
+            if not batch and not content and self._failures:
                 await self._client.ping()  # nothing to write: still learn when Redis is back
         except (RedisError, OSError, TimeoutError) as exc:
-            self._restore(batch)
+            self._restore(batch, content)
             self._failed(exc)
             return False
         except BaseException:  # cancelled (stop) mid-write: the batch is still to be written
-            self._restore(batch)
+            self._restore(batch, content)
             raise
         finally:
             if self.health is not None:
@@ -440,9 +493,35 @@ class RedisWriter:
             self._recovered(batch)
         return True
 
-    def _restore(self, batch: dict[Key, State]) -> None:
+    def _restore(
+        self,
+        batch: dict[Key, State],
+        content: dict[str | None, tuple[float, list[ContentSnapshot]]] | None = None,
+    ) -> None:
         for key, state in batch.items():
             self._pending.setdefault(key, state)  # a newer submission meanwhile stays
+        for tenant, table in (content or {}).items():
+            self._content_pending.setdefault(tenant, table)
+
+    async def _write_content(
+        self, client: Redis, content: dict[str | None, tuple[float, list[ContentSnapshot]]]
+    ) -> None:
+        assert self._content_script is not None
+        async with client.pipeline(transaction=False) as pipe:
+            for tenant, (as_of, rows) in content.items():
+                keys = self.keys.of_tenant(tenant)
+                fields: list[str | bytes] = []
+                for row in rows:
+                    fields += [row.key, content_json(row)]
+                await self._content_script(
+                    keys=[keys.content(), keys.content_as_of()],
+                    args=[format_value(as_of), *fields],
+                    client=pipe,
+                )
+            results = await pipe.execute(raise_on_error=False)
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
 
     async def _write(self, client: Redis, script: AsyncScript, batch: dict[Key, State]) -> None:
         updated_at = format_value(self.clock())
@@ -511,6 +590,8 @@ class RedisWriter:
         for key, state in self._latest.items():
             if just_written.get(key) is not state:
                 self._pending.setdefault(key, state)
+        for tenant, table in self._content_latest.items():
+            self._content_pending.setdefault(tenant, table)
 
     # --- payloads -------------------------------------------------------------------------
     def _payload(self, state: State) -> bytes:
@@ -546,8 +627,15 @@ class RedisWriter:
 
     def _history(self, snapshot: ScopeSnapshot) -> dict[str, str]:
         return history_entry(
-            self.keys, snapshot, self._history_window, self.settings.redis_history_days
+            self.keys, snapshot, self._history_window, self.history_days(tenant_of(snapshot.key))
         )
+
+    def history_days(self, tenant: str | None) -> int:
+        """Days of history kept for a tenant's teams and roll-ups: TEAMPULSE_REDIS_HISTORY_DAYS,
+        or fewer when the tenant's retention is shorter (at least the day being written)."""
+        days = self.settings.redis_history_days
+        retention = self.tenant_retention(tenant)
+        return days if retention is None else max(1, min(days, retention // DAY_S))
 
 
 def history_entry(
@@ -610,6 +698,19 @@ async def add_past_days(client: Redis, entries: Sequence[dict[str, str]]) -> int
 
 # A team's row of the team x team matrix: `interactions:{window}:{other team}` -> replies.
 INTERACTIONS_FIELD = "interactions"
+
+
+def content_json(row: ContentSnapshot) -> bytes:
+    """A content row as its hash field value: its initiative and window -> gauge -> value."""
+    return orjson.dumps(
+        {
+            "initiative": row.initiative,
+            "windowed": {
+                window: {gauge: json_number(value) for gauge, value in gauges.items()}
+                for window, gauges in row.windowed.items()
+            },
+        }
+    )
 
 
 def scope_fields(snapshot: ScopeSnapshot) -> list[str]:

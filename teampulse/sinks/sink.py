@@ -13,6 +13,9 @@ Invariants every sink may rely on:
   being published (suppressed or gone from the roster), never a team whose partition moved;
   `withdrawn_rollups` likewise the (scope, key) of roll-ups that stopped being published
   (complementary suppression), never because the roll-up owner moved.
+* `content` is every tenant's complete content table when this worker owns the roll-ups (it
+  is computed with them, from the same counts), else None; `content_changed` says whether
+  it was recomputed this tick.
 * Publications arrive in `as_of` order; a sink must not block (it queues and returns).
 """
 
@@ -24,7 +27,7 @@ from typing import Protocol
 
 from teampulse.enrichment.roster import Roster
 from teampulse.gauges.counts import TeamCounts
-from teampulse.gauges.model import OrgSnapshot, Scope, ScopeSnapshot
+from teampulse.gauges.model import ContentSnapshot, OrgSnapshot, Scope, ScopeSnapshot
 from teampulse.gauges.team_state import TeamState
 
 __all__ = ["Publication", "Sink", "TeamStateView"]
@@ -38,6 +41,8 @@ class Publication:
     changed: OrgSnapshot
     withdrawn: tuple[str, ...] = field(default=())
     withdrawn_rollups: tuple[tuple[Scope, str], ...] = field(default=())
+    content: list[ContentSnapshot] | None = None
+    content_changed: bool = False
 
 
 class Sink(Protocol):

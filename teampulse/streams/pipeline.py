@@ -52,6 +52,7 @@ STATE_ENTRY_KINDS = (
     ("teams", "buckets"),
     ("teams", "event_ids"),
     ("teams", "adoption_records"),
+    ("teams", "content_records"),
     ("threads", "threads"),
     ("threads", "posts"),
 )

@@ -17,7 +17,7 @@ tenants:
     retention: 400d
     alert_route: l-and-d-acme
     organisation: "Acme Corp"
-    scoring: {...}                         # the shape of scoring.yaml
+    scoring: {engagement: {...}, conversation_quality: {...}}  # those parts of scoring.yaml
     initiatives: [...]                     # the list of initiatives.yaml
     suspended: false
 ```
@@ -41,9 +41,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from teampulse.gauges.config import (
     InitiativeConfig,
-    ScoringConfig,
+    TenantScoring,
     parse_initiatives,
-    parse_scoring,
 )
 from teampulse.settings import parse_duration
 
@@ -143,7 +142,10 @@ class TenantConfig(_Strict):
     retention: str | None = None
     alert_route: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:-]{1,100}$")
     organisation: str | None = Field(None, min_length=1, max_length=200)
-    scoring: ScoringConfig | None = None
+    # Its engagement and conversation quality scoring (weights, targets), in place of the
+    # deployment's scoring.yaml for its teams and roll-ups.
+    scoring: TenantScoring | None = None
+    # Its initiatives and their evidence, in place of the deployment's initiatives.yaml.
     initiatives: tuple[InitiativeConfig, ...] | None = None
     suspended: bool = False
 
@@ -173,13 +175,6 @@ class TenantConfig(_Strict):
     def _retention(cls, value: str | None) -> str | None:
         if value is not None and parse_duration(value) <= 0:
             raise ValueError(f"{value!r} must be longer than 0 seconds, such as '400d'")
-        return value
-
-    @field_validator("scoring", mode="before")
-    @classmethod
-    def _scoring(cls, value: Any) -> Any:
-        if isinstance(value, Mapping):
-            return parse_scoring(value, "scoring")
         return value
 
     @field_validator("initiatives", mode="before")

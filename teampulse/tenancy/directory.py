@@ -18,8 +18,15 @@ from dataclasses import dataclass, field
 
 from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.rejections import Reason, Rejection
-from teampulse.settings import Settings
-from teampulse.tenancy.config import TenantConfig, TenantsFile, forum_host, load_tenants
+from teampulse.gauges.config import TenantGauges
+from teampulse.settings import Settings, parse_duration
+from teampulse.tenancy.config import (
+    TenantConfig,
+    TenantConfigError,
+    TenantsFile,
+    forum_host,
+    load_tenants,
+)
 
 __all__ = [
     "IMPLICIT_TENANT",
@@ -52,7 +59,10 @@ class Tenant:
     suspended: bool = False
     max_teams: int | None = None  # None: TEAMPULSE_MAX_TEAMS alone
     max_series: int | None = None  # None: bounded by its teams only
-    min_group_size: int | None = None  # None: TEAMPULSE_MIN_GROUP_SIZE
+    # Its minimum group size, scoring and initiatives (None each: the deployment's).
+    gauges: TenantGauges = field(default_factory=TenantGauges)
+    alert_route: str | None = None  # the `alert_route` label of its teams' alerts
+    retention_s: int | None = None  # how long its data is kept (None: the deployment's)
 
 
 @dataclass(frozen=True)
@@ -120,6 +130,15 @@ class TenantDirectory:
         forums: dict[str, Signer] = {}
         readers: dict[bytes, str] = {}
         for tenant_id, config in file.tenants.items():
+            if (
+                config.initiatives is not None
+                and len(config.initiatives) > settings.max_initiatives
+            ):
+                raise TenantConfigError(
+                    f"tenants.{tenant_id}.initiatives: {len(config.initiatives)} initiatives; "
+                    f"the cardinality guard TEAMPULSE_MAX_INITIATIVES allows "
+                    f"{settings.max_initiatives}"
+                )
             readers.update((_digest(token), tenant_id) for token in config.read_tokens)
             tenants[tenant_id] = _tenant(tenant_id, config, settings)
             slack.update((k, Signer(tenant_id, v)) for k, v in config.slack.workspaces.items())
@@ -143,13 +162,27 @@ class TenantDirectory:
         tenant = self.tenants.get(tenant_id)
         return tenant.max_teams if tenant is not None else None
 
-    def group_minimums(self) -> dict[str, int]:
-        """tenant -> its own minimum group size, for the tenants that set one."""
+    def gauge_settings(self) -> dict[str, TenantGauges]:
+        """tenant -> its own minimum group size, scoring and initiatives, for the tenants
+        that set any (GaugeConfig.use_tenants puts them in force)."""
         return {
-            tenant_id: tenant.min_group_size
+            tenant_id: tenant.gauges
             for tenant_id, tenant in self.tenants.items()
-            if tenant.min_group_size is not None
+            if tenant.gauges.own
         }
+
+    def alert_routes(self) -> dict[str, str]:
+        """tenant -> its `alert_route`, for the tenants that set one."""
+        return {
+            tenant_id: tenant.alert_route
+            for tenant_id, tenant in self.tenants.items()
+            if tenant.alert_route is not None
+        }
+
+    def retention_of(self, tenant_id: str | None) -> int | None:
+        """The tenant's own retention in seconds (None: the deployment's)."""
+        tenant = self.tenants.get(tenant_id) if tenant_id is not None else None
+        return tenant.retention_s if tenant is not None else None
 
     def series_quota(self, tenant_id: str) -> int | None:
         """The most series of the tenant's teams a worker exports (None: no quota)."""
@@ -184,6 +217,11 @@ class TenantDirectory:
     def graph_signers(self) -> list[Signer]:
         return list(self._graph.values())
 
+    def graph_tenants(self) -> dict[str, Signer]:
+        """Entra tenant -> its tenant and clientState (none in implicit mode): where
+        `teampulse msteams-subscribe` subscribes."""
+        return {} if self.implicit else dict(self._graph)
+
     def forum_signer(self, instance: str | None) -> Signer | None:
         """The tenant (and its webhook secret) of a Discourse forum (X-Discourse-Instance)."""
         if self.implicit:
@@ -210,6 +248,14 @@ class TenantDirectory:
             for tenant in self.tenants.values()
             if not tenant.suspended
             for route in TENANT_ROUTES
+        }
+
+    def tenant_topic_retention(self) -> dict[str, int | None]:
+        """`tenant_topics()`, each with its tenant's own retention in seconds (None: the
+        shared input topics')."""
+        return {
+            name: self.tenants[tenant].retention_s
+            for name, (tenant, _route) in self.tenant_topics().items()
         }
 
     # ------------------------------------------------------------------ records on Kafka
@@ -252,7 +298,9 @@ def _tenant(tenant_id: str, config: TenantConfig, settings: Settings) -> Tenant:
         suspended=config.suspended,
         max_teams=config.max_teams,
         max_series=config.max_series,
-        min_group_size=config.min_group_size,
+        gauges=TenantGauges(config.min_group_size, config.scoring, config.initiatives),
+        alert_route=config.alert_route,
+        retention_s=parse_duration(config.retention) if config.retention is not None else None,
     )
 
 

@@ -40,6 +40,12 @@ class FakeGraph:
     subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[tuple[str, str, Any]] = field(default_factory=list)  # method, path, body
     validated: list[str] = field(default_factory=list)  # URLs that echoed the token
+    # Entra tenants the app is consented to, by the access token Entra ID gives for each
+    entra_tenants: dict[str, str] = field(default_factory=lambda: {ACCESS_TOKEN: TENANT})
+    owners: dict[str, str] = field(default_factory=dict)  # subscription id -> Entra tenant
+
+    def token_for(self, entra: str) -> str | None:
+        return next((t for t, e in self.entra_tenants.items() if e == entra), None)
 
     def validate(self, url: str) -> bool:
         """Graph POSTs ?validationToken=... and expects it back as text/plain."""
@@ -74,23 +80,29 @@ def handler_for(graph: FakeGraph) -> type[BaseHTTPRequestHandler]:
         def _body(self) -> bytes:
             return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
-        def _authorised(self) -> bool:
-            if self.headers.get("Authorization") == f"Bearer {ACCESS_TOKEN}":
-                return True
-            self._answer(401, {"error": {"code": "InvalidAuthenticationToken"}})
-            return False
+        def _authorised(self) -> str | None:
+            """The Entra tenant of the request's access token (a subscription lives in it)."""
+            authorization = self.headers.get("Authorization", "")
+            entra = graph.entra_tenants.get(authorization.removeprefix("Bearer "))
+            if entra is None:
+                self._answer(401, {"error": {"code": "InvalidAuthenticationToken"}})
+            return entra
 
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
             body = self._body()
-            if self.path == f"/{TENANT}/oauth2/v2.0/token":
+            if self.path.endswith("/oauth2/v2.0/token"):
                 form = urllib.parse.parse_qs(body.decode())
                 graph.requests.append(("POST", self.path, form))
+                token = graph.token_for(self.path.split("/")[1])
+                if token is None:
+                    self._answer(400, {"error": "invalid_tenant"})
+                    return
                 if form.get("client_secret") != [CLIENT_SECRET]:
                     self._answer(401, {"error": "invalid_client"})
                     return
-                self._answer(200, {"token_type": "Bearer", "access_token": ACCESS_TOKEN})
+                self._answer(200, {"token_type": "Bearer", "access_token": token})
                 return
-            if self.path == "/v1.0/subscriptions" and self._authorised():
+            if self.path == "/v1.0/subscriptions" and (entra := self._authorised()):
                 asked = json.loads(body)
                 graph.requests.append(("POST", self.path, asked))
                 urls = (asked["notificationUrl"], asked["lifecycleNotificationUrl"])
@@ -99,19 +111,21 @@ def handler_for(graph: FakeGraph) -> type[BaseHTTPRequestHandler]:
                     return
                 created = {**asked, "id": str(uuid.uuid4())}
                 graph.subscriptions[created["id"]] = created
+                graph.owners[created["id"]] = entra
                 self._answer(201, created)
 
         def do_GET(self) -> None:  # noqa: N802
-            if self.path == "/v1.0/subscriptions" and self._authorised():
+            if self.path == "/v1.0/subscriptions" and (entra := self._authorised()):
                 graph.requests.append(("GET", self.path, None))
-                self._answer(200, {"value": list(graph.subscriptions.values())})
+                mine = [s for i, s in graph.subscriptions.items() if graph.owners[i] == entra]
+                self._answer(200, {"value": mine})
 
         def do_PATCH(self) -> None:  # noqa: N802
             asked = json.loads(self._body())
-            if self.path.startswith("/v1.0/subscriptions/") and self._authorised():
+            if self.path.startswith("/v1.0/subscriptions/") and (entra := self._authorised()):
                 graph.requests.append(("PATCH", self.path, asked))
                 known = graph.subscriptions.get(self.path.rsplit("/", 1)[1])
-                if known is None:
+                if known is None or graph.owners[known["id"]] != entra:
                     self._answer(404, {"error": {"code": "ResourceNotFound"}})
                     return
                 known.update(asked)
@@ -246,3 +260,80 @@ def test_missing_settings_are_named(monkeypatch):
     result = run()
     assert result.exit_code != 0
     assert "TEAMPULSE_MSTEAMS_RESOURCE" in str(result.exception) + result.output
+
+
+TENANTS_OF_ENTRA = {
+    "tenants": {
+        "acme": {
+            "pseudonym_secret": "acme-pseudonym-key-0001",
+            "msteams": {"entra_tenants": {"entra-acme": "acme-client-state"}},
+        },
+        "globex": {
+            "pseudonym_secret": "globex-pseudonym-key-02",
+            "msteams": {
+                "entra_tenants": {
+                    "entra-globex-1": "globex-state-1",
+                    "entra-globex-2": "globex-state-2",
+                }
+            },
+        },
+        "initech": {
+            "pseudonym_secret": "initech-pseudonym-key-3",
+            "msteams": {"entra_tenants": {"entra-initech": "initech-state"}},
+            "suspended": True,
+        },
+    }
+}
+
+
+@pytest.fixture
+def tenants_of_entra(monkeypatch, graph, tmp_path: Path) -> FakeGraph:
+    fake, _ = graph
+    fake.entra_tenants = {
+        f"token-{e}": e for e in ("entra-acme", "entra-globex-1", "entra-globex-2")
+    }
+    path = tmp_path / "tenants.yaml"
+    path.write_text(json.dumps(TENANTS_OF_ENTRA))
+    monkeypatch.setenv("TEAMPULSE_TENANTS_FILE", str(path))
+    monkeypatch.delenv("TEAMPULSE_MSTEAMS_TENANT_ID")
+    monkeypatch.delenv("TEAMPULSE_MSTEAMS_CLIENT_STATE")
+    return fake
+
+
+@pytest.mark.usefixtures("subscribe_env")
+def test_with_tenants_each_entra_tenant_gets_its_own_subscription_with_its_client_state(
+    tenants_of_entra: FakeGraph,
+):
+    fake = tenants_of_entra
+    result = run()
+    assert result.exit_code == 0, result.output
+    made = {fake.owners[i]: s["clientState"] for i, s in fake.subscriptions.items()}
+    assert made == {  # initech is suspended: its subscription is left to expire
+        "entra-acme": "acme-client-state",
+        "entra-globex-1": "globex-state-1",
+        "entra-globex-2": "globex-state-2",
+    }
+    lines = result.output.splitlines()
+    assert [line.split(": ")[0] for line in lines] == [
+        "tenant=acme entra=entra-acme",
+        "tenant=globex entra=entra-globex-1",
+        "tenant=globex entra=entra-globex-2",
+    ]
+    assert all(": created subscription " in line for line in lines)
+    # a second run renews each in its own Entra tenant
+    assert run().exit_code == 0
+    assert len([r for r in fake.requests if r[0] == "PATCH"]) == 3
+    assert len(fake.subscriptions) == 3
+
+
+@pytest.mark.usefixtures("subscribe_env")
+def test_an_entra_tenant_that_fails_is_named_and_the_others_are_subscribed(
+    tenants_of_entra: FakeGraph,
+):
+    fake = tenants_of_entra
+    del fake.entra_tenants["token-entra-globex-2"]  # the app is not consented to there
+    result = run()
+    assert result.exit_code != 0
+    assert {fake.owners[i] for i in fake.subscriptions} == {"entra-acme", "entra-globex-1"}
+    problem = str(result.exception)
+    assert problem.startswith("tenant=globex entra=entra-globex-2: token request: HTTP 400")

@@ -199,6 +199,7 @@ def test_the_tenant_travels_with_the_event_and_an_unattributable_record_dead_let
         assert b"jane" not in state
         assert worker.alive()
         nothing_leaks(worker, settings, kafka_bootstrap)
+        own_settings_follow_the_file(worker, settings, tenants_file)
         suspend_resume_and_delete(worker, settings, kafka_bootstrap, tenants_file)
     finally:
         worker.stop()
@@ -318,6 +319,80 @@ def nothing_leaks(worker: WorkerProcess, settings: Settings, bootstrap: str) -> 
     for topic in ("team-state", "team-counts", "roster"):  # one worker: by-team in memory
         raw = b"".join(asyncio.run(read_topic(bootstrap, settings.topic(topic))))
         assert raw and b"@example.com" not in raw, topic
+
+
+# acme's own settings, written into the tenants file while the worker runs.
+ACME_SETTINGS = {
+    "scoring": {
+        "engagement": {
+            "weights": {
+                "participation": 1,
+                "learning_intensity": 0,
+                "conversation": 0,
+                "conversation_quality": 0,
+            }
+        }
+    },
+    "initiatives": [
+        {
+            "id": "acme-way",
+            "stages": {"knowledge": [{"type": "learning.completed", "content": "course:agile"}]},
+        }
+    ],
+    "alert_route": "l-and-d-acme",
+    "retention": "3d",
+}
+
+
+def own_settings_follow_the_file(worker: WorkerProcess, settings: Settings, tenants_file: Path):
+    """acme's scoring, initiatives, alert route and retention, set in the file while the
+    worker runs, apply to acme's teams at the next export and to nothing of globex's."""
+
+    def red(tenant: str) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for (name, raw), value in worker.metrics().items():
+            labels = dict(raw)
+            if labels.get("tenant") != tenant or labels.get("team") != "red":
+                continue
+            if name == "teampulse_team_info":
+                found["alert_route"] = labels.get("alert_route")
+            elif name == "teampulse_team_engagement_score" and labels["window"] == "7d":
+                found["score"] = value
+            elif name == "teampulse_adoption_members" and labels["stage"] == "knowledge":
+                found[labels["initiative"]] = value
+        return found
+
+    globex_before = red("globex")
+    raw = read_raw(tenants_file)
+    raw["tenants"]["acme"].update(ACME_SETTINGS)
+    write_raw(tenants_file, raw)
+    acme = wait_for(
+        lambda: (found := red("acme")).get("alert_route") == "l-and-d-acme" and found,
+        timeout=30,
+        what="acme's alert route on its team_info",
+    )
+    # Everyone of acme's red took part (7 active, 5 members): participation 1, its only weight.
+    assert acme["score"] == 1.0
+    # Its own initiative replaces the deployment's, from the events after the change on.
+    assert acme == {"alert_route": "l-and-d-acme", "score": 1.0, "acme-way": 0}
+    completed = event("k-1", actor="p0@example.com")
+    assert asyncio.run(through_the_edge(settings, b"acme-lms:acme-secret", completed)) == 200
+    wait_for(
+        lambda: red("acme").get("acme-way") == 1,
+        timeout=30,
+        what="acme's completion as evidence of its own initiative",
+    )
+    assert red("globex") == globex_before  # globex: the deployment's settings, no route
+    assert globex_before["score"] < 1.0 and globex_before.get("alert_route") is None
+    # Its history in Redis is kept for its 3 days, not TEAMPULSE_REDIS_HISTORY_DAYS.
+    client = redis.Redis.from_url(settings.redis_url)
+    try:
+        ttl = client.ttl(f"{settings.redis_prefix}tenant:acme:team:red:history")
+        assert 0 < ttl <= 3 * 86_400
+        ttl = client.ttl(f"{settings.redis_prefix}tenant:globex:team:red:history")
+        assert ttl > 3 * 86_400
+    finally:
+        client.close()
 
 
 def suspend_resume_and_delete(

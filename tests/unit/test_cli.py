@@ -261,3 +261,19 @@ def test_replay_of_a_missing_file_is_a_usage_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["replay", str(tmp_path / "absent.ndjson")])
     assert result.exit_code == 2
     assert "does not exist" in result.output
+
+
+@pytest.mark.parametrize(
+    ("people", "teams", "said"),
+    [
+        ("3", "8", "3 people are too few for 8 teams: give at least"),
+        ("60", "5", "needs at least 6 teams, not 5: raise --teams"),
+    ],
+)
+def test_simulate_of_an_organisation_that_cannot_be_built_says_why_before_reaching_for_kafka(
+    monkeypatch: pytest.MonkeyPatch, people: str, teams: str, said: str
+) -> None:
+    monkeypatch.setenv("TEAMPULSE_KAFKA_BOOTSTRAP", "127.0.0.1:1")  # nothing listens there
+    result = CliRunner().invoke(cli, ["simulate", "--people", people, "--teams", teams])
+    assert result.exit_code == 2
+    assert said in " ".join(result.output.split())

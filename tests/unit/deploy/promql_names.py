@@ -37,7 +37,8 @@ def _exported() -> dict[str, frozenset[str]]:
         for gauge in catalog.ADOPTION:
             stage = {"stage"} if gauge.name == "members" else set()
             series[catalog.adoption_metric_name(scope, gauge.name)] = key | {"initiative"} | stage
-    series["teampulse_team_info"] = {"tenant", "team", "department", "division"}
+    # `alert_route` only for a tenant whose entry sets one (docs/tenancy.md)
+    series["teampulse_team_info"] = {"tenant", "team", "department", "division", "alert_route"}
     # The drop signal: teams only.
     for gauge in catalog.SIGNAL_WINDOWED:
         series[catalog.metric_name("team", gauge.name)] = {"tenant", "team", "window"}

@@ -133,10 +133,10 @@ def test_every_runbook_has_its_section_in_the_operations_doc() -> None:
         assert rule["alert"].lower() in anchors, rule["alert"]
 
 
-def test_team_alerts_carry_the_team_and_its_org_path() -> None:
+def test_team_alerts_carry_the_team_its_org_path_and_its_tenants_alert_route() -> None:
     for rule in alert_rules():
         if rule["labels"]["audience"] == "learning-and-development":
-            assert "group_left (department, division)" in rule["expr"], rule["alert"]
+            assert "group_left (department, division, alert_route)" in rule["expr"], rule["alert"]
             assert "teampulse_team_info" in rule["expr"], rule["alert"]
 
 

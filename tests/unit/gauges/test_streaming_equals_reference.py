@@ -23,6 +23,7 @@ from teampulse.contract.roster import RosterEntry
 from teampulse.enrichment.roster import Roster, resolve_team
 from teampulse.gauges.config import (
     BaselineScoring,
+    ContentScoring,
     EvidenceMatcher,
     GaugeConfig,
     InitiativeConfig,
@@ -44,7 +45,10 @@ INITIATIVE = InitiativeConfig(
     stages={
         "awareness": (EvidenceMatcher(type=("learning.started",), content=("agile-intro",)),),
         "desire": (EvidenceMatcher(type=("learning.started",)),),  # needs the tag
-        "knowledge": (EvidenceMatcher(type=("learning.assessed",), success=True),),
+        "knowledge": (
+            EvidenceMatcher(type=("learning.assessed",), success=True),
+            EvidenceMatcher(type=("learning.completed",), content_prefix="agile-"),
+        ),
         "ability": (EvidenceMatcher(type=("adoption.practiced",), practices=("retro",)),),
     },
     reinforcement=Reinforcement(practice_weeks=2, reply_channels=("agile-help",)),
@@ -56,7 +60,13 @@ CONFIG = GaugeConfig(
     bucket_s=3600,
     lateness_s=6 * 3600,
     min_group_size=2,
-    scoring=ScoringConfig(baseline=BaselineScoring(window="1d", every="1d", samples=3)),
+    scoring=ScoringConfig(
+        baseline=BaselineScoring(window="1d", every="1d", samples=3),
+        # content gauges over two windows, spans short enough for a few days of history
+        content=ContentScoring(
+            windows=("1d", "3d"), practice_within=("6h", "1d"), conversation_within="12h"
+        ),
+    ),
     initiatives=(INITIATIVE,),
 )
 
@@ -107,6 +117,8 @@ def histories(draw: st.DrawFn) -> History:
             known = posts_by_thread.setdefault(thread, [])
             post = rng.choice(known) if known and rng.random() < 0.05 else f"post{i}"
             fields = {"thread": thread, "post": post, "channel": rng.choice(["agile-help", "x"])}
+            if rng.random() < 0.2:  # a thread tagged with its course by the connector
+                fields["content"] = rng.choice(["agile-course", "other"])
             if kind != "discussion.posted":
                 fields["parent"] = rng.choice(known) if known and rng.random() < 0.9 else "gone"
             if kind == "discussion.replied" and known and rng.random() < 0.2:

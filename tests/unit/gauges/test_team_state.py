@@ -249,6 +249,7 @@ def test_state_entries_report_buckets_ids_and_adoption_records_within_the_horizo
         "buckets": CONFIG.retention_s // 3600 + 1,
         "event_ids": 48 + 1,
         "adoption_records": 0,  # learning.progressed without an initiative is no evidence
+        "content_records": 0,  # ... and no start or completion of a content
     }
 
 

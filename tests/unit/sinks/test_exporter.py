@@ -12,7 +12,7 @@ import pytest
 from teampulse.contract.event import Event
 from teampulse.contract.roster import RosterEntry
 from teampulse.enrichment.roster import Roster
-from teampulse.gauges.config import GaugeConfig
+from teampulse.gauges.config import GaugeConfig, TenantGauges
 from teampulse.gauges.counts import TeamCounts
 from teampulse.gauges.snapshot import org_snapshot
 from teampulse.gauges.team_state import TeamState
@@ -312,7 +312,8 @@ def test_a_tenants_raised_minimum_withdraws_its_team_and_roll_ups_at_the_next_ti
     first = exporter.tick()
     assert set(first.teams) == {acme, globex}
 
-    config.group_minimums["acme"] = 6  # as the worker does when the tenants file changes
+    # as the worker does when the tenants file changes
+    assert config.use_tenants({"acme": TenantGauges(min_group_size=6)})
     exporter.judge_again()
     raised = exporter.tick()
 

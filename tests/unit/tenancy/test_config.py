@@ -75,7 +75,14 @@ def test_a_valid_file_gives_every_tenant_its_entries(tenants_file: Path):
         (
             ("tenants", "acme", "scoring"),
             {"engagement": {"weights": {"participation": 2}}},
-            "tenants.yaml: tenants.acme.scoring: Value error, scoring is invalid:",
+            "tenants.yaml: tenants.acme.scoring.engagement.weights: Value error, engagement "
+            "weights must add up to 1 (they add up to 2.6)",
+        ),
+        (
+            ("tenants", "acme", "scoring"),
+            {"baseline": {"samples": 2}},
+            "tenants.yaml: tenants.acme.scoring: Value error, baseline cannot be set per "
+            "tenant: they decide how much history every team's state keeps",
         ),
     ],
 )

@@ -286,16 +286,17 @@ def test_a_tenants_minimum_group_size_decides_its_teams_and_roll_ups_only() -> N
     globex's published under the deployment's 5; without acme's minimum both are published."""
     roster = roster_of_two_tenants()
     config = GaugeConfig(min_group_size=5)
-    config.group_minimums.update(
+    assert config.use_tenants(
         TenantDirectory.configured(
             parse_tenants({**two_tenants(), "tenants": {
                 **two_tenants()["tenants"],
                 "acme": {**two_tenants()["tenants"]["acme"], "min_group_size": 6},
             }}),
             Settings(),
-        ).group_minimums()
+        ).gauge_settings()
     )  # fmt: skip
-    assert config.group_minimums == {"acme": 6}
+    assert config.of_tenant("acme").min_group_size == 6
+    assert config.of_tenant("globex").min_group_size == 5
 
     def published() -> set[str]:
         teams = {
@@ -309,5 +310,5 @@ def test_a_tenants_minimum_group_size_decides_its_teams_and_roll_ups_only() -> N
         return {split(key)[0] or "" for key in teams | rollups}
 
     assert published() == {"globex"}
-    config.group_minimums.clear()  # the tenants file's minimum removed, as a reload does
+    assert config.use_tenants({})  # the tenants file's minimum removed, as a reload does
     assert published() == {"acme", "globex"}
