@@ -510,15 +510,6 @@ class TeamState:
         day.present |= 1 << offset
         return day, offset
 
-    def _book(self) -> AdoptionBook:
-        """The adoption book, following the initiatives of the team's tenant in force (the
-        tenants file can change them while the worker runs)."""
-        book = self._adoption
-        wanted = self.config.of(self.team).initiatives
-        if book.initiatives is not wanted:
-            book = self._adoption = book.following(wanted)
-        return book
-
     def _add_to_day_caches(self, index: int, person: int, added: list[tuple[int, int]]) -> None:
         """An event's part of bucket `index` is in the rows: add it to the day's cached
         aggregate and events per bucket too, if they were current, instead of scanning the
@@ -546,6 +537,15 @@ class TeamState:
                 if column == _EVENTS:
                     hours[1][offset] += value
             self._hours[day_index] = (now, hours[1])
+
+    def _book(self) -> AdoptionBook:
+        """The adoption book, following the initiatives of the team's tenant in force (the
+        tenants file can change them while the worker runs)."""
+        book = self._adoption
+        wanted = self.config.of(self.team).initiatives
+        if book.initiatives is not wanted:
+            book = self._adoption = book.following(wanted)
+        return book
 
     def _touch(self, index: int) -> None:
         """Something changed in this bucket: forget the aggregates that include it."""
