@@ -188,6 +188,7 @@ def create_worker(settings: Settings) -> faust.App:
             # A tenant's minimum group size, scoring or initiatives changed: its teams and
             # roll-ups are counted and judged again with them at the next tick.
             exporter.judge_again()
+            pipeline.hot.batch_applied.set()  # at once, not after the idle export interval
         deleted = before - set(tenants.directory.tenants) if reload.changed else set()
         if deleted and not tenants.directory.implicit:
             await _forget_deleted_tenants(deleted, tenants, pipeline, exporter, redis_writer)
