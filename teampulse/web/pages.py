@@ -58,6 +58,9 @@ table { border-collapse: collapse; margin: .5rem 0; }
 th, td { padding: .3rem .7rem; border-bottom: 1px solid #dde1e8; text-align: left;
   vertical-align: top; }
 td.num, th.num { text-align: right; }
+.scroll { overflow-x: auto; } table.wide { font-size: .85rem; }
+main:has(table.wide) { max-width: none; }
+table.wide th, table.wide td { padding: .25rem .45rem; } td.name { white-space: nowrap; }
 .attention { border-left: 5px solid #b3261e; background: #fbeeed; padding: .5rem .8rem;
   margin: .4rem 0; }
 .attention.level-1 { border-color: #b7791f; background: #fdf6e9; }
@@ -538,14 +541,13 @@ def content_page(body: Mapping[str, Any], window: str, initiative: str | None) -
             ]
         attention = gauges.get("needs_attention")
         cells.append(
-            '<td class="num"><strong>needs attention</strong></td>'
+            '<td class="num down">yes</td>'
             if attention == 1
             else f'<td class="num muted">{"-" if attention is None else "no"}</td>'
         )
         lines.append(
-            f"<tr><td>{_e(r['key'])}</td><td>{_e(r.get('initiative') or '-')}</td>"
-            + "".join(cells)
-            + "</tr>"
+            f'<tr><td class="name">{_e(r["key"])}</td>'
+            f'<td class="name">{_e(r.get("initiative") or "-")}</td>' + "".join(cells) + "</tr>"
         )
     scope = f" of {_e(initiative)}" if initiative else ""
     if not lines:
@@ -553,9 +555,10 @@ def content_page(body: Mapping[str, Any], window: str, initiative: str | None) -
     else:
         header = "".join(f'<th class="num">{_e(h)}</th>' for h in headings)
         table = (
-            f"<table><tr><th>content</th><th>initiative</th>{header}</tr>"
+            '<div class="scroll"><table class="wide">'
+            f"<tr><th>content</th><th>initiative</th>{header}</tr>"
             + "".join(lines)
-            + "</table>"
+            + "</table></div>"
         )
     page = f"""<h1>Content{scope}</h1>
 <p>Which learning is taken up, talked about and put into practice, over the last
