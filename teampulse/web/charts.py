@@ -24,7 +24,11 @@ CHAR_W = 7.0
 def percent(value: float | None, signed: bool = False) -> str:
     if value is None:
         return "–"
-    return f"{value:+.0%}".replace("-", "−") if signed else f"{value:.0%}"
+    if not signed:
+        return f"{value:.0%}"
+    shown = f"{value:+.0%}"
+    # A change that rounds to nothing has no direction: "−0%" read as a small fall.
+    return "0%" if shown in ("+0%", "-0%") else shown.replace("-", "−")
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from teampulse.gauges.model import STAGES
+from teampulse.web.charts import percent
 
 __all__ = [
     "ADKAR_STAGES",
@@ -105,10 +106,6 @@ class Attention:
         return self.level > 0
 
 
-def _signed(value: float) -> str:
-    return f"{value:+.0%}".replace("-", "−")
-
-
 def _count(value: float) -> str:
     return f"{value:,.0f}"
 
@@ -136,7 +133,7 @@ def attention(team: ScopeView) -> Attention:
         if team.as_of is not None:
             weekday = dt.datetime.fromtimestamp(team.as_of, dt.UTC).strftime("%A")
             when = f" {weekday}"
-        reasons.append(f"engagement {_signed(change)} against its usual{when}")
+        reasons.append(f"engagement {percent(change, signed=True)} against its usual{when}")
     active = team.number(f"active_members:{WINDOW}")
     members = team.number("members")
     participation = team.number(f"participation_ratio:{WINDOW}")
@@ -154,7 +151,7 @@ def judgement(team: ScopeView) -> str:
     if team.drop_signal == "insufficient_activity":
         return "not enough activity yet to judge"
     if team.change is not None:
-        return f"engagement {_signed(team.change)} against its usual"
+        return f"engagement {percent(team.change, signed=True)} against its usual"
     if team.drop_signal == "ok":
         return "within its usual range"
     return "not enough activity yet to judge"

@@ -43,3 +43,7 @@ def test_percentages_use_a_true_minus_sign() -> None:
     assert percent(-0.46, signed=True) == "−46%"
     assert percent(0.1, signed=True) == "+10%"
     assert percent(None) == "–"
+
+
+def test_a_change_that_rounds_to_nothing_has_no_sign() -> None:
+    assert [percent(v, signed=True) for v in (-0.004, 0.0, 0.004)] == ["0%", "0%", "0%"]
