@@ -77,19 +77,25 @@ async def shared_records(bootstrap: str, topic: str, count: int, timeout_s: floa
         await consumer.stop()
 
 
+def relay_settings(bootstrap: str, prefix: str, tenants_file: Path, **more: Any) -> Settings:
+    """A relay of its own topics and group, reading `tenants_file`, one partition a topic."""
+    return Settings(
+        kafka_bootstrap=bootstrap,
+        topic_prefix=prefix,
+        app_id=prefix.rstrip("."),
+        tenants_file=tenants_file,
+        tenants_reload_s=RELOAD_S,
+        topic_partitions=1,
+        **more,
+    )
+
+
 async def test_a_tenants_topic_reaches_the_shared_topic_as_that_tenants(
     kafka_bootstrap: str, unique_topic_prefix: str, tmp_path: Path
 ):
     path = tmp_path / "tenants.yaml"
     path.write_text(yaml.safe_dump(TENANTS))
-    settings = Settings(
-        kafka_bootstrap=kafka_bootstrap,
-        topic_prefix=unique_topic_prefix,
-        app_id=unique_topic_prefix.rstrip("."),
-        tenants_file=path,
-        tenants_reload_s=RELOAD_S,
-        topic_partitions=1,
-    )
+    settings = relay_settings(kafka_bootstrap, unique_topic_prefix, path)
     relay = TenantRelay(settings, TenantsSource(settings), lambda: 1772496000.0)
     stop = asyncio.Event()
     running = asyncio.create_task(relay.run(stop))
@@ -151,15 +157,7 @@ async def test_a_tenants_retention_is_its_own_topics_and_a_change_is_applied_wit
     raw = yaml.safe_load(yaml.safe_dump(TENANTS))
     raw["tenants"]["acme"]["retention"] = "30d"
     path.write_text(yaml.safe_dump(raw))
-    settings = Settings(
-        kafka_bootstrap=kafka_bootstrap,
-        topic_prefix=unique_topic_prefix,
-        app_id=unique_topic_prefix.rstrip("."),
-        tenants_file=path,
-        tenants_reload_s=RELOAD_S,
-        topic_partitions=1,
-        input_retention="7d",
-    )
+    settings = relay_settings(kafka_bootstrap, unique_topic_prefix, path, input_retention="7d")
     relay = TenantRelay(settings, TenantsSource(settings), lambda: 1772496000.0)
     stop = asyncio.Event()
     running = asyncio.create_task(relay.run(stop))
