@@ -79,9 +79,11 @@ def _between(done: int, upto: int, held: dict[int, Any]) -> Iterable[int]:
 
 
 # The other side of a reply interaction, seen from the team: (the other team, the team wrote
-# the reply?). Within the team it is _WITHIN: no other team, and the direction counts nothing.
-_Side = tuple[str, bool]
-_WITHIN: _Side = ("", True)
+# the reply?, a reaction?). Within the team it is _WITHIN: no other team, and the direction
+# counts nothing. A reaction counts for the network only (partners), not as a reply.
+_Side = tuple[str, bool, bool]
+_WITHIN: _Side = ("", True, False)
+_REACTION_KEY = "\x1f"  # before a reaction's id among the reply ids of `_Day.links`
 
 
 def _side_of(link: ReplyLink, team: str, sides: dict[_Side, _Side]) -> _Side:
@@ -90,7 +92,7 @@ def _side_of(link: ReplyLink, team: str, sides: dict[_Side, _Side]) -> _Side:
     if not link.crossing:
         return _WITHIN
     outgoing = link.replier_team == team
-    side = (link.parent_team if outgoing else link.replier_team, outgoing)
+    side = (link.parent_team if outgoing else link.replier_team, outgoing, link.reaction)
     return sides.setdefault(side, side)
 
 
@@ -226,10 +228,12 @@ class _Tally:
             for side in links.values():
                 if side is None:
                     continue
-                self.reply_interactions += 1
-                other, outgoing = side
+                other, outgoing, reaction = side
+                if not reaction:
+                    self.reply_interactions += 1
                 if other:
-                    self.cross_team_interactions += 1
+                    if not reaction:
+                        self.cross_team_interactions += 1
                     pair = partners.get(other)
                     if pair is None:
                         pair = partners[other] = [0, 0]
@@ -434,13 +438,15 @@ class TeamState:
                 day.links = {}
             links = day.links.setdefault(offset, {})
             side = None if fact.removed else _side_of(fact, self.team, self._sides)
-            if fact.reply in links:
-                known_side = links[fact.reply]
+            # A reaction's id is the producer's, like a reply's: kept apart from replies'.
+            link_key = _REACTION_KEY + fact.reply if fact.reaction else fact.reply
+            if link_key in links:
+                known_side = links[link_key]
                 if known_side is None:
                     return  # removed by an erasure: stays removed, whatever arrives after
                 if known_side == side:
                     return
-            links[intern(fact.reply)] = side
+            links[intern(link_key)] = side
         self._touch(index)
 
     def forget(self, people: set[str]) -> bool:
