@@ -206,6 +206,14 @@ NETWORK_WINDOWED: tuple[Gauge, ...] = (
         True,
         "count",
     ),
+    Gauge(
+        "bridging_share",
+        "Share of the organisation's cross-team threads started in the window that the team"
+        " posted or replied in (0-1)",
+        "ratio",
+        True,
+        "ratio",
+    ),
 )
 # teampulse_team_interactions{team, other_team, window}: replies between two published teams
 # of one tenant, both directions, in the longest window.

@@ -47,7 +47,7 @@ from teampulse.gauges.eventtime import (
     window_range,
 )
 from teampulse.gauges.snapshot import baseline_sums, engagement_score_of
-from teampulse.gauges.threads import ReplyLink, ThreadFact, ThreadSummary
+from teampulse.gauges.threads import ReplyLink, ThreadFact, ThreadSummary, ThreadTeams
 
 __all__ = ["TeamState"]
 
@@ -107,7 +107,7 @@ class _Day:
     every bucket that exists (an event or a fact landed in it, and it was not dropped).
     """
 
-    __slots__ = ("keys", "parts", "present", "summaries", "links")
+    __slots__ = ("keys", "parts", "present", "summaries", "links", "bridges")
 
     def __init__(self) -> None:
         self.keys = array("q")
@@ -117,6 +117,9 @@ class _Day:
         self.summaries: dict[tuple[int, str, str], ThreadSummary] | None = None
         # offset -> reply id -> its other side (None: removed by an erasure, for good)
         self.links: dict[int, dict[str, _Side | None]] | None = None
+        # (offset, thread, start) -> a cross-team thread the team took part in (or no longer:
+        # teams 0), by its start: one fact for each start it was told, like the summaries
+        self.bridges: dict[tuple[int, str, float], ThreadTeams] | None = None
 
     def keep_rows(self, keep: Callable[[int], bool]) -> list[int]:
         """Keep the rows whose key passes; returns the keys of the rows dropped."""
@@ -149,6 +152,8 @@ class _Tally:
         "latencies",
         "cross_latencies",
         "within_latencies",
+        "bridged_threads",
+        "cross_team_threads",
     )
 
     def __init__(self) -> None:
@@ -163,6 +168,8 @@ class _Tally:
         self.latencies: list[float] = []
         self.cross_latencies: list[float] = []
         self.within_latencies: list[float] = []
+        self.bridged_threads = 0
+        self.cross_team_threads = 0
 
     def _add_people(self, people: dict[int, int]) -> None:
         mine = self.people
@@ -208,6 +215,10 @@ class _Tally:
                 within = summary.first_within_reply_latency
                 if within is not None:
                     self.within_latencies.append(within)
+        for (offset, _thread, _start), teams in day.bridges.items() if day.bridges else ():
+            if first <= offset <= last and teams.cross_team:
+                self.bridged_threads += 1
+                self.cross_team_threads += teams.owner
         for offset, links in day.links.items() if day.links else ():
             if not first <= offset <= last:
                 continue
@@ -234,6 +245,8 @@ class _Tally:
         self.thread_replies += other.thread_replies
         self.reply_interactions += other.reply_interactions
         self.cross_team_interactions += other.cross_team_interactions
+        self.bridged_threads += other.bridged_threads
+        self.cross_team_threads += other.cross_team_threads
         partners = self.partners
         for team, (to_it, from_it) in other.partners.items():
             pair = partners.get(team)
@@ -255,6 +268,8 @@ class _Tally:
             thread_replies=self.thread_replies,
             reply_interactions=self.reply_interactions,
             cross_team_interactions=self.cross_team_interactions,
+            bridged_threads=self.bridged_threads,
+            cross_team_threads=self.cross_team_threads,
             partners=tuple(sorted((team, to, back) for team, (to, back) in self.partners.items())),
             contributions=tuple(sorted(n for n in self.people.values() if n)),
             first_reply_latencies=tuple(sorted(self.latencies)),
@@ -398,6 +413,18 @@ class TeamState:
             if known is not None and (known.version > fact.version or known == fact):
                 return
             day.summaries[key] = fact
+        elif isinstance(fact, ThreadTeams):
+            index = bucket_of(fact.started_at, self._bucket_s)
+            if index < self._kept_from:
+                return
+            day, offset = self._slot_of(index)
+            if day.bridges is None:
+                day.bridges = {}
+            bridge_key = (offset, intern(fact.thread), fact.started_at)
+            held = day.bridges.get(bridge_key)
+            if held is not None and (held.version > fact.version or held == fact):
+                return
+            day.bridges[bridge_key] = fact
         else:
             index = bucket_of(fact.at, self._bucket_s)
             if index < self._kept_from:
@@ -486,6 +513,9 @@ class TeamState:
                 if day.summaries:
                     for key in [k for k in day.summaries if k[0] < first]:
                         del day.summaries[key]
+                if day.bridges:
+                    for bridge_key in [k for k in day.bridges if k[0] < first]:
+                        del day.bridges[bridge_key]
                 for offset in [o for o in day.links or () if o < first]:
                     del day.links[offset]  # type: ignore[union-attr]
                 self._touch(gone * per_day + _lowest_bit(dropped))

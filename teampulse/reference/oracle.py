@@ -29,7 +29,15 @@ from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
-from teampulse.contract.event import COMPLETED, POSTED, REPLIED, STARTED, Event
+from teampulse.contract.event import (
+    COMPLETED,
+    POSTED,
+    REPLIED,
+    STARTED,
+    UNASSIGNED_TEAM,
+    Event,
+)
+from teampulse.contract.tenant_scope import unscoped
 from teampulse.enrichment.roster import Roster, resolve_team
 from teampulse.gauges import formulas
 from teampulse.gauges.adoption import ABILITY, REINFORCEMENT, evidence_ranks, matchers_by_type
@@ -120,6 +128,13 @@ class Thread:
     first_reply_latency: float | None  # seconds, never negative
     first_cross_reply_latency: float | None = None  # ... to a reply from another team
     first_within_reply_latency: float | None = None  # ... to a teammate's reply
+    # The teams that posted or replied in it, by name (people without a team left out):
+    # two or more make it a cross-team thread, which the first of them owns.
+    teams: tuple[str, ...] = ()
+
+    @property
+    def cross_team(self) -> bool:
+        return len(self.teams) >= 2
 
 
 @dataclass(frozen=True)
@@ -161,6 +176,11 @@ def join_threads(accepted: list[Event]) -> tuple[list[Thread], list[Link]]:
         if not roots:
             continue
         root = by_id[min(roots)[1]]
+        teams = tuple(
+            sorted(
+                {str(e.team) for e in by_id.values() if unscoped(str(e.team)) != UNASSIGNED_TEAM}
+            )
+        )
         from_others = [r.occurred_at for r in replies if r.actor != root.actor]
         # A person's replies count as the team of their first reply in the thread.
         replier_team: dict[str, str] = {}
@@ -189,6 +209,7 @@ def join_threads(accepted: list[Event]) -> tuple[list[Thread], list[Link]]:
                 first_within_reply_latency=(
                     max(0.0, min(within) - root.occurred_at) if within else None
                 ),
+                teams=teams,
             )
         )
     return threads, links
@@ -202,6 +223,7 @@ class TeamHistory:
     links: list[Link]
     stale: list[Event] = field(default_factory=list)
     team: str = ""  # whose history: the side the network gauges look from
+    bridged: list[Thread] = field(default_factory=list)  # cross-team threads it took part in
 
 
 def window_counts(history: TeamHistory, first: int, last: int, config: GaugeConfig) -> WindowCounts:
@@ -213,6 +235,7 @@ def window_counts(history: TeamHistory, first: int, last: int, config: GaugeConf
     events = [e for e in history.events if inside(e.occurred_at)]
     threads = [t for t in history.threads if inside(t.started_at)]
     links = [link for link in history.links if inside(link.at)]
+    bridged = [t for t in history.bridged if inside(t.started_at)]
     contributions = Counter(e.actor for e in events if e.type in (POSTED, REPLIED))
     replied = [t for t in threads if t.replies_from_others > 0]
     return WindowCounts(
@@ -223,6 +246,8 @@ def window_counts(history: TeamHistory, first: int, last: int, config: GaugeConf
         thread_replies=sum(t.replies for t in threads),
         reply_interactions=len(links),
         cross_team_interactions=sum(link.replier_team != link.parent_team for link in links),
+        bridged_threads=len(bridged),
+        cross_team_threads=sum(t.teams[0] == history.team for t in bridged),
         partners=partners_of(history.team, links),
         contributions=tuple(sorted(contributions.values())),
         first_reply_latencies=tuple(
@@ -454,9 +479,11 @@ def reference_counts(
     admission = admit(events, roster, config)
     accepted = admission.accepted
     threads, links = join_threads(accepted)
+    cross = [t for t in threads if t.cross_team]
     teams = (
         {str(e.team) for e in accepted}
         | {t.team for t in threads}
+        | {team for t in cross for team in t.teams}
         | {link.replier_team for link in links}
         | {link.parent_team for link in links}
     )
@@ -468,6 +495,7 @@ def reference_counts(
             links=[link for link in links if link.involves(team)],
             stale=[e for e in admission.stale if e.team == team],
             team=team,
+            bridged=[t for t in cross if team in t.teams],
         )
         result[team] = team_counts(history, roster.team_size(team), as_of, config.of(team))
     return result

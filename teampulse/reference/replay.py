@@ -235,6 +235,7 @@ def print_snapshot(snapshot: OrgSnapshot, out: IO[str]) -> None:
             other,
             str(replies),
             _cell(s.windowed.get(window, {}), "cross_team_breadth", "{:.0f}"),
+            _cell(s.windowed.get(window, {}), "bridging_share", "{:.0%}"),
         ]
         for team, s in snapshot.teams.items()
         for window, row in s.interactions.items()
@@ -242,7 +243,7 @@ def print_snapshot(snapshot: OrgSnapshot, out: IO[str]) -> None:
     ]
     if network:
         out.write("\nnetwork (replies between published teams, both directions)\n")
-        _table(out, ["team", "window", "other team", "replies", "breadth"], network)
+        _table(out, ["team", "window", "other team", "replies", "breadth", "bridging"], network)
     _print_content(snapshot, out)
 
 

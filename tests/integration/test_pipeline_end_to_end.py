@@ -45,6 +45,7 @@ from tests.support import scripted_week as week
 pytestmark = pytest.mark.integration
 
 SECRET = "scripted-week-secret"
+TEAMS = ("atlas", "borealis", "comet")
 
 
 @pytest.fixture(scope="module")
@@ -139,8 +140,12 @@ def test_the_network_and_content_of_the_week_are_exact_on_metrics_redis_and_the_
     )
     cells = {labels for name, labels in worker.metrics() if name == "teampulse_team_interactions"}
     assert len(cells) == 2  # comet talks only to itself: no cell
-    for team in ("atlas", "borealis", "comet"):
+    for team in TEAMS:
         assert gauge(worker, "team_cross_team_breadth", team=team, window="28d") == 0
+    # One cross-team thread in the organisation, atlas's T2 answered by borealis: both took
+    # part in it, comet in none.
+    bridging = {t: gauge(worker, "team_bridging_share", team=t, window="28d") for t in TEAMS}
+    assert bridging == {"atlas": 1.0, "borealis": 1.0, "comet": 0.0}
     # atlas's T1 answered by a teammate after 600 s, its T2 by borealis after 3,600 s
     week7 = {"team": "atlas", "window": "7d"}
     assert gauge(worker, "team_first_within_reply_median_seconds", **week7) == 600
@@ -149,6 +154,8 @@ def test_the_network_and_content_of_the_week_are_exact_on_metrics_redis_and_the_
     prefix = settings.redis_prefix
     assert client.hget(f"{prefix}team:atlas", "interactions:28d:borealis") == "1"
     assert client.hget(f"{prefix}team:comet", "interactions:28d:atlas") is None
+    assert client.hget(f"{prefix}team:atlas", "bridging_share:28d") == "1"
+    assert client.hget(f"{prefix}team:comet", "bridging_share:28d") == "0"
 
     # The course: 8 learners and completers (atlas 6, borealis 1, dune 1: the small team counts
     # in the tenant's table, which names no team); T1 and T2 are tagged with it: 2 posts, 3

@@ -29,7 +29,14 @@ def network_team(name: str, **fields: str) -> ScopeView:
 
 def test_the_network_page_draws_each_published_pair_and_no_other() -> None:
     teams = [
-        network_team("atlas", **{"interactions:28d:borealis": "3", "cross_team_breadth:28d": "1"}),
+        network_team(
+            "atlas",
+            **{
+                "interactions:28d:borealis": "3",
+                "cross_team_breadth:28d": "1",
+                "bridging_share:28d": "0.5",
+            },
+        ),
         network_team("borealis", **{"interactions:28d:atlas": "3", "interactions:28d:gone": "9"}),
         network_team("comet"),
     ]
@@ -41,6 +48,16 @@ def test_the_network_page_draws_each_published_pair_and_no_other() -> None:
     page = network_page(Published(teams, [], [], None))
     assert 'aria-label="Replies between teams, 28d"' in page
     assert "gone" not in page
+    assert '<td class="num">50%</td></tr>' in page  # atlas's bridging share
+
+
+def test_a_team_that_bridges_threads_without_a_published_pair_has_its_row() -> None:
+    teams = [network_team("comet", **{"bridging_share:28d": "0.25", "bridging_share:7d": "1"})]
+
+    page = network_page(Published(teams, [], [], None))
+
+    assert "No replies between two published teams yet." in page
+    assert 'href="/teams/comet"' in page and '<td class="num">25%</td></tr>' in page
 
 
 def test_the_network_page_says_when_no_team_talks_to_another() -> None:
