@@ -108,12 +108,14 @@ class WindowCounts:
         )
 
     def to_wire(self) -> dict[str, Any]:
+        # Tuples as they are: JSON writes them as arrays, and copying them into lists was a
+        # third of encoding a team's counts (a busy team's partners and latencies are long).
         wire: dict[str, Any] = {name: getattr(self, name) for name in ADDITIVE}
-        wire["partners"] = [list(p) for p in self.partners]
-        wire["contributions"] = list(self.contributions)
-        wire["first_reply_latencies"] = list(self.first_reply_latencies)
-        wire["first_cross_reply_latencies"] = list(self.first_cross_reply_latencies)
-        wire["first_within_reply_latencies"] = list(self.first_within_reply_latencies)
+        wire["partners"] = self.partners
+        wire["contributions"] = self.contributions
+        wire["first_reply_latencies"] = self.first_reply_latencies
+        wire["first_cross_reply_latencies"] = self.first_cross_reply_latencies
+        wire["first_within_reply_latencies"] = self.first_within_reply_latencies
         return wire
 
     @classmethod

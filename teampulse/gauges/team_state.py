@@ -35,7 +35,7 @@ from teampulse.contract.event import Event
 from teampulse.gauges import formulas
 from teampulse.gauges.adoption import AdoptionBook
 from teampulse.gauges.config import GaugeConfig
-from teampulse.gauges.content import ContentCatalog
+from teampulse.gauges.content import ContentCatalog, ContentCounts
 from teampulse.gauges.content_book import ContentBook
 from teampulse.gauges.counters import EVENT_COUNTERS, column_of, increments_by_type
 from teampulse.gauges.counts import ActivityCounts, TeamCounts, WindowCounts
@@ -603,8 +603,9 @@ class TeamState:
             "content_records": self._content.records if self._content is not None else 0,
         }
 
-    def counts(self, as_of: float, members: int) -> TeamCounts:
-        """The team's sufficient statistics for every window ending at `as_of`."""
+    def counts(self, as_of: float, members: int, *, content: bool = True) -> TeamCounts:
+        """The team's sufficient statistics for every window ending at `as_of`; without
+        `content`, the content gauges' part is left empty (`content_counts` gives it)."""
         used: _Pieces = {}
         windows = {
             label: self._range(*window_range(as_of, seconds, self._bucket_s), used).to_counts()
@@ -622,24 +623,25 @@ class TeamState:
         sums = baseline_sums(baseline, evidence, current_window, members, self.config.of(self.team))
         activity = self._activity(as_of, windows, used)
         self._pieces = used  # keep only the aggregates still in use
-        content = (
-            self._content.counts(
-                {
-                    label: window_range(as_of, seconds, self._bucket_s)
-                    for label, seconds in self.config.content_windows.items()
-                },
-                members,
-            )
-            if self._content is not None
-            else {}
-        )
         return TeamCounts(
             members=members,
             windows=windows,
             adoption=self._book().stage_counts(),
             **sums._asdict(),
             activity=activity,
-            content=content,
+            content=self.content_counts(as_of, members) if content else {},
+        )
+
+    def content_counts(self, as_of: float, members: int) -> dict[str, dict[str, ContentCounts]]:
+        """`TeamCounts.content` of `counts(as_of, members)`."""
+        if self._content is None:
+            return {}
+        return self._content.counts(
+            {
+                label: window_range(as_of, seconds, self._bucket_s)
+                for label, seconds in self.config.content_windows.items()
+            },
+            members,
         )
 
     def _activity(
@@ -720,17 +722,24 @@ class TeamState:
 
         `used` collects the pieces an export read needs, so they stay cached for the next read;
         without it (the baseline's samples), whole days are merged one by one.
+
+        The aggregate may be a cached piece itself (when the other pieces are empty): callers
+        only read it.
         """
         per_day = self._per_day
         first_day, last_day = first // per_day, last // per_day
-        total = _Tally()
         if first_day == last_day:
-            total.add(self._span(first, last, used))
-            return total
-        total.add(self._span(first, (first_day + 1) * per_day - 1, used))
+            return self._span(first, last, used)
+        pieces = [self._span(first, (first_day + 1) * per_day - 1, used)]
         if last_day - first_day > 1:
-            total.add(self._block(first_day + 1, last_day - 1, used))
-        total.add(self._span(last_day * per_day, last, used))
+            pieces.append(self._block(first_day + 1, last_day - 1, used))
+        pieces.append(self._span(last_day * per_day, last, used))
+        held = [piece for piece in pieces if piece is not _EMPTY_TALLY]
+        if len(held) == 1:
+            return held[0]  # a live window's days before the first event: no copy of today
+        total = _Tally()
+        for piece in held:
+            total.add(piece)
         return total
 
     def _span(self, first: int, last: int, used: _Pieces | None) -> _Tally:

@@ -553,11 +553,16 @@ def content_page(body: Mapping[str, Any], window: str, initiative: str | None) -
                 cell(gauges, f"practice_uplift_within_{span}", "signed"),
             ]
         attention = gauges.get("needs_attention")
-        cells.append(
-            '<td class="num down">yes</td>'
-            if attention == 1
-            else f'<td class="num muted">{"-" if attention is None else "no"}</td>'
-        )
+        if attention == 1 and not r.get("initiative"):
+            # Without an initiative practice is not measured: "yes" would claim none happened.
+            cells.append(
+                '<td class="num down" title="no initiative names this content, so practice '
+                'after it is not measured">yes: no talk (practice not measured)</td>'
+            )
+        elif attention == 1:
+            cells.append('<td class="num down">yes</td>')
+        else:
+            cells.append(f'<td class="num muted">{"-" if attention is None else "no"}</td>')
         lines.append(
             f'<tr><td class="name">{_e(r["key"])}</td>'
             f'<td class="name">{_e(r.get("initiative") or "-")}</td>' + "".join(cells) + "</tr>"
@@ -577,7 +582,9 @@ def content_page(body: Mapping[str, Any], window: str, initiative: str | None) -
 <p>Which learning is taken up, talked about and put into practice, over the last
 {_e(window)} (windows: {choose}). Items and <code>prefix*</code> groups; a figure is shown
 only when at least the minimum group size of people stand behind it, and never per person
-or per team. The uplift compares the completers with the other members of their teams.</p>
+or per team. The uplift compares the completers with the other members of their teams.
+Practice is measured for content an initiative names; for the rest, "needs attention"
+means completed widely with no conversation.</p>
 {table}"""
     return _layout("Content", page, body.get("as_of"))
 

@@ -16,7 +16,7 @@ from teampulse.gauges.config import GaugeConfig, TenantGauges
 from teampulse.gauges.counts import TeamCounts
 from teampulse.gauges.snapshot import org_snapshot
 from teampulse.gauges.team_state import TeamState
-from teampulse.sinks.exporter import ORG_REJUDGE_S, Exporter
+from teampulse.sinks.exporter import ORG_REJUDGE_S, TEAM_COUNTS_MIN_GAP_S, Exporter
 from teampulse.sinks.sink import Publication
 
 T0 = 1_772_409_600.0  # 2026-03-02T00:00:00Z
@@ -135,6 +135,37 @@ def test_a_tick_with_nothing_changed_recomputes_nothing_but_keeps_publishing() -
     assert second.changed.teams == {}
     assert sent == []
     assert second.teams["alpha"] is first.teams["alpha"]
+
+
+def test_a_teams_counts_record_waits_out_the_gap_and_then_carries_the_newest_counts() -> None:
+    view = FakeView(Roster(members("alpha", 6)))
+    view.states["alpha"] = active_team("alpha", 4)
+    monotonic = [100.0]
+    sent: list[bytes] = []
+    exporter = Exporter(
+        view, CONFIG, partitions=1, clock=lambda: T0, sinks=[RecordingSink()],
+        send_team_counts=lambda key, value: sent.append(value), monotonic=lambda: monotonic[0],
+    )  # fmt: skip
+    exporter.tick()
+    view.states["alpha"].apply_event(
+        Event(id="late", type="learning.started", occurred_at=T0 - 60, actor="alpha-5",
+              source="lms", team="alpha")
+    )  # fmt: skip
+    view.changed = {"alpha"}
+    monotonic[0] += TEAM_COUNTS_MIN_GAP_S / 2
+
+    publication = exporter.tick()
+
+    # the team's own gauges at once, its record for the roll-ups and the others not yet
+    assert publication.teams["alpha"].windowed["7d"]["active_members"] == 5
+    assert len(sent) == 1
+    monotonic[0] += TEAM_COUNTS_MIN_GAP_S / 2
+    exporter.tick()  # nothing changed since: the waiting record goes out
+    assert len(sent) == 2
+    expected = orjson.loads(orjson.dumps(view.states["alpha"].counts(T0, 6).to_wire()))
+    assert orjson.loads(sent[1])["counts"] == expected  # content gauges included
+    exporter.tick()
+    assert len(sent) == 2
 
 
 def test_a_team_that_shrinks_below_the_minimum_is_withdrawn_once() -> None:

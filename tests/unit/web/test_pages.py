@@ -98,6 +98,16 @@ def test_the_content_page_lists_most_learners_first_and_dashes_what_is_withheld(
     assert "No content of data-literacy" in content_page({"content": []}, "28d", "data-literacy")
 
 
+def test_unmeasured_practice_is_said_when_content_without_initiative_needs_attention() -> None:
+    quiet = {"learners": 12, "completers": 12, "needs_attention": 1}
+    body = {"content": [{"key": "compliance-101", "initiative": "", "windowed": {"28d": quiet}}]}
+
+    row = content_page(body, "28d", None).split("compliance-101")[1].split("</tr>")[0]
+
+    assert "yes: no talk (practice not measured)" in row
+    assert '<td class="num down">yes</td>' not in row
+
+
 def test_the_organisation_page_is_titled_with_the_tenants_display_name() -> None:
     named = organisation_page(Published([], [], [], None), [], "", "Acme <Corp>")
     assert "<h1>Acme &lt;Corp&gt;</h1>" in named
