@@ -382,8 +382,9 @@ class TeamState:
                 parts = day.parts = array(_WIDE, parts)
                 parts[at + column] += value
         self._book().apply(event)
-        if self._content is not None:
-            self._content.apply(event)
+        content = self._content_book()
+        if content is not None:
+            content.apply(event)
         self._add_to_day_caches(index, person, added)
         ids_due = False
         if stream_watermark is None or occurred_at > stream_watermark:
@@ -474,7 +475,8 @@ class TeamState:
             ids[:] = [i for i, a in pairs if a not in persons]
             actors[:] = array("q", (a for _, a in pairs if a not in persons))
         adoption_changed = self._book().forget(people)
-        content_changed = self._content is not None and self._content.forget(people)
+        content = self._content_book()
+        content_changed = content is not None and content.forget(people)
         for index in touched:
             self._touch(index)
         if touched or adoption_changed:
@@ -583,6 +585,17 @@ class TeamState:
             book = self._adoption = book.following(wanted)
         return book
 
+    def _content_book(self) -> ContentBook | None:
+        """The content book, following the initiatives of the team's tenant in force, like
+        the adoption book (`_book`)."""
+        book = self._content
+        if book is None:
+            return None
+        own = self.config.of(self.team)
+        if book.initiatives is not own.initiatives:
+            book = self._content = book.following(ContentCatalog(own.initiatives, own))
+        return book
+
     def _touch(self, index: int) -> None:
         """Something changed in this bucket: forget the aggregates that include it."""
         day = index // self._per_day
@@ -634,9 +647,10 @@ class TeamState:
 
     def content_counts(self, as_of: float, members: int) -> dict[str, dict[str, ContentCounts]]:
         """`TeamCounts.content` of `counts(as_of, members)`."""
-        if self._content is None:
+        book = self._content_book()
+        if book is None:
             return {}
-        return self._content.counts(
+        return book.counts(
             {
                 label: window_range(as_of, seconds, self._bucket_s)
                 for label, seconds in self.config.content_windows.items()
