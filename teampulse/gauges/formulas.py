@@ -167,7 +167,7 @@ def change_ratio(current: float | None, baseline: float | None) -> float | None:
 
 
 # The definition of a team that counts towards cross-team breadth: at least this many
-# reply interactions with it in the window, in both directions (docs/gauges.md, "Network").
+# interactions (replies, reactions) with it in the window, both directions (docs/gauges.md).
 RECIPROCAL_MIN_INTERACTIONS = 2
 
 

@@ -79,9 +79,11 @@ def _between(done: int, upto: int, held: dict[int, Any]) -> Iterable[int]:
 
 
 # The other side of a reply interaction, seen from the team: (the other team, the team wrote
-# the reply?). Within the team it is _WITHIN: no other team, and the direction counts nothing.
-_Side = tuple[str, bool]
-_WITHIN: _Side = ("", True)
+# the reply?, a reaction?). Within the team it is _WITHIN: no other team, and the direction
+# counts nothing. A reaction counts for the network only (partners), not as a reply.
+_Side = tuple[str, bool, bool]
+_WITHIN: _Side = ("", True, False)
+_REACTION_KEY = "\x1f"  # before a reaction's id among the reply ids of `_Day.links`
 
 
 def _side_of(link: ReplyLink, team: str, sides: dict[_Side, _Side]) -> _Side:
@@ -90,7 +92,7 @@ def _side_of(link: ReplyLink, team: str, sides: dict[_Side, _Side]) -> _Side:
     if not link.crossing:
         return _WITHIN
     outgoing = link.replier_team == team
-    side = (link.parent_team if outgoing else link.replier_team, outgoing)
+    side = (link.parent_team if outgoing else link.replier_team, outgoing, link.reaction)
     return sides.setdefault(side, side)
 
 
@@ -226,10 +228,12 @@ class _Tally:
             for side in links.values():
                 if side is None:
                     continue
-                self.reply_interactions += 1
-                other, outgoing = side
+                other, outgoing, reaction = side
+                if not reaction:
+                    self.reply_interactions += 1
                 if other:
-                    self.cross_team_interactions += 1
+                    if not reaction:
+                        self.cross_team_interactions += 1
                     pair = partners.get(other)
                     if pair is None:
                         pair = partners[other] = [0, 0]
@@ -378,8 +382,9 @@ class TeamState:
                 parts = day.parts = array(_WIDE, parts)
                 parts[at + column] += value
         self._book().apply(event)
-        if self._content is not None:
-            self._content.apply(event)
+        content = self._content_book()
+        if content is not None:
+            content.apply(event)
         self._add_to_day_caches(index, person, added)
         ids_due = False
         if stream_watermark is None or occurred_at > stream_watermark:
@@ -434,13 +439,15 @@ class TeamState:
                 day.links = {}
             links = day.links.setdefault(offset, {})
             side = None if fact.removed else _side_of(fact, self.team, self._sides)
-            if fact.reply in links:
-                known_side = links[fact.reply]
+            # A reaction's id is the producer's, like a reply's: kept apart from replies'.
+            link_key = _REACTION_KEY + fact.reply if fact.reaction else fact.reply
+            if link_key in links:
+                known_side = links[link_key]
                 if known_side is None:
                     return  # removed by an erasure: stays removed, whatever arrives after
                 if known_side == side:
                     return
-            links[intern(fact.reply)] = side
+            links[intern(link_key)] = side
         self._touch(index)
 
     def forget(self, people: set[str]) -> bool:
@@ -468,7 +475,8 @@ class TeamState:
             ids[:] = [i for i, a in pairs if a not in persons]
             actors[:] = array("q", (a for _, a in pairs if a not in persons))
         adoption_changed = self._book().forget(people)
-        content_changed = self._content is not None and self._content.forget(people)
+        content = self._content_book()
+        content_changed = content is not None and content.forget(people)
         for index in touched:
             self._touch(index)
         if touched or adoption_changed:
@@ -577,6 +585,17 @@ class TeamState:
             book = self._adoption = book.following(wanted)
         return book
 
+    def _content_book(self) -> ContentBook | None:
+        """The content book, following the initiatives of the team's tenant in force, like
+        the adoption book (`_book`)."""
+        book = self._content
+        if book is None:
+            return None
+        own = self.config.of(self.team)
+        if book.initiatives is not own.initiatives:
+            book = self._content = book.following(ContentCatalog(own.initiatives, own))
+        return book
+
     def _touch(self, index: int) -> None:
         """Something changed in this bucket: forget the aggregates that include it."""
         day = index // self._per_day
@@ -628,9 +647,10 @@ class TeamState:
 
     def content_counts(self, as_of: float, members: int) -> dict[str, dict[str, ContentCounts]]:
         """`TeamCounts.content` of `counts(as_of, members)`."""
-        if self._content is None:
+        book = self._content_book()
+        if book is None:
             return {}
-        return self._content.counts(
+        return book.counts(
             {
                 label: window_range(as_of, seconds, self._bucket_s)
                 for label, seconds in self.config.content_windows.items()

@@ -14,7 +14,8 @@ pseudonym, team, time) and turns them into absolute *facts* routed back to teams
 * `ReplyLink`, to the replier's team and (if different) the parent author's team: one reply
   interaction, crossing teams or not. Keyed by reply id; a reply whose parent is not known yet
   waits in the book and is linked when the parent arrives. A reply links only to its own
-  `parent` post in the same thread.
+  `parent` post in the same thread. A reaction to a post of another team is a link too
+  (`reaction=True`), joined the same way, by the team of the post it reacts to.
 * `ThreadTeams`, to every team that posted or replied in a thread of two teams or more (a
   cross-team thread): how many teams took part and whether this team is the thread's *owner*
   (the first of them by name), what bridging reads (docs/gauges.md, "Network"). Keyed by
@@ -28,8 +29,13 @@ retraction, when the person started the thread) and link removals (`removed=True
 person's replies and for the replies that answered the person's posts.
 
 Facts are absolute values, so applying one twice, or an old one after a new one, changes
-nothing. Applying an event twice emits the same facts again. Reactions are not joined.
-People without a team (`UNASSIGNED_TEAM`) make no thread cross-team.
+nothing. Applying an event twice emits the same facts again.
+
+A reaction is kept only as (its id, its team, its time) under the post it reacts to, never
+with its author: what joins it when the post arrives later, and what an erasure of the
+post's author removes. An erasure of the reactor leaves their reactions' links: the book
+cannot tell whose they were (docs/gauges.md, "Network"). People without a team
+(`UNASSIGNED_TEAM`) make no thread cross-team.
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ from dataclasses import asdict, dataclass, replace
 from sys import intern
 from typing import Any
 
-from teampulse.contract.event import POSTED, REPLIED, UNASSIGNED_TEAM, Event
+from teampulse.contract.event import POSTED, REACTED, REPLIED, UNASSIGNED_TEAM, Event
 from teampulse.contract.tenant_scope import unscoped
 from teampulse.gauges.config import GaugeConfig
 
@@ -111,6 +117,9 @@ class ReplyLink:
     parent_team: str
     at: float  # when the reply was written
     removed: bool = False  # an erasure took the reply or its parent: the link counts nothing
+    # A reaction (`reply` is its id) to a post of another team: it counts in the network
+    # (breadth, the matrix), not as a reply interaction.
+    reaction: bool = False
 
     kind = "link"
 
@@ -207,6 +216,7 @@ class _Thread:
         "oldest_at",
         "teams",
         "told",
+        "reactions",
     )
 
     def __init__(self) -> None:
@@ -234,6 +244,9 @@ class _Thread:
         # while it was never cross-team.
         self.teams: list[int] | None = None
         self.told: tuple[float, int] | None = None
+        # post id -> the reactions to it: (reaction id, team, time), no author; those of
+        # another team than the post's are links, the others keep their ids counted once
+        self.reactions: dict[str, list[tuple[str, int, float]]] | None = None
 
     @property
     def version(self) -> int:
@@ -403,7 +416,10 @@ class ThreadBook:
         return self._posts
 
     def apply(self, event: Event) -> list[ThreadFact]:
-        """Record an accepted `posted` or `replied` event; return the facts to route to teams."""
+        """Record an accepted `posted`, `replied` or `reacted` event; return the facts to route
+        to teams."""
+        if event.type == REACTED:
+            return self._react(event)
         if event.type not in (POSTED, REPLIED):
             return []
         thread_id = thread_id_of(event)
@@ -468,8 +484,65 @@ class ThreadBook:
         if thread.waiting and post_id in thread.waiting:
             for waiting_reply in thread.waiting.pop(post_id):
                 facts.extend(self._links(thread, thread.position(waiting_reply)))
+        if thread.reactions and post_id in thread.reactions:
+            facts.extend(self._reaction_links(thread, post_id, position))
         facts.extend(self._teams_facts(thread_id, thread))
         return facts
+
+    def _react(self, event: Event) -> list[ThreadFact]:
+        """A reaction to a post: joined to the post's team now, or when the post arrives."""
+        thread_id, parent = event.thread, event.parent
+        if not thread_id or not parent:
+            return []
+        if event.team is None:
+            raise ValueError(f"event {event.id} reached the thread book without a team")
+        thread = self._threads.get(thread_id)
+        if thread is None:
+            thread_id = intern(thread_id)
+            thread = self._threads[thread_id] = _Thread()
+            _file(self._by_last, event.occurred_at, thread_id)
+        thread.last_at = max(thread.last_at, event.occurred_at)
+        if thread.reactions is None:
+            thread.reactions = {}
+        reaction_id = post_id_of(event)
+        # A reaction id counts once in a thread, its first occurrence (as a post id does).
+        first = next(
+            (p for p, held in thread.reactions.items() if any(e[0] == reaction_id for e in held)),
+            None,
+        )
+        if first is None:
+            entry = (intern(reaction_id), self._teams.number(event.team), event.occurred_at)
+            thread.reactions.setdefault(intern(parent), []).append(entry)
+        else:
+            parent = first
+        position = thread.position(parent)
+        if position < 0:
+            return []  # waits for the post
+        return [
+            link
+            for link in self._reaction_links(thread, parent, position)
+            if link.reply == reaction_id
+        ]
+
+    def _reaction_links(self, thread: _Thread, parent: str, position: int) -> list[ReplyLink]:
+        """The links of the reactions to a post that is known: those of another team."""
+        assert thread.reactions is not None
+        parent_team = thread.team(position)
+        crossing = [e for e in thread.reactions[parent] if e[1] != parent_team]
+        links: list[ReplyLink] = []
+        parent_name = self._teams.name(parent_team)
+        for reaction_id, team, at in crossing:
+            name = self._teams.name(team)
+            link = ReplyLink(
+                team=name,
+                reply=reaction_id,
+                replier_team=name,
+                parent_team=parent_name,
+                at=at,
+                reaction=True,
+            )
+            links.extend((link, replace(link, team=parent_name)))
+        return links
 
     def expire(self, now_event_time: float) -> int:
         """Forget threads idle for longer than the retention, and the posts older than the
@@ -545,6 +618,13 @@ class ThreadBook:
         if old_root is not None:
             root_position = thread.position(old_root)
             old_root_at, old_root_team = thread.at(root_position), thread.team(root_position)
+        reacted = [pid for pid in gone if thread.reactions and pid in thread.reactions]
+        for pid in reacted:  # the reactions to their posts count no more (and stay, waiting
+            # for a post that will not come: their ids still count once)
+            facts.extend(
+                replace(link, removed=True)
+                for link in self._reaction_links(thread, pid, thread.position(pid))
+            )
         told = thread.told
         told_teams = (thread.teams or [])[: told[1]] if told is not None else []
         thread.keep(lambda i: thread.post_id(i) not in gone)
@@ -605,6 +685,13 @@ class ThreadBook:
         thread.oldest_at = min(
             (thread.at(i) for i, pid in enumerate(thread.ids) if pid != root), default=math.inf
         )
+        if thread.reactions:  # their links are behind the retention in the teams too
+            for parent in list(thread.reactions):
+                kept = [e for e in thread.reactions[parent] if e[2] >= horizon]
+                if kept:
+                    thread.reactions[parent] = kept
+                else:
+                    del thread.reactions[parent]
 
     # --- facts ----------------------------------------------------------------------------
     @staticmethod

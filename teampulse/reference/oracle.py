@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from teampulse.contract.event import (
     COMPLETED,
     POSTED,
+    REACTED,
     REPLIED,
     STARTED,
     UNASSIGNED_TEAM,
@@ -66,6 +67,7 @@ __all__ = [
     "baseline_of",
     "content_counts",
     "join_threads",
+    "reaction_links",
     "reference_counts",
     "reference_snapshot",
     "team_counts",
@@ -142,6 +144,7 @@ class Link:
     replier_team: str
     parent_team: str
     at: float
+    reaction: bool = False  # a reaction to a post of another team: network only
 
     def involves(self, team: str) -> bool:
         return team in (self.replier_team, self.parent_team)
@@ -215,6 +218,28 @@ def join_threads(accepted: list[Event]) -> tuple[list[Thread], list[Link]]:
     return threads, links
 
 
+def reaction_links(reactions: list[Event], accepted: list[Event]) -> list[Link]:
+    """A reaction to a post of another team, in the same thread, is a link of the network.
+    A reaction id counts once (its first accepted occurrence)."""
+    posts: dict[tuple[str, str], Event] = {}
+    for event in accepted:
+        thread = _thread_of(event) if event.type in (POSTED, REPLIED) else None
+        if thread is not None:
+            posts.setdefault((thread, event.post or event.id), event)
+    links, seen = [], set()
+    for event in reactions:
+        if event.type != REACTED or not event.thread or not event.parent:
+            continue
+        key = (event.thread, event.post or event.id)
+        if key in seen:
+            continue
+        seen.add(key)
+        parent = posts.get((event.thread, event.parent))
+        if parent is not None and parent.team != event.team:
+            links.append(Link(str(event.team), str(parent.team), event.occurred_at, True))
+    return links
+
+
 # --- 3. counting -------------------------------------------------------------------------------
 @dataclass
 class TeamHistory:
@@ -244,8 +269,10 @@ def window_counts(history: TeamHistory, first: int, last: int, config: GaugeConf
         threads_started=len(threads),
         threads_replied=len(replied),
         thread_replies=sum(t.replies for t in threads),
-        reply_interactions=len(links),
-        cross_team_interactions=sum(link.replier_team != link.parent_team for link in links),
+        reply_interactions=sum(not link.reaction for link in links),
+        cross_team_interactions=sum(
+            link.replier_team != link.parent_team for link in links if not link.reaction
+        ),
         bridged_threads=len(bridged),
         cross_team_threads=sum(t.teams[0] == history.team for t in bridged),
         partners=partners_of(history.team, links),
@@ -474,11 +501,17 @@ def reference_counts(
     as_of: float,
     erased: AbstractSet[str] = frozenset(),
 ) -> dict[str, TeamCounts]:
-    """TeamCounts of every team that has an accepted event or a thread fact."""
-    events, roster = without_erased(events, roster, erased)
+    """TeamCounts of every team that has an accepted event or a thread fact.
+
+    An erased person's reactions to another team's posts keep their links: the thread join
+    keeps no reactor, so the stream cannot remove them (docs/gauges.md, "Network")."""
+    everyone = list(events)
+    events, roster = without_erased(everyone, roster, erased)
     admission = admit(events, roster, config)
     accepted = admission.accepted
     threads, links = join_threads(accepted)
+    reactions = admit(everyone, roster, config).accepted if erased else accepted
+    links += reaction_links(reactions, accepted)
     cross = [t for t in threads if t.cross_team]
     teams = (
         {str(e.team) for e in accepted}
@@ -509,5 +542,7 @@ def reference_snapshot(
     erased: AbstractSet[str] = frozenset(),
 ) -> OrgSnapshot:
     """Every published team and roll-up snapshot as of `as_of`, erased people left out."""
-    events, roster = without_erased(events, roster, erased)
-    return org_snapshot(reference_counts(events, roster, config, as_of), roster, config, as_of)
+    events = list(events)
+    counts = reference_counts(events, roster, config, as_of, erased)
+    _, roster = without_erased(events, roster, erased)
+    return org_snapshot(counts, roster, config, as_of)

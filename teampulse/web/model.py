@@ -217,8 +217,8 @@ _BRIDGING = "bridging_share"
 
 @dataclass(frozen=True)
 class InteractionMatrix:
-    """The team x team matrix as the teams' hashes publish it: replies between two published
-    teams, both directions, in one window (the longest)."""
+    """The team x team matrix as the teams' hashes publish it: interactions (replies and
+    reactions) between two published teams, both directions, in one window (the longest)."""
 
     window: str | None
     teams: tuple[str, ...]  # every team with at least one cell, sorted

@@ -474,19 +474,21 @@ def network_page(published: Published) -> str:
         for team in sorted(set(matrix.teams) | bridging)
     )
     pairs = (
-        heat_map(matrix.teams, matrix.cells, f"Replies between teams, {matrix.window}")
+        heat_map(
+            matrix.teams, matrix.cells, f"Replies and reactions between teams, {matrix.window}"
+        )
         if matrix.teams
         else '<p class="muted">No replies between two published teams yet.</p>'
     )
     body = f"""<h1>Network</h1>
-<p>Replies between teams over the last {_e(matrix.window)}, both directions. Only teams that
-are published themselves appear; no person is behind any cell.</p>
+<p>Replies and reactions between teams over the last {_e(matrix.window)}, both directions.
+Only teams that are published themselves appear; no person is behind any cell.</p>
 {pairs}
 <h2>Cross-team breadth and bridging</h2>
-<p class="muted">Breadth: other teams a team replied to and was replied to by (at least 2
-replies). Bridging: the share of the organisation's cross-team threads started over the
-last {_e(matrix.window)} that the team posted or replied in.</p>
-<table><tr><th>team</th><th class="num">breadth</th><th class="num">replies across</th>
+<p class="muted">Breadth: other teams a team replied or reacted to and was replied or reacted
+to by (at least 2 in all). Bridging: the share of the organisation's cross-team threads
+started over the last {_e(matrix.window)} that the team posted or replied in.</p>
+<table><tr><th>team</th><th class="num">breadth</th><th class="num">across</th>
 <th class="num">bridging</th></tr>
 {rows}</table>"""
     return _layout("Network", body, as_of)

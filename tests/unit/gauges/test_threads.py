@@ -154,18 +154,13 @@ def test_a_post_id_counts_once_the_first_occurrence_wins() -> None:
     ]
 
 
-def test_reactions_and_replies_without_a_thread_are_not_joined() -> None:
+def test_replies_without_a_thread_are_not_joined() -> None:
     book = ThreadBook(CONFIG)
-    reaction = Event(
-        id="x1", type="discussion.reacted", occurred_at=T0, actor="ann", source="forum",
-        team="alpha", thread="th", post="x1", parent="p1",
-    )  # fmt: skip
     orphan = Event(
         id="x2", type="discussion.replied", occurred_at=T0, actor="ann", source="forum",
         team="alpha", post="x2", parent="p1",
     )  # fmt: skip
 
-    assert book.apply(reaction) == []
     assert book.apply(orphan) == []
     assert len(book) == 0
 
@@ -454,3 +449,61 @@ def test_a_repeated_post_tells_the_teams_again() -> None:
     told = [f for f in first if isinstance(f, ThreadTeams)]
     assert [f for f in repeat if isinstance(f, ThreadTeams)] == told
     assert all(fact_from_wire(orjson.loads(orjson.dumps(f.to_wire()))) == f for f in told)
+
+
+def react(reaction_id: str, actor: str, team: str, at: float, parent: str) -> Event:
+    return Event(
+        id=f"e-{reaction_id}", type="discussion.reacted", occurred_at=T0 + at, actor=actor,
+        source="forum", team=team, thread="th", post=reaction_id, parent=parent,
+    )  # fmt: skip
+
+
+def reaction_link(to: str, reaction_id: str, reactor: str, parent: str, at: float) -> ReplyLink:
+    return replace(link(to, reaction_id, reactor, parent, at), reaction=True)
+
+
+def test_a_reaction_to_another_teams_post_is_a_link_for_both_teams() -> None:
+    book = ThreadBook(CONFIG)
+    book.apply(post("p1", "ann", "alpha", 0))
+
+    facts = book.apply(react("x1", "cem", "beta", 60, parent="p1"))
+    own = book.apply(react("x2", "bob", "alpha", 90, parent="p1"))
+
+    assert facts == [
+        reaction_link("beta", "x1", "beta", "alpha", 60),
+        reaction_link("alpha", "x1", "beta", "alpha", 60),
+    ]
+    assert own == []  # within the team: nothing for the network
+    # No reactor is kept: the book knows only the post's author.
+    assert book.apply(react("x1", "cem", "beta", 60, parent="p1")) == facts  # a repeat
+    assert set(book._people.numbers) == {"ann"}  # the authors of posts, no reactor
+
+
+def test_a_reaction_before_its_post_is_linked_when_the_post_arrives() -> None:
+    book = ThreadBook(CONFIG)
+
+    early = book.apply(react("x1", "cem", "beta", 60, parent="p1"))
+    facts = book.apply(post("p1", "ann", "alpha", 0))
+
+    assert early == []
+    assert joined(facts)[1:] == [
+        reaction_link("beta", "x1", "beta", "alpha", 60),
+        reaction_link("alpha", "x1", "beta", "alpha", 60),
+    ]
+
+
+def test_erasing_a_posts_author_removes_the_reactions_to_it_but_not_a_reactors() -> None:
+    book = ThreadBook(CONFIG)
+    book.apply(post("p1", "ann", "alpha", 0))
+    book.apply(post("p2", "dan", "alpha", 10))
+    book.apply(react("x1", "cem", "beta", 60, parent="p1"))
+    book.apply(react("x2", "cem", "beta", 70, parent="p2"))
+
+    ann_gone = [f for f in book.forget({"ann"}) if isinstance(f, ReplyLink)]
+    cem_gone = [f for f in book.forget({"cem"}) if isinstance(f, ReplyLink)]
+
+    assert ann_gone == [
+        replace(reaction_link("beta", "x1", "beta", "alpha", 60), removed=True),
+        replace(reaction_link("alpha", "x1", "beta", "alpha", 60), removed=True),
+    ]
+    assert cem_gone == []  # the book cannot tell whose reactions were cem's (docs/gauges.md)

@@ -46,7 +46,7 @@ def test_the_network_page_draws_each_published_pair_and_no_other() -> None:
     assert dict(matrix.cells) == {("atlas", "borealis"): 3, ("borealis", "atlas"): 3}
     assert (matrix.window, dict(matrix.breadth)) == ("28d", {"atlas": 1.0})
     page = network_page(Published(teams, [], [], None))
-    assert 'aria-label="Replies between teams, 28d"' in page
+    assert 'aria-label="Replies and reactions between teams, 28d"' in page
     assert "gone" not in page
     assert '<td class="num">50%</td></tr>' in page  # atlas's bridging share
 
