@@ -28,7 +28,8 @@ __all__ = ["ContentBook"]
 _STARTED, _COMPLETED, _POST, _REPLY, _CHANNEL_POST, _CHANNEL_REPLY, _PRACTICE = range(7)
 # (bucket, kind, content id or channel; for practice the initiatives' bit mask)
 _Record = tuple[int, int, str | int]
-_KINDS = 8  # a record's code is bucket * _KINDS + kind
+_KIND_BITS = 3
+_KINDS = 1 << _KIND_BITS  # a record's code is bucket * _KINDS + kind
 
 
 class _Records:
@@ -260,19 +261,21 @@ class ContentBook:
         before, self._before = self._before, {}
         spans = len(self._catalog.spans)
         initiative_of = self._catalog.initiative_of
+        kept = [window for window in wanted if window in self._totals]
         for window in wanted:
-            totals = self._totals.get(window)
-            if totals is None:  # a new window (the hour turned): every part anew
+            if window not in self._totals:  # a new window (the hour turned): every part anew
                 totals = self._totals[window] = _Totals()
                 for records in self._people.values():
-                    totals.add(self._part(records, *window), 1, spans, initiative_of)
-                continue
+                    totals.add(self._parts(records, [window])[0], 1, spans, initiative_of)
+        if kept:
+            # A changed person's records are decoded once for every window.
             for person, old in before.items():
-                if old:
-                    totals.add(self._part(old, *window), -1, spans, initiative_of)
                 current = self._people.get(person)
-                if current:
-                    totals.add(self._part(current, *window), 1, spans, initiative_of)
+                for held, sign in ((old, -1), (current, 1)):
+                    if held:
+                        parts = self._parts(held, kept)
+                        for window, part in zip(kept, parts, strict=True):
+                            self._totals[window].add(part, sign, spans, initiative_of)
         result = {label: self._window(window, members) for label, window in windows.items()}
         self._cached = (stamp, result)
         return result
@@ -311,15 +314,29 @@ class ContentBook:
             )
         return result
 
-    def _part(self, records: _Records, first: int, last: int) -> _Part:
-        """One person's part of the window first..last (gauges.content has the rules)."""
+    def _parts(self, records: _Records, windows: list[tuple[int, int]]) -> list[_Part]:
+        """One person's part of each window (first, last bucket)."""
+        kinds, bits = _KINDS - 1, _KIND_BITS  # (code >> bits, code & kinds) is divmod(code, _KINDS)
+        pairs = zip(records.codes, records.values, strict=True)
+        every = [(code >> bits, code & kinds, value) for code, value in pairs]
+        completions = [(r[0], r[2]) for r in every if r[1] == _COMPLETED]
+        practice = [(r[0], r[2]) for r in every if r[1] == _PRACTICE]
+        return [self._part(every, completions, practice, *window) for window in windows]
+
+    def _part(
+        self,
+        every: list[_Record],
+        completions: list[tuple[int, str | int]],
+        practice: list[tuple[int, str | int]],
+        first: int,
+        last: int,
+    ) -> _Part:
+        """One person's part of the window first..last (gauges.content has the rules), from
+        their records decoded, their completions and their practice."""
         catalog = self._catalog
         keys_of = catalog.keys_of
         reach = catalog.conversation_buckets
         part = _Part()
-        every = list(records)
-        completions = [(r[0], r[2]) for r in every if r[1] == _COMPLETED]
-        practice = [(r[0], r[2]) for r in every if r[1] == _PRACTICE]
         for bucket, kind, value in every:
             if kind == _PRACTICE or not first <= bucket <= last:
                 continue
