@@ -185,6 +185,9 @@ class BatchLoop(Service):
         # cadence, not on a timer of its own (a timer added up to its interval to the
         # produce-to-gauge latency).
         self.batch_applied = asyncio.Event()
+        # Whether the latest read filled a whole batch: the worker is behind its inputs, and
+        # what it does besides applying batches (the export) should leave it the time.
+        self.behind = False
         # Whether this worker may still write what its partitions imply (fencing).
         self.lease = MembershipLease(settings.group_session_timeout_s)
         self.assignor = OwnerAssignor(web_url, routed_topic)
@@ -416,6 +419,7 @@ class BatchLoop(Service):
                 if scheduler.held:
                     wait_ms = 0
             records = await consumer.getmany(timeout_ms=wait_ms, max_records=most)
+            self.behind = sum(map(len, records.values())) >= most
             async with self.batch_lock:
                 if not self.lease.valid():
                     # Fenced: nothing is applied or written until the group answers again;

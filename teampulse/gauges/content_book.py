@@ -28,7 +28,8 @@ __all__ = ["ContentBook"]
 _STARTED, _COMPLETED, _POST, _REPLY, _CHANNEL_POST, _CHANNEL_REPLY, _PRACTICE = range(7)
 # (bucket, kind, content id or channel; for practice the initiatives' bit mask)
 _Record = tuple[int, int, str | int]
-_KINDS = 8  # a record's code is bucket * _KINDS + kind
+_KIND_BITS = 3
+_KINDS = 1 << _KIND_BITS  # a record's code is bucket * _KINDS + kind
 
 
 class _Records:
@@ -146,6 +147,42 @@ class ContentBook:
         # channels of any initiative: a post elsewhere without a content id is never read
         self._channels = catalog.all_channels
 
+    @property
+    def initiatives(self) -> tuple[object, ...]:
+        """The initiatives its catalogue was built from (a tenant's, as the file gave them)."""
+        return self._catalog.initiatives
+
+    def following(self, catalog: ContentCatalog) -> ContentBook:
+        """This book under another catalogue (a tenant's initiatives changed in the tenants
+        file), as the adoption book follows them: every learning and conversation record
+        stays (they name content and channels, not initiatives); practice evidence stays for
+        an initiative configured as before and is dropped for a changed or removed one; a new
+        or changed initiative counts practice from the events that arrive from now on (the
+        state keeps no event to read again), and so do the channels it adds."""
+        book = ContentBook(catalog, self._bucket_s)
+        before = {initiative.id: i for i, initiative in enumerate(self._catalog.initiatives)}
+        moved: dict[int, int] = {}  # old bit -> new bit, for the initiatives kept as they were
+        for index, initiative in enumerate(catalog.initiatives):
+            old = before.get(initiative.id)
+            if old is not None and self._catalog.initiatives[old] == initiative:
+                moved[old] = index
+        for person, records in self._people.items():
+            kept = _Records()
+            for bucket, kind, value in records:
+                if kind == _PRACTICE:
+                    mask = 0
+                    for old, new in moved.items():
+                        if value >> old & 1:  # type: ignore[operator]
+                            mask |= 1 << new
+                    if not mask:
+                        continue
+                    value = mask
+                kept.append((bucket, kind, value))
+            if len(kept):
+                book._people[person] = kept
+        book._version = self._version + 1
+        return book
+
     def apply(self, event: Event) -> None:
         """Keep what the content gauges read of one accepted event."""
         kind = event.type
@@ -224,19 +261,21 @@ class ContentBook:
         before, self._before = self._before, {}
         spans = len(self._catalog.spans)
         initiative_of = self._catalog.initiative_of
+        kept = [window for window in wanted if window in self._totals]
         for window in wanted:
-            totals = self._totals.get(window)
-            if totals is None:  # a new window (the hour turned): every part anew
+            if window not in self._totals:  # a new window (the hour turned): every part anew
                 totals = self._totals[window] = _Totals()
                 for records in self._people.values():
-                    totals.add(self._part(records, *window), 1, spans, initiative_of)
-                continue
+                    totals.add(self._parts(records, [window])[0], 1, spans, initiative_of)
+        if kept:
+            # A changed person's records are decoded once for every window.
             for person, old in before.items():
-                if old:
-                    totals.add(self._part(old, *window), -1, spans, initiative_of)
                 current = self._people.get(person)
-                if current:
-                    totals.add(self._part(current, *window), 1, spans, initiative_of)
+                for held, sign in ((old, -1), (current, 1)):
+                    if held:
+                        parts = self._parts(held, kept)
+                        for window, part in zip(kept, parts, strict=True):
+                            self._totals[window].add(part, sign, spans, initiative_of)
         result = {label: self._window(window, members) for label, window in windows.items()}
         self._cached = (stamp, result)
         return result
@@ -275,15 +314,29 @@ class ContentBook:
             )
         return result
 
-    def _part(self, records: _Records, first: int, last: int) -> _Part:
-        """One person's part of the window first..last (gauges.content has the rules)."""
+    def _parts(self, records: _Records, windows: list[tuple[int, int]]) -> list[_Part]:
+        """One person's part of each window (first, last bucket)."""
+        kinds, bits = _KINDS - 1, _KIND_BITS  # (code >> bits, code & kinds) is divmod(code, _KINDS)
+        pairs = zip(records.codes, records.values, strict=True)
+        every = [(code >> bits, code & kinds, value) for code, value in pairs]
+        completions = [(r[0], r[2]) for r in every if r[1] == _COMPLETED]
+        practice = [(r[0], r[2]) for r in every if r[1] == _PRACTICE]
+        return [self._part(every, completions, practice, *window) for window in windows]
+
+    def _part(
+        self,
+        every: list[_Record],
+        completions: list[tuple[int, str | int]],
+        practice: list[tuple[int, str | int]],
+        first: int,
+        last: int,
+    ) -> _Part:
+        """One person's part of the window first..last (gauges.content has the rules), from
+        their records decoded, their completions and their practice."""
         catalog = self._catalog
         keys_of = catalog.keys_of
         reach = catalog.conversation_buckets
         part = _Part()
-        every = list(records)
-        completions = [(r[0], r[2]) for r in every if r[1] == _COMPLETED]
-        practice = [(r[0], r[2]) for r in every if r[1] == _PRACTICE]
         for bucket, kind, value in every:
             if kind == _PRACTICE or not first <= bucket <= last:
                 continue

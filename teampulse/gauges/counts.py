@@ -32,6 +32,8 @@ ADDITIVE = (
     "thread_replies",
     "reply_interactions",
     "cross_team_interactions",
+    "bridged_threads",
+    "cross_team_threads",
 )
 
 
@@ -73,6 +75,10 @@ class WindowCounts:
     thread_replies: int = 0  # replies in those threads (any author)
     reply_interactions: int = 0  # joined replies the team took part in (replier or parent)
     cross_team_interactions: int = 0  # ... where the other side was another team
+    # Cross-team threads (posts from two teams or more) started in the window: those the
+    # team posted or replied in, and those it counts for its organisation (their owner).
+    bridged_threads: int = 0
+    cross_team_threads: int = 0
     # Per other team: (team, the team's replies to it, its replies to the team), sorted by team.
     # Team-level only: what the network gauges read (`formulas.cross_team_breadth`).
     partners: tuple[tuple[str, int, int], ...] = ()
@@ -102,12 +108,14 @@ class WindowCounts:
         )
 
     def to_wire(self) -> dict[str, Any]:
+        # Tuples as they are: JSON writes them as arrays, and copying them into lists was a
+        # third of encoding a team's counts (a busy team's partners and latencies are long).
         wire: dict[str, Any] = {name: getattr(self, name) for name in ADDITIVE}
-        wire["partners"] = [list(p) for p in self.partners]
-        wire["contributions"] = list(self.contributions)
-        wire["first_reply_latencies"] = list(self.first_reply_latencies)
-        wire["first_cross_reply_latencies"] = list(self.first_cross_reply_latencies)
-        wire["first_within_reply_latencies"] = list(self.first_within_reply_latencies)
+        wire["partners"] = self.partners
+        wire["contributions"] = self.contributions
+        wire["first_reply_latencies"] = self.first_reply_latencies
+        wire["first_cross_reply_latencies"] = self.first_cross_reply_latencies
+        wire["first_within_reply_latencies"] = self.first_within_reply_latencies
         return wire
 
     @classmethod

@@ -13,7 +13,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from aiokafka.partitioner import murmur2
 
@@ -43,6 +43,16 @@ ORG_REJUDGE_S = 10.0
 # (team key, record value) of a team's latest counts, for every worker's organisation and
 # the roll-ups.
 SendTeamCounts = Callable[[bytes, bytes], None]
+# A team's counts record goes out at most this often (monotonic seconds); the newest counts
+# wait for the first tick after that. Under load every team is recounted every few tenths of
+# a second, and encoding each recount (with the content gauges, counted only for a record)
+# was a third of the export's CPU; the roll-ups and the other workers' view of the
+# organisation trail by this much at most, a team's own gauges not at all.
+TEAM_COUNTS_MIN_GAP_S = 1.0
+# The roll-ups (and the content table) are recomputed at most this often when only their
+# inputs moved (at once when the windows moved): they merge every team's counts, and with
+# inputs changing at every tick under load that was a quarter of the export.
+ROLLUP_MIN_GAP_S = 1.0
 
 
 # Every tick asks for every roster team's partition; hashing them again was 1.5 % of a worker.
@@ -56,9 +66,18 @@ def team_partition(team: str, partitions: int) -> int:
 class _Exported:
     bucket: int
     members: int
-    counts: TeamCounts
+    counts: TeamCounts  # without the content gauges' part (only the team-counts record has it)
     snapshot: ScopeSnapshot | None
     judged_by: int = -1  # the version of the organisation its snapshot was set against
+
+
+@dataclass(frozen=True)
+class _Unsent:
+    """Counts of a team recounted since its last team-counts record, as of their tick."""
+
+    partition: int
+    seq: int
+    as_of: float
 
 
 @dataclass
@@ -78,6 +97,10 @@ class Exporter:
     _org_judged_by: tuple[object, ...] | None = None  # what the signals read of `_org`
     _org_version: int = 0  # counts the changes of `_org_judged_by`
     _rejudged_at: float = -math.inf  # monotonic
+    _unsent: dict[str, _Unsent] = field(default_factory=dict)
+    _sent_at: dict[str, float] = field(default_factory=dict)  # team -> monotonic
+    _rollups_at: float = -math.inf  # monotonic
+    _rollup_pending: bool = False  # inputs moved since the roll-ups were recomputed
 
     def published(self, team: str) -> ScopeSnapshot | None:
         """The team's latest published snapshot, if this worker owns and publishes it."""
@@ -129,7 +152,7 @@ class Exporter:
                     continue
                 team_state = states.get(team)
                 counts = (
-                    team_state.counts(now, members)
+                    team_state.counts(now, members, content=False)
                     if team_state is not None
                     else TeamCounts.empty(self.config, members)
                 )
@@ -137,9 +160,12 @@ class Exporter:
                 self._exported[team] = _Exported(
                     bucket, members, counts, previous.snapshot if previous is not None else None
                 )
-                self.send_team_counts(team.encode(), encode_team_counts(team, seq, now, counts))
+                self._unsent[team] = _Unsent(partition, seq, now)
         for gone in set(self._exported) - live_teams:
             del self._exported[gone]
+            self._unsent.pop(gone, None)
+            self._sent_at.pop(gone, None)
+        self._send_team_counts()
         # Every team's drop signal is set against the whole organisation: when what the
         # signals read of it moved (a team recounted here or by another worker, a bucket
         # passed), every team is judged again, not only the recounted ones. Events arrive
@@ -176,6 +202,7 @@ class Exporter:
                 now,
                 org.of(team),
                 roster,
+                org.cross_team_threads_of(team),
             )
             if snapshot is None and previous_snapshot is not None:
                 withdrawn.append(team)
@@ -200,6 +227,26 @@ class Exporter:
             sink.publish(publication)
         return publication
 
+    def _send_team_counts(self) -> None:
+        """The team-counts record of every team recounted since its last one, unless that
+        went out less than TEAM_COUNTS_MIN_GAP_S ago; its content gauges are counted here,
+        as of the counts' own instant (the team has not changed since, or it would have been
+        recounted at this tick)."""
+        monotonic = self.monotonic()
+        for team, unsent in list(self._unsent.items()):
+            if monotonic - self._sent_at.get(team, -math.inf) < TEAM_COUNTS_MIN_GAP_S:
+                continue
+            del self._unsent[team]
+            self._sent_at[team] = monotonic
+            exported = self._exported[team]
+            counts = exported.counts
+            team_state = self.state.team_states(unsent.partition).get(team)
+            if team_state is not None:
+                content = team_state.content_counts(unsent.as_of, exported.members)
+                counts = replace(counts, content=content)
+            record = encode_team_counts(team, unsent.seq, unsent.as_of, counts)
+            self.send_team_counts(team.encode(), record)
+
     def _org_activity(self) -> Organisations:
         """Each tenant's whole organisation: every team's latest counts as its owner
         published them on `team-counts` (every worker follows that topic), this worker's
@@ -220,8 +267,13 @@ class Exporter:
             self._content_published = None
             self._rollup_bucket = None
             return [], ()
-        if not self.state.take_rollup_change() and self._rollup_bucket == bucket:
+        self._rollup_pending |= self.state.take_rollup_change()
+        if self._rollup_bucket == bucket and (
+            not self._rollup_pending or self.monotonic() - self._rollups_at < ROLLUP_MIN_GAP_S
+        ):
             return [], ()
+        self._rollup_pending = False
+        self._rollups_at = self.monotonic()
         self._rollup_bucket = bucket
         before = {(s.scope, s.key) for s in self._rollups_published or ()}
         self._rollups_published = rollup_snapshots(inputs, self.state.roster, self.config, now)

@@ -214,6 +214,8 @@ PUBLISHED_DECIMALS = 6
 def format_value(value: float) -> str:
     """A gauge as a hash field value: rounded to PUBLISHED_DECIMALS, whole values without
     '.0' (counts), others in their shortest form (docs/redis-keys.md)."""
+    if type(value) is int and -(2**53) < value < 2**53:
+        return str(value)  # most fields are counts: a snapshot formats about 80 per write
     return str(json_number(value))
 
 

@@ -3,6 +3,7 @@ withdraws and sends on to the roll-up owner."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -14,9 +15,15 @@ from teampulse.contract.roster import RosterEntry
 from teampulse.enrichment.roster import Roster
 from teampulse.gauges.config import GaugeConfig, TenantGauges
 from teampulse.gauges.counts import TeamCounts
+from teampulse.gauges.model import ScopeSnapshot
 from teampulse.gauges.snapshot import org_snapshot
 from teampulse.gauges.team_state import TeamState
-from teampulse.sinks.exporter import ORG_REJUDGE_S, Exporter
+from teampulse.sinks.exporter import (
+    ORG_REJUDGE_S,
+    ROLLUP_MIN_GAP_S,
+    TEAM_COUNTS_MIN_GAP_S,
+    Exporter,
+)
 from teampulse.sinks.sink import Publication
 
 T0 = 1_772_409_600.0  # 2026-03-02T00:00:00Z
@@ -87,11 +94,14 @@ def active_team(team: str, people: int) -> TeamState:
 
 
 def exporter_for(view: FakeView) -> tuple[Exporter, RecordingSink, list[tuple[bytes, bytes]]]:
+    """An exporter whose ticks are far apart in real time (no throttle holds anything back)."""
     sink = RecordingSink()
     sent: list[tuple[bytes, bytes]] = []
+    seconds = itertools.count(0.0, 60.0)
     exporter = Exporter(
         view, CONFIG, partitions=1, clock=lambda: T0, sinks=[sink],
         send_team_counts=lambda key, value: sent.append((key, value)),
+        monotonic=lambda: next(seconds),
     )  # fmt: skip
     return exporter, sink, sent
 
@@ -137,6 +147,37 @@ def test_a_tick_with_nothing_changed_recomputes_nothing_but_keeps_publishing() -
     assert second.teams["alpha"] is first.teams["alpha"]
 
 
+def test_a_teams_counts_record_waits_out_the_gap_and_then_carries_the_newest_counts() -> None:
+    view = FakeView(Roster(members("alpha", 6)))
+    view.states["alpha"] = active_team("alpha", 4)
+    monotonic = [100.0]
+    sent: list[bytes] = []
+    exporter = Exporter(
+        view, CONFIG, partitions=1, clock=lambda: T0, sinks=[RecordingSink()],
+        send_team_counts=lambda key, value: sent.append(value), monotonic=lambda: monotonic[0],
+    )  # fmt: skip
+    exporter.tick()
+    view.states["alpha"].apply_event(
+        Event(id="late", type="learning.started", occurred_at=T0 - 60, actor="alpha-5",
+              source="lms", team="alpha")
+    )  # fmt: skip
+    view.changed = {"alpha"}
+    monotonic[0] += TEAM_COUNTS_MIN_GAP_S / 2
+
+    publication = exporter.tick()
+
+    # the team's own gauges at once, its record for the roll-ups and the others not yet
+    assert publication.teams["alpha"].windowed["7d"]["active_members"] == 5
+    assert len(sent) == 1
+    monotonic[0] += TEAM_COUNTS_MIN_GAP_S / 2
+    exporter.tick()  # nothing changed since: the waiting record goes out
+    assert len(sent) == 2
+    expected = orjson.loads(orjson.dumps(view.states["alpha"].counts(T0, 6).to_wire()))
+    assert orjson.loads(sent[1])["counts"] == expected  # content gauges included
+    exporter.tick()
+    assert len(sent) == 2
+
+
 def test_a_team_that_shrinks_below_the_minimum_is_withdrawn_once() -> None:
     roster = Roster(members("alpha", 5))
     view = FakeView(roster)
@@ -171,6 +212,34 @@ def test_rollups_are_published_only_by_the_owner_of_their_inputs() -> None:
     keys = {(r.scope, r.key) for r in publication.rollups}
     assert {("department", "dev"), ("department", "ops"), ("division", "tech")} <= keys
     assert publication.changed.rollups == publication.rollups
+
+
+def test_rollups_follow_their_inputs_at_most_every_rollup_min_gap_s_of_real_time() -> None:
+    roster = Roster(members("alpha", 6) + members("gamma", 5))
+    alpha = active_team("alpha", 4).counts(T0, 6)
+    view = FakeView(roster, rollups={"alpha": alpha}, rollup_changed=True)
+    monotonic = [100.0]
+    exporter = Exporter(
+        view, CONFIG, partitions=1, clock=lambda: T0, sinks=[RecordingSink()],
+        send_team_counts=lambda key, value: None, monotonic=lambda: monotonic[0],
+    )  # fmt: skip
+
+    def org_active(rollups: list[ScopeSnapshot] | None) -> object:
+        org = [r for r in rollups or [] if r.scope == "org"]
+        return org[0].windowed["7d"]["active_members"] if org else None
+
+    assert org_active(exporter.tick().rollups) == 4
+
+    view.rollups = {"alpha": alpha, "gamma": active_team("gamma", 5).counts(T0, 5)}
+    view.rollup_changed = True
+    monotonic[0] += ROLLUP_MIN_GAP_S / 2
+    held = exporter.tick()
+    assert held.changed.rollups == []
+    assert org_active(held.rollups) == 4
+
+    monotonic[0] += ROLLUP_MIN_GAP_S / 2
+    caught_up = exporter.tick()  # no new input since: the change that waited is taken up
+    assert org_active(caught_up.changed.rollups) == 9
 
 
 def test_a_rollup_that_becomes_suppressed_is_withdrawn() -> None:
