@@ -5,7 +5,8 @@ An envelope is `{sensor, sendTime, dataVersion, data: [...]}`, all four required
 this endpoint cannot support, which §6.1 answers 422 rather than 400. Each event in `data` is
 mapped by its `type` and `action` through `caliper.actions` of connectors.yaml:
 * MessageEvent -> discussion.posted, or discussion.replied when the Message has `replyTo`
-  (thread: the Message's `isPartOf` Thread; channel: that Thread's Forum);
+  (thread: the Message's `isPartOf` Thread; channel: that Thread's Forum; content: a link in
+  its body, else the first entity up `isPartOf` that is not a container, else its group's);
 * GradeEvent -> learning.assessed for the Attempt's `assignee` (the actor is the grader),
   score = `generated.scoreGiven / maxScore`, success when the score reaches `pass_score`;
 * any other configured pair -> its learning type with `content` = the object's id;
@@ -21,7 +22,7 @@ from typing import Any
 
 from teampulse.connectors.canonical import Mapped, door_actor, iso8601_event_time, schema_problem
 from teampulse.connectors.config import IGNORE, CaliperConfig
-from teampulse.contract.events import MAX_NAME_CHARS
+from teampulse.contract.events import MAX_NAME_CHARS, MAX_REF_CHARS
 from teampulse.contract.pseudonym import Pseudonymiser
 from teampulse.contract.rejections import Rejection
 from teampulse.contract.timestamps import parse_iso8601_timestamp
@@ -145,6 +146,9 @@ def map_event(
     }
     if target == "discussion.posted":
         _discussion(fields, obj if type(obj) is dict else {}, object_id)
+        content = _content_of(obj if type(obj) is dict else {}, config, _id(event.get("group")))
+        if content is not None:
+            fields["content"] = content
     elif kind == "GradeEvent":
         _grade(fields, event, obj, config.pass_score)
     else:
@@ -168,6 +172,35 @@ def _discussion(fields: dict[str, Any], message: dict[str, Any], message_id: str
     body = message.get("body")
     if type(body) is str:
         fields["length"] = len(body)
+
+
+# Entities a discussion sits in that are not what it is about: its own containers and the
+# course's organisation (Caliper 1.2, Entity subtypes).
+_CONTAINERS = frozenset(
+    {"Message", "Thread", "Forum", "CourseSection", "CourseOffering", "Group", "Organization"}
+)
+_MAX_PARTS = 8  # how far up `isPartOf` is followed: a cycle or a deep chain ends there
+
+
+def _content_of(message: dict[str, Any], config: CaliperConfig, group: str | None) -> str | None:
+    """What a Message is about: a learning-platform link in its `body` (`content_links`),
+    else the first entity up its `isPartOf` chain (Thread, Forum, ...) that is not a
+    container, such as the DigitalResource or Assessment a forum belongs to, else the
+    content its group's route names."""
+    body = message.get("body")
+    linked = config.content_of(body if type(body) is str else None, None)
+    if linked is not None:
+        return linked
+    node: Any = message.get("isPartOf")
+    for _ in range(_MAX_PARTS):
+        if type(node) is not dict:
+            break
+        node_id = _id(node)
+        kind = node.get("type")
+        if type(kind) is str and kind not in _CONTAINERS and node_id is not None:
+            return node_id if len(node_id) <= MAX_REF_CHARS else None
+        node = node.get("isPartOf")
+    return config.content_of(None, group)
 
 
 def _grade(fields: dict[str, Any], event: dict[str, Any], attempt: Any, pass_score: float) -> None:

@@ -5,7 +5,8 @@ The event is named by `X-Discourse-Event` (payload kind in `X-Discourse-Event-Ty
   discussion.replied whose parent is `reply_to_post_number`, or post 1 when the post answers
   the topic itself (Discourse leaves `reply_to_post_number` empty then);
 * `topic_created` -> discussion.posted of the topic's first post (same id as that post's
-  `post_created`, so a forum sending both counts it once);
+  `post_created`, so a forum sending both counts it once); its `tags` can name the content
+  the topic is about (`content_tag_prefix`), which a post's payload does not carry;
 * `post_liked` (a `like` payload) and reactions (any payload carrying `post` and `user`
   under `like` or `reaction`) -> discussion.reacted;
 * private messages, whispers and small-action posts, edits, deletions and `ping` are ignored.
@@ -144,6 +145,9 @@ def _post(
     raw = post.get("raw")
     if type(raw) is str:
         fields["length"] = len(raw)
+    content = config.content_of(raw if type(raw) is str else None, fields.get("channel"))
+    if content is not None:
+        fields["content"] = content
     if number == 1:
         fields["type"] = "discussion.posted"
     else:
@@ -171,7 +175,20 @@ def _topic(
         instance, username, created, text_of(topic.get("category_id")), config, pseudonymiser
     )
     fields.update(id=ref, type="discussion.posted", thread=_thread(instance, topic_id), post=ref)
+    content = config.content_of(None, fields.get("channel"), _tags(topic.get("tags")))
+    if content is not None:
+        fields["content"] = content
     return Mapped(events=[fields])
+
+
+def _tags(tags: Any) -> list[str]:
+    """A topic's tags: names, or (newer Discourse) objects with a `name`."""
+    names = []
+    for tag in tags if type(tags) is list else ():
+        name = text_of(tag.get("name")) if type(tag) is dict else text_of(tag)
+        if name is not None:
+            names.append(name)
+    return names
 
 
 def _reaction(

@@ -211,6 +211,9 @@ def map_message(
             fields["parent"] = thread
         if type(content) is str:
             fields["length"] = len(content)
+        about = config.content_of(content if type(content) is str else None, channel)
+        if about is not None:
+            fields["content"] = about
         mapped.events.append(fields)
     reactions = message.get("reactions")
     for reaction in reactions if type(reactions) is list else ():

@@ -163,6 +163,9 @@ def _message(
     text = event.get("text")
     if type(text) is str:
         fields["length"] = len(text)
+    content = config.content_of(text if type(text) is str else None, channel)
+    if content is not None:
+        fields["content"] = content
     if thread_ts is not None and thread_ts != ts:
         root = f"slack:{team_id}:{channel}:{thread_ts}"
         fields.update(type="discussion.replied", thread=root, parent=root)
@@ -187,7 +190,8 @@ def _reaction(
     if user is None or channel is None or ts is None or occurred_at is None:
         return Mapped().ignore("irregular_reaction")
     # The payload does not say which thread the reacted message is in; its own ts stands for
-    # the thread (reactions are counted, not joined to threads).
+    # the thread: a reaction to a thread's first message is joined to it (the team network),
+    # one to a reply is counted but joined to nothing.
     reacted = f"slack:{team_id}:{channel}:{ts}"
     return Mapped(
         events=[

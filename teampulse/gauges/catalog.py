@@ -200,18 +200,27 @@ SIGNAL_WINDOWED: tuple[Gauge, ...] = (
 NETWORK_WINDOWED: tuple[Gauge, ...] = (
     Gauge(
         "cross_team_breadth",
-        "Distinct other teams the team replied to and was replied to by, at least 2 replies"
-        " in all, in the window",
+        "Distinct other teams the team replied or reacted to and was replied or reacted to by,"
+        " at least 2 in all, in the window",
         "teams",
         True,
         "count",
     ),
+    Gauge(
+        "bridging_share",
+        "Share of the organisation's cross-team threads started in the window that the team"
+        " posted or replied in (0-1)",
+        "ratio",
+        True,
+        "ratio",
+    ),
 )
-# teampulse_team_interactions{team, other_team, window}: replies between two published teams
+# teampulse_team_interactions{team, other_team, window}: replies and reactions between two teams
 # of one tenant, both directions, in the longest window.
 INTERACTIONS_METRIC = "teampulse_team_interactions"
 INTERACTIONS_HELP = (
-    "Replies between the team and other_team (both directions) in the window; both teams are"
+    "Replies and reactions between the team and other_team (both directions) in the window;"
+    " both teams are"
     " published"
 )
 

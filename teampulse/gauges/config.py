@@ -134,18 +134,20 @@ class DropSignalScoring(_Strict):
     # The fall in activity the detector is tuned for (0.5: half the usual count).
     tuned_drop: float = Field(default=0.5, gt=0, lt=1)
     # Evidence (log-likelihood ratio, divided by the dispersion) at which the state is drop:
-    # threshold + threshold_per_log_events x ln(expected events per working day). Calibrated by
-    # simulation to about 0.05 false drops per team-month (benchmarks/signal.py).
-    threshold: float = Field(default=5.8, gt=0)
+    # threshold + threshold_per_log_events x (ln P - |ln(E / P)|), E the expected events per
+    # working day and P threshold_peak_events: the threshold grows with ln E up to P and falls
+    # back at the same rate beyond it. Calibrated by simulation to 0.05 false drops per
+    # team-month or fewer in every cell of the grid (benchmarks/signal.py --grid).
+    threshold: float = Field(default=5.6, gt=0)
     threshold_per_log_events: float = Field(default=0.5, ge=0)
-    # ... the ln of at most this many: beyond it the grid's steady teams raised almost no
-    # false alert, and the growth only slowed the busiest teams' alerts.
-    threshold_max_events: float = Field(default=16.0, gt=1)
+    # The grid's steady teams needed the highest threshold at 16-22 a day; beyond, the lowest
+    # threshold that kept a cell at 0.03 false drops fell (4.6-5.3 at 40 or more a day).
+    threshold_peak_events: float = Field(default=16.0, gt=1)
     # A second detector tuned to a steep fall (0.75: to a quarter of the usual count), with
-    # its own threshold (plus the same threshold_per_log_events term): a team that all but
-    # stops is alerted sooner. Calibrated with the first to the same false-alarm rate.
+    # its own threshold (plus the same level term): a team that all but stops is alerted
+    # sooner. Calibrated with the first to the same false-alarm rate.
     fast_tuned_drop: float = Field(default=0.75, gt=0, lt=1)
-    fast_threshold: float = Field(default=7.0, gt=0)
+    fast_threshold: float = Field(default=6.5, gt=0)
     # The share of the drop threshold at which the state is watch (shown, notifies no one).
     watch_share: float = Field(default=0.5, gt=0, lt=1)
     # The rest of the organisation's observed / expected events over each hour and the ones

@@ -147,6 +147,42 @@ class ContentBook:
         # channels of any initiative: a post elsewhere without a content id is never read
         self._channels = catalog.all_channels
 
+    @property
+    def initiatives(self) -> tuple[object, ...]:
+        """The initiatives its catalogue was built from (a tenant's, as the file gave them)."""
+        return self._catalog.initiatives
+
+    def following(self, catalog: ContentCatalog) -> ContentBook:
+        """This book under another catalogue (a tenant's initiatives changed in the tenants
+        file), as the adoption book follows them: every learning and conversation record
+        stays (they name content and channels, not initiatives); practice evidence stays for
+        an initiative configured as before and is dropped for a changed or removed one; a new
+        or changed initiative counts practice from the events that arrive from now on (the
+        state keeps no event to read again), and so do the channels it adds."""
+        book = ContentBook(catalog, self._bucket_s)
+        before = {initiative.id: i for i, initiative in enumerate(self._catalog.initiatives)}
+        moved: dict[int, int] = {}  # old bit -> new bit, for the initiatives kept as they were
+        for index, initiative in enumerate(catalog.initiatives):
+            old = before.get(initiative.id)
+            if old is not None and self._catalog.initiatives[old] == initiative:
+                moved[old] = index
+        for person, records in self._people.items():
+            kept = _Records()
+            for bucket, kind, value in records:
+                if kind == _PRACTICE:
+                    mask = 0
+                    for old, new in moved.items():
+                        if value >> old & 1:  # type: ignore[operator]
+                            mask |= 1 << new
+                    if not mask:
+                        continue
+                    value = mask
+                kept.append((bucket, kind, value))
+            if len(kept):
+                book._people[person] = kept
+        book._version = self._version + 1
+        return book
+
     def apply(self, event: Event) -> None:
         """Keep what the content gauges read of one accepted event."""
         kind = event.type

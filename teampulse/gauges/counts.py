@@ -32,6 +32,8 @@ ADDITIVE = (
     "thread_replies",
     "reply_interactions",
     "cross_team_interactions",
+    "bridged_threads",
+    "cross_team_threads",
 )
 
 
@@ -73,6 +75,10 @@ class WindowCounts:
     thread_replies: int = 0  # replies in those threads (any author)
     reply_interactions: int = 0  # joined replies the team took part in (replier or parent)
     cross_team_interactions: int = 0  # ... where the other side was another team
+    # Cross-team threads (posts from two teams or more) started in the window: those the
+    # team posted or replied in, and those it counts for its organisation (their owner).
+    bridged_threads: int = 0
+    cross_team_threads: int = 0
     # Per other team: (team, the team's replies to it, its replies to the team), sorted by team.
     # Team-level only: what the network gauges read (`formulas.cross_team_breadth`).
     partners: tuple[tuple[str, int, int], ...] = ()

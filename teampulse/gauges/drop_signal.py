@@ -22,8 +22,9 @@ over days (a one-sided lower CUSUM, Lucas 1985) instead of comparing two short w
 * a second CUSUM, tuned to a steep fall (`fast_tuned_drop`), with its own threshold: the
   state follows the surer of the two, so a team that all but stops is alerted sooner;
 * drop when the evidence reaches the threshold (which grows with the log of the expected
-  events per working day up to `threshold_max_events`, so every size has about the same
-  false-alarm rate), watch from
+  events per working day up to `threshold_peak_events` and falls back beyond it, as the
+  grid's steady teams' false alarms did, so every level has about the same false-alarm
+  rate), watch from
   `watch_share` of it; a drop while the whole organisation is quiet is held at watch;
 * insufficient_activity while the reference holds too few weeks, or while even the upper end
   of the level's range (the estimate plus LEVEL_GATE_Z standard errors) is below the minimum
@@ -53,6 +54,7 @@ __all__ = [
     "binomial_cdf",
     "dispersion_evidence",
     "drop_signal",
+    "level_term",
     "org_activity",
 ]
 
@@ -289,9 +291,7 @@ def drop_signal(
     # builds up in, its error adds to the counts' own variance (more with fewer weeks).
     level_error = LEVEL_HORIZON_DAYS * per_working_day / reference_events
     dispersion *= 1 + level_error
-    by_level = cfg.threshold_per_log_events * math.log(
-        min(per_working_day, cfg.threshold_max_events)
-    )
+    by_level = cfg.threshold_per_log_events * level_term(per_working_day, cfg.threshold_peak_events)
     # how sure, against the drop threshold: the surer of the two detectors
     sureness = max(
         cusum * math.log(1 / rho) / dispersion / (cfg.threshold + by_level),
@@ -327,6 +327,17 @@ def drop_signal(
         usual_active,
         held,
     )
+
+
+def level_term(per_working_day: float, peak: float) -> float:
+    """ln(peak) - |ln(per_working_day / peak)|: the threshold's growth with the level.
+
+    Calibrated on the grid's steady teams: up to `peak` a busier team's evidence moves faster
+    by chance too and needs more; beyond it the busier the team, the fewer its false alarms
+    at a fixed threshold (the lowest that kept a cell at 0.03 false drops a team-month:
+    5.3-6.7 at 16-40 a day, 4.6-5.3 at 40 or more), so a threshold held at its peak only
+    made the busiest teams' alerts wait for the next afternoon."""
+    return math.log(peak) - abs(math.log(per_working_day / peak))
 
 
 def _week_totals(days: Sequence[int], weeks: int) -> list[int]:

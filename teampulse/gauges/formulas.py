@@ -15,6 +15,7 @@ from teampulse.gauges.config import EngagementScoring, QualityScoring
 __all__ = [
     "RECIPROCAL_MIN_INTERACTIONS",
     "baseline_mean",
+    "bridging_share",
     "capped_ratio",
     "change_ratio",
     "conversation_quality_score",
@@ -166,7 +167,7 @@ def change_ratio(current: float | None, baseline: float | None) -> float | None:
 
 
 # The issue's definition of a team that counts towards cross-team breadth: at least this many
-# reply interactions with it in the window, in both directions (docs/gauges.md, "Network").
+# interactions (replies, reactions) with it in the window, both directions (docs/gauges.md).
 RECIPROCAL_MIN_INTERACTIONS = 2
 
 
@@ -178,3 +179,10 @@ def cross_team_breadth(partners: Iterable[tuple[str, int, int]]) -> int:
         for _, to, back in partners
         if to > 0 and back > 0 and to + back >= RECIPROCAL_MIN_INTERACTIONS
     )
+
+
+def bridging_share(bridged_threads: int, organisation_threads: int) -> float | None:
+    """The share of the organisation's cross-team threads the team took part in (capped: a
+    thread whose owner the organisation does not count, a team the roster does not know,
+    is the team's and not the organisation's)."""
+    return capped_ratio(bridged_threads, organisation_threads)

@@ -48,7 +48,7 @@ class ScopeSnapshot:
     info: dict[str, str] = field(default_factory=dict)  # org path of a team: department, division
     # A team's drop signal state: ok | watch | drop | insufficient_activity (teams only).
     drop_signal: str | None = None
-    # A team's row of the team x team matrix: window -> other team -> replies between them
+    # A team's row of the team x team matrix: window -> other team -> interactions between them
     # (both directions); only other published teams of its tenant, longest window only.
     interactions: dict[str, dict[str, int]] = field(default_factory=dict)
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from teampulse.contract.event import UNASSIGNED_TEAM
-from teampulse.contract.tenant_scope import scoped, tenant_of
+from teampulse.contract.tenant_scope import scoped, tenant_of, unscoped
 from teampulse.enrichment.roster import Roster
 from teampulse.gauges import formulas
 from teampulse.gauges.config import DAY_S, EVIDENCE_STAGES, GaugeConfig
@@ -232,30 +232,47 @@ class Organisations:
     drop signal is set against its own tenant's teams, never against another tenant's."""
 
     by_tenant: Mapping[str | None, OrgActivity]
+    # Per tenant and window: the cross-team threads started in it, each counted once (by its
+    # owner team), what a team's bridging share is a share of.
+    cross_team_threads: Mapping[str | None, Mapping[str, int]] = field(default_factory=dict)
 
     def of(self, team: str) -> OrgActivity | None:
         return self.by_tenant.get(tenant_of(team))
+
+    def cross_team_threads_of(self, team: str) -> Mapping[str, int]:
+        return self.cross_team_threads.get(tenant_of(team), {})
 
     def judged_by(self) -> tuple[object, ...]:
         return tuple(
             (tenant, self.by_tenant[tenant].judged_by())
             for tenant in sorted(self.by_tenant, key=lambda t: t or "")
+        ) + tuple(
+            (tenant, tuple(sorted(self.cross_team_threads[tenant].items())))
+            for tenant in sorted(self.cross_team_threads, key=lambda t: t or "")
         )
 
 
 def organisations_of(
     team_counts: Mapping[str, TeamCounts], roster: Roster, config: GaugeConfig
 ) -> Organisations:
-    """Each tenant's organisation: every team the roster places in it, sorted."""
+    """Each tenant's organisation: every team the roster places in it, sorted. Its
+    cross-team threads are every team's of the tenant (a team the roster does not know,
+    named by a producer, starts threads of the organisation too)."""
     teams: dict[str | None, list[str]] = defaultdict(list)
+    threads: dict[str | None, dict[str, int]] = defaultdict(dict)
     for team in sorted(team_counts):
         if team != UNASSIGNED_TEAM and roster.path(team) is not None:
             teams[tenant_of(team)].append(team)
+        if unscoped(team) != UNASSIGNED_TEAM:
+            totals = threads[tenant_of(team)]
+            for label, window in team_counts[team].windows.items():
+                totals[label] = totals.get(label, 0) + window.cross_team_threads
     return Organisations(
         {
             tenant: org_activity((team_counts[t].activity for t in members), config)
             for tenant, members in teams.items()
-        }
+        },
+        dict(threads),
     )
 
 
@@ -281,6 +298,7 @@ def team_snapshot(
     as_of: float,
     org: OrgActivity | None = None,
     roster: Roster | None = None,
+    org_threads: Mapping[str, int] | None = None,
 ) -> ScopeSnapshot | None:
     """A team's published snapshot, or None when privacy forbids publishing it.
 
@@ -289,7 +307,9 @@ def team_snapshot(
     the organisation's activity the drop signal sets the team against (`org_activity_of`);
     without it the team is its own organisation (its own week, no holiday adjustment).
     `roster` decides which other teams may appear in the team's row of the interaction
-    matrix (published ones of its tenant); without it the row is empty.
+    matrix (published ones of its tenant); without it the row is empty. `org_threads` are
+    the organisation's cross-team threads per window (`Organisations.cross_team_threads_of`),
+    what the bridging share divides by; without them it is not published.
     """
     if not publishable(team, members, path, config) or path is None:
         return None
@@ -312,7 +332,7 @@ def team_snapshot(
     snapshot.windowed.setdefault(signal.window, {}).update(windowed)
     snapshot.plain.update(plain)
     snapshot.drop_signal = signal.state
-    add_network_gauges(snapshot, team, counts, config, roster)
+    add_network_gauges(snapshot, team, counts, config, roster, org_threads)
     return snapshot
 
 
@@ -322,16 +342,24 @@ def add_network_gauges(
     counts: TeamCounts,
     config: GaugeConfig,
     roster: Roster | None,
+    org_threads: Mapping[str, int] | None = None,
 ) -> None:
-    """Cross-team breadth in every window; the team's row of the interaction matrix in the
-    longest window, with only the other teams that are published themselves, of its tenant.
+    """Cross-team breadth and the bridging share in every window; the team's row of the
+    interaction matrix in the longest window, with only the other teams that are published
+    themselves, of its tenant.
     A reply with a team below the minimum group size is in no published pair, so the matrix
     never shows a small team's conversations (it still counts in breadth, a bare number)."""
     for label, window in counts.windows.items():
         partners = [p for p in window.partners if p[0] != UNASSIGNED_TEAM]
-        snapshot.windowed.setdefault(label, {})["cross_team_breadth"] = formulas.cross_team_breadth(
-            partners
+        gauges = snapshot.windowed.setdefault(label, {})
+        gauges["cross_team_breadth"] = formulas.cross_team_breadth(partners)
+        share = (
+            formulas.bridging_share(window.bridged_threads, org_threads.get(label, 0))
+            if org_threads is not None
+            else None
         )
+        if share is not None:
+            gauges["bridging_share"] = share
     longest = next(
         (label for label, s in config.windows.items() if s == config.longest_window_s), None
     )
@@ -425,6 +453,7 @@ def org_snapshot(
             as_of,
             organisations.of(team),
             roster,
+            organisations.cross_team_threads_of(team),
         )
         if snapshot is not None:
             teams[team] = snapshot

@@ -47,7 +47,7 @@ from teampulse.gauges.eventtime import (
     window_range,
 )
 from teampulse.gauges.snapshot import baseline_sums, engagement_score_of
-from teampulse.gauges.threads import ReplyLink, ThreadFact, ThreadSummary
+from teampulse.gauges.threads import ReplyLink, ThreadFact, ThreadSummary, ThreadTeams
 
 __all__ = ["TeamState"]
 
@@ -79,9 +79,11 @@ def _between(done: int, upto: int, held: dict[int, Any]) -> Iterable[int]:
 
 
 # The other side of a reply interaction, seen from the team: (the other team, the team wrote
-# the reply?). Within the team it is _WITHIN: no other team, and the direction counts nothing.
-_Side = tuple[str, bool]
-_WITHIN: _Side = ("", True)
+# the reply?, a reaction?). Within the team it is _WITHIN: no other team, and the direction
+# counts nothing. A reaction counts for the network only (partners), not as a reply.
+_Side = tuple[str, bool, bool]
+_WITHIN: _Side = ("", True, False)
+_REACTION_KEY = "\x1f"  # before a reaction's id among the reply ids of `_Day.links`
 
 
 def _side_of(link: ReplyLink, team: str, sides: dict[_Side, _Side]) -> _Side:
@@ -90,7 +92,7 @@ def _side_of(link: ReplyLink, team: str, sides: dict[_Side, _Side]) -> _Side:
     if not link.crossing:
         return _WITHIN
     outgoing = link.replier_team == team
-    side = (link.parent_team if outgoing else link.replier_team, outgoing)
+    side = (link.parent_team if outgoing else link.replier_team, outgoing, link.reaction)
     return sides.setdefault(side, side)
 
 
@@ -107,7 +109,7 @@ class _Day:
     every bucket that exists (an event or a fact landed in it, and it was not dropped).
     """
 
-    __slots__ = ("keys", "parts", "present", "summaries", "links")
+    __slots__ = ("keys", "parts", "present", "summaries", "links", "bridges")
 
     def __init__(self) -> None:
         self.keys = array("q")
@@ -117,6 +119,9 @@ class _Day:
         self.summaries: dict[tuple[int, str, str], ThreadSummary] | None = None
         # offset -> reply id -> its other side (None: removed by an erasure, for good)
         self.links: dict[int, dict[str, _Side | None]] | None = None
+        # (offset, thread, start) -> a cross-team thread the team took part in (or no longer:
+        # teams 0), by its start: one fact for each start it was told, like the summaries
+        self.bridges: dict[tuple[int, str, float], ThreadTeams] | None = None
 
     def keep_rows(self, keep: Callable[[int], bool]) -> list[int]:
         """Keep the rows whose key passes; returns the keys of the rows dropped."""
@@ -149,6 +154,8 @@ class _Tally:
         "latencies",
         "cross_latencies",
         "within_latencies",
+        "bridged_threads",
+        "cross_team_threads",
     )
 
     def __init__(self) -> None:
@@ -163,6 +170,8 @@ class _Tally:
         self.latencies: list[float] = []
         self.cross_latencies: list[float] = []
         self.within_latencies: list[float] = []
+        self.bridged_threads = 0
+        self.cross_team_threads = 0
 
     def _add_people(self, people: dict[int, int]) -> None:
         mine = self.people
@@ -208,6 +217,10 @@ class _Tally:
                 within = summary.first_within_reply_latency
                 if within is not None:
                     self.within_latencies.append(within)
+        for (offset, _thread, _start), teams in day.bridges.items() if day.bridges else ():
+            if first <= offset <= last and teams.cross_team:
+                self.bridged_threads += 1
+                self.cross_team_threads += teams.owner
         for offset, links in day.links.items() if day.links else ():
             if not first <= offset <= last:
                 continue
@@ -215,10 +228,12 @@ class _Tally:
             for side in links.values():
                 if side is None:
                     continue
-                self.reply_interactions += 1
-                other, outgoing = side
+                other, outgoing, reaction = side
+                if not reaction:
+                    self.reply_interactions += 1
                 if other:
-                    self.cross_team_interactions += 1
+                    if not reaction:
+                        self.cross_team_interactions += 1
                     pair = partners.get(other)
                     if pair is None:
                         pair = partners[other] = [0, 0]
@@ -234,6 +249,8 @@ class _Tally:
         self.thread_replies += other.thread_replies
         self.reply_interactions += other.reply_interactions
         self.cross_team_interactions += other.cross_team_interactions
+        self.bridged_threads += other.bridged_threads
+        self.cross_team_threads += other.cross_team_threads
         partners = self.partners
         for team, (to_it, from_it) in other.partners.items():
             pair = partners.get(team)
@@ -255,6 +272,8 @@ class _Tally:
             thread_replies=self.thread_replies,
             reply_interactions=self.reply_interactions,
             cross_team_interactions=self.cross_team_interactions,
+            bridged_threads=self.bridged_threads,
+            cross_team_threads=self.cross_team_threads,
             partners=tuple(sorted((team, to, back) for team, (to, back) in self.partners.items())),
             contributions=tuple(sorted(n for n in self.people.values() if n)),
             first_reply_latencies=tuple(sorted(self.latencies)),
@@ -363,8 +382,9 @@ class TeamState:
                 parts = day.parts = array(_WIDE, parts)
                 parts[at + column] += value
         self._book().apply(event)
-        if self._content is not None:
-            self._content.apply(event)
+        content = self._content_book()
+        if content is not None:
+            content.apply(event)
         self._add_to_day_caches(index, person, added)
         ids_due = False
         if stream_watermark is None or occurred_at > stream_watermark:
@@ -398,6 +418,18 @@ class TeamState:
             if known is not None and (known.version > fact.version or known == fact):
                 return
             day.summaries[key] = fact
+        elif isinstance(fact, ThreadTeams):
+            index = bucket_of(fact.started_at, self._bucket_s)
+            if index < self._kept_from:
+                return
+            day, offset = self._slot_of(index)
+            if day.bridges is None:
+                day.bridges = {}
+            bridge_key = (offset, intern(fact.thread), fact.started_at)
+            held = day.bridges.get(bridge_key)
+            if held is not None and (held.version > fact.version or held == fact):
+                return
+            day.bridges[bridge_key] = fact
         else:
             index = bucket_of(fact.at, self._bucket_s)
             if index < self._kept_from:
@@ -407,13 +439,15 @@ class TeamState:
                 day.links = {}
             links = day.links.setdefault(offset, {})
             side = None if fact.removed else _side_of(fact, self.team, self._sides)
-            if fact.reply in links:
-                known_side = links[fact.reply]
+            # A reaction's id is the producer's, like a reply's: kept apart from replies'.
+            link_key = _REACTION_KEY + fact.reply if fact.reaction else fact.reply
+            if link_key in links:
+                known_side = links[link_key]
                 if known_side is None:
                     return  # removed by an erasure: stays removed, whatever arrives after
                 if known_side == side:
                     return
-            links[intern(fact.reply)] = side
+            links[intern(link_key)] = side
         self._touch(index)
 
     def forget(self, people: set[str]) -> bool:
@@ -441,7 +475,8 @@ class TeamState:
             ids[:] = [i for i, a in pairs if a not in persons]
             actors[:] = array("q", (a for _, a in pairs if a not in persons))
         adoption_changed = self._book().forget(people)
-        content_changed = self._content is not None and self._content.forget(people)
+        content = self._content_book()
+        content_changed = content is not None and content.forget(people)
         for index in touched:
             self._touch(index)
         if touched or adoption_changed:
@@ -486,6 +521,9 @@ class TeamState:
                 if day.summaries:
                     for key in [k for k in day.summaries if k[0] < first]:
                         del day.summaries[key]
+                if day.bridges:
+                    for bridge_key in [k for k in day.bridges if k[0] < first]:
+                        del day.bridges[bridge_key]
                 for offset in [o for o in day.links or () if o < first]:
                     del day.links[offset]  # type: ignore[union-attr]
                 self._touch(gone * per_day + _lowest_bit(dropped))
@@ -547,6 +585,17 @@ class TeamState:
             book = self._adoption = book.following(wanted)
         return book
 
+    def _content_book(self) -> ContentBook | None:
+        """The content book, following the initiatives of the team's tenant in force, like
+        the adoption book (`_book`)."""
+        book = self._content
+        if book is None:
+            return None
+        own = self.config.of(self.team)
+        if book.initiatives is not own.initiatives:
+            book = self._content = book.following(ContentCatalog(own.initiatives, own))
+        return book
+
     def _touch(self, index: int) -> None:
         """Something changed in this bucket: forget the aggregates that include it."""
         day = index // self._per_day
@@ -598,9 +647,10 @@ class TeamState:
 
     def content_counts(self, as_of: float, members: int) -> dict[str, dict[str, ContentCounts]]:
         """`TeamCounts.content` of `counts(as_of, members)`."""
-        if self._content is None:
+        book = self._content_book()
+        if book is None:
             return {}
-        return self._content.counts(
+        return book.counts(
             {
                 label: window_range(as_of, seconds, self._bucket_s)
                 for label, seconds in self.config.content_windows.items()

@@ -14,7 +14,14 @@ pseudonym, team, time) and turns them into absolute *facts* routed back to teams
 * `ReplyLink`, to the replier's team and (if different) the parent author's team: one reply
   interaction, crossing teams or not. Keyed by reply id; a reply whose parent is not known yet
   waits in the book and is linked when the parent arrives. A reply links only to its own
-  `parent` post in the same thread.
+  `parent` post in the same thread. A reaction to a post of another team is a link too
+  (`reaction=True`), joined the same way, by the team of the post it reacts to.
+* `ThreadTeams`, to every team that posted or replied in a thread of two teams or more (a
+  cross-team thread): how many teams took part and whether this team is the thread's *owner*
+  (the first of them by name), what bridging reads (docs/gauges.md, "Network"). Keyed by
+  (thread, started_at) and versioned like the summary; sent only when the thread's start or
+  its set of teams changes (a team joins, the root moves, an erasure), with `teams=0` to a
+  team that no longer takes part or for a start that moved.
 
 An erasure (`ThreadBook.forget`) removes a person's posts from their threads and returns the
 facts that correct the teams: new summaries (a higher version; the root moves on, with a
@@ -22,7 +29,13 @@ retraction, when the person started the thread) and link removals (`removed=True
 person's replies and for the replies that answered the person's posts.
 
 Facts are absolute values, so applying one twice, or an old one after a new one, changes
-nothing. Applying an event twice emits the same facts again. Reactions are not joined.
+nothing. Applying an event twice emits the same facts again.
+
+A reaction is kept only as (its id, its team, its time) under the post it reacts to, never
+with its author: what joins it when the post arrives later, and what an erasure of the
+post's author removes. An erasure of the reactor leaves their reactions' links: the book
+cannot tell whose they were (docs/gauges.md, "Network"). People without a team
+(`UNASSIGNED_TEAM`) make no thread cross-team.
 """
 
 from __future__ import annotations
@@ -34,7 +47,8 @@ from dataclasses import asdict, dataclass, replace
 from sys import intern
 from typing import Any
 
-from teampulse.contract.event import POSTED, REPLIED, Event
+from teampulse.contract.event import POSTED, REACTED, REPLIED, UNASSIGNED_TEAM, Event
+from teampulse.contract.tenant_scope import unscoped
 from teampulse.gauges.config import GaugeConfig
 
 __all__ = [
@@ -42,6 +56,7 @@ __all__ = [
     "ThreadBook",
     "ThreadFact",
     "ThreadSummary",
+    "ThreadTeams",
     "fact_from_wire",
     "post_id_of",
     "thread_id_of",
@@ -102,6 +117,9 @@ class ReplyLink:
     parent_team: str
     at: float  # when the reply was written
     removed: bool = False  # an erasure took the reply or its parent: the link counts nothing
+    # A reaction (`reply` is its id) to a post of another team: it counts in the network
+    # (breadth, the matrix), not as a reply interaction.
+    reaction: bool = False
 
     kind = "link"
 
@@ -117,7 +135,30 @@ class ReplyLink:
         return cls(**{k: v for k, v in wire.items() if k != "kind"})
 
 
-ThreadFact = ThreadSummary | ReplyLink
+@dataclass(frozen=True, slots=True)
+class ThreadTeams:
+    team: str  # routing key: a team that took part in the thread
+    thread: str
+    started_at: float  # the root's time: the bucket the thread counts in
+    teams: int  # teams that took part (0: this team no longer, or the start moved)
+    owner: bool  # the team counts the thread for its organisation (first team by name)
+    version: int  # as the summary's: a team keeps the highest
+
+    kind = "teams"
+
+    @property
+    def cross_team(self) -> bool:
+        return self.teams >= 2
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"kind": self.kind, **asdict(self)}
+
+    @classmethod
+    def from_wire(cls, wire: Mapping[str, Any]) -> ThreadTeams:
+        return cls(**{k: v for k, v in wire.items() if k != "kind"})
+
+
+ThreadFact = ThreadSummary | ReplyLink | ThreadTeams
 
 
 def fact_from_wire(wire: Mapping[str, Any]) -> ThreadFact:
@@ -126,6 +167,8 @@ def fact_from_wire(wire: Mapping[str, Any]) -> ThreadFact:
         return ThreadSummary.from_wire(wire)
     if kind == ReplyLink.kind:
         return ReplyLink.from_wire(wire)
+    if kind == ThreadTeams.kind:
+        return ThreadTeams.from_wire(wire)
     raise ValueError(f"unknown thread fact kind {kind!r}")
 
 
@@ -171,6 +214,9 @@ class _Thread:
         "erased",
         "forgotten",
         "oldest_at",
+        "teams",
+        "told",
+        "reactions",
     )
 
     def __init__(self) -> None:
@@ -193,6 +239,14 @@ class _Thread:
         # Earliest event time among the posts held besides the root: where forgetting old
         # posts of a thread that stays active starts.
         self.oldest_at = math.inf
+        # The teams (book numbers) that posted in it, in order of arrival, unassigned people
+        # left out; and what the teams were last told: (start, how many of `teams`), None
+        # while it was never cross-team.
+        self.teams: list[int] | None = None
+        self.told: tuple[float, int] | None = None
+        # post id -> the reactions to it: (reaction id, team, time), no author; those of
+        # another team than the post's are links, the others keep their ids counted once
+        self.reactions: dict[str, list[tuple[str, int, float]]] | None = None
 
     @property
     def version(self) -> int:
@@ -362,7 +416,10 @@ class ThreadBook:
         return self._posts
 
     def apply(self, event: Event) -> list[ThreadFact]:
-        """Record an accepted `posted` or `replied` event; return the facts to route to teams."""
+        """Record an accepted `posted`, `replied` or `reacted` event; return the facts to route
+        to teams."""
+        if event.type == REACTED:
+            return self._react(event)
         if event.type not in (POSTED, REPLIED):
             return []
         thread_id = thread_id_of(event)
@@ -382,6 +439,7 @@ class ThreadBook:
                 facts.append(summary)
             if thread.is_reply(position):
                 facts.extend(self._links(thread, position))
+            facts.extend(self._teams_facts(thread_id, thread, again=True))
             return facts
 
         if event.team is None:
@@ -402,6 +460,11 @@ class ThreadBook:
             _file(self._by_oldest, at, thread_id)
         if is_reply:
             thread.add_reply(author, at, team)
+        if unscoped(event.team) != UNASSIGNED_TEAM:
+            if thread.teams is None:
+                thread.teams = [team]
+            elif team not in thread.teams:
+                thread.teams.append(team)
 
         if not is_reply and self._is_earlier_root(thread, post_id, at):
             previous = thread.root
@@ -421,7 +484,65 @@ class ThreadBook:
         if thread.waiting and post_id in thread.waiting:
             for waiting_reply in thread.waiting.pop(post_id):
                 facts.extend(self._links(thread, thread.position(waiting_reply)))
+        if thread.reactions and post_id in thread.reactions:
+            facts.extend(self._reaction_links(thread, post_id, position))
+        facts.extend(self._teams_facts(thread_id, thread))
         return facts
+
+    def _react(self, event: Event) -> list[ThreadFact]:
+        """A reaction to a post: joined to the post's team now, or when the post arrives."""
+        thread_id, parent = event.thread, event.parent
+        if not thread_id or not parent:
+            return []
+        if event.team is None:
+            raise ValueError(f"event {event.id} reached the thread book without a team")
+        thread = self._threads.get(thread_id)
+        if thread is None:
+            thread_id = intern(thread_id)
+            thread = self._threads[thread_id] = _Thread()
+            _file(self._by_last, event.occurred_at, thread_id)
+        thread.last_at = max(thread.last_at, event.occurred_at)
+        if thread.reactions is None:
+            thread.reactions = {}
+        reaction_id = post_id_of(event)
+        # A reaction id counts once in a thread, its first occurrence (as a post id does).
+        first = next(
+            (p for p, held in thread.reactions.items() if any(e[0] == reaction_id for e in held)),
+            None,
+        )
+        if first is None:
+            entry = (intern(reaction_id), self._teams.number(event.team), event.occurred_at)
+            thread.reactions.setdefault(intern(parent), []).append(entry)
+        else:
+            parent = first
+        position = thread.position(parent)
+        if position < 0:
+            return []  # waits for the post
+        return [
+            link
+            for link in self._reaction_links(thread, parent, position)
+            if link.reply == reaction_id
+        ]
+
+    def _reaction_links(self, thread: _Thread, parent: str, position: int) -> list[ReplyLink]:
+        """The links of the reactions to a post that is known: those of another team."""
+        assert thread.reactions is not None
+        parent_team = thread.team(position)
+        crossing = [e for e in thread.reactions[parent] if e[1] != parent_team]
+        links: list[ReplyLink] = []
+        parent_name = self._teams.name(parent_team)
+        for reaction_id, team, at in crossing:
+            name = self._teams.name(team)
+            link = ReplyLink(
+                team=name,
+                reply=reaction_id,
+                replier_team=name,
+                parent_team=parent_name,
+                at=at,
+                reaction=True,
+            )
+            links.extend((link, replace(link, team=parent_name)))
+        return links
 
     def expire(self, now_event_time: float) -> int:
         """Forget threads idle for longer than the retention, and the posts older than the
@@ -497,6 +618,15 @@ class ThreadBook:
         if old_root is not None:
             root_position = thread.position(old_root)
             old_root_at, old_root_team = thread.at(root_position), thread.team(root_position)
+        reacted = [pid for pid in gone if thread.reactions and pid in thread.reactions]
+        for pid in reacted:  # the reactions to their posts count no more (and stay, waiting
+            # for a post that will not come: their ids still count once)
+            facts.extend(
+                replace(link, removed=True)
+                for link in self._reaction_links(thread, pid, thread.position(pid))
+            )
+        told = thread.told
+        told_teams = (thread.teams or [])[: told[1]] if told is not None else []
         thread.keep(lambda i: thread.post_id(i) not in gone)
         self._posts -= len(gone)
         thread.erased += len(gone) + 1
@@ -527,6 +657,16 @@ class ThreadBook:
         summary = self._summary(thread_id, thread)
         if summary is not None:
             facts.append(summary)
+        # Who took part is counted again from the posts left (a team of posts forgotten
+        # behind the retention drops out too: its thread started before every window).
+        teams: list[int] = []
+        for i in range(len(thread)):
+            team = thread.team(i)
+            if team not in teams and unscoped(self._teams.name(team)) != UNASSIGNED_TEAM:
+                teams.append(team)
+        thread.teams = teams or None
+        told_names = [self._teams.name(t) for t in told_teams]
+        facts.extend(self._teams_facts(thread_id, thread, again=True, told_names=told_names))
         return facts
 
     def _forget_posts_before(self, thread: _Thread, horizon: float) -> None:
@@ -545,6 +685,13 @@ class ThreadBook:
         thread.oldest_at = min(
             (thread.at(i) for i, pid in enumerate(thread.ids) if pid != root), default=math.inf
         )
+        if thread.reactions:  # their links are behind the retention in the teams too
+            for parent in list(thread.reactions):
+                kept = [e for e in thread.reactions[parent] if e[2] >= horizon]
+                if kept:
+                    thread.reactions[parent] = kept
+                else:
+                    del thread.reactions[parent]
 
     # --- facts ----------------------------------------------------------------------------
     @staticmethod
@@ -602,6 +749,47 @@ class ThreadBook:
             version=thread.version,
             current=False,
         )
+
+    def _teams_facts(
+        self,
+        thread_id: str,
+        thread: _Thread,
+        again: bool = False,
+        told_names: list[str] | None = None,
+    ) -> list[ThreadFact]:
+        """What the teams of a cross-team thread are told, when its start or its teams changed
+        since they were last told (`again`: tell the current view once more, a repeat or an
+        erasure). `told_names`: the teams last told, when they are no longer the first of
+        `thread.teams` (an erasure counted them again)."""
+        teams = thread.teams or []
+        root = thread.root
+        view = None
+        if root is not None and len(teams) >= 2:
+            view = (thread.at(thread.position(root)), len(teams))
+        told = thread.told
+        if view == told and not (again and (view is not None or told_names)):
+            return []
+        facts: list[ThreadFact] = []
+        version = thread.version
+        names = [self._teams.name(t) for t in teams]
+        if told is not None:
+            before = told_names if told_names is not None else names[: told[1]]
+            # A team keeps one fact per (thread, start), the highest version: a team told
+            # anew below gets no retraction of the same version beside it.
+            kept = set(names) if view is not None and view[0] == told[0] else set()
+            facts.extend(
+                ThreadTeams(name, thread_id, told[0], 0, False, version)
+                for name in before
+                if name not in kept
+            )
+        if view is not None:
+            owner = min(names)
+            facts.extend(
+                ThreadTeams(name, thread_id, view[0], view[1], name == owner, version)
+                for name in names
+            )
+        thread.told = view
+        return facts
 
     def _links(self, thread: _Thread, reply: int) -> list[ThreadFact]:
         parent_id = thread.parent(reply)

@@ -451,7 +451,9 @@ async def _watch(
                 now = f" ({firing_summary(firing)})" if firing else ""
                 soon = f", {len(pending)} pending ({pending_summary(pending)})" if pending else ""
                 first = (
-                    f"; needs attention: {summary.attention[0][0]} ({summary.attention[0][1]})"
+                    f"; {summary.reading_words()}"
+                    if summary.catching_up
+                    else f"; needs attention: {summary.attention[0][0]} ({summary.attention[0][1]})"
                     if summary.attention
                     else ""
                 )

@@ -30,6 +30,9 @@ CHANGE = catalog.metric_name("team", "engagement_change_ratio")
 PARTICIPATION = catalog.metric_name("team", "participation_ratio")
 ORG_ENGAGEMENT = catalog.metric_name("org", "engagement_score")
 WINDOW = "7d"
+# Messages behind below which the worker counts as caught up: the figure the alert rules use
+# for "the pipeline has read its backlog" (`sum(teampulse_consumer_lag) < 1000`).
+CAUGHT_UP_LAG = 1000
 
 
 @dataclass
@@ -54,9 +57,20 @@ class Summary:
     teams: list[TeamLine] = field(default_factory=list)
     alerts: list[AlertLine] = field(default_factory=list)
     accepted: int = 0
+    lag: int = 0  # messages the worker has still to read
     org_engagement: float | None = None
     attention: list[tuple[str, str]] = field(default_factory=list)  # (team, reasons in words)
     notification: list[str] = field(default_factory=list)  # the latest Teams card's lines
+
+    @property
+    def catching_up(self) -> bool:
+        """Until the worker has read the backlog its teams show the roster with nothing
+        counted yet: every team reads 0 and a quiet one looks like it needs attention."""
+        return self.accepted == 0 or self.lag >= CAUGHT_UP_LAG
+
+    def reading_words(self) -> str:
+        behind = f"{self.lag:,} events still to read" if self.lag else "no events read yet"
+        return f"the worker is reading the history ({behind}): figures follow once it has"
 
 
 def parse_samples(text: str) -> Iterable[tuple[str, Mapping[str, str], float]]:
@@ -77,6 +91,8 @@ def summarise(
         tenant = labels.get("tenant")
         if name == "teampulse_events_total" and labels.get("outcome") == "accepted":
             summary.accepted += int(value)
+        elif name == "teampulse_consumer_lag":
+            summary.lag += int(value)
         elif name == ORG_ENGAGEMENT and labels.get("window") == WINDOW:
             if tenant == main_tenant:
                 summary.org_engagement = value
@@ -166,10 +182,13 @@ def render(summary: Summary, urls: Mapping[str, str]) -> Group:
     needing = Table(title="needs attention", title_justify="left", expand=False)
     needing.add_column("team")
     needing.add_column("why")
-    for team, reasons in summary.attention[:SHOWN_TEAMS]:
-        needing.add_row(Text(team, style="bold red"), reasons)
-    if not summary.attention:
-        needing.add_row("none", "every published team is within its usual range")
+    if summary.catching_up:
+        needing.add_row("…", summary.reading_words())
+    else:
+        for team, reasons in summary.attention[:SHOWN_TEAMS]:
+            needing.add_row(Text(team, style="bold red"), reasons)
+        if not summary.attention:
+            needing.add_row("none", "every published team is within its usual range")
     teams = Table(title=f"least engaged teams ({WINDOW})", title_justify="left", expand=False)
     for column in ("team", "engagement", "vs baseline", "participation", "activity"):
         teams.add_column(column, justify="left" if column == "team" else "right")

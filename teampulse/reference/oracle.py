@@ -29,7 +29,16 @@ from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
-from teampulse.contract.event import COMPLETED, POSTED, REPLIED, STARTED, Event
+from teampulse.contract.event import (
+    COMPLETED,
+    POSTED,
+    REACTED,
+    REPLIED,
+    STARTED,
+    UNASSIGNED_TEAM,
+    Event,
+)
+from teampulse.contract.tenant_scope import unscoped
 from teampulse.enrichment.roster import Roster, resolve_team
 from teampulse.gauges import formulas
 from teampulse.gauges.adoption import ABILITY, REINFORCEMENT, evidence_ranks, matchers_by_type
@@ -58,6 +67,7 @@ __all__ = [
     "baseline_of",
     "content_counts",
     "join_threads",
+    "reaction_links",
     "reference_counts",
     "reference_snapshot",
     "team_counts",
@@ -120,6 +130,13 @@ class Thread:
     first_reply_latency: float | None  # seconds, never negative
     first_cross_reply_latency: float | None = None  # ... to a reply from another team
     first_within_reply_latency: float | None = None  # ... to a teammate's reply
+    # The teams that posted or replied in it, by name (people without a team left out):
+    # two or more make it a cross-team thread, which the first of them owns.
+    teams: tuple[str, ...] = ()
+
+    @property
+    def cross_team(self) -> bool:
+        return len(self.teams) >= 2
 
 
 @dataclass(frozen=True)
@@ -127,6 +144,7 @@ class Link:
     replier_team: str
     parent_team: str
     at: float
+    reaction: bool = False  # a reaction to a post of another team: network only
 
     def involves(self, team: str) -> bool:
         return team in (self.replier_team, self.parent_team)
@@ -161,6 +179,11 @@ def join_threads(accepted: list[Event]) -> tuple[list[Thread], list[Link]]:
         if not roots:
             continue
         root = by_id[min(roots)[1]]
+        teams = tuple(
+            sorted(
+                {str(e.team) for e in by_id.values() if unscoped(str(e.team)) != UNASSIGNED_TEAM}
+            )
+        )
         from_others = [r.occurred_at for r in replies if r.actor != root.actor]
         # A person's replies count as the team of their first reply in the thread.
         replier_team: dict[str, str] = {}
@@ -189,9 +212,32 @@ def join_threads(accepted: list[Event]) -> tuple[list[Thread], list[Link]]:
                 first_within_reply_latency=(
                     max(0.0, min(within) - root.occurred_at) if within else None
                 ),
+                teams=teams,
             )
         )
     return threads, links
+
+
+def reaction_links(reactions: list[Event], accepted: list[Event]) -> list[Link]:
+    """A reaction to a post of another team, in the same thread, is a link of the network.
+    A reaction id counts once (its first accepted occurrence)."""
+    posts: dict[tuple[str, str], Event] = {}
+    for event in accepted:
+        thread = _thread_of(event) if event.type in (POSTED, REPLIED) else None
+        if thread is not None:
+            posts.setdefault((thread, event.post or event.id), event)
+    links, seen = [], set()
+    for event in reactions:
+        if event.type != REACTED or not event.thread or not event.parent:
+            continue
+        key = (event.thread, event.post or event.id)
+        if key in seen:
+            continue
+        seen.add(key)
+        parent = posts.get((event.thread, event.parent))
+        if parent is not None and parent.team != event.team:
+            links.append(Link(str(event.team), str(parent.team), event.occurred_at, True))
+    return links
 
 
 # --- 3. counting -------------------------------------------------------------------------------
@@ -202,6 +248,7 @@ class TeamHistory:
     links: list[Link]
     stale: list[Event] = field(default_factory=list)
     team: str = ""  # whose history: the side the network gauges look from
+    bridged: list[Thread] = field(default_factory=list)  # cross-team threads it took part in
 
 
 def window_counts(history: TeamHistory, first: int, last: int, config: GaugeConfig) -> WindowCounts:
@@ -213,6 +260,7 @@ def window_counts(history: TeamHistory, first: int, last: int, config: GaugeConf
     events = [e for e in history.events if inside(e.occurred_at)]
     threads = [t for t in history.threads if inside(t.started_at)]
     links = [link for link in history.links if inside(link.at)]
+    bridged = [t for t in history.bridged if inside(t.started_at)]
     contributions = Counter(e.actor for e in events if e.type in (POSTED, REPLIED))
     replied = [t for t in threads if t.replies_from_others > 0]
     return WindowCounts(
@@ -221,8 +269,12 @@ def window_counts(history: TeamHistory, first: int, last: int, config: GaugeConf
         threads_started=len(threads),
         threads_replied=len(replied),
         thread_replies=sum(t.replies for t in threads),
-        reply_interactions=len(links),
-        cross_team_interactions=sum(link.replier_team != link.parent_team for link in links),
+        reply_interactions=sum(not link.reaction for link in links),
+        cross_team_interactions=sum(
+            link.replier_team != link.parent_team for link in links if not link.reaction
+        ),
+        bridged_threads=len(bridged),
+        cross_team_threads=sum(t.teams[0] == history.team for t in bridged),
         partners=partners_of(history.team, links),
         contributions=tuple(sorted(contributions.values())),
         first_reply_latencies=tuple(
@@ -449,14 +501,22 @@ def reference_counts(
     as_of: float,
     erased: AbstractSet[str] = frozenset(),
 ) -> dict[str, TeamCounts]:
-    """TeamCounts of every team that has an accepted event or a thread fact."""
-    events, roster = without_erased(events, roster, erased)
+    """TeamCounts of every team that has an accepted event or a thread fact.
+
+    An erased person's reactions to another team's posts keep their links: the thread join
+    keeps no reactor, so the stream cannot remove them (docs/gauges.md, "Network")."""
+    everyone = list(events)
+    events, roster = without_erased(everyone, roster, erased)
     admission = admit(events, roster, config)
     accepted = admission.accepted
     threads, links = join_threads(accepted)
+    reactions = admit(everyone, roster, config).accepted if erased else accepted
+    links += reaction_links(reactions, accepted)
+    cross = [t for t in threads if t.cross_team]
     teams = (
         {str(e.team) for e in accepted}
         | {t.team for t in threads}
+        | {team for t in cross for team in t.teams}
         | {link.replier_team for link in links}
         | {link.parent_team for link in links}
     )
@@ -468,6 +528,7 @@ def reference_counts(
             links=[link for link in links if link.involves(team)],
             stale=[e for e in admission.stale if e.team == team],
             team=team,
+            bridged=[t for t in cross if team in t.teams],
         )
         result[team] = team_counts(history, roster.team_size(team), as_of, config.of(team))
     return result
@@ -481,5 +542,7 @@ def reference_snapshot(
     erased: AbstractSet[str] = frozenset(),
 ) -> OrgSnapshot:
     """Every published team and roll-up snapshot as of `as_of`, erased people left out."""
-    events, roster = without_erased(events, roster, erased)
-    return org_snapshot(reference_counts(events, roster, config, as_of), roster, config, as_of)
+    events = list(events)
+    counts = reference_counts(events, roster, config, as_of, erased)
+    _, roster = without_erased(events, roster, erased)
+    return org_snapshot(counts, roster, config, as_of)

@@ -139,7 +139,6 @@ def replay_file(
     events = [e for e in events if e.occurred_at <= instant]
     pseudonymiser = Pseudonymiser(settings.pseudonym_secret)
     erased = {pseudonymiser.person(person) for person in forget}
-    events = [e for e in events if e.actor not in erased]
     roster = load_roster(roster_path, settings) if roster_path is not None else None
     if roster is None:
         roster = roster_from_events([e for e in events if e.team])
@@ -235,14 +234,15 @@ def print_snapshot(snapshot: OrgSnapshot, out: IO[str]) -> None:
             other,
             str(replies),
             _cell(s.windowed.get(window, {}), "cross_team_breadth", "{:.0f}"),
+            _cell(s.windowed.get(window, {}), "bridging_share", "{:.0%}"),
         ]
         for team, s in snapshot.teams.items()
         for window, row in s.interactions.items()
         for other, replies in sorted(row.items())
     ]
     if network:
-        out.write("\nnetwork (replies between published teams, both directions)\n")
-        _table(out, ["team", "window", "other team", "replies", "breadth"], network)
+        out.write("\nnetwork (replies and reactions between published teams, both directions)\n")
+        _table(out, ["team", "window", "other team", "replies", "breadth", "bridging"], network)
     _print_content(snapshot, out)
 
 

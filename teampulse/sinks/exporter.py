@@ -202,6 +202,7 @@ class Exporter:
                 now,
                 org.of(team),
                 roster,
+                org.cross_team_threads_of(team),
             )
             if snapshot is None and previous_snapshot is not None:
                 withdrawn.append(team)

@@ -29,7 +29,7 @@ __all__ = ["SNAPSHOT_FORMAT", "dump_teams", "dump_threads", "load_teams", "load_
 
 # Raised by a release that changes the classes a snapshot holds (TeamState, ThreadBook and
 # what they contain): older snapshots are then refused instead of misread.
-SNAPSHOT_FORMAT = 4
+SNAPSHOT_FORMAT = 5
 PICKLE_PROTOCOL = 5
 
 

@@ -11,18 +11,27 @@ from __future__ import annotations
 import msgspec
 import orjson
 
-from teampulse.gauges.threads import ReplyLink, ThreadFact, ThreadSummary, fact_from_wire
+from teampulse.gauges.threads import (
+    ReplyLink,
+    ThreadFact,
+    ThreadSummary,
+    ThreadTeams,
+    fact_from_wire,
+)
 
 _SUMMARY = b'{"kind":"summary",'
 _LINK = b'{"kind":"link",'
+_TEAMS = b'{"kind":"teams",'
 _encode = msgspec.json.Encoder().encode
 _decode_summary = msgspec.json.Decoder(ThreadSummary).decode
 _decode_link = msgspec.json.Decoder(ReplyLink).decode
+_decode_teams = msgspec.json.Decoder(ThreadTeams).decode
+_PREFIX = {ThreadSummary: _SUMMARY, ReplyLink: _LINK, ThreadTeams: _TEAMS}
 
 
 def encode_fact(fact: ThreadFact) -> bytes:
     body = _encode(fact)
-    return (_SUMMARY if isinstance(fact, ThreadSummary) else _LINK) + body[1:]
+    return _PREFIX[type(fact)] + body[1:]
 
 
 def decode_fact(raw: bytes) -> ThreadFact:
@@ -30,4 +39,6 @@ def decode_fact(raw: bytes) -> ThreadFact:
         return _decode_summary(raw)
     if raw.startswith(_LINK):
         return _decode_link(raw)
+    if raw.startswith(_TEAMS):
+        return _decode_teams(raw)
     return fact_from_wire(orjson.loads(raw))  # another key order: the general reader

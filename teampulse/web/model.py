@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from teampulse.gauges.model import STAGES
+from teampulse.settings import parse_duration
 from teampulse.web.charts import percent
 
 __all__ = [
@@ -211,17 +212,21 @@ def _history_point(member: Mapping[str, object]) -> HistoryPoint:
 
 # A team hash's row of the team x team matrix: `interactions:{window}:{other team}`.
 _INTERACTIONS = "interactions:"
+_BRIDGING = "bridging_share"
 
 
 @dataclass(frozen=True)
 class InteractionMatrix:
-    """The team x team matrix as the teams' hashes publish it: replies between two published
-    teams, both directions, in one window (the longest)."""
+    """The team x team matrix as the teams' hashes publish it: interactions (replies and
+    reactions) between two published teams, both directions, in one window (the longest)."""
 
     window: str | None
     teams: tuple[str, ...]  # every team with at least one cell, sorted
     cells: Mapping[tuple[str, str], int]  # (team, other team) -> replies; symmetric
     breadth: Mapping[str, float]  # team -> cross-team breadth in that window
+    # team -> its share of the organisation's cross-team threads in that window, for every
+    # published team that has one (a team can bridge threads without a published pair)
+    bridging: Mapping[str, float]
 
     @property
     def busiest(self) -> int:
@@ -243,10 +248,20 @@ def interaction_matrix(teams: Sequence[ScopeView]) -> InteractionMatrix:
                 windows.add(label)
                 cells[(team.key, other)] = int(float(text))
     window = min(windows) if windows else None
+    if window is None:  # no pair: the bridging shares still read in the longest window
+        window = max(
+            (n.partition(":")[2] for t in teams for n in t.fields if n.startswith(_BRIDGING)),
+            key=parse_duration,
+            default=None,
+        )
     breadth: dict[str, float] = {}
+    bridging: dict[str, float] = {}
     for team in teams:
         value = team.number(f"cross_team_breadth:{window}") if window is not None else None
         if value is not None:
             breadth[team.key] = value
+        share = team.number(f"{_BRIDGING}:{window}") if window is not None else None
+        if share is not None:
+            bridging[team.key] = share
     named = sorted({t for pair in cells for t in pair})
-    return InteractionMatrix(window, tuple(named), cells, breadth)
+    return InteractionMatrix(window, tuple(named), cells, breadth, bridging)

@@ -458,25 +458,38 @@ def runbook_page(title: str, markdown: str, others: Mapping[str, str]) -> str:
 
 
 def network_page(published: Published) -> str:
-    """Which teams connect: the team x team heat map and each team's cross-team breadth."""
+    """Which teams connect: the team x team heat map, each team's cross-team breadth and its
+    share of the organisation's cross-team threads (bridging)."""
     matrix = interaction_matrix(published.teams)
     as_of = published.org.as_of if published.org is not None else None
-    if not matrix.teams:
+    bridging = {team for team, share in matrix.bridging.items() if share > 0}
+    if not matrix.teams and not bridging:
         body = '<h1>Network</h1><p class="muted">No replies between published teams yet.</p>'
         return _layout("Network", body, as_of)
     rows = "".join(
         f'<tr><td><a href="{team_path(team)}">{_e(team)}</a></td>'
         f'<td class="num">{matrix.breadth.get(team, 0):.0f}</td>'
-        f'<td class="num">{sum(n for (t, _), n in matrix.cells.items() if t == team)}</td></tr>'
-        for team in matrix.teams
+        f'<td class="num">{sum(n for (t, _), n in matrix.cells.items() if t == team)}</td>'
+        f'<td class="num">{percent(matrix.bridging.get(team))}</td></tr>'
+        for team in sorted(set(matrix.teams) | bridging)
+    )
+    pairs = (
+        heat_map(
+            matrix.teams, matrix.cells, f"Replies and reactions between teams, {matrix.window}"
+        )
+        if matrix.teams
+        else '<p class="muted">No replies between two published teams yet.</p>'
     )
     body = f"""<h1>Network</h1>
-<p>Replies between teams over the last {_e(matrix.window)}, both directions. Only teams that
-are published themselves appear; no person is behind any cell.</p>
-{heat_map(matrix.teams, matrix.cells, f"Replies between teams, {matrix.window}")}
-<h2>Cross-team breadth</h2>
-<p class="muted">Other teams a team replied to and was replied to by (at least 2 replies).</p>
-<table><tr><th>team</th><th class="num">breadth</th><th class="num">replies across</th></tr>
+<p>Replies and reactions between teams over the last {_e(matrix.window)}, both directions.
+Only teams that are published themselves appear; no person is behind any cell.</p>
+{pairs}
+<h2>Cross-team breadth and bridging</h2>
+<p class="muted">Breadth: other teams a team replied or reacted to and was replied or reacted
+to by (at least 2 in all). Bridging: the share of the organisation's cross-team threads
+started over the last {_e(matrix.window)} that the team posted or replied in.</p>
+<table><tr><th>team</th><th class="num">breadth</th><th class="num">across</th>
+<th class="num">bridging</th></tr>
 {rows}</table>"""
     return _layout("Network", body, as_of)
 
@@ -540,11 +553,16 @@ def content_page(body: Mapping[str, Any], window: str, initiative: str | None) -
                 cell(gauges, f"practice_uplift_within_{span}", "signed"),
             ]
         attention = gauges.get("needs_attention")
-        cells.append(
-            '<td class="num down">yes</td>'
-            if attention == 1
-            else f'<td class="num muted">{"-" if attention is None else "no"}</td>'
-        )
+        if attention == 1 and not r.get("initiative"):
+            # Without an initiative practice is not measured: "yes" would claim none happened.
+            cells.append(
+                '<td class="num down" title="no initiative names this content, so practice '
+                'after it is not measured">yes: no talk (practice not measured)</td>'
+            )
+        elif attention == 1:
+            cells.append('<td class="num down">yes</td>')
+        else:
+            cells.append(f'<td class="num muted">{"-" if attention is None else "no"}</td>')
         lines.append(
             f'<tr><td class="name">{_e(r["key"])}</td>'
             f'<td class="name">{_e(r.get("initiative") or "-")}</td>' + "".join(cells) + "</tr>"
@@ -564,7 +582,9 @@ def content_page(body: Mapping[str, Any], window: str, initiative: str | None) -
 <p>Which learning is taken up, talked about and put into practice, over the last
 {_e(window)} (windows: {choose}). Items and <code>prefix*</code> groups; a figure is shown
 only when at least the minimum group size of people stand behind it, and never per person
-or per team. The uplift compares the completers with the other members of their teams.</p>
+or per team. The uplift compares the completers with the other members of their teams.
+Practice is measured for content an initiative names; for the rest, "needs attention"
+means completed widely with no conversation.</p>
 {table}"""
     return _layout("Content", page, body.get("as_of"))
 

@@ -45,6 +45,7 @@ from tests.support import scripted_week as week
 pytestmark = pytest.mark.integration
 
 SECRET = "scripted-week-secret"
+TEAMS = ("atlas", "borealis", "comet")
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +116,7 @@ def test_engaged_team_gauges_are_exact_on_metrics(pipeline):
     assert gauge(worker, "team_completions", **week7) == 6
     assert gauge(worker, "team_posts", **week7) == 2
     assert gauge(worker, "team_replies", **week7) == 2
-    assert gauge(worker, "team_reactions", **week7) == 1
+    assert gauge(worker, "team_reactions", **week7) == 2
     assert gauge(worker, "team_contributors", **week7) == 4
     assert gauge(worker, "team_reply_ratio", **week7) == 1.0
     assert gauge(worker, "team_first_reply_median_seconds", **week7) == 2100
@@ -126,29 +127,37 @@ def test_engaged_team_gauges_are_exact_on_metrics(pipeline):
 
 
 def test_the_network_and_content_of_the_week_are_exact_on_metrics_redis_and_the_api(pipeline):
-    """docs/gauges.md, worked example: one reply from borealis to atlas is one cell each side
-    of the matrix (both teams published); nobody answered back, so no breadth anywhere;
-    atlas's first answers from a teammate and from another team are told apart; and the
-    course's content gauges, worked out by hand there, on /metrics, in Redis and on the API."""
+    """docs/gauges.md, worked example: a reply from borealis to atlas and atlas's reaction
+    to it are 2 in the cell each side of the matrix (both teams published) and, both ways,
+    a breadth of 1 for each; the one cross-team thread is theirs (bridging); atlas's first
+    answers from a teammate and from another team are told apart; and the course's content
+    gauges, worked out by hand there, on /metrics, in Redis and on the API."""
     worker, settings = pipeline
+    # borealis's answer and atlas's reaction to it: 2 interactions, one each way
     assert (
-        gauge(worker, "team_interactions", team="atlas", other_team="borealis", window="28d") == 1
+        gauge(worker, "team_interactions", team="atlas", other_team="borealis", window="28d") == 2
     )
     assert (
-        gauge(worker, "team_interactions", team="borealis", other_team="atlas", window="28d") == 1
+        gauge(worker, "team_interactions", team="borealis", other_team="atlas", window="28d") == 2
     )
     cells = {labels for name, labels in worker.metrics() if name == "teampulse_team_interactions"}
     assert len(cells) == 2  # comet talks only to itself: no cell
-    for team in ("atlas", "borealis", "comet"):
-        assert gauge(worker, "team_cross_team_breadth", team=team, window="28d") == 0
+    breadth = {t: gauge(worker, "team_cross_team_breadth", team=t, window="28d") for t in TEAMS}
+    assert breadth == {"atlas": 1, "borealis": 1, "comet": 0}
+    # One cross-team thread in the organisation, atlas's T2 answered by borealis: both took
+    # part in it, comet in none.
+    bridging = {t: gauge(worker, "team_bridging_share", team=t, window="28d") for t in TEAMS}
+    assert bridging == {"atlas": 1.0, "borealis": 1.0, "comet": 0.0}
     # atlas's T1 answered by a teammate after 600 s, its T2 by borealis after 3,600 s
     week7 = {"team": "atlas", "window": "7d"}
     assert gauge(worker, "team_first_within_reply_median_seconds", **week7) == 600
     assert gauge(worker, "team_first_cross_reply_median_seconds", **week7) == 3600
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
     prefix = settings.redis_prefix
-    assert client.hget(f"{prefix}team:atlas", "interactions:28d:borealis") == "1"
+    assert client.hget(f"{prefix}team:atlas", "interactions:28d:borealis") == "2"
     assert client.hget(f"{prefix}team:comet", "interactions:28d:atlas") is None
+    assert client.hget(f"{prefix}team:atlas", "bridging_share:28d") == "1"
+    assert client.hget(f"{prefix}team:comet", "bridging_share:28d") == "0"
 
     # The course: 8 learners and completers (atlas 6, borealis 1, dune 1: the small team counts
     # in the tenant's table, which names no team); T1 and T2 are tagged with it: 2 posts, 3

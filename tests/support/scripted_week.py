@@ -165,6 +165,18 @@ def scripted_events() -> list[dict[str, Any]]:
         channel="eng",
         length=200,
     )
+    # ... and atlas's starter reacts to the answer: atlas -> borealis, so the pair talks both
+    # ways (a reaction counts in the network, not as a reply)
+    s.add(
+        "discussion.reacted",
+        person("atlas", 2),
+        t2 + 4000,
+        None,
+        thread="T2",
+        post="T2-x1",
+        parent="T2-r1",
+        channel="eng",
+    )
     s.add("learning.started", person("borealis", 2), -1 * DAY, "borealis", content=COURSE)
     # comet: a thread among themselves, the starter answers back, one practice
     t3 = -4 * DAY

@@ -100,6 +100,7 @@ def test_the_engaged_team(morning: dict[str, dict[str, float]]) -> None:
         "first_within_reply_median_seconds": 1800.0,  # nobody from another team answered
         "reply_interactions": 3, "cross_team_interactions": 1, "cross_team_ratio": 1 / 3,
         "cross_team_breadth": 0,
+        "bridging_share": 1.0,  # the morning's one cross-team thread: borealis's, answered here
     }  # fmt: skip
     assert atlas["voice_evenness"] == pytest.approx(0.946395, abs=1e-6)  # 1, 1, 2
     # 0.3 x 1 + 0.2 x 14400/16200 + 0.15 x 2/3 + 0.2 x 0.946395 + 0.15 x 1/3
@@ -156,9 +157,36 @@ def test_the_network_of_the_morning_pairs_published_teams_only() -> None:
     }
     breadth = {team: s.windowed["28d"]["cross_team_breadth"] for team, s in snapshot.teams.items()}
     assert breadth == {"atlas": 0, "borealis": 0, "comet": 1}  # comet and delta: both ways
+    # Two cross-team threads in the organisation (delta's counts, though it is not published):
+    # borealis's with atlas, delta's with comet; each team took part in one.
+    bridging = {team: s.windowed["28d"]["bridging_share"] for team, s in snapshot.teams.items()}
+    assert bridging == {"atlas": 0.5, "borealis": 0.5, "comet": 0.5}
     borealis = snapshot.teams["borealis"].windowed["1d"]
     assert borealis["first_cross_reply_median_seconds"] == 7200.0  # atlas answered at 11:00
     assert "first_within_reply_median_seconds" not in borealis
+
+
+def test_a_reaction_back_makes_the_morning_pair_reciprocal() -> None:
+    # borealis's b2 reacts to atlas's answer r5: borealis -> atlas, so atlas and borealis
+    # each have an interaction both ways, 2 in all: breadth 1 each, the cell 2. A reaction is
+    # no reply: the reply interactions and the cross-team ratio stay as they were.
+    events = [
+        *MORNING,
+        ev("30", "discussion.reacted", "b2", "borealis", 11.5, thread="t3", post="x3", parent="r5"),
+        # within atlas: counts for nothing in the network
+        ev("31", "discussion.reacted", "a4", "atlas", 11.5, thread="t1", post="x4", parent="p1"),
+    ]
+    snapshot = reference_snapshot(events, roster(), CONFIG, AS_OF)
+
+    assert {team: s.interactions for team, s in snapshot.teams.items()} == {
+        "atlas": {"28d": {"borealis": 2}},
+        "borealis": {"28d": {"atlas": 2}},
+        "comet": {},
+    }
+    breadth = {team: s.windowed["28d"]["cross_team_breadth"] for team, s in snapshot.teams.items()}
+    assert breadth == {"atlas": 1, "borealis": 1, "comet": 0}
+    atlas = snapshot.teams["atlas"].windowed["1d"]
+    assert (atlas["reply_interactions"], atlas["cross_team_interactions"]) == (3, 1)
 
 
 def test_adoption_of_the_engaged_team() -> None:
@@ -332,8 +360,10 @@ def test_the_snapshot_prints_as_tables_and_writes_as_json(tmp_path: Path) -> Non
     assert "window 7d" in text and "adoption" in text
     atlas_row = next(line for line in text.splitlines() if line.split()[:2] == ["team", "atlas"])
     assert "100%" in atlas_row  # participation
-    network = text.split("\nnetwork (replies between published teams, both directions)\n")[1]
-    assert network.splitlines()[1].split() == ["atlas", "28d", "borealis", "1", "0"]
+    network = text.split(
+        "\nnetwork (replies and reactions between published teams, both directions)\n"
+    )[1]
+    assert network.splitlines()[1].split() == ["atlas", "28d", "borealis", "1", "0", "100%"]
     written = json.loads((tmp_path / "gauges.json").read_text())
     assert written["teams"]["atlas"]["windowed"]["1d"]["posts"] == 1
     assert [r["key"] for r in written["rollups"]] == ["ops", "product", "tech", "org"]

@@ -4,6 +4,9 @@ a team doing exactly its usual count, a team at a quarter of it, a holiday for e
 from __future__ import annotations
 
 import dataclasses
+import math
+
+import pytest
 
 from teampulse.gauges.config import GaugeConfig
 from teampulse.gauges.counts import ActivityCounts
@@ -11,6 +14,7 @@ from teampulse.gauges.drop_signal import (
     binomial_cdf,
     dispersion_evidence,
     drop_signal,
+    level_term,
     org_activity,
 )
 
@@ -186,16 +190,22 @@ def test_the_organisation_s_burstiness_is_weighed_per_member() -> None:
     assert sureness(quiet) > 1.5 * sureness(busy)
 
 
-def test_beyond_16_expected_events_a_day_the_threshold_stops_growing() -> None:
-    # 64 a day at 60 % for two working days: the grid's steady teams of 16 or more a day
-    # raised almost no false alert, so the threshold's growth with the level stops there.
-    busy = team(8, last_days(0.6, 2))
+def test_the_threshold_grows_with_the_level_up_to_16_a_day_and_falls_back_beyond() -> None:
+    assert level_term(4, 16) == pytest.approx(math.log(4))
+    assert level_term(16, 16) == pytest.approx(math.log(16))
+    assert level_term(64, 16) == pytest.approx(math.log(4))
+
+
+def test_beyond_16_expected_events_a_day_the_threshold_falls_back() -> None:
+    # 96 a day at 65 % for two working days: the busier the grid's steady teams beyond 16 a
+    # day, the fewer their false alarms, so the threshold falls back there.
+    busy = team(12, last_days(0.65, 2))
     org = org_activity([busy, team(40)], CONFIG)
     signal = drop_signal(busy, org, 8, AS_OF, CONFIG)
-    assert (signal.expected_per_working_day or 0) > 60
+    assert (signal.expected_per_working_day or 0) > 90
     assert signal.state == "drop"
 
-    growing = CONFIG.scoring.drop_signal.model_copy(update={"threshold_max_events": 1e6})
+    growing = CONFIG.scoring.drop_signal.model_copy(update={"threshold_peak_events": 1e6})
     still_growing = dataclasses.replace(
         CONFIG, scoring=CONFIG.scoring.model_copy(update={"drop_signal": growing})
     )

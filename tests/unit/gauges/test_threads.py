@@ -13,6 +13,7 @@ from teampulse.gauges.threads import (
     ThreadBook,
     ThreadFact,
     ThreadSummary,
+    ThreadTeams,
     fact_from_wire,
 )
 
@@ -47,6 +48,11 @@ def summary(team: str, started: float, replies: int, others: int, first: float |
     )  # fmt: skip
 
 
+def joined(facts: list[ThreadFact]) -> list[ThreadFact]:
+    """The summaries and links, without what bridging is told (its own tests below)."""
+    return [f for f in facts if not isinstance(f, ThreadTeams)]
+
+
 def link(to: str, reply_id: str, replier: str, parent: str, at: float) -> ReplyLink:
     return ReplyLink(team=to, reply=reply_id, replier_team=replier, parent_team=parent, at=T0 + at)
 
@@ -75,7 +81,7 @@ def test_a_reply_across_teams_is_linked_to_both_teams() -> None:
 
     facts = book.apply(reply("r1", "cem", "beta", 900, parent="p1"))
 
-    assert facts[1:] == [
+    assert facts[1:3] == [
         link("beta", "r1", "beta", "alpha", 900),
         link("alpha", "r1", "beta", "alpha", 900),
     ]
@@ -98,7 +104,7 @@ def test_a_reply_that_arrives_before_its_parent_is_linked_when_the_parent_arrive
     facts = book.apply(post("p1", "ann", "alpha", 0))
 
     assert early == []  # no root yet, no parent yet
-    assert facts == [
+    assert joined(facts) == [
         summary("alpha", 0, 1, 1, 900, 2, cross=900),
         link("beta", "r1", "beta", "alpha", 900),
         link("alpha", "r1", "beta", "alpha", 900),
@@ -112,7 +118,7 @@ def test_a_reply_links_only_to_its_own_parent() -> None:
     facts = book.apply(reply("r1", "bob", "beta", 60, parent="deleted-post"))
 
     # counted in the thread (and as another team's answer), not linked
-    assert facts == [summary("alpha", 0, 1, 1, 60, 2, cross=60)]
+    assert joined(facts) == [summary("alpha", 0, 1, 1, 60, 2, cross=60)]
 
 
 def test_an_earlier_post_arriving_later_becomes_the_root_and_retracts_the_old_one() -> None:
@@ -121,7 +127,7 @@ def test_an_earlier_post_arriving_later_becomes_the_root_and_retracts_the_old_on
 
     facts = book.apply(post("p1", "ann", "alpha", 0))
 
-    assert facts == [
+    assert joined(facts) == [
         summary("beta", 3600, 0, 0, None, 2, root="p2", current=False),
         summary("alpha", 0, 0, 0, None, 2, root="p1"),
     ]
@@ -148,18 +154,13 @@ def test_a_post_id_counts_once_the_first_occurrence_wins() -> None:
     ]
 
 
-def test_reactions_and_replies_without_a_thread_are_not_joined() -> None:
+def test_replies_without_a_thread_are_not_joined() -> None:
     book = ThreadBook(CONFIG)
-    reaction = Event(
-        id="x1", type="discussion.reacted", occurred_at=T0, actor="ann", source="forum",
-        team="alpha", thread="th", post="x1", parent="p1",
-    )  # fmt: skip
     orphan = Event(
         id="x2", type="discussion.replied", occurred_at=T0, actor="ann", source="forum",
         team="alpha", post="x2", parent="p1",
     )  # fmt: skip
 
-    assert book.apply(reaction) == []
     assert book.apply(orphan) == []
     assert len(book) == 0
 
@@ -235,7 +236,7 @@ def test_a_reply_to_a_forgotten_post_of_an_active_thread_counts_but_is_not_joine
     book.apply(reply("r2", "bob", "beta", 40 * 86_400, parent="p0"))
     book.expire(T0 + 40 * 86_400)  # r1 is 39 days old: forgotten; the root stays
 
-    (summary, *links) = book.apply(reply("r3", "cid", "gamma", 41 * 86_400, parent="r1"))
+    (summary, *links) = joined(book.apply(reply("r3", "cid", "gamma", 41 * 86_400, parent="r1")))
 
     assert isinstance(summary, ThreadSummary) and summary.replies == 3
     assert links == []
@@ -274,7 +275,7 @@ def test_forgetting_a_replier_corrects_the_summary_and_removes_their_link() -> N
 
     facts = book.forget({"bob"})
 
-    assert facts == [
+    assert joined(facts) == [
         replace(link("beta", "r1", "beta", "alpha", 600), removed=True),
         replace(link("alpha", "r1", "beta", "alpha", 600), removed=True),
         # 2 posts left, 1 erased, 1 erasure; the first answer from another team went with bob
@@ -290,7 +291,7 @@ def test_forgetting_the_starter_moves_the_root_and_retracts_the_old_one() -> Non
 
     facts = book.forget({"ann"})
 
-    assert facts == [
+    assert joined(facts) == [
         replace(link("beta", "r1", "beta", "alpha", 600), removed=True),
         replace(link("alpha", "r1", "beta", "alpha", 600), removed=True),
         summary("alpha", 0, 0, 0, None, version=4, current=False),
@@ -338,7 +339,7 @@ def test_a_long_thread_still_finds_each_post_and_repeats_change_nothing() -> Non
     facts = book.apply(reply("r7", "bob", "beta", 67, parent="p1"))  # a repeat
 
     assert book.posts == 41
-    assert facts == [
+    assert joined(facts) == [
         summary("alpha", 0, 40, 40, 60, 41, cross=60),
         link("beta", "r7", "beta", "alpha", 67),
         link("alpha", "r7", "beta", "alpha", 67),
@@ -374,3 +375,135 @@ def test_the_first_answers_from_another_team_and_from_a_teammate_are_told_apart(
     assert facts[0] == summary("alpha", 0, 4, 3, 300, 5, cross=300, within=900)
     assert facts[0].first_cross_reply_latency == 300.0
     assert facts[0].first_within_reply_latency == 900.0
+
+
+def teams(to: str, started: float, n: int, owner: bool, version: int) -> ThreadTeams:
+    return ThreadTeams(
+        team=to, thread="th", started_at=T0 + started, teams=n, owner=owner, version=version
+    )
+
+
+def test_a_thread_becomes_cross_team_and_every_team_in_it_is_told_once() -> None:
+    book = ThreadBook(CONFIG)
+    book.apply(post("p1", "ann", "beta", 0))
+    alone = book.apply(reply("r1", "bob", "beta", 60, parent="p1"))
+
+    joined = book.apply(reply("r2", "cem", "alpha", 120, parent="p1"))
+    again = book.apply(reply("r3", "dan", "alpha", 180, parent="r2"))
+
+    assert not [f for f in alone if isinstance(f, ThreadTeams)]  # one team: nothing to bridge
+    # alpha is first by name: it owns the thread for the organisation's count
+    assert [f for f in joined if isinstance(f, ThreadTeams)] == [
+        teams("beta", 0, 2, False, 3),
+        teams("alpha", 0, 2, True, 3),
+    ]
+    assert not [f for f in again if isinstance(f, ThreadTeams)]  # no team joined
+
+
+def test_people_without_a_team_make_no_thread_cross_team() -> None:
+    book = ThreadBook(CONFIG)
+    book.apply(post("p1", "ann", "beta", 0))
+
+    facts = book.apply(reply("r1", "eve", "unassigned", 60, parent="p1"))
+
+    assert not [f for f in facts if isinstance(f, ThreadTeams)]
+
+
+def test_a_moved_start_retracts_the_teams_at_the_old_one() -> None:
+    book = ThreadBook(CONFIG)
+    book.apply(post("p2", "ann", "beta", 7200))
+    book.apply(reply("r1", "cem", "alpha", 7300, parent="p2"))
+
+    facts = book.apply(post("p1", "bob", "beta", 0))
+
+    assert [f for f in facts if isinstance(f, ThreadTeams)] == [
+        teams("beta", 7200, 0, False, 3),
+        teams("alpha", 7200, 0, False, 3),
+        teams("beta", 0, 2, False, 3),
+        teams("alpha", 0, 2, True, 3),
+    ]
+
+
+def test_erasing_the_only_person_of_a_team_tells_it_and_the_rest_the_thread_is_not_bridged() -> (
+    None
+):
+    book = ThreadBook(CONFIG)
+    book.apply(post("p1", "ann", "beta", 0))
+    book.apply(reply("r1", "cem", "alpha", 60, parent="p1"))
+
+    facts = book.forget({"cem"})
+
+    assert [f for f in facts if isinstance(f, ThreadTeams)] == [
+        teams("beta", 0, 0, False, 3),
+        teams("alpha", 0, 0, False, 3),
+    ]
+
+
+def test_a_repeated_post_tells_the_teams_again() -> None:
+    book = ThreadBook(CONFIG)
+    book.apply(post("p1", "ann", "beta", 0))
+    first = book.apply(reply("r1", "cem", "alpha", 60, parent="p1"))
+
+    repeat = book.apply(reply("r1", "cem", "alpha", 60, parent="p1"))
+
+    told = [f for f in first if isinstance(f, ThreadTeams)]
+    assert [f for f in repeat if isinstance(f, ThreadTeams)] == told
+    assert all(fact_from_wire(orjson.loads(orjson.dumps(f.to_wire()))) == f for f in told)
+
+
+def react(reaction_id: str, actor: str, team: str, at: float, parent: str) -> Event:
+    return Event(
+        id=f"e-{reaction_id}", type="discussion.reacted", occurred_at=T0 + at, actor=actor,
+        source="forum", team=team, thread="th", post=reaction_id, parent=parent,
+    )  # fmt: skip
+
+
+def reaction_link(to: str, reaction_id: str, reactor: str, parent: str, at: float) -> ReplyLink:
+    return replace(link(to, reaction_id, reactor, parent, at), reaction=True)
+
+
+def test_a_reaction_to_another_teams_post_is_a_link_for_both_teams() -> None:
+    book = ThreadBook(CONFIG)
+    book.apply(post("p1", "ann", "alpha", 0))
+
+    facts = book.apply(react("x1", "cem", "beta", 60, parent="p1"))
+    own = book.apply(react("x2", "bob", "alpha", 90, parent="p1"))
+
+    assert facts == [
+        reaction_link("beta", "x1", "beta", "alpha", 60),
+        reaction_link("alpha", "x1", "beta", "alpha", 60),
+    ]
+    assert own == []  # within the team: nothing for the network
+    # No reactor is kept: the book knows only the post's author.
+    assert book.apply(react("x1", "cem", "beta", 60, parent="p1")) == facts  # a repeat
+    assert set(book._people.numbers) == {"ann"}  # the authors of posts, no reactor
+
+
+def test_a_reaction_before_its_post_is_linked_when_the_post_arrives() -> None:
+    book = ThreadBook(CONFIG)
+
+    early = book.apply(react("x1", "cem", "beta", 60, parent="p1"))
+    facts = book.apply(post("p1", "ann", "alpha", 0))
+
+    assert early == []
+    assert joined(facts)[1:] == [
+        reaction_link("beta", "x1", "beta", "alpha", 60),
+        reaction_link("alpha", "x1", "beta", "alpha", 60),
+    ]
+
+
+def test_erasing_a_posts_author_removes_the_reactions_to_it_but_not_a_reactors() -> None:
+    book = ThreadBook(CONFIG)
+    book.apply(post("p1", "ann", "alpha", 0))
+    book.apply(post("p2", "dan", "alpha", 10))
+    book.apply(react("x1", "cem", "beta", 60, parent="p1"))
+    book.apply(react("x2", "cem", "beta", 70, parent="p2"))
+
+    ann_gone = [f for f in book.forget({"ann"}) if isinstance(f, ReplyLink)]
+    cem_gone = [f for f in book.forget({"cem"}) if isinstance(f, ReplyLink)]
+
+    assert ann_gone == [
+        replace(reaction_link("beta", "x1", "beta", "alpha", 60), removed=True),
+        replace(reaction_link("alpha", "x1", "beta", "alpha", 60), removed=True),
+    ]
+    assert cem_gone == []  # the book cannot tell whose reactions were cem's (docs/gauges.md)

@@ -99,3 +99,31 @@ def test_firing_alerts_are_named_per_kind_so_the_demo_log_says_which_team() -> N
     ]
 
     assert firing_summary(firing) == "AdoptionStalled x2; TeamEngagementDropped team=ember"
+
+
+def test_while_the_worker_reads_its_backlog_no_team_is_said_to_need_attention() -> None:
+    behind = METRICS + (
+        "# TYPE teampulse_consumer_lag gauge\n"
+        'teampulse_consumer_lag{topic="teampulse.events",partition="0"} 12000.0\n'
+        'teampulse_consumer_lag{topic="teampulse.events",partition="1"} 7000.0\n'
+    )
+    summary = summarise(behind, [])
+    summary.attention = [("borealis", "participation 0 of 8 this week")]
+    console = Console(width=160, record=True)
+    console.print(render(summary, {}))
+    screen = console.export_text()
+
+    assert summary.lag == 19000 and summary.catching_up
+    assert "reading the history (19,000 events still to read)" in screen
+    assert "participation 0 of 8" not in screen
+
+
+def test_a_worker_that_has_accepted_nothing_yet_is_still_reading() -> None:
+    assert summarise(METRICS.replace("120.0", "0.0").replace("30.0", "0.0"), []).catching_up
+    caught_up = summarise(METRICS, [])
+    caught_up.attention = [("borealis", "participation 1 of 4 this week")]
+    console = Console(width=160, record=True)
+    console.print(render(caught_up, {}))
+
+    assert not caught_up.catching_up
+    assert "participation 1 of 4 this week" in console.export_text()

@@ -4,6 +4,7 @@ the alert route and the retention."""
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
@@ -18,6 +19,7 @@ from teampulse.gauges.config import (
     TenantScoring,
     parse_initiatives,
 )
+from teampulse.gauges.content import content_table
 from teampulse.gauges.snapshot import org_snapshot
 from teampulse.gauges.team_state import TeamState
 from teampulse.kafka.topics import RETENTION, topic_specs
@@ -176,6 +178,44 @@ def test_a_changed_initiative_list_is_followed_by_the_running_state():
 
     assert config.use_tenants({"acme": TenantGauges(initiatives=(ACME_INITIATIVE,))})
     assert state.counts(AS_OF, 6).adoption == {"acme-way": (0, 0, 0, 2, 0)}
+
+
+def test_the_content_gauges_follow_a_changed_initiative_list_at_the_next_read():
+    """As the adoption gauges do: the content's initiative is the one in force, practice
+    evidence for an initiative configured as before is kept (under its new place in the
+    list), and a new initiative counts the practice that arrives from the change on."""
+    config = tenant_config(initiatives=(DEPLOYMENT_INITIATIVE, ACME_INITIATIVE))
+    state = TeamState(ACME, config)
+    practice = {"type": "adoption.practiced", "practice": "acme-review"}
+    for event in events("acme"):
+        state.apply_event(event)
+    for event in events("acme", people=2, **practice):  # after completing it
+        state.apply_event(msgspec.structs.replace(event, occurred_at=AS_OF - 60))
+
+    def course() -> tuple[str, tuple[int, ...]]:
+        counts = state.counts(AS_OF, 6)
+        [row] = [r for r in content_table({ACME: counts.content}, config) if r.key == "acme-path"]
+        return row.initiative, counts.content["7d"]["acme-path"].practiced
+
+    # acme-path's initiative is the first that names it: agile, which has no practice evidence
+    assert course() == ("agile", (0, 0))
+
+    assert config.use_tenants({"acme": TenantGauges(initiatives=(ACME_INITIATIVE,))})
+    # now acme-way's, whose evidence (2 practised after completing) was kept as configured
+    assert course() == ("acme-way", (2, 2))
+
+    assert config.use_tenants({"acme": TenantGauges(initiatives=(DEPLOYMENT_INITIATIVE,))})
+    assert course() == ("agile", (0, 0))
+    assert config.use_tenants(
+        {"acme": TenantGauges(initiatives=(ACME_INITIATIVE, DEPLOYMENT_INITIATIVE))}
+    )
+    # acme-way is back, as a new initiative: its earlier evidence is gone, what comes counts
+    assert course() == ("acme-way", (0, 0))
+    for event in events("acme", people=3, **practice):
+        state.apply_event(
+            msgspec.structs.replace(event, id=event.id + "-again", occurred_at=AS_OF - 30)
+        )
+    assert course() == ("acme-way", (3, 3))
 
 
 def test_a_tenants_changed_weights_are_used_at_the_next_tick_without_a_restart():

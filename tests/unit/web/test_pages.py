@@ -29,7 +29,14 @@ def network_team(name: str, **fields: str) -> ScopeView:
 
 def test_the_network_page_draws_each_published_pair_and_no_other() -> None:
     teams = [
-        network_team("atlas", **{"interactions:28d:borealis": "3", "cross_team_breadth:28d": "1"}),
+        network_team(
+            "atlas",
+            **{
+                "interactions:28d:borealis": "3",
+                "cross_team_breadth:28d": "1",
+                "bridging_share:28d": "0.5",
+            },
+        ),
         network_team("borealis", **{"interactions:28d:atlas": "3", "interactions:28d:gone": "9"}),
         network_team("comet"),
     ]
@@ -39,8 +46,18 @@ def test_the_network_page_draws_each_published_pair_and_no_other() -> None:
     assert dict(matrix.cells) == {("atlas", "borealis"): 3, ("borealis", "atlas"): 3}
     assert (matrix.window, dict(matrix.breadth)) == ("28d", {"atlas": 1.0})
     page = network_page(Published(teams, [], [], None))
-    assert 'aria-label="Replies between teams, 28d"' in page
+    assert 'aria-label="Replies and reactions between teams, 28d"' in page
     assert "gone" not in page
+    assert '<td class="num">50%</td></tr>' in page  # atlas's bridging share
+
+
+def test_a_team_that_bridges_threads_without_a_published_pair_has_its_row() -> None:
+    teams = [network_team("comet", **{"bridging_share:28d": "0.25", "bridging_share:7d": "1"})]
+
+    page = network_page(Published(teams, [], [], None))
+
+    assert "No replies between two published teams yet." in page
+    assert 'href="/teams/comet"' in page and '<td class="num">25%</td></tr>' in page
 
 
 def test_the_network_page_says_when_no_team_talks_to_another() -> None:
@@ -79,6 +96,16 @@ def test_the_content_page_lists_most_learners_first_and_dashes_what_is_withheld(
     # completers, posts, replies, voices withheld; no initiative: its practice not measured
     assert small.count('title="withheld (too few people) or not measured">-</td>') == 7
     assert "No content of data-literacy" in content_page({"content": []}, "28d", "data-literacy")
+
+
+def test_unmeasured_practice_is_said_when_content_without_initiative_needs_attention() -> None:
+    quiet = {"learners": 12, "completers": 12, "needs_attention": 1}
+    body = {"content": [{"key": "compliance-101", "initiative": "", "windowed": {"28d": quiet}}]}
+
+    row = content_page(body, "28d", None).split("compliance-101")[1].split("</tr>")[0]
+
+    assert "yes: no talk (practice not measured)" in row
+    assert '<td class="num down">yes</td>' not in row
 
 
 def test_the_organisation_page_is_titled_with_the_tenants_display_name() -> None:
