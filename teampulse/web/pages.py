@@ -556,8 +556,8 @@ def content_page(body: Mapping[str, Any], window: str, initiative: str | None) -
         if attention == 1 and not r.get("initiative"):
             # Without an initiative practice is not measured: "yes" would claim none happened.
             cells.append(
-                '<td class="num down" title="no initiative names this content, so practice '
-                'after it is not measured">yes: no talk (practice not measured)</td>'
+                '<td class="num down name" title="no initiative names this content, so '
+                'practice after it is not measured">yes: no talk</td>'
             )
         elif attention == 1:
             cells.append('<td class="num down">yes</td>')
@@ -583,8 +583,8 @@ def content_page(body: Mapping[str, Any], window: str, initiative: str | None) -
 {_e(window)} (windows: {choose}). Items and <code>prefix*</code> groups; a figure is shown
 only when at least the minimum group size of people stand behind it, and never per person
 or per team. The uplift compares the completers with the other members of their teams.
-Practice is measured for content an initiative names; for the rest, "needs attention"
-means completed widely with no conversation.</p>
+Practice is measured for content an initiative names; for the rest (initiative "-"),
+"needs attention" reads "yes: no talk": completed widely, with no conversation.</p>
 {table}"""
     return _layout("Content", page, body.get("as_of"))
 

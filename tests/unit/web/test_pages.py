@@ -104,7 +104,7 @@ def test_unmeasured_practice_is_said_when_content_without_initiative_needs_atten
 
     row = content_page(body, "28d", None).split("compliance-101")[1].split("</tr>")[0]
 
-    assert "yes: no talk (practice not measured)" in row
+    assert "yes: no talk</td>" in row and "practice after it is not measured" in row
     assert '<td class="num down">yes</td>' not in row
 
 
