@@ -177,9 +177,10 @@ def create_worker(settings: Settings) -> faust.App:
             pause = not_before - time.perf_counter()
             if pause > 0:
                 await asyncio.sleep(pause)
+            idle = not applied.is_set()  # no batch since the last tick
             applied.clear()
             started = time.perf_counter()
-            exporter.tick()
+            exporter.tick(idle=idle)
             took = time.perf_counter() - started
             behind = pipeline.hot.behind
             factor = EXPORT_PAUSE_FACTOR if behind else EXPORT_PAUSE_FACTOR_KEEPING_UP

@@ -122,7 +122,10 @@ class Exporter:
             exported.bucket = -1
         self._rollup_bucket = None
 
-    def tick(self) -> Publication:
+    def tick(self, idle: bool = False) -> Publication:
+        """`idle`: no batch came since the last tick. The throttle on following the
+        organisation is for a busy worker; an idle one takes a waiting change up at once, so
+        the gauges are final as soon as the stream stops, not ORG_REJUDGE_S later."""
         now = self.clock()
         bucket = math.floor(now / self.config.bucket_s)
         roster = self.state.roster
@@ -170,8 +173,8 @@ class Exporter:
         # signals read of it moved (a team recounted here or by another worker, a bucket
         # passed), every team is judged again, not only the recounted ones. Events arrive
         # all the time somewhere in the organisation, so that happens at most every
-        # ORG_REJUDGE_S; a change left waiting is taken up by the first tick after it (each
-        # snapshot stays exact as of its own instant).
+        # ORG_REJUDGE_S; a change left waiting is taken up by the first tick after it, or by
+        # the first idle one (each snapshot stays exact as of its own instant).
         org_moved = self.state.take_org_change()
         org = self._org_activity() if recounted or org_moved or self._org is None else self._org
         self._org = org
@@ -181,7 +184,7 @@ class Exporter:
             self._org_version += 1
         version = self._org_version
         rejudge = False
-        if self.monotonic() - self._rejudged_at >= ORG_REJUDGE_S:
+        if idle or self.monotonic() - self._rejudged_at >= ORG_REJUDGE_S:
             rejudge = any(
                 e.judged_by != version for t, e in self._exported.items() if t not in recounted
             )

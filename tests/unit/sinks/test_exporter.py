@@ -327,6 +327,30 @@ def test_unchanged_teams_follow_the_organisation_at_most_every_org_rejudge_s_of_
     assert set(settled.changed.teams) == {"alpha"}
 
 
+def test_an_idle_worker_follows_the_organisation_at_once() -> None:
+    view = FakeView(Roster(members("alpha", 6) + members("beta", 6)))
+    view.states["alpha"] = active_team("alpha", 4)
+    view.states["beta"] = active_team("beta", 4)
+    exporter = Exporter(
+        view, CONFIG, partitions=1, clock=lambda: T0, sinks=[RecordingSink()],
+        send_team_counts=lambda key, value: None, monotonic=lambda: 1.0,
+    )  # fmt: skip
+    exporter.tick()
+    for n in (1, 2):  # the first change is taken up at once, the second waits
+        view.states["beta"].apply_event(
+            Event(id=f"late{n}", type="learning.started", occurred_at=T0 - 1800,
+                  actor="beta-0", source="lms", team="beta")
+        )  # fmt: skip
+        view.changed = {"beta"}
+        exporter.tick()
+
+    busy = exporter.tick()  # the same instant: still within ORG_REJUDGE_S
+    idle = exporter.tick(idle=True)  # the stream stopped: no reason to wait
+
+    assert set(busy.changed.teams) == set()
+    assert set(idle.changed.teams) == {"alpha"}
+
+
 def six_weeks_of(team: str, people: int, per_day: int, first_hour: int) -> TeamState:
     state = TeamState(team, CONFIG)
     for day in reversed(range(42)):  # in time order: older ones would be late
