@@ -124,8 +124,11 @@ class Exporter:
 
     def tick(self, idle: bool = False) -> Publication:
         """`idle`: no batch came since the last tick. The throttle on following the
-        organisation is for a busy worker; an idle one takes a waiting change up at once, so
-        the gauges are final as soon as the stream stops, not ORG_REJUDGE_S later."""
+        organisation is for a busy organisation; once neither this worker's stream nor the
+        organisation moved since the last tick, a waiting change is taken up at once, so the
+        gauges are final as soon as the streams stop, not ORG_REJUDGE_S later. (Idle alone
+        is not enough: a worker done with its partitions while another still sends counts
+        would judge every team again on every tick, taking the CPU the other needs.)"""
         now = self.clock()
         bucket = math.floor(now / self.config.bucket_s)
         roster = self.state.roster
@@ -174,7 +177,8 @@ class Exporter:
         # passed), every team is judged again, not only the recounted ones. Events arrive
         # all the time somewhere in the organisation, so that happens at most every
         # ORG_REJUDGE_S; a change left waiting is taken up by the first tick after it, or by
-        # the first idle one (each snapshot stays exact as of its own instant).
+        # the first one after everything stopped (each snapshot stays exact as of its own
+        # instant).
         org_moved = self.state.take_org_change()
         org = self._org_activity() if recounted or org_moved or self._org is None else self._org
         self._org = org
@@ -184,7 +188,8 @@ class Exporter:
             self._org_version += 1
         version = self._org_version
         rejudge = False
-        if idle or self.monotonic() - self._rejudged_at >= ORG_REJUDGE_S:
+        settled = idle and not recounted and not org_moved
+        if settled or self.monotonic() - self._rejudged_at >= ORG_REJUDGE_S:
             rejudge = any(
                 e.judged_by != version for t, e in self._exported.items() if t not in recounted
             )

@@ -345,9 +345,12 @@ def test_an_idle_worker_follows_the_organisation_at_once() -> None:
         exporter.tick()
 
     busy = exporter.tick()  # the same instant: still within ORG_REJUDGE_S
-    idle = exporter.tick(idle=True)  # the stream stopped: no reason to wait
+    view.org_changed = True  # another worker's counts came in since: the organisation moves
+    moving = exporter.tick(idle=True)
+    idle = exporter.tick(idle=True)  # every stream stopped: no reason to wait
 
     assert set(busy.changed.teams) == set()
+    assert set(moving.changed.teams) == set()
     assert set(idle.changed.teams) == {"alpha"}
 
 
