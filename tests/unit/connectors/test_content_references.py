@@ -139,26 +139,22 @@ def test_a_discourse_topic_tagged_with_a_course_is_about_it(config, pseudonymise
         "tags": ["retros", "agile-course-cloud"],
         "created_by": {"id": 42, "username": "jane", "name": "Jane Doe"},
     }
-    event = one(
-        discourse.map_delivery(
-            headers("topic_created", "topic"),
-            {"topic": topic},
-            config.discourse,
-            pseudonymiser,
-            NOW,
+
+    def created(topic: dict) -> dict:
+        return one(
+            discourse.map_delivery(
+                headers("topic_created", "topic"),
+                {"topic": topic},
+                config.discourse,
+                pseudonymiser,
+                NOW,
+            )
         )
-    )
+
+    event = created(topic)
     # newer Discourse sends tags as objects
     topic["tags"] = [{"id": 3, "name": "agile-course-remote", "slug": "agile-course-remote"}]
-    newer = one(
-        discourse.map_delivery(
-            headers("topic_created", "topic"),
-            {"topic": topic},
-            config.discourse,
-            pseudonymiser,
-            NOW,
-        )
-    )
+    newer = created(topic)
     assert (event["content"], newer["content"]) == ("agile-course-cloud", "agile-course-remote")
 
 
